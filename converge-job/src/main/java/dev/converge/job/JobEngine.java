@@ -1,0 +1,476 @@
+package dev.converge.job;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+
+/**
+ * The job engine: creates jobs, starts each run() on its own virtual thread named after the
+ * job, looks them up and applies the user's verbs (QEMU's job.c API).
+ *
+ * <h2>Threads and ordering</h2>
+ * Every method here must be called on the main loop (the {@link Executor} given at
+ * construction, on which completion handling also runs). One lock, the job lock, guards all
+ * generic job state; it is held only briefly and never across a driver hook, I/O or a sleep.
+ * Listeners are called under it, so events form one total order. A status change caused by a
+ * verb is announced before the verb returns (so before its QMP reply); a change made by a job
+ * thread (pause point, ready) is announced when it happens; {@link #query()} reflects every
+ * change already announced.
+ */
+public final class JobEngine {
+    /** QEMU id_wellformed: a letter, then letters, digits, '-', '.', '_'. */
+    private static final Pattern ID = Pattern.compile("[A-Za-z][A-Za-z0-9._-]*");
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Executor mainLoop;
+    private final JobRegistry registry = new JobRegistry(lock);
+    private final TxnCompletion completion = new TxnCompletion(lock, registry);
+    /** Called under {@link #lock}; copy-on-write because listeners are added at wiring time only. */
+    private final List<JobListener> listeners = new CopyOnWriteArrayList<>();
+    private final JobListener fanOut = new FanOut();
+    /** Job threads not yet ended, for {@link #awaitThreadsEnded}. */
+    private final Set<Thread> liveThreads = ConcurrentHashMap.newKeySet();
+
+    /** @param mainLoop the main loop (single thread) on which completion runs and verbs are called */
+    public JobEngine(Executor mainLoop) {
+        this.mainLoop = Objects.requireNonNull(mainLoop);
+    }
+
+    /** Adds a listener for all jobs' events (wiring time). */
+    public void addListener(JobListener listener) {
+        listeners.add(Objects.requireNonNull(listener));
+    }
+
+    /**
+     * Creates a job in CREATED (announced). It does not run until {@link #start}.
+     *
+     * @param id      the job id: a letter first, then letters, digits, '-', '.', '_'
+     * @param type    the job type ("mirror", "migration", ...), as registered with the QMP layer
+     * @throws JobException "Invalid job ID 'x'", "Job ID 'x' already in use", or a bad speed
+     */
+    public Job create(String id, String type, JobDriver driver, JobOptions options) {
+        Objects.requireNonNull(driver, "driver");
+        Objects.requireNonNull(options, "options");
+        if (type == null || type.isEmpty()) {
+            throw new IllegalArgumentException("job type must be named");
+        }
+        if (id == null || !ID.matcher(id).matches()) {
+            throw JobException.generic("Invalid job ID '" + id + "'");
+        }
+        if (options.speed() < 0) {
+            throw JobException.generic("Parameter 'speed' expects a non-negative value");
+        }
+        JobTxn txn = options.txn() != null ? options.txn() : new JobTxn();
+        lock.lock();
+        try {
+            if (registry.findLocked(id) != null) {
+                throw JobException.generic("Job ID '" + id + "' already in use");
+            }
+            if (txn.aborting || txn.finishing || txn.jobs.stream().anyMatch(j -> j.runEnded)) {
+                throw new IllegalArgumentException("job '" + id + "' cannot join a transaction that is ending");
+            }
+            Job job = new Job(id, type, driver, txn, options, lock, fanOut);
+            registry.addLocked(job);
+            txn.jobs.add(job);
+            job.transitionLocked(JobStatus.CREATED);
+            return job;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * CREATED→RUNNING and starts run() on a virtual thread named after the job. A job that was
+     * cancelled before it started stays unstarted.
+     *
+     * @throws IllegalStateException when it was started already (a caller bug)
+     */
+    public void start(Job job) {
+        Thread t;
+        lock.lock();
+        try {
+            if (job.started) {
+                throw new IllegalStateException("job '" + job.id() + "' started twice");
+            }
+            if (job.runEnded) {
+                return; // cancelled before start: its transaction is finishing without it
+            }
+            job.started = true;
+            job.transitionLocked(JobStatus.RUNNING);
+            JobRunner runner = new JobRunner(job, mainLoop, completion);
+            t = Thread.ofVirtual().name(job.id()).unstarted(() -> {
+                try {
+                    runner.run();
+                } finally {
+                    liveThreads.remove(Thread.currentThread());
+                }
+            });
+            job.thread = t;
+            liveThreads.add(t);
+        } finally {
+            lock.unlock();
+        }
+        t.start();
+    }
+
+    /** The live job with this id. */
+    public Optional<Job> find(String id) {
+        lock.lock();
+        try {
+            return Optional.ofNullable(registry.findLocked(id));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The live job with this id.
+     *
+     * @throws JobException NOT_FOUND "Job not found"
+     */
+    public Job get(String id) {
+        lock.lock();
+        try {
+            return registry.getLocked(id);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Live jobs (not dismissed), in creation order. */
+    public List<Job> jobs() {
+        lock.lock();
+        try {
+            return registry.listLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Snapshots of all live jobs, in creation order (query-jobs). */
+    public List<JobInfo> query() {
+        List<JobInfo> out = new ArrayList<>();
+        for (Job j : jobs()) {
+            out.add(query(j));
+        }
+        return out;
+    }
+
+    /** A snapshot of one job: generic members under the lock, then the driver's info outside it. */
+    public JobInfo query(Job job) {
+        String id = job.id();
+        JobStatus status;
+        long current;
+        long total;
+        String error;
+        lock.lock();
+        try {
+            status = job.status();
+            current = job.currentLocked();
+            total = job.totalLocked();
+            error = job.errorLocked();
+        } finally {
+            lock.unlock();
+        }
+        Map<String, Object> info = job.driver().info();
+        return new JobInfo(id, job.type(), status, current, total, Optional.ofNullable(error),
+                info == null ? Map.of() : info);
+    }
+
+    /**
+     * The user's pause: the job parks at its next pause point (RUNNING→PAUSED, READY→STANDBY).
+     *
+     * @throws JobException not found, verb refused, or "Job is already paused"
+     */
+    public void pause(String id) {
+        lock.lock();
+        try {
+            Job job = registry.getLocked(id);
+            JobTables.checkVerb(id, job.status(), JobVerb.PAUSE);
+            if (job.userPaused) {
+                throw JobException.generic("Job is already paused");
+            }
+            job.userPaused = true;
+            job.pauseCount++;
+            job.kickLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The user's resume: undoes the user's pause; the job continues when no internal pause holds it.
+     *
+     * @throws JobException not found, "Can't resume a job that was not paused", or verb refused
+     */
+    public void resume(String id) {
+        lock.lock();
+        try {
+            Job job = registry.getLocked(id);
+            // QEMU checks "paused by the user" before the verb.
+            if (!job.userPaused || job.pauseCount <= 0) {
+                throw JobException.generic("Can't resume a job that was not paused");
+            }
+            JobTables.checkVerb(id, job.status(), JobVerb.RESUME);
+            job.userPaused = false;
+            job.pauseCount--;
+            job.kickLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** An internal pause (e.g. while the block graph changes); counted, no verb check, not visible as a user pause. */
+    public void pauseInternally(Job job) {
+        lock.lock();
+        try {
+            job.pauseCount++;
+            job.kickLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Undoes one {@link #pauseInternally}. */
+    public void resumeInternally(Job job) {
+        lock.lock();
+        try {
+            if (job.pauseCount <= (job.userPaused ? 1 : 0)) {
+                throw new IllegalStateException("job '" + job.id() + "': internal resume without internal pause");
+            }
+            job.pauseCount--;
+            job.kickLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Cancels a job (QEMU job_user_cancel). The driver's {@link JobDriver#cancel} decides whether a
+     * soft cancel is really a force cancel; a job cancelled before start is always force-cancelled.
+     * A user pause is undone. A soft cancel after run() ended is ignored; a force cancel then
+     * aborts the transaction. In CREATED the job ends at once (ABORTING, CONCLUDED, NULL).
+     *
+     * @throws JobException not found or verb refused
+     */
+    public void cancel(String id, boolean force) {
+        Job job;
+        lock.lock();
+        try {
+            job = registry.getLocked(id);
+            JobTables.checkVerb(id, job.status(), JobVerb.CANCEL);
+        } finally {
+            lock.unlock();
+        }
+        boolean reallyForce = job.driver().cancel(force);
+        boolean notStarted;
+        boolean abortEnded;
+        lock.lock();
+        try {
+            notStarted = !job.started;
+            if (notStarted) {
+                reallyForce = true;
+            }
+            if (job.userPaused) {
+                job.userPaused = false;
+                job.pauseCount--;
+            }
+            if (reallyForce || !job.runEnded) {
+                job.cancelled = true;
+                job.forceCancel |= reallyForce;
+            }
+            job.kickLocked();
+            abortEnded = !notStarted && job.runEnded && job.isCancelledLocked();
+        } finally {
+            lock.unlock();
+        }
+        if (notStarted) {
+            completion.runEnded(job, null);
+        } else if (abortEnded) {
+            completion.cancelEnded(job);
+        }
+    }
+
+    /**
+     * The user's complete (READY or STANDBY): calls {@link JobDriver#complete()}, then sets
+     * {@link JobContext#completeRequested()} and wakes the job.
+     *
+     * @throws JobException not found, verb refused, "The active block job 'ID' cannot be
+     *                      completed" (cancel requested or the type has no completion), or the
+     *                      driver's refusal
+     */
+    public void complete(String id) {
+        Job job;
+        lock.lock();
+        try {
+            job = registry.getLocked(id);
+            JobTables.checkVerb(id, job.status(), JobVerb.COMPLETE);
+            if (job.cancelled) {
+                throw cannotComplete(id);
+            }
+        } finally {
+            lock.unlock();
+        }
+        try {
+            job.driver().complete();
+        } catch (UnsupportedOperationException e) {
+            throw cannotComplete(id);
+        }
+        lock.lock();
+        try {
+            job.completeRequested = true;
+            job.kickLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static JobException cannotComplete(String id) {
+        return JobException.generic("The active block job '" + id + "' cannot be completed");
+    }
+
+    /**
+     * The user's finalize of a PENDING job: finalizes its whole transaction (prepare; commit or,
+     * if a prepare fails, abort; clean). Returns when every job of the transaction concluded.
+     *
+     * @throws JobException not found or verb refused
+     */
+    public void finalizeJob(String id) {
+        Job job;
+        lock.lock();
+        try {
+            job = registry.getLocked(id);
+            JobTables.checkVerb(id, job.status(), JobVerb.FINALIZE);
+        } finally {
+            lock.unlock();
+        }
+        completion.finalizeTxn(job);
+    }
+
+    /**
+     * The user's dismiss of a CONCLUDED job: NULL, and it is gone.
+     *
+     * @throws JobException not found or verb refused
+     */
+    public void dismiss(String id) {
+        lock.lock();
+        try {
+            Job job = registry.getLocked(id);
+            JobTables.checkVerb(id, job.status(), JobVerb.DISMISS);
+            registry.dismissLocked(job);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Sets the speed limit (bytes per second, 0 = unlimited), then the driver's hook; wakes a
+     * rate-limit sleep when the limit was raised or lifted.
+     *
+     * @throws JobException not found, verb refused, or "Parameter 'speed' expects a non-negative value"
+     */
+    public void setSpeed(String id, long bytesPerSecond) {
+        Job job;
+        long old;
+        lock.lock();
+        try {
+            job = registry.getLocked(id);
+            JobTables.checkVerb(id, job.status(), JobVerb.SET_SPEED);
+            if (bytesPerSecond < 0) {
+                throw JobException.generic("Parameter 'speed' expects a non-negative value");
+            }
+            old = job.speed;
+            job.speed = bytesPerSecond;
+            job.rateLimit.setSpeed(bytesPerSecond);
+        } finally {
+            lock.unlock();
+        }
+        job.driver().setSpeed(bytesPerSecond);
+        if (bytesPerSecond == 0 || bytesPerSecond > old) {
+            lock.lock();
+            try {
+                job.kickLocked();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * The user's change with type-specific options, validated and applied by the driver.
+     *
+     * @throws JobException not found, verb refused, "Job type does not support change", or the
+     *                      driver's refusal of an option
+     */
+    public void change(String id, Map<String, Object> options) {
+        Job job;
+        lock.lock();
+        try {
+            job = registry.getLocked(id);
+            JobTables.checkVerb(id, job.status(), JobVerb.CHANGE);
+        } finally {
+            lock.unlock();
+        }
+        try {
+            job.driver().change(Map.copyOf(options));
+        } catch (UnsupportedOperationException e) {
+            throw JobException.generic("Job type does not support change");
+        }
+    }
+
+    /**
+     * Waits until every job thread started so far has ended (shutdown, tests).
+     *
+     * @return whether they all ended within {@code timeout}
+     */
+    public boolean awaitThreadsEnded(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (Thread t : List.copyOf(liveThreads)) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !t.join(Duration.ofNanos(left))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Calls every listener; runs under the job lock. */
+    private final class FanOut implements JobListener {
+        @Override
+        public void statusChanged(Job job, JobStatus newStatus) {
+            for (JobListener l : listeners) {
+                l.statusChanged(job, newStatus);
+            }
+        }
+
+        @Override
+        public void infoChanged(Job job) {
+            for (JobListener l : listeners) {
+                l.infoChanged(job);
+            }
+        }
+
+        @Override
+        public void ready(Job job) {
+            for (JobListener l : listeners) {
+                l.ready(job);
+            }
+        }
+
+        @Override
+        public void finalized(Job job) {
+            for (JobListener l : listeners) {
+                l.finalized(job);
+            }
+        }
+    }
+}
