@@ -1,0 +1,75 @@
+package dev.converge.migration.machine;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The dirty log of one RAM block: one bit per 4 KiB page, set by the guest write path and
+ * handed over to a {@link MigrationBitmap} by {@link #drainInto}.
+ * <p>
+ * Lock-free by design: vCPUs mark pages with an atomic OR ({@code lock or} on x86), the
+ * migration thread takes whole words with an atomic exchange. The write path stores the data
+ * first and marks afterwards, so whoever collects a bit by exchange also sees the data that
+ * set it (the exchange reads the value written by the OR: a synchronizes-with edge). A write
+ * whose mark lands after the exchange simply stays in the log for the next sync: no write is
+ * ever lost, at worst a page is sent twice.
+ * <p>
+ * The mark is unconditional on purpose: a "read the word, skip if already set" shortcut would
+ * let a data store be reordered after that plain check and miss the next sync.
+ */
+public final class DirtyLog {
+    private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+
+    /** The bits; every access goes through {@link #WORDS} with volatile or atomic semantics. */
+    private final long[] words;
+    private final long pages;
+
+    /** A log for {@code pages} pages, all clean. */
+    public DirtyLog(long pages) {
+        if (pages < 0 || pages > (long) Integer.MAX_VALUE * 64) {
+            throw new IllegalArgumentException("pages: " + pages + " (expected: 0.." + (long) Integer.MAX_VALUE * 64 + ")");
+        }
+        this.pages = pages;
+        this.words = new long[(int) ((pages + 63) >>> 6)];
+    }
+
+    /** Number of pages covered. */
+    public long pages() {
+        return pages;
+    }
+
+    /** Marks {@code page} dirty. Called by the write path after the data is stored. */
+    public void mark(long page) {
+        WORDS.getAndBitwiseOr(words, (int) (page >>> 6), 1L << (page & 63));
+    }
+
+    /** Whether {@code page} is marked (a snapshot; for tests and diagnostics). */
+    public boolean isDirty(long page) {
+        return ((long) WORDS.getVolatile(words, (int) (page >>> 6)) & (1L << (page & 63))) != 0;
+    }
+
+    /**
+     * Moves every mark into {@code target} (bitwise OR) and clears this log, word by word with
+     * an atomic exchange, so that marks racing the call are either taken now or left for the
+     * next call, never dropped.
+     *
+     * @return the number of bits newly set in {@code target}
+     */
+    public long drainInto(long[] target) {
+        if (target.length != words.length) {
+            throw new IllegalArgumentException("target words: " + target.length + " (expected: " + words.length + ")");
+        }
+        long added = 0;
+        for (int i = 0; i < words.length; i++) {
+            // A word that reads as zero is skipped without a write: any mark landing after this
+            // read stays in the log for the next sync.
+            if ((long) WORDS.getVolatile(words, i) == 0) {
+                continue;
+            }
+            long taken = (long) WORDS.getAndSet(words, i, 0L);
+            added += Long.bitCount(taken & ~target[i]);
+            target[i] |= taken;
+        }
+        return added;
+    }
+}

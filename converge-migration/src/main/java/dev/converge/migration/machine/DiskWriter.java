@@ -1,0 +1,19 @@
+package dev.converge.migration.machine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Where a workload writes its disk ({@code disk=NODE} in the machine spec). Phase 2 connects
+ * this to a block node of converge-block, so that guest disk writes go through the node's
+ * write notifiers and the mirror sees them; until then no workload calls it.
+ */
+@FunctionalInterface
+public interface DiskWriter {
+    /**
+     * Writes the remaining bytes of {@code data} at byte {@code offset} of the disk.
+     *
+     * @throws IOException when the block layer fails the write (the workload stops with it)
+     */
+    void write(long offset, ByteBuffer data) throws IOException;
+}

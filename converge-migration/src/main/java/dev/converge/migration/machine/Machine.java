@@ -1,0 +1,303 @@
+package dev.converge.migration.machine;
+
+import dev.converge.qmp.QmpException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A guest whose state moves: RAM ({@link GuestRam}: block {@value #RAM_BLOCK} of the spec's
+ * memory size and a small {@value #ROM_BLOCK}), vCPUs running a workload, device state (the
+ * workload state) and its run state.
+ * <p>
+ * The run state changes only through {@link #transition}, which checks {@link RunState#TRANSITIONS}
+ * and starts or stops the vCPUs to match ({@link RunState#vcpusRun()}); the vCPUs therefore
+ * run exactly while the state is {@code running}. State changes are serialized by {@link #lock}.
+ */
+public final class Machine implements AutoCloseable {
+    /** Name of the main RAM block, which the workload writes. */
+    public static final String RAM_BLOCK = "pc.ram";
+    /** Name of a small second block (firmware), so that every stream carries several blocks. */
+    public static final String ROM_BLOCK = "pc.rom";
+    /** Size of {@value #ROM_BLOCK}. */
+    public static final long ROM_SIZE = 128 << 10;
+
+    /** Version of the device state layout; see {@link #saveDeviceState()}. */
+    static final int DEVICE_STATE_VERSION = 1;
+    private static final int DEVICE_STATE_HEADER = 16;
+
+    private final String name;
+    private final MachineSpec spec;
+    private final GuestRam ram;
+    private final Workload workload;
+    private final Vcpus vcpus;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Guarded by lock; see {@link RunState} for the arrows. */
+    private RunState state = RunState.PRELAUNCH;
+    /** Whether a completed incoming migration starts the vCPUs (QEMU's autostart); guarded by lock. */
+    private boolean autostart = true;
+
+    private Machine(String name, MachineSpec spec) {
+        this.name = Objects.requireNonNull(name);
+        this.spec = spec;
+        this.ram = new GuestRam(List.of(new GuestRam.BlockInfo(RAM_BLOCK, spec.memory()),
+                new GuestRam.BlockInfo(ROM_BLOCK, ROM_SIZE)));
+        this.workload = Workload.create(spec, ram.blocks().get(0));
+        this.vcpus = new Vcpus(name, spec.vcpus(), workload, spec.dirtyRate().orElse(0));
+    }
+
+    /**
+     * Creates a machine in {@code initial}: {@code prelaunch}, {@code running} (vCPUs start at
+     * once) or {@code inmigrate} (a destination waiting for an incoming migration).
+     */
+    public static Machine create(String name, MachineSpec spec, RunState initial) {
+        Machine m = new Machine(name, spec);
+        if (initial != RunState.PRELAUNCH) {
+            m.lock.lock();
+            try {
+                m.transitionLocked(initial);
+            } finally {
+                m.lock.unlock();
+            }
+        }
+        return m;
+    }
+
+    /** The machine's name (used for its thread names). */
+    public String name() {
+        return name;
+    }
+
+    public MachineSpec spec() {
+        return spec;
+    }
+
+    public GuestRam ram() {
+        return ram;
+    }
+
+    public Workload workload() {
+        return workload;
+    }
+
+    public Vcpus vcpus() {
+        return vcpus;
+    }
+
+    /** The current run state. */
+    public RunState runState() {
+        lock.lock();
+        try {
+            return state;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The one chokepoint for run state changes. An illegal transition is a bug of the caller
+     * and throws {@link IllegalStateException}. Returns once the vCPUs match the new state (a
+     * stop waits for their safe point).
+     */
+    public void transition(RunState next) {
+        lock.lock();
+        try {
+            transitionLocked(next);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void transitionLocked(RunState next) {
+        assert lock.isHeldByCurrentThread();
+        if (!state.canGoTo(next)) {
+            throw new IllegalStateException("invalid runstate transition: '" + state.wireName() + "' -> '" + next.wireName() + "'");
+        }
+        state = next;
+        if (next.vcpusRun()) {
+            vcpus.resume();
+        } else {
+            vcpus.stop();
+        }
+    }
+
+    /**
+     * QMP {@code stop}: pauses a running machine; on a destination waiting for an incoming
+     * migration it only clears autostart (as QEMU); otherwise nothing changes.
+     */
+    public void stop() {
+        lock.lock();
+        try {
+            if (state == RunState.INMIGRATE) {
+                autostart = false;
+            } else if (state == RunState.RUNNING) {
+                transitionLocked(RunState.PAUSED);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * QMP {@code cont}: resumes the vCPUs. On a destination waiting for an incoming migration it
+     * sets autostart instead, as QEMU does; while an outgoing migration finishes it is refused
+     * with QEMU's "Migration is not finalized yet".
+     *
+     * @throws QmpException when refused; nothing changed
+     */
+    public void cont() {
+        lock.lock();
+        try {
+            switch (state) {
+                case RUNNING -> { }
+                case INMIGRATE -> autostart = true;
+                case FINISH_MIGRATE -> throw QmpException.generic("Migration is not finalized yet");
+                case PRELAUNCH, PAUSED, POSTMIGRATE, INTERNAL_ERROR -> transitionLocked(RunState.RUNNING);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Stops the vCPUs for the last step of an outgoing migration ({@code finish-migrate}).
+     *
+     * @return the state to return to if the migration fails
+     * @throws IllegalStateException unless running or paused
+     */
+    public RunState beginSwitchover() {
+        lock.lock();
+        try {
+            RunState previous = state;
+            if (previous != RunState.RUNNING && previous != RunState.PAUSED) {
+                throw new IllegalStateException("cannot finish a migration from run state '" + previous.wireName() + "'");
+            }
+            transitionLocked(RunState.FINISH_MIGRATE);
+            return previous;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** An outgoing migration failed after {@link #beginSwitchover}: back to {@code previous}. */
+    public void abortSwitchover(RunState previous) {
+        lock.lock();
+        try {
+            if (state == RunState.FINISH_MIGRATE) {
+                transitionLocked(previous);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** An outgoing migration completed: the destination owns the guest ({@code postmigrate}). */
+    public void completeSwitchover() {
+        transition(RunState.POSTMIGRATE);
+    }
+
+    /** An incoming migration completed: {@code running} with autostart, else {@code paused}. */
+    public void incomingCompleted() {
+        lock.lock();
+        try {
+            transitionLocked(autostart ? RunState.RUNNING : RunState.PAUSED);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * An incoming migration failed: the partial RAM is discarded (zeroed) and the machine stays
+     * in {@code inmigrate}, ready for the next incoming migration.
+     */
+    public void incomingFailed() {
+        lock.lock();
+        try {
+            if (state != RunState.INMIGRATE) {
+                throw new IllegalStateException("incoming migration failed in run state '" + state.wireName() + "'");
+            }
+            ram.clear();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The device state: version u16, reserved u16 (0), vcpus u16, workload u8, reserved u8 (0),
+     * memory u64, then the workload state; all little-endian. vCPUs must be stopped.
+     */
+    public byte[] saveDeviceState() {
+        lock.lock();
+        try {
+            if (state.vcpusRun()) {
+                throw new IllegalStateException("device state saved while the vCPUs run");
+            }
+            ByteBuffer out = ByteBuffer.allocate(DEVICE_STATE_HEADER + workload.stateSize()).order(ByteOrder.LITTLE_ENDIAN);
+            out.putShort((short) DEVICE_STATE_VERSION).putShort((short) 0).putShort((short) spec.vcpus())
+                    .put((byte) workload.kind().ordinal()).put((byte) 0).putLong(spec.memory());
+            workload.save(out);
+            return out.array();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Loads device state saved by a machine of the same spec. Only in {@code inmigrate}.
+     *
+     * @throws IllegalArgumentException naming the field that does not match this machine
+     */
+    public void loadDeviceState(ByteBuffer src) {
+        lock.lock();
+        try {
+            if (state != RunState.INMIGRATE) {
+                throw new IllegalStateException("device state loaded in run state '" + state.wireName() + "'");
+            }
+            ByteBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            int expectedSize = DEVICE_STATE_HEADER + workload.stateSize();
+            if (in.remaining() != expectedSize) {
+                throw new IllegalArgumentException("device state length: " + in.remaining() + " (expected: " + expectedSize + ")");
+            }
+            int version = Short.toUnsignedInt(in.getShort());
+            if (version != DEVICE_STATE_VERSION) {
+                throw new IllegalArgumentException("device state version: " + version + " (expected: " + DEVICE_STATE_VERSION + ")");
+            }
+            int reserved = Short.toUnsignedInt(in.getShort());
+            int vcpuCount = Short.toUnsignedInt(in.getShort());
+            int kind = Byte.toUnsignedInt(in.get());
+            int reserved2 = Byte.toUnsignedInt(in.get());
+            long memory = in.getLong();
+            if (reserved != 0 || reserved2 != 0) {
+                throw new IllegalArgumentException("device state reserved fields: " + reserved + ", " + reserved2 + " (expected: 0)");
+            }
+            if (vcpuCount != spec.vcpus()) {
+                throw new IllegalArgumentException("device state vcpus: " + vcpuCount + " (expected: " + spec.vcpus() + ")");
+            }
+            if (kind != workload.kind().ordinal()) {
+                throw new IllegalArgumentException("device state workload: " + kind + " (expected: " + workload.kind().ordinal()
+                        + ", " + workload.kind().wireName() + ")");
+            }
+            if (memory != spec.memory()) {
+                throw new IllegalArgumentException("device state memory: " + memory + " (expected: " + spec.memory() + ")");
+            }
+            workload.load(in);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** SHA-256 of all RAM (see {@link GuestRam#digest()}); consistent only while the vCPUs are stopped. */
+    public String ramDigest() {
+        return ram.digest();
+    }
+
+    /** Stops the vCPU threads for good and frees the RAM. */
+    @Override
+    public void close() {
+        vcpus.close();
+        ram.close();
+    }
+}

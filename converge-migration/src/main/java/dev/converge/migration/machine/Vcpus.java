@@ -1,0 +1,214 @@
+package dev.converge.migration.machine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The vCPU threads of a machine, running one {@link Workload}.
+ * <p>
+ * Each vCPU loops: safe point, one {@link Workload#step}, then pacing (the dirty rate) and
+ * throttling (auto-converge) as a condition wait that a stop cuts short. {@link #stop()}
+ * returns only once every vCPU sits at its safe point, so no guest write is in flight and
+ * all writes happen-before the return (the vCPUs park under {@link #lock}).
+ * <p>
+ * Mode transitions: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED ({@link #stop}),
+ * any → EXITING ({@link #close}, final).
+ */
+public final class Vcpus implements AutoCloseable {
+    private enum Mode { STOPPED, RUNNING, EXITING }
+
+    private final Workload workload;
+    private final List<Thread> threads = new ArrayList<>();
+    /** Nanoseconds per dirtied page for each vCPU, 0 for unpaced. */
+    private final long nanosPerPage;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled on every mode change and every park. */
+    private final Condition changed = lock.newCondition();
+    /** Guarded by lock. */
+    private Mode mode = Mode.STOPPED;
+    /** Incremented on every mode change; guarded by lock. */
+    private long generation;
+    /** vCPUs at their safe point (or exited); guarded by lock. */
+    private int parked;
+    /** Percentage of time each vCPU is held back, 0..99; volatile: read by vCPUs without the lock. */
+    private volatile int throttlePercent;
+    /** The first failure of a workload step, which stops that vCPU; volatile: read by anyone. */
+    private volatile Throwable failure;
+
+    /**
+     * Starts {@code count} vCPU threads, stopped.
+     *
+     * @param dirtyRate bytes per second all vCPUs together dirty (page granularity), 0 for unpaced
+     */
+    public Vcpus(String machineName, int count, Workload workload, long dirtyRate) {
+        this.workload = workload;
+        this.nanosPerPage = dirtyRate == 0 ? 0 : (long) (1e9 * RamBlock.PAGE_SIZE * count / dirtyRate);
+        for (int i = 0; i < count; i++) {
+            int index = i;
+            Thread t = Thread.ofPlatform().name(machineName + "-vcpu-" + i).daemon().unstarted(() -> loop(index));
+            threads.add(t);
+        }
+        threads.forEach(Thread::start);
+    }
+
+    private void loop(int i) {
+        long due = System.nanoTime();
+        boolean idle = false;
+        while (true) {
+            lock.lock();
+            try {
+                while (mode != Mode.RUNNING || idle) {
+                    if (mode == Mode.EXITING) {
+                        return;
+                    }
+                    parked++;
+                    changed.signalAll();
+                    // Wait for a mode change, not for any signal: parks of other vCPUs also
+                    // signal, and idle vCPUs must not wake each other in turn.
+                    long seen = generation;
+                    while (generation == seen) {
+                        changed.awaitUninterruptibly();
+                    }
+                    parked--;
+                    idle = false;
+                    due = System.nanoTime();
+                }
+            } finally {
+                lock.unlock();
+            }
+            long start = System.nanoTime();
+            int pages;
+            try {
+                pages = workload.step(i);
+            } catch (RuntimeException | Error e) {
+                failure = e;
+                lock.lock();
+                try {
+                    parked++;
+                    changed.signalAll();
+                } finally {
+                    lock.unlock();
+                }
+                return;
+            }
+            if (pages < 0) {
+                idle = true;
+                continue;
+            }
+            long now = System.nanoTime();
+            long wait = 0;
+            if (nanosPerPage > 0) {
+                due += pages * nanosPerPage;
+                wait = due - now;
+                if (wait < -TimeUnit.SECONDS.toNanos(1)) {
+                    due = now; // fell far behind: do not catch up in a burst
+                }
+            }
+            int thr = throttlePercent;
+            if (thr > 0) {
+                wait = Math.max(wait, (now - start) * thr / (100 - thr));
+            }
+            if (wait > 0) {
+                lock.lock();
+                try {
+                    long left = wait;
+                    while (left > 0 && mode == Mode.RUNNING) {
+                        left = changed.awaitNanos(left);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+
+    /** Lets the vCPUs run. */
+    public void resume() {
+        lock.lock();
+        try {
+            if (mode == Mode.STOPPED) {
+                mode = Mode.RUNNING;
+                generation++;
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops the vCPUs and returns once each is at its safe point (no write in flight). */
+    public void stop() {
+        lock.lock();
+        try {
+            if (mode == Mode.RUNNING) {
+                mode = Mode.STOPPED;
+                generation++;
+                changed.signalAll();
+            }
+            while (parked < threads.size() && mode != Mode.EXITING) {
+                changed.awaitUninterruptibly();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the vCPUs are allowed to run. */
+    public boolean isRunning() {
+        lock.lock();
+        try {
+            return mode == Mode.RUNNING;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Holds each vCPU back for {@code percent}% of its time (QEMU's cpu-throttle-percentage).
+     *
+     * @throws IllegalArgumentException unless 0..99
+     */
+    public void setThrottle(int percent) {
+        if (percent < 0 || percent > 99) {
+            throw new IllegalArgumentException("throttle: " + percent + " (expected: 0..99)");
+        }
+        throttlePercent = percent;
+    }
+
+    /** The throttle percentage. */
+    public int throttle() {
+        return throttlePercent;
+    }
+
+    /** The first failure of a workload step, or null. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    /** Stops the threads for good and joins them. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            mode = Mode.EXITING;
+            generation++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+}
