@@ -13,15 +13,30 @@ import java.util.Objects;
  * @param doc       what the command does (one paragraph), errors it may give
  * @param since     the converge version that introduced it
  * @param handler   runs the command with validated arguments
+ * @param variantResolver when {@code arguments} is a flat union whose discriminator is
+ *                  optional: chooses the variant when the client omits it (see
+ *                  {@link VariantResolver}); the resolved value is then added to the
+ *                  arguments the handler sees. Null for all other commands.
  */
 public record CommandSpec(String name, ObjectType arguments, SchemaType returns, String doc, String since,
-        CommandHandler handler) {
+        CommandHandler handler, VariantResolver variantResolver) {
     public CommandSpec {
         Objects.requireNonNull(name);
         Objects.requireNonNull(arguments);
         Objects.requireNonNull(returns);
         Objects.requireNonNull(handler);
         doc = doc == null ? "" : doc;
+    }
+
+    /** A command whose arguments need no variant resolver (nearly all). */
+    public CommandSpec(String name, ObjectType arguments, SchemaType returns, String doc, String since,
+            CommandHandler handler) {
+        this(name, arguments, returns, doc, since, handler, null);
+    }
+
+    /** This command with {@code resolver} choosing its argument variant when the discriminator is absent. */
+    public CommandSpec withVariantResolver(VariantResolver resolver) {
+        return new CommandSpec(name, arguments, returns, doc, since, handler, resolver);
     }
 
     /** An argument type for a command named {@code name}, as QAPI names implicit types. */

@@ -1,0 +1,305 @@
+package dev.converge.qmp.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.qmp.ErrorClass;
+import dev.converge.qmp.MainLoop;
+import dev.converge.qmp.wire.QmpFramer;
+import dev.converge.qmp.wire.QmpJson;
+import dev.converge.qmp.wire.QmpMessages;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client of a {@link QmpServer}: a reader thread that frames and parses requests and hands
+ * each to the main loop, and a writer thread that drains the connection's one ordered outbound
+ * queue (greeting, replies, events) to the socket.
+ * <p>
+ * <b>Ordering.</b> A reply is enqueued by the main-loop task that ran the command, right after
+ * the handler returns; an event emitted by that handler was enqueued before it. So a client
+ * sees the events a command caused before the command's reply, and replies in request order.
+ * <p>
+ * <b>Back-pressure.</b> The reader hands at most {@link #MAX_IN_FLIGHT} requests to the main
+ * loop before the earlier ones are answered (then it stops reading: TCP flow control pushes
+ * back on the client). The outbound queue holds at most {@link #MAX_QUEUED_MESSAGES} messages
+ * and {@link #MAX_QUEUED_BYTES} bytes; a client that falls further behind is disconnected, so
+ * that the main loop and other clients never wait for it.
+ * <p>
+ * <b>Life.</b> open → (client EOF: pending replies are flushed, then) closed; or
+ * open → closed at once on an I/O error, overflow or server close. {@link #close()} is
+ * idempotent and may be called from any thread.
+ */
+final class QmpConnection {
+    private static final Logger LOG = LoggerFactory.getLogger(QmpConnection.class);
+
+    /** Requests of one client handed to the main loop and not yet answered (QEMU queues 8). */
+    static final int MAX_IN_FLIGHT = 8;
+    /** Messages waiting to be written to one client before it counts as too slow. */
+    static final int MAX_QUEUED_MESSAGES = 4096;
+    /** Bytes waiting to be written to one client before it counts as too slow. */
+    static final long MAX_QUEUED_BYTES = 16L << 20;
+
+    private static final int READ_BUFFER_BYTES = 16 * 1024;
+
+    /** One message to write, and what to run once it is written (or dropped). */
+    private record Outbound(byte[] bytes, Runnable afterWrite) {
+    }
+
+    /** Tells the writer to stop; queued by {@link #close()}. */
+    private static final Outbound STOP = new Outbound(new byte[0], null);
+    /** Tells the writer to close after everything queued before it (client sent EOF). */
+    private static final Outbound END = new Outbound(new byte[0], null);
+
+    private final QmpServer server;
+    private final SocketChannel channel;
+    private final MainLoop mainLoop;
+    private final String name;
+    private final QmpFramer framer = new QmpFramer();
+    private final BlockingQueue<Outbound> outbound = new ArrayBlockingQueue<>(MAX_QUEUED_MESSAGES + 2);
+    /** Bytes in {@link #outbound}; updated by enqueuers and the writer. */
+    private final AtomicLong queuedBytes = new AtomicLong();
+    private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Written only on the main loop (by qmp_capabilities); read by event emitters on any thread. */
+    private volatile boolean negotiated;
+    /** Set once by {@link #start}; read by close and join. */
+    private volatile Thread reader;
+    private volatile Thread writer;
+
+    /** The dispatcher's view of this connection; used on the main loop only. */
+    private final QmpDispatcher.Session session = new QmpDispatcher.Session() {
+        @Override
+        public boolean negotiated() {
+            return negotiated;
+        }
+
+        @Override
+        public void markNegotiated() {
+            negotiated = true;
+        }
+    };
+
+    QmpConnection(QmpServer server, SocketChannel channel, MainLoop mainLoop, String name) {
+        this.server = server;
+        this.channel = channel;
+        this.mainLoop = mainLoop;
+        this.name = name;
+    }
+
+    /** Queues the greeting and starts the reader and writer. */
+    void start(ObjectNode greeting) {
+        enqueue(QmpJson.encode(greeting), null);
+        writer = Thread.ofVirtual().name(name + "-writer").start(this::writeLoop);
+        reader = Thread.ofVirtual().name(name + "-reader").start(this::readLoop);
+    }
+
+    boolean negotiated() {
+        return negotiated;
+    }
+
+    boolean isClosed() {
+        return closed.get();
+    }
+
+    String name() {
+        return name;
+    }
+
+    /**
+     * Queues one message without blocking; a client too far behind is disconnected instead.
+     * {@code afterWrite} runs (on a fresh thread) once the message is written, or dropped
+     * because the connection closed.
+     */
+    void enqueue(byte[] message, Runnable afterWrite) {
+        if (closed.get()) {
+            runAfter(afterWrite);
+            return;
+        }
+        long bytes = queuedBytes.addAndGet(message.length);
+        if (bytes > MAX_QUEUED_BYTES || !outbound.offer(new Outbound(message, afterWrite))) {
+            queuedBytes.addAndGet(-message.length);
+            LOG.warn("QMP client {} fell too far behind ({} messages, {} bytes queued); disconnecting", name,
+                    outbound.size(), bytes);
+            runAfter(afterWrite);
+            close();
+        }
+    }
+
+    private void readLoop() {
+        ByteBuffer buf = ByteBuffer.allocate(READ_BUFFER_BYTES);
+        try {
+            while (!closed.get()) {
+                buf.clear();
+                int n = channel.read(buf);
+                if (n < 0) {
+                    endOfInput();
+                    return;
+                }
+                for (QmpFramer.Frame frame : framer.feed(buf.array(), 0, n)) {
+                    submit(frame);
+                }
+            }
+        } catch (ClosedChannelException e) {
+            // closed by close(): nothing to report
+        } catch (IOException e) {
+            LOG.debug("QMP client {} read failed: {}", name, e.toString());
+            close();
+        } catch (InterruptedException e) {
+            close();
+        } catch (RejectedExecutionException e) {
+            LOG.debug("QMP client {}: main loop is shut down", name);
+            close();
+        }
+    }
+
+    /** Hands one frame to the main loop, waiting while {@link #MAX_IN_FLIGHT} are pending. */
+    private void submit(QmpFramer.Frame frame) throws InterruptedException {
+        inFlight.acquire();
+        try {
+            switch (frame) {
+                case QmpFramer.Frame.Error err -> mainLoop.execute(() -> answer(() ->
+                        QmpMessages.error(ErrorClass.GenericError, err.desc(), null)));
+                case QmpFramer.Frame.Message msg -> {
+                    JsonNode request;
+                    try {
+                        request = QmpJson.parse(msg.json());
+                    } catch (QmpJson.ParseException e) {
+                        mainLoop.execute(() -> answer(() ->
+                                QmpMessages.error(ErrorClass.GenericError, e.getMessage(), null)));
+                        return;
+                    }
+                    mainLoop.execute(() -> answer(() -> server.dispatcher().dispatch(request, session)));
+                }
+            }
+        } catch (RuntimeException e) {
+            inFlight.release();
+            throw e;
+        }
+    }
+
+    /** On the main loop: computes one reply and queues it at once (see the class comment). */
+    private void answer(java.util.function.Supplier<ObjectNode> reply) {
+        try {
+            if (closed.get()) {
+                return;
+            }
+            server.beginCommand();
+            ObjectNode message;
+            Runnable after;
+            try {
+                message = reply.get();
+            } finally {
+                after = server.endCommand();
+            }
+            enqueue(QmpJson.encode(message), after);
+        } finally {
+            inFlight.release();
+        }
+    }
+
+    /** The client closed its side: answer what it sent, then close. */
+    private void endOfInput() {
+        LOG.debug("QMP client {} closed its side", name);
+        try {
+            // Runs after every request this client already handed to the main loop.
+            mainLoop.execute(() -> {
+                if (!closed.get() && !outbound.offer(END)) {
+                    close();
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            close();
+        }
+    }
+
+    private void writeLoop() {
+        try {
+            while (true) {
+                Outbound o = outbound.take();
+                if (o == STOP) {
+                    return;
+                }
+                if (o == END) {
+                    close();
+                    return;
+                }
+                queuedBytes.addAndGet(-o.bytes().length);
+                try {
+                    ByteBuffer b = ByteBuffer.wrap(o.bytes());
+                    while (b.hasRemaining()) {
+                        channel.write(b);
+                    }
+                } finally {
+                    runAfter(o.afterWrite());
+                }
+            }
+        } catch (ClosedChannelException e) {
+            // closed by close()
+        } catch (IOException e) {
+            LOG.debug("QMP client {} write failed: {}", name, e.toString());
+            close();
+        } catch (InterruptedException e) {
+            close();
+        }
+    }
+
+    /** Disconnects now: drops what is queued (running its after-write actions) and stops both threads. */
+    void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.debug("QMP client {} close failed: {}", name, e.toString());
+        }
+        Outbound o;
+        while ((o = outbound.poll()) != null) {
+            runAfter(o.afterWrite());
+        }
+        queuedBytes.set(0);
+        // Enqueuers see closed first, so at most a racing few slip in; make room for STOP.
+        while (!outbound.offer(STOP)) {
+            Outbound dropped = outbound.poll();
+            if (dropped != null) {
+                runAfter(dropped.afterWrite());
+            }
+        }
+        server.removed(this);
+        LOG.debug("QMP client {} disconnected", name);
+    }
+
+    /** Waits for the reader and writer to end. */
+    boolean join(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (Thread t : new Thread[] {reader, writer}) {
+            if (t != null && !t.join(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void runAfter(Runnable afterWrite) {
+        if (afterWrite != null) {
+            // A fresh thread: the action may close the server, which joins this connection's threads.
+            Thread.ofVirtual().name("qmp-after-reply").start(afterWrite);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}

@@ -1,0 +1,335 @@
+package dev.converge.qmp.server;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.qmp.EventSink;
+import dev.converge.qmp.MainLoop;
+import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.wire.QmpJson;
+import dev.converge.qmp.wire.QmpMessages;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A QMP server: listens on UNIX domain sockets and TCP ports, greets each client, runs its
+ * commands on the {@link MainLoop} one at a time, and delivers events to every client that has
+ * negotiated capabilities. It is also the daemon's {@link EventSink}.
+ * <p>
+ * Each connection has a reader and a writer (virtual threads) and one ordered, bounded
+ * outbound queue (see {@link QmpConnection}): events a handler emits reach the client before
+ * that command's reply; a client that stops reading is disconnected rather than blocking
+ * anyone. Malformed input costs only that message (an error reply) or, for I/O errors, that
+ * connection; the server keeps serving the others.
+ * <p>
+ * Typical wiring:
+ * <pre>{@code
+ * QmpServer server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
+ * QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
+ * jobs.register(registry, server);          // modules get the server as their EventSink
+ * server.listen(QmpAddress.parse("unix:/run/converge/qmp.sock"));
+ * }</pre>
+ * Commands may be registered before or after {@link #listen}.
+ * <p>
+ * Thread safety: all public methods may be called from any thread, except
+ * {@link #afterReply}, which belongs to command handlers on the main loop.
+ */
+public final class QmpServer implements EventSink, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(QmpServer.class);
+    private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(10);
+
+    private final QmpRegistry registry;
+    private final MainLoop mainLoop;
+    private final ServerIdentity identity;
+    private final QmpDispatcher dispatcher;
+    private final AtomicLong connectionIds = new AtomicLong();
+
+    /** Guards {@link #listeners} and {@link #closed}, and orders event broadcasts. */
+    private final Object lock = new Object();
+    /** Guarded by {@link #lock}. */
+    private final List<Listener> listeners = new ArrayList<>();
+    /** Guarded by {@link #lock}; once true, never false. */
+    private boolean closed;
+    /** Live connections; added by acceptors, removed by {@link QmpConnection#close}. */
+    private final Set<QmpConnection> connections = ConcurrentHashMap.newKeySet();
+
+    /** Main-loop confined: true while a command runs. */
+    private boolean inCommand;
+    /** Main-loop confined: what {@link #afterReply} asked for during the running command. */
+    private Runnable afterReplyAction;
+
+    private record Listener(QmpAddress address, ServerSocketChannel channel, Thread acceptor, Path unixPath) {
+    }
+
+    /**
+     * @param registry the commands and events served (read on every request)
+     * @param mainLoop where commands run; not closed by this server
+     * @param identity what the greeting and query-version say
+     */
+    public QmpServer(QmpRegistry registry, MainLoop mainLoop, ServerIdentity identity) {
+        this.registry = registry;
+        this.mainLoop = mainLoop;
+        this.identity = identity;
+        this.dispatcher = new QmpDispatcher(registry);
+    }
+
+    /**
+     * Starts listening on {@code address} and returns the address actually bound (a TCP port 0
+     * becomes the port chosen).
+     * <p>
+     * For a UNIX socket: an existing socket file nobody answers on (left by a crashed daemon) is
+     * removed first; one a server answers on, or a file that is not a socket, is an error. The
+     * file's mode is set to 0600 right after bind (between bind and chmod the mode comes from the
+     * umask: keep the socket in a directory only the daemon's user can enter), and the file is
+     * deleted on {@link #close()}.
+     *
+     * @throws IOException when the address cannot be bound (naming it)
+     */
+    public QmpAddress listen(QmpAddress address) throws IOException {
+        ServerSocketChannel channel;
+        QmpAddress bound;
+        Path unixPath = null;
+        switch (address) {
+            case QmpAddress.Unix unix -> {
+                unixPath = unix.path();
+                removeStaleSocket(unixPath);
+                channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                try {
+                    channel.bind(unix.socketAddress());
+                    Files.setPosixFilePermissions(unixPath, PosixFilePermissions.fromString("rw-------"));
+                } catch (IOException e) {
+                    channel.close();
+                    throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+                }
+                bound = unix;
+            }
+            case QmpAddress.Tcp tcp -> {
+                channel = ServerSocketChannel.open();
+                try {
+                    channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                    channel.bind(tcp.socketAddress());
+                } catch (IOException e) {
+                    channel.close();
+                    throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+                }
+                InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
+                bound = new QmpAddress.Tcp(tcp.host(), local.getPort());
+            }
+        }
+        synchronized (lock) {
+            if (closed) {
+                channel.close();
+                deleteSocketFile(unixPath);
+                throw new IllegalStateException("QMP server is closed");
+            }
+            Thread acceptor = Thread.ofPlatform().daemon().name("qmp-accept " + bound)
+                    .unstarted(() -> acceptLoop(channel, bound));
+            listeners.add(new Listener(bound, channel, acceptor, unixPath));
+            acceptor.start();
+        }
+        LOG.info("QMP server listening on {}", bound);
+        return bound;
+    }
+
+    /**
+     * Emits an event to every negotiated client. The name must be registered with an
+     * {@link dev.converge.qmp.schema.EventSpec}; an unknown name is a bug in the caller
+     * ({@link IllegalArgumentException}). Never blocks on clients.
+     */
+    @Override
+    public void emit(String event, ObjectNode data) {
+        if (registry.event(event).isEmpty()) {
+            throw new IllegalArgumentException("event " + event + " is not registered; declare it with an EventSpec");
+        }
+        Instant now = Instant.now();
+        long micros = ChronoUnit.MICROS.between(Instant.EPOCH, now);
+        byte[] message = QmpJson.encode(QmpMessages.event(event, data, micros));
+        // One lock so that every client sees the events in the same order.
+        synchronized (lock) {
+            for (QmpConnection c : connections) {
+                if (c.negotiated()) {
+                    c.enqueue(message, null);
+                }
+            }
+        }
+    }
+
+    /**
+     * For a command handler (on the main loop): runs {@code action} on a fresh thread once the
+     * reply to the current command has been written to its client, or dropped because the
+     * client went away. A {@code quit} command uses it to shut the daemon down after its reply
+     * is out: {@code server.afterReply(daemon::shutdown); return null;}.
+     *
+     * @throws IllegalStateException when called outside a command handler
+     */
+    public void afterReply(Runnable action) {
+        if (!mainLoop.inMainLoop() || !inCommand) {
+            throw new IllegalStateException("afterReply must be called by a command handler on the main loop");
+        }
+        Runnable previous = afterReplyAction;
+        afterReplyAction = previous == null ? action : () -> {
+            previous.run();
+            action.run();
+        };
+    }
+
+    /** Number of connected clients (for tests and monitoring). */
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    /** The addresses listened on now. */
+    public List<QmpAddress> addresses() {
+        synchronized (lock) {
+            return listeners.stream().map(Listener::address).toList();
+        }
+    }
+
+    /** The registry served. */
+    public QmpRegistry registry() {
+        return registry;
+    }
+
+    /**
+     * Stops listening, disconnects every client (replies not yet written are dropped), joins the
+     * server's threads and deletes its UNIX socket files. Idempotent. The main loop stays open.
+     */
+    @Override
+    public void close() {
+        List<Listener> toClose;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            toClose = new ArrayList<>(listeners);
+            listeners.clear();
+        }
+        for (Listener l : toClose) {
+            try {
+                l.channel().close();
+            } catch (IOException e) {
+                LOG.warn("closing QMP listener {} failed", l.address(), e);
+            }
+        }
+        List<QmpConnection> clients = new ArrayList<>(connections);
+        clients.forEach(QmpConnection::close);
+        try {
+            for (Listener l : toClose) {
+                if (!l.acceptor().join(JOIN_TIMEOUT)) {
+                    LOG.warn("QMP acceptor for {} did not stop within {}", l.address(), JOIN_TIMEOUT);
+                }
+            }
+            for (QmpConnection c : clients) {
+                if (!c.join(JOIN_TIMEOUT)) {
+                    LOG.warn("QMP client {} threads did not stop within {}", c.name(), JOIN_TIMEOUT);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (Listener l : toClose) {
+            deleteSocketFile(l.unixPath());
+        }
+        LOG.info("QMP server closed");
+    }
+
+    QmpDispatcher dispatcher() {
+        return dispatcher;
+    }
+
+    /** Main loop: a command's reply is about to be computed. */
+    void beginCommand() {
+        assert mainLoop.inMainLoop();
+        inCommand = true;
+        afterReplyAction = null;
+    }
+
+    /** Main loop: the reply is computed; returns what must run after it is written. */
+    Runnable endCommand() {
+        assert mainLoop.inMainLoop();
+        inCommand = false;
+        Runnable action = afterReplyAction;
+        afterReplyAction = null;
+        return action;
+    }
+
+    void removed(QmpConnection c) {
+        connections.remove(c);
+    }
+
+    private void acceptLoop(ServerSocketChannel channel, QmpAddress address) {
+        while (channel.isOpen()) {
+            SocketChannel client;
+            try {
+                client = channel.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                LOG.warn("accepting a QMP client on {} failed", address, e);
+                continue;
+            }
+            String name = "qmp#" + connectionIds.incrementAndGet();
+            QmpConnection c = new QmpConnection(this, client, mainLoop, name);
+            synchronized (lock) {
+                if (closed) {
+                    c.close();
+                    return;
+                }
+                connections.add(c);
+            }
+            LOG.debug("QMP client {} connected on {}", name, address);
+            c.start(QmpMessages.greeting(identity.major(), identity.minor(), identity.micro(), identity.pkg(),
+                    List.of()));
+        }
+    }
+
+    private static void removeStaleSocket(Path path) throws IOException {
+        BasicFileAttributes attrs;
+        try {
+            attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return;
+        }
+        if (!attrs.isOther()) {
+            throw new IOException("cannot listen on unix:" + path + ": the file exists and is not a socket");
+        }
+        try (SocketChannel probe = SocketChannel.open(QmpAddress.parse("unix:" + path).socketAddress())) {
+            throw new IOException("cannot listen on unix:" + path + ": a server is answering on it");
+        } catch (ConnectException e) {
+            LOG.info("removing stale QMP socket {}", path);
+            Files.deleteIfExists(path);
+        }
+    }
+
+    private static void deleteSocketFile(Path path) {
+        if (path == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException e) {
+            LOG.warn("deleting QMP socket {} failed", path, e);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package dev.converge.qmp.wire;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.qmp.ErrorClass;
+import java.util.List;
+
+/**
+ * Builders for the messages a QMP server sends (pure functions). Shapes follow QEMU's
+ * monitor/qmp.c and qapi/qmp-event.c:
+ * <pre>
+ * greeting  {"QMP": {"version": {"qemu": {"micro": M, "minor": N, "major": J}, "package": P}, "capabilities": [...]}}
+ * success   {"return": VALUE, "id": ID}
+ * error     {"error": {"class": CLASS, "desc": TEXT}, "id": ID}
+ * event     {"event": NAME, "data": {...}, "timestamp": {"seconds": S, "microseconds": US}}
+ * </pre>
+ * {@code id} is present only when the request had one, and is echoed verbatim (any JSON value);
+ * {@code data} is absent for events without data.
+ */
+public final class QmpMessages {
+    private QmpMessages() {
+    }
+
+    /** The greeting sent on connect. */
+    public static ObjectNode greeting(int major, int minor, int micro, String pkg, List<String> capabilities) {
+        ObjectNode qemu = QmpJson.object();
+        qemu.put("micro", micro);
+        qemu.put("minor", minor);
+        qemu.put("major", major);
+        ObjectNode version = QmpJson.object();
+        version.set("qemu", qemu);
+        version.put("package", pkg);
+        ObjectNode body = QmpJson.object();
+        body.set("version", version);
+        ArrayNode caps = body.putArray("capabilities");
+        capabilities.forEach(caps::add);
+        ObjectNode greeting = QmpJson.object();
+        greeting.set("QMP", body);
+        return greeting;
+    }
+
+    /** A success reply; a null {@code value} is the empty object. */
+    public static ObjectNode success(JsonNode value, JsonNode id) {
+        ObjectNode reply = QmpJson.object();
+        reply.set("return", value == null ? QmpJson.object() : value);
+        return withId(reply, id);
+    }
+
+    /** An error reply. */
+    public static ObjectNode error(ErrorClass errorClass, String desc, JsonNode id) {
+        ObjectNode error = QmpJson.object();
+        error.put("class", errorClass.name());
+        error.put("desc", desc);
+        ObjectNode reply = QmpJson.object();
+        reply.set("error", error);
+        return withId(reply, id);
+    }
+
+    /** An event stamped with {@code epochMicros} (microseconds since the epoch). */
+    public static ObjectNode event(String name, ObjectNode data, long epochMicros) {
+        ObjectNode event = QmpJson.object();
+        event.put("event", name);
+        if (data != null) {
+            event.set("data", data);
+        }
+        ObjectNode ts = event.putObject("timestamp");
+        ts.put("seconds", Math.floorDiv(epochMicros, 1_000_000L));
+        ts.put("microseconds", Math.floorMod(epochMicros, 1_000_000L));
+        return event;
+    }
+
+    private static ObjectNode withId(ObjectNode reply, JsonNode id) {
+        if (id != null) {
+            reply.set("id", id);
+        }
+        return reply;
+    }
+}
