@@ -1,0 +1,277 @@
+package dev.converge.job.qmp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.job.Job;
+import dev.converge.job.JobEngine;
+import dev.converge.job.JobException;
+import dev.converge.job.JobInfo;
+import dev.converge.job.JobListener;
+import dev.converge.job.JobStatus;
+import dev.converge.qmp.Args;
+import dev.converge.qmp.CommandHandler;
+import dev.converge.qmp.ErrorClass;
+import dev.converge.qmp.EventSink;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.schema.ArrayType;
+import dev.converge.qmp.schema.BuiltinType;
+import dev.converge.qmp.schema.CommandSpec;
+import dev.converge.qmp.schema.EnumType;
+import dev.converge.qmp.schema.EventSpec;
+import dev.converge.qmp.schema.Member;
+import dev.converge.qmp.schema.ObjectType;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * The QMP binding of the job engine (QEMU's qapi/job.json and job-qmp.c): query-jobs,
+ * job-pause, job-resume, job-cancel, job-complete, job-finalize, job-dismiss, job-change, and
+ * the events JOB_STATUS_CHANGE and JOB_INFO_CHANGE. Job user errors become QMP errors here:
+ * "Job not found" is DeviceNotActive, everything else GenericError.
+ * <p>
+ * The handlers run on the main loop. Events are emitted from the engine's listener calls, under
+ * the job lock, so they come out in the order of the changes, and a change a command caused is
+ * emitted before the command's reply.
+ */
+public final class JobQmp implements JobListener {
+    static final String SINCE = "0.1";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+    private static final EnumType JOB_STATUS = EnumType.of("JobStatus", JobStatus.class, JobStatus::wireName,
+            "Status of a job: undefined, created, running, paused, ready, standby, waiting, pending, aborting, "
+                    + "concluded, null (see the job state machine in DESIGN.md)");
+
+    private final JobEngine engine;
+    private final QmpRegistry registry;
+    private final EventSink events;
+
+    /** Registered job types in registration order; guarded by {@code this}. */
+    private final Map<String, JobTypeSchema> types = new LinkedHashMap<>();
+
+    public JobQmp(JobEngine engine, QmpRegistry registry, EventSink events) {
+        this.engine = engine;
+        this.registry = registry;
+        this.events = events;
+    }
+
+    /** Registers the commands and events and starts emitting events for the engine's jobs. */
+    public synchronized void register() {
+        registry.register(queryJobsSpec());
+        registry.register(idCommand("job-pause",
+                "Pause an active job: it stops at its next pause point (running→paused, ready→standby). "
+                        + "Errors: 'Job not found' (DeviceNotActive), verb refused, 'Job is already paused'.",
+                engine::pause));
+        registry.register(idCommand("job-resume",
+                "Resume a job the user paused. Errors: 'Job not found' (DeviceNotActive), "
+                        + "'Can't resume a job that was not paused', verb refused.",
+                engine::resume));
+        registry.register(idCommand("job-cancel",
+                "Cancel a job (a soft cancel: the job type may finish a ready job without switching over). "
+                        + "Cancelling a job aborts its whole transaction. Errors: 'Job not found', verb refused.",
+                id -> engine.cancel(id, false)));
+        registry.register(idCommand("job-complete",
+                "Complete a ready job: it switches over and finishes. Errors: 'Job not found', verb refused, "
+                        + "'The active block job 'ID' cannot be completed'.",
+                engine::complete));
+        registry.register(idCommand("job-finalize",
+                "Finalize a pending job and every job of its transaction (commit, or abort if one fails to "
+                        + "prepare). Errors: 'Job not found', verb refused.",
+                engine::finalizeJob));
+        registry.register(idCommand("job-dismiss",
+                "Remove a concluded job from query-jobs. Errors: 'Job not found', verb refused.",
+                engine::dismiss));
+        registry.register(jobChangeSpec());
+        registry.register(new EventSpec("JOB_STATUS_CHANGE", ObjectType.struct("q_obj_JOB_STATUS_CHANGE-arg", null,
+                Member.required("id", BuiltinType.STR, "The job identifier"),
+                Member.required("status", JOB_STATUS, "The new job status")),
+                "Emitted when a job changes status; one event per change, in order.", SINCE));
+        registry.register(new EventSpec("JOB_INFO_CHANGE", ObjectType.struct("q_obj_JOB_INFO_CHANGE-arg", null,
+                Member.required("id", BuiltinType.STR, "The job identifier")),
+                "Emitted when the type-specific members of a job's query-jobs entry changed meaningfully "
+                        + "(e.g. a migration's sub-status); query-jobs shows the new values. (converge addition)",
+                SINCE));
+        engine.addListener(this);
+    }
+
+    /**
+     * Declares a job type: adds its value to JobType and its variants to JobInfo (query-jobs)
+     * and to job-change's arguments, re-declaring both commands.
+     *
+     * @throws IllegalStateException when the type is declared twice or {@link #register()} did not run
+     */
+    public synchronized void registerJobType(JobTypeSchema schema) {
+        if (types.putIfAbsent(schema.type(), schema) != null) {
+            throw new IllegalStateException("job type registered twice: " + schema.type());
+        }
+        registry.replace(queryJobsSpec());
+        registry.replace(jobChangeSpec());
+    }
+
+    /** The JobType enum as currently declared (for other modules' schemas). */
+    public synchronized EnumType jobTypeEnum() {
+        return new EnumType("JobType", List.copyOf(types.keySet()), "Type of a job");
+    }
+
+    /** The JobInfo union as currently declared. */
+    public synchronized ObjectType jobInfoType() {
+        ObjectType info = ObjectType.union("JobInfo", "Information about a job", List.of(
+                Member.required("id", BuiltinType.STR, "The job identifier"),
+                Member.required("type", jobTypeEnum(), "The kind of job that is being performed"),
+                Member.required("status", JOB_STATUS, "Current job state/status"),
+                Member.required("current-progress", BuiltinType.INT,
+                        "Progress made until now; only grows. The unit is arbitrary (bytes for mirror and migration)"),
+                Member.required("total-progress", BuiltinType.INT,
+                        "Estimated current-progress value at completion: current plus remaining; may move both ways"),
+                Member.optional("error", BuiltinType.STR,
+                        "Present iff the job failed or was cancelled; human-readable, not for parsing")),
+                "type", Map.of());
+        for (JobTypeSchema t : types.values()) {
+            if (t.info() != null) {
+                info = info.withVariant(t.type(), t.info());
+            }
+        }
+        return info;
+    }
+
+    private CommandSpec queryJobsSpec() {
+        return new CommandSpec("query-jobs", CommandSpec.EMPTY, new ArrayType(jobInfoType()),
+                "Return information about all jobs, in creation order.", SINCE, args -> queryJobs());
+    }
+
+    private synchronized ObjectType jobChangeArgs() {
+        ObjectType t = ObjectType.union("JobChangeOptions", "Options for changing a running job", List.of(
+                Member.required("id", BuiltinType.STR, "The job identifier"),
+                Member.optional("type", jobTypeEnum(),
+                        "The job type; when absent the job's own type selects the options; when given it must "
+                                + "match the job")),
+                "type", Map.of());
+        for (JobTypeSchema s : types.values()) {
+            if (s.changeOptions() != null) {
+                t = t.withVariant(s.type(), s.changeOptions());
+            }
+        }
+        return t;
+    }
+
+    private CommandSpec jobChangeSpec() {
+        return new CommandSpec("job-change", jobChangeArgs(), CommandSpec.EMPTY,
+                "Change the type-specific options of an active job (e.g. a migration's downtime-limit). Errors: "
+                        + "'Job not found', 'Job 'ID' is 'T' job, not 'U'', verb refused, "
+                        + "'Job type does not support change', 'Parameter 'x' is unexpected', a bad option.",
+                SINCE, this::jobChange);
+    }
+
+    private static CommandSpec idCommand(String name, String doc, Consumer<String> verb) {
+        CommandHandler h = args -> {
+            String id = args.str("id");
+            mapped(() -> verb.accept(id));
+            return null;
+        };
+        return new CommandSpec(name, CommandSpec.args(name, Member.required("id", BuiltinType.STR,
+                "The job identifier")), CommandSpec.EMPTY, doc, SINCE, h);
+    }
+
+    private JsonNode queryJobs() {
+        ArrayNode out = NODES.arrayNode();
+        for (JobInfo info : engine.query()) {
+            out.add(toJson(info));
+        }
+        return out;
+    }
+
+    /** One JobInfo as query-jobs shows it: generic members first, then the driver's. */
+    static ObjectNode toJson(JobInfo info) {
+        ObjectNode o = NODES.objectNode();
+        o.put("id", info.id());
+        o.put("type", info.type());
+        o.put("status", info.status().wireName());
+        o.put("current-progress", info.currentProgress());
+        o.put("total-progress", info.totalProgress());
+        info.error().ifPresent(e -> o.put("error", e));
+        for (Map.Entry<String, Object> e : info.driverInfo().entrySet()) {
+            if (o.has(e.getKey())) {
+                throw new IllegalStateException("job '" + info.id() + "': driver info member '" + e.getKey()
+                        + "' clashes with a generic member");
+            }
+            o.set(e.getKey(), JSON.valueToTree(e.getValue()));
+        }
+        return o;
+    }
+
+    private JsonNode jobChange(Args args) {
+        String id = args.str("id");
+        Job job = mapped(() -> engine.get(id));
+        String given = args.optStr("type").orElse(null);
+        if (given != null && !given.equals(job.type())) {
+            throw QmpException.generic("Job '%s' is '%s' job, not '%s'", id, job.type(), given);
+        }
+        ObjectNode rest = args.node().deepCopy();
+        rest.remove("id");
+        rest.remove("type");
+        Set<String> allowed = new HashSet<>();
+        synchronized (this) {
+            JobTypeSchema schema = types.get(job.type());
+            if (schema != null && schema.changeOptions() != null) {
+                schema.changeOptions().members().forEach(m -> allowed.add(m.name()));
+            }
+        }
+        List<String> names = new ArrayList<>();
+        rest.fieldNames().forEachRemaining(names::add);
+        for (String n : names) {
+            if (!allowed.contains(n)) {
+                throw QmpException.generic("Parameter '%s' is unexpected", n);
+            }
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> options = JSON.convertValue(rest, LinkedHashMap.class);
+        mapped(() -> engine.change(id, options));
+        return null;
+    }
+
+    @Override
+    public void statusChanged(Job job, JobStatus newStatus) {
+        ObjectNode data = NODES.objectNode();
+        data.put("id", job.id());
+        data.put("status", newStatus.wireName());
+        events.emit("JOB_STATUS_CHANGE", data);
+    }
+
+    @Override
+    public void infoChanged(Job job) {
+        ObjectNode data = NODES.objectNode();
+        data.put("id", job.id());
+        events.emit("JOB_INFO_CHANGE", data);
+    }
+
+    /** Runs {@code r}, turning a job user error into the QMP error of the right class. */
+    static void mapped(Runnable r) {
+        mapped(() -> {
+            r.run();
+            return null;
+        });
+    }
+
+    static <T> T mapped(java.util.function.Supplier<T> s) {
+        try {
+            return s.get();
+        } catch (JobException e) {
+            throw toQmp(e);
+        }
+    }
+
+    /** NOT_FOUND → DeviceNotActive (as QEMU's "Job not found"), everything else GenericError. */
+    public static QmpException toQmp(JobException e) {
+        ErrorClass c = e.kind() == JobException.Kind.NOT_FOUND ? ErrorClass.DeviceNotActive : ErrorClass.GenericError;
+        return new QmpException(c, e.getMessage(), e);
+    }
+}

@@ -1,0 +1,106 @@
+package dev.converge.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.converge.qmp.MainLoop;
+import dev.converge.testing.TestTimeouts;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * An engine on its own main loop, with a listener that records every event, for tests. Verbs
+ * run on the main loop, as QMP handlers would call them.
+ */
+final class Harness implements AutoCloseable {
+    /** One recorded event. */
+    record Event(String kind, String id, JobStatus status) {
+    }
+
+    final MainLoop mainLoop = new MainLoop();
+    final JobEngine engine = new JobEngine(mainLoop);
+    /** Guarded by itself; appended under the job lock, so in the engine's total order. */
+    private final List<Event> events = new ArrayList<>();
+
+    Harness() {
+        engine.addListener(new JobListener() {
+            @Override
+            public void statusChanged(Job job, JobStatus s) {
+                record(new Event("status", job.id(), s));
+            }
+
+            @Override
+            public void infoChanged(Job job) {
+                record(new Event("info", job.id(), null));
+            }
+
+            @Override
+            public void finalized(Job job) {
+                record(new Event("finalized", job.id(), null));
+            }
+
+            @Override
+            public void ready(Job job) {
+                record(new Event("ready", job.id(), null));
+            }
+        });
+    }
+
+    private void record(Event e) {
+        synchronized (events) {
+            events.add(e);
+        }
+    }
+
+    List<Event> events() {
+        synchronized (events) {
+            return new ArrayList<>(events);
+        }
+    }
+
+    /** The statuses announced for {@code id}, in order. */
+    List<JobStatus> statuses(String id) {
+        return events().stream().filter(e -> e.kind().equals("status") && e.id().equals(id))
+                .map(Event::status).toList();
+    }
+
+    <T> T call(Callable<T> c) {
+        return mainLoop.call(c);
+    }
+
+    void run(Runnable r) {
+        mainLoop.call(() -> {
+            r.run();
+            return null;
+        });
+    }
+
+    Job create(String id, TestDriver d, JobOptions o) {
+        return call(() -> engine.create(id, "test", d, o));
+    }
+
+    /** Creates and starts a job and waits for its run() to begin. */
+    Job started(String id, TestDriver d, JobOptions o) throws InterruptedException {
+        Job j = create(id, d, o);
+        run(() -> engine.start(j));
+        assertThat(d.started.await(TestTimeouts.SHORT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+                .isTrue();
+        return j;
+    }
+
+    void awaitStatus(Job j, JobStatus s) {
+        await().atMost(TestTimeouts.SHORT).until(j::status, st -> st == s);
+    }
+
+    /** Waits until the main loop ran everything queued so far (e.g. a completion hand-over). */
+    void drainMainLoop() {
+        call(() -> null);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        assertThat(engine.awaitThreadsEnded(TestTimeouts.MEDIUM)).as("job threads ended").isTrue();
+        mainLoop.close();
+    }
+}
