@@ -1,0 +1,111 @@
+package dev.converge.block;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * An edge of the block graph: a parent (a node, or a {@link BlockBackend}) uses a child node in a
+ * role ("file", "image", "root"). Requests sent through an edge follow it when the child is
+ * replaced ({@link BlockGraph#replaceNode}): a request that waited in a drained node's entrance
+ * while the edge was switched is retried on the new node, so no request runs on a node that was
+ * replaced before the request got in.
+ */
+public final class BlockChild {
+    private final String role;
+    /** The parent node, or null when the parent is a backend. Final. */
+    private final BlockNode parentNode;
+    /** The backend using the node, or null when the parent is a node. Final. */
+    private final BlockBackend parentBackend;
+    /** The child. Volatile: read by I/O on any thread, written on the main loop only. */
+    private volatile BlockNode node;
+
+    BlockChild(String role, BlockNode parentNode, BlockBackend parentBackend, BlockNode node) {
+        this.role = Objects.requireNonNull(role);
+        this.parentNode = parentNode;
+        this.parentBackend = parentBackend;
+        this.node = Objects.requireNonNull(node);
+        node.addParent(this);
+    }
+
+    public String role() {
+        return role;
+    }
+
+    /** The node this edge points at now. */
+    public BlockNode node() {
+        return node;
+    }
+
+    /** The parent node, or null when a backend holds this edge. */
+    public BlockNode parentNode() {
+        return parentNode;
+    }
+
+    /** The backend holding this edge, or null when a node does. */
+    public BlockBackend parentBackend() {
+        return parentBackend;
+    }
+
+    /** Points the edge at {@code to}; main loop only, with both nodes drained for atomicity. */
+    void switchTo(BlockNode to) {
+        BlockNode from = node;
+        if (from == to) {
+            return;
+        }
+        to.addParent(this);
+        node = to;
+        from.removeParent(this);
+    }
+
+    /** Removes the edge from its child's parent list; main loop only. */
+    void detach() {
+        node.removeParent(this);
+    }
+
+    public void read(long offset, MemorySegment dst) throws BlockIOException {
+        while (!node.read(this, offset, dst)) {
+            // the child was replaced while we waited: retry on the new one
+        }
+    }
+
+    public void write(long offset, MemorySegment src, Set<ReqFlag> flags) throws BlockIOException {
+        while (!node.write(this, offset, src, flags)) {
+            // retry on the replacement
+        }
+    }
+
+    public void writeZeroes(long offset, long bytes, Set<ReqFlag> flags) throws BlockIOException {
+        while (!node.writeZeroes(this, offset, bytes, flags)) {
+            // retry on the replacement
+        }
+    }
+
+    public void discard(long offset, long bytes) throws BlockIOException {
+        while (!node.discard(this, offset, bytes)) {
+            // retry on the replacement
+        }
+    }
+
+    public void flush() throws BlockIOException {
+        while (!node.flush(this)) {
+            // retry on the replacement
+        }
+    }
+
+    public List<Extent> blockStatus(long offset, long bytes) throws BlockIOException {
+        for (;;) {
+            List<Extent> r = node.blockStatus(this, offset, bytes);
+            if (r != null) {
+                return r;
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        String parent = parentNode != null ? parentNode.nodeName() : "backend " + parentBackend.name();
+        return parent + " -" + role + "-> " + node.nodeName();
+    }
+}

@@ -1,0 +1,270 @@
+package dev.converge.block;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.block.driver.BlockdevOpener;
+import dev.converge.qmp.MainLoop;
+import dev.converge.qmp.QmpException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The block graph of a daemon: every node by name, which of them the monitor owns (added by
+ * blockdev-add, so blockdev-del may remove them), and the backends that use nodes.
+ * <p>
+ * Management state: every method that reads or changes the graph runs on the main loop and
+ * fails with IllegalStateException elsewhere (a bug in the caller). I/O never needs the graph.
+ * User errors are {@link QmpException}s with QEMU's texts, and leave the graph unchanged.
+ */
+public final class BlockGraph {
+    private final MainLoop mainLoop;
+    /** Nodes by name, in creation order. Main loop only. */
+    private final Map<String, BlockNode> nodes = new LinkedHashMap<>();
+    /** Nodes added by blockdev-add (QEMU's monitor_bdrv_states). Main loop only. */
+    private final Set<BlockNode> monitorOwned = new HashSet<>();
+    /** Backends, named and anonymous, in creation order. Main loop only. */
+    private final List<BlockBackend> backends = new ArrayList<>();
+
+    public BlockGraph(MainLoop mainLoop) {
+        this.mainLoop = Objects.requireNonNull(mainLoop);
+    }
+
+    public MainLoop mainLoop() {
+        return mainLoop;
+    }
+
+    private void checkMainLoop() {
+        if (!mainLoop.inMainLoop()) {
+            throw new IllegalStateException("the block graph is changed and read on the main loop only; called on "
+                    + Thread.currentThread().getName());
+        }
+    }
+
+    // ---------------------------------------------------------------- lookups
+
+    /** The node named {@code nodeName}, if any. */
+    public Optional<BlockNode> find(String nodeName) {
+        checkMainLoop();
+        return Optional.ofNullable(nodes.get(nodeName));
+    }
+
+    /** QEMU's bdrv_lookup_bs(name, name): a backend's node by device name, else a node by name. */
+    public BlockNode lookup(String name) {
+        checkMainLoop();
+        for (BlockBackend b : backends) {
+            if (name.equals(b.name())) {
+                return b.node();
+            }
+        }
+        BlockNode n = nodes.get(name);
+        if (n == null) {
+            throw QmpException.generic("Cannot find device='%s' nor node-name='%s'", name, name);
+        }
+        return n;
+    }
+
+    /** All nodes, newest first (the order query-named-block-nodes shows in QEMU). */
+    public List<BlockNode> nodes() {
+        checkMainLoop();
+        List<BlockNode> l = new ArrayList<>(nodes.values());
+        Collections.reverse(l);
+        return l;
+    }
+
+    /** Whether blockdev-add made the node (blockdev-del may remove it). */
+    public boolean isMonitorOwned(BlockNode node) {
+        checkMainLoop();
+        return monitorOwned.contains(node);
+    }
+
+    /** All backends in creation order. */
+    public List<BlockBackend> backends() {
+        checkMainLoop();
+        return List.copyOf(backends);
+    }
+
+    // ---------------------------------------------------------------- adding and removing nodes
+
+    /**
+     * blockdev-add: opens the node tree that {@code options} describe (QEMU's BlockdevOptions,
+     * the same JSON as the command's arguments, also what {@code --blockdev} takes) and adds it.
+     * The root becomes monitor-owned; inline children are owned by their parent.
+     *
+     * @return the root node
+     * @throws QmpException with QEMU's message when the options are wrong or opening fails;
+     *         nothing is added then
+     */
+    public BlockNode blockdevAdd(ObjectNode options) {
+        checkMainLoop();
+        BlockdevOpener.Opened opened = BlockdevOpener.open(this, options);
+        for (BlockNode n : opened.created()) {
+            nodes.put(n.nodeName(), n);
+        }
+        monitorOwned.add(opened.root());
+        return opened.root();
+    }
+
+    /**
+     * Adds a node made by a job (a filter, a target opened for it), not monitor-owned: it goes
+     * away when its last parent does.
+     */
+    public void addInternalNode(BlockNode node) {
+        checkMainLoop();
+        checkNameFree(node.nodeName());
+        nodes.put(node.nodeName(), node);
+    }
+
+    /** Throws QEMU's error when {@code name} is taken by a node or a backend. */
+    public void checkNameFree(String name) {
+        checkMainLoop();
+        for (BlockBackend b : backends) {
+            if (name.equals(b.name())) {
+                throw QmpException.generic("node-name=%s is conflicting with a device id", name);
+            }
+        }
+        if (nodes.containsKey(name)) {
+            throw QmpException.generic("Duplicate nodes with node-name='%s'", name);
+        }
+    }
+
+    /** blockdev-del, with QEMU's checks and texts. */
+    public void blockdevDel(String nodeName) {
+        checkMainLoop();
+        BlockNode node = nodes.get(nodeName);
+        if (node == null) {
+            throw QmpException.generic("Failed to find node with node-name='%s'", nodeName);
+        }
+        if (node.parents().stream().anyMatch(e -> e.parentBackend() != null)) {
+            throw QmpException.generic("Node %s is in use", nodeName);
+        }
+        if (!monitorOwned.contains(node)) {
+            throw QmpException.generic("Node %s is not owned by the monitor", nodeName);
+        }
+        if (!node.parents().isEmpty()) {
+            throw QmpException.generic("Block device %s is in use", nodeName);
+        }
+        monitorOwned.remove(node);
+        unref(node);
+    }
+
+    /** Removes a node without parents, and then its children that nothing else holds. */
+    private void unref(BlockNode root) {
+        Deque<BlockNode> todo = new ArrayDeque<>();
+        todo.add(root);
+        while (!todo.isEmpty()) {
+            BlockNode n = todo.poll();
+            if (!n.parents().isEmpty() || (n != root && monitorOwned.contains(n))) {
+                continue;
+            }
+            nodes.remove(n.nodeName(), n);
+            try (DrainedSection d = n.drain()) {
+                n.close();
+            }
+            for (BlockChild c : n.children()) {
+                c.detach();
+                todo.add(c.node());
+            }
+        }
+    }
+
+    /** Removes a node that a failed open made, with its new children; for the opener. */
+    public static void discardUnregistered(List<BlockNode> created) {
+        for (BlockNode n : created.reversed()) {
+            for (BlockChild c : n.children()) {
+                c.detach();
+            }
+            n.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- users
+
+    /**
+     * Makes a backend that uses {@code node}.
+     *
+     * @param name device name for query-block, or null for an anonymous user (an export, a job)
+     */
+    public BlockBackend attachBackend(String name, BlockNode node) {
+        checkMainLoop();
+        if (name != null) {
+            for (BlockBackend b : backends) {
+                if (name.equals(b.name())) {
+                    throw QmpException.generic("Duplicate device ID '%s'", name);
+                }
+            }
+            if (nodes.containsKey(name)) {
+                throw QmpException.generic("Device name '%s' conflicts with an existing node name", name);
+            }
+        }
+        BlockBackend b = new BlockBackend(name, node);
+        backends.add(b);
+        return b;
+    }
+
+    /** Ends a backend's use of its node; the node stays (it is owned by the monitor or a parent). */
+    public void detachBackend(BlockBackend backend) {
+        checkMainLoop();
+        if (backends.remove(backend)) {
+            BlockNode n = backend.node();
+            backend.root().detach();
+            if (n.parents().isEmpty() && !monitorOwned.contains(n) && nodes.get(n.nodeName()) == n) {
+                unref(n);
+            }
+        }
+    }
+
+    /**
+     * Points every user of {@code from} (backends and parent nodes) at {@code to}, in one step
+     * (QEMU's bdrv_replace_node): the mirror's pivot, and inserting a filter above a node.
+     * Edges held by {@code to} itself are left alone, so a filter whose child is {@code from}
+     * can be put in {@code from}'s place.
+     * <p>
+     * Drains {@code to} and then {@code from} for the switch, so no request runs on either while
+     * edges move, and requests that waited at {@code from} run on {@code to}. A caller that
+     * drains itself must drain them in the same order ({@code to} first) to avoid deadlock.
+     * {@code from} stays in the graph; its owner deletes it if it is to go.
+     */
+    public void replaceNode(BlockNode from, BlockNode to) {
+        checkMainLoop();
+        if (from == to) {
+            return;
+        }
+        if (isAncestor(from, to)) {
+            // to sits above from only through its own edges, which are skipped; anything else is a cycle
+            for (BlockChild e : from.parents()) {
+                if (e.parentNode() != to && e.parentNode() != null && isAncestor(e.parentNode(), to)) {
+                    throw QmpException.generic("Making '%s' a child of '%s' would create a cycle", to.nodeName(),
+                            e.parentNode().nodeName());
+                }
+            }
+        }
+        try (DrainedSection dt = to.drain(); DrainedSection df = from.drain()) {
+            for (BlockChild e : from.parents()) {
+                if (e.parentNode() != to) {
+                    e.switchTo(to);
+                }
+            }
+        }
+    }
+
+    /** Whether {@code maybeChild} is {@code node} or below it. */
+    private static boolean isAncestor(BlockNode maybeChild, BlockNode node) {
+        if (node == maybeChild) {
+            return true;
+        }
+        for (BlockChild c : node.children()) {
+            if (isAncestor(maybeChild, c.node())) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,430 @@
+package dev.converge.block;
+
+import dev.converge.block.bitmap.DirtyBitmap;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A node of the block graph (QEMU's BlockDriverState): a driver over storage or over child nodes.
+ *
+ * <h2>The write path</h2>
+ * Every writer of a node (a backend, a parent node, a job, a test) goes through the final
+ * methods {@link #write}, {@link #writeZeroes} and {@link #discard}, which do, in this order:
+ * <ol>
+ * <li>check the request (range, read-only), changing nothing when it is refused;</li>
+ * <li>admit it: count it in flight, waiting first while the node is drained;</li>
+ * <li>call every before-write notifier (they may block, or fail the request);</li>
+ * <li>run the driver's operation;</li>
+ * <li>mark every enabled dirty bitmap of the node, also when the driver failed (a failed write
+ *     may have changed part of the range: the range must be copied again, never skipped);</li>
+ * <li>end the in-flight count.</li>
+ * </ol>
+ * No lock is taken on this path: in-flight counts are atomic, notifier and bitmap lists are
+ * copy-on-write, bitmaps are set with atomic operations.
+ *
+ * <h2>Threads</h2>
+ * I/O may be called on any thread and blocks that thread. Graph state (children, parents,
+ * bitmaps added or removed, notifiers) changes on the main loop only; the lists are safe to read
+ * from I/O threads. A node is {@linkplain #close closed} by the graph when it leaves it.
+ */
+public abstract class BlockNode {
+    private final String nodeName;
+    private final String driverName;
+    private final NodeOptions options;
+    /** Children in role order; added only while the subclass constructor runs. */
+    private final List<BlockChild> children = new ArrayList<>();
+    /** Edges pointing at this node (its users). Mutated on the main loop; read anywhere. */
+    private final Set<BlockChild> parents = ConcurrentHashMap.newKeySet();
+    /** Bitmaps, in creation order. Copy-on-write: read by every write without a lock. */
+    private final List<DirtyBitmap> bitmaps = new CopyOnWriteArrayList<>();
+    /** Before-write notifiers. Copy-on-write: read by every write without a lock. */
+    private final List<BeforeWriteNotifier> notifiers = new CopyOnWriteArrayList<>();
+    private final IoGate gate = new IoGate();
+
+    protected BlockNode(String nodeName, String driverName, NodeOptions options) {
+        this.nodeName = Objects.requireNonNull(nodeName);
+        this.driverName = Objects.requireNonNull(driverName);
+        this.options = Objects.requireNonNull(options);
+    }
+
+    /** Adds a child edge; for subclass constructors. */
+    protected final BlockChild addChild(String role, BlockNode child) {
+        BlockChild c = new BlockChild(role, this, null, child);
+        children.add(c);
+        return c;
+    }
+
+    // ---------------------------------------------------------------- identity and graph
+
+    public final String nodeName() {
+        return nodeName;
+    }
+
+    /** The driver name as in blockdev-add ("file", "raw", ...). */
+    public final String driverName() {
+        return driverName;
+    }
+
+    public final NodeOptions options() {
+        return options;
+    }
+
+    public final boolean readOnly() {
+        return options.readOnly();
+    }
+
+    /** The child edges of this node, in the order the driver added them. */
+    public final List<BlockChild> children() {
+        return Collections.unmodifiableList(children);
+    }
+
+    /** The child in {@code role}, if any. */
+    public final Optional<BlockChild> child(String role) {
+        return children.stream().filter(c -> c.role().equals(role)).findFirst();
+    }
+
+    /** The edges that point at this node now: its parent nodes and backends. */
+    public final List<BlockChild> parents() {
+        return List.copyOf(parents);
+    }
+
+    final void addParent(BlockChild edge) {
+        parents.add(edge);
+    }
+
+    final void removeParent(BlockChild edge) {
+        parents.remove(edge);
+    }
+
+    /** Size in bytes. */
+    public abstract long size() throws BlockIOException;
+
+    /** The name query-named-block-nodes shows as {@code file} and {@code image.filename}. */
+    public abstract String filename();
+
+    /** Bytes the node's storage takes on the host, if known (image.actual-size). */
+    public OptionalLong actualSize() {
+        return OptionalLong.empty();
+    }
+
+    // ---------------------------------------------------------------- public I/O
+
+    /** Reads {@code dst.byteSize()} bytes at {@code offset} into {@code dst}. */
+    public final void read(long offset, MemorySegment dst) throws BlockIOException {
+        read(null, offset, dst);
+    }
+
+    /** Reads into {@code dst}'s remaining bytes (position to limit); the position does not move. */
+    public final void read(long offset, ByteBuffer dst) throws BlockIOException {
+        read(null, offset, MemorySegment.ofBuffer(dst));
+    }
+
+    /** Writes all of {@code src} at {@code offset}. */
+    public final void write(long offset, MemorySegment src, Set<ReqFlag> flags) throws BlockIOException {
+        write(null, offset, src, flags);
+    }
+
+    /** Writes all of {@code src} at {@code offset}, no flags. */
+    public final void write(long offset, MemorySegment src) throws BlockIOException {
+        write(null, offset, src, Set.of());
+    }
+
+    /** Writes {@code src}'s remaining bytes (position to limit); the position does not move. */
+    public final void write(long offset, ByteBuffer src, Set<ReqFlag> flags) throws BlockIOException {
+        write(null, offset, MemorySegment.ofBuffer(src), flags);
+    }
+
+    /** Makes [offset, offset + bytes) read as zeroes (flags FUA, MAY_UNMAP, NO_FALLBACK). */
+    public final void writeZeroes(long offset, long bytes, Set<ReqFlag> flags) throws BlockIOException {
+        writeZeroes(null, offset, bytes, flags);
+    }
+
+    /**
+     * Tells the node the range is no longer needed; it may read back as anything afterwards.
+     * Does nothing unless the node has discard=unmap (as QEMU).
+     */
+    public final void discard(long offset, long bytes) throws BlockIOException {
+        discard(null, offset, bytes);
+    }
+
+    /** Makes completed writes durable. Does nothing with cache.no-flush. */
+    public final void flush() throws BlockIOException {
+        flush(null);
+    }
+
+    /**
+     * The allocation status of [offset, offset + bytes): extents in order, adjacent ones with
+     * equal flags merged, covering the whole range.
+     */
+    public final List<Extent> blockStatus(long offset, long bytes) throws BlockIOException {
+        return blockStatus(null, offset, bytes);
+    }
+
+    // ---------------------------------------------------------------- the request path
+
+    final boolean read(BlockChild via, long offset, MemorySegment dst) throws BlockIOException {
+        long len = dst.byteSize();
+        checkRange("read", offset, len, Errno.EINVAL);
+        if (!gate.enter(via, this)) {
+            return false;
+        }
+        try {
+            if (len > 0) {
+                doRead(offset, dst);
+            }
+        } finally {
+            gate.exit();
+        }
+        return true;
+    }
+
+    final boolean write(BlockChild via, long offset, MemorySegment src, Set<ReqFlag> flags)
+            throws BlockIOException {
+        long len = src.byteSize();
+        checkWritable("write", offset, len);
+        if (!gate.enter(via, this)) {
+            return false;
+        }
+        try {
+            if (len > 0) {
+                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, src, flags));
+                try {
+                    doWrite(offset, src, flags.contains(ReqFlag.FUA));
+                } finally {
+                    markDirty(offset, len);
+                }
+            }
+        } finally {
+            gate.exit();
+        }
+        return true;
+    }
+
+    final boolean writeZeroes(BlockChild via, long offset, long bytes, Set<ReqFlag> flags) throws BlockIOException {
+        checkWritable("write-zeroes", offset, bytes);
+        if (!gate.enter(via, this)) {
+            return false;
+        }
+        try {
+            if (bytes > 0) {
+                boolean unmap = flags.contains(ReqFlag.MAY_UNMAP) && options.discardUnmap();
+                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE_ZEROES, offset, bytes, null, flags));
+                try {
+                    doWriteZeroes(offset, bytes, unmap, flags.contains(ReqFlag.NO_FALLBACK));
+                    if (flags.contains(ReqFlag.FUA)) {
+                        doFlush();
+                    }
+                } finally {
+                    markDirty(offset, bytes);
+                }
+            }
+        } finally {
+            gate.exit();
+        }
+        return true;
+    }
+
+    final boolean discard(BlockChild via, long offset, long bytes) throws BlockIOException {
+        checkWritable("discard", offset, bytes);
+        if (!options.discardUnmap()) {
+            return true; // discard=ignore: QEMU returns before the request is even tracked
+        }
+        if (!gate.enter(via, this)) {
+            return false;
+        }
+        try {
+            if (bytes > 0) {
+                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.DISCARD, offset, bytes, null, Set.of()));
+                try {
+                    doDiscard(offset, bytes);
+                } finally {
+                    markDirty(offset, bytes);
+                }
+            }
+        } finally {
+            gate.exit();
+        }
+        return true;
+    }
+
+    final boolean flush(BlockChild via) throws BlockIOException {
+        if (!gate.enter(via, this)) {
+            return false;
+        }
+        try {
+            if (!options.noFlush()) {
+                doFlush();
+            }
+        } finally {
+            gate.exit();
+        }
+        return true;
+    }
+
+    final List<Extent> blockStatus(BlockChild via, long offset, long bytes) throws BlockIOException {
+        checkRange("block-status", offset, bytes, Errno.EINVAL);
+        if (!gate.enter(via, this)) {
+            return null;
+        }
+        try {
+            return bytes == 0 ? List.of() : merge(doBlockStatus(offset, bytes));
+        } finally {
+            gate.exit();
+        }
+    }
+
+    private void notifyBeforeWrite(WriteRequest req) throws BlockIOException {
+        for (BeforeWriteNotifier n : notifiers) {
+            n.beforeWrite(req);
+        }
+    }
+
+    private void markDirty(long offset, long bytes) {
+        for (DirtyBitmap b : bitmaps) {
+            b.recordWrite(offset, bytes);
+        }
+    }
+
+    private void checkWritable(String op, long offset, long len) throws BlockIOException {
+        if (readOnly()) {
+            throw new BlockIOException(Errno.EPERM, op + " refused: node '" + nodeName + "' is read-only");
+        }
+        checkRange(op, offset, len, Errno.ENOSPC);
+    }
+
+    /** Refuses negative or overflowing ranges (EINVAL) and ranges past the end ({@code pastEnd}). */
+    private void checkRange(String op, long offset, long len, Errno pastEnd) throws BlockIOException {
+        if (offset < 0 || len < 0 || offset > Long.MAX_VALUE - len) {
+            throw new BlockIOException(Errno.EINVAL,
+                    op + " of " + len + " bytes at offset " + offset + " on node '" + nodeName + "': invalid range");
+        }
+        long size = size();
+        if (offset + len > size) {
+            throw new BlockIOException(pastEnd, op + " of " + len + " bytes at offset " + offset
+                    + " is beyond the end of node '" + nodeName + "' (size " + size + ")");
+        }
+    }
+
+    static List<Extent> merge(List<Extent> in) {
+        List<Extent> out = new ArrayList<>(in.size());
+        for (Extent e : in) {
+            if (!out.isEmpty()) {
+                Extent last = out.getLast();
+                if (last.flags() == e.flags() && last.end() == e.offset()) {
+                    out.set(out.size() - 1, new Extent(last.offset(), last.length() + e.length(), e.flags()));
+                    continue;
+                }
+            }
+            out.add(e);
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- driver hooks
+
+    /** Reads a checked, non-empty range. */
+    protected abstract void doRead(long offset, MemorySegment dst) throws BlockIOException;
+
+    /** Writes a checked, non-empty range; with {@code fua}, durably. */
+    protected abstract void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException;
+
+    /**
+     * Zeroes a checked, non-empty range. {@code mayUnmap} is already false unless discard=unmap.
+     * With {@code noFallback}, fail with ENOTSUP rather than write zero buffers.
+     */
+    protected abstract void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback)
+            throws BlockIOException;
+
+    /** Discards a checked, non-empty range (only called with discard=unmap). */
+    protected abstract void doDiscard(long offset, long bytes) throws BlockIOException;
+
+    protected abstract void doFlush() throws BlockIOException;
+
+    /** Status of a checked, non-empty range; extents must cover it in order. */
+    protected abstract List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException;
+
+    /** Releases the node's resources; called by the graph once, after the node left it and was drained. */
+    protected void close() {
+    }
+
+    // ---------------------------------------------------------------- drain
+
+    /**
+     * Opens a drained section: returns when no request is running on this node (requests on its
+     * children made on behalf of this node's requests included, since they run inside them);
+     * new requests on this node wait at its entrance until the section is closed.
+     * <p>
+     * Requests made directly on a child by another user are not affected: drain that child too.
+     * Must not be called by a thread that has a request in flight on this node (it would wait
+     * for itself), e.g. from a before-write notifier. Call on the main loop when the graph is to
+     * change in the section ({@link BlockGraph#replaceNode}).
+     */
+    public final DrainedSection drain() {
+        return gate.drain();
+    }
+
+    /** Requests in flight now (for tests and diagnostics). */
+    public final long inflight() {
+        return gate.inflight();
+    }
+
+    /** Whether a drained section is open. */
+    public final boolean isDrained() {
+        return gate.isDrained();
+    }
+
+    // ---------------------------------------------------------------- bitmaps and notifiers
+
+    /**
+     * Adds a dirty bitmap covering the node's current size; it sees every write that starts
+     * after this returns. Main loop; the name must be unique on the node (checked by the caller).
+     *
+     * @param name        user-visible name, or null for an anonymous (job-owned) bitmap
+     * @param granularity bytes per bit, a power of two in [512, 2^31]
+     */
+    public final DirtyBitmap addDirtyBitmap(String name, long granularity) throws BlockIOException {
+        DirtyBitmap b = new DirtyBitmap(name, granularity, size());
+        bitmaps.add(b);
+        return b;
+    }
+
+    /** Removes a bitmap; writes that start afterwards no longer mark it. */
+    public final void removeDirtyBitmap(DirtyBitmap bitmap) {
+        bitmaps.remove(bitmap);
+    }
+
+    /** The named bitmap, if any. */
+    public final Optional<DirtyBitmap> dirtyBitmap(String name) {
+        return bitmaps.stream().filter(b -> name.equals(b.name())).findFirst();
+    }
+
+    /** All bitmaps, named and anonymous, in creation order. */
+    public final List<DirtyBitmap> dirtyBitmaps() {
+        return List.copyOf(bitmaps);
+    }
+
+    /**
+     * Registers a notifier called before every write-type request of this node; requests
+     * admitted after this returns see it. Closing the registration removes it; requests already
+     * past the notifier step are not waited for (drain the node for that).
+     */
+    public final AutoCloseable addBeforeWriteNotifier(BeforeWriteNotifier notifier) {
+        Objects.requireNonNull(notifier);
+        notifiers.add(notifier);
+        return () -> notifiers.remove(notifier);
+    }
+
+    @Override
+    public String toString() {
+        return driverName + " node '" + nodeName + "'";
+    }
+}

@@ -1,0 +1,324 @@
+package dev.converge.block.driver;
+
+import dev.converge.block.BlockIOException;
+import dev.converge.block.BlockNode;
+import dev.converge.block.Errno;
+import dev.converge.block.Extent;
+import dev.converge.block.NodeOptions;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * The {@code file} protocol driver (QEMU's file-posix): a host file through pread/pwrite.
+ * <ul>
+ * <li>Allocation status from lseek SEEK_DATA/SEEK_HOLE; holes read as zeroes.</li>
+ * <li>Write-zeroes: PUNCH_HOLE|KEEP_SIZE when unmapping is allowed, else ZERO_RANGE, else
+ *     (EOPNOTSUPP) zero buffers are written unless NO_FALLBACK asks for ENOTSUP.</li>
+ * <li>Discard: PUNCH_HOLE|KEEP_SIZE; a filesystem that cannot is not an error (discard is advisory).</li>
+ * <li>cache.direct=on opens with O_DIRECT. Requests whose buffer, offset or length are not
+ *     aligned to {@value #DIRECT_ALIGN} bytes go through an aligned bounce buffer; unaligned
+ *     writes read-modify-write whole blocks and are serialised against other writes by
+ *     {@link #rmwLock} so no write in a shared block is lost.</li>
+ * <li>FUA is done with fdatasync after the write.</li>
+ * </ul>
+ * The size is taken once at open, as QEMU caches it; the file must not be resized behind us.
+ */
+public final class FileNode extends BlockNode {
+    /** Alignment used for O_DIRECT: the largest logical block size in common use. */
+    static final int DIRECT_ALIGN = 4096;
+    private static final long ZERO_CHUNK = 1 << 20;
+
+    private final String filename;
+    private final int fd;
+    private final long size;
+    /** Set once when the node is closed; checked by every request. */
+    private volatile boolean closed;
+    /** O_DIRECT only: aligned writes hold it shared, read-modify-write holds it exclusive. */
+    private final ReadWriteLock rmwLock = new ReentrantReadWriteLock();
+    /** A zeroed, aligned buffer for the write-zeroes fallback; never written. */
+    private final MemorySegment zeroes = Arena.global().allocate(ZERO_CHUNK, DIRECT_ALIGN);
+
+    private FileNode(String nodeName, NodeOptions options, String filename, int fd, long size) {
+        super(nodeName, "file", options);
+        this.filename = filename;
+        this.fd = fd;
+        this.size = size;
+    }
+
+    /**
+     * Opens {@code filename}.
+     *
+     * @throws OpenException with QEMU's "Could not open 'F': strerror" text
+     */
+    public static FileNode open(String nodeName, NodeOptions options, String filename) throws OpenException {
+        int flags = (options.readOnly() ? Posix.O_RDONLY : Posix.O_RDWR) | (options.cacheDirect() ? Posix.O_DIRECT : 0);
+        int fd;
+        try {
+            fd = Posix.open(filename, flags);
+        } catch (Posix.PosixError e) {
+            throw new OpenException("Could not open '" + filename + "': " + Posix.strerror(e.errno));
+        }
+        try {
+            long size = Posix.lseek(fd, 0, Posix.SEEK_END);
+            return new FileNode(nodeName, options, filename, fd, size);
+        } catch (Posix.PosixError e) {
+            Posix.close(fd);
+            throw new OpenException("Could not open '" + filename + "': " + Posix.strerror(e.errno));
+        }
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public String filename() {
+        return filename;
+    }
+
+    @Override
+    public OptionalLong actualSize() {
+        try {
+            Object blocks = Files.getAttribute(Path.of(filename), "unix:blocks"); // not on every JDK/FS
+            return OptionalLong.of(((Number) blocks).longValue() * 512);
+        } catch (Exception e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    private void checkOpen() throws BlockIOException {
+        if (closed) {
+            throw new BlockIOException(Errno.EIO, "node '" + nodeName() + "' is closed");
+        }
+    }
+
+    private String ctx(String op, long offset, long len) {
+        return op + " of " + len + " bytes at " + offset + " on node '" + nodeName() + "' (" + filename + ")";
+    }
+
+    private boolean needsBounce(long offset, MemorySegment buf) {
+        if (!buf.isNative()) {
+            return true;
+        }
+        if (!options().cacheDirect()) {
+            return false;
+        }
+        long mask = DIRECT_ALIGN - 1;
+        return ((offset | buf.byteSize() | buf.address()) & mask) != 0;
+    }
+
+    @Override
+    protected void doRead(long offset, MemorySegment dst) throws BlockIOException {
+        checkOpen();
+        long len = dst.byteSize();
+        try {
+            if (!needsBounce(offset, dst)) {
+                long n = Posix.preadFully(fd, dst, offset);
+                if (n < len) {
+                    dst.asSlice(n).fill((byte) 0); // the file shrank under us: past EOF reads zeroes
+                }
+                return;
+            }
+            long start = alignDown(offset);
+            long end = alignUp(offset + len);
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment bounce = a.allocate(end - start, DIRECT_ALIGN);
+                long n = Posix.preadFully(fd, bounce, start);
+                if (n < bounce.byteSize()) {
+                    bounce.asSlice(n).fill((byte) 0);
+                }
+                MemorySegment.copy(bounce, offset - start, dst, 0, len);
+            }
+        } catch (Posix.PosixError e) {
+            throw e.toBlock(ctx("read", offset, len));
+        }
+    }
+
+    @Override
+    protected void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+        checkOpen();
+        long len = src.byteSize();
+        try {
+            if (!needsBounce(offset, src)) {
+                writeShared(src, offset);
+            } else if (!options().cacheDirect()) {
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment copy = a.allocate(len);
+                    copy.copyFrom(src);
+                    Posix.pwriteFully(fd, copy, offset);
+                }
+            } else {
+                readModifyWrite(offset, src);
+            }
+            if (fua) {
+                Posix.fdatasync(fd);
+            }
+        } catch (Posix.PosixError e) {
+            throw e.toBlock(ctx("write", offset, len));
+        }
+    }
+
+    private void writeShared(MemorySegment src, long offset) throws Posix.PosixError {
+        if (!options().cacheDirect()) {
+            Posix.pwriteFully(fd, src, offset);
+            return;
+        }
+        rmwLock.readLock().lock();
+        try {
+            Posix.pwriteFully(fd, src, offset);
+        } finally {
+            rmwLock.readLock().unlock();
+        }
+    }
+
+    /** O_DIRECT write of an unaligned request: whole aligned blocks, read, patched and written back. */
+    private void readModifyWrite(long offset, MemorySegment src) throws Posix.PosixError {
+        long len = src.byteSize();
+        if (((offset | len) & (DIRECT_ALIGN - 1)) == 0) {
+            // only the buffer is misaligned: copy it, no read needed
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment bounce = a.allocate(len, DIRECT_ALIGN);
+                bounce.copyFrom(src);
+                writeShared(bounce, offset);
+            }
+            return;
+        }
+        long start = alignDown(offset);
+        long end = alignUp(offset + len);
+        rmwLock.writeLock().lock();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment bounce = a.allocate(end - start, DIRECT_ALIGN);
+            long n = Posix.preadFully(fd, bounce, start);
+            if (n < bounce.byteSize()) {
+                bounce.asSlice(n).fill((byte) 0);
+            }
+            MemorySegment.copy(src, 0, bounce, offset - start, len);
+            Posix.pwriteFully(fd, bounce, start);
+            if (end > size) {
+                Posix.ftruncate(fd, size); // the aligned tail went past EOF: keep the size
+            }
+        } finally {
+            rmwLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    protected void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback)
+            throws BlockIOException {
+        checkOpen();
+        try {
+            if (mayUnmap && tryFallocate(Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, bytes)) {
+                return;
+            }
+            if (tryFallocate(Posix.FALLOC_FL_ZERO_RANGE | Posix.FALLOC_FL_KEEP_SIZE, offset, bytes)) {
+                return;
+            }
+            if (noFallback) {
+                throw new BlockIOException(Errno.ENOTSUP, ctx("write-zeroes", offset, bytes)
+                        + ": the filesystem cannot zero without writing, and NO_FALLBACK was given");
+            }
+            for (long done = 0; done < bytes;) {
+                long n = Math.min(ZERO_CHUNK, bytes - done);
+                doWrite(offset + done, zeroes.asSlice(0, n), false);
+                done += n;
+            }
+        } catch (Posix.PosixError e) {
+            throw e.toBlock(ctx("write-zeroes", offset, bytes));
+        }
+    }
+
+    /** fallocate, false when the filesystem does not support {@code mode} (or O_DIRECT alignment refuses it). */
+    private boolean tryFallocate(int mode, long offset, long bytes) throws Posix.PosixError {
+        try {
+            Posix.fallocate(fd, mode, offset, bytes);
+            return true;
+        } catch (Posix.PosixError e) {
+            if (e.errno == Posix.EOPNOTSUPP || e.errno == Errno.EINVAL.code()) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    protected void doDiscard(long offset, long bytes) throws BlockIOException {
+        checkOpen();
+        try {
+            tryFallocate(Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, bytes);
+        } catch (Posix.PosixError e) {
+            throw e.toBlock(ctx("discard", offset, bytes));
+        }
+    }
+
+    @Override
+    protected void doFlush() throws BlockIOException {
+        checkOpen();
+        try {
+            Posix.fdatasync(fd);
+        } catch (Posix.PosixError e) {
+            throw e.toBlock("flush of node '" + nodeName() + "' (" + filename + ")");
+        }
+    }
+
+    @Override
+    protected List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException {
+        checkOpen();
+        long end = offset + bytes;
+        List<Extent> out = new ArrayList<>();
+        long pos = offset;
+        try {
+            while (pos < end) {
+                long data;
+                try {
+                    data = Posix.lseek(fd, pos, Posix.SEEK_DATA);
+                } catch (Posix.PosixError e) {
+                    if (e.errno == Posix.ENXIO) {
+                        data = end; // no data after pos: a hole to EOF
+                    } else if (e.errno == Errno.EINVAL.code() || e.errno == Posix.EOPNOTSUPP) {
+                        out.add(new Extent(pos, end - pos, Extent.DATA | Extent.ALLOCATED)); // no SEEK_DATA here
+                        return out;
+                    } else {
+                        throw e;
+                    }
+                }
+                if (data > pos) {
+                    long holeEnd = Math.min(data, end);
+                    out.add(new Extent(pos, holeEnd - pos, Extent.ZERO | Extent.ALLOCATED));
+                    pos = holeEnd;
+                    continue;
+                }
+                long hole = Posix.lseek(fd, pos, Posix.SEEK_HOLE);
+                long dataEnd = Math.min(Math.max(hole, pos + 1), end);
+                out.add(new Extent(pos, dataEnd - pos, Extent.DATA | Extent.ALLOCATED));
+                pos = dataEnd;
+            }
+            return out;
+        } catch (Posix.PosixError e) {
+            throw e.toBlock(ctx("block-status", offset, bytes));
+        }
+    }
+
+    @Override
+    protected void close() {
+        if (!closed) {
+            closed = true;
+            Posix.close(fd);
+        }
+    }
+
+    private static long alignDown(long v) {
+        return v & -DIRECT_ALIGN;
+    }
+
+    private static long alignUp(long v) {
+        return (v + DIRECT_ALIGN - 1) & -DIRECT_ALIGN;
+    }
+}
