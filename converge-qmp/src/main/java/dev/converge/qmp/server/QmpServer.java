@@ -314,12 +314,16 @@ public final class QmpServer implements EventSink, AutoCloseable {
         if (!attrs.isOther()) {
             throw new IOException("cannot listen on unix:" + path + ": the file exists and is not a socket");
         }
-        try (SocketChannel probe = SocketChannel.open(QmpAddress.parse("unix:" + path).socketAddress())) {
-            throw new IOException("cannot listen on unix:" + path + ": a server is answering on it");
+        SocketChannel probe;
+        try {
+            probe = SocketChannel.open(new QmpAddress.Unix(path).socketAddress());
         } catch (ConnectException e) {
             LOG.info("removing stale QMP socket {}", path);
             Files.deleteIfExists(path);
+            return;
         }
+        probe.close();
+        throw new IOException("cannot listen on unix:" + path + ": a server is answering on it");
     }
 
     private static void deleteSocketFile(Path path) {

@@ -2,7 +2,6 @@ package dev.converge.qmp.wire;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -32,8 +31,7 @@ public sealed interface QmpRequest permits QmpRequest.Command, QmpRequest.Invali
         }
         JsonNode id = dict.get("id");
         String execKey = null;
-        for (Iterator<Map.Entry<String, JsonNode>> it = dict.fields(); it.hasNext();) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : dict.properties()) {
             String name = e.getKey();
             JsonNode value = e.getValue();
             if (name.equals("execute") || (name.equals("exec-oob") && allowOob)) {
