@@ -1,0 +1,204 @@
+package dev.converge.migration.precopy;
+
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.machine.RunState;
+import dev.converge.migration.wire.ReturnMessage;
+import dev.converge.migration.wire.StreamDecoder;
+import dev.converge.migration.wire.StreamEncoder;
+import dev.converge.migration.wire.StreamRecord;
+import dev.converge.migration.wire.WireFormat;
+import dev.converge.migration.wire.WireFormatException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.util.List;
+
+/**
+ * The incoming side of a migration: a sealed {@link State} and a {@link #step} function that
+ * validates each decoded record against the destination machine and applies it; {@link #run}
+ * drives it from a channel and answers on the return path.
+ * <p>
+ * On any failure the destination discards what it received (RAM zeroed) and stays in
+ * {@code inmigrate}, so it can accept the next incoming migration.
+ */
+public final class IncomingMigration {
+    private IncomingMigration() {
+    }
+
+    /** Where an incoming migration stands. */
+    public sealed interface State permits AwaitingHeader, AwaitingLayout, Receiving, StateReceived, Completed, Failed {
+    }
+
+    /** Nothing received yet. */
+    public record AwaitingHeader() implements State {
+    }
+
+    /** Header accepted; the RAM layout comes next. */
+    public record AwaitingLayout(int version) implements State {
+    }
+
+    /** Layout matches the destination; pages are applied as they come. */
+    public record Receiving(int version, List<RamBlock> blocks, long pages, long passes) implements State {
+        public Receiving {
+            blocks = List.copyOf(blocks);
+        }
+    }
+
+    /** Device state received (a private copy); only COMPLETE may follow. */
+    public record StateReceived(Receiving receiving, byte[] deviceState) implements State {
+    }
+
+    /** All state is in the destination. */
+    public record Completed(long pages, long passes) implements State {
+    }
+
+    /** The stream was refused; {@code reason} names what was wrong. */
+    public record Failed(String reason) implements State {
+    }
+
+    /**
+     * The next state after {@code record}. Applies pages into {@code machine}'s RAM and loads
+     * the device state on COMPLETE. An unexpected record gives {@link Failed} naming the record
+     * and the state. Terminal states accept nothing.
+     */
+    public static State step(Machine machine, State state, StreamRecord record) {
+        return switch (state) {
+            case AwaitingHeader s -> record instanceof StreamRecord.Header h
+                    ? new AwaitingLayout(h.version()) : unexpected(record, state);
+            case AwaitingLayout s -> record instanceof StreamRecord.RamBlocks r
+                    ? matchLayout(machine, s.version(), r.blocks()) : unexpected(record, state);
+            case Receiving s -> switch (record) {
+                case StreamRecord.Page p -> {
+                    s.blocks().get(p.block()).loadPage(p.offset(), p.data());
+                    yield new Receiving(s.version(), s.blocks(), s.pages() + 1, s.passes());
+                }
+                case StreamRecord.ZeroPage z -> {
+                    s.blocks().get(z.block()).loadZeroPage(z.offset());
+                    yield new Receiving(s.version(), s.blocks(), s.pages() + 1, s.passes());
+                }
+                case StreamRecord.PageBatch b -> {
+                    RamBlock block = s.blocks().get(b.block());
+                    for (int i = 0; i < b.offsets().length; i++) {
+                        block.loadPage(b.offsets()[i], b.page(i));
+                    }
+                    yield new Receiving(s.version(), s.blocks(), s.pages() + b.offsets().length, s.passes());
+                }
+                case StreamRecord.EndOfPass e -> new Receiving(s.version(), s.blocks(), s.pages(), s.passes() + 1);
+                case StreamRecord.DeviceState d -> {
+                    byte[] copy = new byte[d.data().remaining()];
+                    d.data().duplicate().get(copy);
+                    yield new StateReceived(s, copy);
+                }
+                default -> unexpected(record, state);
+            };
+            case StateReceived s -> {
+                if (!(record instanceof StreamRecord.Complete)) {
+                    yield unexpected(record, state);
+                }
+                try {
+                    machine.loadDeviceState(ByteBuffer.wrap(s.deviceState()));
+                } catch (IllegalArgumentException e) {
+                    yield new Failed("device state does not fit the destination: " + e.getMessage());
+                }
+                yield new Completed(s.receiving().pages(), s.receiving().passes());
+            }
+            case Completed s -> unexpected(record, state);
+            case Failed s -> s;
+        };
+    }
+
+    private static State matchLayout(Machine machine, int version, List<StreamRecord.BlockInfo> declared) {
+        List<RamBlock> local = machine.ram().blocks();
+        if (declared.size() != local.size()) {
+            return new Failed("RAM block count: " + declared.size() + " (expected: " + local.size() + " on the destination)");
+        }
+        for (int i = 0; i < declared.size(); i++) {
+            StreamRecord.BlockInfo d = declared.get(i);
+            RamBlock l = local.get(i);
+            if (!d.name().equals(l.name())) {
+                return new Failed("RAM block " + i + " name: '" + d.name() + "' (expected: '" + l.name() + "')");
+            }
+            if (d.size() != l.size()) {
+                return new Failed("RAM block '" + d.name() + "' size: " + d.size() + " (expected: " + l.size() + ")");
+            }
+        }
+        return new Receiving(version, local, 0, 0);
+    }
+
+    private static State unexpected(StreamRecord record, State state) {
+        return new Failed("unexpected record " + record.getClass().getSimpleName() + " in state "
+                + state.getClass().getSimpleName());
+    }
+
+    /**
+     * Receives one migration from {@code channel} into {@code machine}, which must be in
+     * {@code inmigrate}. On success answers ACK_COMPLETE and moves the machine on
+     * ({@link Machine#incomingCompleted()}); on failure answers ERROR (best effort), discards
+     * the received RAM and throws. Closing the channel is the caller's.
+     */
+    public static Completed run(Machine machine, ByteChannel channel) throws MigrationException {
+        if (machine.runState() != RunState.INMIGRATE) {
+            throw new MigrationException.IncomingRejected("machine '" + machine.name()
+                    + "' is not waiting for an incoming migration (run state '" + machine.runState().wireName() + "')", null);
+        }
+        State state = new AwaitingHeader();
+        MigrationException failure;
+        try {
+            state = receive(machine, channel);
+            if (state instanceof Completed c) {
+                writeReturn(channel, new ReturnMessage.AckComplete());
+                machine.incomingCompleted();
+                return c;
+            }
+            Failed f = (Failed) state;
+            failure = new MigrationException.IncomingRejected("incoming migration refused: " + f.reason(), null);
+        } catch (MigrationException e) {
+            failure = e;
+        } catch (IOException e) {
+            failure = new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e);
+        }
+        machine.incomingFailed();
+        try {
+            writeReturn(channel, new ReturnMessage.Error(failure.getMessage()));
+        } catch (IOException e) {
+            failure.addSuppressed(e); // the source may be gone already; the failure stands
+        }
+        throw failure;
+    }
+
+    private static State receive(Machine machine, ByteChannel channel) throws IOException, MigrationException {
+        StreamDecoder decoder = new StreamDecoder();
+        ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
+        State state = new AwaitingHeader();
+        long received = 0;
+        while (true) {
+            int n = channel.read(buf);
+            if (n < 0) {
+                throw new MigrationException.ChannelFailed("incoming migration stream truncated: ended after " + received
+                        + " bytes in state " + state.getClass().getSimpleName(), null);
+            }
+            received += n;
+            buf.flip();
+            try {
+                StreamRecord r;
+                while ((r = decoder.decode(buf)) != null) {
+                    state = step(machine, state, r);
+                    if (state instanceof Completed || state instanceof Failed) {
+                        return state;
+                    }
+                }
+            } catch (WireFormatException e) {
+                throw new MigrationException.ProtocolFailed("incoming migration stream is malformed: " + e.getMessage(), e);
+            }
+            buf.compact();
+        }
+    }
+
+    private static void writeReturn(ByteChannel channel, ReturnMessage m) throws IOException {
+        ByteBuffer b = StreamEncoder.encode(m);
+        while (b.hasRemaining()) {
+            channel.write(b);
+        }
+    }
+}

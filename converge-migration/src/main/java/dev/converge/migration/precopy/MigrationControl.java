@@ -1,0 +1,31 @@
+package dev.converge.migration.precopy;
+
+import java.time.Duration;
+
+/**
+ * What the owner of an outgoing migration (the job engine, later) supplies to the precopy
+ * loop. The loop calls these from its own thread; implementations synchronize their state.
+ * Every blocking method must return promptly (or throw) once the migration is cancelled.
+ */
+public interface MigrationControl {
+    /** Pause point, after every batch: parks while the owner pauses the migration. */
+    void checkpoint() throws InterruptedException;
+
+    /** Whether the owner cancelled the migration; checked before and after blocking. */
+    boolean isCancelled();
+
+    /** Called after {@code bytes} were written; blocks as long as max-bandwidth requires. */
+    void rateLimit(long bytes) throws InterruptedException;
+
+    /** Progress after every pass. */
+    void progress(MigrationProgress progress);
+
+    /** The first pass after which the policy says converged (the job goes ready). */
+    void converged(MigrationProgress progress);
+
+    /** Whether the owner wants the switchover now (complete, or auto-complete when converged). */
+    boolean completeRequested();
+
+    /** Waits up to {@code max} before the next pass when nothing was dirty; cancel and complete cut it short. */
+    void idle(Duration max) throws InterruptedException;
+}

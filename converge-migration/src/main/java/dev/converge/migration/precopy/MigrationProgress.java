@@ -1,0 +1,18 @@
+package dev.converge.migration.precopy;
+
+/**
+ * A snapshot of an outgoing migration after a pass (what query-migrate and the job's
+ * progress show).
+ *
+ * @param pass               passes completed (1 after the first pass over all RAM)
+ * @param bytesSent          bytes written to the stream so far (framing included)
+ * @param pagesSent          pages sent with their data
+ * @param zeroPages          pages sent as zero markers
+ * @param remainingBytes     bytes of RAM dirty now (pages × 4096)
+ * @param bandwidth          bytes per second measured over the last pass with enough data
+ * @param expectedDowntimeMs remaining ÷ bandwidth, {@link Long#MAX_VALUE} when unknown
+ * @param converged          whether the policy says the switchover fits the downtime limit
+ */
+public record MigrationProgress(long pass, long bytesSent, long pagesSent, long zeroPages, long remainingBytes,
+        double bandwidth, long expectedDowntimeMs, boolean converged) {
+}

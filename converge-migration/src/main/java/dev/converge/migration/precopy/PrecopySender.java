@@ -1,0 +1,282 @@
+package dev.converge.migration.precopy;
+
+import dev.converge.migration.machine.GuestRam;
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.MigrationBitmap;
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.machine.RunState;
+import dev.converge.migration.wire.RecordType;
+import dev.converge.migration.wire.ReturnDecoder;
+import dev.converge.migration.wire.ReturnMessage;
+import dev.converge.migration.wire.StreamEncoder;
+import dev.converge.migration.wire.StreamRecord;
+import dev.converge.migration.wire.WireFormat;
+import dev.converge.migration.wire.WireFormatException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The precopy loop of an outgoing migration (mechanism only; convergence is the
+ * {@link ConvergencePolicy}'s, pausing, cancelling, rate and completion the
+ * {@link MigrationControl}'s).
+ * <ol>
+ * <li>Setup: clear the dirty log, mark all RAM, send the header and the RAM layout.</li>
+ * <li>Passes: send every marked page (zero pages as markers, others in batches with one
+ * gathering write straight from guest memory), END_OF_PASS, sync the dirty log, measure
+ * bandwidth, ask the policy, report progress. Repeat until the control requests completion.</li>
+ * <li>Switchover: stop the vCPUs (finish-migrate), send what is still dirty, the device state
+ * and COMPLETE, wait for the destination's ack. On ack the source goes to postmigrate; on any
+ * failure it returns to its previous run state, so a failed migration leaves it running.</li>
+ * </ol>
+ * One sender runs one migration on the calling thread; it is not reusable.
+ */
+public final class PrecopySender {
+    /** Bandwidth is only measured over passes that sent at least this much, to avoid noise. */
+    static final long MIN_MEASURED_BYTES = 256 << 10;
+    /** Longest wait between passes when nothing was dirty. */
+    static final Duration IDLE_WAIT = Duration.ofMillis(20);
+    private static final int CTRL_CAPACITY = 64 << 10;
+    private static final int BATCH_HEAD_MAX = WireFormat.RECORD_HEADER_SIZE + WireFormat.BATCH_FIXED
+            + 8 * WireFormat.MAX_BATCH_PAGES;
+
+    private final Machine machine;
+    private final GuestRam ram;
+    private final ByteChannel in;
+    private final GatheringByteChannel out;
+    private final ConvergencePolicy policy;
+    private final MigrationControl control;
+
+    // All state below is confined to the thread that calls run().
+    private final ByteBuffer ctrl = ByteBuffer.allocateDirect(CTRL_CAPACITY).order(WireFormat.ORDER);
+    private final ByteBuffer[] gather = new ByteBuffer[1 + WireFormat.MAX_BATCH_PAGES];
+    private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
+    private int batchCount;
+    private int batchBlock = -1;
+    private long bytesSent;
+    private long pagesSent;
+    private long zeroPages;
+
+    /**
+     * @param channel the connection to the destination: the stream is written to it and the
+     *                return path read from it (a TCP or UNIX {@code SocketChannel})
+     */
+    public <C extends ByteChannel & GatheringByteChannel> PrecopySender(Machine machine, C channel,
+            ConvergencePolicy policy, MigrationControl control) {
+        this.machine = Objects.requireNonNull(machine);
+        this.ram = machine.ram();
+        this.in = Objects.requireNonNull(channel);
+        this.out = channel;
+        this.policy = Objects.requireNonNull(policy);
+        this.control = Objects.requireNonNull(control);
+    }
+
+    /**
+     * Runs the migration to its end.
+     *
+     * @throws MigrationException when it failed or was cancelled; the source then runs as before
+     */
+    public MigrationResult run() throws MigrationException {
+        try {
+            return doRun();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException.Interrupted(e);
+        }
+    }
+
+    private MigrationResult doRun() throws MigrationException, InterruptedException {
+        checkCancelled();
+        MigrationBitmap bitmap = ram.newMigrationBitmap();
+        ram.syncDirtyLog(bitmap); // drop what was logged before: the first pass sends everything
+        bitmap.setAll();
+        StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT);
+        List<StreamRecord.BlockInfo> layout = new ArrayList<>();
+        for (RamBlock b : ram.blocks()) {
+            layout.add(new StreamRecord.BlockInfo(b.name(), b.size()));
+        }
+        ctrl.put(StreamEncoder.encode(new StreamRecord.RamBlocks(layout)));
+        flush();
+
+        double bandwidth = 0;
+        boolean signalledConverged = false;
+        long pass = 0;
+        while (true) {
+            long passStart = System.nanoTime();
+            long passBytesStart = bytesSent;
+            sendMarked(bitmap, true);
+            pass++;
+            ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass)));
+            flush();
+            long passBytes = bytesSent - passBytesStart;
+            long elapsed = Math.max(1, System.nanoTime() - passStart);
+            if (passBytes >= MIN_MEASURED_BYTES || bandwidth == 0) {
+                bandwidth = passBytes * 1e9 / elapsed;
+            }
+            ram.syncDirtyLog(bitmap);
+            long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
+            ConvergencePolicy.Estimate estimate = policy.evaluate(remaining, bandwidth);
+            MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
+                    bandwidth, estimate.expectedDowntimeMs(), estimate.converged());
+            control.progress(progress);
+            if (estimate.converged() && !signalledConverged) {
+                signalledConverged = true;
+                control.converged(progress);
+            }
+            checkCancelled();
+            if (control.completeRequested()) {
+                return switchover(bitmap, pass);
+            }
+            if (remaining == 0) {
+                control.idle(IDLE_WAIT);
+                checkCancelled();
+                ram.syncDirtyLog(bitmap);
+            }
+        }
+    }
+
+    private MigrationResult switchover(MigrationBitmap bitmap, long passes) throws MigrationException, InterruptedException {
+        RunState previous = machine.beginSwitchover();
+        long stopped = System.nanoTime();
+        boolean done = false;
+        try {
+            ram.syncDirtyLog(bitmap);
+            sendMarked(bitmap, false);
+            putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState()))));
+            putRecord(StreamEncoder.encode(new StreamRecord.Complete()));
+            flush();
+            awaitAck();
+            machine.completeSwitchover();
+            done = true;
+            return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (System.nanoTime() - stopped) / 1_000_000);
+        } finally {
+            if (!done) {
+                machine.abortSwitchover(previous);
+            }
+        }
+    }
+
+    /** Sends every page marked in {@code bitmap}, clearing the marks. */
+    private void sendMarked(MigrationBitmap bitmap, boolean throttled) throws MigrationException, InterruptedException {
+        List<RamBlock> blocks = ram.blocks();
+        for (int b = 0; b < blocks.size(); b++) {
+            RamBlock block = blocks.get(b);
+            for (long page = bitmap.nextSet(b, 0); page >= 0; page = bitmap.nextSet(b, page + 1)) {
+                // Clear before reading: a write racing the copy marks the page in the dirty log
+                // again, and the next sync brings it back.
+                bitmap.clear(b, page);
+                if (block.isZeroPage(page)) {
+                    if (ctrl.remaining() < WireFormat.RECORD_HEADER_SIZE + WireFormat.ZERO_PAGE_PAYLOAD + BATCH_HEAD_MAX) {
+                        sendBatch(throttled);
+                    }
+                    StreamEncoder.putZeroPage(ctrl, b, page << RamBlock.PAGE_SHIFT);
+                    zeroPages++;
+                } else {
+                    if (batchCount == WireFormat.MAX_BATCH_PAGES || (batchCount > 0 && batchBlock != b)) {
+                        sendBatch(throttled);
+                    }
+                    batchBlock = b;
+                    batchOffsets[batchCount] = page << RamBlock.PAGE_SHIFT;
+                    gather[1 + batchCount] = block.page(page).asByteBuffer();
+                    batchCount++;
+                }
+            }
+        }
+        sendBatch(throttled);
+    }
+
+    /** Writes the pending control records and the pending batch in one gathering write. */
+    private void sendBatch(boolean throttled) throws MigrationException, InterruptedException {
+        if (batchCount == 0 && ctrl.position() == 0) {
+            return;
+        }
+        if (batchCount > 0) {
+            StreamEncoder.putBatchHead(ctrl, batchBlock, batchOffsets, batchCount);
+        }
+        long n = flush();
+        pagesSent += batchCount;
+        for (int i = 0; i < batchCount; i++) {
+            gather[1 + i] = null;
+        }
+        batchCount = 0;
+        if (throttled) {
+            control.rateLimit(n);
+            control.checkpoint();
+            checkCancelled();
+        }
+    }
+
+    /** Queues a control record; one larger than the queue's room goes out on its own. */
+    private void putRecord(ByteBuffer record) throws MigrationException {
+        if (record.remaining() > ctrl.remaining()) {
+            flush();
+            try {
+                while (record.hasRemaining()) {
+                    bytesSent += out.write(record);
+                }
+            } catch (IOException e) {
+                throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+            }
+        } else {
+            ctrl.put(record);
+        }
+    }
+
+    /** Writes ctrl and the first batchCount page buffers; returns the bytes written. */
+    private long flush() throws MigrationException {
+        ctrl.flip();
+        gather[0] = ctrl;
+        int count = 1 + batchCount;
+        long total = 0;
+        try {
+            while (true) {
+                total += out.write(gather, 0, count);
+                if (!gather[count - 1].hasRemaining()) {
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+        } finally {
+            ctrl.clear();
+        }
+        bytesSent += total;
+        return total;
+    }
+
+    private void awaitAck() throws MigrationException {
+        ByteBuffer buf = ByteBuffer.allocate(WireFormat.RECORD_HEADER_SIZE + WireFormat.MAX_ERROR_MESSAGE);
+        try {
+            while (true) {
+                buf.flip();
+                ReturnMessage m = ReturnDecoder.decode(buf);
+                buf.compact();
+                if (m instanceof ReturnMessage.AckComplete) {
+                    return;
+                }
+                if (m instanceof ReturnMessage.Error e) {
+                    throw new MigrationException.DestinationFailed("destination failed the migration: " + e.message());
+                }
+                if (in.read(buf) < 0) {
+                    throw new MigrationException.ChannelFailed(
+                            "destination closed the return path before acknowledging " + RecordType.COMPLETE, null);
+                }
+            }
+        } catch (IOException e) {
+            throw new MigrationException.ChannelFailed("return path from the destination failed: " + e.getMessage(), e);
+        } catch (WireFormatException e) {
+            throw new MigrationException.ProtocolFailed("bad return path message: " + e.getMessage(), e);
+        }
+    }
+
+    private void checkCancelled() throws MigrationException {
+        if (control.isCancelled()) {
+            throw new MigrationException.Cancelled();
+        }
+    }
+}

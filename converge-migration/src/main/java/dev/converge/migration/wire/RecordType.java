@@ -1,0 +1,64 @@
+package dev.converge.migration.wire;
+
+/**
+ * Record types of the stream (source → destination). Code 0 is reserved and never valid;
+ * unknown codes are an error, never mapped to a default.
+ *
+ * <pre>
+ *            ┌─────────────┐
+ *  header ──▶│ RAM_BLOCKS  │ (exactly once, first)
+ *            └──────┬──────┘
+ *                   ▼
+ *   ┌──▶ PAGE | ZERO_PAGE | PAGE_BATCH ... END_OF_PASS ──┐  (one pass; repeated)
+ *   └────────────────────────────────────────────────────┘
+ *                   ▼ (switchover: source vCPUs stopped)
+ *        remaining pages, DEVICE_STATE, COMPLETE
+ * </pre>
+ */
+public enum RecordType {
+    /** Reserved: a zero type code is always rejected. */
+    INVALID(0),
+    /** The RAM layout: names and sizes of the blocks, in index order. */
+    RAM_BLOCKS(1),
+    /** One page: block index, page offset, 4 KiB data. */
+    PAGE(2),
+    /** One page that is all zeros: block index, page offset, no data. */
+    ZERO_PAGE(3),
+    /** Several pages of one block (since version 2). */
+    PAGE_BATCH(4),
+    /** A pass over the dirty pages ended: pass number. */
+    END_OF_PASS(5),
+    /** The device state, opaque to the stream, bounded by {@link WireFormat#MAX_DEVICE_STATE}. */
+    DEVICE_STATE(6),
+    /** Everything was sent; the destination answers on the return path. */
+    COMPLETE(7);
+
+    private final int code;
+
+    RecordType(int code) {
+        this.code = code;
+    }
+
+    /** The u16 on the wire. */
+    public int code() {
+        return code;
+    }
+
+    /**
+     * The type with {@code code}.
+     *
+     * @throws WireFormatException for 0 (reserved) and unknown codes
+     */
+    public static RecordType fromCode(int code) throws WireFormatException {
+        if (code > 0 && code < values().length) {
+            return values()[code];
+        }
+        throw new WireFormatException("record type: " + code + (code == 0 ? " (reserved)" : " (unknown)")
+                + " (expected: 1.." + (values().length - 1) + ")");
+    }
+
+    /** A name for logs and errors, also for codes that are not valid. */
+    public static String describe(int code) {
+        return code > 0 && code < values().length ? values()[code].name() : "type " + code;
+    }
+}

@@ -1,0 +1,55 @@
+package dev.converge.migration.wire;
+
+import static dev.converge.migration.wire.WireFormat.*;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Incremental decoder of the return path (source side): the same framing as stream records
+ * (type u16, reserved u16, length u32, payload; little-endian). Stateless between messages;
+ * returns null without consuming when a whole message is not there yet.
+ */
+public final class ReturnDecoder {
+    private ReturnDecoder() {
+    }
+
+    /**
+     * @return the next message, or null when more bytes are needed (position unchanged)
+     * @throws WireFormatException on an unknown type, reserved field or bad length
+     */
+    public static ReturnMessage decode(ByteBuffer in) throws WireFormatException {
+        ByteOrder saved = in.order();
+        in.order(ORDER);
+        try {
+            int p = in.position();
+            if (in.remaining() < RECORD_HEADER_SIZE) {
+                return null;
+            }
+            ReturnType type = ReturnType.fromCode(Short.toUnsignedInt(in.getShort(p)));
+            int reserved = Short.toUnsignedInt(in.getShort(p + 2));
+            if (reserved != 0) {
+                throw new WireFormatException(type + " reserved: " + reserved + " (expected: 0)");
+            }
+            long length = Integer.toUnsignedLong(in.getInt(p + 4));
+            long max = type == ReturnType.ERROR ? MAX_ERROR_MESSAGE : 0;
+            if (length > max) {
+                throw new WireFormatException(type + " length: " + length + " (expected: 0.." + max + ")");
+            }
+            if (in.remaining() < RECORD_HEADER_SIZE + length) {
+                return null;
+            }
+            ReturnMessage m = switch (type) {
+                case ACK_COMPLETE -> new ReturnMessage.AckComplete();
+                case ERROR -> new ReturnMessage.Error(StandardCharsets.UTF_8.decode(
+                        in.slice(p + RECORD_HEADER_SIZE, (int) length)).toString());
+                case INVALID -> throw new AssertionError("fromCode never returns INVALID");
+            };
+            in.position(p + RECORD_HEADER_SIZE + (int) length);
+            return m;
+        } finally {
+            in.order(saved);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package dev.converge.migration.wire;
+
+/** Message types of the return path (destination → source). Code 0 is reserved. */
+public enum ReturnType {
+    /** Reserved: a zero type code is always rejected. */
+    INVALID(0),
+    /** The destination holds all state (answer to COMPLETE). */
+    ACK_COMPLETE(1),
+    /** The destination failed; payload is a UTF-8 message. The stream ends. */
+    ERROR(2);
+
+    private final int code;
+
+    ReturnType(int code) {
+        this.code = code;
+    }
+
+    /** The u16 on the wire. */
+    public int code() {
+        return code;
+    }
+
+    /**
+     * The type with {@code code}.
+     *
+     * @throws WireFormatException for 0 (reserved) and unknown codes
+     */
+    public static ReturnType fromCode(int code) throws WireFormatException {
+        if (code > 0 && code < values().length) {
+            return values()[code];
+        }
+        throw new WireFormatException("return type: " + code + (code == 0 ? " (reserved)" : " (unknown)")
+                + " (expected: 1.." + (values().length - 1) + ")");
+    }
+}

@@ -1,0 +1,253 @@
+package dev.converge.migration.wire;
+
+import static dev.converge.migration.wire.WireFormat.*;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Incremental decoder of the migration stream (destination side).
+ * <p>
+ * {@link #decode} returns the next whole record, or null when the input does not hold one
+ * yet; then the input's position is unchanged (a partial record is never consumed). Every
+ * length, count, index and offset is checked against the named maximums of {@link WireFormat}
+ * and the RAM layout declared by the stream before anything is allocated or consumed. On an
+ * error the decoder resets to its initial state and throws {@link WireFormatException}.
+ * <p>
+ * State: HEADER → LAYOUT (after the header) → RECORDS (after RAM_BLOCKS) → FINISHED (after
+ * COMPLETE). Not thread-safe: one decoder per connection, used by its one reader thread.
+ */
+public final class StreamDecoder {
+    private enum State { HEADER, LAYOUT, RECORDS, FINISHED }
+
+    private State state = State.HEADER;
+    private int version;
+    private List<StreamRecord.BlockInfo> layout = List.of();
+
+    /** The version from the stream header, 0 before it. */
+    public int version() {
+        return version;
+    }
+
+    /** The RAM layout declared by the stream, empty before RAM_BLOCKS. */
+    public List<StreamRecord.BlockInfo> layout() {
+        return layout;
+    }
+
+    /** Whether COMPLETE was decoded. */
+    public boolean isFinished() {
+        return state == State.FINISHED;
+    }
+
+    /** Back to the initial state, for a new stream. */
+    public void reset() {
+        state = State.HEADER;
+        version = 0;
+        layout = List.of();
+    }
+
+    /**
+     * Decodes the next record of {@code in} (any byte order; read as little-endian, restored).
+     *
+     * @return the record, or null when more bytes are needed (position unchanged)
+     * @throws WireFormatException when the bytes break the format; the decoder has reset
+     */
+    public StreamRecord decode(ByteBuffer in) throws WireFormatException {
+        ByteOrder saved = in.order();
+        in.order(ORDER);
+        try {
+            return decodeLE(in);
+        } catch (WireFormatException e) {
+            reset();
+            throw e;
+        } finally {
+            in.order(saved);
+        }
+    }
+
+    private StreamRecord decodeLE(ByteBuffer in) throws WireFormatException {
+        int p = in.position();
+        if (state == State.HEADER) {
+            if (in.remaining() < STREAM_HEADER_SIZE) {
+                return null;
+            }
+            int magic = in.getInt(p);
+            if (magic != MAGIC) {
+                throw new WireFormatException(String.format("magic: 0x%08x (expected: 0x%08x)", magic, MAGIC));
+            }
+            int v = Short.toUnsignedInt(in.getShort(p + 4));
+            if (v < VERSION_PREVIOUS || v > VERSION_CURRENT) {
+                throw new WireFormatException("version: " + v + " (expected: " + VERSION_PREVIOUS + ".." + VERSION_CURRENT + ")");
+            }
+            checkReserved("header reserved", Short.toUnsignedInt(in.getShort(p + 6)));
+            in.position(p + STREAM_HEADER_SIZE);
+            version = v;
+            state = State.LAYOUT;
+            return new StreamRecord.Header(v);
+        }
+        if (!in.hasRemaining()) {
+            return null;
+        }
+        if (state == State.FINISHED) {
+            throw new WireFormatException("bytes after COMPLETE: " + in.remaining() + " (expected: 0)");
+        }
+        if (in.remaining() < RECORD_HEADER_SIZE) {
+            return null;
+        }
+        RecordType type = RecordType.fromCode(Short.toUnsignedInt(in.getShort(p)));
+        checkReserved(type + " reserved", Short.toUnsignedInt(in.getShort(p + 2)));
+        long length = Integer.toUnsignedLong(in.getInt(p + 4));
+        checkLength(type, length);
+        if (state == State.LAYOUT && type != RecordType.RAM_BLOCKS) {
+            throw new WireFormatException("record " + type + " before RAM_BLOCKS (expected: RAM_BLOCKS first)");
+        }
+        if (state == State.RECORDS && type == RecordType.RAM_BLOCKS) {
+            throw new WireFormatException("record RAM_BLOCKS: a second layout (expected: once per stream)");
+        }
+        if (type == RecordType.PAGE_BATCH && version < 2) {
+            throw new WireFormatException("record PAGE_BATCH in a version " + version + " stream (expected: version >= 2)");
+        }
+        if (in.remaining() < RECORD_HEADER_SIZE + length) {
+            return null;
+        }
+        int body = p + RECORD_HEADER_SIZE;
+        int len = (int) length;
+        StreamRecord record = switch (type) {
+            case INVALID -> throw new AssertionError("fromCode never returns INVALID");
+            case RAM_BLOCKS -> decodeRamBlocks(in, body, len);
+            case PAGE -> {
+                int block = in.getInt(body);
+                long offset = in.getLong(body + 4);
+                checkPage(block, offset);
+                yield new StreamRecord.Page(block, offset, in.slice(body + 12, PAGE_SIZE).asReadOnlyBuffer());
+            }
+            case ZERO_PAGE -> {
+                int block = in.getInt(body);
+                long offset = in.getLong(body + 4);
+                checkPage(block, offset);
+                yield new StreamRecord.ZeroPage(block, offset);
+            }
+            case PAGE_BATCH -> decodeBatch(in, body, len);
+            case END_OF_PASS -> new StreamRecord.EndOfPass(in.getLong(body));
+            case DEVICE_STATE -> new StreamRecord.DeviceState(in.slice(body, len).asReadOnlyBuffer());
+            case COMPLETE -> new StreamRecord.Complete();
+        };
+        in.position(body + len);
+        if (type == RecordType.RAM_BLOCKS) {
+            layout = ((StreamRecord.RamBlocks) record).blocks();
+            state = State.RECORDS;
+        } else if (type == RecordType.COMPLETE) {
+            state = State.FINISHED;
+        }
+        return record;
+    }
+
+    private static void checkLength(RecordType type, long length) throws WireFormatException {
+        switch (type) {
+            case RAM_BLOCKS -> checkRange(type, length, 4, MAX_RAM_BLOCKS_PAYLOAD);
+            case PAGE -> checkRange(type, length, PAGE_PAYLOAD, PAGE_PAYLOAD);
+            case ZERO_PAGE -> checkRange(type, length, ZERO_PAGE_PAYLOAD, ZERO_PAGE_PAYLOAD);
+            case PAGE_BATCH -> checkRange(type, length, BATCH_FIXED + 8 + PAGE_SIZE, MAX_BATCH_PAYLOAD);
+            case END_OF_PASS -> checkRange(type, length, 8, 8);
+            case DEVICE_STATE -> checkRange(type, length, 0, MAX_DEVICE_STATE);
+            case COMPLETE -> checkRange(type, length, 0, 0);
+            case INVALID -> throw new AssertionError("fromCode never returns INVALID");
+        }
+    }
+
+    private static void checkRange(RecordType type, long length, long min, long max) throws WireFormatException {
+        if (length < min || length > max) {
+            throw new WireFormatException(type + " length: " + length + " (expected: "
+                    + (min == max ? String.valueOf(min) : min + ".." + max) + ")");
+        }
+    }
+
+    private static void checkReserved(String field, int value) throws WireFormatException {
+        if (value != 0) {
+            throw new WireFormatException(field + ": " + value + " (expected: 0)");
+        }
+    }
+
+    private void checkPage(int block, long offset) throws WireFormatException {
+        if (block < 0 || block >= layout.size()) {
+            throw new WireFormatException("block index: " + Integer.toUnsignedString(block)
+                    + " (expected: 0.." + (layout.size() - 1) + ")");
+        }
+        long size = layout.get(block).size();
+        if (offset < 0 || offset % PAGE_SIZE != 0 || offset > size - PAGE_SIZE) {
+            throw new WireFormatException("page offset in block '" + layout.get(block).name() + "': " + offset
+                    + " (expected: a multiple of " + PAGE_SIZE + " in 0.." + (size - PAGE_SIZE) + ")");
+        }
+    }
+
+    private StreamRecord decodeBatch(ByteBuffer in, int body, int len) throws WireFormatException {
+        int block = in.getInt(body);
+        long count = Integer.toUnsignedLong(in.getInt(body + 4));
+        if (count < 1 || count > MAX_BATCH_PAGES) {
+            throw new WireFormatException("batch pages: " + count + " (expected: 1.." + MAX_BATCH_PAGES + ")");
+        }
+        long expected = BATCH_FIXED + count * (8 + PAGE_SIZE);
+        if (len != expected) {
+            throw new WireFormatException("PAGE_BATCH length: " + len + " (expected: " + expected + " for " + count + " pages)");
+        }
+        long[] offsets = new long[(int) count];
+        for (int i = 0; i < count; i++) {
+            offsets[i] = in.getLong(body + BATCH_FIXED + 8 * i);
+            checkPage(block, offsets[i]);
+        }
+        int data = body + BATCH_FIXED + 8 * (int) count;
+        return new StreamRecord.PageBatch(block, offsets, in.slice(data, (int) count * PAGE_SIZE).asReadOnlyBuffer());
+    }
+
+    private static StreamRecord decodeRamBlocks(ByteBuffer in, int body, int len) throws WireFormatException {
+        int count = Short.toUnsignedInt(in.getShort(body));
+        checkReserved("RAM_BLOCKS reserved", Short.toUnsignedInt(in.getShort(body + 2)));
+        if (count < 1 || count > MAX_RAM_BLOCKS) {
+            throw new WireFormatException("RAM block count: " + count + " (expected: 1.." + MAX_RAM_BLOCKS + ")");
+        }
+        int end = body + len;
+        int p = body + 4;
+        List<StreamRecord.BlockInfo> blocks = new ArrayList<>(count);
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < count; i++) {
+            if (end - p < 2) {
+                throw new WireFormatException("RAM_BLOCKS length: " + len + " (expected: room for " + count + " blocks)");
+            }
+            int nameLen = Short.toUnsignedInt(in.getShort(p));
+            if (nameLen < 1 || nameLen > MAX_BLOCK_NAME) {
+                throw new WireFormatException("RAM block " + i + " name length: " + nameLen + " (expected: 1.." + MAX_BLOCK_NAME + ")");
+            }
+            if (end - p < 2 + nameLen + 8) {
+                throw new WireFormatException("RAM_BLOCKS length: " + len + " (expected: room for " + count + " blocks)");
+            }
+            String name;
+            try {
+                name = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(in.slice(p + 2, nameLen)).toString();
+            } catch (CharacterCodingException e) {
+                throw new WireFormatException("RAM block " + i + " name: not UTF-8 (expected: UTF-8)");
+            }
+            long size = in.getLong(p + 2 + nameLen);
+            if (size < PAGE_SIZE || size > MAX_BLOCK_SIZE || size % PAGE_SIZE != 0) {
+                throw new WireFormatException("RAM block '" + name + "' size: " + size + " (expected: a multiple of "
+                        + PAGE_SIZE + " in " + PAGE_SIZE + ".." + MAX_BLOCK_SIZE + ")");
+            }
+            if (!names.add(name)) {
+                throw new WireFormatException("RAM block name: '" + name + "' twice (expected: unique names)");
+            }
+            blocks.add(new StreamRecord.BlockInfo(name, size));
+            p += 2 + nameLen + 8;
+        }
+        if (p != end) {
+            throw new WireFormatException("RAM_BLOCKS length: " + len + " (expected: " + (p - body) + ")");
+        }
+        return new StreamRecord.RamBlocks(blocks);
+    }
+}

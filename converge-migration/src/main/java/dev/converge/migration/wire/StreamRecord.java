@@ -1,0 +1,75 @@
+package dev.converge.migration.wire;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One unit of the migration stream, decoded. Byte data ({@link Page#data}, {@link PageBatch#data},
+ * {@link DeviceState#data}) returned by {@link StreamDecoder} is a read-only view into the
+ * decoder's input buffer: valid until the caller reuses those bytes (e.g. compacts the buffer).
+ * Equality of byte data is by content (ByteBuffer's remaining bytes).
+ */
+public sealed interface StreamRecord {
+    /** The stream header: magic (checked) and version. */
+    record Header(int version) implements StreamRecord {
+    }
+
+    /** One declared RAM block. */
+    record BlockInfo(String name, long size) {
+        public BlockInfo {
+            Objects.requireNonNull(name);
+        }
+    }
+
+    /** The RAM layout, blocks in index order. */
+    record RamBlocks(List<BlockInfo> blocks) implements StreamRecord {
+        public RamBlocks {
+            blocks = List.copyOf(blocks);
+        }
+    }
+
+    /** One page of data. */
+    record Page(int block, long offset, ByteBuffer data) implements StreamRecord {
+    }
+
+    /** One all-zero page. */
+    record ZeroPage(int block, long offset) implements StreamRecord {
+    }
+
+    /** {@code offsets.length} pages of one block; {@code data} holds them back to back. */
+    record PageBatch(int block, long[] offsets, ByteBuffer data) implements StreamRecord {
+        /** The data of page {@code i}, a view. */
+        public ByteBuffer page(int i) {
+            return data.slice(data.position() + i * WireFormat.PAGE_SIZE, WireFormat.PAGE_SIZE);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PageBatch b && b.block == block && Arrays.equals(b.offsets, offsets) && b.data.equals(data);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(block, Arrays.hashCode(offsets), data);
+        }
+
+        @Override
+        public String toString() {
+            return "PageBatch[block=" + block + ", offsets=" + Arrays.toString(offsets) + "]";
+        }
+    }
+
+    /** A pass ended. */
+    record EndOfPass(long pass) implements StreamRecord {
+    }
+
+    /** The device state, opaque here. */
+    record DeviceState(ByteBuffer data) implements StreamRecord {
+    }
+
+    /** The source sent everything. */
+    record Complete() implements StreamRecord {
+    }
+}

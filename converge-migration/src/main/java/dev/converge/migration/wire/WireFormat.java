@@ -1,0 +1,54 @@
+package dev.converge.migration.wire;
+
+import java.nio.ByteOrder;
+
+/**
+ * Constants of the converge migration stream, in one place: magic, versions, byte order,
+ * framing sizes and the named maximums every peer-supplied length is checked against.
+ */
+public final class WireFormat {
+    private WireFormat() {
+    }
+
+    /** Every multi-byte field of the stream and the return path is little-endian (as the guest RAM of x86 and ARM). */
+    public static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+    /** Stream magic: the bytes "CVMS" as they appear on the wire (read as a little-endian u32). */
+    public static final int MAGIC = 0x534D5643;
+    /** The version this code writes. Version 2 added {@link RecordType#PAGE_BATCH}. */
+    public static final int VERSION_CURRENT = 2;
+    /** The oldest version this code still reads (current and previous are supported). */
+    public static final int VERSION_PREVIOUS = 1;
+    /** Bytes of the stream header: magic u32, version u16, reserved u16. */
+    public static final int STREAM_HEADER_SIZE = 8;
+    /** Bytes of a record header: type u16, reserved u16, payload length u32. */
+    public static final int RECORD_HEADER_SIZE = 8;
+
+    /** Page size of the stream; every page offset is a multiple of it. */
+    public static final int PAGE_SIZE = 4096;
+    /** Most RAM blocks a stream may declare. */
+    public static final int MAX_RAM_BLOCKS = 32;
+    /** Longest RAM block name, in UTF-8 bytes. */
+    public static final int MAX_BLOCK_NAME = 64;
+    /** Largest RAM block a stream may declare (1 TiB). */
+    public static final long MAX_BLOCK_SIZE = 1L << 40;
+    /** Most pages in one {@link RecordType#PAGE_BATCH}. */
+    public static final int MAX_BATCH_PAGES = 64;
+    /** Largest {@link RecordType#DEVICE_STATE} payload (1 MiB). */
+    public static final int MAX_DEVICE_STATE = 1 << 20;
+    /** Longest error message on the return path, in UTF-8 bytes. */
+    public static final int MAX_ERROR_MESSAGE = 1024;
+
+    /** Payload of {@link RecordType#PAGE}: block u32, offset u64, data. */
+    public static final int PAGE_PAYLOAD = 12 + PAGE_SIZE;
+    /** Payload of {@link RecordType#ZERO_PAGE}: block u32, offset u64. */
+    public static final int ZERO_PAGE_PAYLOAD = 12;
+    /** Fixed part of {@link RecordType#PAGE_BATCH}: block u32, count u32; then count × (offset u64), count × data. */
+    public static final int BATCH_FIXED = 8;
+    /** Largest RAM_BLOCKS payload: count u16, reserved u16, per block name length u16, name, size u64. */
+    public static final int MAX_RAM_BLOCKS_PAYLOAD = 4 + MAX_RAM_BLOCKS * (2 + MAX_BLOCK_NAME + 8);
+    /** Largest PAGE_BATCH payload. */
+    public static final int MAX_BATCH_PAYLOAD = BATCH_FIXED + MAX_BATCH_PAGES * (8 + PAGE_SIZE);
+    /** Largest record, header included: a receive buffer of this size always holds a whole record. */
+    public static final int MAX_RECORD_SIZE = RECORD_HEADER_SIZE
+            + Math.max(MAX_DEVICE_STATE, Math.max(MAX_BATCH_PAYLOAD, MAX_RAM_BLOCKS_PAYLOAD));
+}
