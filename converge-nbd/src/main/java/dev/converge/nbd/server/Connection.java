@@ -1,0 +1,166 @@
+package dev.converge.nbd.server;
+
+import dev.converge.nbd.wire.ClientFlags;
+import dev.converge.nbd.wire.NbdProtocolException;
+import dev.converge.nbd.wire.OptionRequest;
+import dev.converge.nbd.wire.ServerGreeting;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.security.auth.x500.X500Principal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection, run on its own virtual thread: greeting, handshake (driven by
+ * {@link Handshake#step}), optional TLS upgrade, then {@link Transmission}. Any failure ends this
+ * connection only.
+ */
+final class Connection implements Runnable {
+    private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
+    /** Read buffer size: holds the largest option frame and many request headers. */
+    private static final int READ_BUFFER = 256 * 1024;
+
+    private final String name;
+    private final SocketChannel channel;
+    private final Handshake.Context context;
+    private final NbdServerConfig config;
+    private final Runnable onEnd;
+    /** Replaced once by the TLS upgrade (reader thread); volatile because {@link #close()} runs elsewhere. */
+    private volatile Transport transport;
+
+    Connection(String name, SocketChannel channel, String peer, Handshake.Context context, NbdServerConfig config,
+               Runnable onEnd) {
+        this.name = name;
+        this.channel = channel;
+        this.context = context;
+        this.config = config;
+        this.onEnd = onEnd;
+        this.transport = new PlainTransport(channel, peer);
+    }
+
+    String name() {
+        return name;
+    }
+
+    @Override
+    public void run() {
+        try {
+            ByteBuffer in = ByteBuffer.allocate(READ_BUFFER);
+            Handshake.State state = handshake(in);
+            if (state instanceof Handshake.Transmitting t) {
+                LOG.debug("{}: transmission on export '{}' (structured={}, contexts={})", name, t.export().name(),
+                        t.structured(), t.contexts());
+                new Transmission(t, transport, config.maxInFlight(), name).run(in);
+            } else if (state instanceof Handshake.Closed c) {
+                LOG.debug("{}: handshake ended: {}", name, c.reason());
+            }
+        } catch (NbdProtocolException e) {
+            LOG.info("{}: protocol error, closing: {}", name, e.getMessage());
+        } catch (IOException e) {
+            LOG.debug("{}: connection closed: {}", name, e.toString());
+        } catch (RuntimeException e) {
+            LOG.error("{}: internal error, closing the connection", name, e);
+        } finally {
+            close();
+            onEnd.run();
+        }
+    }
+
+    private Handshake.State handshake(ByteBuffer in) throws IOException {
+        transport.write(ServerGreeting.standard().encode());
+        ClientFlags flags = readFrame(in, ClientFlags::decode);
+        Handshake.State state = Handshake.start(flags);
+        while (state instanceof Handshake.Negotiating) {
+            OptionRequest option = readFrame(in, OptionRequest::decode);
+            Handshake.Step step = Handshake.step(state, option, context);
+            LOG.debug("{}: {} → {}", name, option, step.next().getClass().getSimpleName());
+            if (!step.replies().isEmpty()) {
+                try {
+                    transport.write(step.replies().toArray(ByteBuffer[]::new));
+                } catch (IOException e) {
+                    if (step.next() instanceof Handshake.Closed) {
+                        return step.next(); // a client that sent ABORT may not wait for our ack
+                    }
+                    throw e;
+                }
+            }
+            if (step.action() == Handshake.Action.START_TLS) {
+                startTls(in);
+            }
+            state = step.next();
+        }
+        return state;
+    }
+
+    private void startTls(ByteBuffer in) throws IOException {
+        NbdTlsConfig tls = config.tls();
+        SSLEngine engine = tls.context().createSSLEngine();
+        engine.setUseClientMode(false);
+        engine.setNeedClientAuth(tls.verifyPeer());
+        in.flip();
+        TlsTransport t = new TlsTransport(channel, engine, in, transport.peer());
+        in.clear();
+        transport = t;
+        t.handshake();
+        if (!tls.allowedClients().isEmpty()) {
+            X500Principal subject;
+            try {
+                Certificate[] chain = t.session().getPeerCertificates();
+                subject = ((X509Certificate) chain[0]).getSubjectX500Principal();
+            } catch (SSLPeerUnverifiedException e) {
+                throw new IOException("TLS client presented no certificate", e);
+            }
+            if (!tls.allowedClients().contains(subject)) {
+                throw new IOException("TLS client '" + subject.getName() + "' is not in the authz allow-list");
+            }
+        }
+        LOG.debug("{}: TLS up ({})", name, t.session().getProtocol());
+    }
+
+    /** A decoder that returns null, consuming nothing, while the frame is incomplete. */
+    @FunctionalInterface
+    interface FrameDecoder<T> {
+        T decode(ByteBuffer in) throws NbdProtocolException;
+    }
+
+    private <T> T readFrame(ByteBuffer in, FrameDecoder<T> decoder) throws IOException {
+        while (true) {
+            in.flip();
+            T t;
+            try {
+                t = decoder.decode(in);
+            } finally {
+                in.compact();
+            }
+            if (t != null) {
+                return t;
+            }
+            if (!in.hasRemaining()) {
+                throw new IllegalStateException("read buffer too small for a handshake frame");
+            }
+            if (transport.read(in) < 0) {
+                throw new EOFException("client closed the connection during the handshake");
+            }
+        }
+    }
+
+    /** Closes the socket; the reader thread then ends. Safe from any thread, more than once. */
+    void close() {
+        try {
+            transport.close();
+        } catch (IOException e) {
+            LOG.debug("{}: close: {}", name, e.toString());
+        }
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing more to release
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.converge.nbd.server;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+
+/** A blocking socket channel (TCP or UNIX). */
+final class PlainTransport implements Transport {
+    private final SocketChannel channel;
+    private final String peer;
+
+    PlainTransport(SocketChannel channel, String peer) {
+        this.channel = channel;
+        this.peer = peer;
+    }
+
+    SocketChannel channel() {
+        return channel;
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        return channel.read(dst);
+    }
+
+    @Override
+    public void write(ByteBuffer... srcs) throws IOException {
+        long left = 0;
+        for (ByteBuffer b : srcs) {
+            left += b.remaining();
+        }
+        while (left > 0) {
+            left -= channel.write(srcs);
+        }
+    }
+
+    @Override
+    public boolean secure() {
+        return false;
+    }
+
+    @Override
+    public String peer() {
+        return peer;
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}

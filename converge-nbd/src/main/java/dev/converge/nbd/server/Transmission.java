@@ -1,0 +1,360 @@
+package dev.converge.nbd.server;
+
+import dev.converge.nbd.wire.Extent;
+import dev.converge.nbd.wire.IoErrorKind;
+import dev.converge.nbd.wire.NbdProtocol;
+import dev.converge.nbd.wire.NbdProtocol.Command;
+import dev.converge.nbd.wire.NbdProtocol.CommandFlag;
+import dev.converge.nbd.wire.NbdProtocol.Errno;
+import dev.converge.nbd.wire.NbdProtocolException;
+import dev.converge.nbd.wire.Request;
+import dev.converge.nbd.wire.RequestDecoder;
+import dev.converge.nbd.wire.StructuredChunk;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The transmission phase of one connection. The calling (reader) thread decodes requests and hands
+ * each to its own virtual thread, at most {@code maxInFlight} at a time (the reader blocks on
+ * {@link #inFlight} beyond that, so a client cannot make us buffer without bound). Replies go out
+ * through one {@link ReplyWriter} in whatever order requests finish; clients match them by cookie.
+ *
+ * <p>On DISC, end of stream or a framing error the reader stops, waits until every request in
+ * flight has been answered (or failed to be), and returns. Errors of one request are answered with
+ * the protocol's errno and never end the connection; only failures to write do.
+ */
+final class Transmission {
+    private static final Logger LOG = LoggerFactory.getLogger(Transmission.class);
+    /** Most descriptors in one BLOCK_STATUS chunk (QEMU caps its replies likewise). */
+    static final int MAX_EXTENTS = 1 << 16;
+
+    private final NbdExport export;
+    private final NbdExportBackend backend;
+    private final boolean structured;
+    private final List<MetaContext> contexts;
+    private final Transport transport;
+    private final ReplyWriter writer;
+    private final int maxInFlight;
+    /** Permits for requests in flight; the reader takes one per request, the handler returns it. */
+    private final Semaphore inFlight;
+    private final String name;
+
+    Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, String name) {
+        this.export = t.export();
+        this.backend = export.backend();
+        this.structured = t.structured();
+        this.contexts = t.contexts();
+        this.transport = transport;
+        this.writer = new ReplyWriter(transport);
+        this.maxInFlight = maxInFlight;
+        this.inFlight = new Semaphore(maxInFlight);
+        this.name = name;
+    }
+
+    /**
+     * Serves requests until DISC or end of stream; {@code in} holds bytes already read (write mode).
+     * Returns normally on DISC and EOF; throws on framing errors or a broken socket.
+     */
+    void run(ByteBuffer in) throws IOException {
+        RequestDecoder decoder = new RequestDecoder();
+        try {
+            while (true) {
+                in.flip();
+                Request r;
+                try {
+                    r = decoder.decode(in);
+                } finally {
+                    in.compact();
+                }
+                if (r == null) {
+                    if (transport.read(in) < 0) {
+                        LOG.debug("{}: end of stream", name);
+                        return;
+                    }
+                    continue;
+                }
+                Command c;
+                try {
+                    c = r.command();
+                } catch (NbdProtocolException.UnknownCode e) {
+                    writer.error(r.cookie(), structured, Errno.EINVAL, "unsupported command " + r.type());
+                    continue;
+                }
+                if (c == Command.DISC) {
+                    LOG.debug("{}: client disconnected", name);
+                    return;
+                }
+                inFlight.acquireUninterruptibly();
+                try {
+                    Thread.ofVirtual().name(name + "-req").start(() -> {
+                        try {
+                            handle(r, c);
+                        } finally {
+                            inFlight.release();
+                        }
+                    });
+                } catch (RuntimeException | Error e) {
+                    inFlight.release();
+                    throw e;
+                }
+            }
+        } finally {
+            // every handler ends: backend calls return and writes to a closed socket fail
+            inFlight.acquireUninterruptibly(maxInFlight);
+            inFlight.release(maxInFlight);
+        }
+    }
+
+    /** A request refused before it reaches the backend. */
+    private record Rejection(Errno errno, String message) {
+    }
+
+    private void handle(Request r, Command c) {
+        try {
+            Rejection rej = validate(r, c);
+            if (rej != null) {
+                writer.error(r.cookie(), structured, rej.errno(), rej.message());
+                return;
+            }
+            try {
+                execute(r, c);
+            } catch (NbdIoException e) {
+                writer.error(r.cookie(), structured, e.kind().toErrno(), e.getMessage());
+            } catch (RuntimeException e) {
+                // a backend bug, not the client's fault: keep the connection, report EIO, log loudly
+                LOG.error("{}: {} failed in the backend", name, r, e);
+                writer.error(r.cookie(), structured, Errno.EIO, "internal error: " + e);
+            }
+        } catch (IOException e) {
+            LOG.debug("{}: cannot send reply to {}: {}", name, r, e.toString());
+            closeQuietly();
+        }
+    }
+
+    private Rejection validate(Request r, Command c) {
+        switch (c) {
+            case CACHE, RESIZE, DISC -> {
+                return new Rejection(Errno.EINVAL, "unsupported command " + c);
+            }
+            default -> {
+            }
+        }
+        long len = r.length();
+        if ((c == Command.READ || c == Command.WRITE) && len > NbdProtocol.MAX_BUFFER_SIZE) {
+            return new Rejection(Errno.EOVERFLOW, "len (" + len + ") is larger than max len ("
+                    + NbdProtocol.MAX_BUFFER_SIZE + ")");
+        }
+        boolean writes = c == Command.WRITE || c == Command.WRITE_ZEROES || c == Command.TRIM;
+        if (writes && !export.writable()) {
+            return new Rejection(Errno.EPERM, "export is read-only");
+        }
+        long size = backend.size();
+        if (c != Command.FLUSH && (r.offset() < 0 || r.offset() > size || len > size - r.offset())) {
+            return new Rejection(c == Command.WRITE || c == Command.WRITE_ZEROES ? Errno.ENOSPC : Errno.EINVAL,
+                    "operation past EOF");
+        }
+        int allowed = (int) CommandFlag.FUA.code();
+        switch (c) {
+            case READ -> allowed |= structured ? (int) CommandFlag.DF.code() : 0;
+            case WRITE_ZEROES -> allowed |= (int) (CommandFlag.NO_HOLE.code() | CommandFlag.FAST_ZERO.code());
+            case BLOCK_STATUS -> allowed |= (int) CommandFlag.REQ_ONE.code();
+            default -> {
+            }
+        }
+        if ((r.flags() & ~allowed) != 0) {
+            return new Rejection(Errno.EINVAL, "unsupported flags for command " + c + " (got 0x"
+                    + Integer.toHexString(r.flags()) + ")");
+        }
+        if (c == Command.BLOCK_STATUS) {
+            if (contexts.isEmpty()) {
+                return new Rejection(Errno.EINVAL, "CMD_BLOCK_STATUS not negotiated");
+            }
+            if (len == 0) {
+                return new Rejection(Errno.EINVAL, "zero-length block status request");
+            }
+        }
+        return null;
+    }
+
+    private void execute(Request r, Command c) throws IOException {
+        long cookie = r.cookie();
+        switch (c) {
+            case READ -> read(r);
+            case WRITE -> {
+                backend.write(r.offset(), r.payload(), r.has(CommandFlag.FUA));
+                writer.simple(cookie, 0, null);
+            }
+            case FLUSH -> {
+                backend.flush();
+                writer.simple(cookie, 0, null);
+            }
+            case TRIM -> {
+                if (r.length() > 0) {
+                    backend.trim(r.offset(), r.length());
+                }
+                if (r.has(CommandFlag.FUA)) {
+                    backend.flush();
+                }
+                writer.simple(cookie, 0, null);
+            }
+            case WRITE_ZEROES -> {
+                boolean fast = r.has(CommandFlag.FAST_ZERO);
+                if (fast && !backend.canFastZero()) {
+                    writer.error(cookie, structured, Errno.ENOTSUP, "fast zeroing is not supported");
+                    return;
+                }
+                if (r.length() > 0) {
+                    backend.writeZeroes(r.offset(), r.length(), !r.has(CommandFlag.NO_HOLE), fast);
+                }
+                if (r.has(CommandFlag.FUA)) {
+                    backend.flush();
+                }
+                writer.simple(cookie, 0, null);
+            }
+            case BLOCK_STATUS -> blockStatus(r);
+            case DISC, CACHE, RESIZE -> throw new IllegalStateException(c + " passed validation");
+        }
+    }
+
+    private void read(Request r) throws IOException {
+        long cookie = r.cookie();
+        int len = (int) r.length();
+        if (len == 0) {
+            if (structured) {
+                writer.chunk(StructuredChunk.none(cookie));
+            } else {
+                writer.simple(cookie, 0, null);
+            }
+            return;
+        }
+        if (!structured) {
+            ByteBuffer data = ByteBuffer.allocate(len);
+            backend.read(r.offset(), data);
+            writer.simple(cookie, 0, data.flip());
+            return;
+        }
+        if (r.has(CommandFlag.DF)) {
+            ByteBuffer data = ByteBuffer.allocate(len);
+            backend.read(r.offset(), data);
+            writer.data(cookie, r.offset(), data.flip(), true);
+            return;
+        }
+        sparseRead(r);
+    }
+
+    /** Data chunks for allocated ranges and hole chunks for ranges that read as zeroes, as qemu-nbd. */
+    private void sparseRead(Request r) throws IOException {
+        long cookie = r.cookie();
+        List<Extent> extents = cover(r.offset(), r.length(), backend::blockStatus);
+        ByteBuffer data = ByteBuffer.allocate((int) r.length());
+        long pos = r.offset();
+        boolean sent = false;
+        try {
+            for (int i = 0; i < extents.size(); i++) {
+                Extent e = extents.get(i);
+                boolean last = i == extents.size() - 1;
+                if (e.readsAsZero()) {
+                    writer.chunk(StructuredChunk.hole(cookie, pos, (int) e.length(), last));
+                } else {
+                    int at = (int) (pos - r.offset());
+                    ByteBuffer slice = data.slice(at, (int) e.length());
+                    backend.read(pos, slice);
+                    writer.data(cookie, pos, slice.flip(), last);
+                }
+                sent = true;
+                pos += e.length();
+            }
+        } catch (NbdIoException e) {
+            if (!sent) {
+                throw e;
+            }
+            writer.chunk(StructuredChunk.errorOffset(cookie, e.kind().toErrno(), e.getMessage(), pos, true));
+        }
+    }
+
+    private void blockStatus(Request r) throws IOException {
+        boolean one = r.has(CommandFlag.REQ_ONE);
+        List<StructuredChunk> chunks = new ArrayList<>();
+        for (int i = 0; i < contexts.size(); i++) {
+            MetaContext ctx = contexts.get(i);
+            Source source;
+            if (ctx.bitmap() == null) {
+                source = backend::blockStatus;
+            } else {
+                NbdExportBackend.DirtyBitmapView view = backend.dirtyBitmap(ctx.bitmap()).orElseThrow(
+                        () -> new NbdIoException(IoErrorKind.INVALID, "dirty bitmap '" + ctx.bitmap() + "' is gone"));
+                source = view::extents;
+            }
+            List<Extent> extents = normalize(source.extents(r.offset(), r.length()), r.length(), one);
+            chunks.add(StructuredChunk.blockStatus(r.cookie(), ctx.id(), extents, i == contexts.size() - 1));
+        }
+        for (StructuredChunk c : chunks) {
+            writer.chunk(c);
+        }
+    }
+
+    /** Where extents come from: the backend's allocation or a dirty bitmap. */
+    @FunctionalInterface
+    interface Source {
+        List<Extent> extents(long offset, long length) throws NbdIoException;
+    }
+
+    /** Extents covering exactly [offset, offset+length), merged, asking the source again where it stopped short. */
+    static List<Extent> cover(long offset, long length, Source source) throws NbdIoException {
+        List<Extent> out = new ArrayList<>();
+        long done = 0;
+        while (done < length) {
+            List<Extent> part = normalize(source.extents(offset + done, length - done), length - done, false);
+            for (Extent e : part) {
+                append(out, e);
+                done += e.length();
+            }
+        }
+        return out;
+    }
+
+    /** Merges neighbours with equal flags, clamps to {@code length}, keeps one extent when asked. */
+    static List<Extent> normalize(List<Extent> raw, long length, boolean one) throws NbdIoException {
+        List<Extent> out = new ArrayList<>();
+        long total = 0;
+        for (Extent e : raw) {
+            if (total >= length) {
+                break;
+            }
+            Extent clamped = e.length() > length - total ? e.withLength(length - total) : e;
+            append(out, clamped);
+            total += clamped.length();
+        }
+        if (out.isEmpty()) {
+            throw new NbdIoException(IoErrorKind.IO, "backend reported no extents");
+        }
+        if (one) {
+            return List.of(out.getFirst());
+        }
+        return out.size() > MAX_EXTENTS ? List.copyOf(out.subList(0, MAX_EXTENTS)) : out;
+    }
+
+    private static void append(List<Extent> out, Extent e) {
+        if (!out.isEmpty()) {
+            Extent last = out.getLast();
+            if (last.flags() == e.flags() && last.length() + e.length() <= Extent.MAX_LENGTH) {
+                out.set(out.size() - 1, last.withLength(last.length() + e.length()));
+                return;
+            }
+        }
+        out.add(e);
+    }
+
+    private void closeQuietly() {
+        try {
+            transport.close();
+        } catch (IOException ignored) {
+            // already broken; the reader notices and ends the connection
+        }
+    }
+}

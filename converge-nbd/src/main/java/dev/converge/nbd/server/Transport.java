@@ -1,0 +1,23 @@
+package dev.converge.nbd.server;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * The byte pipe of one connection: plain socket channel or TLS over it. One thread reads; writes
+ * come from several threads and are serialised by the caller ({@link ReplyWriter}).
+ */
+interface Transport extends Closeable {
+    /** Reads some bytes into {@code dst}; blocks until at least one arrives; -1 at end of stream. */
+    int read(ByteBuffer dst) throws IOException;
+
+    /** Writes all of {@code srcs}, in order. */
+    void write(ByteBuffer... srcs) throws IOException;
+
+    /** Whether this transport is encrypted. */
+    boolean secure();
+
+    /** Peer description for logs. */
+    String peer();
+}
