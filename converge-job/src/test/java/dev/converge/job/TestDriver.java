@@ -33,6 +33,8 @@ final class TestDriver implements JobDriver {
 
     /** Whether cancel of a READY job is soft (mirror-like); otherwise every cancel is forced. */
     volatile boolean softCancelWhenReady;
+    /** Whether every soft cancel stays soft (the driver never forces it). */
+    volatile boolean alwaysSoft;
     /** Whether job-complete is supported. */
     volatile boolean completable = true;
     /** When set, prepare() throws it. */
@@ -115,6 +117,9 @@ final class TestDriver implements JobDriver {
     public boolean cancel(boolean force) {
         cancelCalls.incrementAndGet();
         JobContext c = ctx;
+        if (alwaysSoft) {
+            return force;
+        }
         return force || !softCancelWhenReady || c == null || !c.isReady();
     }
 
