@@ -377,6 +377,11 @@ public abstract class BlockNode {
         return gate.inflight();
     }
 
+    /** Requests waiting at this drained node's entrance (for tests and diagnostics). */
+    public final int waitingAtEntrance() {
+        return gate.waiters();
+    }
+
     /** Whether a drained section is open. */
     public final boolean isDrained() {
         return gate.isDrained();

@@ -21,6 +21,8 @@ final class IoGate {
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled under {@link #lock} when inflight drops to zero during a drain, and when the last section closes. */
     private final Condition changed = lock.newCondition();
+    /** Requests waiting at the entrance of a drained node. Guarded by {@link #lock}. */
+    private int waiters;
 
     /**
      * Admits a request, waiting while the node is drained.
@@ -45,10 +47,12 @@ final class IoGate {
             exit();
             lock.lock();
             try {
+                waiters++;
                 while (quiesce > 0) {
                     changed.awaitUninterruptibly();
                 }
             } finally {
+                waiters--;
                 lock.unlock();
             }
         }
@@ -99,6 +103,15 @@ final class IoGate {
 
     long inflight() {
         return inflight.get();
+    }
+
+    int waiters() {
+        lock.lock();
+        try {
+            return waiters;
+        } finally {
+            lock.unlock();
+        }
     }
 
     boolean isDrained() {
