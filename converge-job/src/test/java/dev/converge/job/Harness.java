@@ -100,6 +100,13 @@ final class Harness implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
+        run(() -> {
+            for (Job j : engine.jobs()) {
+                if (JobTables.accepts(JobVerb.CANCEL, j.status())) {
+                    engine.cancel(j.id(), true); // leftovers of a failed test: end them fast
+                }
+            }
+        });
         assertThat(engine.awaitThreadsEnded(TestTimeouts.MEDIUM)).as("job threads ended").isTrue();
         mainLoop.close();
     }
