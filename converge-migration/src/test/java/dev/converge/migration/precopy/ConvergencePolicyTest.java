@@ -1,0 +1,45 @@
+package dev.converge.migration.precopy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class ConvergencePolicyTest {
+    private final ConvergencePolicy policy = new ConvergencePolicy(Duration.ofMillis(300));
+
+    @ParameterizedTest
+    @CsvSource({
+        // remaining, bandwidth B/s, expected ms, converged
+        "0, 0, 0, true",
+        "0, 1e9, 0, true",
+        "4096, 0, 9223372036854775807, false",
+        "30000000, 100000000, 300, true",   // exactly at the limit
+        "30000001, 100000000, 301, false",  // just above (rounded up)
+        "1048576, 1e9, 2, true",
+        "1073741824, 1e8, 10738, false",
+    })
+    void downtimeIsRemainingOverBandwidth(long remaining, double bandwidth, long expectedMs, boolean converged) {
+        ConvergencePolicy.Estimate e = policy.evaluate(remaining, bandwidth);
+        assertThat(e.expectedDowntimeMs()).isEqualTo(expectedMs);
+        assertThat(e.converged()).isEqualTo(converged);
+        assertThat(e.remainingBytes()).isEqualTo(remaining);
+    }
+
+    @Test
+    void zeroLimitConvergesOnlyWithNothingLeft() {
+        ConvergencePolicy strict = new ConvergencePolicy(Duration.ZERO);
+        assertThat(strict.evaluate(0, 1).converged()).isTrue();
+        assertThat(strict.evaluate(1, 1e12).converged()).isFalse();
+    }
+
+    @Test
+    void badInputIsRefused() {
+        assertThatThrownBy(() -> new ConvergencePolicy(Duration.ofMillis(-1))).hasMessageStartingWith("downtime-limit: ");
+        assertThatThrownBy(() -> policy.evaluate(-1, 1)).hasMessage("remaining bytes: -1 (expected: >= 0)");
+        assertThat(policy.evaluate(4096, Double.NaN).converged()).isFalse();
+    }
+}

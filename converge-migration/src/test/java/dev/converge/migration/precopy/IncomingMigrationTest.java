@@ -1,0 +1,181 @@
+package dev.converge.migration.precopy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.machine.RunState;
+import dev.converge.migration.machine.WorkloadKind;
+import dev.converge.migration.wire.ReturnDecoder;
+import dev.converge.migration.wire.ReturnMessage;
+import dev.converge.migration.wire.StreamEncoder;
+import dev.converge.migration.wire.StreamRecord;
+import dev.converge.migration.wire.WireFormat;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The incoming side fed from memory: valid, truncated, corrupted and out-of-order streams. */
+class IncomingMigrationTest {
+    static final MachineSpec SPEC = MachineSpec.of(1L << 20, 1, WorkloadKind.IDLE);
+
+    private Machine source;
+    private Machine dest;
+    private byte[] stream;
+    private String zeroDigest;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        source = Machine.create("src", SPEC, RunState.RUNNING);
+        RamBlock ram = source.ram().blocks().get(0);
+        for (long p = 0; p < ram.pages(); p += 3) {
+            ram.writeLong(p * RamBlock.PAGE_SIZE + 8, p * 31 + 7);
+        }
+        MemoryChannel ch = new MemoryChannel(bytes(StreamEncoder.encode(new ReturnMessage.AckComplete())), 1 << 20);
+        MigrationResult result = new PrecopySender(source, ch, new ConvergencePolicy(Duration.ofMillis(300)),
+                new TestControl(true, 1, 0)).run();
+        assertThat(result.pagesSent()).isPositive();
+        assertThat(result.zeroPages()).isPositive();
+        assertThat(source.runState()).isEqualTo(RunState.POSTMIGRATE);
+        stream = ch.written();
+        dest = Machine.create("dst", SPEC, RunState.INMIGRATE);
+        dest.stop(); // no autostart: stay paused after the incoming migration
+        zeroDigest = dest.ramDigest();
+    }
+
+    @AfterEach
+    void tearDown() {
+        source.close();
+        dest.close();
+    }
+
+    static byte[] bytes(ByteBuffer b) {
+        byte[] a = new byte[b.remaining()];
+        b.get(a);
+        return a;
+    }
+
+    private ReturnMessage returned(MemoryChannel ch) throws Exception {
+        return ReturnDecoder.decode(ByteBuffer.wrap(ch.written()));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 4096, 1 << 20})
+    void validStreamInAnyChunkingArrivesWhole(int chunk) throws Exception {
+        MemoryChannel ch = new MemoryChannel(stream, chunk);
+        IncomingMigration.Completed done = IncomingMigration.run(dest, ch);
+        assertThat(done.pages()).isGreaterThanOrEqualTo(SPEC.memory() / RamBlock.PAGE_SIZE);
+        assertThat(dest.ramDigest()).isEqualTo(source.ramDigest());
+        assertThat(dest.runState()).isEqualTo(RunState.PAUSED);
+        assertThat(returned(ch)).isEqualTo(new ReturnMessage.AckComplete());
+    }
+
+    @Test
+    void truncatedStreamFailsCleanlyAndTheDestinationAcceptsTheNextOne() throws Exception {
+        for (int len : new int[] {0, 5, 8, 30, 100, 5000, stream.length / 2, stream.length - 1}) {
+            MemoryChannel ch = new MemoryChannel(java.util.Arrays.copyOf(stream, len), 1 << 16);
+            assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
+                    .isInstanceOf(MigrationException.ChannelFailed.class)
+                    .hasMessageStartingWith("incoming migration stream truncated: ended after " + len + " bytes in state ");
+            assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
+            assertThat(dest.ramDigest()).as("partial RAM discarded").isEqualTo(zeroDigest);
+            assertThat(returned(ch)).isInstanceOf(ReturnMessage.Error.class);
+        }
+        IncomingMigration.run(dest, new MemoryChannel(stream, 1 << 16));
+        assertThat(dest.ramDigest()).isEqualTo(source.ramDigest());
+    }
+
+    @Test
+    void badMagicIsRefusedNamingIt() throws Exception {
+        byte[] bad = stream.clone();
+        bad[0] ^= 0x20;
+        MemoryChannel ch = new MemoryChannel(bad, 1 << 16);
+        assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
+                .isInstanceOf(MigrationException.ProtocolFailed.class)
+                .hasMessage("incoming migration stream is malformed: magic: 0x534d5663 (expected: 0x534d5643)");
+        assertThat(((ReturnMessage.Error) returned(ch)).message()).contains("magic");
+        assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
+    }
+
+    @Test
+    void corruptedRecordTypeMidStreamIsRefused() throws Exception {
+        byte[] bad = stream.clone();
+        // The first record after the header and RAM_BLOCKS: overwrite its type code with 9.
+        int ramBlocksLen = java.nio.ByteBuffer.wrap(bad, 12, 4).order(WireFormat.ORDER).getInt();
+        int next = 8 + 8 + ramBlocksLen;
+        bad[next] = 9;
+        bad[next + 1] = 0;
+        assertThatThrownBy(() -> IncomingMigration.run(dest, new MemoryChannel(bad, 1 << 16)))
+                .isInstanceOf(MigrationException.ProtocolFailed.class)
+                .hasMessageEndingWith("record type: 9 (unknown) (expected: 1..7)");
+        assertThat(dest.ramDigest()).isEqualTo(zeroDigest);
+    }
+
+    @Test
+    void layoutThatDoesNotFitTheDestinationIsRefused() throws Exception {
+        try (Machine bigger = Machine.create("big", MachineSpec.of(2L << 20, 1, WorkloadKind.IDLE), RunState.INMIGRATE)) {
+            assertThatThrownBy(() -> IncomingMigration.run(bigger, new MemoryChannel(stream, 1 << 16)))
+                    .isInstanceOf(MigrationException.IncomingRejected.class)
+                    .hasMessage("incoming migration refused: RAM block 'pc.ram' size: 1048576 (expected: 2097152)");
+            assertThat(bigger.runState()).isEqualTo(RunState.INMIGRATE);
+        }
+    }
+
+    @Test
+    void recordsOutOfOrderAreRefusedNamingRecordAndState() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (StreamRecord r : List.of(new StreamRecord.Header(2),
+                new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
+                        new StreamRecord.BlockInfo(Machine.ROM_BLOCK, Machine.ROM_SIZE))),
+                new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[4])),
+                new StreamRecord.ZeroPage(0, 0))) {
+            out.writeBytes(bytes(StreamEncoder.encode(r)));
+        }
+        assertThatThrownBy(() -> IncomingMigration.run(dest, new MemoryChannel(out.toByteArray(), 1 << 16)))
+                .isInstanceOf(MigrationException.IncomingRejected.class)
+                .hasMessage("incoming migration refused: unexpected record ZeroPage in state StateReceived");
+    }
+
+    @Test
+    void badDeviceStateIsRefusedAtComplete() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (StreamRecord r : List.of(new StreamRecord.Header(1),
+                new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
+                        new StreamRecord.BlockInfo(Machine.ROM_BLOCK, Machine.ROM_SIZE))),
+                new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[4])),
+                new StreamRecord.Complete())) {
+            out.writeBytes(bytes(StreamEncoder.encode(r)));
+        }
+        assertThatThrownBy(() -> IncomingMigration.run(dest, new MemoryChannel(out.toByteArray(), 1 << 16)))
+                .hasMessage("incoming migration refused: device state does not fit the destination: "
+                        + "device state length: 4 (expected: 16)");
+        assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
+    }
+
+    @Test
+    void machineNotWaitingForIncomingIsRefused() {
+        assertThatThrownBy(() -> IncomingMigration.run(source, new MemoryChannel(stream, 1 << 16)))
+                .isInstanceOf(MigrationException.IncomingRejected.class)
+                .hasMessage("machine 'src' is not waiting for an incoming migration (run state 'postmigrate')");
+    }
+
+    @Test
+    void senderReportsTheDestinationsError() throws Exception {
+        try (Machine src = Machine.create("s2", SPEC, RunState.RUNNING)) {
+            MemoryChannel ch = new MemoryChannel(bytes(StreamEncoder.encode(new ReturnMessage.Error("out of memory"))), 1 << 16);
+            assertThatThrownBy(() -> new PrecopySender(src, ch, new ConvergencePolicy(Duration.ofMillis(300)),
+                    new TestControl(true, 1, 0)).run())
+                    .isInstanceOf(MigrationException.DestinationFailed.class)
+                    .hasMessage("destination failed the migration: out of memory");
+            assertThat(src.runState()).as("source resumes after a failed switchover").isEqualTo(RunState.RUNNING);
+        }
+    }
+}
