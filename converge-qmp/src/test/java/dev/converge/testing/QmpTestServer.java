@@ -46,8 +46,14 @@ public final class QmpTestServer implements AutoCloseable {
         }
         this.server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
         this.dir = Files.createTempDirectory("converge-qmp-test");
-        this.address = server.listen(new QmpAddress.Unix(dir.resolve("qmp.sock")));
-        this.client = newClient();
+        try {
+            this.address = server.listen(new QmpAddress.Unix(dir.resolve("qmp.sock")));
+            this.client = newClient();
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            Files.deleteIfExists(dir);
+            throw e;
+        }
     }
 
     /** Starts a server with its own main loop and one connected, negotiated client. */

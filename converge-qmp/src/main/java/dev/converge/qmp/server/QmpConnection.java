@@ -133,6 +133,25 @@ final class QmpConnection {
                     outbound.size(), bytes);
             runAfter(afterWrite);
             close();
+        } else if (closed.get()) {
+            // close() ran between our check and our offer: the writer may be gone, so do not strand it.
+            dropQueued();
+        }
+    }
+
+    /** After close: runs the after-write actions of what is queued, keeping the writer's STOP. */
+    private void dropQueued() {
+        boolean sawStop = false;
+        Outbound o;
+        while ((o = outbound.poll()) != null) {
+            if (o == STOP) {
+                sawStop = true;
+            } else {
+                runAfter(o.afterWrite());
+            }
+        }
+        if (sawStop) {
+            outbound.offer(STOP);
         }
     }
 
