@@ -1,0 +1,325 @@
+package dev.converge.nbd.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.converge.nbd.wire.Extent;
+import dev.converge.nbd.wire.IoErrorKind;
+import dev.converge.nbd.wire.NbdProtocol;
+import dev.converge.nbd.wire.NbdProtocol.Command;
+import dev.converge.nbd.wire.NbdProtocol.CommandFlag;
+import dev.converge.nbd.wire.NbdProtocol.Errno;
+import dev.converge.nbd.wire.NbdProtocol.ReplyType;
+import dev.converge.nbd.wire.Reply;
+import dev.converge.nbd.wire.Request;
+import dev.converge.nbd.wire.SimpleReply;
+import dev.converge.nbd.wire.StructuredChunk;
+import dev.converge.testing.TestTimeouts;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The server driven byte by byte with the wire codec: errors, pipelining, hostile and vanishing clients. */
+class NbdServerTest {
+    private static final int SIZE = 1 << 20;
+    private NbdServer server;
+    private final List<TestClient> clients = new ArrayList<>();
+
+    private NbdServer start(NbdServerConfig config, NbdExport... exports) throws IOException {
+        server = NbdServer.start(config);
+        for (NbdExport e : exports) {
+            server.addExport(e);
+        }
+        return server;
+    }
+
+    private TestClient client() throws IOException {
+        TestClient c = TestClient.connect(server.localAddress());
+        clients.add(c);
+        return c;
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        for (TestClient c : clients) {
+            c.close();
+        }
+        if (server != null) {
+            server.close();
+            assertThat(server.connectionCount()).isZero();
+        }
+    }
+
+    private static NbdServerConfig local() {
+        return NbdServerConfig.tcp("127.0.0.1", 0);
+    }
+
+    private static int errnoOf(Reply r) {
+        return switch (r) {
+            case SimpleReply s -> s.error();
+            case StructuredChunk c -> c.type().isError() ? c.errno() : 0;
+        };
+    }
+
+    private Reply roundTrip(TestClient c, Request r) throws IOException {
+        c.send(r);
+        Reply reply = c.reply();
+        assertThat(reply.cookie()).isEqualTo(r.cookie());
+        return reply;
+    }
+
+    @Test
+    void badRequestsGetTheProtocolsErrorsAndTheConnectionGoesOn() throws Exception {
+        MemoryBackend mem = new MemoryBackend(SIZE, false, false);
+        start(local(), NbdExport.writable("rw", mem), NbdExport.readOnly("ro", new MemoryBackend(SIZE)));
+        TestClient c = client().open("rw", true, List.of());
+        assertThat(errnoOf(roundTrip(c, Request.read(1, SIZE - 10, 11)))).isEqualTo(Errno.EINVAL.wire());
+        assertThat(errnoOf(roundTrip(c, Request.write(2, SIZE - 1, ByteBuffer.allocate(2), Set.of()))))
+                .isEqualTo(Errno.ENOSPC.wire());
+        assertThat(errnoOf(roundTrip(c, Request.read(3, 0, NbdProtocol.MAX_BUFFER_SIZE + 1L))))
+                .isEqualTo(Errno.EOVERFLOW.wire());
+        assertThat(errnoOf(roundTrip(c, Request.of(Command.WRITE, Set.of(CommandFlag.REQ_ONE), 4, 0, 0))))
+                .isEqualTo(Errno.EINVAL.wire());
+        assertThat(errnoOf(roundTrip(c, Request.of(Command.WRITE_ZEROES, Set.of(CommandFlag.FAST_ZERO), 5, 0, 4096))))
+                .isEqualTo(Errno.ENOTSUP.wire());
+        assertThat(errnoOf(roundTrip(c, new Request(0, 42, 6, 0, 0, null)))).isEqualTo(Errno.EINVAL.wire());
+        assertThat(errnoOf(roundTrip(c, Request.of(Command.BLOCK_STATUS, Set.of(), 7, 0, 4096))))
+                .isEqualTo(Errno.EINVAL.wire());
+        assertThat(errnoOf(roundTrip(c, Request.of(Command.CACHE, Set.of(), 8, 0, 4096))))
+                .isEqualTo(Errno.EINVAL.wire());
+        StructuredChunk err = (StructuredChunk) roundTrip(c, Request.read(9, -1, 1));
+        assertThat(err.errorMessage()).isEqualTo("operation past EOF");
+        mem.failReadsWith(off -> new NbdIoException(IoErrorKind.IO, "medium error at " + off));
+        // DF: a sparse read of this unallocated range would answer with a hole without reading
+        StructuredChunk io = (StructuredChunk) roundTrip(c, Request.of(Command.READ, Set.of(CommandFlag.DF), 10,
+                4096, 512));
+        assertThat(io.errno()).isEqualTo(Errno.EIO.wire());
+        assertThat(io.errorMessage()).isEqualTo("medium error at 4096");
+        mem.failReadsWith(off -> null);
+        // still serving
+        assertThat(errnoOf(roundTrip(c, Request.write(11, 0, ByteBuffer.wrap(new byte[] {7}), Set.of())))).isZero();
+        assertThat(mem.snapshot()[0]).isEqualTo((byte) 7);
+        assertThat(mem.snapshot()[SIZE - 1]).isZero(); // the refused writes changed nothing
+
+        TestClient r = client().open("ro", false, List.of());
+        assertThat(roundTrip(r, Request.write(1, 0, ByteBuffer.allocate(4), Set.of())))
+                .isEqualTo(new SimpleReply(Errno.EPERM.wire(), 1, null));
+        assertThat(errnoOf(roundTrip(r, Request.of(Command.TRIM, Set.of(), 2, 0, 4096)))).isEqualTo(Errno.EPERM.wire());
+        assertThat(errnoOf(roundTrip(r, Request.read(3, 0, 4)))).isZero();
+    }
+
+    @Test
+    void oversizedWriteIsAnsweredWithEoverflowAndTheStreamStaysInStep() throws Exception {
+        MemoryBackend mem = new MemoryBackend(SIZE);
+        start(local(), NbdExport.writable("rw", mem));
+        TestClient c = client().open("rw", false, List.of());
+        int len = NbdProtocol.MAX_BUFFER_SIZE + 1;
+        c.write(new Request(0, 1, 1, 0, len, null).encode());
+        ByteBuffer junk = ByteBuffer.allocate(1 << 20);
+        for (int sent = 0; sent < len; ) {
+            junk.clear().limit(Math.min(junk.capacity(), len - sent));
+            sent += junk.remaining();
+            c.write(junk);
+        }
+        assertThat(c.reply()).isEqualTo(new SimpleReply(Errno.EOVERFLOW.wire(), 1, null));
+        assertThat(errnoOf(roundTrip(c, Request.read(2, 0, 16)))).isZero();
+    }
+
+    @Test
+    void readsComeBackAsDataAndHoleChunksUnlessDontFragment() throws Exception {
+        MemoryBackend mem = new MemoryBackend(SIZE).fill(0, 4096, (byte) 1).fill(3 * 4096, 4096, (byte) 2);
+        start(local(), NbdExport.writable("rw", mem));
+        TestClient c = client().open("rw", true, List.of());
+        c.send(Request.read(1, 0, 4 * 4096));
+        List<StructuredChunk> chunks = new ArrayList<>();
+        do {
+            chunks.add((StructuredChunk) c.reply());
+        } while (!chunks.getLast().done());
+        assertThat(chunks).extracting(StructuredChunk::type)
+                .containsExactly(ReplyType.OFFSET_DATA, ReplyType.OFFSET_HOLE, ReplyType.OFFSET_DATA);
+        assertThat(chunks.get(1).offset()).isEqualTo(4096);
+        assertThat(chunks.get(1).holeLength()).isEqualTo(2 * 4096);
+        assertThat(chunks.get(2).offset()).isEqualTo(3 * 4096);
+        byte[] expected = new byte[4096];
+        Arrays.fill(expected, (byte) 2);
+        assertThat(chunks.get(2).data()).isEqualTo(ByteBuffer.wrap(expected));
+
+        c.send(Request.of(Command.READ, Set.of(CommandFlag.DF), 2, 0, 4 * 4096));
+        StructuredChunk whole = (StructuredChunk) c.reply();
+        assertThat(whole.done()).isTrue();
+        assertThat(whole.type()).isEqualTo(ReplyType.OFFSET_DATA);
+        assertThat(whole.data()).isEqualTo(ByteBuffer.wrap(mem.snapshot(), 0, 4 * 4096));
+
+        assertThat(roundTrip(c, Request.read(3, 0, 0))).isEqualTo(StructuredChunk.none(3));
+    }
+
+    @Test
+    void blockStatusForEveryContextAndReqOne() throws Exception {
+        MemoryBackend mem = new MemoryBackend(SIZE).fill(0, 8192, (byte) 1);
+        start(local(), new NbdExport("rw", "", true, mem, List.of(MemoryBackend.BITMAP), true));
+        TestClient c = client().open("rw", true, List.of("base:allocation", "qemu:dirty-bitmap:dirty0"));
+        assertThat(errnoOf(roundTrip(c, Request.write(1, 4096, ByteBuffer.allocate(4096), Set.of())))).isZero();
+        c.send(Request.of(Command.BLOCK_STATUS, Set.of(), 2, 0, 4 * 4096));
+        StructuredChunk base = (StructuredChunk) c.reply();
+        StructuredChunk dirty = (StructuredChunk) c.reply();
+        assertThat(base.contextId()).isZero();
+        assertThat(base.done()).isFalse();
+        assertThat(base.extents()).containsExactly(Extent.data(8192), Extent.hole(8192));
+        assertThat(dirty.contextId()).isEqualTo(1);
+        assertThat(dirty.done()).isTrue();
+        assertThat(dirty.extents()).containsExactly(Extent.clean(4096), Extent.dirty(4096), Extent.clean(8192));
+        c.send(Request.of(Command.BLOCK_STATUS, Set.of(CommandFlag.REQ_ONE), 3, 4096, 3 * 4096));
+        assertThat(((StructuredChunk) c.reply()).extents()).containsExactly(Extent.data(4096));
+        assertThat(((StructuredChunk) c.reply()).extents()).containsExactly(Extent.dirty(4096));
+    }
+
+    @Test
+    void pipelinedRequestsAreAnsweredOutOfOrder() throws Exception {
+        GatedBackend gated = new GatedBackend(new MemoryBackend(SIZE).fill(0, SIZE, (byte) 9), 0, false);
+        start(local(), NbdExport.writable("rw", gated));
+        TestClient c = client().open("rw", false, List.of());
+        c.send(Request.read(1, 0, 4096));     // waits at the gate
+        c.send(Request.read(2, 8192, 4096));  // overtakes it
+        Reply first = c.reply();
+        assertThat(first.cookie()).isEqualTo(2);
+        gated.gate.countDown();
+        Reply second = c.reply();
+        assertThat(second.cookie()).isEqualTo(1);
+        assertThat(((SimpleReply) second).data().get(0)).isEqualTo((byte) 9);
+    }
+
+    @Test
+    void requestsInFlightAreBounded() throws Exception {
+        GatedBackend gated = new GatedBackend(new MemoryBackend(SIZE), -1, true);
+        start(local().withMaxInFlight(2), NbdExport.writable("rw", gated));
+        TestClient c = client().open("rw", false, List.of());
+        for (int i = 0; i < 6; i++) {
+            c.send(Request.read(i, i * 4096L, 4096));
+        }
+        await().atMost(TestTimeouts.MEDIUM).until(() -> gated.inProgress.get() == 2);
+        gated.gate.countDown();
+        List<Long> cookies = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            cookies.add(c.reply().cookie());
+        }
+        assertThat(cookies).containsExactlyInAnyOrder(0L, 1L, 2L, 3L, 4L, 5L);
+        assertThat(gated.maxInProgress.get()).isEqualTo(2);
+    }
+
+    @Test
+    void multiConnWritesAreVisibleAcrossConnectionsAfterFlush() throws Exception {
+        MemoryBackend mem = new MemoryBackend(SIZE);
+        start(local(), NbdExport.writable("rw", mem));
+        TestClient a = client().open("rw", true, List.of());
+        TestClient b = client().open("rw", true, List.of());
+        assertThat(a.transmissionFlags & NbdProtocol.TransmissionFlag.CAN_MULTI_CONN.code()).isNotZero();
+        byte[] data = new byte[8192];
+        new Random(1).nextBytes(data);
+        assertThat(errnoOf(roundTrip(a, Request.write(1, 4096, ByteBuffer.wrap(data), Set.of(CommandFlag.FUA)))))
+                .isZero();
+        assertThat(errnoOf(roundTrip(a, Request.of(Command.FLUSH, Set.of(), 2, 0, 0)))).isZero();
+        StructuredChunk read = (StructuredChunk) roundTrip(b, Request.of(Command.READ, Set.of(CommandFlag.DF), 3,
+                4096, 8192));
+        assertThat(read.data()).isEqualTo(ByteBuffer.wrap(data));
+        assertThat(mem.flushes()).isEqualTo(1);
+    }
+
+    @Test
+    void disconnectAnswersWhatIsInFlightFirst() throws Exception {
+        GatedBackend gated = new GatedBackend(new MemoryBackend(SIZE), 0, false);
+        start(local(), NbdExport.writable("rw", gated));
+        TestClient c = client().open("rw", false, List.of());
+        c.send(Request.read(1, 0, 4096));
+        c.send(Request.disconnect(2));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> gated.inProgress.get() == 1);
+        gated.gate.countDown();
+        assertThat(c.reply().cookie()).isEqualTo(1);
+        assertThat(c.closedByServer()).isTrue();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> server.connectionCount() == 0);
+    }
+
+    @Test
+    void garbageAndVanishingClientsEndOnlyTheirOwnConnection() throws Exception {
+        MemoryBackend mem = new MemoryBackend(SIZE);
+        start(local(), NbdExport.writable("rw", mem));
+        TestClient good = client().open("rw", true, List.of());
+
+        TestClient garbage = client();
+        garbage.start();
+        garbage.write(ByteBuffer.wrap("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes()));
+        assertThat(garbage.closedByServer()).isTrue();
+
+        TestClient badFlags = client();
+        badFlags.read(dev.converge.nbd.wire.ServerGreeting::decode);
+        badFlags.write(ByteBuffer.wrap(new byte[] {0, 0, 0, (byte) 0xff}));
+        assertThat(badFlags.closedByServer()).isTrue();
+
+        TestClient badMagic = client().open("rw", false, List.of());
+        badMagic.write(ByteBuffer.wrap(new byte[28]));
+        assertThat(badMagic.closedByServer()).isTrue();
+
+        TestClient vanishing = client().open("rw", false, List.of());
+        ByteBuffer half = Request.write(1, 0, ByteBuffer.allocate(65536), Set.of()).encode();
+        half.limit(28 + 30000);
+        vanishing.write(half);
+        vanishing.close();
+
+        TestClient midHandshake = client();
+        midHandshake.start();
+        midHandshake.write(ByteBuffer.wrap(new byte[] {0x49, 0x48, 0x41}));
+        midHandshake.close();
+
+        await().atMost(TestTimeouts.MEDIUM).until(() -> server.connectionCount() == 1);
+        byte[] data = {1, 2, 3};
+        assertThat(errnoOf(roundTrip(good, Request.write(5, 100, ByteBuffer.wrap(data), Set.of())))).isZero();
+        assertThat(Arrays.copyOfRange(mem.snapshot(), 100, 103)).isEqualTo(data);
+        assertThat(mem.snapshot()[0]).isZero(); // the half write never reached the backend
+    }
+
+    @Test
+    void connectionsBeyondMaxAreClosedAtOnce() throws Exception {
+        start(local().withMaxConnections(1), NbdExport.writable("rw", new MemoryBackend(SIZE)));
+        TestClient first = client().open("rw", false, List.of());
+        TestClient second = client();
+        assertThat(second.closedByServer()).isTrue();
+        assertThat(errnoOf(roundTrip(first, Request.read(1, 0, 8)))).isZero();
+    }
+
+    @Test
+    void closeEndsEveryConnectionAndJoinsItsThreads() throws Exception {
+        GatedBackend gated = new GatedBackend(new MemoryBackend(SIZE), 0, false);
+        start(local(), NbdExport.writable("rw", gated));
+        TestClient busy = client().open("rw", false, List.of());
+        TestClient idle = client();
+        idle.start();
+        busy.send(Request.read(1, 0, 4096));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> gated.inProgress.get() == 1);
+        Thread closer = Thread.ofVirtual().start(server::close);
+        gated.gate.countDown(); // the in-flight request ends; close() waits for it
+        closer.join(TestTimeouts.MEDIUM);
+        assertThat(closer.isAlive()).isFalse();
+        assertThat(server.connectionCount()).isZero();
+        assertThat(idle.closedByServer()).isTrue();
+    }
+
+    @Test
+    void exportsCanBeAddedAndRemovedWhileServing() throws Exception {
+        start(local());
+        server.addExport(NbdExport.writable("a", new MemoryBackend(4096)));
+        assertThat(server.exports()).extracting(NbdExport::name).containsExactly("a");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> server.addExport(NbdExport.writable("a", new MemoryBackend(4096))))
+                .hasMessage("export 'a' already exists");
+        assertThat(server.removeExport("a")).isTrue();
+        TestClient c = client();
+        c.start();
+        var replies = c.option(dev.converge.nbd.wire.OptionRequest.go("a", List.of()));
+        assertThat(replies.getLast().type()).isEqualTo(NbdProtocol.OptionReplyType.ERR_UNKNOWN);
+    }
+}
