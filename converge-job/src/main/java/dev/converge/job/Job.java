@@ -53,8 +53,16 @@ public final class Job {
     boolean forceCancel;
     /** A thread was started for run(); guarded by lock. */
     boolean started;
-    /** run() ended, or will never run (QEMU deferred_to_main_loop); guarded by lock. */
+    /**
+     * run() ended, or will never run (QEMU deferred_to_main_loop): set by the job thread as it
+     * hands over to the main loop; decides whether a soft cancel is still heard. Guarded by lock.
+     */
     boolean runEnded;
+    /**
+     * The main loop processed the end of run() (the job is WAITING or ABORTING, or will never
+     * run); only then does the job count as ended for its transaction. Guarded by lock.
+     */
+    boolean endProcessed;
     /** The user's complete was accepted; guarded by lock. */
     boolean completeRequested;
     /** A wake-up is pending for the next sleep; guarded by lock. */

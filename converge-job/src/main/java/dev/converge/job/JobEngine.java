@@ -289,7 +289,9 @@ public final class JobEngine {
                 job.forceCancel |= reallyForce;
             }
             job.kickLocked();
-            abortEnded = !notStarted && job.runEnded && job.isCancelledLocked();
+            // If run() ended but the main loop has not processed it yet, that pending hand-over
+            // sees the cancel and aborts; only an end already processed needs the abort here.
+            abortEnded = !notStarted && job.endProcessed && job.isCancelledLocked();
         } finally {
             lock.unlock();
         }

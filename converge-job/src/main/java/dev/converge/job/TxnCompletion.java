@@ -33,6 +33,7 @@ final class TxnCompletion {
         lock.lock();
         try {
             job.runEnded = true;
+            job.endProcessed = true;
             boolean cancelledUnwind = failure instanceof JobCancelledException && job.isCancelledLocked();
             if (failure != null && !cancelledUnwind) {
                 job.setErrorIfAbsentLocked(describe(failure));
@@ -125,6 +126,7 @@ final class TxnCompletion {
         job.setErrorIfAbsentLocked(reason);
         if (!job.started) {
             job.runEnded = true; // it will never run
+            job.endProcessed = true;
         }
         job.kickLocked();
     }
@@ -145,7 +147,8 @@ final class TxnCompletion {
         lock.lock();
         try {
             for (Job j : txn.jobs) {
-                if (!j.runEnded) {
+                // Not runEnded: a job thread sets that before its hand-over to us is processed.
+                if (!j.endProcessed) {
                     return;
                 }
             }

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.converge.qmp.MainLoop;
 import dev.converge.testing.TestTimeouts;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -23,7 +24,15 @@ final class Harness implements AutoCloseable {
     /** Guarded by itself; appended under the job lock, so in the engine's total order. */
     private final List<Event> events = new ArrayList<>();
 
+    /** The first exception that escaped a main-loop task (an engine bug); checked at close. */
+    private final java.util.concurrent.atomic.AtomicReference<Throwable> mainLoopCrash =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
     Harness() {
+        mainLoop.call(() -> {
+            Thread.currentThread().setUncaughtExceptionHandler((t, e) -> mainLoopCrash.compareAndSet(null, e));
+            return null;
+        });
         engine.addListener(new JobListener() {
             @Override
             public void statusChanged(Job job, JobStatus s) {
@@ -90,7 +99,8 @@ final class Harness implements AutoCloseable {
     }
 
     void awaitStatus(Job j, JobStatus s) {
-        await().atMost(TestTimeouts.SHORT).until(j::status, st -> st == s);
+        await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(2)).atMost(TestTimeouts.SHORT)
+                .until(j::status, st -> st == s);
     }
 
     /** Waits until the main loop ran everything queued so far (e.g. a completion hand-over). */
@@ -109,5 +119,6 @@ final class Harness implements AutoCloseable {
         });
         assertThat(engine.awaitThreadsEnded(TestTimeouts.MEDIUM)).as("job threads ended").isTrue();
         mainLoop.close();
+        assertThat(mainLoopCrash.get()).as("exception on the main loop").isNull();
     }
 }
