@@ -1,0 +1,57 @@
+package dev.converge.daemon;
+
+import dev.converge.qmp.QmpAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code converged}: the daemon's command line. Runs in the foreground until quit or SIGTERM. */
+@Command(name = "converged", mixinStandardHelpOptions = true, version = "converged 0.1.0",
+        description = "Serves QMP: mirrors disks and migrates memory as jobs of one state machine.",
+        sortOptions = false)
+public final class Converged implements Callable<Integer> {
+    @Option(names = "--qmp", paramLabel = "unix:PATH|tcp:HOST:PORT", required = true,
+            description = "Serve QMP there (repeatable). UNIX socket files get mode 0600 and are removed on exit.")
+    List<String> qmp = new ArrayList<>();
+
+    @Option(names = "--blockdev", paramLabel = "JSON",
+            description = "Open a block node at start, with the same JSON as blockdev-add (repeatable).")
+    List<String> blockdevs = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        List<QmpAddress> addresses = new ArrayList<>();
+        for (String a : qmp) {
+            try {
+                addresses.add(QmpAddress.parse(a));
+            } catch (IllegalArgumentException e) {
+                System.err.println("converged: --qmp " + a + ": " + e.getMessage());
+                return 2;
+            }
+        }
+        Daemon daemon;
+        try {
+            daemon = Daemon.start(new DaemonConfig(addresses, blockdevs));
+        } catch (DaemonStartException e) {
+            System.err.println("converged: " + e.getMessage());
+            return 1;
+        }
+        // SIGTERM and SIGINT end the daemon as quit does: sockets closed, files removed, status 0.
+        // The shutdown hook covers any other orderly exit of the JVM.
+        for (String signal : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> Thread.ofPlatform().name("sig" + signal)
+                    .start(daemon::shutdown));
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(daemon::shutdown, "shutdown-hook"));
+        daemon.awaitShutdown();
+        return 0;
+    }
+
+    public static void main(String[] args) {
+        int code = new CommandLine(new Converged()).execute(args);
+        System.exit(code);
+    }
+}

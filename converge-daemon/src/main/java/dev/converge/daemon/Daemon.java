@@ -1,0 +1,138 @@
+package dev.converge.daemon;
+
+import dev.converge.block.BlockGraph;
+import dev.converge.block.qmp.BlockQmp;
+import dev.converge.job.JobEngine;
+import dev.converge.job.qmp.JobQmp;
+import dev.converge.qmp.MainLoop;
+import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.server.QmpCoreCommands;
+import dev.converge.qmp.server.QmpServer;
+import dev.converge.qmp.server.ServerIdentity;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One converge daemon: wires the modules together and serves QMP. Each module registers its own
+ * commands; this class only builds the objects and decides the order of start and stop.
+ * <p>
+ * Lifecycle: {@link #start} opens the start-up block nodes, then listens; {@link #shutdown}
+ * (from {@code quit}, SIGTERM or a test) closes the QMP server (socket files removed) and the
+ * main loop; {@link #awaitShutdown} returns once that is done.
+ */
+public final class Daemon implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+    private final MainLoop mainLoop = new MainLoop();
+    private final QmpRegistry registry = new QmpRegistry();
+    private final QmpServer server;
+    private final JobEngine jobs;
+    private final JobQmp jobQmp;
+    private final BlockGraph blockGraph;
+    private final BlockQmp blockQmp;
+    private final List<QmpAddress> listening = new ArrayList<>();
+    private final AtomicBoolean shuttingDown = new AtomicBoolean();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    private Daemon() {
+        server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
+        QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
+        DaemonQmp.register(registry, server, this::shutdown);
+
+        jobs = new JobEngine(mainLoop);
+        jobQmp = new JobQmp(jobs, registry, server);
+        jobQmp.register();
+
+        blockGraph = new BlockGraph(mainLoop);
+        blockQmp = new BlockQmp(blockGraph);
+        blockQmp.register(registry);
+    }
+
+    /**
+     * Builds a daemon, opens the configured block nodes and starts listening.
+     *
+     * @throws DaemonStartException when a block node cannot be opened or an address cannot be bound;
+     *                              everything already started is closed again
+     */
+    public static Daemon start(DaemonConfig config) {
+        Daemon d = new Daemon();
+        try {
+            for (String json : config.blockdevs()) {
+                d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
+            }
+            for (QmpAddress address : config.qmp()) {
+                d.listening.add(d.server.listen(address));
+            }
+        } catch (QmpException e) {
+            d.close();
+            throw new DaemonStartException(e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            d.close();
+            throw new DaemonStartException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
+        }
+        log.info("converged serving QMP on {}", d.listening);
+        return d;
+    }
+
+    /** Addresses actually listened on (a tcp port 0 shows the port chosen). */
+    public List<QmpAddress> addresses() {
+        return List.copyOf(listening);
+    }
+
+    public MainLoop mainLoop() {
+        return mainLoop;
+    }
+
+    public QmpRegistry registry() {
+        return registry;
+    }
+
+    public JobEngine jobs() {
+        return jobs;
+    }
+
+    public JobQmp jobQmp() {
+        return jobQmp;
+    }
+
+    public BlockGraph blockGraph() {
+        return blockGraph;
+    }
+
+    /** Stops serving and releases everything; idempotent, callable from any thread but the main loop. */
+    public void shutdown() {
+        if (!shuttingDown.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            server.close();
+        } finally {
+            mainLoop.close();
+            stopped.countDown();
+            log.info("converged stopped");
+        }
+    }
+
+    /** Waits until {@link #shutdown} has finished. */
+    public void awaitShutdown() throws InterruptedException {
+        stopped.await();
+    }
+
+    /** Waits at most {@code timeout} for shutdown; returns whether it happened. */
+    public boolean awaitShutdown(long timeout, TimeUnit unit) throws InterruptedException {
+        return stopped.await(timeout, unit);
+    }
+
+    @Override
+    public void close() {
+        shutdown();
+    }
+}

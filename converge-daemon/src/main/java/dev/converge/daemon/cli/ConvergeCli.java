@@ -1,0 +1,158 @@
+package dev.converge.daemon.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.qmp.client.QmpClient;
+import dev.converge.qmp.client.QmpClientException;
+import dev.converge.qmp.client.QmpCommandException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code converge}: the operator's command line. Every subcommand talks QMP to a running
+ * {@code converged}; nothing here bypasses QMP, so what the CLI can do a script can do too.
+ * Exit status: 0 success, 1 the command or job failed, 2 usage error, 3 cannot reach the daemon.
+ */
+@Command(name = "converge", mixinStandardHelpOptions = true, version = "converge 0.1.0",
+        description = "Talks to a running converged over QMP.",
+        subcommands = {ConvergeCli.Jobs.class, JobCommand.class, ConvergeCli.Qmp.class})
+public final class ConvergeCli implements Callable<Integer> {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--qmp", paramLabel = "unix:PATH|tcp:HOST:PORT", scope = CommandLine.ScopeType.INHERIT,
+            defaultValue = "${env:CONVERGE_QMP}",
+            description = "The daemon's QMP address (default: $CONVERGE_QMP).")
+    String qmp;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return 2;
+    }
+
+    /** Connects to the daemon named by --qmp; a missing or unreachable address is a clear error. */
+    QmpClient connect() {
+        if (qmp == null || qmp.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "no daemon address: give --qmp unix:PATH or tcp:HOST:PORT (or set CONVERGE_QMP)");
+        }
+        return QmpClient.connect(qmp);
+    }
+
+    /** `converge jobs`: a table of the daemon's jobs. */
+    @Command(name = "jobs", description = "Lists the jobs of the daemon (query-jobs) as a table.")
+    static final class Jobs implements Callable<Integer> {
+        @ParentCommand
+        ConvergeCli parent;
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            try (QmpClient client = parent.connect()) {
+                JsonNode jobs = client.execute("query-jobs");
+                PrintWriter out = spec.commandLine().getOut();
+                out.print(jobTable(jobs).render());
+                out.flush();
+                return 0;
+            }
+        }
+    }
+
+    /** Renders query-jobs output: one row per job, progress as a percentage of the current estimate. */
+    static Table jobTable(JsonNode jobs) {
+        Table t = new Table("ID", "TYPE", "STATUS", "PROGRESS", "DONE", "TOTAL", "ERROR");
+        for (JsonNode j : jobs) {
+            long cur = j.path("current-progress").asLong();
+            long tot = j.path("total-progress").asLong();
+            String pct = tot > 0 ? Math.min(100, cur * 100 / tot) + "%" : "-";
+            t.row(j.path("id").asText(), j.path("type").asText(), j.path("status").asText(), pct,
+                    Units.bytes(cur), Units.bytes(tot), j.path("error").asText(""));
+        }
+        return t;
+    }
+
+    /** `converge qmp JSON`: one raw command, its reply printed as JSON. */
+    @Command(name = "qmp", description = "Sends one raw QMP command, e.g. '{\"execute\": \"query-version\"}', and prints the reply.")
+    static final class Qmp implements Callable<Integer> {
+        @ParentCommand
+        ConvergeCli parent;
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "JSON", description = "{\"execute\": NAME, \"arguments\": {...}}")
+        String json;
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "60", description = "How long to wait for the reply.")
+        long timeoutSeconds;
+
+        @Override
+        public Integer call() throws Exception {
+            JsonNode request;
+            try {
+                request = JSON.readTree(json);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "not JSON: " + e.getOriginalMessage());
+            }
+            if (!request.isObject() || !request.path("execute").isTextual()) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "expected {\"execute\": NAME, \"arguments\": {...}}");
+            }
+            JsonNode argNode = request.get("arguments");
+            if (argNode != null && !argNode.isObject()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "\"arguments\" must be an object");
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            try (QmpClient client = parent.connect()) {
+                ObjectNode reply = JSON.createObjectNode();
+                try {
+                    reply.set("return", client.execute(request.get("execute").asText(), (ObjectNode) argNode,
+                            Duration.ofSeconds(timeoutSeconds)));
+                    out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(reply));
+                    return 0;
+                } catch (QmpCommandException e) {
+                    ObjectNode err = reply.putObject("error");
+                    err.put("class", e.errorClassName());
+                    err.put("desc", e.desc());
+                    out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(reply));
+                    return 1;
+                }
+            } finally {
+                out.flush();
+            }
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams; returns the exit status (for tests and the demo). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new ConvergeCli());
+        JobCommand.addVerbs(cl.getSubcommands().get("job"));
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (ex instanceof QmpCommandException qe) {
+                commandLine.getErr().println("converge: " + qe.errorClassName() + ": " + qe.desc());
+                return 1;
+            }
+            if (ex instanceof QmpClientException ce) {
+                commandLine.getErr().println("converge: cannot talk to the daemon: " + ce.getMessage());
+                return 3;
+            }
+            throw ex;
+        });
+        return cl.execute(args);
+    }
+}
