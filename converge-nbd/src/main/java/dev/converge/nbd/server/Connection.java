@@ -103,6 +103,7 @@ final class Connection implements Runnable {
         SSLEngine engine = tls.context().createSSLEngine();
         engine.setUseClientMode(false);
         engine.setNeedClientAuth(tls.verifyPeer());
+        engine.setEnabledProtocols(tls.protocols().toArray(String[]::new));
         in.flip();
         TlsTransport t = new TlsTransport(channel, engine, in, transport.peer());
         in.clear();

@@ -25,10 +25,16 @@ import javax.security.auth.x500.X500Principal;
  * @param verifyPeer     whether clients must present a certificate signed by the CA (QEMU's default)
  * @param allowedClients the authz allow-list of client certificate subjects; empty allows every
  *                       verified client
+ * @param protocols      TLS versions offered, see {@link #defaultProtocols(boolean)}
  */
-public record NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Principal> allowedClients) {
+public record NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Principal> allowedClients,
+                           List<String> protocols) {
     public NbdTlsConfig {
         allowedClients = Set.copyOf(allowedClients);
+        protocols = List.copyOf(protocols);
+        if (protocols.isEmpty()) {
+            throw new IllegalArgumentException("protocols: empty (expected: e.g. TLSv1.3, TLSv1.2)");
+        }
         if (!allowedClients.isEmpty() && !verifyPeer) {
             throw new IllegalArgumentException("allowedClients: an allow-list needs verifyPeer");
         }
@@ -46,7 +52,18 @@ public record NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Princ
     public static NbdTlsConfig fromDirectory(Path dir, boolean verifyPeer, Collection<String> allowedDns)
             throws IOException {
         Set<X500Principal> allowed = allowedDns.stream().map(X500Principal::new).collect(Collectors.toSet());
-        return new NbdTlsConfig(sslContext(dir, Endpoint.SERVER), verifyPeer, allowed);
+        return new NbdTlsConfig(sslContext(dir, Endpoint.SERVER), verifyPeer, allowed, defaultProtocols(verifyPeer));
+    }
+
+    /**
+     * TLS 1.3 and 1.2, except with client certificates: then TLS 1.2 only. GnuTLS clients (qemu, libnbd)
+     * choose their certificate in TLS 1.3 by the CertificateRequest's signature_algorithms alone (they
+     * ignore signature_algorithms_cert), and the JDK, rightly, lists no rsa_pkcs1 schemes there; so a
+     * client certificate signed with RSA PKCS#1 (what certtool and openssl make by default) is never
+     * sent and the handshake fails. TLS 1.2 has no such split.
+     */
+    public static List<String> defaultProtocols(boolean verifyPeer) {
+        return verifyPeer ? List.of("TLSv1.2") : List.of("TLSv1.3", "TLSv1.2");
     }
 
     /** An SSL context for {@code endpoint} from a tls-creds-x509 directory. */

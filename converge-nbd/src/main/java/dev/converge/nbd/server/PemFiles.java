@@ -57,13 +57,18 @@ public final class PemFiles {
             String type = m.group(1);
             byte[] der = Base64.getMimeDecoder().decode(m.group(2));
             try {
-                return switch (type) {
-                    case "PRIVATE KEY" -> pkcs8(der);
-                    case "RSA PRIVATE KEY" -> KeyFactory.getInstance("RSA")
-                            .generatePrivate(new PKCS8EncodedKeySpec(wrapPkcs1(der)));
+                switch (type) {
+                    case "PRIVATE KEY" -> {
+                        return pkcs8(der);
+                    }
+                    case "RSA PRIVATE KEY" -> {
+                        return KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(wrapPkcs1(der)));
+                    }
                     case "ENCRYPTED PRIVATE KEY" -> throw new IOException(file + ": encrypted keys are not supported");
-                    default -> null;
-                };
+                    default -> {
+                        // certificates and parameters may share the file: keep looking
+                    }
+                }
             } catch (GeneralSecurityException e) {
                 throw new IOException(file + ": bad " + type + ": " + e.getMessage(), e);
             }
