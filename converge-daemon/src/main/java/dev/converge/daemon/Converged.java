@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
         description = "Serves QMP: mirrors disks and migrates memory as jobs of one state machine.",
         sortOptions = false)
 public final class Converged implements Callable<Integer> {
-    @Option(names = "--qmp", paramLabel = "unix:PATH|tcp:HOST:PORT", required = true,
+    @Option(names = "--qmp", paramLabel = "unix:PATH|tcp:HOST:PORT",
             description = "Serve QMP there (repeatable). UNIX socket files get mode 0600 and are removed on exit.")
     List<String> qmp = new ArrayList<>();
 
@@ -21,8 +21,20 @@ public final class Converged implements Callable<Integer> {
             description = "Open a block node at start, with the same JSON as blockdev-add (repeatable).")
     List<String> blockdevs = new ArrayList<>();
 
+    @Option(names = "--qmp-reference",
+            description = "Print the QMP reference (every command and event, as Markdown) and exit.")
+    boolean qmpReference;
+
     @Override
     public Integer call() throws Exception {
+        if (qmpReference) {
+            System.out.print(Daemon.qmpReference());
+            return 0;
+        }
+        if (qmp.isEmpty()) {
+            System.err.println("converged: give at least one --qmp unix:PATH or --qmp tcp:HOST:PORT");
+            return 2;
+        }
         List<QmpAddress> addresses = new ArrayList<>();
         for (String a : qmp) {
             try {

@@ -82,6 +82,17 @@ public final class Daemon implements AutoCloseable {
         return d;
     }
 
+    /**
+     * The QMP reference of a daemon as Markdown: generated from the same declarations that validate
+     * arguments and answer query-qmp-schema, so docs/qmp.md cannot drift (a test compares them).
+     */
+    public static String qmpReference() {
+        try (Daemon d = new Daemon()) {
+            return dev.converge.qmp.schema.SchemaDocs.markdown(d.registry)
+                    + "\n---\nRegenerate with `./bin/converged --qmp-reference > docs/qmp.md`.\n";
+        }
+    }
+
     /** Addresses actually listened on (a tcp port 0 shows the port chosen). */
     public List<QmpAddress> addresses() {
         return List.copyOf(listening);

@@ -1,1 +1,0 @@
-package dev.converge.bench; public class Placeholder {}
