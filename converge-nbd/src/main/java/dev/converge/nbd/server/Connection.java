@@ -67,7 +67,7 @@ final class Connection implements Runnable {
         } catch (RuntimeException e) {
             LOG.error("{}: internal error, closing the connection", name, e);
         } finally {
-            close();
+            closeGracefully();
             onEnd.run();
         }
     }
@@ -151,17 +151,26 @@ final class Connection implements Runnable {
         }
     }
 
-    /** Closes the socket; the reader thread then ends. Safe from any thread, more than once. */
-    void close() {
+    /** End of the connection's own thread: TLS close_notify, then the socket. */
+    private void closeGracefully() {
         try {
             transport.close();
         } catch (IOException e) {
             LOG.debug("{}: close: {}", name, e.toString());
         }
+        close();
+    }
+
+    /**
+     * Closes the socket from any thread, more than once if need be; the reader and the request threads
+     * then fail their I/O and end. The socket goes first so nothing (not even TLS close_notify to a
+     * peer that stopped reading) can block the caller.
+     */
+    void close() {
         try {
             channel.close();
-        } catch (IOException ignored) {
-            // nothing more to release
+        } catch (IOException e) {
+            LOG.debug("{}: close: {}", name, e.toString());
         }
     }
 }
