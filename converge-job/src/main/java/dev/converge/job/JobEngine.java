@@ -423,7 +423,7 @@ public final class JobEngine {
             lock.unlock();
         }
         try {
-            job.driver().change(Map.copyOf(options));
+            job.driver().change(java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(options)));
         } catch (UnsupportedOperationException e) {
             throw JobException.generic("Job type does not support change");
         }

@@ -109,7 +109,7 @@ final class Harness implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         run(() -> {
             for (Job j : engine.jobs()) {
                 if (JobTables.accepts(JobVerb.CANCEL, j.status())) {
@@ -117,7 +117,12 @@ final class Harness implements AutoCloseable {
                 }
             }
         });
-        assertThat(engine.awaitThreadsEnded(TestTimeouts.MEDIUM)).as("job threads ended").isTrue();
+        try {
+            assertThat(engine.awaitThreadsEnded(TestTimeouts.MEDIUM)).as("job threads ended").isTrue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted while joining job threads", e);
+        }
         mainLoop.close();
         assertThat(mainLoopCrash.get()).as("exception on the main loop").isNull();
     }

@@ -18,6 +18,7 @@ import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.statistics.Statistics;
 
 /**
  * Random sequences of verbs and driver outcomes, on transactions of 1–3 jobs, checked against
@@ -35,7 +36,8 @@ class JobEngineProperties {
     record Step(int job, Op op, long n) {
     }
 
-    record Scenario(List<JobSpec> jobs, List<Step> steps) {
+    /** @param endWell whether the test tries to finish the jobs successfully before cancelling leftovers */
+    record Scenario(List<JobSpec> jobs, List<Step> steps, boolean endWell) {
     }
 
     private static final Set<JobStatus> ALIVE = EnumSet.of(RUNNING, PAUSED, READY, STANDBY);
@@ -48,7 +50,8 @@ class JobEngineProperties {
         return spec.list().ofMinSize(1).ofMaxSize(3).flatMap(jobs -> {
             Arbitrary<Step> step = Combinators.combine(Arbitraries.integers().between(0, jobs.size() - 1),
                     Arbitraries.of(Op.class), Arbitraries.longs().between(0, 1000)).as(Step::new);
-            return step.list().ofMaxSize(25).map(steps -> new Scenario(jobs, steps));
+            return Combinators.combine(step.list().ofMaxSize(25), Arbitraries.of(true, false))
+                    .as((steps, endWell) -> new Scenario(jobs, steps, endWell));
         });
     }
 
@@ -74,7 +77,7 @@ class JobEngineProperties {
         }
     }
 
-    @Property(tries = 80)
+    @Property(tries = 200)
     void randomSequencesFollowTheTables(@ForAll("scenarios") Scenario sc) throws Exception {
         try (Harness h = new Harness()) {
             JobTxn txn = new JobTxn();
@@ -89,6 +92,9 @@ class JobEngineProperties {
                 apply(h, jobs.get(s.job()), s);
                 settle(h, jobs);
                 checkSnapshots(h, jobs);
+            }
+            if (sc.endWell()) {
+                endWell(h, jobs);
             }
             finish(h, jobs);
             checkEvents(h, jobs);
@@ -202,6 +208,27 @@ class JobEngineProperties {
         }
     }
 
+    /** Lets every job that still can succeed finish, and finalizes pending ones. */
+    private void endWell(Harness h, List<Tracked> jobs) throws InterruptedException {
+        for (Tracked t : jobs) {
+            if (t.job.status() == CREATED && !t.started) {
+                apply(h, t, new Step(0, Op.START, 0));
+            }
+            if (t.userPaused) {
+                apply(h, t, new Step(0, Op.RESUME, 0));
+            }
+            settle(h, jobs);
+            apply(h, t, new Step(0, Op.FINISH, 0));
+            settle(h, jobs);
+        }
+        for (Tracked t : jobs) {
+            if (t.job.status() == PENDING) {
+                apply(h, t, new Step(0, Op.FINALIZE, 0));
+                settle(h, jobs);
+            }
+        }
+    }
+
     /** Ends every job: cancel what can be cancelled, then finalize and dismiss. */
     private void finish(Harness h, List<Tracked> jobs) {
         for (int round = 0; round < 10; round++) {
@@ -252,6 +279,7 @@ class JobEngineProperties {
 
     private void checkTransaction(List<Tracked> jobs) {
         boolean committed = jobs.get(0).driver.commitCalls.get() == 1;
+        Statistics.label("outcome").collect(committed ? "commit" : "abort", jobs.size() + " jobs");
         for (Tracked t : jobs) {
             TestDriver d = t.driver;
             assertThat(d.cleanCalls).as(t.id + " clean").hasValue(1);

@@ -76,9 +76,11 @@ public final class JobQmp implements JobListener {
                         + "'Can't resume a job that was not paused', verb refused.",
                 engine::resume));
         registry.register(idCommand("job-cancel",
-                "Cancel a job (a soft cancel: the job type may finish a ready job without switching over). "
-                        + "Cancelling a job aborts its whole transaction. Errors: 'Job not found', verb refused.",
-                id -> engine.cancel(id, false)));
+                "Cancel a job at the next opportunity (a force cancel, as QEMU's job-cancel; a soft cancel of a "
+                        + "ready job is block-job-cancel's force=false). The job usually goes to aborting, but may "
+                        + "reach pending if it was about to finish. Cancelling a job aborts its whole transaction. "
+                        + "Errors: 'Job not found', verb refused.",
+                id -> engine.cancel(id, true)));
         registry.register(idCommand("job-complete",
                 "Complete a ready job: it switches over and finishes. Errors: 'Job not found', verb refused, "
                         + "'The active block job 'ID' cannot be completed'.",

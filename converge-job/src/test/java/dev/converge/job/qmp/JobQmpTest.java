@@ -52,6 +52,8 @@ class JobQmpTest {
     /** A "demo" job: converges at once, reports a level, accepts job-change of "level". */
     static final class DemoDriver implements JobDriver {
         volatile long level = 1;
+        /** Whether a soft cancel stays soft (mirror-like); job-cancel must force anyway. */
+        volatile boolean soft;
         final CountDownLatch ready = new CountDownLatch(1);
 
         @Override
@@ -67,6 +69,11 @@ class JobQmpTest {
 
         @Override
         public void complete() {
+        }
+
+        @Override
+        public boolean cancel(boolean force) {
+            return force || !soft;
         }
 
         @Override
@@ -198,6 +205,20 @@ class JobQmpTest {
         cmd("job-dismiss", "{\"id\":\"d1\"}");
         assertThat(statusEvents("d1")).containsExactly("created", "running", "ready", "standby", "ready", "waiting",
                 "pending", "concluded", "null");
+    }
+
+    @Test
+    void jobCancelIsAForceCancelAndQueryShowsTheError() throws InterruptedException {
+        DemoDriver d = new DemoDriver();
+        d.soft = true;
+        Job j = startDemo("d1", JobOptions.defaults().withAutoDismiss(false), d);
+        cmd("job-cancel", "{\"id\":\"d1\"}");
+        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.CONCLUDED);
+        assertThat(j.isCancelled()).isTrue();
+        assertThat(cmd("query-jobs", "{}").get(0).get("error").asText()).isEqualTo("Operation canceled");
+        assertThat(statusEvents("d1")).containsExactly("created", "running", "ready", "aborting", "concluded");
+        cmd("job-dismiss", "{\"id\":\"d1\"}");
+        assertQmpError(() -> cmd("job-dismiss", "{\"id\":\"d1\"}"), ErrorClass.DeviceNotActive, "Job not found");
     }
 
     @Test
