@@ -173,4 +173,25 @@ class JobTxnTest {
         assertThat(db.abortCalls).hasValue(1);
         h.run(() -> h.engine.dismiss("a"));
     }
+
+    @Test
+    void aVictimKeepsTheFirstErrorNotItsLaterFailure() throws InterruptedException {
+        Job a = h.started("a", da, inTxn());
+        Job b = h.call(() -> h.engine.create("b", "test", ctx -> {
+            try {
+                while (true) {
+                    ctx.sleep(dev.converge.testing.TestTimeouts.LONG);
+                }
+            } catch (JobCancelledException e) {
+                throw new IOException("late error while unwinding");
+            }
+        }, inTxn()));
+        h.run(() -> h.engine.start(b));
+        da.act(FAIL, 3);
+        h.awaitStatus(b, CONCLUDED);
+        assertThat(b.error()).contains("Transaction aborted because job 'a' failed");
+        assertThat(a.error()).contains("failure 3");
+        h.run(() -> h.engine.dismiss("a"));
+        h.run(() -> h.engine.dismiss("b"));
+    }
 }
