@@ -31,21 +31,31 @@ final class Connection implements Runnable {
     private final Handshake.Context context;
     private final NbdServerConfig config;
     private final Runnable onEnd;
+    /** Called on the reader thread once the export is chosen, before any request is read. */
+    private final Runnable onTransmission;
     /** Replaced once by the TLS upgrade (reader thread); volatile because {@link #close()} runs elsewhere. */
     private volatile Transport transport;
+    /** The export this connection transmits on, null during the handshake; set once by the reader thread. */
+    private volatile NbdExport export;
 
     Connection(String name, SocketChannel channel, String peer, Handshake.Context context, NbdServerConfig config,
-               Runnable onEnd) {
+               Runnable onTransmission, Runnable onEnd) {
         this.name = name;
         this.channel = channel;
         this.context = context;
         this.config = config;
         this.onEnd = onEnd;
+        this.onTransmission = onTransmission;
         this.transport = new PlainTransport(channel, peer);
     }
 
     String name() {
         return name;
+    }
+
+    /** The export in transmission, or null while the handshake runs (or when it ended without one). */
+    NbdExport export() {
+        return export;
     }
 
     @Override
@@ -54,6 +64,8 @@ final class Connection implements Runnable {
             ByteBuffer in = ByteBuffer.allocate(READ_BUFFER);
             Handshake.State state = handshake(in);
             if (state instanceof Handshake.Transmitting t) {
+                export = t.export();
+                onTransmission.run();
                 LOG.debug("{}: transmission on export '{}' (structured={}, contexts={})", name, t.export().name(),
                         t.structured(), t.contexts());
                 new Transmission(t, transport, config.maxInFlight(), name).run(in);
@@ -109,7 +121,7 @@ final class Connection implements Runnable {
         in.clear();
         transport = t;
         t.handshake();
-        if (!tls.allowedClients().isEmpty()) {
+        if (tls.checksClients()) {
             X500Principal subject;
             try {
                 Certificate[] chain = t.session().getPeerCertificates();
@@ -117,7 +129,7 @@ final class Connection implements Runnable {
             } catch (SSLPeerUnverifiedException e) {
                 throw new IOException("TLS client presented no certificate", e);
             }
-            if (!tls.allowedClients().contains(subject)) {
+            if (!tls.authorizes(subject)) {
                 throw new IOException("TLS client '" + subject.getName() + "' is not in the authz allow-list");
             }
         }

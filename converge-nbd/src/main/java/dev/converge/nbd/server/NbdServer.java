@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -45,6 +46,8 @@ public final class NbdServer implements AutoCloseable {
     private final Map<String, NbdExport> exports = new LinkedHashMap<>();
     /** Live connections and their threads; guarded by {@link #lock}. */
     private final Map<Connection, Thread> connections = new HashMap<>();
+    /** Futures of {@link #whenUnused} by export, by identity as connections are matched; guarded by {@link #lock}. */
+    private final Map<NbdExport, List<CompletableFuture<Void>>> unusedWaiters = new java.util.IdentityHashMap<>();
     /** Set once by {@link #close()}; guarded by {@link #lock}. */
     private boolean closed;
 
@@ -167,7 +170,8 @@ public final class NbdServer implements AutoCloseable {
                 return;
             }
             Connection[] self = new Connection[1];
-            Connection c = new Connection(name, ch, peer, ctx, config, () -> ended(self[0]));
+            Connection c = new Connection(name, ch, peer, ctx, config, () -> transmitting(self[0]),
+                    () -> ended(self[0]));
             self[0] = c;
             Thread t = Thread.ofVirtual().name(name).unstarted(c);
             connections.put(c, t);
@@ -178,10 +182,88 @@ public final class NbdServer implements AutoCloseable {
         LOG.debug("{}: accepted {}", name, peer);
     }
 
+    private void transmitting(Connection c) {
+        lock.lock();
+        try {
+            if (!exports.containsValue(c.export())) {
+                // removed between the client's choice and now: serve nothing of it (QEMU closes such clients)
+                c.close();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void ended(Connection c) {
+        List<CompletableFuture<Void>> done = new ArrayList<>();
         lock.lock();
         try {
             connections.remove(c);
+            NbdExport e = c.export();
+            if (e != null && countLocked(e) == 0) {
+                List<CompletableFuture<Void>> w = unusedWaiters.remove(e);
+                if (w != null) {
+                    done.addAll(w);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        done.forEach(f -> f.complete(null)); // outside the lock: completions run callbacks
+    }
+
+    /** Connections transmitting on {@code export} now (the handshake of others does not count). */
+    public int connectionCount(NbdExport export) {
+        lock.lock();
+        try {
+            return countLocked(export);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private int countLocked(NbdExport export) {
+        assert lock.isHeldByCurrentThread();
+        int n = 0;
+        for (Connection c : connections.keySet()) {
+            if (c.export() == export) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Closes every connection transmitting on {@code export} (QEMU's block-export-del mode=hard); their
+     * threads end on their own, {@link #whenUnused} tells when. Requests in flight fail on the closed socket.
+     */
+    public void closeConnections(NbdExport export) {
+        lock.lock();
+        try {
+            for (Connection c : connections.keySet()) {
+                if (c.export() == export) {
+                    c.close();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Completes once no connection transmits on {@code export} any more: at once when none does now.
+     * It completes on the thread of the last connection to end (or the caller's), so callers should
+     * hand work to their own executor.
+     */
+    public CompletableFuture<Void> whenUnused(NbdExport export) {
+        lock.lock();
+        try {
+            if (countLocked(export) == 0) {
+                return CompletableFuture.completedFuture(null);
+            }
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            unusedWaiters.computeIfAbsent(export, k -> new ArrayList<>()).add(f);
+            return f;
         } finally {
             lock.unlock();
         }

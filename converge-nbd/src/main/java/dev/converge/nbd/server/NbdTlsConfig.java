@@ -26,10 +26,29 @@ import javax.security.auth.x500.X500Principal;
  * @param allowedClients the authz allow-list of client certificate subjects; empty allows every
  *                       verified client
  * @param protocols      TLS versions offered, see {@link #defaultProtocols(boolean)}
+ * @param authz          a further authorization check of the client's certificate subject (QEMU's
+ *                       tls-authz object), or null; a client must pass both this and {@code allowedClients}
  */
 public record NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Principal> allowedClients,
-                           List<String> protocols) {
+                           List<String> protocols, ClientAuthz authz) {
+
+    /** Decides whether a verified client certificate subject may connect (QEMU's QAuthZ). */
+    @FunctionalInterface
+    public interface ClientAuthz {
+        /** @param subject the client certificate's subject distinguished name */
+        boolean allows(X500Principal subject);
+    }
+
+    /** Without a {@link ClientAuthz}. */
+    public NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Principal> allowedClients,
+                        List<String> protocols) {
+        this(context, verifyPeer, allowedClients, protocols, null);
+    }
+
     public NbdTlsConfig {
+        if (authz != null && !verifyPeer) {
+            throw new IllegalArgumentException("authz: an authorization check needs verifyPeer");
+        }
         allowedClients = Set.copyOf(allowedClients);
         protocols = List.copyOf(protocols);
         if (protocols.isEmpty()) {
@@ -38,6 +57,22 @@ public record NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Princ
         if (!allowedClients.isEmpty() && !verifyPeer) {
             throw new IllegalArgumentException("allowedClients: an allow-list needs verifyPeer");
         }
+    }
+
+    /** Whether connecting clients' certificate subjects are checked after the TLS handshake. */
+    public boolean checksClients() {
+        return !allowedClients.isEmpty() || authz != null;
+    }
+
+    /** Whether a client with a verified certificate of {@code subject} may go on. */
+    public boolean authorizes(X500Principal subject) {
+        return (allowedClients.isEmpty() || allowedClients.contains(subject))
+                && (authz == null || authz.allows(subject));
+    }
+
+    /** This configuration with {@code newAuthz} as its authorization check. */
+    public NbdTlsConfig withAuthz(ClientAuthz newAuthz) {
+        return new NbdTlsConfig(context, verifyPeer, allowedClients, protocols, newAuthz);
     }
 
     /** Which side's certificate to load from the directory. */

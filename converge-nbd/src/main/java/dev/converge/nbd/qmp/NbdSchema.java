@@ -1,0 +1,104 @@
+package dev.converge.nbd.qmp;
+
+import static dev.converge.qmp.schema.Member.optional;
+import static dev.converge.qmp.schema.Member.required;
+
+import dev.converge.qmp.schema.ArrayType;
+import dev.converge.qmp.schema.BuiltinType;
+import dev.converge.qmp.schema.EnumType;
+import dev.converge.qmp.schema.EventSpec;
+import dev.converge.qmp.schema.ObjectType;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The QAPI types of the NBD server commands, with QEMU's names (qapi/sockets.json,
+ * qapi/block-export.json) so that query-qmp-schema shows what QEMU shows for what we implement.
+ */
+public final class NbdSchema {
+    private NbdSchema() {
+    }
+
+    public static final ObjectType INET_SOCKET_ADDRESS = ObjectType.struct("InetSocketAddress",
+            "Captures a socket address or address range in the Internet namespace.",
+            required("host", BuiltinType.STR, "host part of the address"),
+            required("port", BuiltinType.STR, "port part of the address (a number; 0 picks a free port)"),
+            optional("numeric", BuiltinType.BOOL, "true if the host/port are guaranteed to be numeric (accepted)"),
+            optional("to", BuiltinType.UINT16, "a port range end (refused: not supported)"),
+            optional("ipv4", BuiltinType.BOOL, "whether to accept IPv4 addresses (accepted)"),
+            optional("ipv6", BuiltinType.BOOL, "whether to accept IPv6 addresses (accepted)"),
+            optional("keep-alive", BuiltinType.BOOL, "enable keep-alive on connections (accepted)"));
+    public static final ObjectType UNIX_SOCKET_ADDRESS = ObjectType.struct("UnixSocketAddress",
+            "Captures a socket address in the local (\"Unix socket\") namespace.",
+            required("path", BuiltinType.STR, "filesystem path to use"),
+            optional("abstract", BuiltinType.BOOL, "abstract socket namespace (refused: not supported)"),
+            optional("tight", BuiltinType.BOOL, "abstract socket address length (accepted)"));
+    public static final ObjectType VSOCK_SOCKET_ADDRESS = ObjectType.struct("VsockSocketAddress",
+            "Captures a socket address in the vsock namespace (refused: not supported).",
+            required("cid", BuiltinType.STR, "unique host identifier"),
+            required("port", BuiltinType.STR, "port"));
+    public static final ObjectType STRING = ObjectType.struct("String", "A fat type wrapping 'str'.",
+            required("str", BuiltinType.STR, "the string"));
+    public static final EnumType SOCKET_ADDRESS_TYPE = new EnumType("SocketAddressType",
+            List.of("inet", "unix", "vsock", "fd"), "Available SocketAddress types.");
+
+    private static ObjectType wrapper(String name, ObjectType inner) {
+        return ObjectType.struct(name, null, required("data", inner, "the address"));
+    }
+
+    /** QEMU's SocketAddressLegacy: {type, data: {...}} (nbd-server-start's addr). */
+    public static final ObjectType SOCKET_ADDRESS_LEGACY = ObjectType.union("SocketAddressLegacy",
+            "Captures the address of a socket, which could also be a named file descriptor.",
+            List.of(required("type", SOCKET_ADDRESS_TYPE, "transport type")), "type",
+            Map.of("inet", wrapper("InetSocketAddressWrapper", INET_SOCKET_ADDRESS),
+                    "unix", wrapper("UnixSocketAddressWrapper", UNIX_SOCKET_ADDRESS),
+                    "vsock", wrapper("VsockSocketAddressWrapper", VSOCK_SOCKET_ADDRESS),
+                    "fd", wrapper("StringWrapper", STRING)));
+
+    /** QEMU's flat SocketAddress: {type, host, port} / {type, path} (the nbd driver's server). */
+    public static final ObjectType SOCKET_ADDRESS = ObjectType.union("SocketAddress",
+            "Captures the address of a socket, which could also be a named file descriptor.",
+            List.of(required("type", SOCKET_ADDRESS_TYPE, "transport type")), "type",
+            Map.of("inet", INET_SOCKET_ADDRESS, "unix", UNIX_SOCKET_ADDRESS, "vsock", VSOCK_SOCKET_ADDRESS,
+                    "fd", STRING));
+
+    public static final EnumType EXPORT_TYPE = new EnumType("BlockExportType", List.of("nbd"),
+            "An enumeration of block export types (converge has nbd).");
+    public static final EnumType REMOVE_MODE = new EnumType("BlockExportRemoveMode", List.of("safe", "hard"),
+            "Mode for removing a block export.");
+
+    public static final ObjectType NBD_EXPORT_OPTIONS = ObjectType.struct("BlockExportOptionsNbd",
+            "An NBD block export (options besides those of BlockExportOptionsNbdBase).",
+            optional("name", BuiltinType.STR, "export name; default the node name"),
+            optional("description", BuiltinType.STR, "free-form description of the export (up to 4096 bytes)"),
+            optional("bitmaps", new ArrayType(BuiltinType.STR),
+                    "dirty bitmaps of the node to offer as qemu:dirty-bitmap:NAME meta contexts"),
+            optional("allocation-depth", BuiltinType.BOOL,
+                    "offer qemu:allocation-depth (refused when true: not supported); default false"));
+
+    /** QEMU's BlockExportOptions flat union (block-export-add's arguments). */
+    public static final ObjectType BLOCK_EXPORT_OPTIONS = ObjectType.union("BlockExportOptions",
+            "Describes a block export, i.e. how single node should be exported on an external interface.",
+            List.of(required("type", EXPORT_TYPE, "block export type"),
+                    required("id", BuiltinType.STR, "a unique identifier for the block export (across all types)"),
+                    optional("fixed-iothread", BuiltinType.BOOL, "accepted (converge has no iothreads)"),
+                    optional("iothread", BuiltinType.STR, "refused: converge has no iothreads"),
+                    required("node-name", BuiltinType.STR, "the node name of the block node to be exported"),
+                    optional("writable", BuiltinType.BOOL, "true if clients may write to the export; default false"),
+                    optional("writethrough", BuiltinType.BOOL,
+                            "every write is flushed before its reply; default false")),
+            "type", Map.of("nbd", NBD_EXPORT_OPTIONS));
+
+    public static final ObjectType BLOCK_EXPORT_INFO = ObjectType.struct("BlockExportInfo",
+            "Information about a single block export.",
+            required("id", BuiltinType.STR, "the unique identifier for the block export"),
+            required("type", EXPORT_TYPE, "the block export type"),
+            required("node-name", BuiltinType.STR, "the node name of the block node that is exported"),
+            required("shutting-down", BuiltinType.BOOL,
+                    "true if the export is shutting down (e.g. after a block-export-del mode=hard)"));
+
+    public static final EventSpec BLOCK_EXPORT_DELETED = new EventSpec("BLOCK_EXPORT_DELETED",
+            ObjectType.struct("q_obj_BLOCK_EXPORT_DELETED-arg", null,
+                    required("id", BuiltinType.STR, "block export id")),
+            "Emitted when a block export is removed and its id can be reused.", "0.1");
+}
