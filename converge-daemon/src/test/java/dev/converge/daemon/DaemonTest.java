@@ -146,7 +146,7 @@ class DaemonTest {
         assertThat(ok.out()).contains("\"package\"").contains("converge");
         Cli bad = cli("qmp", "{\"execute\": \"job-dismiss\", \"arguments\": {\"id\": \"nope\"}}");
         assertThat(bad.status()).isEqualTo(1);
-        assertThat(bad.out()).contains("DeviceNotActive").contains("Job not found");
+        assertThat(bad.out()).contains("GenericError").contains("Job not found");
         Cli notJson = cli("qmp", "{oops");
         assertThat(notJson.status()).isEqualTo(2);
     }
@@ -165,7 +165,7 @@ class DaemonTest {
         try (QmpClient c = QmpClient.connect("unix:" + socket)) {
             assertThatThrownBy(() -> c.execute("job-cancel", json().put("id", "ghost")))
                     .isInstanceOfSatisfying(QmpCommandException.class, e -> {
-                        assertThat(e.errorClassName()).isEqualTo("DeviceNotActive");
+                        assertThat(e.errorClassName()).isEqualTo("GenericError");
                         assertThat(e.desc()).isEqualTo("Job not found");
                     });
             JsonNode schema = c.execute("query-qmp-schema");

@@ -273,7 +273,8 @@ public final class JobQmp implements JobListener {
 
     /** NOT_FOUND → DeviceNotActive (as QEMU's "Job not found"), everything else GenericError. */
     public static QmpException toQmp(JobException e) {
-        ErrorClass c = e.kind() == JobException.Kind.NOT_FOUND ? ErrorClass.DeviceNotActive : ErrorClass.GenericError;
-        return new QmpException(c, e.getMessage(), e);
+        // QEMU's job-* commands report an unknown job as a GenericError "Job not found"; only the
+        // legacy block-job-* commands use DeviceNotActive (with their own message).
+        return new QmpException(ErrorClass.GenericError, e.getMessage(), e);
     }
 }

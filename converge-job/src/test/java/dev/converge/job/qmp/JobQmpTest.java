@@ -195,7 +195,7 @@ class JobQmpTest {
         cmd("job-resume", "{\"id\":\"d1\"}");
         assertQmpError(() -> cmd("job-resume", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
                 "Can't resume a job that was not paused");
-        assertQmpError(() -> cmd("job-pause", "{\"id\":\"nope\"}"), ErrorClass.DeviceNotActive, "Job not found");
+        assertQmpError(() -> cmd("job-pause", "{\"id\":\"nope\"}"), ErrorClass.GenericError, "Job not found");
         assertQmpError(() -> cmd("job-finalize", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
                 "Job 'd1' in state 'ready' cannot accept command verb 'finalize'");
         assertQmpError(() -> cmd("job-dismiss", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
@@ -218,7 +218,7 @@ class JobQmpTest {
         assertThat(cmd("query-jobs", "{}").get(0).get("error").asText()).isEqualTo("Operation canceled");
         assertThat(statusEvents("d1")).containsExactly("created", "running", "ready", "aborting", "concluded");
         cmd("job-dismiss", "{\"id\":\"d1\"}");
-        assertQmpError(() -> cmd("job-dismiss", "{\"id\":\"d1\"}"), ErrorClass.DeviceNotActive, "Job not found");
+        assertQmpError(() -> cmd("job-dismiss", "{\"id\":\"d1\"}"), ErrorClass.GenericError, "Job not found");
     }
 
     @Test
@@ -247,7 +247,7 @@ class JobQmpTest {
         assertQmpError(() -> cmd("job-change", "{\"id\":\"d1\",\"level\":-1}"), ErrorClass.GenericError,
                 "Parameter 'level' expects a non-negative integer");
         assertThat(d.level).isEqualTo(6);
-        assertQmpError(() -> cmd("job-change", "{\"id\":\"zz\",\"level\":1}"), ErrorClass.DeviceNotActive,
+        assertQmpError(() -> cmd("job-change", "{\"id\":\"zz\",\"level\":1}"), ErrorClass.GenericError,
                 "Job not found");
         cmd("job-cancel", "{\"id\":\"d1\"}");
         await().atMost(TestTimeouts.SHORT).until(() -> statusEvents("d1").contains("null"));
