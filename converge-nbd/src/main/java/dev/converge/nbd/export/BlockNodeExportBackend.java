@@ -73,6 +73,7 @@ public final class BlockNodeExportBackend implements NbdExportBackend {
     public void read(long offset, ByteBuffer dst) throws NbdIoException {
         try {
             backend.read(offset, MemorySegment.ofBuffer(dst));
+            dst.position(dst.limit()); // the server's contract: filled means consumed, as a channel read
         } catch (BlockIOException e) {
             throw BlockErrors.toNbd(e);
         }
@@ -82,6 +83,7 @@ public final class BlockNodeExportBackend implements NbdExportBackend {
     public void write(long offset, ByteBuffer src, boolean fua) throws NbdIoException {
         try {
             backend.write(offset, MemorySegment.ofBuffer(src), fua || writethrough ? Set.of(ReqFlag.FUA) : Set.of());
+            src.position(src.limit());
         } catch (BlockIOException e) {
             throw BlockErrors.toNbd(e);
         }

@@ -5,11 +5,11 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 
 /** A blocking socket channel (TCP or UNIX). */
-final class PlainTransport implements Transport {
+public final class PlainTransport implements Transport {
     private final SocketChannel channel;
     private final String peer;
 
-    PlainTransport(SocketChannel channel, String peer) {
+    public PlainTransport(SocketChannel channel, String peer) {
         this.channel = channel;
         this.peer = peer;
     }

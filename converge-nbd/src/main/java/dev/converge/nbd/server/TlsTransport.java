@@ -15,7 +15,7 @@ import javax.net.ssl.SSLSession;
  * where SSLSocket layering needs a TCP socket). SSLEngine allows one wrap and one unwrap to run at the
  * same time, which is exactly our reader thread and our serialised writers.
  */
-final class TlsTransport implements Transport {
+public final class TlsTransport implements Transport {
     private final SocketChannel channel;
     private final SSLEngine engine;
     private final String peer;
@@ -31,7 +31,7 @@ final class TlsTransport implements Transport {
     /**
      * @param leftover bytes the plain transport already read past the STARTTLS reply (read mode)
      */
-    TlsTransport(SocketChannel channel, SSLEngine engine, ByteBuffer leftover, String peer) {
+    public TlsTransport(SocketChannel channel, SSLEngine engine, ByteBuffer leftover, String peer) {
         this.channel = channel;
         this.engine = engine;
         this.peer = peer;
@@ -43,7 +43,7 @@ final class TlsTransport implements Transport {
     }
 
     /** Runs the TLS handshake to completion on the calling thread. */
-    void handshake() throws IOException {
+    public void handshake() throws IOException {
         engine.beginHandshake();
         while (true) {
             switch (engine.getHandshakeStatus()) {
@@ -61,7 +61,7 @@ final class TlsTransport implements Transport {
         }
     }
 
-    SSLSession session() {
+    public SSLSession session() {
         return engine.getSession();
     }
 

@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * The byte pipe of one connection: plain socket channel or TLS over it. One thread reads; writes
  * come from several threads and are serialised by the caller ({@link ReplyWriter}).
  */
-interface Transport extends Closeable {
+public interface Transport extends Closeable {
     /** Reads some bytes into {@code dst}; blocks until at least one arrives; -1 at end of stream. */
     int read(ByteBuffer dst) throws IOException;
 
