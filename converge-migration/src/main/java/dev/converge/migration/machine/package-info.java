@@ -1,0 +1,8 @@
+/**
+ * The machine whose state migrates: guest RAM in named blocks of off-heap memory with a
+ * lock-free dirty log ({@link dev.converge.migration.machine.RamBlock},
+ * {@link dev.converge.migration.machine.DirtyLog}), vCPU threads running a workload
+ * ({@link dev.converge.migration.machine.Vcpus}), device state, the QEMU run state and its
+ * QMP commands ({@link dev.converge.migration.machine.MachineQmp}).
+ */
+package dev.converge.migration.machine;

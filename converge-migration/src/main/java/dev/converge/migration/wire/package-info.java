@@ -1,0 +1,46 @@
+/**
+ * The converge migration stream: our own format (not QEMU's), its records, encoder and
+ * incremental decoders.
+ *
+ * <h2>Exchange</h2>
+ * One connection (TCP or UNIX socket) per migration. The stream flows source → destination;
+ * the return path flows back on the same connection.
+ * <pre>
+ *  source (PrecopySender)                          destination (IncomingMigration)
+ *    │ header: magic "CVMS", version, reserved 0       │
+ *    │────────────────────────────────────────────────▶│ check magic, version in [previous, current]
+ *    │ RAM_BLOCKS [(name, size)...]                     │
+ *    │────────────────────────────────────────────────▶│ layout must equal the destination's
+ *    │ pass 1: ZERO_PAGE / PAGE_BATCH ... END_OF_PASS   │
+ *    │────────────────────────────────────────────────▶│ pages applied into destination RAM
+ *    │ pass n: dirty pages ... END_OF_PASS   (repeat)   │
+ *    │────────────────────────────────────────────────▶│
+ *    │  ── switchover: source vCPUs stopped ──          │
+ *    │ last dirty pages, DEVICE_STATE, COMPLETE         │
+ *    │────────────────────────────────────────────────▶│ device state loaded
+ *    │                     ACK_COMPLETE | ERROR(message) │
+ *    │◀────────────────────────────────────────────────│
+ *  postmigrate (ack) / resumes (error)             paused or running / discards, stays inmigrate
+ * </pre>
+ * An ERROR may come back at any time; the destination closes the connection after it.
+ *
+ * <h2>Framing</h2>
+ * Every multi-byte field is little-endian ({@link dev.converge.migration.wire.WireFormat#ORDER}).
+ * The stream starts with an 8-byte header (magic u32, version u16, reserved u16 = 0); then
+ * records, each an 8-byte record header (type u16, reserved u16 = 0, payload length u32) and its
+ * payload. Type 0 is reserved and invalid. The return path uses the same record framing with
+ * its own types ({@link dev.converge.migration.wire.ReturnType}). Decoders check each length
+ * against a named maximum of {@link dev.converge.migration.wire.WireFormat} as soon as the
+ * record header is there, and every block index and page offset against the declared layout,
+ * before anything is allocated or consumed.
+ *
+ * <h2>Versioning</h2>
+ * The version in the header is the only negotiation: a destination accepts the current
+ * version and the previous one ({@code VERSION_PREVIOUS..VERSION_CURRENT}) and refuses the rest
+ * with an error naming both. A change that an older decoder would misread (a field's meaning,
+ * size or order, a new mandatory record) bumps the version; purely additive behaviour that
+ * older peers never see does not. Version 2 added {@code PAGE_BATCH}; a version 1 stream
+ * that carries one is refused. Reserved fields must be zero, so they can gain meaning in a
+ * later version.
+ */
+package dev.converge.migration.wire;
