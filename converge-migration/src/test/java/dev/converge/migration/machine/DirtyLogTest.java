@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Phaser;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -28,57 +28,58 @@ class DirtyLogTest {
     }
 
     /**
-     * Writers store increasing values into pages while a migration thread repeatedly syncs the
-     * log and copies every collected page into a shadow. After the writers finish, one last
-     * sync and copy must make the shadow equal the RAM: a write racing a sync is never lost.
+     * Writers store the round number into every page (each into its own word) while a
+     * migration thread syncs the log and copies every collected page into a shadow, as fast as
+     * it can. At the end of each round (writers parked at a phaser) one last sync and copy must
+     * make the shadow equal the RAM: a write racing a sync is never lost.
      */
     @Test
     void writesRacingSyncAreNeverLost() throws Exception {
         int pages = 256;
         int writers = 3;
+        int rounds = 300;
         try (GuestRam ram = new GuestRam(List.of(new GuestRam.BlockInfo("ram", (long) pages * RamBlock.PAGE_SIZE)))) {
             RamBlock block = ram.blocks().get(0);
             MigrationBitmap bitmap = ram.newMigrationBitmap();
             byte[] shadow = new byte[pages * RamBlock.PAGE_SIZE];
-            CountDownLatch start = new CountDownLatch(1);
-            CountDownLatch writersDone = new CountDownLatch(writers);
+            Phaser phaser = new Phaser(writers + 1);
             AtomicReference<Throwable> failure = new AtomicReference<>();
             List<Thread> threads = new ArrayList<>();
             for (int w = 0; w < writers; w++) {
                 int id = w;
                 threads.add(Thread.ofPlatform().name("writer-" + w).start(() -> {
                     try {
-                        start.await();
-                        long x = id + 1;
-                        for (int i = 0; i < 200_000; i++) {
-                            x = x * 6364136223846793005L + 1442695040888963407L;
-                            long page = (x >>> 33) % pages;
-                            // each writer owns the word at slot id, so values never interleave within a word
-                            block.writeLong(page * RamBlock.PAGE_SIZE + id * 8L, i);
+                        for (int r = 1; r <= rounds; r++) {
+                            for (int i = 0; i < pages; i++) {
+                                int page = (i * 7 + id * 31 + r) % pages;
+                                block.writeLong((long) page * RamBlock.PAGE_SIZE + id * 8L, r);
+                            }
+                            phaser.arriveAndAwaitAdvance(); // round written
+                            phaser.arriveAndAwaitAdvance(); // round checked
                         }
                     } catch (Throwable t) {
                         failure.compareAndSet(null, t);
-                    } finally {
-                        writersDone.countDown();
+                        phaser.arriveAndDeregister();
                     }
                 }));
             }
-            start.countDown();
-            long syncs = 0;
-            do {
+            MemorySegment ramView = block.page(0).reinterpret(block.size());
+            for (int r = 1; r <= rounds; r++) {
+                int phase = phaser.getPhase();
+                while (phaser.getArrivedParties() < writers && phaser.getPhase() == phase) {
+                    ram.syncDirtyLog(bitmap);
+                    copyMarked(block, bitmap, shadow);
+                }
+                phaser.awaitAdvanceInterruptibly(phaser.arrive(), TestTimeouts.MEDIUM.toMillis(), TimeUnit.MILLISECONDS);
                 ram.syncDirtyLog(bitmap);
                 copyMarked(block, bitmap, shadow);
-                syncs++;
-            } while (!writersDone.await(0, TimeUnit.MILLISECONDS));
-            assertThat(writersDone.await(TestTimeouts.MEDIUM.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+                assertThat(MemorySegment.ofArray(shadow).mismatch(ramView)).as("first lost byte in round %d", r).isEqualTo(-1);
+                phaser.awaitAdvanceInterruptibly(phaser.arrive(), TestTimeouts.MEDIUM.toMillis(), TimeUnit.MILLISECONDS);
+            }
             for (Thread t : threads) {
                 t.join(TestTimeouts.SHORT.toMillis());
             }
             assertThat(failure.get()).isNull();
-            ram.syncDirtyLog(bitmap);
-            copyMarked(block, bitmap, shadow);
-            assertThat(syncs).isGreaterThan(1);
-            assertThat(MemorySegment.ofArray(shadow).mismatch(block.page(0).reinterpret(block.size()))).isEqualTo(-1);
         }
     }
 
