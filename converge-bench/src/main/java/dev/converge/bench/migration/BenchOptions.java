@@ -1,0 +1,143 @@
+package dev.converge.bench.migration;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The benchmark's command line:
+ * {@code [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50] [--sides converge,qemu]
+ * [--accel auto|kvm|tcg] [--timeout SECONDS]}.
+ *
+ * @param memory     guest RAM in bytes; a suffix K, M, G, T, none meaning MiB (as QEMU's {@code -m})
+ * @param workloads  workloads to run, in order
+ * @param downtimes  downtime limits in ms, in order
+ * @param sides      which sides run: "converge", "qemu" or both
+ * @param accel      QEMU's accelerator; empty means KVM when /dev/kvm opens, else TCG
+ * @param maxTime    how long one migration may take before it is cancelled as not converging
+ */
+public record BenchOptions(long memory, List<Workload> workloads, List<Long> downtimes, Set<String> sides,
+        Optional<QemuGuest.Accel> accel, Duration maxTime) {
+    /** Side names accepted by {@code --sides}. */
+    public static final Set<String> SIDES = Set.of("converge", "qemu");
+
+    static final String USAGE = "usage: MigrationBench [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50]"
+            + " [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS]";
+
+    /** The defaults the issue asks for: 2 GiB, idle and pattern, 300 and 50 ms, both sides. */
+    public static BenchOptions defaults() {
+        return new BenchOptions(2L << 30, List.of(Workload.IDLE, Workload.PATTERN), List.of(300L, 50L),
+                new LinkedHashSet<>(List.of("converge", "qemu")), Optional.empty(), Duration.ofSeconds(120));
+    }
+
+    /**
+     * Parses {@code args}.
+     *
+     * @throws IllegalArgumentException naming the bad option or value
+     */
+    public static BenchOptions parse(String... args) {
+        BenchOptions o = defaults();
+        long memory = o.memory;
+        List<Workload> workloads = o.workloads;
+        List<Long> downtimes = o.downtimes;
+        Set<String> sides = o.sides;
+        Optional<QemuGuest.Accel> accel = o.accel;
+        Duration maxTime = o.maxTime;
+        for (int i = 0; i < args.length; i++) {
+            String opt = args[i];
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(opt + ": missing value (" + USAGE + ")");
+            }
+            String v = args[++i];
+            switch (opt) {
+                case "--memory" -> memory = parseSize(v);
+                case "--workloads" -> workloads = list(v).stream().map(Workload::parse).toList();
+                case "--downtimes" -> downtimes = list(v).stream().map(d -> positive("--downtimes", d)).toList();
+                case "--sides" -> {
+                    sides = new LinkedHashSet<>();
+                    for (String s : list(v)) {
+                        if (!SIDES.contains(s)) {
+                            throw new IllegalArgumentException("--sides: '" + s + "' (expected: converge, qemu)");
+                        }
+                        sides.add(s);
+                    }
+                }
+                case "--accel" -> accel = switch (v) {
+                    case "auto" -> Optional.empty();
+                    case "kvm" -> Optional.of(QemuGuest.Accel.KVM);
+                    case "tcg" -> Optional.of(QemuGuest.Accel.TCG);
+                    default -> throw new IllegalArgumentException("--accel: '" + v + "' (expected: auto, kvm, tcg)");
+                };
+                case "--timeout" -> maxTime = Duration.ofSeconds(positive("--timeout", v));
+                default -> throw new IllegalArgumentException("unknown option '" + opt + "' (" + USAGE + ")");
+            }
+        }
+        if (memory % GuestImage.PAGE_SIZE != 0 || memory <= GuestImage.PATTERN_START || memory > GuestImage.MAX_RAM_END) {
+            throw new IllegalArgumentException("--memory: " + memory + " bytes (expected: whole pages, above 1M, at most 3584M)");
+        }
+        return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime);
+    }
+
+    /**
+     * A size as QEMU's {@code -m} reads it: a number with an optional suffix K, M, G or T (powers of
+     * 1024); without a suffix, MiB.
+     */
+    static long parseSize(String text) {
+        String t = text.strip().toUpperCase(Locale.ROOT);
+        if (t.endsWith("B")) {
+            t = t.substring(0, t.length() - 1);
+        }
+        int shift = 20;
+        if (!t.isEmpty()) {
+            switch (t.charAt(t.length() - 1)) {
+                case 'K' -> shift = 10;
+                case 'M' -> shift = 20;
+                case 'G' -> shift = 30;
+                case 'T' -> shift = 40;
+                default -> shift = -1;
+            }
+            if (shift >= 0) {
+                t = t.substring(0, t.length() - 1);
+            } else {
+                shift = 20;
+            }
+        }
+        long n;
+        try {
+            n = Long.parseLong(t);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--memory: '" + text + "' (expected: a number with optional suffix K, M, G or T)");
+        }
+        if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
+            throw new IllegalArgumentException("--memory: '" + text + "' (expected: > 0 and below 2^63 bytes)");
+        }
+        return n << shift;
+    }
+
+    private static List<String> list(String v) {
+        List<String> out = new ArrayList<>();
+        for (String s : v.split(",", -1)) {
+            if (s.isBlank()) {
+                throw new IllegalArgumentException("empty item in list '" + v + "'");
+            }
+            out.add(s.strip());
+        }
+        return out;
+    }
+
+    private static long positive(String opt, String v) {
+        try {
+            long n = Long.parseLong(v);
+            if (n > 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(opt + ": '" + v + "' (expected: a positive integer)");
+    }
+}

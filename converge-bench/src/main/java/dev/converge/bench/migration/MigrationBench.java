@@ -1,0 +1,115 @@
+package dev.converge.bench.migration;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Live-migration benchmark: migrates a guest of {@code --memory} bytes over loopback, for each
+ * workload and downtime limit, between two converged daemons and between two QEMUs in the same
+ * run, with the same QMP sequence ({@link MigrationRun}), and prints total time, downtime, RAM
+ * sent, throughput and passes per side and converge's total time ÷ QEMU's.
+ * <p>
+ * Usage: {@code ./bin/bench migration [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50]
+ * [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS]}. A side that cannot run (QEMU
+ * not installed, converged without migration yet) is reported as unavailable and the other still runs.
+ * Every process started is killed when the run ends, by the launchers' close and, on an abrupt
+ * exit, by a shutdown hook ({@link ProcessReaper}).
+ */
+public final class MigrationBench {
+    /** Bound on a daemon's or QEMU's start until its QMP socket answers. */
+    private static final Duration CONNECT_DEADLINE = Duration.ofSeconds(60);
+    /** Bound on each step around a migration: the guest's first pass, events, checks. */
+    private static final Duration STEP_DEADLINE = Duration.ofMinutes(3);
+
+    private MigrationBench() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        BenchOptions options;
+        try {
+            options = BenchOptions.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("MigrationBench: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        ProcessReaper reaper = ProcessReaper.installed();
+        QemuGuest.Accel accel = options.accel().orElseGet(QemuGuest.Accel::detect);
+        Path dir = Files.createTempDirectory("converge-migration-bench");
+        List<ReportTable.Row> rows = new ArrayList<>();
+        try {
+            rows = runAll(options, accel, dir, reaper);
+        } finally {
+            reaper.killAll();
+            deleteTree(dir);
+        }
+        String header = String.format("migration over loopback: %d MiB guest, 1 vCPU, max-bandwidth unlimited; QEMU: %s -accel %s;"
+                + " %d CPUs", options.memory() >> 20, QemuGuest.BINARY, accel.option(), Runtime.getRuntime().availableProcessors());
+        System.out.println();
+        System.out.print(ReportTable.format(header, rows));
+    }
+
+    static List<ReportTable.Row> runAll(BenchOptions options, QemuGuest.Accel accel, Path dir, ProcessReaper reaper) {
+        List<ReportTable.Row> rows = new ArrayList<>();
+        MigrationRun run = new MigrationRun(STEP_DEADLINE);
+        // Once a side turns out unavailable it stays so for the whole run: say it once, do not retry.
+        Map<String, Outcome.Unavailable> unavailable = new LinkedHashMap<>();
+        int n = 0;
+        for (Workload w : options.workloads()) {
+            for (long downtime : options.downtimes()) {
+                Scenario scenario = new Scenario(w, options.memory(), downtime, options.maxTime());
+                Map<String, Outcome> bySide = new LinkedHashMap<>();
+                for (String side : options.sides()) {
+                    Outcome o = unavailable.get(side);
+                    if (o == null) {
+                        System.err.printf("[%s %s %d ms] migrating...%n", side, w.wireName(), downtime);
+                        o = runOne(side, scenario, run, accel, dir.resolve("run" + n++), reaper);
+                        System.err.printf("[%s %s %d ms] %s%n", side, w.wireName(), downtime, o.summary());
+                        if (o instanceof Outcome.Unavailable u) {
+                            unavailable.put(side, u);
+                        }
+                    }
+                    bySide.put(side, o);
+                }
+                rows.add(new ReportTable.Row(w, downtime, bySide));
+            }
+        }
+        return rows;
+    }
+
+    private static Outcome runOne(String side, Scenario scenario, MigrationRun run, QemuGuest.Accel accel, Path dir,
+            ProcessReaper reaper) {
+        try {
+            Files.createDirectories(dir);
+            GuestPair pair = side.equals(ReportTable.OURS) ? ConvergePair.start(dir, scenario, reaper, CONNECT_DEADLINE)
+                    : QemuPair.start(dir, scenario, accel, reaper, CONNECT_DEADLINE);
+            try (pair) {
+                Outcome o = run.run(pair, scenario);
+                if (o instanceof Outcome.Failed f && pair instanceof QemuPair q) {
+                    return new Outcome.Failed(f.reason() + " (" + q.logs() + ")");
+                }
+                return o;
+            }
+        } catch (SideUnavailableException e) {
+            return new Outcome.Unavailable(e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            return new Outcome.Failed(side + " did not start: " + e.getMessage());
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            System.err.println("MigrationBench: could not remove " + dir + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package dev.converge.bench.migration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.qmp.ErrorClass;
+import dev.converge.qmp.client.QmpClient;
+import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.qmp.client.QmpTimeoutException;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * The QMP sequence of one migration, the same for QEMU and converged:
+ * <ol>
+ * <li>wait until the source's workload is in its steady state ({@link GuestPair#awaitWorkloadRunning});
+ * <li>destination: {@code migrate-set-capabilities} (events on), {@code stop} (while it waits
+ *     for the migration this only clears autostart, so the destination stays paused at the end
+ *     and its state can be compared with the source's), {@code migrate-incoming} on a free
+ *     loopback port;
+ * <li>source: {@code migrate-set-capabilities} (events on), {@code migrate-set-parameters}
+ *     {downtime-limit, max-bandwidth: {@link Scenario#UNLIMITED_BANDWIDTH}}, {@code migrate};
+ * <li>wait for the source's MIGRATION event with status completed, failed or cancelled; when none
+ *     comes within the scenario's time, {@code migrate_cancel} and report it as not converged;
+ * <li>{@code query-migrate} on the source gives the figures;
+ * <li>the destination's MIGRATION completed event; source postmigrate, destination paused;
+ *     compare their state ({@link GuestPair#compareState});
+ * <li>destination {@code cont}; it must run the workload ({@link GuestPair#checkDestinationRuns}).
+ * </ol>
+ * The figures come from the source's own clock ({@code total-time}, {@code downtime}), so the
+ * checks around the migration do not change them.
+ */
+public final class MigrationRun {
+    /** Bound on one step that is not the migration itself (an event after completion, a guest's boot). */
+    private final Duration stepDeadline;
+
+    private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+    private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled");
+
+    /** @param stepDeadline bound on each step around the migration (boot, events after completion, checks) */
+    public MigrationRun(Duration stepDeadline) {
+        this.stepDeadline = stepDeadline;
+    }
+
+    /**
+     * Runs {@code scenario} on {@code pair}. Never throws for what a side does wrong: that becomes
+     * {@link Outcome.Failed} or {@link Outcome.Unavailable} (a command the side lacks).
+     */
+    public Outcome run(GuestPair pair, Scenario scenario) {
+        try {
+            return runOrThrow(pair, scenario);
+        } catch (QmpCommandException e) {
+            if (e.errorClass() == ErrorClass.CommandNotFound) {
+                return new Outcome.Unavailable("'" + e.command() + "' not implemented (CommandNotFound: " + e.desc() + ")");
+            }
+            return new Outcome.Failed(e.getMessage());
+        } catch (CheckFailedException e) {
+            return new Outcome.Failed("check: " + e.getMessage());
+        } catch (RuntimeException e) {
+            return new Outcome.Failed(e.toString());
+        }
+    }
+
+    private Outcome runOrThrow(GuestPair pair, Scenario scenario) {
+        QmpClient src = pair.source();
+        QmpClient dst = pair.destination();
+        pair.awaitWorkloadRunning(stepDeadline);
+
+        String uri = "tcp:127.0.0.1:" + freeLoopbackPort();
+        dst.execute("migrate-set-capabilities", eventsOn());
+        dst.execute("stop");
+        dst.execute("migrate-incoming", JSON.objectNode().put("uri", uri));
+
+        src.execute("migrate-set-capabilities", eventsOn());
+        src.execute("migrate-set-parameters", JSON.objectNode().put("downtime-limit", scenario.downtimeMs())
+                .put("max-bandwidth", Scenario.UNLIMITED_BANDWIDTH));
+        src.drainEvents();
+        src.execute("migrate", JSON.objectNode().put("uri", uri));
+
+        String status;
+        try {
+            status = awaitFinal(src, scenario.maxTime());
+        } catch (QmpTimeoutException e) {
+            MigrationFigures before = MigrationFigures.parse(src.execute("query-migrate"));
+            src.execute("migrate_cancel");
+            awaitFinal(src, stepDeadline);
+            return new Outcome.NotConverged(before, scenario.maxTime().toSeconds());
+        }
+        JsonNode info = src.execute("query-migrate");
+        MigrationFigures figures = MigrationFigures.parse(info);
+        if (!status.equals("completed")) {
+            return new Outcome.Failed("migration " + status + ": " + info.path("error-desc").asText("(no error-desc)"));
+        }
+        dst.awaitEvent(e -> isMigration(e) && e.path("data").path("status").asText().equals("completed"), stepDeadline);
+        expectStatus(src, "source", "postmigrate");
+        expectStatus(dst, "destination", "paused");
+        String state = pair.compareState();
+        dst.execute("cont");
+        String runs = pair.checkDestinationRuns(stepDeadline);
+        return new Outcome.Completed(figures, state + "; " + runs);
+    }
+
+    private static String awaitFinal(QmpClient c, Duration timeout) {
+        JsonNode e = c.awaitEvent(ev -> isMigration(ev) && FINAL.contains(ev.path("data").path("status").asText()), timeout);
+        return e.path("data").path("status").asText();
+    }
+
+    private static boolean isMigration(JsonNode event) {
+        return "MIGRATION".equals(event.path("event").asText());
+    }
+
+    private static void expectStatus(QmpClient c, String role, String expected) {
+        String s = c.execute("query-status").path("status").asText();
+        if (!s.equals(expected)) {
+            throw new CheckFailedException(role + " is " + s + " after the migration completed (expected: " + expected + ")");
+        }
+    }
+
+    private static ObjectNode eventsOn() {
+        ObjectNode args = JSON.objectNode();
+        args.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+        return args;
+    }
+
+    /**
+     * A port nobody listens on now. Another process could take it before the destination binds
+     * it; then {@code migrate-incoming} fails and the run reports that.
+     */
+    static int freeLoopbackPort() {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException("no free loopback port: " + e.getMessage(), e);
+        }
+    }
+}
