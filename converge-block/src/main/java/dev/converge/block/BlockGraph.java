@@ -122,6 +122,24 @@ public final class BlockGraph {
         nodes.put(node.nodeName(), node);
     }
 
+    /**
+     * Removes a node that {@link #addInternalNode} added once nothing uses it any more (a job's
+     * filter after the job), with its children that nothing else holds.
+     *
+     * @throws IllegalStateException when the node is monitor-owned, not in the graph, or still
+     *                               has users (a caller bug)
+     */
+    public void removeInternalNode(BlockNode node) {
+        checkMainLoop();
+        if (monitorOwned.contains(node) || nodes.get(node.nodeName()) != node) {
+            throw new IllegalStateException(node + " is not an internal node of this graph");
+        }
+        if (!node.parents().isEmpty()) {
+            throw new IllegalStateException(node + " still has users: " + node.parents());
+        }
+        unref(node);
+    }
+
     /** Throws QEMU's error when {@code name} is taken by a node or a backend. */
     public void checkNameFree(String name) {
         checkMainLoop();

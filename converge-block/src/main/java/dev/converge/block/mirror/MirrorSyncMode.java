@@ -1,0 +1,38 @@
+package dev.converge.block.mirror;
+
+import java.util.Locale;
+
+/**
+ * What the mirror copies at first (QEMU's MirrorSyncMode). Without backing chains {@link #TOP}
+ * is the same as {@link #FULL}: the whole disk is the top layer.
+ */
+public enum MirrorSyncMode {
+    /** Copy the whole disk. */
+    FULL,
+    /** Copy the top layer of the backing chain; here the whole disk (no backing chains). */
+    TOP,
+    /** Copy only what is written after the job started. */
+    NONE,
+    /** Declared by QEMU's schema; refused by blockdev-mirror ("Sync mode 'incremental' not supported"). */
+    INCREMENTAL,
+    /** Declared by QEMU's schema; refused by blockdev-mirror. */
+    BITMAP;
+
+    public String wireName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static MirrorSyncMode fromWire(String s) {
+        for (MirrorSyncMode m : values()) {
+            if (m.wireName().equals(s)) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /** Whether the job starts with every byte dirty (FULL and TOP). */
+    public boolean copiesExistingData() {
+        return this == FULL || this == TOP;
+    }
+}
