@@ -36,7 +36,7 @@ import java.util.function.Consumer;
  * The QMP binding of the job engine (QEMU's qapi/job.json and job-qmp.c): query-jobs,
  * job-pause, job-resume, job-cancel, job-complete, job-finalize, job-dismiss, job-change, and
  * the events JOB_STATUS_CHANGE and JOB_INFO_CHANGE. Job user errors become QMP errors here:
- * "Job not found" is DeviceNotActive, everything else GenericError.
+ * every error is a GenericError, "Job not found" included, as QEMU's job-qmp.c.
  * <p>
  * The handlers run on the main loop. Events are emitted from the engine's listener calls, under
  * the job lock, so they come out in the order of the changes, and a change a command caused is
@@ -69,10 +69,10 @@ public final class JobQmp implements JobListener {
         registry.register(queryJobsSpec());
         registry.register(idCommand("job-pause",
                 "Pause an active job: it stops at its next pause point (running→paused, ready→standby). "
-                        + "Errors: 'Job not found' (DeviceNotActive), verb refused, 'Job is already paused'.",
+                        + "Errors: 'Job not found', verb refused, 'Job is already paused'.",
                 engine::pause));
         registry.register(idCommand("job-resume",
-                "Resume a job the user paused. Errors: 'Job not found' (DeviceNotActive), "
+                "Resume a job the user paused. Errors: 'Job not found', "
                         + "'Can't resume a job that was not paused', verb refused.",
                 engine::resume));
         registry.register(idCommand("job-cancel",
@@ -170,7 +170,19 @@ public final class JobQmp implements JobListener {
                 "Change the type-specific options of an active job (e.g. a migration's downtime-limit). Errors: "
                         + "'Job not found', 'Job 'ID' is 'T' job, not 'U'', verb refused, "
                         + "'Job type does not support change', 'Parameter 'x' is unexpected', a bad option.",
-                SINCE, this::jobChange);
+                SINCE, this::jobChange).withVariantResolver(this::jobTypeOf);
+    }
+
+    /**
+     * job-change without {@code type}: the job's own type selects the variant, so that the server's
+     * validator checks the type-specific options (names and types) before the handler runs.
+     */
+    private String jobTypeOf(ObjectNode arguments) {
+        JsonNode id = arguments.get("id");
+        if (id == null || !id.isTextual()) {
+            return null;
+        }
+        return mapped(() -> engine.get(id.asText())).type();
     }
 
     private static CommandSpec idCommand(String name, String doc, Consumer<String> verb) {
@@ -271,7 +283,7 @@ public final class JobQmp implements JobListener {
         }
     }
 
-    /** NOT_FOUND → DeviceNotActive (as QEMU's "Job not found"), everything else GenericError. */
+    /** Every job user error is a GenericError, "Job not found" included, as in QEMU's job-qmp.c. */
     public static QmpException toQmp(JobException e) {
         // QEMU's job-* commands report an unknown job as a GenericError "Job not found"; only the
         // legacy block-job-* commands use DeviceNotActive (with their own message).

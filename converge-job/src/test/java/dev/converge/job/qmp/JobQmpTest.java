@@ -286,4 +286,28 @@ class JobQmpTest {
             assertThat(e.desc()).isEqualTo(desc);
         });
     }
+
+    /** Through the real server: the validator checks job-change's type-specific options. */
+    @Test
+    void jobChangeOptionsAreValidatedByTheServerUsingTheJobsType() throws Exception {
+        DemoDriver d = new DemoDriver();
+        mainLoop.call(() -> {
+            engine.start(engine.create("d1", "demo", d, JobOptions.defaults()));
+            return null;
+        });
+        assertThat(d.ready.await(TestTimeouts.SHORT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        try (dev.converge.testing.QmpTestServer server = dev.converge.testing.QmpTestServer.start(registry, mainLoop)) {
+            var c = server.client();
+            assertThatThrownBy(() -> c.execute("job-change", (ObjectNode) JSON.readTree("{\"id\":\"d1\",\"level\":\"high\"}")))
+                    .hasMessageContaining("Invalid parameter type for 'level', expected: integer");
+            assertThatThrownBy(() -> c.execute("job-change", (ObjectNode) JSON.readTree("{\"id\":\"d1\",\"color\":1}")))
+                    .hasMessageContaining("Parameter 'color' is unexpected");
+            assertThatThrownBy(() -> c.execute("job-change", (ObjectNode) JSON.readTree("{\"id\":\"ghost\",\"level\":1}")))
+                    .hasMessageContaining("Job not found");
+            c.execute("job-change", (ObjectNode) JSON.readTree("{\"id\":\"d1\",\"level\":7}"));
+            assertThat(d.level).isEqualTo(7);
+            c.execute("job-change", (ObjectNode) JSON.readTree("{\"id\":\"d1\",\"type\":\"demo\",\"level\":8}"));
+            assertThat(d.level).isEqualTo(8);
+        }
+    }
 }
