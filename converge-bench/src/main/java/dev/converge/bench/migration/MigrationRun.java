@@ -12,6 +12,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The QMP sequence of one migration, the same for QEMU and converged:
@@ -25,8 +27,8 @@ import java.util.Set;
  *     {downtime-limit, max-bandwidth: {@link Scenario#UNLIMITED_BANDWIDTH}}, {@code migrate};
  * <li>wait for the source's MIGRATION event with status completed, failed or cancelled; when none
  *     comes within the scenario's time, {@code migrate_cancel} and report it as not converged;
- * <li>{@code query-migrate} on the source gives the figures;
- * <li>the destination's MIGRATION completed event; source postmigrate, destination paused;
+ * <li>once the source is in postmigrate, {@code query-migrate} on it gives the figures;
+ * <li>the destination's MIGRATION completed event; destination paused;
  *     compare their state ({@link GuestPair#compareState});
  * <li>destination {@code cont}; it must run the workload ({@link GuestPair#checkDestinationRuns}).
  * </ol>
@@ -38,6 +40,7 @@ public final class MigrationRun {
     private final Duration stepDeadline;
 
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled");
 
     /** @param stepDeadline bound on each step around the migration (boot, events after completion, checks) */
@@ -67,7 +70,7 @@ public final class MigrationRun {
     private Outcome runOrThrow(GuestPair pair, Scenario scenario) {
         QmpClient src = pair.source();
         QmpClient dst = pair.destination();
-        pair.awaitWorkloadRunning(stepDeadline);
+        String steady = pair.awaitWorkloadRunning(stepDeadline);
 
         String uri = "tcp:127.0.0.1:" + freeLoopbackPort();
         dst.execute("migrate-set-capabilities", eventsOn());
@@ -89,18 +92,20 @@ public final class MigrationRun {
             awaitFinal(src, stepDeadline);
             return new Outcome.NotConverged(before, scenario.maxTime().toSeconds());
         }
-        JsonNode info = src.execute("query-migrate");
-        MigrationFigures figures = MigrationFigures.parse(info);
         if (!status.equals("completed")) {
+            JsonNode info = src.execute("query-migrate");
             return new Outcome.Failed("migration " + status + ": " + info.path("error-desc").asText("(no error-desc)"));
         }
+        // QEMU sends "completed" before it computes total-time and downtime (0 until then) and
+        // enters postmigrate right after computing them: read the figures only in postmigrate.
+        awaitStatus(src, "source", "postmigrate");
+        MigrationFigures figures = MigrationFigures.parse(src.execute("query-migrate"));
         dst.awaitEvent(e -> isMigration(e) && e.path("data").path("status").asText().equals("completed"), stepDeadline);
-        expectStatus(src, "source", "postmigrate");
-        expectStatus(dst, "destination", "paused");
+        awaitStatus(dst, "destination", "paused");
         String state = pair.compareState();
         dst.execute("cont");
         String runs = pair.checkDestinationRuns(stepDeadline);
-        return new Outcome.Completed(figures, state + "; " + runs);
+        return new Outcome.Completed(figures, steady + "; " + state + "; " + runs);
     }
 
     private static String awaitFinal(QmpClient c, Duration timeout) {
@@ -112,10 +117,21 @@ public final class MigrationRun {
         return "MIGRATION".equals(event.path("event").asText());
     }
 
-    private static void expectStatus(QmpClient c, String role, String expected) {
-        String s = c.execute("query-status").path("status").asText();
-        if (!s.equals(expected)) {
-            throw new CheckFailedException(role + " is " + s + " after the migration completed (expected: " + expected + ")");
+    /**
+     * Waits until {@code query-status} says {@code expected}. No event marks this run-state change
+     * (the vCPUs stopped long before), so it polls, every 5 ms, until the step deadline.
+     */
+    private void awaitStatus(QmpClient c, String role, String expected) {
+        long end = System.nanoTime() + stepDeadline.toNanos();
+        while (true) {
+            String s = c.execute("query-status").path("status").asText();
+            if (s.equals(expected)) {
+                return;
+            }
+            if (System.nanoTime() > end) {
+                throw new CheckFailedException(role + " is " + s + " after the migration completed (expected: " + expected + ")");
+            }
+            LockSupport.parkNanos(POLL_NANOS);
         }
     }
 

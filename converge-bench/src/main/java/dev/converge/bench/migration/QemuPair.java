@@ -118,7 +118,7 @@ public final class QemuPair implements GuestPair {
         if (!src.equals(dst)) {
             throw new CheckFailedException("guest RAM differs after migration: source sha256 " + src + ", destination " + dst);
         }
-        return "RAM equal (pmemsave sha256 " + src.substring(0, 12) + "…)";
+        return "RAM above 1 MiB equal (pmemsave sha256 " + src.substring(0, 12) + "…)";
     }
 
     @Override
@@ -221,11 +221,19 @@ public final class QemuPair implements GuestPair {
         return m.find() ? m.group(1) : null;
     }
 
-    /** SHA-256 of all guest RAM (physical 0 up to the RAM size), saved by QEMU to a file and hashed as it streams. */
+    /**
+     * SHA-256 of guest RAM from 1 MiB up to the RAM size (all the pattern guest writes), saved by
+     * QEMU to a file and hashed as it streams. Below 1 MiB lie the firmware's RAM and the BIOS
+     * shadow at 0xE0000, which the guest never writes; read through {@code pmemsave} a few bytes of
+     * the shadow differ between a source and its destination even for a halted guest (observed with
+     * QEMU 7.2 under KVM), so that range says nothing about the migration and is left out.
+     */
     private String ramDigest(QmpClient c, String role) {
         Path file = dir.resolve("pmemsave-" + role + ".bin");
+        long size = scenario.memory() - GuestImage.PATTERN_START;
         try {
-            ObjectNode args = JSON.objectNode().put("val", 0).put("size", scenario.memory()).put("filename", file.toString());
+            ObjectNode args = JSON.objectNode().put("val", GuestImage.PATTERN_START).put("size", size)
+                    .put("filename", file.toString());
             c.execute("pmemsave", args, PMEMSAVE_TIMEOUT);
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             byte[] buf = new byte[1 << 20];
@@ -236,8 +244,8 @@ public final class QemuPair implements GuestPair {
                     n += r;
                 }
             }
-            if (n != scenario.memory()) {
-                throw new CheckFailedException(role + " pmemsave wrote " + n + " bytes (expected: " + scenario.memory() + ")");
+            if (n != size) {
+                throw new CheckFailedException(role + " pmemsave wrote " + n + " bytes (expected: " + size + ")");
             }
             return HexFormat.of().formatHex(sha.digest());
         } catch (IOException e) {
