@@ -146,6 +146,22 @@ public final class JobEngine {
         }
     }
 
+    /**
+     * The other jobs of {@code job}'s transaction, in creation order (empty for a job alone).
+     * A driver that switches over for its whole transaction (a migration completing the mirrors
+     * of its disks) uses it to find its partners.
+     */
+    public List<Job> transactionPartners(Job job) {
+        lock.lock();
+        try {
+            List<Job> out = new ArrayList<>(job.txn().jobs);
+            out.remove(job);
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Live jobs (not dismissed), in creation order. */
     public List<Job> jobs() {
         lock.lock();

@@ -157,6 +157,8 @@ class TransactionQmpTest {
                 {"actions": [{"type": "demo-job", "data": {"id": "a"}},
                              {"type": "demo-job", "data": {"id": "b"}}],
                  "properties": {"completion-mode": "grouped"}}""");
+        Job a = mainLoop.call(() -> engine.get("a"));
+        assertThat(mainLoop.call(() -> engine.transactionPartners(a))).extracting(Job::id).containsExactly("b");
         finish.get("a").countDown();
         // a waits for b: the transaction is one unit.
         await().atMost(TestTimeouts.SHORT).until(() -> status("a").equals("waiting"));
@@ -186,6 +188,8 @@ class TransactionQmpTest {
         transaction("""
                 {"actions": [{"type": "demo-job", "data": {"id": "a"}},
                              {"type": "demo-job", "data": {"id": "b", "fail": true}}]}""");
+        Job a = mainLoop.call(() -> engine.get("a"));
+        assertThat(mainLoop.call(() -> engine.transactionPartners(a))).isEmpty();
         finish.get("a").countDown();
         finish.get("b").countDown();
         await().atMost(TestTimeouts.SHORT).until(() -> client.execute("query-jobs").isEmpty());
