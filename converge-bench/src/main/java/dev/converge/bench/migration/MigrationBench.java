@@ -68,7 +68,9 @@ public final class MigrationBench {
                 Scenario scenario = new Scenario(w, options.memory(), downtime, options.maxTime());
                 Map<String, Outcome> bySide = new LinkedHashMap<>();
                 for (String side : options.sides()) {
-                    Outcome o = unavailable.get(side);
+                    Outcome o = unavailable.containsKey(side)
+                            ? new Outcome.Unavailable("not retried, see the first " + side + " run: " + unavailable.get(side).reason())
+                            : null;
                     if (o == null) {
                         System.err.printf("[%s %s %d ms] migrating...%n", side, w.wireName(), downtime);
                         o = runOne(side, scenario, run, accel, dir.resolve("run" + n++), reaper);
