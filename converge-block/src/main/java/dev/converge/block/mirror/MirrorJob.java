@@ -122,6 +122,8 @@ public final class MirrorJob implements JobDriver {
     private volatile MirrorCopyMode copyMode;
     /** The job's context once run() started; volatile for writers that wake it. */
     private volatile JobContext ctx;
+    /** The speed limit, to know whether to account operations. Volatile: set on the main loop. */
+    private volatile long speed;
     /** Whether the job reached READY once. Volatile: read by cancel on the main loop. */
     private volatile boolean synced;
     /** A soft cancel in READY: finish without pivot. Volatile: set on the main loop. */
@@ -224,10 +226,9 @@ public final class MirrorJob implements JobDriver {
                 // No guest write gets in from here on: what is dirty now is the remainder.
                 drained = filter.drain();
             }
-            long launched = launchOps(size);
+            long launched = launchOps(ctx, size);
             reportProgress(ctx);
             if (launched > 0) {
-                ctx.rateLimit(launched);
                 continue;
             }
             boolean idle;
@@ -259,8 +260,11 @@ public final class MirrorJob implements JobDriver {
         }
     }
 
-    /** Starts copy operations for dirty, idle granules while there is room; returns the bytes launched. */
-    private long launchOps(long size) {
+    /**
+     * Starts copy operations for dirty, idle granules while there is room; returns the bytes
+     * launched. With a speed limit each operation is accounted before the next one starts.
+     */
+    private long launchOps(JobContext ctx, long size) {
         long total = 0;
         for (;;) {
             long start;
@@ -270,7 +274,7 @@ public final class MirrorJob implements JobDriver {
                 if (failure != null || pendingStop != null || opsInFlight >= MirrorOptions.MAX_IN_FLIGHT) {
                     return total;
                 }
-                long[] r = pickLocked(size);
+                long[] r = pickLocked(size, opBytes());
                 if (r == null) {
                     return total;
                 }
@@ -292,11 +296,15 @@ public final class MirrorJob implements JobDriver {
             long len = end - start;
             Thread.ofVirtual().name(id + "-copy-" + s).start(() -> copy(s, len));
             total += len;
+            if (speed > 0) {
+                reportProgress(ctx);
+                ctx.rateLimit(len);
+            }
         }
     }
 
     /** The next run of dirty, idle granules from {@link #cursor} (wrapping once), at most maxOpBytes. */
-    private long[] pickLocked(long size) {
+    private long[] pickLocked(long size, long max) {
         assert lock.isHeldByCurrentThread();
         long pos = cursor;
         boolean wrapped = false;
@@ -317,12 +325,24 @@ public final class MirrorJob implements JobDriver {
             }
             long start = c << shift;
             long end = Math.min(size, start + granularity);
-            long max = options.maxOpBytes();
             while (end < size && end - start < max && !busy.get(chunk(end)) && bitmap.isDirty(end, 1)) {
                 end = Math.min(size, end + granularity);
             }
             return new long[] {start, end};
         }
+    }
+
+    /**
+     * The largest operation now: {@link MirrorOptions#maxOpBytes()}, or with a speed limit what
+     * the limit allows in 100 ms (QEMU's slice), so progress and pauses stay timely.
+     */
+    private long opBytes() {
+        long max = options.maxOpBytes();
+        long s = speed;
+        if (s > 0) {
+            max = Math.min(max, Math.max(granularity, (s / 10) & -granularity));
+        }
+        return max;
     }
 
     /** One copy operation, on its own virtual thread. */
@@ -521,6 +541,11 @@ public final class MirrorJob implements JobDriver {
     public void resume() {
         ioStatus = "ok";
         working = true;
+    }
+
+    @Override
+    public void setSpeed(long bytesPerSecond) {
+        speed = bytesPerSecond;
     }
 
     /** Accepted in READY (the engine checks); run() then drains and finishes. */

@@ -364,6 +364,7 @@ public final class MirrorQmp implements JobListener {
             BlockGraph.discardUnregistered(List.of(filter));
             throw e instanceof JobException je ? JobQmp.toQmp(je) : e;
         }
+        driver.setSpeed(jobOpts.speed());
         jobs.put(jobId, driver);
         graph.addInternalNode(filter);
         graph.replaceNode(source, filter);
