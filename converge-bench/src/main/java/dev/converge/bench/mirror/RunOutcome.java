@@ -1,0 +1,59 @@
+package dev.converge.bench.mirror;
+
+/** How one mirror (or cp) run ended. Only {@link Ready} has a time that counts. */
+public sealed interface RunOutcome {
+    /** One line for the report's notes. */
+    String summary();
+
+    /**
+     * The mirror became READY, was soft-cancelled, and the target equals the source.
+     *
+     * @param readyNanos from the reply to blockdev-mirror to the BLOCK_JOB_READY event (for cp: the whole copy)
+     * @param writer     what the writer did during the run, or null without a writer
+     */
+    record Ready(long readyNanos, PacedWriter.Figures writer) implements RunOutcome {
+        @Override
+        public String summary() {
+            String w = writer == null ? "" : String.format(java.util.Locale.ROOT, "; writer %d × 64 KiB at %.1f MiB/s",
+                    writer.writes(), writer.mibPerSecond());
+            return String.format(java.util.Locale.ROOT, "ready in %.1f ms, target == source%s", readyNanos / 1e6, w);
+        }
+    }
+
+    /**
+     * No BLOCK_JOB_READY within the deadline (the writer outran the copy); the job was cancelled.
+     *
+     * @param seconds the deadline
+     * @param writer  what the writer did
+     */
+    record NotReady(long seconds, PacedWriter.Figures writer) implements RunOutcome {
+        @Override
+        public String summary() {
+            return "not ready within " + seconds + " s; cancelled";
+        }
+    }
+
+    /**
+     * The side cannot run this case (a command it does not have, a peer not installed).
+     *
+     * @param reason what is missing
+     */
+    record Unavailable(String reason) implements RunOutcome {
+        @Override
+        public String summary() {
+            return "unavailable: " + reason;
+        }
+    }
+
+    /**
+     * The run or its check failed (an error from the daemon, or the target differs).
+     *
+     * @param reason what failed, with the daemon's text
+     */
+    record Failed(String reason) implements RunOutcome {
+        @Override
+        public String summary() {
+            return "FAILED: " + reason;
+        }
+    }
+}
