@@ -4,9 +4,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Where a workload writes its disk ({@code disk=NODE} in the machine spec). Phase 2 connects
- * this to a block node of converge-block, so that guest disk writes go through the node's
- * write notifiers and the mirror sees them; until then no workload calls it.
+ * Where a workload writes its disk ({@code disk=NODE} in the machine spec): a block backend of
+ * converge-block (see {@link MachineDisk}), so that guest disk writes go through the node's
+ * write path and its notifiers, and a mirror sees them.
  */
 @FunctionalInterface
 public interface DiskWriter {

@@ -39,6 +39,8 @@ public final class Machine implements AutoCloseable {
     private RunState state = RunState.PRELAUNCH;
     /** Whether a completed incoming migration starts the vCPUs (QEMU's autostart); guarded by lock. */
     private boolean autostart = true;
+    /** The disk ({@code disk=NODE}), or null; volatile: attached once at wiring time, read by QMP handlers. */
+    private volatile MachineDisk disk;
 
     private Machine(String name, MachineSpec spec) {
         this.name = Objects.requireNonNull(name);
@@ -85,6 +87,20 @@ public final class Machine implements AutoCloseable {
 
     public Vcpus vcpus() {
         return vcpus;
+    }
+
+    /**
+     * Attaches the disk the workload also writes (at wiring time, before the vCPUs first run
+     * is best; a later attach takes effect at the next step).
+     */
+    public void attachDisk(MachineDisk d) {
+        disk = java.util.Objects.requireNonNull(d);
+        vcpus.setDisk(d);
+    }
+
+    /** The disk, if one is attached. */
+    public java.util.Optional<MachineDisk> disk() {
+        return java.util.Optional.ofNullable(disk);
     }
 
     /** The current run state. */

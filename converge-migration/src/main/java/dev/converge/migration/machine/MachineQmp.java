@@ -4,6 +4,7 @@ import static dev.converge.qmp.schema.Member.required;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.CommandSpec;
@@ -26,7 +27,7 @@ public final class MachineQmp {
     public static final ObjectType MACHINE_DIGEST = ObjectType.struct("MachineDigest",
             "SHA-256 digests of the machine's state, to compare source and destination of a migration.",
             required("ram", BuiltinType.STR, "SHA-256 of all RAM blocks in order, lowercase hex"),
-            required("disks", BuiltinType.ANY, "object: node name -> SHA-256 of that disk, lowercase hex (empty until disks are supported)"));
+            required("disks", BuiltinType.ANY, "object: node name -> SHA-256 of that disk (disk=NODE), lowercase hex; empty without a disk"));
 
     private MachineQmp() {
     }
@@ -59,7 +60,14 @@ public final class MachineQmp {
                 "SHA-256 digests of RAM and disks. Consistent only while the vCPUs are stopped.", "0.1", args -> {
                     ObjectNode r = json.objectNode();
                     r.put("ram", machine.ramDigest());
-                    r.putObject("disks");
+                    ObjectNode disks = r.putObject("disks");
+                    machine.disk().ifPresent(d -> {
+                        try {
+                            disks.put(d.nodeName(), d.digest());
+                        } catch (java.io.IOException e) {
+                            throw QmpException.generic("Failed to read disk '%s': %s", d.nodeName(), e.getMessage());
+                        }
+                    });
                     return r;
                 }));
     }

@@ -1,5 +1,6 @@
 package dev.converge.migration.machine;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Optional;
 
@@ -64,6 +65,22 @@ public final class PatternWorkload implements Workload {
             }
         }
         return written;
+    }
+
+    /**
+     * Writes the 4 KiB disk block that matches the vCPU's last written page (page index modulo
+     * the disk's blocks), filled with that page's value.
+     */
+    @Override
+    public void writeDisk(int vcpu, DiskWriter disk, long diskSize) throws IOException {
+        long blocks = diskSize / RamBlock.PAGE_SIZE;
+        if (blocks == 0 || length[vcpu] == 0) {
+            return;
+        }
+        long last = first[vcpu] + (cursor[vcpu] == 0 ? length[vcpu] - 1 : cursor[vcpu] - 1);
+        ByteBuffer b = ByteBuffer.allocate(RamBlock.PAGE_SIZE);
+        java.util.Arrays.fill(b.array(), ram.read(last << RamBlock.PAGE_SHIFT));
+        disk.write((last % blocks) * RamBlock.PAGE_SIZE, b);
     }
 
     /** Sum of all vCPUs' completed passes plus pages of the current ones (for progress checks). */

@@ -1,5 +1,6 @@
 package dev.converge.migration.machine;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
@@ -42,6 +43,21 @@ public final class StressWorkload implements Workload {
         }
         rng[vcpu] = x;
         return WRITES_PER_STEP;
+    }
+
+    /** Writes a 4 KiB block chosen by the vCPU's generator, filled with its state. */
+    @Override
+    public void writeDisk(int vcpu, DiskWriter disk, long diskSize) throws IOException {
+        long blocks = diskSize / RamBlock.PAGE_SIZE;
+        if (blocks == 0) {
+            return;
+        }
+        long r = rng[vcpu] * 0x2545F4914F6CDD1DL;
+        ByteBuffer b = ByteBuffer.allocate(RamBlock.PAGE_SIZE);
+        while (b.hasRemaining()) {
+            b.putLong(r);
+        }
+        disk.write(Long.remainderUnsigned(r, blocks) * RamBlock.PAGE_SIZE, b.flip());
     }
 
     @Override

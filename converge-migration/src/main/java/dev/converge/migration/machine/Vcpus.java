@@ -38,6 +38,8 @@ public final class Vcpus implements AutoCloseable {
     private volatile int throttlePercent;
     /** The first failure of a workload step, which stops that vCPU; volatile: read by anyone. */
     private volatile Throwable failure;
+    /** The disk the workload also writes, or null; volatile: set at wiring time, read by vCPUs. */
+    private volatile MachineDisk disk;
 
     /**
      * Starts {@code count} vCPU threads, stopped.
@@ -84,7 +86,11 @@ public final class Vcpus implements AutoCloseable {
             int pages;
             try {
                 pages = workload.step(i);
-            } catch (RuntimeException | Error e) {
+                MachineDisk d = disk;
+                if (pages > 0 && d != null) {
+                    workload.writeDisk(i, d, d.size());
+                }
+            } catch (RuntimeException | Error | java.io.IOException e) {
                 failure = e;
                 lock.lock();
                 try {
@@ -157,6 +163,11 @@ public final class Vcpus implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Makes the workload also write {@code d} (null: no disk). */
+    void setDisk(MachineDisk d) {
+        disk = d;
     }
 
     /** Whether the vCPUs are allowed to run. */

@@ -1,5 +1,6 @@
 package dev.converge.migration.machine;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
@@ -21,6 +22,16 @@ public sealed interface Workload permits IdleWorkload, PatternWorkload, StressWo
      * @return the number of pages written, or -1 when there is nothing to do (the vCPU parks)
      */
     int step(int vcpu);
+
+    /**
+     * This step's disk write, on vCPU {@code vcpu} after a step that wrote pages, when the
+     * machine has a disk: one 4 KiB block, so disk writes keep pace with RAM writes. The
+     * default writes nothing.
+     *
+     * @throws IOException when the block layer fails the write (the vCPU stops with it)
+     */
+    default void writeDisk(int vcpu, DiskWriter disk, long diskSize) throws IOException {
+    }
 
     /** Bytes {@link #save} writes. */
     int stateSize();

@@ -8,9 +8,11 @@ import java.util.Objects;
  * downtime limit at the bandwidth measured so far ({@code remaining ÷ bandwidth ≤ limit}).
  * Pure policy, no I/O: the sender (mechanism) asks it after every pass.
  *
- * @param downtimeLimit the longest the vCPUs may stay stopped for the switchover (QEMU's downtime-limit, default 300 ms)
+ * @param downtimeLimit       the longest the vCPUs may stay stopped for the switchover (QEMU's downtime-limit, default 300 ms)
+ * @param switchoverBandwidth bytes per second the switchover may use (QEMU's avail-switchover-bandwidth); when
+ *                            positive it replaces the measured bandwidth in the estimate, 0 uses the measurement
  */
-public record ConvergencePolicy(Duration downtimeLimit) {
+public record ConvergencePolicy(Duration downtimeLimit, long switchoverBandwidth) {
     /** QEMU's default downtime-limit. */
     public static final Duration DEFAULT_DOWNTIME_LIMIT = Duration.ofMillis(300);
 
@@ -19,6 +21,14 @@ public record ConvergencePolicy(Duration downtimeLimit) {
         if (downtimeLimit.isNegative()) {
             throw new IllegalArgumentException("downtime-limit: " + downtimeLimit + " (expected: >= 0)");
         }
+        if (switchoverBandwidth < 0) {
+            throw new IllegalArgumentException("avail-switchover-bandwidth: " + switchoverBandwidth + " (expected: >= 0)");
+        }
+    }
+
+    /** A policy that uses the measured bandwidth. */
+    public ConvergencePolicy(Duration downtimeLimit) {
+        this(downtimeLimit, 0);
     }
 
     /**
@@ -36,6 +46,9 @@ public record ConvergencePolicy(Duration downtimeLimit) {
     public Estimate evaluate(long remainingBytes, double bandwidth) {
         if (remainingBytes < 0) {
             throw new IllegalArgumentException("remaining bytes: " + remainingBytes + " (expected: >= 0)");
+        }
+        if (switchoverBandwidth > 0) {
+            bandwidth = switchoverBandwidth;
         }
         long downtimeMs;
         if (remainingBytes == 0) {

@@ -27,7 +27,8 @@ public final class IncomingMigration {
     }
 
     /** Where an incoming migration stands. */
-    public sealed interface State permits AwaitingHeader, AwaitingLayout, Receiving, StateReceived, Completed, Failed {
+    public sealed interface State permits AwaitingHeader, AwaitingLayout, Receiving, StateReceived, AwaitingDecision,
+            Completed, Failed {
     }
 
     /** Nothing received yet. */
@@ -49,7 +50,14 @@ public final class IncomingMigration {
     public record StateReceived(Receiving receiving, byte[] deviceState) implements State {
     }
 
-    /** All state is in the destination. */
+    /**
+     * All state is in the destination and acknowledged, but it does not run it yet: the source
+     * decides with START (commit) or ABORT (version 3 streams).
+     */
+    public record AwaitingDecision(long pages, long passes) implements State {
+    }
+
+    /** All state is in the destination, which may run it. */
     public record Completed(long pages, long passes) implements State {
     }
 
@@ -101,8 +109,15 @@ public final class IncomingMigration {
                 } catch (IllegalArgumentException e) {
                     yield new Failed("device state does not fit the destination: " + e.getMessage());
                 }
-                yield new Completed(s.receiving().pages(), s.receiving().passes());
+                Receiving r = s.receiving();
+                yield r.version() >= WireFormat.VERSION_DECISION
+                        ? new AwaitingDecision(r.pages(), r.passes()) : new Completed(r.pages(), r.passes());
             }
+            case AwaitingDecision s -> switch (record) {
+                case StreamRecord.Start st -> new Completed(s.pages(), s.passes());
+                case StreamRecord.Abort a -> new Failed("the source rolled the switchover back (ABORT after COMPLETE)");
+                default -> unexpected(record, state);
+            };
             case Completed s -> unexpected(record, state);
             case Failed s -> s;
         };
@@ -133,21 +148,28 @@ public final class IncomingMigration {
 
     /**
      * Receives one migration from {@code channel} into {@code machine}, which must be in
-     * {@code inmigrate}. On success answers ACK_COMPLETE and moves the machine on
-     * ({@link Machine#incomingCompleted()}); on failure answers ERROR (best effort), discards
-     * the received RAM and throws. Closing the channel is the caller's.
+     * {@code inmigrate}. Answers ACK_COMPLETE once all state is in; with a version 3 stream it
+     * then waits for the source's decision and runs the machine
+     * ({@link Machine#incomingCompleted()}) only on START. On failure (also ABORT, or the
+     * connection ending before START) answers ERROR (best effort), discards the received RAM
+     * and throws. Closing the channel is the caller's (closing it from another thread cancels).
      */
     public static Completed run(Machine machine, ByteChannel channel) throws MigrationException {
         if (machine.runState() != RunState.INMIGRATE) {
             throw new MigrationException.IncomingRejected("machine '" + machine.name()
                     + "' is not waiting for an incoming migration (run state '" + machine.runState().wireName() + "')", null);
         }
-        State state = new AwaitingHeader();
         MigrationException failure;
         try {
-            state = receive(machine, channel);
-            if (state instanceof Completed c) {
+            Receiver rx = new Receiver(machine, channel);
+            State state = rx.next();
+            if (state instanceof AwaitingDecision) {
                 writeReturn(channel, new ReturnMessage.AckComplete());
+                state = rx.next();
+            } else if (state instanceof Completed) {
+                writeReturn(channel, new ReturnMessage.AckComplete()); // a version 2 source: no decision follows
+            }
+            if (state instanceof Completed c) {
                 machine.incomingCompleted();
                 return c;
             }
@@ -167,31 +189,44 @@ public final class IncomingMigration {
         throw failure;
     }
 
-    private static State receive(Machine machine, ByteChannel channel) throws IOException, MigrationException {
-        StreamDecoder decoder = new StreamDecoder();
-        ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
-        State state = new AwaitingHeader();
-        long received = 0;
-        while (true) {
-            int n = channel.read(buf);
-            if (n < 0) {
-                throw new MigrationException.ChannelFailed("incoming migration stream truncated: ended after " + received
-                        + " bytes in state " + state.getClass().getSimpleName(), null);
-            }
-            received += n;
-            buf.flip();
-            try {
-                StreamRecord r;
-                while ((r = decoder.decode(buf)) != null) {
-                    state = step(machine, state, r);
-                    if (state instanceof Completed || state instanceof Failed) {
-                        return state;
+    /** Reads records into the state machine; keeps decoder and buffer across {@link #next} calls. */
+    private static final class Receiver {
+        private final Machine machine;
+        private final ByteChannel channel;
+        private final StreamDecoder decoder = new StreamDecoder();
+        private final ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
+        private State state = new AwaitingHeader();
+        private long received;
+
+        Receiver(Machine machine, ByteChannel channel) {
+            this.machine = machine;
+            this.channel = channel;
+            buf.flip(); // empty, ready for reading
+        }
+
+        /** Steps until the state is AwaitingDecision, Completed or Failed. */
+        State next() throws IOException, MigrationException {
+            while (true) {
+                try {
+                    StreamRecord r;
+                    while ((r = decoder.decode(buf)) != null) {
+                        state = step(machine, state, r);
+                        if (state instanceof Completed || state instanceof Failed || state instanceof AwaitingDecision) {
+                            return state;
+                        }
                     }
+                } catch (WireFormatException e) {
+                    throw new MigrationException.ProtocolFailed("incoming migration stream is malformed: " + e.getMessage(), e);
                 }
-            } catch (WireFormatException e) {
-                throw new MigrationException.ProtocolFailed("incoming migration stream is malformed: " + e.getMessage(), e);
+                buf.compact();
+                int n = channel.read(buf);
+                buf.flip();
+                if (n < 0) {
+                    throw new MigrationException.ChannelFailed("incoming migration stream truncated: ended after " + received
+                            + " bytes in state " + state.getClass().getSimpleName(), null);
+                }
+                received += n;
             }
-            buf.compact();
         }
     }
 

@@ -28,4 +28,8 @@ public interface MigrationControl {
 
     /** Waits up to {@code max} before the next pass when nothing was dirty; cancel and complete cut it short. */
     void idle(Duration max) throws InterruptedException;
+
+    /** The switchover begins: the vCPUs are about to stop (QEMU's "device" phase). */
+    default void switchingOver() {
+    }
 }

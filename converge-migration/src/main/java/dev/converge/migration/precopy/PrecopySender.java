@@ -30,11 +30,16 @@ import java.util.Objects;
  * <li>Passes: send every marked page (zero pages as markers, others in batches with one
  * gathering write straight from guest memory), END_OF_PASS, sync the dirty log, measure
  * bandwidth, ask the policy, report progress. Repeat until the control requests completion.</li>
- * <li>Switchover: stop the vCPUs (finish-migrate), send what is still dirty, the device state
- * and COMPLETE, wait for the destination's ack. On ack the source goes to postmigrate; on any
- * failure it returns to its previous run state, so a failed migration leaves it running.</li>
+ * <li>Switchover ({@link #runToSwitchover}): stop the vCPUs (finish-migrate), send what is
+ * still dirty, the device state and COMPLETE, wait for the destination's ack. On any failure
+ * the source returns to its previous run state, so a failed migration leaves it running. After
+ * the ack the destination holds everything but does not run it, and the source stays stopped.</li>
+ * <li>Decision: {@link #commitSwitchover} (START: the destination runs, the source goes to
+ * postmigrate) or {@link #abortSwitchover} (ABORT: the destination discards, the source
+ * resumes). The job engine calls them from its commit and abort.</li>
  * </ol>
- * One sender runs one migration on the calling thread; it is not reusable.
+ * A blocked write or the wait for the ack end when another thread closes the channel (that is
+ * how a cancel reaches them). One sender runs one migration; it is not reusable.
  */
 public final class PrecopySender {
     /** Bandwidth is only measured over passes that sent at least this much, to avoid noise. */
@@ -49,8 +54,12 @@ public final class PrecopySender {
     private final GuestRam ram;
     private final ByteChannel in;
     private final GatheringByteChannel out;
-    private final ConvergencePolicy policy;
+    private final java.util.function.Supplier<ConvergencePolicy> policy;
     private final MigrationControl control;
+    /** The run state before the switchover, to return to on abort; set by the running thread before the ack. */
+    private volatile RunState previous;
+    /** System.nanoTime() when the vCPUs stopped; set by the running thread. */
+    private volatile long stoppedAt;
 
     // All state below is confined to the thread that calls run().
     private final ByteBuffer ctrl = ByteBuffer.allocateDirect(CTRL_CAPACITY).order(WireFormat.ORDER);
@@ -68,6 +77,14 @@ public final class PrecopySender {
      */
     public <C extends ByteChannel & GatheringByteChannel> PrecopySender(Machine machine, C channel,
             ConvergencePolicy policy, MigrationControl control) {
+        this(machine, channel, constant(policy), control);
+    }
+
+    /**
+     * @param policy read after every pass, so a changed downtime-limit applies at once
+     */
+    public <C extends ByteChannel & GatheringByteChannel> PrecopySender(Machine machine, C channel,
+            java.util.function.Supplier<ConvergencePolicy> policy, MigrationControl control) {
         this.machine = Objects.requireNonNull(machine);
         this.ram = machine.ram();
         this.in = Objects.requireNonNull(channel);
@@ -76,17 +93,80 @@ public final class PrecopySender {
         this.control = Objects.requireNonNull(control);
     }
 
+    private static java.util.function.Supplier<ConvergencePolicy> constant(ConvergencePolicy p) {
+        Objects.requireNonNull(p);
+        return () -> p;
+    }
+
     /**
-     * Runs the migration to its end.
+     * Runs the migration to its end and commits it: {@link #runToSwitchover} then
+     * {@link #commitSwitchover}.
      *
      * @throws MigrationException when it failed or was cancelled; the source then runs as before
      */
     public MigrationResult run() throws MigrationException {
+        MigrationResult r = runToSwitchover();
+        commitSwitchover();
+        return r;
+    }
+
+    /**
+     * Runs setup, passes and the switchover up to the destination's ack. Returns with the
+     * source stopped in {@code finish-migrate}; exactly one of {@link #commitSwitchover} or
+     * {@link #abortSwitchover} must follow.
+     *
+     * @throws MigrationException when it failed or was cancelled; the source then runs as before
+     */
+    public MigrationResult runToSwitchover() throws MigrationException {
         try {
             return doRun();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MigrationException.Interrupted(e);
+        }
+    }
+
+    /** When the vCPUs stopped for the switchover (System.nanoTime()), 0 before. */
+    public long stoppedAtNanos() {
+        return stoppedAt;
+    }
+
+    /**
+     * Commits: sends START and moves the source to {@code postmigrate}. Cannot fail: if START
+     * cannot be written the destination sees the connection end and discards, and the source
+     * still stays stopped, so the guest never runs twice; nothing is lost (the source keeps
+     * its RAM and {@code cont} resumes it).
+     *
+     * @return whether START was written
+     */
+    public boolean commitSwitchover() {
+        boolean sent = sendDecision(new StreamRecord.Start());
+        machine.completeSwitchover();
+        return sent;
+    }
+
+    /**
+     * Rolls back after {@link #runToSwitchover} returned: sends ABORT (best effort; a
+     * destination that does not get it discards anyway when the connection ends) and resumes
+     * the source in its previous run state.
+     */
+    public void abortSwitchover() {
+        sendDecision(new StreamRecord.Abort());
+        RunState p = previous;
+        if (p != null) {
+            machine.abortSwitchover(p);
+        }
+    }
+
+    private boolean sendDecision(StreamRecord decision) {
+        ByteBuffer b = StreamEncoder.encode(decision);
+        try {
+            while (b.hasRemaining()) {
+                bytesSent += out.write(b);
+            }
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -120,7 +200,7 @@ public final class PrecopySender {
             }
             ram.syncDirtyLog(bitmap);
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
-            ConvergencePolicy.Estimate estimate = policy.evaluate(remaining, bandwidth);
+            ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth);
             MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
                     bandwidth, estimate.expectedDowntimeMs(), estimate.converged());
             control.progress(progress);
@@ -141,8 +221,11 @@ public final class PrecopySender {
     }
 
     private MigrationResult switchover(MigrationBitmap bitmap, long passes) throws MigrationException, InterruptedException {
+        control.switchingOver();
         RunState previous = machine.beginSwitchover();
+        this.previous = previous;
         long stopped = System.nanoTime();
+        stoppedAt = stopped;
         boolean done = false;
         try {
             ram.syncDirtyLog(bitmap);
@@ -151,7 +234,6 @@ public final class PrecopySender {
             putRecord(StreamEncoder.encode(new StreamRecord.Complete()));
             flush();
             awaitAck();
-            machine.completeSwitchover();
             done = true;
             return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (System.nanoTime() - stopped) / 1_000_000);
         } finally {

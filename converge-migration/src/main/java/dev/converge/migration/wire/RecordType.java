@@ -13,6 +13,8 @@ package dev.converge.migration.wire;
  *   └────────────────────────────────────────────────────┘
  *                   ▼ (switchover: source vCPUs stopped)
  *        remaining pages, DEVICE_STATE, COMPLETE
+ *                   ▼ (destination acknowledged; source job finalized)
+ *             START | ABORT          (version 3 and later)
  * </pre>
  */
 public enum RecordType {
@@ -31,7 +33,14 @@ public enum RecordType {
     /** The device state, opaque to the stream, bounded by {@link WireFormat#MAX_DEVICE_STATE}. */
     DEVICE_STATE(6),
     /** Everything was sent; the destination answers on the return path. */
-    COMPLETE(7);
+    COMPLETE(7),
+    /**
+     * The source committed the switchover: the destination runs the machine (since version 3,
+     * exactly one of START or ABORT follows COMPLETE).
+     */
+    START(8),
+    /** The source rolled the switchover back: the destination discards what it received (since version 3). */
+    ABORT(9);
 
     private final int code;
 

@@ -22,10 +22,11 @@ import java.util.Set;
  * error the decoder resets to its initial state and throws {@link WireFormatException}.
  * <p>
  * State: HEADER → LAYOUT (after the header) → RECORDS (after RAM_BLOCKS) → FINISHED (after
- * COMPLETE). Not thread-safe: one decoder per connection, used by its one reader thread.
+ * COMPLETE in a version 2 stream); from version 3 COMPLETE leads to DECISION, where exactly one
+ * START or ABORT leads to FINISHED. Not thread-safe: one decoder per connection, used by its one reader thread.
  */
 public final class StreamDecoder {
-    private enum State { HEADER, LAYOUT, RECORDS, FINISHED }
+    private enum State { HEADER, LAYOUT, RECORDS, DECISION, FINISHED }
 
     private State state = State.HEADER;
     private int version;
@@ -41,7 +42,7 @@ public final class StreamDecoder {
         return layout;
     }
 
-    /** Whether COMPLETE was decoded. */
+    /** Whether the stream ended: COMPLETE (version 2) or START / ABORT (version 3) was decoded. */
     public boolean isFinished() {
         return state == State.FINISHED;
     }
@@ -96,7 +97,7 @@ public final class StreamDecoder {
             return null;
         }
         if (state == State.FINISHED) {
-            throw new WireFormatException("bytes after COMPLETE: " + in.remaining() + " (expected: 0)");
+            throw new WireFormatException("bytes after the end of the stream: " + in.remaining() + " (expected: 0)");
         }
         if (in.remaining() < RECORD_HEADER_SIZE) {
             return null;
@@ -111,8 +112,12 @@ public final class StreamDecoder {
         if (state == State.RECORDS && type == RecordType.RAM_BLOCKS) {
             throw new WireFormatException("record RAM_BLOCKS: a second layout (expected: once per stream)");
         }
-        if (type == RecordType.PAGE_BATCH && version < 2) {
-            throw new WireFormatException("record PAGE_BATCH in a version " + version + " stream (expected: version >= 2)");
+        boolean decision = type == RecordType.START || type == RecordType.ABORT;
+        if (state == State.DECISION && !decision) {
+            throw new WireFormatException("record " + type + " after COMPLETE (expected: START or ABORT)");
+        }
+        if (state != State.DECISION && decision) {
+            throw new WireFormatException("record " + type + " before COMPLETE (expected: only after COMPLETE)");
         }
         if (in.remaining() < RECORD_HEADER_SIZE + length) {
             return null;
@@ -138,12 +143,16 @@ public final class StreamDecoder {
             case END_OF_PASS -> new StreamRecord.EndOfPass(in.getLong(body));
             case DEVICE_STATE -> new StreamRecord.DeviceState(in.slice(body, len).asReadOnlyBuffer());
             case COMPLETE -> new StreamRecord.Complete();
+            case START -> new StreamRecord.Start();
+            case ABORT -> new StreamRecord.Abort();
         };
         in.position(body + len);
         if (type == RecordType.RAM_BLOCKS) {
             layout = ((StreamRecord.RamBlocks) record).blocks();
             state = State.RECORDS;
         } else if (type == RecordType.COMPLETE) {
+            state = version >= VERSION_DECISION ? State.DECISION : State.FINISHED;
+        } else if (decision) {
             state = State.FINISHED;
         }
         return record;
@@ -157,7 +166,7 @@ public final class StreamDecoder {
             case PAGE_BATCH -> checkRange(type, length, BATCH_FIXED + 8 + PAGE_SIZE, MAX_BATCH_PAYLOAD);
             case END_OF_PASS -> checkRange(type, length, 8, 8);
             case DEVICE_STATE -> checkRange(type, length, 0, MAX_DEVICE_STATE);
-            case COMPLETE -> checkRange(type, length, 0, 0);
+            case COMPLETE, START, ABORT -> checkRange(type, length, 0, 0);
             case INVALID -> throw new AssertionError("fromCode never returns INVALID");
         }
     }

@@ -101,6 +101,8 @@ public final class StreamEncoder {
                 b.put(d.data().duplicate());
             }
             case StreamRecord.Complete c -> putRecordHeader(b, RecordType.COMPLETE, 0);
+            case StreamRecord.Start s -> putRecordHeader(b, RecordType.START, 0);
+            case StreamRecord.Abort a -> putRecordHeader(b, RecordType.ABORT, 0);
         }
         return b.flip();
     }
@@ -129,6 +131,8 @@ public final class StreamEncoder {
             case StreamRecord.EndOfPass e -> RECORD_HEADER_SIZE + 8;
             case StreamRecord.DeviceState d -> RECORD_HEADER_SIZE + d.data().remaining();
             case StreamRecord.Complete c -> RECORD_HEADER_SIZE;
+            case StreamRecord.Start s -> RECORD_HEADER_SIZE;
+            case StreamRecord.Abort a -> RECORD_HEADER_SIZE;
         };
     }
 

@@ -72,4 +72,12 @@ public sealed interface StreamRecord {
     /** The source sent everything. */
     record Complete() implements StreamRecord {
     }
+
+    /** The source committed the switchover: the destination runs the machine (version 3). */
+    record Start() implements StreamRecord {
+    }
+
+    /** The source rolled the switchover back: the destination discards the state (version 3). */
+    record Abort() implements StreamRecord {
+    }
 }

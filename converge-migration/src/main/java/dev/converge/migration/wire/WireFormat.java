@@ -14,10 +14,15 @@ public final class WireFormat {
     public static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
     /** Stream magic: the bytes "CVMS" as they appear on the wire (read as a little-endian u32). */
     public static final int MAGIC = 0x534D5643;
-    /** The version this code writes. Version 2 added {@link RecordType#PAGE_BATCH}. */
-    public static final int VERSION_CURRENT = 2;
+    /**
+     * The version this code writes. Version 2 added {@link RecordType#PAGE_BATCH}; version 3
+     * added the decision after COMPLETE ({@link RecordType#START} or {@link RecordType#ABORT}).
+     */
+    public static final int VERSION_CURRENT = 3;
     /** The oldest version this code still reads (current and previous are supported). */
-    public static final int VERSION_PREVIOUS = 1;
+    public static final int VERSION_PREVIOUS = 2;
+    /** The first version whose COMPLETE is followed by START or ABORT. */
+    public static final int VERSION_DECISION = 3;
     /** Bytes of the stream header: magic u32, version u16, reserved u16. */
     public static final int STREAM_HEADER_SIZE = 8;
     /** Bytes of a record header: type u16, reserved u16, payload length u32. */

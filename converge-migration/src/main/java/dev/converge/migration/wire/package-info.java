@@ -19,9 +19,15 @@
  *    │ last dirty pages, DEVICE_STATE, COMPLETE         │
  *    │────────────────────────────────────────────────▶│ device state loaded
  *    │                     ACK_COMPLETE | ERROR(message) │
- *    │◀────────────────────────────────────────────────│
- *  postmigrate (ack) / resumes (error)             paused or running / discards, stays inmigrate
+ *    │◀────────────────────────────────────────────────│ holds all state, does not run it
+ *    │  ── job WAITING → PENDING (pre-switchover) ──    │
+ *    │ START (commit)  |  ABORT (abort)   [version 3]   │
+ *    │────────────────────────────────────────────────▶│
+ *  postmigrate (commit) / resumes (abort/error)    paused or running / discards, stays inmigrate
  * </pre>
+ * A version 3 destination that sees the connection end after its ack, instead of START, discards
+ * what it received: only an explicit START makes it run the machine, so the guest never runs on
+ * both sides.
  * An ERROR may come back at any time; the destination closes the connection after it.
  *
  * <h2>Framing</h2>
@@ -39,8 +45,9 @@
  * version and the previous one ({@code VERSION_PREVIOUS..VERSION_CURRENT}) and refuses the rest
  * with an error naming both. A change that an older decoder would misread (a field's meaning,
  * size or order, a new mandatory record) bumps the version; purely additive behaviour that
- * older peers never see does not. Version 2 added {@code PAGE_BATCH}; a version 1 stream
- * that carries one is refused. Reserved fields must be zero, so they can gain meaning in a
+ * older peers never see does not. Version 2 added {@code PAGE_BATCH}; version 3 added the
+ * START / ABORT decision after COMPLETE (a version 2 stream ends at COMPLETE and its machine
+ * runs after the ack, as before). Reserved fields must be zero, so they can gain meaning in a
  * later version.
  */
 package dev.converge.migration.wire;

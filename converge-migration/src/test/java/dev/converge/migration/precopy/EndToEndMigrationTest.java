@@ -182,13 +182,15 @@ class EndToEndMigrationTest {
             CompletableFuture<Void> gone = new CompletableFuture<>();
             Thread.ofPlatform().name("no-ack").daemon().start(() -> {
                 try (SocketChannel ch = server.accept()) {
-                    // Reads the whole stream, then leaves without acknowledging COMPLETE.
+                    // Reads the whole stream up to COMPLETE, then leaves without acknowledging it.
                     StreamDecoder d = new StreamDecoder();
                     ByteBuffer b = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
-                    while (!d.isFinished() && ch.read(b) >= 0) {
+                    boolean complete = false;
+                    while (!complete && ch.read(b) >= 0) {
                         b.flip();
-                        while (!d.isFinished() && d.decode(b) != null) {
-                            // discard
+                        dev.converge.migration.wire.StreamRecord r;
+                        while (!complete && (r = d.decode(b)) != null) {
+                            complete = r instanceof dev.converge.migration.wire.StreamRecord.Complete;
                         }
                         b.compact();
                     }
@@ -229,7 +231,7 @@ class EndToEndMigrationTest {
         }
         byte[] corrupted = stream.clone();
         corrupted[corrupted.length / 2] ^= 0x5a; // somewhere in page data or a record header
-        corrupted[5] = 9; // version 2 -> 0x0902
+        corrupted[5] = 9; // version 3 -> 0x0903
         try (Machine dst = Machine.create("dst", spec, RunState.INMIGRATE);
                 ServerSocketChannel server = listen(transport)) {
             dst.stop();

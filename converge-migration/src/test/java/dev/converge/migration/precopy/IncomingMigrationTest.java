@@ -8,6 +8,7 @@ import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.machine.WorkloadKind;
+import dev.converge.migration.wire.RecordType;
 import dev.converge.migration.wire.ReturnDecoder;
 import dev.converge.migration.wire.ReturnMessage;
 import dev.converge.migration.wire.StreamEncoder;
@@ -67,6 +68,39 @@ class IncomingMigrationTest {
         return ReturnDecoder.decode(ByteBuffer.wrap(ch.written()));
     }
 
+    private ReturnMessage lastReturned(MemoryChannel ch) throws Exception {
+        ByteBuffer b = ByteBuffer.wrap(ch.written());
+        ReturnMessage last = null;
+        ReturnMessage m;
+        while ((m = ReturnDecoder.decode(b)) != null) {
+            last = m;
+        }
+        return last;
+    }
+
+    @Test
+    void abortAfterTheAckDiscardsEverything() throws Exception {
+        byte[] aborted = stream.clone();
+        aborted[aborted.length - 8] = (byte) RecordType.ABORT.code(); // START is the last record
+        MemoryChannel ch = new MemoryChannel(aborted, 1 << 16);
+        assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
+                .isInstanceOf(MigrationException.IncomingRejected.class)
+                .hasMessage("incoming migration refused: the source rolled the switchover back (ABORT after COMPLETE)");
+        assertThat(returned(ch)).as("all state had been acknowledged").isEqualTo(new ReturnMessage.AckComplete());
+        assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
+        assertThat(dest.ramDigest()).isEqualTo(zeroDigest);
+    }
+
+    @Test
+    void connectionEndingAfterTheAckWithoutStartDiscards() throws Exception {
+        MemoryChannel ch = new MemoryChannel(java.util.Arrays.copyOf(stream, stream.length - 8), 1 << 16);
+        assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
+                .isInstanceOf(MigrationException.ChannelFailed.class)
+                .hasMessageEndingWith("in state AwaitingDecision");
+        assertThat(dest.runState()).as("never runs without START").isEqualTo(RunState.INMIGRATE);
+        assertThat(dest.ramDigest()).isEqualTo(zeroDigest);
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {1, 7, 4096, 1 << 20})
     void validStreamInAnyChunkingArrivesWhole(int chunk) throws Exception {
@@ -87,7 +121,7 @@ class IncomingMigrationTest {
                     .hasMessageStartingWith("incoming migration stream truncated: ended after " + len + " bytes in state ");
             assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
             assertThat(dest.ramDigest()).as("partial RAM discarded").isEqualTo(zeroDigest);
-            assertThat(returned(ch)).isInstanceOf(ReturnMessage.Error.class);
+            assertThat(lastReturned(ch)).isInstanceOf(ReturnMessage.Error.class);
         }
         IncomingMigration.run(dest, new MemoryChannel(stream, 1 << 16));
         assertThat(dest.ramDigest()).isEqualTo(source.ramDigest());
@@ -108,14 +142,14 @@ class IncomingMigrationTest {
     @Test
     void corruptedRecordTypeMidStreamIsRefused() throws Exception {
         byte[] bad = stream.clone();
-        // The first record after the header and RAM_BLOCKS: overwrite its type code with 9.
+        // The first record after the header and RAM_BLOCKS: overwrite its type code with 10.
         int ramBlocksLen = java.nio.ByteBuffer.wrap(bad, 12, 4).order(WireFormat.ORDER).getInt();
         int next = 8 + 8 + ramBlocksLen;
-        bad[next] = 9;
+        bad[next] = 10;
         bad[next + 1] = 0;
         assertThatThrownBy(() -> IncomingMigration.run(dest, new MemoryChannel(bad, 1 << 16)))
                 .isInstanceOf(MigrationException.ProtocolFailed.class)
-                .hasMessageEndingWith("record type: 9 (unknown) (expected: 1..7)");
+                .hasMessageEndingWith("record type: 10 (unknown) (expected: 1..9)");
         assertThat(dest.ramDigest()).isEqualTo(zeroDigest);
     }
 
@@ -147,7 +181,7 @@ class IncomingMigrationTest {
     @Test
     void badDeviceStateIsRefusedAtComplete() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (StreamRecord r : List.of(new StreamRecord.Header(1),
+        for (StreamRecord r : List.of(new StreamRecord.Header(2),
                 new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
                         new StreamRecord.BlockInfo(Machine.ROM_BLOCK, Machine.ROM_SIZE))),
                 new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[4])),

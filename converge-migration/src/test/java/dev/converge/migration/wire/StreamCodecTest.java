@@ -37,7 +37,8 @@ class StreamCodecTest {
                 new StreamRecord.PageBatch(0, new long[] {8192, 63 * 4096}, batch),
                 new StreamRecord.EndOfPass(1),
                 new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[] {1, 2, 3})),
-                new StreamRecord.Complete());
+                new StreamRecord.Complete(),
+                new StreamRecord.Start());
     }
 
     static byte[] encodeAll(List<StreamRecord> records) {
@@ -144,7 +145,7 @@ class StreamCodecTest {
         byte[] bytes = encodeAll(sampleStream());
         StreamDecoder d = new StreamDecoder();
         ByteBuffer buf = ByteBuffer.wrap(bytes, 0, 8 + 20); // header + part of RAM_BLOCKS
-        assertThat(d.decode(buf)).isEqualTo(new StreamRecord.Header(2));
+        assertThat(d.decode(buf)).isEqualTo(new StreamRecord.Header(WireFormat.VERSION_CURRENT));
         int pos = buf.position();
         assertThat(d.decode(buf)).isNull();
         assertThat(buf.position()).isEqualTo(pos);
@@ -174,25 +175,59 @@ class StreamCodecTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {0, 3, 0xffff})
+    @ValueSource(ints = {0, 1, 4, 0xffff})
     void unsupportedVersionIsRejected(int version) {
         ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(WireFormat.MAGIC)
                 .putShort((short) version).putShort((short) 0).flip();
         assertThatThrownBy(() -> new StreamDecoder().decode(b))
-                .hasMessage("version: " + version + " (expected: 1..2)");
+                .hasMessage("version: " + version + " (expected: 2..3)");
     }
 
     @Test
-    void previousVersionIsAcceptedButHasNoBatches() throws Exception {
-        List<StreamRecord> v1 = new ArrayList<>(sampleStream());
-        v1.set(0, new StreamRecord.Header(1));
-        v1.remove(4); // the batch
-        assertThat(decodeInChunks(encodeAll(v1), new int[0])).isEqualTo(v1);
+    void previousVersionEndsAtCompleteWithoutDecision() throws Exception {
+        List<StreamRecord> v2 = new ArrayList<>(sampleStream());
+        v2.set(0, new StreamRecord.Header(2));
+        v2.removeLast(); // START
+        StreamDecoder d = new StreamDecoder();
+        ByteBuffer b = ByteBuffer.wrap(encodeAll(v2));
+        for (int i = 0; i < v2.size(); i++) {
+            assertThat(d.decode(b)).isEqualTo(v2.get(i));
+        }
+        assertThat(d.isFinished()).isTrue();
 
-        List<StreamRecord> withBatch = new ArrayList<>(sampleStream());
-        withBatch.set(0, new StreamRecord.Header(1));
-        assertThatThrownBy(() -> decodeInChunks(encodeAll(withBatch), new int[0]))
-                .hasMessage("record PAGE_BATCH in a version 1 stream (expected: version >= 2)");
+        List<StreamRecord> withStart = new ArrayList<>(sampleStream());
+        withStart.set(0, new StreamRecord.Header(2));
+        assertThatThrownBy(() -> decodeInChunks(encodeAll(withStart), new int[0]))
+                .hasMessage("bytes after the end of the stream: 8 (expected: 0)");
+    }
+
+    @Test
+    void currentVersionWaitsForTheDecisionAfterComplete() throws Exception {
+        List<StreamRecord> records = sampleStream().subList(0, sampleStream().size() - 1);
+        StreamDecoder d = new StreamDecoder();
+        ByteBuffer b = ByteBuffer.wrap(encodeAll(records));
+        for (int i = 0; i < records.size(); i++) {
+            assertThat(d.decode(b)).isNotNull();
+        }
+        assertThat(d.isFinished()).as("START or ABORT still to come").isFalse();
+        assertThat(d.decode(ByteBuffer.wrap(HEX.parseHex("0900000000000000")))).isEqualTo(new StreamRecord.Abort());
+        assertThat(d.isFinished()).isTrue();
+    }
+
+    @Test
+    void decisionOutOfPlaceIsRejected() throws Exception {
+        assertRejected("0800000000000000", "record START before COMPLETE (expected: only after COMPLETE)");
+        assertRejected("0900000000000000", "record ABORT before COMPLETE (expected: only after COMPLETE)");
+        for (String[] c : new String[][] {
+                {"0500000008000000" + "0100000000000000", "record END_OF_PASS after COMPLETE (expected: START or ABORT)"},
+                {"0800000001000000" + "00", "START length: 1 (expected: 0)"}}) {
+            StreamDecoder d = new StreamDecoder();
+            ByteBuffer b = afterLayout("0700000000000000" + c[0]);
+            d.decode(b);
+            d.decode(b);
+            assertThat(d.decode(b)).isEqualTo(new StreamRecord.Complete());
+            assertThatThrownBy(() -> d.decode(b)).isInstanceOf(WireFormatException.class).hasMessage(c[1]);
+        }
     }
 
     /** Header + RAM_BLOCKS (pc.ram 64 pages, pc.rom 1 page) followed by {@code hex}. */
@@ -216,9 +251,9 @@ class StreamCodecTest {
 
     @Test
     void unknownAndReservedRecordTypesAreRejected() throws Exception {
-        assertRejected("0000000000000000", "record type: 0 (reserved) (expected: 1..7)");
-        assertRejected("0800000000000000", "record type: 8 (unknown) (expected: 1..7)");
-        assertRejected("ffff000000000000", "record type: 65535 (unknown) (expected: 1..7)");
+        assertRejected("0000000000000000", "record type: 0 (reserved) (expected: 1..9)");
+        assertRejected("0a00000000000000", "record type: 10 (unknown) (expected: 1..9)");
+        assertRejected("ffff000000000000", "record type: 65535 (unknown) (expected: 1..9)");
     }
 
     @Test
@@ -307,7 +342,7 @@ class StreamCodecTest {
             assertThat(d.decode(b)).isNotNull();
         }
         assertThat(d.isFinished()).isTrue();
-        assertThatThrownBy(() -> d.decode(b)).hasMessage("bytes after COMPLETE: 1 (expected: 0)");
+        assertThatThrownBy(() -> d.decode(b)).hasMessage("bytes after the end of the stream: 1 (expected: 0)");
     }
 
     @Test
