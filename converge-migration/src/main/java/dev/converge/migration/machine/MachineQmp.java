@@ -32,6 +32,36 @@ public final class MachineQmp {
     private MachineQmp() {
     }
 
+    /**
+     * Registers the same commands for a daemon without a machine: query-status answers
+     * "running" (there is nothing to stop), the others refuse naming the missing machine.
+     */
+    public static void registerWithoutMachine(QmpRegistry registry) {
+        JsonNodeFactory json = JsonNodeFactory.instance;
+        registry.register(new CommandSpec("query-status", CommandSpec.EMPTY, STATUS_INFO,
+                "Query the run status of the machine.", "0.1", args -> {
+                    ObjectNode r = json.objectNode();
+                    r.put("running", true);
+                    r.put("status", RunState.RUNNING.wireName());
+                    return r;
+                }));
+        for (String name : new String[] {"stop", "cont"}) {
+            registry.register(new CommandSpec(name, CommandSpec.EMPTY, CommandSpec.EMPTY,
+                    name.equals("stop") ? "Stop all guest vCPU execution." : "Resume guest vCPU execution.", "0.1",
+                    args -> {
+                        throw noMachine();
+                    }));
+        }
+        registry.register(new CommandSpec("query-machine-digest", CommandSpec.EMPTY, MACHINE_DIGEST,
+                "SHA-256 digests of RAM and disks. Consistent only while the vCPUs are stopped.", "0.1", args -> {
+                    throw noMachine();
+                }));
+    }
+
+    private static QmpException noMachine() {
+        return QmpException.generic("No machine: converged was started without --machine");
+    }
+
     /** Registers the commands for {@code machine}. */
     public static void register(QmpRegistry registry, Machine machine) {
         JsonNodeFactory json = JsonNodeFactory.instance;

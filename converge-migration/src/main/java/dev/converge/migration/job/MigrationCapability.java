@@ -1,0 +1,37 @@
+package dev.converge.migration.job;
+
+/** The migration capabilities converge knows (a subset of QEMU's MigrationCapability), all off by default. */
+public enum MigrationCapability {
+    /** Send MIGRATION events (both sides) and MIGRATION_PASS events (source). */
+    EVENTS("events"),
+    /**
+     * Stop in pre-switchover until migrate-continue (or job-finalize): the job waits in PENDING
+     * with the source stopped and the destination holding all state without running it.
+     */
+    PAUSE_BEFORE_SWITCHOVER("pause-before-switchover"),
+    /**
+     * QEMU's return path. converge's stream always carries one (the destination's ack is what
+     * makes the source let go of the guest), so this is accepted and reported for compatibility.
+     */
+    RETURN_PATH("return-path");
+
+    private final String wireName;
+
+    MigrationCapability(String wireName) {
+        this.wireName = wireName;
+    }
+
+    public String wireName() {
+        return wireName;
+    }
+
+    /** The capability called {@code name} (the schema has validated it already). */
+    public static MigrationCapability fromWire(String name) {
+        for (MigrationCapability c : values()) {
+            if (c.wireName.equals(name)) {
+                return c;
+            }
+        }
+        throw new IllegalArgumentException("unknown capability '" + name + "'");
+    }
+}

@@ -1,0 +1,357 @@
+package dev.converge.migration.job;
+
+import dev.converge.job.Job;
+import dev.converge.job.JobCancelledException;
+import dev.converge.job.JobContext;
+import dev.converge.job.JobDriver;
+import dev.converge.job.JobException;
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.precopy.ConvergencePolicy;
+import dev.converge.migration.precopy.MigrationControl;
+import dev.converge.migration.precopy.MigrationException;
+import dev.converge.migration.precopy.MigrationProgress;
+import dev.converge.migration.precopy.MigrationResult;
+import dev.converge.migration.precopy.PrecopySender;
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.LongConsumer;
+
+/**
+ * The outgoing migration as a job of type {@value #TYPE} (see the package doc for the mapping
+ * of migration phases to job statuses).
+ * <p>
+ * Threads: {@link #run} on the job's thread; {@link #cancel}, {@link #complete}, {@link #change},
+ * {@link #commit}, {@link #abort}, {@link #clean} and the status listener on the main loop;
+ * {@link #info()} and the query-migrate view from the main loop while run() works. So every field
+ * run() writes and others read is volatile, and each is written by one thread only.
+ */
+public final class MigrationJob implements JobDriver {
+    /** The job type, as registered with JobQmp. */
+    public static final String TYPE = "migration";
+
+    private final Machine machine;
+    private final MigrationUri uri;
+    private final MigrationSettings settings;
+    private final boolean autoComplete;
+    private final boolean pauseBeforeSwitchover;
+    private final MigrationEvents events;
+    /** Sets the job's speed (engine.setSpeed on the main loop). */
+    private final LongConsumer speed;
+    private final Runnable onClean;
+    private final long startMillis = System.currentTimeMillis();
+
+    /** The job; set once on the main loop right after creation. */
+    private volatile Job job;
+    /** Written by whoever changes the status (job thread or main loop, never both at once). */
+    private volatile MigrationStatus status = MigrationStatus.NONE;
+    /** The last pass's numbers; written by the job thread. */
+    private volatile MigrationProgress progress;
+    /** Dirty bytes per second over the last pass; written by the job thread. */
+    private volatile double dirtyRate;
+    /** Bytes sent when the vCPUs stopped; written by the job thread. */
+    private volatile long precopyBytes = -1;
+    private volatile MigrationResult result;
+    private volatile long setupTimeMs;
+    private volatile long totalTimeMs = -1;
+    private volatile long downtimeMs = -1;
+    private volatile String errorDesc;
+    /** The connection; written by the job thread, closed by cancel (main loop) or clean. */
+    private volatile SocketChannel channel;
+    private volatile PrecopySender sender;
+    /** Set by cancel() before it closes the channel, so run() reports a cancel, not an I/O error. */
+    private volatile boolean cancelled;
+    /** Whether run() is still working (a cancel must then close the connection to unblock it). */
+    private volatile boolean running;
+
+    /**
+     * @param autoComplete switch over by itself once converged (QEMU's behaviour); false keeps the job READY until job-complete
+     * @param speed        applies max-bandwidth to the job (engine.setSpeed), main loop
+     * @param onClean      called on the main loop after commit or abort, when the migration is over
+     */
+    public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
+            MigrationEvents events, LongConsumer speed, Runnable onClean) {
+        this.machine = Objects.requireNonNull(machine);
+        this.uri = Objects.requireNonNull(uri);
+        this.settings = Objects.requireNonNull(settings);
+        this.autoComplete = autoComplete;
+        this.pauseBeforeSwitchover = settings.has(MigrationCapability.PAUSE_BEFORE_SWITCHOVER);
+        this.events = Objects.requireNonNull(events);
+        this.speed = Objects.requireNonNull(speed);
+        this.onClean = Objects.requireNonNull(onClean);
+    }
+
+    /** Binds the job created for this driver. Main loop, once. */
+    public void attach(Job j) {
+        this.job = j;
+    }
+
+    public Job job() {
+        return job;
+    }
+
+    public MigrationStatus status() {
+        return status;
+    }
+
+    /** Whether pause-before-switchover was on when the migration started (the job then needs finalize). */
+    public boolean pauseBeforeSwitchover() {
+        return pauseBeforeSwitchover;
+    }
+
+    private void setStatus(MigrationStatus next) {
+        if (status != next) {
+            status = next;
+            events.status(next);
+        }
+    }
+
+    private ConvergencePolicy policy() {
+        return new ConvergencePolicy(Duration.ofMillis(settings.downtimeLimitMs()), settings.availSwitchoverBandwidth());
+    }
+
+    @Override
+    public void run(JobContext ctx) throws Exception {
+        running = true;
+        long t0 = System.nanoTime();
+        setStatus(MigrationStatus.SETUP);
+        try {
+            SocketChannel ch = SocketChannel.open(uri.family());
+            channel = ch;
+            if (cancelled) {
+                throw new JobCancelledException(ctx.id());
+            }
+            try {
+                ch.connect(uri.address());
+            } catch (IOException e) {
+                if (cancelled) {
+                    throw new JobCancelledException(ctx.id());
+                }
+                throw new MigrationException.ChannelFailed("Failed to connect to '" + uri + "': " + e.getMessage(), e);
+            }
+            setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
+            setStatus(MigrationStatus.ACTIVE);
+            PrecopySender s = new PrecopySender(machine, ch, this::policy, new Control(ctx));
+            sender = s;
+            result = s.runToSwitchover();
+        } catch (MigrationException e) {
+            if (cancelled || ctx.isCancelled()) {
+                throw new JobCancelledException(ctx.id());
+            }
+            throw e;
+        } finally {
+            running = false;
+        }
+    }
+
+    /** What the precopy loop asks the job engine. Job thread. */
+    private final class Control implements MigrationControl {
+        private final JobContext ctx;
+        private long lastBytes;
+        private long lastNanos = System.nanoTime();
+        private boolean lastConverged;
+        private boolean readySet;
+
+        Control(JobContext ctx) {
+            this.ctx = ctx;
+        }
+
+        @Override
+        public void checkpoint() {
+            ctx.checkpoint();
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return cancelled || ctx.isCancelled();
+        }
+
+        @Override
+        public void rateLimit(long bytes) {
+            ctx.rateLimit(bytes);
+        }
+
+        @Override
+        public void progress(MigrationProgress p) {
+            long now = System.nanoTime();
+            dirtyRate = p.remainingBytes() * 1e9 / Math.max(1, now - lastNanos);
+            lastNanos = now;
+            progress = p;
+            ctx.progressDone(Math.max(0, p.bytesSent() - lastBytes));
+            lastBytes = p.bytesSent();
+            ctx.progressRemaining(p.remainingBytes());
+            events.pass(p.pass());
+            if (p.converged() != lastConverged) {
+                lastConverged = p.converged();
+                ctx.infoChanged();
+            }
+        }
+
+        @Override
+        public void converged(MigrationProgress p) {
+            if (!autoComplete && !readySet) {
+                readySet = true;
+                ctx.setReady();
+            }
+        }
+
+        @Override
+        public boolean completeRequested() {
+            MigrationProgress p = progress;
+            // Ready is sticky: a job-complete waits for the next pass whose estimate fits again.
+            return p != null && p.converged() && (autoComplete || ctx.completeRequested());
+        }
+
+        @Override
+        public void idle(Duration max) {
+            ctx.sleep(max);
+        }
+
+        @Override
+        public void switchingOver() {
+            MigrationProgress p = progress;
+            precopyBytes = p == null ? 0 : p.bytesSent();
+            setStatus(MigrationStatus.DEVICE);
+            ctx.infoChanged();
+        }
+    }
+
+    @Override
+    public boolean cancel(boolean force) {
+        cancelled = true;
+        if (!status.isFinal()) {
+            setStatus(MigrationStatus.CANCELLING);
+        }
+        if (running) {
+            closeChannel(); // unblocks a connect, a write or the wait for the ack
+        }
+        return true;
+    }
+
+    @Override
+    public void complete() {
+        // Accepted in READY (or STANDBY); the switchover happens at the next pass whose estimate fits.
+    }
+
+    @Override
+    public void setSpeed(long bytesPerSecond) {
+        settings.setMaxBandwidth(bytesPerSecond);
+    }
+
+    @Override
+    public void change(Map<String, Object> options) {
+        Long downtime = null;
+        Long bandwidth = null;
+        for (Map.Entry<String, Object> e : options.entrySet()) {
+            if (!(e.getValue() instanceof Number n)) {
+                throw JobException.generic("Parameter '" + e.getKey() + "' expects an integer");
+            }
+            switch (e.getKey()) {
+                case "downtime-limit" -> {
+                    String err = MigrationSettings.checkDowntimeLimit(n.longValue());
+                    if (err != null) {
+                        throw JobException.generic(err);
+                    }
+                    downtime = n.longValue();
+                }
+                case "max-bandwidth" -> {
+                    if (n.longValue() < 0) {
+                        throw JobException.generic("Parameter 'max-bandwidth' expects a non-negative value");
+                    }
+                    bandwidth = n.longValue();
+                }
+                default -> throw JobException.generic("Parameter '" + e.getKey() + "' is unexpected");
+            }
+        }
+        if (downtime != null) {
+            settings.setDowntimeLimitMs(downtime);
+        }
+        if (bandwidth != null) {
+            speed.accept(bandwidth); // engine.setSpeed, which calls setSpeed above
+        }
+    }
+
+    /** The job reached PENDING (listener, main loop, under the job lock: only records and enqueues). */
+    public void pending() {
+        if (pauseBeforeSwitchover) {
+            setStatus(MigrationStatus.PRE_SWITCHOVER);
+        }
+    }
+
+    @Override
+    public void commit() {
+        PrecopySender s = sender;
+        s.commitSwitchover();
+        long stopped = s.stoppedAtNanos();
+        downtimeMs = stopped == 0 ? 0 : (System.nanoTime() - stopped) / 1_000_000;
+        totalTimeMs = System.currentTimeMillis() - startMillis;
+        setStatus(MigrationStatus.COMPLETED);
+    }
+
+    @Override
+    public void abort() {
+        PrecopySender s = sender;
+        if (result != null && s != null) {
+            s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
+        }
+        Job j = job;
+        if (cancelled || (j != null && j.isCancelled())) {
+            setStatus(MigrationStatus.CANCELLED);
+        } else {
+            errorDesc = j == null ? "migration failed" : j.error().orElse("migration failed");
+            setStatus(MigrationStatus.FAILED);
+        }
+    }
+
+    @Override
+    public void clean() {
+        closeChannel();
+        onClean.run();
+    }
+
+    private void closeChannel() {
+        SocketChannel ch = channel;
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                // closing only releases the socket; nothing to report
+            }
+        }
+    }
+
+    @Override
+    public Map<String, Object> info() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        MigrationProgress p = progress;
+        m.put("migration-status", status.wireName());
+        m.put("pass", p == null ? 0L : p.pass());
+        m.put("dirty-rate", (long) dirtyRate);
+        if (p != null && p.expectedDowntimeMs() != Long.MAX_VALUE) {
+            m.put("expected-downtime", p.expectedDowntimeMs());
+        }
+        m.put("remaining", p == null ? machine.ram().size() : p.remainingBytes());
+        m.put("converged", p != null && p.converged());
+        return m;
+    }
+
+    /** A consistent-enough view for query-migrate (each member read once). */
+    public MigrationView view() {
+        MigrationProgress p = progress;
+        MigrationResult r = result;
+        long transferred = r != null ? r.bytesSent() : p == null ? 0 : p.bytesSent();
+        long normal = r != null ? r.pagesSent() : p == null ? 0 : p.pagesSent();
+        long zero = r != null ? r.zeroPages() : p == null ? 0 : p.zeroPages();
+        long pre = precopyBytes < 0 ? transferred : precopyBytes;
+        long total = totalTimeMs >= 0 ? totalTimeMs : System.currentTimeMillis() - startMillis;
+        return new MigrationView(status, total, setupTimeMs, downtimeMs,
+                p == null || p.expectedDowntimeMs() == Long.MAX_VALUE ? settings.downtimeLimitMs() : p.expectedDowntimeMs(),
+                errorDesc, transferred, status == MigrationStatus.COMPLETED ? 0 : p == null ? machine.ram().size() : p.remainingBytes(),
+                machine.ram().size(), zero, normal, (long) (dirtyRate / RamBlock.PAGE_SIZE),
+                p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? 0 : p.pass(), pre, transferred - pre);
+    }
+}

@@ -1,0 +1,44 @@
+/**
+ * The outgoing migration as a job of the one job engine ({@link dev.converge.migration.job.MigrationJob},
+ * type {@code migration}), its QEMU-style status, capabilities and parameters.
+ *
+ * <h2>Phases and job statuses</h2>
+ * <pre>
+ *  job status   migration status          what happens
+ *  running      setup                     connect; header and RAM layout
+ *  running      active                    pass 1 over all RAM, then passes over dirty RAM (rate-limited by
+ *                                         max-bandwidth = the job's speed)
+ *  ready        active (converged)        only with auto-complete false: remainder ÷ bandwidth ≤ downtime-limit;
+ *                                         keeps iterating; job-complete switches over at the next pass whose
+ *                                         estimate fits (ready is sticky; the info's converged says whether it fits now)
+ *  running/ready device                   vCPUs stop (finish-migrate), last dirty pages, device state, COMPLETE,
+ *                                         wait for the destination's ack; run() returns
+ *  waiting      device                    the destination holds all state but does not run it
+ *  pending      pre-switchover            only with pause-before-switchover (the job is manual-finalize):
+ *                                         job-finalize and migrate-continue are the same act
+ *  concluded    completed                 commit: START to the destination (it runs), source postmigrate
+ *  aborting →   cancelling → cancelled    abort: ABORT to the destination (it discards), the source resumes
+ *  concluded    / failed (error-desc)     in its previous run state; nothing is lost
+ * </pre>
+ *
+ * <h2>Why pre-switchover comes after the device state</h2>
+ * QEMU stops the vCPUs, enters pre-switchover, and sends the device state only after
+ * migrate-continue. Here PENDING can only follow the end of run(), and run() ends only once the
+ * destination has acknowledged everything: so the vCPUs stop, the rest and the device state
+ * travel (status device), and the job then waits in PENDING (status pre-switchover) with the
+ * source stopped and the destination holding but not running the guest. What management relies
+ * on at pre-switchover still holds: the guest runs nowhere, and nothing is committed until
+ * migrate-continue / job-finalize, which sends START. What differs is unobservable to the guest:
+ * its device state is already at the destination, so finalizing is quick, and cancelling in
+ * pending resumes the source exactly as before. With pause-before-switchover the MIGRATION
+ * events therefore read active, device, pre-switchover, completed (QEMU: active, pre-switchover,
+ * device, completed).
+ *
+ * <h2>Errors and cancel</h2>
+ * One error per migration: the job keeps the first (query-jobs {@code error}) and query-migrate
+ * shows it as {@code error-desc}. A cancel closes the connection, which ends a blocked connect,
+ * write or wait for the ack at once; the destination then sees the stream end and discards.
+ * If START cannot be written at commit, the destination discards and the source stays in
+ * postmigrate (never running twice); the source's RAM is intact and {@code cont} resumes it.
+ */
+package dev.converge.migration.job;

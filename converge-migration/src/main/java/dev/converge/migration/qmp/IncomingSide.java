@@ -1,0 +1,159 @@
+package dev.converge.migration.qmp;
+
+import dev.converge.migration.job.MigrationEvents;
+import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationUri;
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.RunState;
+import dev.converge.migration.precopy.IncomingMigration;
+import dev.converge.migration.precopy.MigrationException;
+import dev.converge.qmp.QmpException;
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The destination of a migration: listens where {@code --incoming} or {@code migrate-incoming}
+ * says, takes one connection, and runs {@link IncomingMigration} on a virtual thread. Its status
+ * follows QEMU's incoming side: setup while listening, active once connected, then completed or
+ * failed (with the error in query-migrate's error-desc). After a failure the machine is still in
+ * {@code inmigrate} and a new migrate-incoming is accepted.
+ * <p>
+ * {@link #listen} and {@link #close} run on the main loop; the status is volatile because the
+ * receiving thread writes it and query-migrate reads it.
+ */
+final class IncomingSide implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(IncomingSide.class);
+
+    private final Machine machine;
+    private final Supplier<MigrationEvents> events;
+    /** Written by the main loop (listen) and the receiving thread; read by query-migrate. */
+    private volatile MigrationStatus status = MigrationStatus.NONE;
+    private volatile String errorDesc;
+    /** The listening socket while in setup; main loop and the receiving thread. */
+    private volatile ServerSocketChannel server;
+    private volatile SocketChannel connection;
+    private volatile Thread thread;
+    private volatile boolean closing;
+    /** The events of the incoming migration now running, snapshot at listen. */
+    private volatile MigrationEvents current;
+
+    IncomingSide(Machine machine, Supplier<MigrationEvents> events) {
+        this.machine = machine;
+        this.events = events;
+    }
+
+    MigrationStatus status() {
+        return status;
+    }
+
+    Optional<String> errorDesc() {
+        return Optional.ofNullable(errorDesc);
+    }
+
+    /** Where it listens, while it does (query-migrate's socket-address). */
+    Optional<SocketAddress> listeningAddress() {
+        ServerSocketChannel s = server;
+        if (s == null || status != MigrationStatus.SETUP) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.ofNullable(s.getLocalAddress());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private void setStatus(MigrationStatus s) {
+        status = s;
+        MigrationEvents e = current;
+        if (e != null) {
+            e.status(s);
+        }
+    }
+
+    /**
+     * Starts listening (migrate-incoming, or --incoming at start). Main loop.
+     *
+     * @throws QmpException with QEMU's texts when the machine is not waiting or a listener runs
+     */
+    void listen(MigrationUri uri) {
+        if (machine.runState() != RunState.INMIGRATE) {
+            throw QmpException.generic("'-incoming' was not specified on the command line");
+        }
+        if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE) {
+            throw QmpException.generic("The incoming migration has already been started");
+        }
+        ServerSocketChannel s;
+        try {
+            s = ServerSocketChannel.open(uri.family()).bind(uri.address());
+        } catch (IOException e) {
+            throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
+        }
+        server = s;
+        errorDesc = null;
+        current = events.get();
+        setStatus(MigrationStatus.SETUP);
+        thread = Thread.ofVirtual().name(machine.name() + "-migration-incoming").start(() -> receive(s));
+    }
+
+    private void receive(ServerSocketChannel s) {
+        try (s) {
+            SocketChannel ch;
+            try {
+                ch = s.accept();
+            } catch (IOException e) {
+                if (!closing) {
+                    fail("accepting the incoming migration failed: " + e.getMessage());
+                }
+                return;
+            }
+            s.close(); // one connection per migrate-incoming, as QEMU
+            connection = ch;
+            try (ch) {
+                setStatus(MigrationStatus.ACTIVE);
+                IncomingMigration.run(machine, ch);
+                setStatus(MigrationStatus.COMPLETED);
+            } catch (MigrationException e) {
+                fail(e.getMessage());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.error("incoming migration of '{}' failed unexpectedly", machine.name(), e);
+            fail(e.toString());
+        }
+    }
+
+    private void fail(String message) {
+        errorDesc = message;
+        log.info("incoming migration of '{}' failed: {}", machine.name(), message);
+        setStatus(MigrationStatus.FAILED);
+    }
+
+    /** Stops listening or receiving (daemon shutdown); a migration in flight fails. */
+    @Override
+    public void close() {
+        closing = true;
+        for (AutoCloseable c : new AutoCloseable[] {server, connection}) {
+            if (c != null) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    // only releasing
+                }
+            }
+        }
+        Thread t = thread;
+        if (t != null) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

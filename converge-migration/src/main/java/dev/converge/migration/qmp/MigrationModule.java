@@ -1,0 +1,294 @@
+package dev.converge.migration.qmp;
+
+import dev.converge.block.BlockGraph;
+import dev.converge.block.BlockIOException;
+import dev.converge.job.Job;
+import dev.converge.job.JobEngine;
+import dev.converge.job.JobException;
+import dev.converge.job.JobListener;
+import dev.converge.job.JobOptions;
+import dev.converge.job.JobStatus;
+import dev.converge.job.JobTables;
+import dev.converge.job.JobVerb;
+import dev.converge.job.qmp.JobQmp;
+import dev.converge.migration.job.MigrationCapability;
+import dev.converge.migration.job.MigrationEvents;
+import dev.converge.migration.job.MigrationJob;
+import dev.converge.migration.job.MigrationSettings;
+import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationUri;
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.MachineQmp;
+import dev.converge.migration.machine.RunState;
+import dev.converge.qmp.EventSink;
+import dev.converge.qmp.MainLoop;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.QmpRegistry;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The migration subsystem of a daemon: its machine (if any), the incoming side, the outgoing
+ * migration job and the settings; {@link #install} is the one entry point the daemon calls.
+ * <p>
+ * Every operation here runs on the main loop (QMP handlers); {@link #outgoing} is volatile only
+ * so that tests and the job listener may read it from elsewhere.
+ */
+public final class MigrationModule implements AutoCloseable {
+    private final MainLoop mainLoop;
+    private final EventSink events;
+    private final JobEngine engine;
+    private final BlockGraph graph;
+    private final MigrationSettings settings = new MigrationSettings();
+    /** The machine, or null for a daemon without one. */
+    private final Machine machine;
+    private final IncomingSide incoming;
+    private BackendDisk disk;
+    /** The latest outgoing migration (kept after it ends, for query-migrate); main loop writes. */
+    private volatile MigrationJob outgoing;
+    /** Whether the latest migration was incoming (query-migrate shows that side). Main loop. */
+    private boolean lastWasIncoming;
+
+    private MigrationModule(MainLoop mainLoop, EventSink events, JobEngine engine, BlockGraph graph, Machine machine) {
+        this.mainLoop = mainLoop;
+        this.events = events;
+        this.engine = engine;
+        this.graph = graph;
+        this.machine = machine;
+        this.incoming = machine == null ? null : new IncomingSide(machine, this::eventsSnapshot);
+    }
+
+    /**
+     * Builds the daemon's machine from {@code config}, registers the machine and migration QMP
+     * commands and the {@code migration} job type, attaches the machine's disk ({@code disk=NODE},
+     * which must exist in {@code graph} already) and, with {@code --incoming}, starts listening.
+     * Call once, from any thread but the main loop, after the start-up block nodes are open.
+     *
+     * @throws IllegalArgumentException naming what is wrong with the config (a disk node that
+     *                                  does not exist, a bad --incoming address); nothing stays open
+     */
+    public static MigrationModule install(QmpRegistry registry, EventSink events, MainLoop mainLoop, JobEngine engine,
+            JobQmp jobQmp, BlockGraph graph, MachineConfig config) {
+        Machine machine = config.spec().map(spec -> Machine.create(config.name(), spec,
+                config.incoming().isPresent() ? RunState.INMIGRATE
+                        : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING)).orElse(null);
+        MigrationModule m = new MigrationModule(mainLoop, events, engine, graph, machine);
+        try {
+            if (machine != null) {
+                if (config.incoming().isPresent() && config.startPaused()) {
+                    machine.stop(); // -S on a destination: stay paused after the migration (clears autostart)
+                }
+                MachineQmp.register(registry, machine);
+                if (config.spec().get().disk().isPresent()) {
+                    String node = config.spec().get().disk().get();
+                    m.disk = mainLoop.call(() -> attachDisk(graph, node, config.name() + "-disk"));
+                    machine.attachDisk(m.disk);
+                }
+                if (config.incoming().isPresent() && !config.incoming().get().equals(MachineConfig.DEFER)) {
+                    MigrationUri uri = MigrationUri.parse(config.incoming().get());
+                    mainLoop.call(() -> {
+                        m.migrateIncoming(uri);
+                        return null;
+                    });
+                }
+            } else {
+                MachineQmp.registerWithoutMachine(registry);
+            }
+            MigrationQmp.register(registry, jobQmp, m);
+            engine.addListener(m.new PendingListener());
+        } catch (QmpException e) {
+            m.close();
+            throw new IllegalArgumentException(e.getMessage(), e);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    private static BackendDisk attachDisk(BlockGraph graph, String node, String backendName) {
+        try {
+            return BackendDisk.attach(graph, node, backendName);
+        } catch (BlockIOException e) {
+            throw QmpException.generic("disk=%s: %s", node, e.getMessage());
+        }
+    }
+
+    /** The machine, if the daemon has one. */
+    public Optional<Machine> machine() {
+        return Optional.ofNullable(machine);
+    }
+
+    /** The settings (capabilities and parameters). */
+    public MigrationSettings settings() {
+        return settings;
+    }
+
+    /** The latest outgoing migration, if any. */
+    public Optional<MigrationJob> outgoing() {
+        return Optional.ofNullable(outgoing);
+    }
+
+    private MigrationEvents eventsSnapshot() {
+        return new MigrationEvents(events, settings.has(MigrationCapability.EVENTS));
+    }
+
+    private Machine requireMachine(String what) {
+        if (machine == null) {
+            throw QmpException.generic("No machine to %s: converged was started without --machine", what);
+        }
+        return machine;
+    }
+
+    private boolean migrationRunning() {
+        MigrationJob j = outgoing;
+        return (j != null && !j.status().isFinal())
+                || (incoming != null && (incoming.status() == MigrationStatus.SETUP || incoming.status() == MigrationStatus.ACTIVE));
+    }
+
+    // ---------------------------------------------------------------- QMP operations (main loop)
+
+    /** migrate: creates and starts the migration job. */
+    void migrate(MigrationUri uri, String jobId, boolean autoComplete) {
+        Machine m = requireMachine("migrate");
+        MigrationJob current = outgoing;
+        if (current != null && !current.status().isFinal()) {
+            throw QmpException.generic("There's a migration process in progress");
+        }
+        switch (m.runState()) {
+            case RUNNING, PAUSED -> { }
+            case INMIGRATE -> throw QmpException.generic("Guest is waiting for an incoming migration");
+            case POSTMIGRATE -> throw QmpException.generic("Can't migrate the vm that was paused due to previous migration");
+            case FINISH_MIGRATE -> throw QmpException.generic("There's a migration process in progress");
+            default -> throw QmpException.generic("Can't migrate the vm in run state '%s'", m.runState().wireName());
+        }
+        MigrationJob driver = new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
+                bw -> engine.setSpeed(jobId, bw), () -> { });
+        JobOptions options = JobOptions.defaults()
+                .withAutoFinalize(!driver.pauseBeforeSwitchover())
+                .withSpeed(settings.maxBandwidth());
+        Job job;
+        try {
+            job = engine.create(jobId, MigrationJob.TYPE, driver, options);
+        } catch (JobException e) {
+            throw JobQmp.toQmp(e);
+        }
+        driver.attach(job);
+        outgoing = driver;
+        lastWasIncoming = false;
+        engine.start(job);
+    }
+
+    /** migrate-incoming. */
+    void migrateIncoming(MigrationUri uri) {
+        requireMachine("receive into");
+        incoming.listen(uri);
+        lastWasIncoming = true;
+    }
+
+    /** migrate_cancel: cancels the outgoing migration job; nothing to do when none runs (as QEMU). */
+    void cancel() {
+        MigrationJob j = outgoing;
+        if (j == null || j.status().isFinal()) {
+            return;
+        }
+        Job job = j.job();
+        if (job.status() == JobStatus.CONCLUDED || job.status() == JobStatus.ABORTING || job.status() == JobStatus.NULL) {
+            return;
+        }
+        try {
+            engine.cancel(job.id(), true);
+        } catch (JobException e) {
+            throw JobQmp.toQmp(e);
+        }
+    }
+
+    /** migrate-continue: the same act as job-finalize of the migration job in pre-switchover. */
+    void migrateContinue(MigrationStatus expected) {
+        MigrationJob j = outgoing;
+        MigrationStatus now = j == null ? MigrationStatus.NONE : j.status();
+        if (now != expected || now != MigrationStatus.PRE_SWITCHOVER) {
+            throw QmpException.generic("Migration not in expected state: %s", now.wireName());
+        }
+        try {
+            engine.finalizeJob(j.job().id());
+        } catch (JobException e) {
+            throw JobQmp.toQmp(e);
+        }
+    }
+
+    /** migrate-set-capabilities (all given ones, or none when a migration runs). */
+    void setCapabilities(java.util.Map<MigrationCapability, Boolean> caps) {
+        if (migrationRunning()) {
+            throw QmpException.generic("There's a migration process in progress");
+        }
+        caps.forEach(settings::set);
+    }
+
+    /** migrate-set-parameters: checks all, then applies all; a running migration sees them at once. */
+    void setParameters(Long downtimeLimit, Long maxBandwidth, Long availSwitchover) {
+        if (downtimeLimit != null && MigrationSettings.checkDowntimeLimit(downtimeLimit) != null) {
+            throw QmpException.generic(MigrationSettings.checkDowntimeLimit(downtimeLimit));
+        }
+        if (downtimeLimit != null) {
+            settings.setDowntimeLimitMs(downtimeLimit);
+        }
+        if (availSwitchover != null) {
+            settings.setAvailSwitchoverBandwidth(availSwitchover);
+        }
+        if (maxBandwidth != null) {
+            settings.setMaxBandwidth(maxBandwidth);
+            MigrationJob j = outgoing;
+            if (j != null && !j.status().isFinal()) {
+                Job job = j.job();
+                try {
+                    JobTables.checkVerb(job.id(), job.status(), JobVerb.SET_SPEED);
+                    engine.setSpeed(job.id(), maxBandwidth);
+                } catch (JobException e) {
+                    // past the copy phase: the speed no longer matters
+                }
+            }
+        }
+    }
+
+    /** Which side query-migrate shows. */
+    boolean showIncoming() {
+        return lastWasIncoming || outgoing == null;
+    }
+
+    IncomingSide incoming() {
+        return incoming;
+    }
+
+    /** Announces PENDING of the migration job as pre-switchover (called under the job lock: only records). */
+    private final class PendingListener implements JobListener {
+        @Override
+        public void statusChanged(Job job, JobStatus newStatus) {
+            MigrationJob j = outgoing;
+            if (newStatus == JobStatus.PENDING && j != null && j.job() == job) {
+                j.pending();
+            }
+        }
+    }
+
+    /** Stops the incoming side, cancels nothing else (jobs are the engine's), frees the machine. */
+    @Override
+    public void close() {
+        if (incoming != null) {
+            incoming.close();
+        }
+        if (disk != null) {
+            try {
+                mainLoop.call(() -> {
+                    disk.detach();
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                // the main loop is gone already: the graph goes with it
+            }
+        }
+        if (machine != null) {
+            machine.close();
+        }
+    }
+}

@@ -1,0 +1,289 @@
+package dev.converge.migration.qmp;
+
+import static dev.converge.qmp.schema.Member.optional;
+import static dev.converge.qmp.schema.Member.required;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.job.qmp.JobQmp;
+import dev.converge.job.qmp.JobTypeSchema;
+import dev.converge.migration.job.MigrationCapability;
+import dev.converge.migration.job.MigrationJob;
+import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationUri;
+import dev.converge.migration.job.MigrationView;
+import dev.converge.qmp.Args;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.schema.ArrayType;
+import dev.converge.qmp.schema.BuiltinType;
+import dev.converge.qmp.schema.CommandSpec;
+import dev.converge.qmp.schema.EnumType;
+import dev.converge.qmp.schema.EventSpec;
+import dev.converge.qmp.schema.ObjectType;
+import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The migration QMP commands and events, as QEMU's qapi/migration.json declares them (the
+ * members converge implements), plus converge's {@code job-id} and {@code auto-complete} on
+ * {@code migrate} and the {@code migration} job type. Handlers run on the main loop and call
+ * {@link MigrationModule}.
+ */
+final class MigrationQmp {
+    static final String SINCE = "0.1";
+    private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+
+    static final EnumType STATUS = EnumType.of("MigrationStatus", MigrationStatus.class, MigrationStatus::wireName,
+            "The status of a migration, as QEMU's");
+    static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
+            MigrationCapability::wireName, "Migration capabilities converge supports: events, pause-before-switchover, "
+                    + "return-path");
+    static final ObjectType CAPABILITY_STATUS = ObjectType.struct("MigrationCapabilityStatus",
+            "A capability and whether it is on",
+            required("capability", CAPABILITY, "the capability"),
+            required("state", BuiltinType.BOOL, "whether it is on"));
+    static final ObjectType SOCKET_ADDRESS = ObjectType.struct("q_obj_MigrationAddress-socket",
+            "A socket address (QEMU's SocketAddress: inet or unix)",
+            required("type", new EnumType("SocketAddressType", List.of("inet", "unix", "vsock", "fd"), "Socket address type"),
+                    "inet or unix (vsock and fd are refused)"),
+            optional("host", BuiltinType.STR, "inet: host name or address"),
+            optional("port", BuiltinType.STR, "inet: port number (a string, as QEMU's)"),
+            optional("path", BuiltinType.STR, "unix: socket path"));
+    static final ObjectType ADDRESS = ObjectType.union("MigrationAddress", "Where a migration channel goes",
+            List.of(required("transport", new EnumType("MigrationAddressType", List.of("socket", "exec", "rdma", "file"),
+                    "Migration transport"), "socket (the others are refused)")),
+            "transport", Map.of("socket", SOCKET_ADDRESS));
+    static final ObjectType CHANNEL = ObjectType.struct("MigrationChannel", "One migration channel",
+            required("channel-type", new EnumType("MigrationChannelType", List.of("main", "cpr"), "Channel type"),
+                    "main (the only one supported)"),
+            required("addr", ADDRESS, "the channel's address"));
+    static final ObjectType STATS = ObjectType.struct("MigrationStats", "RAM migration statistics",
+            required("transferred", BuiltinType.INT, "bytes written to the stream"),
+            required("remaining", BuiltinType.INT, "bytes of RAM still dirty"),
+            required("total", BuiltinType.INT, "bytes of guest RAM"),
+            required("duplicate", BuiltinType.INT, "pages sent as zero markers"),
+            required("normal", BuiltinType.INT, "pages sent with their data"),
+            required("normal-bytes", BuiltinType.INT, "bytes of pages sent with their data"),
+            required("dirty-pages-rate", BuiltinType.INT, "pages dirtied per second over the last pass"),
+            required("mbps", BuiltinType.NUMBER, "throughput of the last pass in megabits per second"),
+            required("dirty-sync-count", BuiltinType.INT, "passes over RAM (dirty log syncs)"),
+            required("page-size", BuiltinType.INT, "page size in bytes"),
+            required("precopy-bytes", BuiltinType.INT, "bytes sent while the vCPUs ran"),
+            required("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped"));
+    static final ObjectType SOCKET_INFO = ObjectType.struct("SocketAddress", "A listening address",
+            required("type", BuiltinType.STR, "inet or unix"),
+            optional("host", BuiltinType.STR, "inet: host"),
+            optional("port", BuiltinType.STR, "inet: port"),
+            optional("path", BuiltinType.STR, "unix: path"));
+    static final ObjectType INFO = ObjectType.struct("MigrationInfo",
+            "The latest migration of this daemon (source or destination side); which members appear depends "
+                    + "on the status, as QEMU's",
+            optional("status", STATUS, "absent when no migration has happened"),
+            optional("ram", STATS, "RAM statistics (source; active, device, pre-switchover, cancelling, completed)"),
+            optional("total-time", BuiltinType.INT, "ms since the migration started (until it completed)"),
+            optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now (while active)"),
+            optional("downtime", BuiltinType.INT, "ms the vCPUs were stopped (completed)"),
+            optional("setup-time", BuiltinType.INT, "ms the setup took"),
+            optional("error-desc", BuiltinType.STR, "why it failed; human-readable, not for parsing"),
+            optional("socket-address", new ArrayType(SOCKET_INFO), "destination: where it listens (a tcp port 0 shows "
+                    + "the port chosen)"));
+    static final ObjectType PARAMETERS = ObjectType.struct("MigrationParameters", "Migration parameters",
+            optional("downtime-limit", BuiltinType.UINT64, "longest the vCPUs may be stopped for the switchover, ms "
+                    + "(0..2000000, default 300)"),
+            optional("max-bandwidth", BuiltinType.SIZE, "bytes per second the migration may use (default 128 MiB/s; "
+                    + "0 = unlimited); the job's speed"),
+            optional("avail-switchover-bandwidth", BuiltinType.SIZE, "bytes per second available for the switchover, "
+                    + "used instead of the measured bandwidth for the downtime estimate (default 0 = measure)"));
+
+    private MigrationQmp() {
+    }
+
+    static void register(QmpRegistry registry, JobQmp jobQmp, MigrationModule module) {
+        jobQmp.registerJobType(new JobTypeSchema(MigrationJob.TYPE,
+                ObjectType.struct("JobChangeOptionsMigration", "Options job-change accepts for a migration job",
+                        optional("downtime-limit", BuiltinType.UINT64, "new downtime-limit in ms (0..2000000)"),
+                        optional("max-bandwidth", BuiltinType.SIZE, "new max-bandwidth in bytes per second (0 = unlimited)")),
+                ObjectType.struct("JobInfoMigration", "What query-jobs shows for a migration job",
+                        required("migration-status", STATUS, "the migration's own status (setup, active, device, "
+                                + "pre-switchover, completed, ...)"),
+                        required("pass", BuiltinType.INT, "passes over RAM so far"),
+                        required("dirty-rate", BuiltinType.INT, "bytes dirtied per second over the last pass"),
+                        optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now; absent "
+                                + "before the bandwidth is known"),
+                        required("remaining", BuiltinType.INT, "bytes of RAM still dirty"),
+                        required("converged", BuiltinType.BOOL, "whether the remainder fits downtime-limit now "
+                                + "(a ready job may stop fitting when the dirty rate rises)"))));
+
+        registry.register(new CommandSpec("migrate", CommandSpec.args("migrate",
+                optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
+                optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri: one channel of type main"),
+                optional("detach", BuiltinType.BOOL, "ignored, as QEMU"),
+                optional("resume", BuiltinType.BOOL, "postcopy recovery: not supported (false only)"),
+                optional("job-id", BuiltinType.STR, "(converge) the migration job's id, default \"migration\""),
+                optional("auto-complete", BuiltinType.BOOL, "(converge) switch over by itself once converged, default "
+                        + "true; false keeps the job ready until job-complete")),
+                CommandSpec.EMPTY,
+                "Migrate the machine: starts a job of type migration. Errors: \"need either 'uri' or 'channels' "
+                        + "argument\", \"unknown migration protocol: URI\", \"There's a migration process in progress\", "
+                        + "\"Guest is waiting for an incoming migration\", a job id in use.", SINCE, args -> {
+                    if (args.bool("resume", false)) {
+                        throw QmpException.generic("Postcopy recovery is not supported");
+                    }
+                    module.migrate(address(args), args.str("job-id", "migration"), args.bool("auto-complete", true));
+                    return null;
+                }));
+        registry.register(new CommandSpec("migrate-incoming", CommandSpec.args("migrate-incoming",
+                optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH to listen on"),
+                optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri"),
+                optional("exit-on-error", BuiltinType.BOOL, "ignored: converge never exits on a failed incoming migration")),
+                CommandSpec.EMPTY,
+                "Wait for an incoming migration there (a machine started with --incoming). After a failed one, a new "
+                        + "migrate-incoming is accepted. Errors: \"'-incoming' was not specified on the command line\", "
+                        + "\"The incoming migration has already been started\".", SINCE, args -> {
+                    module.migrateIncoming(address(args));
+                    return null;
+                }));
+        registry.register(new CommandSpec("migrate_cancel", CommandSpec.EMPTY, CommandSpec.EMPTY,
+                "Cancel the outgoing migration (job-cancel of the migration job); nothing happens when none runs.",
+                SINCE, args -> {
+                    module.cancel();
+                    return null;
+                }));
+        registry.register(new CommandSpec("migrate-continue", CommandSpec.args("migrate-continue",
+                required("state", STATUS, "the state the migration is expected in: pre-switchover")),
+                CommandSpec.EMPTY,
+                "Continue a migration paused in pre-switchover: the same act as job-finalize of its job. Error: "
+                        + "\"Migration not in expected state: STATUS\".", SINCE, args -> {
+                    module.migrateContinue(wireStatus(args.str("state")));
+                    return null;
+                }));
+        registry.register(new CommandSpec("migrate-set-capabilities", CommandSpec.args("migrate-set-capabilities",
+                required("capabilities", new ArrayType(CAPABILITY_STATUS), "the capabilities to set")),
+                CommandSpec.EMPTY,
+                "Turn migration capabilities on or off. Error: \"There's a migration process in progress\".", SINCE,
+                args -> {
+                    Map<MigrationCapability, Boolean> caps = new EnumMap<>(MigrationCapability.class);
+                    for (JsonNode c : args.raw("capabilities")) {
+                        caps.put(MigrationCapability.fromWire(c.get("capability").asText()), c.get("state").asBoolean());
+                    }
+                    module.setCapabilities(caps);
+                    return null;
+                }));
+        registry.register(new CommandSpec("query-migrate-capabilities", CommandSpec.EMPTY,
+                new ArrayType(CAPABILITY_STATUS), "The migration capabilities and their state.", SINCE, args -> {
+                    ArrayNode out = JSON.arrayNode();
+                    for (MigrationCapability c : MigrationCapability.values()) {
+                        out.addObject().put("capability", c.wireName()).put("state", module.settings().has(c));
+                    }
+                    return out;
+                }));
+        registry.register(new CommandSpec("migrate-set-parameters",
+                ObjectType.struct("MigrateSetParameters", "Parameters to set; absent ones stay", PARAMETERS.members()),
+                CommandSpec.EMPTY,
+                "Set migration parameters; a running migration applies them at once (max-bandwidth is the job's "
+                        + "speed). Error: \"Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms\".",
+                SINCE, args -> {
+                    module.setParameters(opt(args, "downtime-limit"), opt(args, "max-bandwidth"),
+                            opt(args, "avail-switchover-bandwidth"));
+                    return null;
+                }));
+        registry.register(new CommandSpec("query-migrate-parameters", CommandSpec.EMPTY, PARAMETERS,
+                "The migration parameters.", SINCE, args -> {
+                    ObjectNode o = JSON.objectNode();
+                    o.put("downtime-limit", module.settings().downtimeLimitMs());
+                    o.put("max-bandwidth", module.settings().maxBandwidth());
+                    o.put("avail-switchover-bandwidth", module.settings().availSwitchoverBandwidth());
+                    return o;
+                }));
+        registry.register(new CommandSpec("query-migrate", CommandSpec.EMPTY, INFO,
+                "The latest migration, source or destination side.", SINCE, args -> queryMigrate(module)));
+        registry.register(new EventSpec("MIGRATION", ObjectType.struct("q_obj_MIGRATION-arg", null,
+                required("status", STATUS, "the new status")),
+                "A migration changed status (both sides; only with the events capability).", SINCE));
+        registry.register(new EventSpec("MIGRATION_PASS", ObjectType.struct("q_obj_MIGRATION_PASS-arg", null,
+                required("pass", BuiltinType.INT, "passes over RAM so far")),
+                "A pass over dirty RAM ended (source; only with the events capability).", SINCE));
+    }
+
+    private static Long opt(Args args, String name) {
+        return args.has(name) ? args.integer(name) : null;
+    }
+
+    private static MigrationStatus wireStatus(String s) {
+        for (MigrationStatus m : MigrationStatus.values()) {
+            if (m.wireName().equals(s)) {
+                return m;
+            }
+        }
+        throw new IllegalStateException("schema let an unknown status through: " + s);
+    }
+
+    private static MigrationUri address(Args args) {
+        boolean hasUri = args.has("uri");
+        boolean hasChannels = args.has("channels");
+        if (hasUri == hasChannels) {
+            throw QmpException.generic("need either 'uri' or 'channels' argument");
+        }
+        return hasUri ? MigrationUri.parse(args.str("uri")) : MigrationUri.fromChannels(args.raw("channels"));
+    }
+
+    static ObjectNode queryMigrate(MigrationModule module) {
+        ObjectNode o = JSON.objectNode();
+        if (module.showIncoming()) {
+            IncomingSide in = module.incoming();
+            if (in == null || in.status() == MigrationStatus.NONE) {
+                return o;
+            }
+            o.put("status", in.status().wireName());
+            in.errorDesc().filter(e -> in.status() == MigrationStatus.FAILED).ifPresent(e -> o.put("error-desc", e));
+            in.listeningAddress().ifPresent(a -> {
+                ObjectNode s = o.putArray("socket-address").addObject();
+                if (a instanceof InetSocketAddress i) {
+                    s.put("type", "inet").put("host", i.getHostString()).put("port", String.valueOf(i.getPort()));
+                } else if (a instanceof UnixDomainSocketAddress u) {
+                    s.put("type", "unix").put("path", u.getPath().toString());
+                }
+            });
+            return o;
+        }
+        MigrationView v = module.outgoing().orElseThrow().view();
+        o.put("status", v.status().wireName());
+        switch (v.status()) {
+            case NONE, SETUP, CANCELLED -> { }
+            case FAILED -> {
+                if (v.errorDesc() != null) {
+                    o.put("error-desc", v.errorDesc());
+                }
+            }
+            default -> {
+                o.put("total-time", v.totalTimeMs());
+                if (v.status() == MigrationStatus.COMPLETED) {
+                    o.put("downtime", v.downtimeMs());
+                } else {
+                    o.put("expected-downtime", v.expectedDowntimeMs());
+                }
+                o.put("setup-time", v.setupTimeMs());
+                ObjectNode ram = o.putObject("ram");
+                ram.put("transferred", v.transferred());
+                ram.put("remaining", v.remaining());
+                ram.put("total", v.total());
+                ram.put("duplicate", v.duplicate());
+                ram.put("normal", v.normal());
+                ram.put("normal-bytes", v.normal() * 4096);
+                ram.put("dirty-pages-rate", v.dirtyPagesRate());
+                ram.put("mbps", v.mbps());
+                ram.put("dirty-sync-count", v.dirtySyncCount());
+                ram.put("page-size", 4096);
+                ram.put("precopy-bytes", v.precopyBytes());
+                ram.put("downtime-bytes", v.downtimeBytes());
+            }
+        }
+        return o;
+    }
+}
