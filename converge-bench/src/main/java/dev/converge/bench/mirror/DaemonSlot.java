@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 
 /**
  * One side's daemon, started on first use and kept across runs (converged keeps its warmed-up JIT,
@@ -17,10 +18,13 @@ final class DaemonSlot implements AutoCloseable {
 
     private final Side side;
     private final Path dir;
-    /** The running daemon, or null before the first run and after {@link #discard}. */
+    /** The running daemon, or null before the first run and after {@link #discard}. Like every field: benchmark thread only. */
     private DaemonProcess process;
+    /** Connection to {@link #process}; null when it is. */
     private QmpClient qmp;
+    /** Stamps the events of {@link #qmp}; null when it is. */
     private MirrorRun.EventClock clock;
+    /** The current daemon's NBD socket path (in its own directory). */
     private Path nbdSocket;
     /** Daemons started so far: each gets its own directory, so no stale socket of a previous one is seen. */
     private int starts;
@@ -42,7 +46,7 @@ final class DaemonSlot implements AutoCloseable {
     /** The run on the running daemon, starting it if needed. */
     MirrorRun runner() throws IOException {
         if (process == null) {
-            Path own = Files.createDirectories(dir.resolve(side.name().toLowerCase(java.util.Locale.ROOT) + "-" + ++starts));
+            Path own = Files.createDirectories(dir.resolve(side.name().toLowerCase(Locale.ROOT) + "-" + ++starts));
             nbdSocket = own.resolve("nbd.sock");
             process = switch (side) {
                 case CONVERGED -> DaemonProcess.converged(own);

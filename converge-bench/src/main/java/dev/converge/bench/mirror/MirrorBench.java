@@ -10,10 +10,12 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Mirror benchmark, file to file, converged against qemu-storage-daemon in the same run on the same
@@ -45,7 +47,8 @@ public final class MirrorBench {
     /** Sides that cannot run at all (peer not installed), with the reason. */
     private final Map<Side, String> absent = new EnumMap<>(Side.class);
     /** Sides whose warm-up run is done. */
-    private final java.util.Set<Side> warm = java.util.EnumSet.noneOf(Side.class);
+    private final Set<Side> warm = EnumSet.noneOf(Side.class);
+    /** Seed of the next run's writer; benchmark thread only. */
     private long seed = 1;
 
     private MirrorBench(MirrorOptions options, Path work, PrintStream progress) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpClientException;
 import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.qmp.client.QmpTimeoutException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,6 +56,7 @@ final class MirrorRun {
 
     /** Arrival times (System.nanoTime) of the events of a connection, by "EVENT/device". */
     static final class EventClock {
+        /** Written by the QMP client's reader thread, read by the benchmark thread: a concurrent map. */
         private final Map<String, Long> arrivals = new ConcurrentHashMap<>();
 
         /** Starts stamping the events of {@code qmp}. */
@@ -143,7 +145,7 @@ final class MirrorRun {
             try {
                 first = qmp.awaitEvent(e -> JOB.equals(deviceOf(e)) && isOneOf(e, "BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED",
                         "BLOCK_JOB_CANCELLED"), spec.readyWithin());
-            } catch (dev.converge.qmp.client.QmpTimeoutException e) {
+            } catch (QmpTimeoutException e) {
                 PacedWriter.Figures w = writer == null ? null : writer.stop(CONTROL);
                 writer = null;
                 qmp.execute("block-job-cancel", obj().put("device", JOB).put("force", true));

@@ -2,6 +2,7 @@ package dev.converge.bench.mirror;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -76,7 +77,7 @@ final class PacedWriter {
      *
      * @throws IOException the writer failed (with the cause), or did not stop in time
      */
-    Figures stop(java.time.Duration timeout) throws IOException, InterruptedException {
+    Figures stop(Duration timeout) throws IOException, InterruptedException {
         stopping = true;
         if (!thread.join(timeout)) {
             throw new IOException("NBD writer did not stop within " + timeout);

@@ -1,5 +1,7 @@
 package dev.converge.bench.mirror;
 
+import java.util.Locale;
+
 /** How one mirror (or cp) run ended. Only {@link Ready} has a time that counts. */
 public sealed interface RunOutcome {
     /** One line for the report's notes. */
@@ -14,9 +16,9 @@ public sealed interface RunOutcome {
     record Ready(long readyNanos, PacedWriter.Figures writer) implements RunOutcome {
         @Override
         public String summary() {
-            String w = writer == null ? "" : String.format(java.util.Locale.ROOT, "; writer %d × 64 KiB at %.1f MiB/s",
+            String w = writer == null ? "" : String.format(Locale.ROOT, "; writer %d × 64 KiB at %.1f MiB/s",
                     writer.writes(), writer.mibPerSecond());
-            return String.format(java.util.Locale.ROOT, "ready in %.1f ms, target == source%s", readyNanos / 1e6, w);
+            return String.format(Locale.ROOT, "ready in %.1f ms, target == source%s", readyNanos / 1e6, w);
         }
     }
 

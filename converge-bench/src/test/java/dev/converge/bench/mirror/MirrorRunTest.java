@@ -61,6 +61,24 @@ class MirrorRunTest {
         assertThat(o).as(o.summary()).isInstanceOf(RunOutcome.Ready.class);
     }
 
+    @Test
+    void aMirrorNotReadyInTimeIsCancelledAndTheDaemonServesTheNextRun() throws Exception {
+        requireQsd();
+        Images.Image img = Images.full(dir.resolve("src.img"), SIZE, 12);
+        try (DaemonSlot slot = new DaemonSlot(Side.QSD, dir)) {
+            MirrorRun run = slot.runner();
+            // A zero deadline: READY cannot have arrived by the time blockdev-mirror's reply is read.
+            RunOutcome late = run.run(new MirrorRun.Spec(img, dir.resolve("tgt.img"), CopyMode.BACKGROUND, Sizes.MiB,
+                    slot.nbdSocket(), java.time.Duration.ZERO, 1));
+            assertThat(late).as(late.summary()).isInstanceOf(RunOutcome.NotReady.class);
+            assertThat(late.summary()).isEqualTo("not ready within 0 s; cancelled");
+            // Nodes, export and NBD server are gone: the same sequence runs again on the same daemon.
+            RunOutcome next = run.run(new MirrorRun.Spec(img, dir.resolve("tgt.img"), CopyMode.BACKGROUND, Sizes.MiB,
+                    slot.nbdSocket(), TestTimeouts.MEDIUM, 2));
+            assertThat(next).as(next.summary()).isInstanceOf(RunOutcome.Ready.class);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(CopyMode.class)
     void mirrorUnderTheNbdWriterIsVerifiedOnQsd(CopyMode mode) throws Exception {
