@@ -498,17 +498,30 @@ public final class MirrorJob implements JobDriver {
             lock.unlock();
         }
         try {
+            boolean active = copyMode == MirrorCopyMode.WRITE_BLOCKING && kind != WriteRequest.Kind.DISCARD;
+            long headStart = (long) first << shift;
+            long tailStart = (long) (lastExcl - 1) << shift;
+            // A granule the write covers only partly keeps its state: equal bytes written to both
+            // sides leave a clean granule clean and a dirty one dirty.
+            boolean headDirty = active && bitmap.isDirty(headStart, 1);
+            boolean tailDirty = active && bitmap.isDirty(tailStart, 1);
             sourceWrite.run(); // the source's write path marks the bitmap
-            if (copyMode == MirrorCopyMode.WRITE_BLOCKING && kind != WriteRequest.Kind.DISCARD) {
+            if (active) {
                 try {
                     if (kind == WriteRequest.Kind.WRITE) {
                         targetBackend.write(offset, data, flags);
                     } else {
                         targetBackend.writeZeroes(offset, bytes, flags);
                     }
-                    bitmap.resetDirty(offset, bytes);
+                    bitmap.resetDirty(headStart, Math.min(bitmap.length(), (long) lastExcl << shift) - headStart);
+                    if (headDirty) {
+                        bitmap.setDirty(headStart, 1);
+                    }
+                    if (tailDirty) {
+                        bitmap.setDirty(tailStart, 1);
+                    }
                 } catch (BlockIOException e) {
-                    onError(false, e);
+                    onError(false, e); // the range stays dirty: the source's write path marked it
                 }
             }
         } finally {
