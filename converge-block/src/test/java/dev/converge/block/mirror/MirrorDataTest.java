@@ -236,6 +236,87 @@ class MirrorDataTest {
         }
     }
 
+    /**
+     * A writer that holds the source node itself bypasses the filter: only the dirty bitmap sees
+     * its writes. Each copy resets its granules before it reads, so a write racing the copy is
+     * copied again. The writer stops before the switchover (the drain holds only the filter).
+     */
+    @Test
+    void writesThatBypassTheFilterAreCopiedToo() throws Exception {
+        var src = f.node("src");
+        byte[] model = Arrays.copyOf(initial, REGION);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong ops = new AtomicLong();
+        Thread direct = Thread.ofPlatform().name("direct-writer").start(() -> {
+            Random r = new Random(42);
+            try {
+                while (!stop.get()) {
+                    int len = 1 + r.nextInt(8192);
+                    int off = r.nextInt(REGION - len + 1);
+                    byte[] b = new byte[len];
+                    r.nextBytes(b);
+                    src.write(off, MemorySegment.ofArray(b));
+                    System.arraycopy(b, 0, model, off, len);
+                    ops.incrementAndGet();
+                }
+            } catch (Throwable t) {
+                writerFailure.compareAndSet(null, t);
+            }
+        });
+        try {
+            f.qmp("blockdev-mirror", "{'job-id':'m','device':'src','target':'tgt','sync':'full','granularity':4096,"
+                    + "'buf-size':65536}");
+            await().atMost(TestTimeouts.MEDIUM).until(() -> ops.get() > 2000
+                    || f.queryJob("m").path("status").asText().equals("ready") && ops.get() > 200);
+        } finally {
+            stop.set(true);
+            assertThat(direct.join(TestTimeouts.MEDIUM)).isTrue();
+        }
+        assertThat(writerFailure.get()).isNull();
+        f.events.await("BLOCK_JOB_READY", "m");
+        f.qmp("job-complete", "{'id':'m'}");
+        f.events.awaitStatus("m", "null");
+        byte[] tgt = MirrorFixture.readAll(f.node("tgt"));
+        assertThat(Arrays.copyOf(tgt, REGION)).isEqualTo(model);
+        assertThat(tgt).isEqualTo(MirrorFixture.readAll(src));
+    }
+
+    /**
+     * The race made certain: a write lands on the source after a copy read a granule and before
+     * it wrote the target. The copy had reset the granule before its read, so the write dirtied
+     * it again and it is copied again; resetting after the copy would lose the write.
+     */
+    @Test
+    void writeBetweenCopyReadAndCopyWriteIsCopiedAgain() throws Exception {
+        var src = f.node("src");
+        var tgt = f.node("tgt");
+        byte[] late = new byte[100];
+        new Random(11).nextBytes(late);
+        AtomicBoolean done = new AtomicBoolean();
+        AutoCloseable hook = f.mainLoop.call(() -> tgt.addBeforeWriteNotifier(req -> {
+            if (req.offset() == 0 && done.compareAndSet(false, true)) {
+                try {
+                    src.write(10, MemorySegment.ofArray(late)); // bypasses the filter: only the bitmap sees it
+                } catch (Exception e) {
+                    writerFailure.compareAndSet(null, e);
+                }
+            }
+        }));
+        try {
+            f.qmp("blockdev-mirror", "{'job-id':'m','device':'src','target':'tgt','sync':'full','granularity':4096}");
+            f.events.await("BLOCK_JOB_READY", "m");
+            f.qmp("job-complete", "{'id':'m'}");
+            f.events.awaitStatus("m", "null");
+        } finally {
+            f.mainLoop.call(() -> {
+                hook.close();
+                return null;
+            });
+        }
+        assertThat(done).isTrue();
+        assertThat(Arrays.copyOfRange(MirrorFixture.readAll(tgt), 10, 110)).isEqualTo(late);
+    }
+
     @Test
     void switchToWriteBlockingWhileWritesRun() throws Exception {
         startAll(Long.MAX_VALUE);
