@@ -118,7 +118,10 @@ public final class MirrorJob implements JobDriver {
 
     /** Bytes copied by operations and not yet reported as progress. Atomic: added by I/O threads. */
     private final AtomicLong unreportedProgress = new AtomicLong();
-    /** The current copy mode; only background → write-blocking. Volatile: read by every guest write. */
+    /**
+     * The current copy mode; only background → write-blocking, changed under {@code this}'s
+     * monitor (job-change on the main loop). Volatile: read by every guest write.
+     */
     private volatile MirrorCopyMode copyMode;
     /** The job's context once run() started; volatile for writers that wake it. */
     private volatile JobContext ctx;

@@ -45,19 +45,6 @@ public record MirrorOptions(MirrorSyncMode sync, long granularity, long bufSize,
                 BlockdevOnError.REPORT, MirrorCopyMode.BACKGROUND, true);
     }
 
-    public MirrorOptions withGranularity(long g) {
-        return new MirrorOptions(sync, g, Math.max(g, bufSize - bufSize % g), onSourceError, onTargetError,
-                copyMode, unmap);
-    }
-
-    public MirrorOptions withErrors(BlockdevOnError source, BlockdevOnError target) {
-        return new MirrorOptions(sync, granularity, bufSize, source, target, copyMode, unmap);
-    }
-
-    public MirrorOptions withCopyMode(MirrorCopyMode m) {
-        return new MirrorOptions(sync, granularity, bufSize, onSourceError, onTargetError, m, unmap);
-    }
-
     /** The largest single copy operation: buf-size shared by MAX_IN_FLIGHT ops, 1 MiB at most, one granule at least. */
     public long maxOpBytes() {
         long b = Math.min(bufSize / MAX_IN_FLIGHT, MAX_IO_BYTES);

@@ -366,6 +366,7 @@ public final class MirrorQmp implements JobListener {
         }
         driver.setSpeed(jobOpts.speed());
         jobs.put(jobId, driver);
+        // Cannot fail: the name was checked, the filter is new and the source has no parent node.
         graph.addInternalNode(filter);
         graph.replaceNode(source, filter);
         engine.start(job);

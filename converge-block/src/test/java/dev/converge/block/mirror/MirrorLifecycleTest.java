@@ -145,6 +145,35 @@ class MirrorLifecycleTest {
     }
 
     @Test
+    void forceCancelWhilePausedAborts() throws Exception {
+        BlockBackend disk = f.attach("disk0", "src");
+        mirror("m", ",'speed':65536");
+        f.qmp("block-job-pause", "{'device':'m'}");
+        f.events.awaitStatus("m", "paused");
+        f.qmp("block-job-cancel", "{'device':'m','force':true}");
+        f.events.awaitStatus("m", "null");
+        assertThat(f.events.trace("m")).containsExactly("created", "running", "paused", "running", "aborting",
+                "BLOCK_JOB_CANCELLED", "concluded", "null");
+        assertThat(f.mainLoop.call(disk::node).nodeName()).isEqualTo("src");
+    }
+
+    @Test
+    void forceCancelInPendingAbortsWithoutPivot() throws Exception {
+        BlockBackend disk = f.attach("disk0", "src");
+        mirror("m", ",'auto-finalize':false");
+        f.events.await("BLOCK_JOB_READY", "m");
+        f.qmp("job-complete", "{'id':'m'}");
+        f.events.await("BLOCK_JOB_PENDING", "m");
+        f.qmp("block-job-cancel", "{'device':'m','force':true}");
+        f.events.awaitStatus("m", "null");
+        assertThat(f.events.trace("m")).containsSubsequence("pending", "BLOCK_JOB_PENDING", "aborting",
+                "BLOCK_JOB_CANCELLED", "concluded", "null");
+        assertThat(f.mainLoop.call(disk::node).nodeName()).as("no pivot").isEqualTo("src");
+        // the filter was drained from the switchover until the abort: the user can write again
+        disk.write(0, java.lang.foreign.MemorySegment.ofArray(new byte[512]), java.util.Set.of());
+    }
+
+    @Test
     void pauseResumeAndSpeed() {
         mirror("m", ",'speed':65536");
         await().atMost(TestTimeouts.MEDIUM).until(() -> f.queryJob("m").path("current-progress").asLong() > 0);
