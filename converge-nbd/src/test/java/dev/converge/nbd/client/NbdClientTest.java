@@ -159,7 +159,7 @@ class NbdClientTest {
         Files.write(img, new byte[SIZE]);
         Path sock = startPeer("qemu-nbd", "-k", dir.resolve("t.sock").toString(), "--object",
                 "tls-creds-x509,id=tls0,endpoint=server,verify-peer=off,dir=" + pki, "--tls-creds", "tls0",
-                "-f", "raw", "-t", img.toString());
+                "-e", "4", "-f", "raw", "-t", img.toString());
         NbdClientConfig q = NbdClientConfig.of(UnixDomainSocketAddress.of(sock), "")
                 .withTls(NbdTlsConfig.sslContext(pki, NbdTlsConfig.Endpoint.CLIENT), "localhost");
         exercise(client(q));
