@@ -40,8 +40,6 @@ final class IncomingSide implements AutoCloseable {
     private volatile SocketChannel connection;
     private volatile Thread thread;
     private volatile boolean closing;
-    /** The events of the incoming migration now running, snapshot at listen. */
-    private volatile MigrationEvents current;
 
     IncomingSide(Machine machine, Supplier<MigrationEvents> events) {
         this.machine = machine;
@@ -71,10 +69,9 @@ final class IncomingSide implements AutoCloseable {
 
     private void setStatus(MigrationStatus s) {
         status = s;
-        MigrationEvents e = current;
-        if (e != null) {
-            e.status(s);
-        }
+        // The capability is read at each change, as QEMU's destination does: management often
+        // turns events on after starting the destination with -incoming.
+        events.get().status(s);
     }
 
     /**
@@ -97,7 +94,6 @@ final class IncomingSide implements AutoCloseable {
         }
         server = s;
         errorDesc = null;
-        current = events.get();
         setStatus(MigrationStatus.SETUP);
         thread = Thread.ofVirtual().name(machine.name() + "-migration-incoming").start(() -> receive(s));
     }

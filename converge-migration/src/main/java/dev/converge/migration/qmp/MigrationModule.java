@@ -140,10 +140,10 @@ public final class MigrationModule implements AutoCloseable {
         return machine;
     }
 
+    /** Whether an outgoing migration runs (QEMU's migration_is_running: the destination may still set capabilities). */
     private boolean migrationRunning() {
         MigrationJob j = outgoing;
-        return (j != null && !j.status().isFinal())
-                || (incoming != null && (incoming.status() == MigrationStatus.SETUP || incoming.status() == MigrationStatus.ACTIVE));
+        return j != null && !j.status().isFinal();
     }
 
     // ---------------------------------------------------------------- QMP operations (main loop)

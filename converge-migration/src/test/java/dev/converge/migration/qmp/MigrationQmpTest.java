@@ -1,0 +1,341 @@
+package dev.converge.migration.qmp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.machine.PatternWorkload;
+import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.testing.TestTimeouts;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Two daemons in-process, driven only through QMP, as management software would. */
+class MigrationQmpTest {
+    private static final String LISTEN = "tcp:127.0.0.1:0";
+
+    @TempDir
+    Path dir;
+
+    private final List<Peer> peers = new ArrayList<>();
+
+    @AfterEach
+    void closePeers() {
+        peers.reversed().forEach(Peer::close);
+    }
+
+    private Peer peer(MachineConfig config, String... blockdevs) {
+        Peer p = new Peer(config, blockdevs);
+        peers.add(p);
+        return p;
+    }
+
+    private Peer source(String spec) {
+        return peer(MachineConfig.of("src", MachineSpec.parse(spec)));
+    }
+
+    private Peer destination(String spec, boolean startPaused) {
+        return peer(MachineConfig.of("dst", MachineSpec.parse(spec)).withIncoming(LISTEN).withStartPaused(startPaused));
+    }
+
+    private static String migrateArgs(String uri, String extra) {
+        return "{\"uri\": \"" + uri + "\"" + (extra == null ? "" : ", " + extra) + "}";
+    }
+
+    private static JsonNode job(Peer p, String id) {
+        for (JsonNode j : p.exec("query-jobs")) {
+            if (j.get("id").asText().equals(id)) {
+                return j;
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void patternMachineMigratesWhileRunningAndRunsOnTheDestination() {
+        String spec = "memory=256M,vcpus=2,workload=pattern,dirty-rate=32M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        src.capabilities("events");
+        dst.capabilities("events");
+        PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
+        await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
+        assertThat(dst.status()).isEqualTo("inmigrate");
+
+        src.exec("migrate", migrateArgs(dst.listeningUri(), "\"detach\": true"));
+        src.awaitMigration("setup");
+        src.awaitMigration("active");
+        src.awaitMigration("device");
+        src.awaitMigration("completed");
+        dst.awaitMigration("completed");
+
+        JsonNode info = src.exec("query-migrate");
+        assertThat(info.get("status").asText()).isEqualTo("completed");
+        assertThat(info.has("downtime")).isTrue();
+        assertThat(info.has("expected-downtime")).isFalse();
+        assertThat(info.get("ram").get("total").asLong()).isEqualTo(src.machine().ram().size());
+        assertThat(info.get("ram").get("transferred").asLong()).isGreaterThan(0);
+        assertThat(info.get("ram").get("dirty-sync-count").asLong()).isGreaterThanOrEqualTo(1);
+        assertThat(dst.migrationStatus()).isEqualTo("completed");
+
+        // At the switchover point the source stopped for good, and -S keeps the destination paused.
+        assertThat(src.status()).isEqualTo("postmigrate");
+        assertThat(dst.status()).isEqualTo("paused");
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        PatternWorkload dstWork = (PatternWorkload) dst.machine().workload();
+        assertThat(dstWork.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
+        assertThat(dstWork.progress()).isEqualTo(srcWork.progress());
+
+        dst.exec("cont");
+        assertThat(dst.status()).isEqualTo("running");
+        long p = dstWork.progress();
+        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > p + 500);
+        assertThat(src.exec("query-jobs")).as("auto-dismissed").isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"job-finalize", "migrate-continue", "job-cancel"})
+    void pauseBeforeSwitchoverWaitsInPendingWithBothSidesStopped(String how) {
+        String spec = "memory=64M,vcpus=2,workload=pattern,dirty-rate=16M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, false);
+        src.capabilities("events", "pause-before-switchover");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), "\"job-id\": \"mig0\""));
+        src.awaitJob("mig0", "pending");
+        src.awaitMigration("pre-switchover");
+        assertThat(src.migrationStatus()).isEqualTo("pre-switchover");
+        assertThat(src.status()).isEqualTo("finish-migrate");
+        assertThat(dst.status()).as("holds the state, does not run it").isEqualTo("inmigrate");
+        assertThat(dst.exec("query-machine-digest").get("ram")).isEqualTo(src.exec("query-machine-digest").get("ram"));
+        assertThatThrownBy(() -> src.exec("migrate-continue", "{\"state\": \"active\"}"))
+                .hasMessageContaining("Migration not in expected state: pre-switchover");
+
+        switch (how) {
+            case "job-finalize" -> src.exec("job-finalize", "{\"id\": \"mig0\"}");
+            case "migrate-continue" -> src.exec("migrate-continue", "{\"state\": \"pre-switchover\"}");
+            default -> src.exec("job-cancel", "{\"id\": \"mig0\"}");
+        }
+        if (how.equals("job-cancel")) {
+            src.awaitMigration("cancelled");
+            assertThat(src.status()).as("the source resumes").isEqualTo("running");
+            await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+            assertThat(dst.status()).isEqualTo("inmigrate");
+            assertThat(dst.exec("query-migrate").get("error-desc").asText()).contains("rolled the switchover back");
+        } else {
+            src.awaitMigration("completed");
+            assertThat(src.status()).isEqualTo("postmigrate");
+            await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("running"));
+        }
+    }
+
+    @Test
+    void stressFasterThanMaxBandwidthDoesNotConvergeUntilTheBandwidthIsRaised() {
+        Peer src = source("memory=32M,vcpus=2,workload=stress,dirty-rate=64M,working-set=16M");
+        Peer dst = destination("memory=32M,vcpus=2,workload=stress,dirty-rate=64M,working-set=16M", false);
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 16777216}");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.LONG).until(() -> job(src, "migration") != null
+                && job(src, "migration").get("pass").asLong() >= 2);
+        JsonNode j = job(src, "migration");
+        assertThat(j.get("status").asText()).isEqualTo("running");
+        assertThat(j.get("converged").asBoolean()).isFalse();
+        assertThat(j.get("expected-downtime").asLong()).as("honest: remainder over the capped bandwidth")
+                .isGreaterThan(300);
+        JsonNode info = src.exec("query-migrate");
+        assertThat(info.get("status").asText()).isEqualTo("active");
+        assertThat(info.get("expected-downtime").asLong()).isGreaterThan(300);
+        assertThat(info.get("ram").get("mbps").asDouble()).as("throttled to ~134 Mbit/s").isLessThan(300);
+        assertThat(src.status()).isEqualTo("running");
+
+        src.exec("job-change", "{\"id\": \"migration\", \"max-bandwidth\": 0}");
+        assertThat(src.exec("query-migrate-parameters").get("max-bandwidth").asLong()).isZero();
+        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("running"));
+    }
+
+    @Test
+    void cancelWhileActiveLeavesTheSourceRunningAndTheDestinationReady() {
+        String spec = "memory=64M,vcpus=1,workload=pattern,dirty-rate=8M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        src.capabilities("events");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304}");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        src.awaitMigration("active");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
+        src.exec("migrate_cancel");
+        src.awaitMigration("cancelled");
+        assertThat(src.migrationStatus()).isEqualTo("cancelled");
+        assertThat(src.status()).isEqualTo("running");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        assertThat(dst.status()).isEqualTo("inmigrate");
+
+        // The destination accepts a new migrate-incoming; the second migration succeeds.
+        dst.exec("migrate-incoming", "{\"uri\": \"" + LISTEN + "\"}");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 0}");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        src.awaitMigration("completed");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+    }
+
+    @Test
+    void readyWithoutAutoCompleteKeepsIteratingUntilCompleteOrCancel() {
+        String spec = "memory=16M,vcpus=1,workload=pattern,dirty-rate=1M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, false);
+        src.exec("migrate", migrateArgs(dst.listeningUri(), "\"auto-complete\": false"));
+        src.awaitJob("migration", "ready");
+        long pass = job(src, "migration").get("pass").asLong();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> job(src, "migration").get("pass").asLong() > pass + 2);
+        assertThat(job(src, "migration").get("status").asText()).isEqualTo("ready");
+        assertThat(src.status()).isEqualTo("running");
+        src.exec("job-cancel", "{\"id\": \"migration\"}");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("cancelled"));
+        assertThat(src.status()).isEqualTo("running");
+
+        // and with job-complete instead
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        dst.exec("migrate-incoming", "{\"uri\": \"" + LISTEN + "\"}");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), "\"auto-complete\": false"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> job(src, "migration") != null
+                && job(src, "migration").get("status").asText().equals("ready"));
+        src.exec("job-complete", "{\"id\": \"migration\"}");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("running"));
+    }
+
+    @Test
+    void destinationKilledMidStreamFailsTheJobAndTheSourceRunsOn() {
+        String spec = "memory=64M,vcpus=1,workload=pattern,dirty-rate=8M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, false);
+        src.capabilities("events");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304}");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        src.awaitMigration("active");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
+        dst.close();
+        src.awaitMigration("failed");
+        JsonNode info = src.exec("query-migrate");
+        assertThat(info.get("status").asText()).isEqualTo("failed");
+        assertThat(info.get("error-desc").asText()).isNotBlank();
+        assertThat(src.status()).isEqualTo("running");
+        PatternWorkload w = (PatternWorkload) src.machine().workload();
+        long p = w.progress();
+        await().atMost(TestTimeouts.SHORT).until(() -> w.progress() > p + 100);
+    }
+
+    @Test
+    void badStreamsFailTheDestinationCleanlyThenAGoodMigrationSucceeds() throws Exception {
+        String spec = "memory=16M,vcpus=1,workload=pattern";
+        Peer dst = destination(spec, true);
+        for (byte[] bad : new byte[][] {"not a migration stream".getBytes(), {0x43, 0x56, 0x4d, 0x53, 3, 0, 0, 0}}) {
+            String[] hostPort = dst.listeningUri().substring(4).split(":");
+            try (SocketChannel ch = SocketChannel.open(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])))) {
+                ch.write(ByteBuffer.wrap(bad));
+                ch.shutdownOutput();
+                await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+            } catch (IOException e) {
+                // the destination may close first
+            }
+            assertThat(dst.exec("query-migrate").get("error-desc").asText())
+                    .containsAnyOf("magic", "truncated");
+            assertThat(dst.status()).isEqualTo("inmigrate");
+            dst.exec("migrate-incoming", "{\"uri\": \"" + LISTEN + "\"}");
+        }
+        Peer src = source(spec);
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+    }
+
+    @Test
+    void diskWorkloadMigratesWithBothDaemonsOnTheSameFileNode() throws Exception {
+        // The disk's content moves by a mirror in the joint transaction, not by this job: here both
+        // daemons open the same file, so the disk digests must agree at the switchover point.
+        Path file = dir.resolve("disk.img");
+        Files.write(file, new byte[4 << 20]);
+        String node = "{\"driver\": \"file\", \"node-name\": \"disk0\", \"filename\": \"" + file + "\"}";
+        String spec = "memory=16M,vcpus=2,workload=stress,dirty-rate=4M,working-set=4M,disk=disk0";
+        Peer src = peer(MachineConfig.of("src", MachineSpec.parse(spec)), node);
+        Peer dst = peer(MachineConfig.of("dst", MachineSpec.parse(spec)).withIncoming(LISTEN).withStartPaused(true), node);
+        String empty = src.exec("query-machine-digest").get("disks").get("disk0").asText();
+        await().atMost(TestTimeouts.SHORT).until(() -> !src.exec("query-machine-digest").get("disks").get("disk0")
+                .asText().equals(empty));
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        JsonNode s = src.exec("query-machine-digest");
+        assertThat(s.get("disks").get("disk0").asText()).hasSize(64);
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(s);
+    }
+
+    @Test
+    void qmpArgumentErrorsUseQemusMessages() {
+        Peer src = source("memory=16M,vcpus=1,workload=idle");
+        Peer dst = destination("memory=16M,vcpus=1,workload=idle", false);
+        assertError(src, "migrate", "{}", "need either 'uri' or 'channels' argument");
+        assertError(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\", \"channels\": []}",
+                "need either 'uri' or 'channels' argument");
+        assertError(src, "migrate", "{\"uri\": \"exec:cat\"}", "unknown migration protocol: exec:cat");
+        assertError(src, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"x\", \"state\": true}]}",
+                "Parameter 'capability' does not accept value 'x'");
+        assertError(src, "migrate-set-parameters", "{\"downtime-limit\": 2000001}",
+                "Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms");
+        assertError(src, "migrate-continue", "{\"state\": \"pre-switchover\"}", "Migration not in expected state: none");
+        assertError(src, "migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}",
+                "'-incoming' was not specified on the command line");
+        assertError(dst, "migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}", "The incoming migration has already been started");
+        assertError(dst, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}", "Guest is waiting for an incoming migration");
+        assertError(src, "migrate", "{\"channels\": [{\"channel-type\": \"main\", \"addr\": {\"transport\": \"socket\", "
+                + "\"type\": \"inet\", \"host\": \"127.0.0.1\", \"port\": \"x\"}}]}", "port 'x' is not a number");
+
+        JsonNode caps = src.exec("query-migrate-capabilities");
+        assertThat(caps.findValuesAsText("capability")).contains("events", "pause-before-switchover", "return-path");
+        JsonNode params = src.exec("query-migrate-parameters");
+        assertThat(params.get("downtime-limit").asLong()).isEqualTo(300);
+        assertThat(params.get("max-bandwidth").asLong()).isEqualTo(134217728);
+        assertThat(params.get("avail-switchover-bandwidth").asLong()).isZero();
+        assertThat(src.exec("query-migrate")).as("no migration yet").isEmpty();
+
+        // A migration in progress refuses a second one and capability changes; channels work as uri.
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1048576}");
+        String[] hp = dst.listeningUri().substring(4).split(":");
+        src.exec("migrate", "{\"channels\": [{\"channel-type\": \"main\", \"addr\": {\"transport\": \"socket\", "
+                + "\"type\": \"inet\", \"host\": \"" + hp[0] + "\", \"port\": \"" + hp[1] + "\"}}]}");
+        assertError(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}", "There's a migration process in progress");
+        assertError(src, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}]}",
+                "There's a migration process in progress");
+        src.exec("migrate_cancel");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("cancelled"));
+        src.exec("migrate_cancel"); // nothing running: no error, as QEMU
+    }
+
+    @Test
+    void daemonWithoutMachineAnswersQueryStatusAndRefusesMigrate() {
+        Peer p = peer(MachineConfig.none());
+        assertThat(p.exec("query-status").get("status").asText()).isEqualTo("running");
+        assertError(p, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}",
+                "No machine to migrate: converged was started without --machine");
+    }
+
+    private static void assertError(Peer p, String command, String args, String message) {
+        assertThatThrownBy(() -> p.exec(command, args)).isInstanceOf(QmpCommandException.class)
+                .satisfies(e -> assertThat(((QmpCommandException) e).desc()).contains(message));
+    }
+}
