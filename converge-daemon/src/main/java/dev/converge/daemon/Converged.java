@@ -1,5 +1,7 @@
 package dev.converge.daemon;
 
+import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.qmp.QmpAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +22,20 @@ public final class Converged implements Callable<Integer> {
     @Option(names = "--blockdev", paramLabel = "JSON",
             description = "Open a block node at start, with the same JSON as blockdev-add (repeatable).")
     List<String> blockdevs = new ArrayList<>();
+
+    @Option(names = "--machine", paramLabel = "memory=SIZE,vcpus=N,workload=NAME[,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]",
+            description = "Create the daemon's machine (workload: idle, pattern or stress; disk=NODE also writes that "
+                    + "block node). Without it the daemon has no machine.")
+    String machine;
+
+    @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT|unix:PATH|defer",
+            description = "Make the machine a migration destination: it waits for state there (defer: for "
+                    + "migrate-incoming) instead of starting.")
+    String incoming;
+
+    @Option(names = "-S", description = "Do not start the machine by itself (as QEMU's -S): it waits for cont; a "
+            + "destination stays paused after the migration until cont.")
+    boolean startPaused;
 
     @Option(names = "--qmp-reference",
             description = "Print the QMP reference (every command and event, as Markdown) and exit.")
@@ -44,9 +60,16 @@ public final class Converged implements Callable<Integer> {
                 return 2;
             }
         }
+        MachineConfig machineConfig;
+        try {
+            machineConfig = machineConfig();
+        } catch (IllegalArgumentException e) {
+            System.err.println("converged: " + e.getMessage());
+            return 2;
+        }
         Daemon daemon;
         try {
-            daemon = Daemon.start(new DaemonConfig(addresses, blockdevs));
+            daemon = Daemon.start(new DaemonConfig(addresses, blockdevs, machineConfig));
         } catch (DaemonStartException e) {
             System.err.println("converged: " + e.getMessage());
             return 1;
@@ -60,6 +83,27 @@ public final class Converged implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::shutdown, "shutdown-hook"));
         daemon.awaitShutdown();
         return 0;
+    }
+
+    /** The machine options as a config; IllegalArgumentException names the bad option. */
+    MachineConfig machineConfig() {
+        if (machine == null) {
+            if (incoming != null) {
+                throw new IllegalArgumentException("--incoming needs --machine");
+            }
+            if (startPaused) {
+                throw new IllegalArgumentException("-S needs --machine");
+            }
+            return MachineConfig.none();
+        }
+        MachineSpec spec;
+        try {
+            spec = MachineSpec.parse(machine);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--machine " + machine + ": " + e.getMessage(), e);
+        }
+        MachineConfig c = MachineConfig.of("machine", spec).withStartPaused(startPaused);
+        return incoming == null ? c : c.withIncoming(incoming);
     }
 
     public static void main(String[] args) {

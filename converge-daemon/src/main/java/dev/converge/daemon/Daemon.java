@@ -4,6 +4,8 @@ import dev.converge.block.BlockGraph;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
+import dev.converge.migration.qmp.MachineConfig;
+import dev.converge.migration.qmp.MigrationModule;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpException;
@@ -24,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * One converge daemon: wires the modules together and serves QMP. Each module registers its own
  * commands; this class only builds the objects and decides the order of start and stop.
  * <p>
- * Lifecycle: {@link #start} opens the start-up block nodes, then listens; {@link #shutdown}
+ * Lifecycle: {@link #start} opens the start-up block nodes, builds the machine (migration
+ * module), then listens; {@link #shutdown}
  * (from {@code quit}, SIGTERM or a test) closes the QMP server (socket files removed) and the
  * main loop; {@link #awaitShutdown} returns once that is done.
  */
@@ -38,6 +41,8 @@ public final class Daemon implements AutoCloseable {
     private final JobQmp jobQmp;
     private final BlockGraph blockGraph;
     private final BlockQmp blockQmp;
+    /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
+    private volatile MigrationModule migration;
     private final List<QmpAddress> listening = new ArrayList<>();
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -68,6 +73,7 @@ public final class Daemon implements AutoCloseable {
             for (String json : config.blockdevs()) {
                 d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
             }
+            d.installMigration(config.machine());
             for (QmpAddress address : config.qmp()) {
                 d.listening.add(d.server.listen(address));
             }
@@ -88,9 +94,19 @@ public final class Daemon implements AutoCloseable {
      */
     public static String qmpReference() {
         try (Daemon d = new Daemon()) {
+            d.installMigration(MachineConfig.none());
             return dev.converge.qmp.schema.SchemaDocs.markdown(d.registry)
                     + "\n---\nRegenerate with `./bin/converged --qmp-reference > docs/qmp.md`.\n";
         }
+    }
+
+    private void installMigration(MachineConfig machine) {
+        migration = MigrationModule.install(registry, server, mainLoop, jobs, jobQmp, blockGraph, machine);
+    }
+
+    /** The migration module (machine, incoming side, migration job); null before {@link #start} finished it. */
+    public MigrationModule migration() {
+        return migration;
     }
 
     /** Addresses actually listened on (a tcp port 0 shows the port chosen). */
@@ -125,6 +141,10 @@ public final class Daemon implements AutoCloseable {
         }
         try {
             server.close();
+            MigrationModule m = migration;
+            if (m != null) {
+                m.close(); // stops the incoming side and the machine's vCPUs, frees guest RAM
+            }
         } finally {
             mainLoop.close();
             stopped.countDown();

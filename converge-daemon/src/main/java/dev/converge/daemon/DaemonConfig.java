@@ -1,20 +1,30 @@
 package dev.converge.daemon;
 
+import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.qmp.QmpAddress;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * What a daemon is started with: where it serves QMP and the block nodes it opens at start-up.
+ * What a daemon is started with: where it serves QMP, the block nodes it opens at start-up and
+ * its machine.
  *
  * @param qmp       addresses to listen on (at least one)
  * @param blockdevs blockdev-add JSON objects, opened in order before QMP is served
+ * @param machine   the machine ({@code --machine}, {@code --incoming}, {@code -S}); {@link MachineConfig#none()} for none
  */
-public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs) {
+public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, MachineConfig machine) {
     public DaemonConfig {
         qmp = List.copyOf(qmp);
         blockdevs = List.copyOf(blockdevs);
+        Objects.requireNonNull(machine, "machine");
         if (qmp.isEmpty()) {
             throw new IllegalArgumentException("at least one --qmp address is required");
         }
+    }
+
+    /** A daemon without a machine. */
+    public DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs) {
+        this(qmp, blockdevs, MachineConfig.none());
     }
 }
