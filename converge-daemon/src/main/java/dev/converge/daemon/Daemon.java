@@ -1,7 +1,9 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
+import dev.converge.block.mirror.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
+import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.migration.qmp.MachineConfig;
@@ -41,6 +43,7 @@ public final class Daemon implements AutoCloseable {
     private final JobQmp jobQmp;
     private final BlockGraph blockGraph;
     private final BlockQmp blockQmp;
+    private final TransactionQmp transactions;
     /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
     private volatile MigrationModule migration;
     private final List<QmpAddress> listening = new ArrayList<>();
@@ -59,6 +62,10 @@ public final class Daemon implements AutoCloseable {
         blockGraph = new BlockGraph(mainLoop);
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
+        MirrorQmp.register(registry, server, jobs, jobQmp, blockGraph);
+
+        transactions = new TransactionQmp(registry);
+        transactions.register();
     }
 
     /**
