@@ -350,7 +350,8 @@ public final class MirrorJob implements JobDriver {
 
     /** One copy operation, on its own virtual thread. */
     private void copy(long start, long len) {
-        boolean read = true;
+        boolean read = true; // which side an error comes from: the source (block-status, read) or the target
+
         try (Arena arena = Arena.ofConfined()) {
             for (Extent e : source.blockStatus(start, len)) {
                 if (e.isZero()) {
