@@ -1,0 +1,6 @@
+/**
+ * Exports of block nodes: the adapter from a block node (through a block backend, so through the
+ * node's one write path) to the NBD server's backend interface, and the errno mappings between the
+ * block layer and NBD.
+ */
+package dev.converge.nbd.export;
