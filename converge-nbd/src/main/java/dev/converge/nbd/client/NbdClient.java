@@ -75,6 +75,7 @@ public final class NbdClient implements AutoCloseable {
         ClientHandshake.Negotiated n = ClientHandshake.connect(config);
         this.size = n.size();
         this.session = new Session(n);
+        this.lastSession = session;
         session.start();
     }
 
@@ -113,16 +114,22 @@ public final class NbdClient implements AutoCloseable {
         }
     }
 
-    /** The last session, also while reconnecting (for its flags); guarded by {@link #lock}. */
+    /** The latest session, also while reconnecting or closed (for its flags); guarded by {@link #lock}. */
     private Session lastSession;
+
+    /** Largest READ/WRITE to send: ours, or the server's maximum block size when smaller. */
+    private int maxRequest() {
+        return Math.min(MAX_REQUEST, current().n.maxBlock());
+    }
 
     // ---------------------------------------------------------------- I/O
 
     /** Reads {@code dst}'s remaining bytes at {@code offset}; the position does not move. */
     public void read(long offset, ByteBuffer dst) throws IOException {
         checkRange(offset, dst.remaining());
+        int max = maxRequest();
         for (int done = 0; done < dst.remaining(); ) {
-            int len = Math.min(MAX_REQUEST, dst.remaining() - done);
+            int len = Math.min(max, dst.remaining() - done);
             ByteBuffer part = dst.slice(dst.position() + done, len);
             long at = offset + done;
             execute(s -> new Pending(Request.read(cookies.incrementAndGet(), at, len), part, at));
@@ -133,8 +140,9 @@ public final class NbdClient implements AutoCloseable {
     /** Writes {@code src}'s remaining bytes at {@code offset}; durable before returning when {@code fua}. */
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         checkRange(offset, src.remaining());
+        int max = maxRequest();
         for (int done = 0; done < src.remaining(); ) {
-            int len = Math.min(MAX_REQUEST, src.remaining() - done);
+            int len = Math.min(max, src.remaining() - done);
             ByteBuffer part = src.slice(src.position() + done, len);
             long at = offset + done;
             execute(s -> new Pending(Request.write(cookies.incrementAndGet(), at, part.duplicate(),
@@ -334,6 +342,7 @@ public final class NbdClient implements AutoCloseable {
                         return;
                     }
                     session = s;
+                    lastSession = s;
                     s.start();
                     changed.signalAll();
                 } finally {

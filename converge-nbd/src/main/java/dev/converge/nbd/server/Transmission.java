@@ -11,6 +11,7 @@ import dev.converge.nbd.wire.Request;
 import dev.converge.nbd.wire.RequestDecoder;
 import dev.converge.nbd.wire.StructuredChunk;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -232,26 +233,29 @@ final class Transmission {
             }
             return;
         }
-        if (!structured) {
-            ByteBuffer data = ByteBuffer.allocate(len);
-            backend.read(r.offset(), data);
-            writer.simple(cookie, 0, data.flip());
-            return;
+        // Off-heap and freed when the reply is written (the writer is synchronous): storage reads straight
+        // into it and the socket writes straight from it, with no copy through the heap on either side.
+        try (Arena arena = Arena.ofConfined()) {
+            ByteBuffer data = arena.allocate(len, READ_ALIGN).asByteBuffer();
+            if (!structured) {
+                backend.read(r.offset(), data);
+                writer.simple(cookie, 0, data.flip());
+            } else if (r.has(CommandFlag.DF)) {
+                backend.read(r.offset(), data);
+                writer.data(cookie, r.offset(), data.flip(), true);
+            } else {
+                sparseRead(r, data);
+            }
         }
-        if (r.has(CommandFlag.DF)) {
-            ByteBuffer data = ByteBuffer.allocate(len);
-            backend.read(r.offset(), data);
-            writer.data(cookie, r.offset(), data.flip(), true);
-            return;
-        }
-        sparseRead(r);
     }
 
+    /** Alignment of read buffers: a page, so O_DIRECT storage needs no bounce buffer. */
+    private static final long READ_ALIGN = 4096;
+
     /** Data chunks for allocated ranges and hole chunks for ranges that read as zeroes, as qemu-nbd. */
-    private void sparseRead(Request r) throws IOException {
+    private void sparseRead(Request r, ByteBuffer data) throws IOException {
         long cookie = r.cookie();
         List<Extent> extents = cover(r.offset(), r.length(), backend::blockStatus);
-        ByteBuffer data = ByteBuffer.allocate((int) r.length());
         long pos = r.offset();
         boolean sent = false;
         try {
