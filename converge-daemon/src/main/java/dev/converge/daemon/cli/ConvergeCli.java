@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "converge", mixinStandardHelpOptions = true, version = "converge 0.1.0",
         description = "Talks to a running converged over QMP.",
-        subcommands = {ConvergeCli.Jobs.class, JobCommand.class, ConvergeCli.Qmp.class})
+        subcommands = {DemoCommand.class, ConvergeCli.Jobs.class, JobCommand.class, ConvergeCli.Qmp.class})
 public final class ConvergeCli implements Callable<Integer> {
     static final ObjectMapper JSON = new ObjectMapper();
 
