@@ -21,12 +21,14 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -141,6 +143,11 @@ public final class MirrorJob implements JobDriver {
     private volatile DrainedSection drained;
     /** Whether users were moved back or over already. Main loop only. */
     private boolean graphRestored;
+    /**
+     * Says why the user may not complete this job now (its transaction completes it), or empty.
+     * Volatile: set once on the main loop at creation, read there by {@link #complete()}.
+     */
+    private volatile Supplier<Optional<String>> completionGuard = Optional::empty;
 
     /**
      * Made on the main loop by the QMP layer after it inserted {@code filter} above
@@ -565,9 +572,24 @@ public final class MirrorJob implements JobDriver {
         speed = bytesPerSecond;
     }
 
-    /** Accepted in READY (the engine checks); run() then drains and finishes. */
+    /**
+     * Accepted in READY (the engine checks) unless the completion guard refuses; run() then
+     * drains and finishes.
+     */
     @Override
     public void complete() {
+        Optional<String> refusal = completionGuard.get();
+        if (refusal.isPresent()) {
+            throw JobException.generic(refusal.get());
+        }
+    }
+
+    /**
+     * Sets what refuses the user's job-complete (e.g. a mirror whose transaction switches over
+     * with a migration: the migration completes it). Main loop, before the job starts.
+     */
+    public void setCompletionGuard(Supplier<Optional<String>> guard) {
+        completionGuard = Objects.requireNonNull(guard);
     }
 
     /**

@@ -21,8 +21,10 @@ import dev.converge.job.JobInfo;
 import dev.converge.job.JobListener;
 import dev.converge.job.JobOptions;
 import dev.converge.job.JobStatus;
+import dev.converge.job.JobTxn;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.job.qmp.JobTypeSchema;
+import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.ErrorClass;
 import dev.converge.qmp.EventSink;
@@ -38,6 +40,7 @@ import dev.converge.qmp.schema.ObjectType;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
@@ -77,6 +80,26 @@ public final class MirrorQmp implements JobListener {
     static final EnumType IO_OP = new EnumType("IoOperationType", List.of("read", "write"),
             "read: an error reading the source; write: an error writing the target");
 
+    /** The arguments of blockdev-mirror; also the data of the {@code blockdev-mirror} transaction action. */
+    static final ObjectType BLOCKDEV_MIRROR_ARGS = CommandSpec.args("blockdev-mirror",
+            optional("job-id", BuiltinType.STR, "the job id; default the device name of the source's user "
+                    + "(a node added by blockdev-add has none: 'Invalid job ID ''')"),
+            required("device", BuiltinType.STR, "the source: a root node (or device) name"),
+            required("target", BuiltinType.STR, "the target node, of the source's size"),
+            optional("replaces", BuiltinType.STR, "the node to replace at completion; only the source itself"),
+            required("sync", SYNC, "what to copy"),
+            optional("speed", BuiltinType.INT, "speed limit in bytes per second; default 0 (unlimited)"),
+            optional("granularity", BuiltinType.UINT32,
+                    "bytes per dirty-bitmap bit: a power of 2 in [512B, 64MB]; default 64 KiB"),
+            optional("buf-size", BuiltinType.INT, "most bytes in flight; default 16 MiB"),
+            optional("on-source-error", ON_ERROR, "policy for source read errors; default report"),
+            optional("on-target-error", ON_ERROR, "policy for target write errors; default report"),
+            optional("filter-node-name", BuiltinType.STR, "the name of the mirror_top filter; default generated"),
+            optional("copy-mode", COPY_MODE, "default background"),
+            optional("auto-finalize", BuiltinType.BOOL, "default true"),
+            optional("auto-dismiss", BuiltinType.BOOL, "default true"),
+            optional("unmap", BuiltinType.BOOL, "write zero ranges with unmap on the target; default true"));
+
     private final EventSink events;
     private final JobEngine engine;
     private final JobQmp jobQmp;
@@ -114,24 +137,7 @@ public final class MirrorQmp implements JobListener {
                                 "write-blocking mode and in sync: guest writes reach the target before they complete"),
                         required("dirty-bytes", BuiltinType.INT, "bytes dirty now and still to copy"),
                         required("bytes-in-flight", BuiltinType.INT, "bytes of copy operations in flight"))));
-        r.register(new CommandSpec("blockdev-mirror", CommandSpec.args("blockdev-mirror",
-                optional("job-id", BuiltinType.STR, "the job id; default the device name of the source's user "
-                        + "(a node added by blockdev-add has none: 'Invalid job ID ''')"),
-                required("device", BuiltinType.STR, "the source: a root node (or device) name"),
-                required("target", BuiltinType.STR, "the target node, of the source's size"),
-                optional("replaces", BuiltinType.STR, "the node to replace at completion; only the source itself"),
-                required("sync", SYNC, "what to copy"),
-                optional("speed", BuiltinType.INT, "speed limit in bytes per second; default 0 (unlimited)"),
-                optional("granularity", BuiltinType.UINT32,
-                        "bytes per dirty-bitmap bit: a power of 2 in [512B, 64MB]; default 64 KiB"),
-                optional("buf-size", BuiltinType.INT, "most bytes in flight; default 16 MiB"),
-                optional("on-source-error", ON_ERROR, "policy for source read errors; default report"),
-                optional("on-target-error", ON_ERROR, "policy for target write errors; default report"),
-                optional("filter-node-name", BuiltinType.STR, "the name of the mirror_top filter; default generated"),
-                optional("copy-mode", COPY_MODE, "default background"),
-                optional("auto-finalize", BuiltinType.BOOL, "default true"),
-                optional("auto-dismiss", BuiltinType.BOOL, "default true"),
-                optional("unmap", BuiltinType.BOOL, "write zero ranges with unmap on the target; default true")),
+        r.register(new CommandSpec("blockdev-mirror", BLOCKDEV_MIRROR_ARGS,
                 CommandSpec.EMPTY,
                 "Start a mirror job from a node to another node. Errors as QEMU's: 'Cannot find device=...', "
                         + "'Need a root block node', 'Can't mirror node into itself', 'Node 'T' is busy: ...', "
@@ -230,6 +236,12 @@ public final class MirrorQmp implements JobListener {
         if (!force && (s == JobStatus.PAUSED || s == JobStatus.STANDBY)) {
             throw QmpException.generic("The block job for device '%s' is currently paused", id);
         }
+        if (!force && s == JobStatus.READY) {
+            Optional<String> owner = jointOwner(engine.get(id));
+            if (owner.isPresent()) {
+                throw QmpException.generic("%s: cancel it with force=true, which aborts the transaction", owner.get());
+            }
+        }
         engine.cancel(id, force);
     }
 
@@ -244,6 +256,40 @@ public final class MirrorQmp implements JobListener {
     // ---------------------------------------------------------------- blockdev-mirror
 
     private JsonNode blockdevMirror(Args a) {
+        engine.start(create(a, null));
+        return null;
+    }
+
+    /**
+     * Registers the {@code blockdev-mirror} action of QMP {@code transaction}; its data is
+     * blockdev-mirror's arguments, validated by the same schema. Prepare does every check
+     * blockdev-mirror does and creates the job (CREATED, filter inserted, bitmap on the source)
+     * in the transaction's job transaction; commit starts it; abort cancels it while it is
+     * still CREATED (it then vanishes and its filter, bitmap and target user go with it).
+     * Call once at wiring time, after {@code transactions.register()}.
+     */
+    public void registerTransactionAction(TransactionQmp transactions) {
+        transactions.registerAction("blockdev-mirror", BLOCKDEV_MIRROR_ARGS, (data, txn) -> {
+            Job job = create(new Args(data), txn);
+            return new TransactionQmp.Prepared() {
+                @Override
+                public void commit() {
+                    engine.start(job);
+                }
+
+                @Override
+                public void abort() {
+                    // A partner's abort may have ended this job already (its transaction aborted).
+                    if (engine.find(job.id()).orElse(null) == job && job.status() == JobStatus.CREATED) {
+                        engine.cancel(job.id(), true);
+                    }
+                }
+            };
+        });
+    }
+
+    /** blockdev-mirror's checks, then {@link #create}; the job joins {@code txn} (null: its own). */
+    private Job create(Args a, JobTxn txn) {
         BlockNode source = graph.lookup(a.str("device"));
         for (BlockChild e : source.parents()) {
             if (e.parentNode() != null) {
@@ -300,9 +346,8 @@ public final class MirrorQmp implements JobListener {
                 MirrorCopyMode.fromWire(a.str("copy-mode", "background")), a.bool("unmap", true));
         String jobId = a.optStr("job-id").orElseGet(() -> deviceName(source));
         JobOptions jobOpts = JobOptions.defaults().withAutoFinalize(a.bool("auto-finalize", true))
-                .withAutoDismiss(a.bool("auto-dismiss", true)).withSpeed(a.integer("speed", 0));
-        start(jobId, source, target, opts, jobOpts, a.optStr("filter-node-name").orElse(null));
-        return null;
+                .withAutoDismiss(a.bool("auto-dismiss", true)).withSpeed(a.integer("speed", 0)).withTxn(txn);
+        return create(jobId, source, target, opts, jobOpts, a.optStr("filter-node-name").orElse(null));
     }
 
     /** QEMU's bdrv_get_device_name: the name of the backend using the node, or "". */
@@ -324,6 +369,22 @@ public final class MirrorQmp implements JobListener {
      * @throws QmpException with QEMU's text; nothing changed then
      */
     public Job start(String jobId, BlockNode source, BlockNode target, MirrorOptions opts, JobOptions jobOpts,
+            String filterNodeName) {
+        Job job = create(jobId, source, target, opts, jobOpts, filterNodeName);
+        engine.start(job);
+        return job;
+    }
+
+    /**
+     * Creates a mirror job without starting it (CREATED): the filter is above the source and the
+     * dirty bitmap on it, so no write is missed from here on; {@code engine.start(job)} starts
+     * the copy, {@code engine.cancel(id, true)} undoes it all. Main loop. A job created in a
+     * transaction with a job of another type (a migration) leaves its completion to that job's
+     * switchover (see {@link #jointOwner}).
+     *
+     * @throws QmpException with QEMU's text; nothing changed then
+     */
+    public Job create(String jobId, BlockNode source, BlockNode target, MirrorOptions opts, JobOptions jobOpts,
             String filterNodeName) {
         String filterName = filterNodeName;
         if (filterName != null) {
@@ -369,8 +430,21 @@ public final class MirrorQmp implements JobListener {
         // Cannot fail: the name was checked, the filter is new and the source has no parent node.
         graph.addInternalNode(filter);
         graph.replaceNode(source, filter);
-        engine.start(job);
+        driver.setCompletionGuard(() -> jointOwner(job));
         return job;
+    }
+
+    /**
+     * Why the user may not complete (or soft-cancel) this mirror: its grouped transaction holds a
+     * job of another type (a migration), whose switchover completes the mirror while the guest
+     * is stopped. A mirror completed earlier would drain its filter, so the guest's disk writes
+     * would wait until the transaction ends, and the switchover, which must stop the vCPUs
+     * between two writes, would wait for them: a deadlock. Empty when the user may. Main loop.
+     */
+    private Optional<String> jointOwner(Job job) {
+        return engine.transactionPartners(job).stream().filter(p -> !TYPE.equals(p.type())).findFirst()
+                .map(p -> "Job '" + job.id() + "' is completed by the switchover of job '" + p.id()
+                        + "' of its transaction");
     }
 
     // ---------------------------------------------------------------- errors
@@ -471,7 +545,7 @@ public final class MirrorQmp implements JobListener {
     }
 
     /** The live mirror job's driver with this id, if any (tests, diagnostics). */
-    public java.util.Optional<MirrorJob> driver(String id) {
-        return java.util.Optional.ofNullable(jobs.get(id));
+    public Optional<MirrorJob> driver(String id) {
+        return Optional.ofNullable(jobs.get(id));
     }
 }
