@@ -33,6 +33,13 @@ public final class BlockGraph {
     /** Backends, named and anonymous, in creation order. Main loop only. */
     private final List<BlockBackend> backends = new ArrayList<>();
 
+    /**
+     * Drivers added by other modules, by name. Added during wiring (any thread) and read by
+     * blockdev-add on the main loop, hence a concurrent map.
+     */
+    private final Map<String, dev.converge.block.driver.BlockDriverPlugin> driverPlugins =
+            new java.util.concurrent.ConcurrentSkipListMap<>();
+
     public BlockGraph(MainLoop mainLoop) {
         this.mainLoop = Objects.requireNonNull(mainLoop);
     }
@@ -46,6 +53,26 @@ public final class BlockGraph {
             throw new IllegalStateException("the block graph is changed and read on the main loop only; called on "
                     + Thread.currentThread().getName());
         }
+    }
+
+    // ---------------------------------------------------------------- drivers of other modules
+
+    /** Adds a driver for blockdev-add; its name must not be a built-in driver's or another's. */
+    public void addDriver(dev.converge.block.driver.BlockDriverPlugin plugin) {
+        if (BlockdevOpener.DRIVERS.contains(plugin.name())
+                || driverPlugins.putIfAbsent(plugin.name(), plugin) != null) {
+            throw new IllegalStateException("block driver added twice: " + plugin.name());
+        }
+    }
+
+    /** The drivers other modules added, by name. Any thread. */
+    public List<dev.converge.block.driver.BlockDriverPlugin> drivers() {
+        return List.copyOf(driverPlugins.values());
+    }
+
+    /** The added driver named {@code name}, if any. Any thread. */
+    public Optional<dev.converge.block.driver.BlockDriverPlugin> driver(String name) {
+        return Optional.ofNullable(driverPlugins.get(name));
     }
 
     // ---------------------------------------------------------------- lookups

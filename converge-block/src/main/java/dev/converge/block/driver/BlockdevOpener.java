@@ -76,7 +76,7 @@ public final class BlockdevOpener {
     }
 
     private BlockNode openNode(Opts o, NodeOptions inherited) {
-        String driver = o.requiredEnum("driver", DRIVERS);
+        String driver = o.requiredEnum("driver", drivers(graph));
         String name = nodeName(o);
         boolean unmap = o.optEnum("discard", DISCARD).map("unmap"::equals).orElse(inherited != null);
         Optional<Opts> cache = o.optObject("cache");
@@ -104,7 +104,8 @@ public final class BlockdevOpener {
                 case "raw" -> openRaw(o, name, nodeOptions);
                 case "null-co" -> openNull(o, name, nodeOptions);
                 case "blkdebug" -> openBlkdebug(o, name, nodeOptions);
-                default -> throw new IllegalStateException("driver " + driver + " listed but not handled");
+                default -> openPlugin(o, name, nodeOptions, graph.driver(driver).orElseThrow(
+                        () -> new IllegalStateException("driver " + driver + " listed but not handled")));
             };
             created.add(n);
             return n;
@@ -137,6 +138,20 @@ public final class BlockdevOpener {
         }
         reserved.add(name);
         return name;
+    }
+
+    /** The built-in drivers and those other modules added ({@link BlockGraph#addDriver}), sorted. */
+    public static List<String> drivers(BlockGraph graph) {
+        List<String> all = new ArrayList<>(DRIVERS);
+        graph.drivers().forEach(p -> all.add(p.name()));
+        all.sort(null);
+        return List.copyOf(all);
+    }
+
+    private BlockNode openPlugin(Opts o, String name, NodeOptions opts, BlockDriverPlugin plugin) {
+        ObjectNode own = o.take(plugin.options().members().stream().map(m -> m.name()).toList());
+        o.done();
+        return plugin.opener().open(name, opts, own);
     }
 
     private BlockNode openFile(Opts o, String name, NodeOptions opts) throws OpenException {

@@ -153,6 +153,18 @@ final class Opts {
         return v;
     }
 
+    /** The given members among {@code names}, copied into a new object and marked read (for driver plugins). */
+    ObjectNode take(java.util.Collection<String> names) {
+        ObjectNode out = json.objectNode();
+        for (String n : names) {
+            JsonNode v = get(n);
+            if (v != null) {
+                out.set(n, v);
+            }
+        }
+        return out;
+    }
+
     /** Refuses the first member nobody read. */
     void done() {
         for (Iterator<String> it = json.fieldNames(); it.hasNext();) {

@@ -43,13 +43,7 @@ public final class BlockQmp {
 
     /** Registers every block command on {@code registry}. */
     public void register(QmpRegistry registry) {
-        registry.register(new CommandSpec("blockdev-add", BlockSchema.BLOCKDEV_OPTIONS, CommandSpec.EMPTY,
-                "Creates a new block device (a tree of nodes for inline children). Errors as QEMU: "
-                        + "Duplicate nodes with node-name='X', Could not open 'F': ..., Parameter 'P' is unexpected.",
-                "0.1", args -> {
-                    blockdevAdd(args.node());
-                    return null;
-                }));
+        registry.register(blockdevAddSpec());
         registry.register(new CommandSpec("blockdev-del",
                 CommandSpec.args("blockdev-del", required("node-name", BuiltinType.STR, "name of the node to delete")),
                 CommandSpec.EMPTY,
@@ -100,6 +94,28 @@ public final class BlockQmp {
                     usableBitmap(graph.lookup(args.str("node")), args.str("name")).setEnabled(false);
                     return null;
                 }));
+    }
+
+    /** blockdev-add, declared with the built-in drivers and those added to the graph so far. */
+    private CommandSpec blockdevAddSpec() {
+        return new CommandSpec("blockdev-add", BlockSchema.blockdevOptions(graph.drivers()), CommandSpec.EMPTY,
+                "Creates a new block device (a tree of nodes for inline children). Errors as QEMU: "
+                        + "Duplicate nodes with node-name='X', Could not open 'F': ..., Parameter 'P' is unexpected.",
+                "0.1", args -> {
+                    blockdevAdd(args.node());
+                    return null;
+                });
+    }
+
+    /**
+     * Adds a driver of another module (e.g. converge-nbd's nbd) to blockdev-add: to the graph's
+     * opener and, when blockdev-add is registered already, to its declared arguments. Wiring time.
+     */
+    public void addDriver(QmpRegistry registry, dev.converge.block.driver.BlockDriverPlugin plugin) {
+        graph.addDriver(plugin);
+        if (registry.command("blockdev-add").isPresent()) {
+            registry.replace(blockdevAddSpec());
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.converge.block.qmp;
 
+import dev.converge.block.driver.BlockDriverPlugin;
 import static dev.converge.qmp.schema.Member.optional;
 import static dev.converge.qmp.schema.Member.required;
 
@@ -81,17 +82,26 @@ public final class BlockSchema {
             optional("state", BuiltinType.INT, "the current state the rule applies in; default any"),
             required("new_state", BuiltinType.INT, "the resulting state"));
 
-    /** BlockdevOptions, declared for blockdev-add. */
-    public static final ObjectType BLOCKDEV_OPTIONS = blockdevOptions(NESTING);
+    /** BlockdevOptions with the built-in drivers only. */
+    public static final ObjectType BLOCKDEV_OPTIONS = blockdevOptions(List.of());
+
+    /** BlockdevOptions with the built-in drivers and {@code plugins} (their variants at every nesting level). */
+    public static ObjectType blockdevOptions(List<BlockDriverPlugin> plugins) {
+        List<String> names = new java.util.ArrayList<>(BlockdevOpener.DRIVERS);
+        plugins.forEach(p -> names.add(p.name()));
+        names.sort(null);
+        EnumType driver = plugins.isEmpty() ? DRIVER : new EnumType(DRIVER.typeName(), names, DRIVER.doc());
+        return blockdevOptions(NESTING, driver, plugins);
+    }
 
     private BlockSchema() {
     }
 
-    private static ObjectType blockdevOptions(int depth) {
+    private static ObjectType blockdevOptions(int depth, EnumType driver, List<BlockDriverPlugin> plugins) {
         SchemaType ref = depth == 0
                 ? new AlternateType("BlockdevRef", List.of(BuiltinType.STR), "A node name (inline definitions nest "
                         + NESTING + " deep at most).")
-                : new AlternateType("BlockdevRef", List.of(blockdevOptions(depth - 1), BuiltinType.STR),
+                : new AlternateType("BlockdevRef", List.of(blockdevOptions(depth - 1, driver, plugins), BuiltinType.STR),
                         "Reference to a block device: inline options or the node-name of an existing node.");
         Map<String, ObjectType> variants = new LinkedHashMap<>();
         variants.put("blkdebug", ObjectType.struct("BlockdevOptionsBlkdebug",
@@ -115,8 +125,9 @@ public final class BlockSchema {
                 required("file", ref, "the child holding the bytes"),
                 optional("offset", BuiltinType.INT, "position where the block device starts; default 0"),
                 optional("size", BuiltinType.INT, "the assumed size of the device; default to the end of file")));
+        plugins.forEach(p -> variants.put(p.name(), p.options()));
         List<Member> base = List.of(
-                required("driver", DRIVER, "block driver name"),
+                required("driver", driver, "block driver name"),
                 optional("node-name", BuiltinType.STR, "the node name of the new node; generated when absent"),
                 optional("discard", DISCARD, "discard-related options; default 'ignore' ('unmap' for inline children)"),
                 optional("cache", CACHE_OPTIONS, "cache-related options"),
