@@ -67,6 +67,11 @@ public final class MigrationJob implements JobDriver {
     private volatile boolean cancelled;
     /** Whether run() is still working (a cancel must then close the connection to unblock it). */
     private volatile boolean running;
+    /**
+     * The joint switchover with the mirrors of the job's transaction, or null for a migration
+     * alone. Set once on the main loop before the job starts.
+     */
+    private volatile JointSwitchover joint;
 
     /**
      * @param autoComplete switch over by itself once converged (QEMU's behaviour); false keeps the job READY until job-complete
@@ -92,6 +97,14 @@ public final class MigrationJob implements JobDriver {
 
     public Job job() {
         return job;
+    }
+
+    /**
+     * Makes the switchover joint with the mirrors of the job's transaction (see
+     * {@link JointSwitchover}). Main loop, before the job starts.
+     */
+    public void joinSwitchover(JointSwitchover j) {
+        this.joint = Objects.requireNonNull(j);
     }
 
     public MigrationStatus status() {
@@ -200,10 +213,25 @@ public final class MigrationJob implements JobDriver {
         }
 
         @Override
-        public boolean completeRequested() {
+        public boolean completeRequested() throws MigrationException {
             MigrationProgress p = progress;
             // Ready is sticky: a job-complete waits for the next pass whose estimate fits again.
-            return p != null && p.converged() && (autoComplete || ctx.completeRequested());
+            if (p == null || !p.converged()) {
+                return false;
+            }
+            if (!autoComplete) {
+                return ctx.completeRequested(); // a joint job-complete was accepted only with every mirror ready
+            }
+            JointSwitchover j = joint;
+            return j == null || j.readyForAutoComplete();
+        }
+
+        @Override
+        public void vcpusStopped() throws MigrationException {
+            JointSwitchover j = joint;
+            if (j != null) {
+                j.completeMirrors();
+            }
         }
 
         @Override
@@ -232,9 +260,16 @@ public final class MigrationJob implements JobDriver {
         return true;
     }
 
+    /**
+     * Accepted in READY (or STANDBY); the switchover happens at the next pass whose estimate
+     * fits. A joint switchover is refused unless every mirror of the transaction is ready.
+     */
     @Override
     public void complete() {
-        // Accepted in READY (or STANDBY); the switchover happens at the next pass whose estimate fits.
+        JointSwitchover j = joint;
+        if (j != null) {
+            j.checkComplete();
+        }
     }
 
     @Override

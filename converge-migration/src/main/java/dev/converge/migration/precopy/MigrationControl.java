@@ -23,13 +23,26 @@ public interface MigrationControl {
     /** The first pass after which the policy says converged (the job goes ready). */
     void converged(MigrationProgress progress);
 
-    /** Whether the owner wants the switchover now (complete, or auto-complete when converged). */
-    boolean completeRequested();
+    /**
+     * Whether the owner wants the switchover now (complete, or auto-complete when converged).
+     *
+     * @throws MigrationException when the switchover can never happen (the migration then fails)
+     */
+    boolean completeRequested() throws MigrationException;
 
     /** Waits up to {@code max} before the next pass when nothing was dirty; cancel and complete cut it short. */
     void idle(Duration max) throws InterruptedException;
 
     /** The switchover begins: the vCPUs are about to stop (QEMU's "device" phase). */
     default void switchingOver() {
+    }
+
+    /**
+     * The vCPUs just stopped, before the remaining RAM and the device state are sent: the owner
+     * finishes what must end with the guest stopped (the mirrors of a joint switchover).
+     *
+     * @throws MigrationException the switchover cannot go on; the vCPUs then resume
+     */
+    default void vcpusStopped() throws MigrationException {
     }
 }

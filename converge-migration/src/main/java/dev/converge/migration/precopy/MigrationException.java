@@ -64,4 +64,16 @@ public abstract sealed class MigrationException extends Exception {
             super("migration interrupted", cause);
         }
     }
+
+    /**
+     * The joint switchover with the mirrors of the migration's transaction could not go on: a
+     * mirror ended before it, or completing the mirrors failed.
+     */
+    public static final class JointSwitchoverFailed extends MigrationException {
+        private static final long serialVersionUID = 1L;
+
+        public JointSwitchoverFailed(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
 }

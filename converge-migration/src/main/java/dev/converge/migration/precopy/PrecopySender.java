@@ -30,7 +30,8 @@ import java.util.Objects;
  * <li>Passes: send every marked page (zero pages as markers, others in batches with one
  * gathering write straight from guest memory), END_OF_PASS, sync the dirty log, measure
  * bandwidth, ask the policy, report progress. Repeat until the control requests completion.</li>
- * <li>Switchover ({@link #runToSwitchover}): stop the vCPUs (finish-migrate), send what is
+ * <li>Switchover ({@link #runToSwitchover}): stop the vCPUs (finish-migrate), let the control
+ * finish what must end with the guest stopped ({@link MigrationControl#vcpusStopped}), send what is
  * still dirty, the device state and COMPLETE, wait for the destination's ack. On any failure
  * the source returns to its previous run state, so a failed migration leaves it running. After
  * the ack the destination holds everything but does not run it, and the source stays stopped.</li>
@@ -228,6 +229,7 @@ public final class PrecopySender {
         stoppedAt = stopped;
         boolean done = false;
         try {
+            control.vcpusStopped();
             ram.syncDirtyLog(bitmap);
             sendMarked(bitmap, false);
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState()))));

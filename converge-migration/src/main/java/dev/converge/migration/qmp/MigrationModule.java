@@ -8,10 +8,13 @@ import dev.converge.job.JobException;
 import dev.converge.job.JobListener;
 import dev.converge.job.JobOptions;
 import dev.converge.job.JobStatus;
+import dev.converge.job.JobTxn;
 import dev.converge.job.JobTables;
 import dev.converge.job.JobVerb;
 import dev.converge.job.qmp.JobQmp;
+import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.migration.job.MigrationCapability;
+import dev.converge.migration.job.JointSwitchover;
 import dev.converge.migration.job.MigrationEvents;
 import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.job.MigrationSettings;
@@ -20,6 +23,7 @@ import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.MachineQmp;
 import dev.converge.migration.machine.RunState;
+import dev.converge.qmp.Args;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpException;
@@ -148,8 +152,69 @@ public final class MigrationModule implements AutoCloseable {
 
     // ---------------------------------------------------------------- QMP operations (main loop)
 
-    /** migrate: creates and starts the migration job. */
-    void migrate(MigrationUri uri, String jobId, boolean autoComplete) {
+    /**
+     * A migration job created (CREATED) and made the latest outgoing one, not started yet:
+     * exactly one of {@link #start} or {@link #abort} follows, on the main loop.
+     */
+    final class PreparedMigration implements TransactionQmp.Prepared {
+        private final Job job;
+        private final MigrationJob driver;
+        /** The latest outgoing migration before this one, shown again by query-migrate after an abort. */
+        private final MigrationJob previous;
+        private final boolean previousWasIncoming;
+
+        private PreparedMigration(Job job, MigrationJob driver, MigrationJob previous, boolean previousWasIncoming) {
+            this.job = job;
+            this.driver = driver;
+            this.previous = previous;
+            this.previousWasIncoming = previousWasIncoming;
+        }
+
+        /**
+         * Starts the job; when its transaction holds mirrors, the switchover becomes joint with
+         * them (every job of the transaction exists by now).
+         */
+        void start() {
+            JointSwitchover.of(engine, mainLoop, job).ifPresent(driver::joinSwitchover);
+            engine.start(job);
+        }
+
+        @Override
+        public void commit() {
+            start();
+        }
+
+        /** Undoes the preparation: the job, still CREATED, is cancelled and vanishes. */
+        @Override
+        public void abort() {
+            // A partner's abort may have ended this job already (its transaction aborted).
+            if (engine.find(job.id()).orElse(null) == job && job.status() == JobStatus.CREATED) {
+                engine.cancel(job.id(), true);
+            }
+            if (outgoing == driver) {
+                outgoing = previous;
+                lastWasIncoming = previousWasIncoming;
+            }
+        }
+    }
+
+    /**
+     * Registers the {@code migrate} action of QMP {@code transaction} (data: migrate's
+     * arguments, validated by the same schema). Prepare does every check migrate does and
+     * creates the job in the transaction's job transaction; commit starts it (joint with the
+     * transaction's mirrors, see {@link JointSwitchover}); abort cancels it. Call once at wiring
+     * time, after {@code transactions.register()}.
+     */
+    public void registerTransactionAction(TransactionQmp transactions) {
+        transactions.registerAction("migrate", MigrationQmp.MIGRATE_ARGS,
+                (data, txn) -> migrate(MigrationQmp.migrateRequest(new Args(data)), txn));
+    }
+
+    /** migrate: checks, then creates the migration job in {@code txn} (null: its own) without starting it. */
+    PreparedMigration migrate(MigrationQmp.MigrateRequest request, JobTxn txn) {
+        MigrationUri uri = request.uri();
+        String jobId = request.jobId();
+        boolean autoComplete = request.autoComplete();
         Machine m = requireMachine("migrate");
         MigrationJob current = outgoing;
         if (current != null && !current.status().isFinal()) {
@@ -166,7 +231,8 @@ public final class MigrationModule implements AutoCloseable {
                 bw -> engine.setSpeed(jobId, bw), () -> { });
         JobOptions options = JobOptions.defaults()
                 .withAutoFinalize(!driver.pauseBeforeSwitchover())
-                .withSpeed(settings.maxBandwidth());
+                .withSpeed(settings.maxBandwidth())
+                .withTxn(txn);
         Job job;
         try {
             job = engine.create(jobId, MigrationJob.TYPE, driver, options);
@@ -174,9 +240,10 @@ public final class MigrationModule implements AutoCloseable {
             throw JobQmp.toQmp(e);
         }
         driver.attach(job);
+        PreparedMigration prepared = new PreparedMigration(job, driver, current, lastWasIncoming);
         outgoing = driver;
         lastWasIncoming = false;
-        engine.start(job);
+        return prepared;
     }
 
     /** migrate-incoming. */

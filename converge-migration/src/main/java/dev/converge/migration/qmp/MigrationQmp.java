@@ -101,6 +101,16 @@ final class MigrationQmp {
             optional("avail-switchover-bandwidth", BuiltinType.SIZE, "bytes per second available for the switchover, "
                     + "used instead of the measured bandwidth for the downtime estimate (default 0 = measure)"));
 
+    /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
+    static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
+            optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
+            optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri: one channel of type main"),
+            optional("detach", BuiltinType.BOOL, "ignored, as QEMU"),
+            optional("resume", BuiltinType.BOOL, "postcopy recovery: not supported (false only)"),
+            optional("job-id", BuiltinType.STR, "(converge) the migration job's id, default \"migration\""),
+            optional("auto-complete", BuiltinType.BOOL, "(converge) switch over by itself once converged, default "
+                    + "true; false keeps the job ready until job-complete"));
+
     private MigrationQmp() {
     }
 
@@ -120,22 +130,12 @@ final class MigrationQmp {
                         required("converged", BuiltinType.BOOL, "whether the remainder fits downtime-limit now "
                                 + "(a ready job may stop fitting when the dirty rate rises)"))));
 
-        registry.register(new CommandSpec("migrate", CommandSpec.args("migrate",
-                optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
-                optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri: one channel of type main"),
-                optional("detach", BuiltinType.BOOL, "ignored, as QEMU"),
-                optional("resume", BuiltinType.BOOL, "postcopy recovery: not supported (false only)"),
-                optional("job-id", BuiltinType.STR, "(converge) the migration job's id, default \"migration\""),
-                optional("auto-complete", BuiltinType.BOOL, "(converge) switch over by itself once converged, default "
-                        + "true; false keeps the job ready until job-complete")),
+        registry.register(new CommandSpec("migrate", MIGRATE_ARGS,
                 CommandSpec.EMPTY,
                 "Migrate the machine: starts a job of type migration. Errors: \"need either 'uri' or 'channels' "
                         + "argument\", \"unknown migration protocol: URI\", \"There's a migration process in progress\", "
                         + "\"Guest is waiting for an incoming migration\", a job id in use.", SINCE, args -> {
-                    if (args.bool("resume", false)) {
-                        throw QmpException.generic("Postcopy recovery is not supported");
-                    }
-                    module.migrate(address(args), args.str("job-id", "migration"), args.bool("auto-complete", true));
+                    module.migrate(migrateRequest(args), null).start();
                     return null;
                 }));
         registry.register(new CommandSpec("migrate-incoming", CommandSpec.args("migrate-incoming",
@@ -209,6 +209,18 @@ final class MigrationQmp {
         registry.register(new EventSpec("MIGRATION_PASS", ObjectType.struct("q_obj_MIGRATION_PASS-arg", null,
                 required("pass", BuiltinType.INT, "passes over RAM so far")),
                 "A pass over dirty RAM ended (source; only with the events capability).", SINCE));
+    }
+
+    /** migrate's arguments, checked: where to, the job id, auto-complete. */
+    record MigrateRequest(MigrationUri uri, String jobId, boolean autoComplete) {
+    }
+
+    /** Checks migrate's (or the migrate action's) arguments. */
+    static MigrateRequest migrateRequest(Args args) {
+        if (args.bool("resume", false)) {
+            throw QmpException.generic("Postcopy recovery is not supported");
+        }
+        return new MigrateRequest(address(args), args.str("job-id", "migration"), args.bool("auto-complete", true));
     }
 
     private static Long opt(Args args, String name) {
