@@ -62,10 +62,11 @@ public final class Daemon implements AutoCloseable {
         blockGraph = new BlockGraph(mainLoop);
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
-        MirrorQmp.register(registry, server, jobs, jobQmp, blockGraph);
+        MirrorQmp mirrors = MirrorQmp.register(registry, server, jobs, jobQmp, blockGraph);
 
         transactions = new TransactionQmp(registry);
         transactions.register();
+        mirrors.registerTransactionAction(transactions);
     }
 
     /**
@@ -109,6 +110,7 @@ public final class Daemon implements AutoCloseable {
 
     private void installMigration(MachineConfig machine) {
         migration = MigrationModule.install(registry, server, mainLoop, jobs, jobQmp, blockGraph, machine);
+        migration.registerTransactionAction(transactions);
     }
 
     /** The migration module (machine, incoming side, migration job); null before {@link #start} finished it. */

@@ -33,6 +33,8 @@ import java.util.function.LongConsumer;
 public final class MigrationJob implements JobDriver {
     /** The job type, as registered with JobQmp. */
     public static final String TYPE = "migration";
+    /** The error of a job cancelled without an error of its own (the engine's, QEMU's strerror(ECANCELED)). */
+    private static final String CANCELED = "Operation canceled";
 
     private final Machine machine;
     private final MigrationUri uri;
@@ -334,10 +336,13 @@ public final class MigrationJob implements JobDriver {
             s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
         }
         Job j = job;
-        if (cancelled || (j != null && j.isCancelled())) {
+        String error = j == null ? null : j.error().orElse(null);
+        // Cancelled by its own user: cancelled. Failed, or aborted because a job of its transaction
+        // failed or was cancelled: failed, and error-desc says why (the engine's "Transaction aborted ...").
+        if ((cancelled || (j != null && j.isCancelled())) && (error == null || CANCELED.equals(error))) {
             setStatus(MigrationStatus.CANCELLED);
         } else {
-            errorDesc = j == null ? "migration failed" : j.error().orElse("migration failed");
+            errorDesc = error == null ? "migration failed" : error;
             setStatus(MigrationStatus.FAILED);
         }
     }
