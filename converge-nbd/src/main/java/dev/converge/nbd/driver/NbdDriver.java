@@ -5,6 +5,7 @@ import static dev.converge.qmp.schema.Member.required;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.converge.block.NodeOptions;
+import dev.converge.block.driver.BlockDriverPlugin;
 import dev.converge.nbd.client.NbdClient;
 import dev.converge.nbd.client.NbdClientConfig;
 import dev.converge.nbd.objects.UserObject;
@@ -25,9 +26,8 @@ import java.time.Duration;
  * {@code {"driver": "nbd", "server": {"type": "inet", "host": H, "port": P} | {"type": "unix", "path": S},
  * "export": NAME, "tls-creds": ID, "tls-hostname": NAME, "reconnect-delay": SECONDS}}.
  * <p>
- * {@link #OPTIONS} is the schema variant for BlockSchema's union; {@link #open} makes the node. The
- * hook that plugs both into converge-block's BlockdevOpener is added once the block module takes
- * drivers from other modules.
+ * {@link #OPTIONS} is the schema variant for BlockSchema's union; {@link #open} makes the node;
+ * {@link #plugin} hands both to converge-block: {@code blockQmp.addDriver(registry, NbdDriver.plugin(objects))}.
  */
 public final class NbdDriver {
     private NbdDriver() {
@@ -45,6 +45,12 @@ public final class NbdDriver {
             optional("reconnect-delay", BuiltinType.UINT32, "seconds requests wait for a reconnect after the "
                     + "connection broke before they fail; default 0"),
             optional("open-timeout", BuiltinType.UINT32, "accepted; the first connection is tried once"));
+
+    /** The nbd driver for blockdev-add; {@code objects} resolves tls-creds. */
+    public static BlockDriverPlugin plugin(UserObjects objects) {
+        return new BlockDriverPlugin("nbd", OPTIONS, (name, nodeOptions, options) -> open(name, nodeOptions, options,
+                objects));
+    }
 
     /** The client configuration {@code options} (validated against {@link #OPTIONS}) describe. */
     public static NbdClientConfig config(JsonNode options, UserObjects objects) {

@@ -11,7 +11,6 @@ import dev.converge.nbd.wire.Request;
 import dev.converge.nbd.wire.RequestDecoder;
 import dev.converge.nbd.wire.StructuredChunk;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -233,19 +232,20 @@ final class Transmission {
             }
             return;
         }
-        // Off-heap and freed when the reply is written (the writer is synchronous): storage reads straight
-        // into it and the socket writes straight from it, with no copy through the heap on either side.
-        try (Arena arena = Arena.ofConfined()) {
-            ByteBuffer data = arena.allocate(len, READ_ALIGN).asByteBuffer();
-            if (!structured) {
-                backend.read(r.offset(), data);
-                writer.simple(cookie, 0, data.flip());
-            } else if (r.has(CommandFlag.DF)) {
-                backend.read(r.offset(), data);
-                writer.data(cookie, r.offset(), data.flip(), true);
-            } else {
-                sparseRead(r, data);
-            }
+        // Off-heap, page-aligned: storage reads straight into it (no bounce buffer even with O_DIRECT) and
+        // the socket writes straight from it, with no copy through the heap on either side. Not from a
+        // confined arena: a backend may fill it from another thread (the nbd driver's reply reader).
+        int align = (int) READ_ALIGN;
+        int rounded = (len + align - 1) & -align; // alignedSlice rounds both ends to the unit
+        ByteBuffer data = ByteBuffer.allocateDirect(rounded + align).alignedSlice(align).limit(len);
+        if (!structured) {
+            backend.read(r.offset(), data);
+            writer.simple(cookie, 0, data.flip());
+        } else if (r.has(CommandFlag.DF)) {
+            backend.read(r.offset(), data);
+            writer.data(cookie, r.offset(), data.flip(), true);
+        } else {
+            sparseRead(r, data);
         }
     }
 

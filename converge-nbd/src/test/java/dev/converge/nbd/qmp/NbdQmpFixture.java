@@ -23,8 +23,10 @@ final class NbdQmpFixture implements AutoCloseable {
     final NbdQmp nbd;
 
     NbdQmpFixture() {
-        new BlockQmp(graph).register(registry);
+        BlockQmp block = new BlockQmp(graph);
+        block.register(registry);
         nbd = NbdQmp.register(registry, qmp.events(), graph, objects);
+        block.addDriver(registry, dev.converge.nbd.driver.NbdDriver.plugin(objects));
     }
 
     QmpClient client() {
