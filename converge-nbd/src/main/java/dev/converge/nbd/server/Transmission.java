@@ -42,6 +42,8 @@ final class Transmission {
     private final int maxInFlight;
     /** Permits for requests in flight; the reader takes one per request, the handler returns it. */
     private final Semaphore inFlight;
+    /** Read buffers, reused across this connection's requests. */
+    private final ReadBuffers buffers;
     private final String name;
 
     Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, String name) {
@@ -53,6 +55,7 @@ final class Transmission {
         this.writer = new ReplyWriter(transport);
         this.maxInFlight = maxInFlight;
         this.inFlight = new Semaphore(maxInFlight);
+        this.buffers = new ReadBuffers(maxInFlight);
         this.name = name;
     }
 
@@ -232,25 +235,23 @@ final class Transmission {
             }
             return;
         }
-        // Off-heap, page-aligned: storage reads straight into it (no bounce buffer even with O_DIRECT) and
-        // the socket writes straight from it, with no copy through the heap on either side. Not from a
-        // confined arena: a backend may fill it from another thread (the nbd driver's reply reader).
-        int align = (int) READ_ALIGN;
-        int rounded = (len + align - 1) & -align; // alignedSlice rounds both ends to the unit
-        ByteBuffer data = ByteBuffer.allocateDirect(rounded + align).alignedSlice(align).limit(len);
-        if (!structured) {
-            backend.read(r.offset(), data);
-            writer.simple(cookie, 0, data.flip());
-        } else if (r.has(CommandFlag.DF)) {
-            backend.read(r.offset(), data);
-            writer.data(cookie, r.offset(), data.flip(), true);
-        } else {
-            sparseRead(r, data);
+        ByteBuffer data = buffers.take(len);
+        try {
+            if (!structured) {
+                backend.read(r.offset(), data);
+                writer.simple(cookie, 0, data.flip());
+            } else if (r.has(CommandFlag.DF)) {
+                backend.read(r.offset(), data);
+                writer.data(cookie, r.offset(), data.flip(), true);
+            } else {
+                sparseRead(r, data);
+            }
+        } finally {
+            buffers.give(data); // the reply is written (or failed) by now: the writer is synchronous
         }
     }
 
-    /** Alignment of read buffers: a page, so O_DIRECT storage needs no bounce buffer. */
-    private static final long READ_ALIGN = 4096;
+
 
     /** Data chunks for allocated ranges and hole chunks for ranges that read as zeroes, as qemu-nbd. */
     private void sparseRead(Request r, ByteBuffer data) throws IOException {
