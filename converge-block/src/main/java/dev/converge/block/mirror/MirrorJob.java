@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>How data moves</h2>
  * <ul>
- * <li>The dirty bitmap on the source exists before the job starts (the QMP layer makes it), so
- *     no write is missed. run() first marks the whole disk dirty (sync full/top); each copy
+ * <li>The dirty bitmap on the source exists before the job starts (the QMP layer makes it, and
+ *     for sync full/top marks the whole disk dirty before the filter passes any guest write),
+ *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
  *     unmap=true), data is read and written.</li>
  * <li>Up to {@link MirrorOptions#MAX_IN_FLIGHT} operations, at most buf-size bytes, run at once,
@@ -210,9 +211,8 @@ public final class MirrorJob implements JobDriver {
         if (size != target.size()) {
             throw new MirrorException("Source and target image have different sizes");
         }
-        if (options.sync().copiesExistingData()) {
-            bitmap.setDirty(0, size);
-        }
+        // The QMP layer marked the whole disk dirty (sync full/top) before the filter could pass
+        // a guest write: see MirrorQmp.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
         try {
             copyLoop(ctx, size);

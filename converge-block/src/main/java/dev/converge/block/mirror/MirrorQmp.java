@@ -411,6 +411,13 @@ public final class MirrorQmp implements JobListener {
             throw QmpException.generic("Unable to get length for '%s': %s", source.nodeName(), e.getMessage());
         }
         bitmap.setBusy(true);
+        if (opts.sync().copiesExistingData()) {
+            // Before the filter exists: a write-blocking guest write decides from the bitmap whether
+            // the partly written granules were clean, so the whole disk must be dirty before the
+            // first such write, or a granule it touches would count as copied while only the
+            // written part reached the target.
+            bitmap.setDirty(0, size);
+        }
         MirrorFilterNode filter = new MirrorFilterNode(filterName, source);
         BlockBackend targetUser = graph.attachBackend(null, target);
         MirrorJob driver = new MirrorJob(jobId, graph, source, target, filter, targetUser, bitmap, opts,
