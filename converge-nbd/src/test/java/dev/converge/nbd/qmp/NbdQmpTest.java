@@ -179,6 +179,7 @@ class NbdQmpTest {
         f.exec("block-export-add", "{'type':'nbd','id':'e1','node-name':'disk'}");
         try (var client = new dev.converge.nbd.client.NbdClient(
                 dev.converge.nbd.client.NbdClientConfig.of(java.net.UnixDomainSocketAddress.of(sock), "disk"))) {
+            assertThat(client.size()).isEqualTo(SIZE); // connected and transmitting
             assertThat(f.error("block-export-del", "{'id':'e1'}")).isEqualTo("export 'e1' still in use");
             f.exec("block-export-del", "{'id':'e1','mode':'hard'}");
             JsonNode ev = f.client().awaitEvent("BLOCK_EXPORT_DELETED", TestTimeouts.MEDIUM);
