@@ -35,6 +35,14 @@ public final class JointBench {
                 + "downtime-limit %d ms, mirror copy-mode %s, %d run(s) per mode, %d CPUs%n", o.memory() >> 20,
                 o.disk() >> 20, o.dirtyRate() >> 20, o.downtimeMs(), o.copyMode(), o.runs(), Runtime.getRuntime().availableProcessors());
         Path dir = Files.createTempDirectory("converge-joint-bench");
+        try {
+            runAll(o, dir, out);
+        } finally {
+            deleteTree(dir); // the images are large: never leave them behind
+        }
+    }
+
+    private static void runAll(JointOptions o, Path dir, PrintStream out) throws IOException {
         List<Long> alone = new ArrayList<>();
         List<Long> joint = new ArrayList<>();
         out.printf("%-10s %4s %12s %14s %22s %10s  %s%n", "mode", "run", "downtime ms", "switchover ms",
@@ -52,6 +60,14 @@ public final class JointBench {
         long mj = median(joint);
         out.printf("median downtime: migration alone %d ms, joint %d ms (joint/alone %.2f)%n", ma, mj,
                 ma == 0 ? Double.NaN : (double) mj / ma);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     private static String ready(Map<String, Long> readyMs) {

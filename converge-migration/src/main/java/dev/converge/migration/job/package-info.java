@@ -34,6 +34,15 @@
  * events therefore read active, device, pre-switchover, completed (QEMU: active, pre-switchover,
  * device, completed).
  *
+ * <h2>Joint switchover with mirrors</h2>
+ * A {@code migrate} action in a grouped QMP {@code transaction} with {@code blockdev-mirror}
+ * actions makes one job transaction; {@link dev.converge.migration.job.JointSwitchover} then
+ * completes the mirrors (without pivot) while the vCPUs are stopped, between the stop and the
+ * last RAM and device state, so disks and memory switch over at one instant or all roll back.
+ * A job-complete while a mirror is not ready is refused, naming the mirror. A migration aborted
+ * because another job of its transaction failed or was cancelled shows {@code failed} in
+ * query-migrate with the engine's reason ("Transaction aborted because job 'X' failed").
+ *
  * <h2>Errors and cancel</h2>
  * One error per migration: the job keeps the first (query-jobs {@code error}) and query-migrate
  * shows it as {@code error-desc}. A cancel closes the connection, which ends a blocked connect,
