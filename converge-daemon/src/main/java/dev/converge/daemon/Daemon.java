@@ -4,6 +4,9 @@ import dev.converge.block.BlockGraph;
 import dev.converge.block.mirror.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.qmp.TransactionQmp;
+import dev.converge.nbd.driver.NbdDriver;
+import dev.converge.nbd.objects.UserObjects;
+import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.migration.qmp.MachineConfig;
@@ -44,6 +47,7 @@ public final class Daemon implements AutoCloseable {
     private final BlockGraph blockGraph;
     private final BlockQmp blockQmp;
     private final TransactionQmp transactions;
+    private final NbdQmp nbd;
     /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
     private volatile MigrationModule migration;
     private final List<QmpAddress> listening = new ArrayList<>();
@@ -67,6 +71,10 @@ public final class Daemon implements AutoCloseable {
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
+
+        UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects (object-add)
+        nbd = NbdQmp.register(registry, server, blockGraph, objects);
+        blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }
 
     /**
@@ -150,6 +158,14 @@ public final class Daemon implements AutoCloseable {
         }
         try {
             server.close();
+            try {
+                mainLoop.call(() -> {
+                    nbd.close(); // stops the NBD server: its socket file goes, its clients are closed
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                log.warn("closing the NBD server: {}", e.toString());
+            }
             MigrationModule m = migration;
             if (m != null) {
                 m.close(); // stops the incoming side and the machine's vCPUs, frees guest RAM

@@ -81,7 +81,9 @@ public final class Demo {
             ch.truncate(0);
             ch.write(ByteBuffer.allocate(1), options.diskSize() - 1);
         }
-        String machine = "memory=" + (options.memory() >> 20) + "M,vcpus=2,workload=pattern,disk=disk0";
+        // The pattern workload increments one byte of every page, pass after pass, and writes its disk;
+        // paced so that a 2-core host can both run it and move it.
+        String machine = "memory=" + (options.memory() >> 20) + "M,vcpus=2,workload=pattern,dirty-rate=64M,disk=disk0";
         out.printf("converge demo: a %s machine with a %s disk, moved live between two daemons%n",
                 Units.bytes(options.memory()), Units.bytes(options.diskSize()));
 
@@ -99,6 +101,7 @@ public final class Demo {
             d.execute("migrate-incoming", obj("{\"uri\": \"unix:" + migration + "\"}"));
 
             step("source: nbd node for the destination's disk, then ONE grouped transaction: mirror + migrate");
+            s.execute("migrate-set-parameters", obj("{\"max-bandwidth\": 0, \"downtime-limit\": 300}"));
             s.execute("blockdev-add", obj("{\"driver\": \"nbd\", \"node-name\": \"remote-disk0\", \"server\": "
                     + "{\"type\": \"unix\", \"path\": \"" + nbd + "\"}, \"export\": \"disk0\"}"));
             JobBoard board = new JobBoard(out, tty);

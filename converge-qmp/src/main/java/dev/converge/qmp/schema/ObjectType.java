@@ -24,7 +24,12 @@ public record ObjectType(String typeName, List<Member> members, String discrimin
 
     public ObjectType {
         members = List.copyOf(members);
-        variants = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(variants));
+        // Variants keep their declaration order when given one (a SequencedMap); a map without an
+        // order (Map.of) gets alphabetical order, so that introspection and docs are the same on
+        // every run.
+        Map<String, ObjectType> ordered = variants instanceof java.util.SequencedMap<String, ObjectType>
+                ? new LinkedHashMap<>(variants) : new java.util.TreeMap<>(variants);
+        variants = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(ordered));
         doc = doc == null ? "" : doc;
     }
 
