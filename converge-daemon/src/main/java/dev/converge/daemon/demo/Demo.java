@@ -115,7 +115,7 @@ public final class Demo {
             long deadline = System.nanoTime() + options.timeout().toNanos();
             pollUntil(s, board, board::allReady, deadline, "both jobs ready");
 
-            step("switchover: job-complete on the migration (vCPUs stop, mirror drains, state moves)");
+            board.message("- switchover: job-complete on the migration (vCPUs stop, mirror drains, state moves)");
             long switchStart = System.nanoTime();
             s.execute("job-complete", obj("{\"id\": \"migration\"}"));
             pollUntil(s, board, board::allConcluded, deadline, "the transaction to conclude");

@@ -109,6 +109,22 @@ final class JobBoard {
         return java.util.List.copyOf(rows.values());
     }
 
+    /**
+     * Prints a line above the bars: on a terminal the bars are erased, the line printed and the
+     * bars drawn again below it, so that cursor movements never overwrite text.
+     */
+    synchronized void message(String line) {
+        if (tty && drawnLines > 0) {
+            out.print("\u001b[" + drawnLines + "F\u001b[J");
+            drawnLines = 0;
+            out.println(line);
+            redraw();
+        } else {
+            out.println(line);
+            out.flush();
+        }
+    }
+
     /** Redraws the bars in place (terminal only). */
     synchronized void redraw() {
         if (!tty) {
