@@ -61,7 +61,8 @@ final class Connection implements Runnable {
     @Override
     public void run() {
         try {
-            ByteBuffer in = ByteBuffer.allocate(READ_BUFFER);
+            // direct: the socket reads into it without the JDK's bounce buffer
+            ByteBuffer in = ByteBuffer.allocateDirect(READ_BUFFER);
             Handshake.State state = handshake(in);
             if (state instanceof Handshake.Transmitting t) {
                 export = t.export();

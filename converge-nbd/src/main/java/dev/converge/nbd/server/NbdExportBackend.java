@@ -34,7 +34,10 @@ public interface NbdExportBackend {
     /** Fills {@code dst} (position to limit) with the bytes at {@code offset}. */
     void read(long offset, ByteBuffer dst) throws NbdIoException;
 
-    /** Writes {@code src} (position to limit) at {@code offset}; durable before returning when {@code fua}. */
+    /**
+     * Writes {@code src} (position to limit) at {@code offset}; durable before returning when {@code fua}.
+     * {@code src} is the server's (a pooled buffer, reused once this returns): do not keep it.
+     */
     void write(long offset, ByteBuffer src, boolean fua) throws NbdIoException;
 
     /**

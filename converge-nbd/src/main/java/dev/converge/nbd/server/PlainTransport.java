@@ -23,6 +23,12 @@ public final class PlainTransport implements Transport {
         return channel.read(dst);
     }
 
+    /** One readv: the rest of a WRITE payload and the requests behind it in a single call. */
+    @Override
+    public long read(ByteBuffer[] dsts) throws IOException {
+        return channel.read(dsts);
+    }
+
     @Override
     public void write(ByteBuffer... srcs) throws IOException {
         long left = 0;

@@ -42,8 +42,8 @@ final class Transmission {
     private final int maxInFlight;
     /** Permits for requests in flight; the reader takes one per request, the handler returns it. */
     private final Semaphore inFlight;
-    /** Read buffers, reused across this connection's requests. */
-    private final ReadBuffers buffers;
+    /** READ data and WRITE payload buffers, reused across this connection's requests. */
+    private final IoBuffers buffers;
     private final String name;
 
     Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, String name) {
@@ -55,7 +55,7 @@ final class Transmission {
         this.writer = new ReplyWriter(transport);
         this.maxInFlight = maxInFlight;
         this.inFlight = new Semaphore(maxInFlight);
-        this.buffers = new ReadBuffers(maxInFlight);
+        this.buffers = new IoBuffers(maxInFlight);
         this.name = name;
     }
 
@@ -64,7 +64,9 @@ final class Transmission {
      * Returns normally on DISC and EOF; throws on framing errors or a broken socket.
      */
     void run(ByteBuffer in) throws IOException {
-        RequestDecoder decoder = new RequestDecoder();
+        // WRITE payloads land in pooled direct buffers that go to the backend as they are
+        RequestDecoder decoder = new RequestDecoder(buffers::take);
+        ByteBuffer[] scatter = new ByteBuffer[2];
         try {
             while (true) {
                 in.flip();
@@ -75,7 +77,18 @@ final class Transmission {
                     in.compact();
                 }
                 if (r == null) {
-                    if (transport.read(in) < 0) {
+                    ByteBuffer payload = decoder.payloadInProgress();
+                    long n;
+                    if (payload != null) {
+                        // the decoder took all of `in`; one readv fills the payload, then the next headers
+                        scatter[0] = payload;
+                        scatter[1] = in;
+                        n = transport.read(scatter);
+                        scatter[0] = null;
+                    } else {
+                        n = transport.read(in);
+                    }
+                    if (n < 0) {
                         LOG.debug("{}: end of stream", name);
                         return;
                     }
@@ -118,6 +131,16 @@ final class Transmission {
     }
 
     private void handle(Request r, Command c) {
+        try {
+            handleRequest(r, c);
+        } finally {
+            if (r.payload() != null) {
+                buffers.give(r.payload()); // the backend is done with it: writes are synchronous
+            }
+        }
+    }
+
+    private void handleRequest(Request r, Command c) {
         try {
             Rejection rej = validate(r, c);
             if (rej != null) {

@@ -2,6 +2,7 @@ package dev.converge.nbd.wire;
 
 import dev.converge.nbd.wire.NbdProtocol.Command;
 import java.nio.ByteBuffer;
+import java.util.function.IntFunction;
 
 /**
  * Incremental decoder of transmission requests (server side).
@@ -13,10 +14,18 @@ import java.nio.ByteBuffer;
  * step and the server can answer EOVERFLOW. After an exception the decoder is back in {@code HEADER};
  * the stream is then out of step and the caller closes the connection.
  *
+ * <p>The payload buffer comes from an allocator the caller chooses (a server hands in pooled direct
+ * buffers, so the payload goes from the socket to the disk without a heap copy), and while the
+ * decoder waits for payload bytes {@link #payloadInProgress()} exposes it, so the caller can read
+ * the socket straight into it instead of through its own read buffer.
+ *
  * <p>Not thread-safe: one reader per connection.
  */
 public final class RequestDecoder {
     private enum State { HEADER, PAYLOAD, DISCARD }
+
+    /** Makes WRITE payload buffers of the given length (position 0, limit = length); called after the limit check. */
+    private final IntFunction<ByteBuffer> payloads;
 
     /** Written only by the reading thread. */
     private State state = State.HEADER;
@@ -26,6 +35,28 @@ public final class RequestDecoder {
     private ByteBuffer payload;
     /** Bytes left to skip in DISCARD. */
     private long discard;
+
+    /** A decoder that allocates WRITE payloads on the heap. */
+    public RequestDecoder() {
+        this(ByteBuffer::allocate);
+    }
+
+    /**
+     * @param payloads makes a WRITE payload buffer of exactly the given length (position 0, limit the
+     *                 length); only called with lengths up to {@link NbdProtocol#MAX_BUFFER_SIZE}
+     */
+    public RequestDecoder(IntFunction<ByteBuffer> payloads) {
+        this.payloads = payloads;
+    }
+
+    /**
+     * The WRITE payload being filled, while the decoder waits for payload bytes (else null). Its
+     * position is the number of bytes received so far; the caller may put further payload bytes in
+     * it directly (never past its limit) and then call {@link #decode} to finish the request.
+     */
+    public ByteBuffer payloadInProgress() {
+        return state == State.PAYLOAD ? payload : null;
+    }
 
     /**
      * Decodes the next request from {@code in}, or returns null when more bytes are needed. A header is
@@ -79,7 +110,10 @@ public final class RequestDecoder {
             return discard(in);
         }
         state = State.PAYLOAD;
-        payload = ByteBuffer.allocate((int) length);
+        payload = payloads.apply((int) length);
+        if (payload.position() != 0 || payload.limit() != length) {
+            throw new IllegalStateException("payload allocator returned " + payload + " for " + length + " bytes");
+        }
         return payload(in);
     }
 

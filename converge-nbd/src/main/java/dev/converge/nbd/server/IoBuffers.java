@@ -4,16 +4,16 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
 
 /**
- * Read buffers of one connection: direct and page-aligned, so storage reads straight into them (no
- * bounce buffer, even with O_DIRECT) and the socket writes straight from them, with no copy through
- * the heap. Buffers of up to {@link #POOLED} bytes are kept for reuse, at most one per request in
+ * I/O buffers of one connection, for READ data and WRITE payloads alike: direct and page-aligned, so
+ * storage reads straight into them and writes straight from them (no bounce buffer, even with
+ * O_DIRECT) and the socket reads into and writes from them without a copy through the heap. Buffers of up to {@link #POOLED} bytes are kept for reuse, at most one per request in
  * flight, created on demand; larger ones are allocated per request and left to the GC.
  * <p>
  * Not thread-confined (a backend may fill a buffer from another thread, as the nbd driver's reply
  * reader does); a buffer must not be touched after {@link #give} — the reply is written before it.
  * Thread-safe: the free list is a concurrent queue.
  */
-final class ReadBuffers {
+final class IoBuffers {
     /** Requests up to this size (nbdcopy's 256 KiB, qemu's 1 MiB mirror chunks...) reuse a buffer. */
     static final int POOLED = 1 << 20;
     private static final int ALIGN = 4096;
@@ -21,7 +21,7 @@ final class ReadBuffers {
     /** Buffers free for reuse. */
     private final ArrayBlockingQueue<ByteBuffer> free;
 
-    ReadBuffers(int maxInFlight) {
+    IoBuffers(int maxInFlight) {
         this.free = new ArrayBlockingQueue<>(maxInFlight);
     }
 

@@ -6,15 +6,15 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
 
-class ReadBuffersTest {
+class IoBuffersTest {
     private static long address(ByteBuffer b) {
         return MemorySegment.ofBuffer(b).address();
     }
 
     @Test
     void buffersAreDirectPageAlignedAndSizedToTheRequest() {
-        ReadBuffers rb = new ReadBuffers(2);
-        for (int len : new int[] {1, 4095, 4096, 65537, ReadBuffers.POOLED, ReadBuffers.POOLED + 1, 3 << 20}) {
+        IoBuffers rb = new IoBuffers(2);
+        for (int len : new int[] {1, 4095, 4096, 65537, IoBuffers.POOLED, IoBuffers.POOLED + 1, 3 << 20}) {
             ByteBuffer b = rb.take(len);
             assertThat(b.isDirect()).isTrue();
             assertThat(b.position()).isZero();
@@ -26,7 +26,7 @@ class ReadBuffersTest {
 
     @Test
     void pooledSizesAreReusedUpToTheBoundAndLargeOnesAreNot() {
-        ReadBuffers rb = new ReadBuffers(1);
+        IoBuffers rb = new IoBuffers(1);
         ByteBuffer a = rb.take(256 << 10);
         ByteBuffer b = rb.take(256 << 10);
         assertThat(a).isNotSameAs(b);
