@@ -6,6 +6,8 @@ import dev.converge.nbd.wire.OptionRequest;
 import dev.converge.nbd.wire.ServerGreeting;
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.security.cert.Certificate;
@@ -17,7 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One client connection, run on its own virtual thread: greeting, handshake (driven by
+ * One client connection, run on its own platform thread: greeting, handshake (driven by
  * {@link Handshake#step}), optional TLS upgrade, then {@link Transmission}. Any failure ends this
  * connection only.
  */
@@ -25,6 +27,8 @@ final class Connection implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
     /** Read buffer size: holds the largest option frame and many request headers. */
     private static final int READ_BUFFER = 256 * 1024;
+    /** Send and receive buffer of UNIX sockets in transmission: a few 256 KiB requests each way. */
+    static final int UNIX_SOCKET_BUFFER = 4 << 20;
 
     private final String name;
     private final SocketChannel channel;
@@ -69,6 +73,7 @@ final class Connection implements Runnable {
                 onTransmission.run();
                 LOG.debug("{}: transmission on export '{}' (structured={}, contexts={})", name, t.export().name(),
                         t.structured(), t.contexts());
+                growUnixSocketBuffers();
                 new Transmission(t, transport, config.maxInFlight(), name).run(in);
             } else if (state instanceof Handshake.Closed c) {
                 LOG.debug("{}: handshake ended: {}", name, c.reason());
@@ -82,6 +87,22 @@ final class Connection implements Runnable {
         } finally {
             closeGracefully();
             onEnd.run();
+        }
+    }
+
+    /**
+     * UNIX sockets do not autotune their buffers (TCP does, and a fixed size would switch that off):
+     * at the default ~208 KiB one 256 KiB reply does not fit, and every large reply or WRITE costs
+     * several wake-ups. The kernel caps the size at net.core.wmem_max/rmem_max; best effort.
+     */
+    private void growUnixSocketBuffers() {
+        try {
+            if (channel.getLocalAddress() instanceof UnixDomainSocketAddress) {
+                channel.setOption(StandardSocketOptions.SO_SNDBUF, UNIX_SOCKET_BUFFER);
+                channel.setOption(StandardSocketOptions.SO_RCVBUF, UNIX_SOCKET_BUFFER);
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("{}: cannot size the socket buffers: {}", name, e.toString());
         }
     }
 

@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * An NBD server (fixed newstyle, structured replies, meta contexts, STARTTLS) on a TCP or UNIX socket,
  * serving registered {@link NbdExport}s to qemu-img, qemu-io, nbdinfo, nbdcopy and the like.
  *
- * <p>Threads: one acceptor thread; one virtual thread per connection that runs the handshake and
- * reads requests; one virtual thread per request in flight. {@link #close()} stops accepting, closes
+ * <p>Threads: one acceptor thread; one platform thread per connection that runs the handshake and
+ * reads requests; requests in flight run on {@link RequestThreads} (a connection waits for its own
+ * before its thread ends). {@link #close()} stops accepting, closes
  * every connection and joins every connection thread, so nothing outlives it.
  *
  * <p>Exports may be added and removed while serving; a removed export stays served to connections
@@ -173,7 +174,8 @@ public final class NbdServer implements AutoCloseable {
             Connection c = new Connection(name, ch, peer, ctx, config, () -> transmitting(self[0]),
                     () -> ended(self[0]));
             self[0] = c;
-            Thread t = Thread.ofVirtual().name(name).unstarted(c);
+            // a platform thread: its socket reads block in the kernel, not through the virtual-thread poller
+            Thread t = Thread.ofPlatform().daemon(true).name(name).unstarted(c);
             connections.put(c, t);
             t.start();
         } finally {

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The transmission phase of one connection. The calling (reader) thread decodes requests and hands
- * each to its own virtual thread, at most {@code maxInFlight} at a time (the reader blocks on
+ * each to a pooled platform thread ({@link RequestThreads}), at most {@code maxInFlight} at a time (the reader blocks on
  * {@link #inFlight} beyond that, so a client cannot make us buffer without bound). Replies go out
  * through one {@link ReplyWriter} in whatever order requests finish; clients match them by cookie.
  *
@@ -107,13 +107,14 @@ final class Transmission {
                 }
                 inFlight.acquireUninterruptibly();
                 try {
-                    Thread.ofVirtual().name(name + "-req").start(() -> {
+                    Runnable task = () -> {
                         try {
                             handle(r, c);
                         } finally {
                             inFlight.release();
                         }
-                    });
+                    };
+                    RequestThreads.execute(task);
                 } catch (RuntimeException | Error e) {
                     inFlight.release();
                     throw e;

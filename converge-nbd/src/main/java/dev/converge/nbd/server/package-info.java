@@ -4,12 +4,12 @@
  * it in phase 2).
  *
  * <pre>
- *  acceptor thread ──accept──▶ Connection (virtual thread per connection)
+ *  acceptor thread ──accept──▶ Connection (platform thread per connection)
  *                                 │ greeting, client flags
  *                                 │ loop: OptionRequest ─▶ Handshake.step(state, option) ─▶ replies [+ STARTTLS upgrade]
  *                                 ▼
  *                              Transmission (same thread = the only reader)
- *                                 │ RequestDecoder ─▶ validate ─▶ virtual thread per request (≤ maxInFlight)
+ *                                 │ RequestDecoder ─▶ validate ─▶ RequestThreads pool (≤ maxInFlight)
  *                                 │                                   │ backend I/O
  *                                 │                                   ▼
  *                                 │                              ReplyWriter (one chunk at a time, any order)
