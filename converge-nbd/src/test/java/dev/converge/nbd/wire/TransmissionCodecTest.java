@@ -77,6 +77,52 @@ class TransmissionCodecTest {
     }
 
     @Test
+    void writePayloadGoesIntoTheAllocatedBufferWhichTheCallerMayFillDirectly() throws Exception {
+        byte[] data = new byte[10_000];
+        new java.util.Random(3).nextBytes(data);
+        ByteBuffer wire = Request.write(5, 4096, ByteBuffer.wrap(data), Set.of()).encode();
+        List<ByteBuffer> made = new java.util.ArrayList<>();
+        RequestDecoder d = new RequestDecoder(len -> {
+            ByteBuffer b = ByteBuffer.allocateDirect(len + 100).limit(len);
+            made.add(b);
+            return b;
+        });
+        assertThat(d.payloadInProgress()).isNull();
+        ByteBuffer first = wire.slice(0, NbdProtocol.REQUEST_HEADER_SIZE + 1000);
+        assertThat(d.decode(first)).isNull();
+        assertThat(first.hasRemaining()).isFalse();
+        ByteBuffer p = d.payloadInProgress();
+        assertThat(made).containsExactly(p);
+        assertThat(p.position()).isEqualTo(1000);
+        // as the server does: the socket fills the payload itself, the decoder then completes the request
+        p.put(wire.slice(NbdProtocol.REQUEST_HEADER_SIZE + 1000, data.length - 1000));
+        Request r = d.decode(ByteBuffer.allocate(0));
+        assertThat(r.cookie()).isEqualTo(5);
+        assertThat(r.offset()).isEqualTo(4096);
+        assertThat(r.payload()).isSameAs(p);
+        assertThat(r.payload().position()).isZero();
+        assertThat(r.payload()).isEqualTo(ByteBuffer.wrap(data));
+        assertThat(d.payloadInProgress()).isNull();
+    }
+
+    @Test
+    void oversizedWriteNeverReachesTheAllocator() throws Exception {
+        RequestDecoder d = new RequestDecoder(len -> {
+            throw new AssertionError("allocated " + len);
+        });
+        ByteBuffer header = new Request(0, 1, 9, 0, NbdProtocol.MAX_BUFFER_SIZE + 1L, null).encode();
+        assertThat(d.decode(header)).isNull();
+        assertThat(d.payloadInProgress()).isNull();
+    }
+
+    @Test
+    void anAllocatorReturningAWronglySizedBufferIsABug() {
+        RequestDecoder d = new RequestDecoder(len -> ByteBuffer.allocate(len + 1));
+        assertThatThrownBy(() -> d.decode(Request.write(1, 0, ByteBuffer.allocate(8), Set.of()).encode()))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("for 8 bytes");
+    }
+
+    @Test
     void badRequestMagicIsRejectedAndTheDecoderResets() throws Exception {
         RequestDecoder d = new RequestDecoder();
         byte[] bad = HEX.parseHex("25609514" + "0000" + "0000" + "0000000000000001" + "0000000000000000" + "00000001");
