@@ -1,5 +1,7 @@
 package dev.converge.bench.nbd;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.block.BlockBackend;
@@ -17,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -24,8 +27,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * NBD throughput of our server against qemu-nbd, measured in one run with the same peer (nbdcopy)
- * and the same image: read (export → null:) and write (file → export), each the best of N runs,
- * the two servers' runs alternating.
+ * and the same image: read (export → null:) and write (file → export); then 4 KiB random reads at
+ * queue depth 16 (fio's nbd engine, when fio is installed). N runs of each, the two servers' runs
+ * alternating; best and median reported.
  * <p>
  * Our server runs in-process the way {@code block-export-add} sets it up: a file node in a block
  * graph, exported through a block backend (the node's one write path). qemu-nbd serves the same
@@ -37,9 +41,8 @@ public final class NbdBench {
     private NbdBench() {
     }
 
-    /** One measurement: which server, which direction, bytes per second. */
-    record Figure(String server, String direction, double bytesPerSecond) {
-    }
+    /** Length of one 4 KiB random read run. */
+    static final int RANDREAD_SECONDS = 10;
 
     public static void main(String[] args) throws Exception {
         long sizeMiB = args.length > 0 ? Long.parseLong(args[0]) : 1024;
@@ -55,11 +58,17 @@ public final class NbdBench {
         }
         Path source = work.resolve("source.raw");
         Path image = work.resolve("image.raw");
-        System.out.printf("NBD benchmark: %d MiB image, best of %d runs, in %s%n", sizeMiB, runs, work);
+        System.out.printf("NBD benchmark: %d MiB image, %d runs each, in %s%n", sizeMiB, runs, work);
         writeRandom(source, size);
         Files.copy(source, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
 
-        List<Figure> figures = new ArrayList<>();
+        boolean fio = Files.isExecutable(Path.of("/usr/bin/fio"));
+        if (!fio) {
+            System.out.println("fio is not installed: no 4 KiB random read figures (apt-get install fio)");
+        }
+        System.out.println("load before: " + loadAverage());
+        // direction → server → one figure per run (bytes/s, or operations/s for randread)
+        Map<String, Map<String, List<Double>>> samples = new LinkedHashMap<>();
         Path qsock = work.resolve("qemu-nbd.sock");
         Path sock = work.resolve("converge.sock");
         Files.deleteIfExists(qsock);
@@ -83,42 +92,79 @@ public final class NbdBench {
                         "qemu-nbd", "nbd+unix:///disk?socket=" + qsock);
                 // both servers run at once and the runs alternate, so page cache and machine load are shared
                 // alike (whoever went first would otherwise pay for the cold cache)
-                for (String dir : List.of("read", "write")) {
-                    Map<String, Double> best = new java.util.LinkedHashMap<>();
+                List<String> dirs = fio ? List.of("read", "write", "randread") : List.of("read", "write");
+                for (String dir : dirs) {
                     for (int i = 1; i <= runs; i++) {
                         for (String srv : List.of("converge", "qemu-nbd")) {
-                            String[] cmd = dir.equals("read") ? new String[] {"nbdcopy", urls.get(srv), "null:"}
-                                    : new String[] {"nbdcopy", source.toString(), urls.get(srv)};
-                            double bps = run(srv, dir, i, size, cmd);
-                            best.merge(srv, bps, Math::max);
+                            double v = switch (dir) {
+                                case "read" -> copy(srv, dir, i, size, "nbdcopy", urls.get(srv), "null:");
+                                case "write" -> copy(srv, dir, i, size, "nbdcopy", source.toString(), urls.get(srv));
+                                default -> randomRead(srv, i, size, urls.get(srv));
+                            };
+                            samples.computeIfAbsent(dir, d -> new LinkedHashMap<>())
+                                    .computeIfAbsent(srv, x -> new ArrayList<>()).add(v);
                         }
                     }
-                    best.forEach((srv, bps) -> figures.add(new Figure(srv, dir, bps)));
                 }
             }
         } finally {
             qemu.destroy();
             qemu.waitFor(10, TimeUnit.SECONDS);
         }
+        System.out.println("load after: " + loadAverage());
         System.out.println();
-        System.out.printf("%-10s %-6s %10s%n", "server", "dir", "MB/s");
-        for (Figure f : figures) {
-            System.out.printf("%-10s %-6s %10.1f%n", f.server(), f.direction(), f.bytesPerSecond() / 1e6);
-        }
-        for (String dir : List.of("read", "write")) {
-            double ours = find(figures, "converge", dir);
-            double theirs = find(figures, "qemu-nbd", dir);
-            System.out.printf("ratio converge/qemu-nbd %-5s: %.2f%n", dir, ours / theirs);
-        }
+        System.out.printf("%-10s %-9s %12s %12s  %s%n", "server", "dir", "best", "median", "unit");
+        samples.forEach((dir, bySrv) -> bySrv.forEach((srv, v) -> System.out.printf("%-10s %-9s %12.1f %12.1f  %s%n",
+                srv, dir, best(v) / scale(dir), median(v) / scale(dir), dir.equals("randread") ? "ops/s" : "MB/s")));
+        samples.forEach((dir, bySrv) -> System.out.printf("ratio converge/qemu-nbd %-8s: best %.2f, median %.2f%n", dir,
+                best(bySrv.get("converge")) / best(bySrv.get("qemu-nbd")),
+                median(bySrv.get("converge")) / median(bySrv.get("qemu-nbd"))));
     }
 
-    private static double find(List<Figure> figures, String server, String dir) {
-        return figures.stream().filter(f -> f.server().equals(server) && f.direction().equals(dir)).findFirst()
-                .orElseThrow().bytesPerSecond();
+    private static double scale(String dir) {
+        return dir.equals("randread") ? 1 : 1e6;
+    }
+
+    static double best(List<Double> v) {
+        return v.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+    }
+
+    /** The median; the mean of the middle two for an even count. */
+    static double median(List<Double> v) {
+        double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static String loadAverage() throws IOException {
+        return Files.readString(Path.of("/proc/loadavg")).trim() + " (" + Runtime.getRuntime().availableProcessors()
+                + " CPUs)";
+    }
+
+    /**
+     * 4 KiB random reads at queue depth 16 over one connection for {@link #RANDREAD_SECONDS} (fio's nbd
+     * engine, libnbd); returns operations per second.
+     */
+    private static double randomRead(String server, int i, long size, String url)
+            throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("fio", "--name=randread", "--ioengine=nbd", "--uri=" + url, "--rw=randread",
+                "--bs=4k", "--iodepth=16", "--runtime=" + RANDREAD_SECONDS, "--time_based", "--size=" + size,
+                "--randseed=" + i, "--output-format=json").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0 || out.indexOf('{') < 0) {
+            throw new IOException("fio against " + url + " failed: " + out);
+        }
+        // fio prints "fio: connected to NBD server" before its JSON
+        JsonNode job = new ObjectMapper().readTree(out.substring(out.indexOf('{'))).path("jobs").path(0);
+        if (job.path("error").asInt() != 0) {
+            throw new IOException("fio against " + url + " reported error " + job.path("error") + ": " + out);
+        }
+        double iops = job.path("read").path("iops").asDouble();
+        System.out.printf("  %-9s %-8s run %d: %10.0f ops/s%n", server, "randread", i, iops);
+        return iops;
     }
 
     /** One nbdcopy run; returns bytes per second. */
-    private static double run(String server, String direction, int i, long size, String... command)
+    private static double copy(String server, String direction, int i, long size, String... command)
             throws IOException, InterruptedException {
         long t0 = System.nanoTime();
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
