@@ -135,7 +135,7 @@ public final class NbdBench {
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
-    private static String loadAverage() throws IOException {
+    static String loadAverage() throws IOException {
         return Files.readString(Path.of("/proc/loadavg")).trim() + " (" + Runtime.getRuntime().availableProcessors()
                 + " CPUs)";
     }
@@ -177,7 +177,7 @@ public final class NbdBench {
         return bps;
     }
 
-    private static void waitFor(Path sock, Process p) throws IOException, InterruptedException {
+    static void waitFor(Path sock, Process p) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!Files.exists(sock)) {
             if (!p.isAlive() || System.nanoTime() > deadline) {
@@ -188,7 +188,7 @@ public final class NbdBench {
     }
 
     /** Incompressible, non-zero data, so neither side can take a sparse or zero shortcut. */
-    private static void writeRandom(Path file, long size) throws IOException {
+    static void writeRandom(Path file, long size) throws IOException {
         SplittableRandom rnd = new SplittableRandom(1);
         ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
