@@ -47,6 +47,9 @@ final class ClientHandshake {
         }
     }
 
+    /** Send and receive buffer of a UNIX socket connection. */
+    static final int UNIX_SOCKET_BUFFER = 4 << 20;
+
     static Negotiated connect(NbdClientConfig config) throws IOException {
         SocketChannel ch = config.address() instanceof UnixDomainSocketAddress
                 ? SocketChannel.open(StandardProtocolFamily.UNIX) : SocketChannel.open();
@@ -54,6 +57,11 @@ final class ClientHandshake {
             ch.connect(config.address());
             if (config.address() instanceof InetSocketAddress) {
                 ch.socket().setTcpNoDelay(true);
+            } else {
+                // UNIX sockets do not autotune: room for several 1 MiB mirror writes in flight (capped by
+                // net.core.wmem_max/rmem_max)
+                ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, UNIX_SOCKET_BUFFER);
+                ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, UNIX_SOCKET_BUFFER);
             }
             return negotiate(ch, config);
         } catch (IOException | RuntimeException e) {

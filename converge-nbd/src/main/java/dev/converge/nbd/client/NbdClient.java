@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * The export's size must not change across reconnects.
  *
  * <h2>Threads</h2>
- * Any number of threads may call the I/O methods; each blocks until its reply. One virtual reader
+ * Any number of threads may call the I/O methods; each blocks until its reply. One platform reader
  * thread per connection; one reconnect thread while disconnected.
  */
 public final class NbdClient implements AutoCloseable {
@@ -438,7 +438,8 @@ public final class NbdClient implements AutoCloseable {
         final ReentrantLock sendLock = new ReentrantLock();
         /** Set once when the connection broke or was closed; guarded by {@link #sendLock}. */
         boolean dead;
-        final ByteBuffer in = ByteBuffer.allocate(MAX_REQUEST + (64 << 10));
+        /** Direct: the socket reads into it without the JDK's bounce buffer. Reader thread only. */
+        final ByteBuffer in = ByteBuffer.allocateDirect(MAX_REQUEST + (64 << 10));
         final ReplyDecoder decoder;
         private Thread reader;
 
@@ -452,7 +453,10 @@ public final class NbdClient implements AutoCloseable {
         }
 
         void start() {
-            reader = Thread.ofVirtual().name("nbd-client-reader " + config.address()).start(this::readLoop);
+            // a platform thread: replies are read even while the callers' virtual threads pin every
+            // carrier in storage I/O (FFM downcalls), and its reads block in the kernel, not the poller
+            reader = Thread.ofPlatform().daemon(true).name("nbd-client-reader " + config.address())
+                    .start(this::readLoop);
         }
 
         /** Sends a request; false when the connection is already dead (the caller retries on the next). */
@@ -464,7 +468,11 @@ public final class NbdClient implements AutoCloseable {
                 }
                 pending.put(p.request.cookie(), p);
                 try {
-                    n.transport().write(p.request.encode());
+                    // a gathering write: the payload goes from the caller's (direct) buffer, not copied
+                    ByteBuffer header = p.request.encodeHeader();
+                    ByteBuffer payload = p.request.payload();
+                    n.transport().write(payload == null ? new ByteBuffer[] {header}
+                            : new ByteBuffer[] {header, payload.duplicate()});
                 } catch (IOException e) {
                     pending.remove(p.request.cookie());
                     dead = true;
@@ -541,9 +549,7 @@ public final class NbdClient implements AutoCloseable {
                 case OFFSET_HOLE -> {
                     long len = c.holeLength();
                     int at = checkedOffset(p, c.offset(), len);
-                    for (int i = 0; i < len; i++) {
-                        p.dst.put(at + i, (byte) 0);
-                    }
+                    java.lang.foreign.MemorySegment.ofBuffer(p.dst).asSlice(at, len).fill((byte) 0);
                 }
                 case BLOCK_STATUS -> {
                     if (c.contextId() == n.allocationContext()) {

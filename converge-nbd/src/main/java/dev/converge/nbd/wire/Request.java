@@ -62,6 +62,14 @@ public record Request(int flags, int type, long cookie, long offset, long length
         return type == Command.WRITE.code() && payload == null;
     }
 
+    /** The 28-byte header alone (a client writes the payload after it, from its own buffer, without a copy). */
+    public ByteBuffer encodeHeader() {
+        ByteBuffer b = Wire.allocate(NbdProtocol.REQUEST_HEADER_SIZE);
+        b.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(cookie)
+                .putLong(offset).putInt((int) length);
+        return b.flip();
+    }
+
     /** Header and payload (if any) as one buffer. */
     public ByteBuffer encode() {
         int p = payload == null ? 0 : payload.remaining();
