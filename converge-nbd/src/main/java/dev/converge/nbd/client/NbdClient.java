@@ -445,7 +445,7 @@ public final class NbdClient implements AutoCloseable {
 
         Session(ClientHandshake.Negotiated n) {
             this.n = n;
-            this.decoder = new ReplyDecoder(c -> {
+            this.decoder = ReplyDecoder.viewing(c -> {
                 Pending p = pending.get(c);
                 return p != null && p.dst != null ? p.request.length() : 0;
             });
@@ -489,8 +489,24 @@ public final class NbdClient implements AutoCloseable {
             Throwable why;
             try {
                 while (true) {
-                    Reply r = ClientHandshake.read(n.transport(), in, decoder::decode);
-                    handle(r);
+                    in.flip();
+                    Reply r;
+                    try {
+                        r = decoder.decode(in);
+                        if (r != null) {
+                            handle(r); // the reply's payload is a view of `in`: used up before the compact
+                        }
+                    } finally {
+                        in.compact();
+                    }
+                    if (r == null) {
+                        if (!in.hasRemaining()) {
+                            throw new IOException("NBD reply larger than the read buffer (" + in.capacity() + " bytes)");
+                        }
+                        if (n.transport().read(in) < 0) {
+                            throw new java.io.EOFException("server closed the connection");
+                        }
+                    }
                 }
             } catch (IOException | RuntimeException e) {
                 why = e;

@@ -173,6 +173,33 @@ class TransmissionCodecTest {
     }
 
     @Test
+    void aViewingDecoderReturnsTheSameRepliesAsViewsOfItsInput() throws Exception {
+        List<Reply> sent = replies();
+        ByteBuffer in = ByteBuffer.allocateDirect(4096);
+        for (Reply r : sent) {
+            in.put(encode(r));
+        }
+        in.flip();
+        ReplyDecoder d = ReplyDecoder.viewing(cookie -> cookie == 1 ? 4 : 0);
+        List<Reply> got = new java.util.ArrayList<>();
+        for (Reply r = d.decode(in); r != null; r = d.decode(in)) {
+            got.add(r);
+        }
+        assertThat(got).isEqualTo(sent);
+        assertThat(in.hasRemaining()).isFalse();
+        // a view: overwriting the input shows through, and the view cannot write back
+        SimpleReply first = (SimpleReply) got.getFirst();
+        assertThat(first.data().isReadOnly()).isTrue();
+        in.put(NbdProtocol.SIMPLE_REPLY_HEADER_SIZE, (byte) 42);
+        assertThat(first.data().get(0)).isEqualTo((byte) 42);
+        // the copying decoder's replies do not change with their input
+        ByteBuffer again = encode(sent.getFirst());
+        SimpleReply copied = (SimpleReply) new ReplyDecoder(cookie -> 4).decode(again);
+        again.put(NbdProtocol.SIMPLE_REPLY_HEADER_SIZE, (byte) 42);
+        assertThat(copied.data().get(0)).isEqualTo((byte) 1);
+    }
+
+    @Test
     void chunkAccessors() throws Exception {
         List<Reply> r = replies();
         StructuredChunk data = (StructuredChunk) r.get(2);
