@@ -32,6 +32,8 @@ final class Transmission {
     private static final Logger LOG = LoggerFactory.getLogger(Transmission.class);
     /** Most descriptors in one BLOCK_STATUS chunk (QEMU caps its replies likewise). */
     static final int MAX_EXTENTS = 1 << 16;
+    /** How far past a read the allocation is asked for, to remember a data range (see {@link #readExtents}). */
+    static final long STATUS_LOOKAHEAD = 64L << 20;
 
     private final NbdExport export;
     private final NbdExportBackend backend;
@@ -45,6 +47,11 @@ final class Transmission {
     /** READ data and WRITE payload buffers, reused across this connection's requests. */
     private final IoBuffers buffers;
     private final String name;
+    /**
+     * The latest data range found by a sparse read, or null; a hint (see {@link DataRange}). Set and
+     * read by request threads without a lock: volatile, and immutable, so a reader sees a whole range.
+     */
+    private volatile DataRange knownData;
 
     Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, String name) {
         this.export = t.export();
@@ -280,7 +287,7 @@ final class Transmission {
     /** Data chunks for allocated ranges and hole chunks for ranges that read as zeroes, as qemu-nbd. */
     private void sparseRead(Request r, ByteBuffer data) throws IOException {
         long cookie = r.cookie();
-        List<Extent> extents = cover(r.offset(), r.length(), backend::blockStatus);
+        List<Extent> extents = readExtents(r.offset(), r.length());
         long pos = r.offset();
         boolean sent = false;
         try {
@@ -303,6 +310,39 @@ final class Transmission {
                 throw e;
             }
             writer.chunk(StructuredChunk.errorOffset(cookie, e.kind().toErrno(), e.getMessage(), pos, true));
+        }
+    }
+
+    /**
+     * The extents a sparse read of [offset, offset+length) answers with. A range this connection
+     * already found to be data is read without asking the backend again; otherwise the backend is
+     * asked about up to {@link #STATUS_LOOKAHEAD} bytes, and a data extent at the start is remembered,
+     * so sequential reads cost one status query (two lseeks on a file) per lookahead instead of per
+     * request (QEMU keeps a similar cache of one data range per node).
+     */
+    List<Extent> readExtents(long offset, long length) throws NbdIoException {
+        DataRange known = knownData;
+        if (known != null && known.covers(offset, length)) {
+            return List.of(Extent.data(length));
+        }
+        long ahead = Math.min(backend.size() - offset, Math.max(length, STATUS_LOOKAHEAD));
+        Extent first = normalize(backend.blockStatus(offset, ahead), ahead, true).getFirst();
+        if (first.readsAsZero()) {
+            return cover(offset, length, backend::blockStatus);
+        }
+        knownData = new DataRange(offset, offset + first.length());
+        return first.length() >= length ? List.of(first.withLength(length))
+                : cover(offset, length, backend::blockStatus);
+    }
+
+    /**
+     * Bytes [start, end) found to read as data. Claiming data is always safe for a read (the bytes
+     * are read and sent as they are), so the range is never invalidated: if it turns into a hole
+     * later (trim, zeroing), reads of it send zeroes as data where a hole chunk would have done.
+     */
+    record DataRange(long start, long end) {
+        boolean covers(long offset, long length) {
+            return offset >= start && offset + length <= end;
         }
     }
 

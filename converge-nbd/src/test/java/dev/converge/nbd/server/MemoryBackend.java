@@ -25,6 +25,8 @@ final class MemoryBackend implements NbdExportBackend {
     private final BitSet allocated = new BitSet();
     /** Dirty clusters; guarded by this. */
     private final BitSet dirty = new BitSet();
+    /** Calls of {@link #blockStatus} so far; guarded by this. */
+    private int blockStatusCalls;
     /** Flushes so far; guarded by this. */
     private int flushes;
     /** Fault to inject on reads at an offset, or null; guarded by this. */
@@ -129,8 +131,14 @@ final class MemoryBackend implements NbdExportBackend {
         return fastZero;
     }
 
+    /** base:allocation queries so far. */
+    synchronized int blockStatusCalls() {
+        return blockStatusCalls;
+    }
+
     @Override
     public synchronized List<Extent> blockStatus(long offset, long length) {
+        blockStatusCalls++;
         return extents(offset, length, allocated, Extent::data, Extent::hole);
     }
 

@@ -193,6 +193,45 @@ class NbdServerTest {
         assertThat(roundTrip(c, Request.read(3, 0, 0))).isEqualTo(StructuredChunk.none(3));
     }
 
+    /** The chunks of one structured reply. */
+    private static List<StructuredChunk> chunks(TestClient c) throws IOException {
+        List<StructuredChunk> chunks = new ArrayList<>();
+        do {
+            chunks.add((StructuredChunk) c.reply());
+        } while (!chunks.getLast().done());
+        return chunks;
+    }
+
+    @Test
+    void sequentialReadsOfADataRangeAskForItsAllocationOnceAndAStaleRangeStillReadsRight() throws Exception {
+        int size = 8 << 20;
+        int data = 4 << 20;
+        MemoryBackend mem = new MemoryBackend(size).fill(0, data, (byte) 7);
+        start(local(), NbdExport.writable("rw", mem));
+        TestClient c = client().open("rw", true, List.of());
+        int len = 64 << 10;
+        for (int off = 0; off < data; off += len) {
+            c.send(Request.read(off, off, len));
+            List<StructuredChunk> got = chunks(c);
+            assertThat(got).extracting(StructuredChunk::type).containsExactly(ReplyType.OFFSET_DATA);
+            assertThat(got.getFirst().data()).isEqualTo(ByteBuffer.wrap(mem.snapshot(), off, len));
+        }
+        assertThat(mem.blockStatusCalls()).isEqualTo(1);
+        // past the data range: asked again, and holes are still answered as holes
+        c.send(Request.read(1, data - 4096, 8192));
+        assertThat(chunks(c)).extracting(StructuredChunk::type)
+                .containsExactly(ReplyType.OFFSET_DATA, ReplyType.OFFSET_HOLE);
+        assertThat(mem.blockStatusCalls()).isGreaterThan(1);
+        // the remembered range became a hole: it is read as data, and reads back as zeroes all the same
+        c.send(Request.read(2, 0, 1)); // remember [0, 4 MiB) again
+        chunks(c);
+        assertThat(errnoOf(roundTrip(c, Request.of(Command.TRIM, Set.of(), 3, 0, 1 << 20)))).isZero();
+        c.send(Request.read(4, 0, len));
+        List<StructuredChunk> stale = chunks(c);
+        assertThat(stale).extracting(StructuredChunk::type).containsExactly(ReplyType.OFFSET_DATA);
+        assertThat(stale.getFirst().data()).isEqualTo(ByteBuffer.allocate(len));
+    }
+
     @Test
     void blockStatusForEveryContextAndReqOne() throws Exception {
         MemoryBackend mem = new MemoryBackend(SIZE).fill(0, 8192, (byte) 1);
