@@ -111,6 +111,11 @@ public final class Daemon implements AutoCloseable {
     public static String qmpReference() {
         try (Daemon d = new Daemon()) {
             d.installMigration(MachineConfig.none());
+            // Two modules declaring one type name differently would make introspection ambiguous.
+            List<String> clashes = dev.converge.qmp.schema.SchemaIntrospection.clashes(d.registry);
+            if (!clashes.isEmpty()) {
+                throw new IllegalStateException("QMP type names declared twice, differently: " + clashes);
+            }
             return dev.converge.qmp.schema.SchemaDocs.markdown(d.registry)
                     + "\n---\nRegenerate with `./bin/converged --qmp-reference > docs/qmp.md`.\n";
         }

@@ -97,14 +97,21 @@ public final class BlockSchema {
     private BlockSchema() {
     }
 
+    /**
+     * QEMU's BlockdevOptions is recursive (an inline child is a BlockdevOptions); our schema types
+     * are plain values, so the recursion is unrolled {@link #NESTING} levels deep. Each nested level
+     * differs (the innermost takes only node names), so it gets its own name ("BlockdevOptions-L2",
+     * ...): one name, one content, as introspection requires.
+     */
     private static ObjectType blockdevOptions(int depth, EnumType driver, List<BlockDriverPlugin> plugins) {
+        String level = depth == NESTING ? "" : "-L" + (NESTING - depth + 1);
         SchemaType ref = depth == 0
-                ? new AlternateType("BlockdevRef", List.of(BuiltinType.STR), "A node name (inline definitions nest "
+                ? new AlternateType("BlockdevRef" + level, List.of(BuiltinType.STR), "A node name (inline definitions nest "
                         + NESTING + " deep at most).")
-                : new AlternateType("BlockdevRef", List.of(blockdevOptions(depth - 1, driver, plugins), BuiltinType.STR),
+                : new AlternateType("BlockdevRef" + level, List.of(blockdevOptions(depth - 1, driver, plugins), BuiltinType.STR),
                         "Reference to a block device: inline options or the node-name of an existing node.");
         Map<String, ObjectType> variants = new LinkedHashMap<>();
-        variants.put("blkdebug", ObjectType.struct("BlockdevOptionsBlkdebug",
+        variants.put("blkdebug", ObjectType.struct("BlockdevOptionsBlkdebug" + level,
                 "Driver specific block device options for blkdebug.",
                 required("image", ref, "underlying raw block device (or image file)"),
                 optional("config", BuiltinType.STR, "filename of the configuration file (not supported)"),
@@ -120,7 +127,7 @@ public final class BlockSchema {
                 optional("unshare-child-perms", new ArrayType(PERMISSION), "accepted")));
         variants.put("file", FILE_OPTIONS);
         variants.put("null-co", NULL_OPTIONS);
-        variants.put("raw", ObjectType.struct("BlockdevOptionsRaw",
+        variants.put("raw", ObjectType.struct("BlockdevOptionsRaw" + level,
                 "Driver specific block device options for the raw driver.",
                 required("file", ref, "the child holding the bytes"),
                 optional("offset", BuiltinType.INT, "position where the block device starts; default 0"),
@@ -135,7 +142,7 @@ public final class BlockSchema {
                 optional("auto-read-only", BuiltinType.BOOL, "accepted"),
                 optional("force-share", BuiltinType.BOOL, "accepted"),
                 optional("detect-zeroes", DETECT_ZEROES, "detect and optimise zero writes; only 'off'"));
-        return ObjectType.union("BlockdevOptions", "Options for creating a block device.", base, "driver", variants);
+        return ObjectType.union("BlockdevOptions" + level, "Options for creating a block device.", base, "driver", variants);
     }
 
     public static final ObjectType CACHE_INFO = ObjectType.struct("BlockdevCacheInfo", "Cache mode information.",
@@ -160,9 +167,7 @@ public final class BlockSchema {
                 optional("dirty-flag", BuiltinType.BOOL, "true if image is not cleanly closed"),
                 optional("actual-size", BuiltinType.INT, "actual size on disk in bytes, if known"),
                 required("virtual-size", BuiltinType.INT, "maximum capacity in bytes")));
-        if (depth > 0) {
-            m.add(optional("backing-image", imageInfo(depth - 1), "info of the filtered/backing image"));
-        }
+        // No backing-image member: converge has no backing chains (QEMU's is recursive).
         return ObjectType.struct("ImageInfo", "Information about a QEMU image file.", m);
     }
 

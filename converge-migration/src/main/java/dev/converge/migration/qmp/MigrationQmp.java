@@ -50,7 +50,7 @@ final class MigrationQmp {
             required("state", BuiltinType.BOOL, "whether it is on"));
     static final ObjectType SOCKET_ADDRESS = ObjectType.struct("q_obj_MigrationAddress-socket",
             "A socket address (QEMU's SocketAddress: inet or unix)",
-            required("type", new EnumType("SocketAddressType", List.of("inet", "unix", "vsock", "fd"), "Socket address type"),
+            required("type", new EnumType("SocketAddressType", List.of("inet", "unix", "vsock", "fd"), "Available SocketAddress types."),
                     "inet or unix (vsock and fd are refused)"),
             optional("host", BuiltinType.STR, "inet: host name or address"),
             optional("port", BuiltinType.STR, "inet: port number (a string, as QEMU's)"),
@@ -76,7 +76,7 @@ final class MigrationQmp {
             required("page-size", BuiltinType.INT, "page size in bytes"),
             required("precopy-bytes", BuiltinType.INT, "bytes sent while the vCPUs ran"),
             required("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped"));
-    static final ObjectType SOCKET_INFO = ObjectType.struct("SocketAddress", "A listening address",
+    static final ObjectType SOCKET_INFO = ObjectType.struct("MigrationSocketAddress", "A listening address (QEMU's SocketAddress, flattened)",
             required("type", BuiltinType.STR, "inet or unix"),
             optional("host", BuiltinType.STR, "inet: host"),
             optional("port", BuiltinType.STR, "inet: port"),
