@@ -501,7 +501,8 @@ public final class NbdClient implements AutoCloseable {
                     }
                     if (r == null) {
                         if (!in.hasRemaining()) {
-                            throw new IOException("NBD reply larger than the read buffer (" + in.capacity() + " bytes)");
+                            throw new IOException("NBD reply larger than the read buffer (" + in.capacity()
+                                    + " bytes)");
                         }
                         if (n.transport().read(in) < 0) {
                             throw new java.io.EOFException("server closed the connection");

@@ -6,8 +6,9 @@ import java.util.concurrent.ArrayBlockingQueue;
 /**
  * I/O buffers of one connection, for READ data and WRITE payloads alike: direct and page-aligned, so
  * storage reads straight into them and writes straight from them (no bounce buffer, even with
- * O_DIRECT) and the socket reads into and writes from them without a copy through the heap. Buffers of up to {@link #POOLED} bytes are kept for reuse, at most one per request in
- * flight, created on demand; larger ones are allocated per request and left to the GC.
+ * O_DIRECT) and the socket reads into and writes from them without a copy through the heap.
+ * Buffers of up to {@link #POOLED} bytes are kept for reuse, at most one per request in flight,
+ * created on demand; larger ones are allocated per request and left to the GC.
  * <p>
  * Not thread-confined (a backend may fill a buffer from another thread, as the nbd driver's reply
  * reader does); a buffer must not be touched after {@link #give} — the reply is written before it.

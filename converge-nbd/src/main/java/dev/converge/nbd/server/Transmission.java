@@ -20,8 +20,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The transmission phase of one connection. The calling (reader) thread decodes requests and hands
- * each to a pooled platform thread ({@link RequestThreads}), at most {@code maxInFlight} at a time (the reader blocks on
- * {@link #inFlight} beyond that, so a client cannot make us buffer without bound). Replies go out
+ * each to a pooled platform thread ({@link RequestThreads}), at most {@code maxInFlight} at a time
+ * (the reader blocks on {@link #inFlight} beyond that, so a client cannot make us buffer without
+ * bound). WRITE payloads are read straight from the socket into pooled direct buffers
+ * ({@link IoBuffers}, allocated only after the length check), which go to the backend as they are. Replies go out
  * through one {@link ReplyWriter} in whatever order requests finish; clients match them by cookie.
  *
  * <p>On DISC, end of stream or a framing error the reader stops, waits until every request in
@@ -114,14 +116,13 @@ final class Transmission {
                 }
                 inFlight.acquireUninterruptibly();
                 try {
-                    Runnable task = () -> {
+                    RequestThreads.execute(() -> {
                         try {
                             handle(r, c);
                         } finally {
                             inFlight.release();
                         }
-                    };
-                    RequestThreads.execute(task);
+                    });
                 } catch (RuntimeException | Error e) {
                     inFlight.release();
                     throw e;
