@@ -40,7 +40,8 @@ public final class ConvergePair implements GuestPair {
 
     /** The {@code --machine} value for {@code scenario}: memory in MiB as QEMU's {@code -m}. */
     static String machineSpec(Scenario scenario) {
-        return "memory=" + (scenario.memory() >> 20) + "M,vcpus=1,workload=" + scenario.workload().wireName();
+        return "memory=" + (scenario.memory() >> 20) + "M,vcpus=1,workload=" + scenario.workload().wireName()
+                + (scenario.dirtyRate() > 0 ? ",dirty-rate=" + scenario.dirtyRate() : "");
     }
 
     /**

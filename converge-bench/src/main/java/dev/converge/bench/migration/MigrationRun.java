@@ -38,6 +38,20 @@ import java.util.concurrent.locks.LockSupport;
 public final class MigrationRun {
     /** Bound on one step that is not the migration itself (an event after completion, a guest's boot). */
     private final Duration stepDeadline;
+    /** How often query-migrate is read while the migration runs (for the dirty rate). */
+    private static final Duration SAMPLE = Duration.ofMillis(100);
+    /**
+     * The last {@code ram.dirty-pages-rate} × 4096 the source reported while active, in bytes/s
+     * (0 when none: QEMU shows it only while active, from the second pass); written by {@link #run}.
+     */
+    private long lastDirtyRate;
+    /** {@link #lastDirtyRate} of the last QEMU run; set by {@link MigrationBench} (one thread). */
+    long lastQemuDirtyRate;
+
+    /** The source's dirty rate in bytes/s seen during the last {@link #run}, 0 when none was reported. */
+    public long lastDirtyRate() {
+        return lastDirtyRate;
+    }
 
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
@@ -81,11 +95,12 @@ public final class MigrationRun {
         src.execute("migrate-set-parameters", JSON.objectNode().put("downtime-limit", scenario.downtimeMs())
                 .put("max-bandwidth", Scenario.UNLIMITED_BANDWIDTH));
         src.drainEvents();
+        lastDirtyRate = 0;
         src.execute("migrate", JSON.objectNode().put("uri", uri));
 
         String status;
         try {
-            status = awaitFinal(src, scenario.maxTime());
+            status = awaitFinalSampling(src, scenario.maxTime());
         } catch (QmpTimeoutException e) {
             MigrationFigures before = MigrationFigures.parse(src.execute("query-migrate"));
             src.execute("migrate_cancel");
@@ -106,6 +121,29 @@ public final class MigrationRun {
         dst.execute("cont");
         String runs = pair.checkDestinationRuns(stepDeadline);
         return new Outcome.Completed(figures, steady + "; " + state + "; " + runs);
+    }
+
+    /**
+     * {@link #awaitFinal}, reading query-migrate every {@link #SAMPLE} meanwhile to keep the
+     * dirty rate the source reports while active (QEMU drops it from the reply once completed).
+     */
+    private String awaitFinalSampling(QmpClient c, Duration timeout) {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            long left = end - System.nanoTime();
+            if (left <= 0) {
+                throw new QmpTimeoutException("no final MIGRATION event within " + timeout);
+            }
+            try {
+                return awaitFinal(c, Duration.ofNanos(Math.min(left, SAMPLE.toNanos())));
+            } catch (QmpTimeoutException e) {
+                JsonNode info = c.execute("query-migrate");
+                long pages = info.path("ram").path("dirty-pages-rate").asLong(0);
+                if (info.path("status").asText().equals("active") && pages > 0) {
+                    lastDirtyRate = pages * 4096;
+                }
+            }
+        }
     }
 
     private static String awaitFinal(QmpClient c, Duration timeout) {

@@ -20,9 +20,18 @@ public final class ReportTable {
     /**
      * The results of one (workload, downtime limit).
      *
-     * @param bySide outcome per side name, in the order they ran
+     * @param bySide  outcome per side name, in the order they ran
+     * @param variant appended to the workload's name in the report (e.g. " (rate-matched)"), "" for none
      */
-    public record Row(Workload workload, long downtimeMs, Map<String, Outcome> bySide) {
+    public record Row(Workload workload, long downtimeMs, Map<String, Outcome> bySide, String variant) {
+        public Row(Workload workload, long downtimeMs, Map<String, Outcome> bySide) {
+            this(workload, downtimeMs, bySide, "");
+        }
+
+        /** The workload's name and the variant. */
+        public String label() {
+            return workload.wireName() + variant;
+        }
     }
 
     private ReportTable() {
@@ -31,16 +40,16 @@ public final class ReportTable {
     /** The report for {@code rows}; {@code header} (machine, accelerator, sizes) goes first. */
     public static String format(String header, List<Row> rows) {
         StringBuilder out = new StringBuilder(header).append('\n');
-        out.append(String.format(Locale.ROOT, "%-9s %8s  %-9s %9s %12s %10s %9s %7s  %s%n", "workload", "limit ms", "side",
+        out.append(String.format(Locale.ROOT, "%-22s %8s  %-9s %9s %12s %10s %9s %7s  %s%n", "workload", "limit ms", "side",
                 "total ms", "downtime ms", "sent MiB", "MB/s", "passes", "downtime within limit"));
         List<String> notes = new ArrayList<>();
         for (Row row : rows) {
             for (Map.Entry<String, Outcome> e : row.bySide().entrySet()) {
                 out.append(line(row, e.getKey(), e.getValue()));
-                notes.add(String.format(Locale.ROOT, "%s %d ms %s: %s", row.workload().wireName(), row.downtimeMs(),
+                notes.add(String.format(Locale.ROOT, "%s %d ms %s: %s", row.label(), row.downtimeMs(),
                         e.getKey(), e.getValue().summary()));
             }
-            out.append(String.format(Locale.ROOT, "%-9s %8d  total time %s ÷ %s: %s%n", row.workload().wireName(),
+            out.append(String.format(Locale.ROOT, "%-22s %8d  total time %s ÷ %s: %s%n", row.label(),
                     row.downtimeMs(), OURS, PEER, ratio(row)));
         }
         out.append("\nMB/s = RAM bytes sent ÷ total time (10^6 bytes); passes = ram.dirty-sync-count;"
@@ -65,7 +74,7 @@ public final class ReportTable {
     }
 
     private static String line(Row row, String side, Outcome o) {
-        String prefix = String.format(Locale.ROOT, "%-9s %8d  %-9s ", row.workload().wireName(), row.downtimeMs(), side);
+        String prefix = String.format(Locale.ROOT, "%-22s %8d  %-9s ", row.label(), row.downtimeMs(), side);
         return switch (o) {
             case Outcome.Completed c -> prefix + figures(c.figures())
                     + (c.figures().downtimeMs() >= 0 && c.figures().downtimeMs() <= row.downtimeMs() ? "yes" : "NO") + "\n";

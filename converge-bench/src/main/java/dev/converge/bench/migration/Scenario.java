@@ -9,8 +9,20 @@ import java.time.Duration;
  * @param memory      guest RAM in bytes
  * @param downtimeMs  {@code downtime-limit} on the source, ms
  * @param maxTime     how long the migration may run before it counts as not converging and is cancelled
+ * @param dirtyRate   bytes per second converge's guest dirties (its {@code dirty-rate=}), 0 for as fast as it can;
+ *                    the rate-matched row sets QEMU's measured rate here (QEMU's guest ignores it)
  */
-public record Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime) {
+public record Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime, long dirtyRate) {
+    /** A scenario whose guest dirties memory as fast as it can. */
+    public Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime) {
+        this(workload, memory, downtimeMs, maxTime, 0);
+    }
+
+    /** The same scenario with converge's guest paced at {@code bytesPerSecond}. */
+    public Scenario withDirtyRate(long bytesPerSecond) {
+        return new Scenario(workload, memory, downtimeMs, maxTime, bytesPerSecond);
+    }
+
     /**
      * {@code max-bandwidth} for "unlimited": QEMU's default is 128 MiB/s, so the benchmark sets a
      * bound no loopback reaches (1 TiB/s) on both sides.
@@ -20,6 +32,9 @@ public record Scenario(Workload workload, long memory, long downtimeMs, Duration
     public Scenario {
         if (downtimeMs <= 0) {
             throw new IllegalArgumentException("downtime: " + downtimeMs + " ms (expected: > 0)");
+        }
+        if (dirtyRate < 0) {
+            throw new IllegalArgumentException("dirty rate: " + dirtyRate + " (expected: >= 0)");
         }
         if (memory <= 0) {
             throw new IllegalArgumentException("memory: " + memory + " (expected: > 0)");

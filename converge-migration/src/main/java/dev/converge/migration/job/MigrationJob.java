@@ -148,6 +148,7 @@ public final class MigrationJob implements JobDriver {
                 }
                 throw new MigrationException.ChannelFailed("Failed to connect to '" + uri + "': " + e.getMessage(), e);
             }
+            noDelay(ch);
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             PrecopySender s = new PrecopySender(machine, ch, this::policy, new Control(ctx));
@@ -323,8 +324,9 @@ public final class MigrationJob implements JobDriver {
     public void commit() {
         PrecopySender s = sender;
         s.commitSwitchover();
-        long stopped = s.stoppedAtNanos();
-        downtimeMs = stopped == 0 ? 0 : (System.nanoTime() - stopped) / 1_000_000;
+        // QEMU's meaning: source stop to destination running (the destination's RESUMED).
+        long downtime = s.downtimeNanos();
+        downtimeMs = downtime < 0 ? 0 : Math.round(downtime / 1e6);
         totalTimeMs = System.currentTimeMillis() - startMillis;
         setStatus(MigrationStatus.COMPLETED);
     }
@@ -351,6 +353,18 @@ public final class MigrationJob implements JobDriver {
     public void clean() {
         closeChannel();
         onClean.run();
+    }
+
+    /**
+     * Turns Nagle off on a TCP connection: the sender coalesces its writes itself, and the small
+     * records that end the stream (COMPLETE, START) must not wait for the peer's delayed ack.
+     */
+    static void noDelay(SocketChannel ch) {
+        try {
+            ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+        } catch (UnsupportedOperationException | IOException e) {
+            // a UNIX socket has no Nagle; nothing to turn off
+        }
     }
 
     private void closeChannel() {

@@ -22,6 +22,14 @@ public final class DirtyLog {
 
     /** The bits; every access goes through {@link #WORDS} with volatile or atomic semantics. */
     private final long[] words;
+    /**
+     * Pages ever written since the memory was last zeroed: every bit ever drained plus every
+     * page loaded by an incoming migration. Kept off the guest write path (it costs nothing
+     * there): a page written since the last drain is still in {@link #words}. A page with
+     * neither bit set is zero. Accessed through {@link #WORDS} atomically (the draining
+     * migration thread and the incoming thread of a destination may both set bits).
+     */
+    private final long[] written;
     private final long pages;
 
     /** A log for {@code pages} pages, all clean. */
@@ -31,6 +39,7 @@ public final class DirtyLog {
         }
         this.pages = pages;
         this.words = new long[(int) ((pages + 63) >>> 6)];
+        this.written = new long[words.length];
     }
 
     /** Number of pages covered. */
@@ -67,9 +76,45 @@ public final class DirtyLog {
                 continue;
             }
             long taken = (long) WORDS.getAndSet(words, i, 0L);
+            WORDS.getAndBitwiseOr(written, i, taken);
             added += Long.bitCount(taken & ~target[i]);
             target[i] |= taken;
         }
         return added;
+    }
+
+    /**
+     * Records that {@code page} holds data that did not come through the guest write path (an
+     * incoming migration loaded it), so a later outgoing migration sends it.
+     */
+    public void markWritten(long page) {
+        WORDS.getAndBitwiseOr(written, (int) (page >>> 6), 1L << (page & 63));
+    }
+
+    /**
+     * ORs into {@code target} every page ever written: the pages drained before and those
+     * still in the log (the log keeps its marks). A page left clear in both is zero.
+     */
+    public void everWrittenInto(long[] target) {
+        if (target.length != words.length) {
+            throw new IllegalArgumentException("target words: " + target.length + " (expected: " + words.length + ")");
+        }
+        for (int i = 0; i < words.length; i++) {
+            target[i] |= (long) WORDS.getVolatile(written, i) | (long) WORDS.getVolatile(words, i);
+        }
+    }
+
+    /** Whether {@code page} was ever written (see {@link #everWrittenInto}). */
+    public boolean everWritten(long page) {
+        int i = (int) (page >>> 6);
+        long bit = 1L << (page & 63);
+        return (((long) WORDS.getVolatile(written, i) | (long) WORDS.getVolatile(words, i)) & bit) != 0;
+    }
+
+    /** Forgets what was ever written (the memory was just zeroed); keeps the log. */
+    void forgetWritten() {
+        for (int i = 0; i < written.length; i++) {
+            WORDS.setVolatile(written, i, 0L);
+        }
     }
 }

@@ -81,6 +81,17 @@ public final class GuestRam implements AutoCloseable {
         return added;
     }
 
+    /**
+     * Marks in {@code target} every page ever written (see {@link DirtyLog#everWrittenInto}):
+     * the first pass of a migration sends these; every other page is zero, and so is the
+     * destination's copy of it, which starts zeroed.
+     */
+    public void markEverWritten(MigrationBitmap target) {
+        for (int i = 0; i < blocks.size(); i++) {
+            blocks.get(i).dirtyLog().everWrittenInto(target.words(i));
+        }
+    }
+
     /** SHA-256 over all blocks' contents in index order, as lowercase hex. */
     public String digest() {
         try {

@@ -92,16 +92,24 @@ public final class RamBlock {
             throw new IllegalArgumentException("page data: " + src.remaining() + " bytes (expected: " + PAGE_SIZE + ")");
         }
         MemorySegment.copy(MemorySegment.ofBuffer(src), 0, memory, offset, PAGE_SIZE);
+        dirtyLog.markWritten(offset >>> PAGE_SHIFT);
     }
 
-    /** Fills one page with zeros without marking it (incoming zero page marker). */
+    /**
+     * Makes one page zero without marking it dirty (incoming zero page marker). A page never
+     * written is left alone: it is zero already, and reading is cheaper than writing 4 KiB.
+     */
     public void loadZeroPage(long offset) {
-        memory.asSlice(offset, PAGE_SIZE).fill((byte) 0);
+        long page = offset >>> PAGE_SHIFT;
+        if (dirtyLog.everWritten(page) && !isZeroPage(page)) {
+            memory.asSlice(offset, PAGE_SIZE).fill((byte) 0);
+        }
     }
 
     /** Zeros the whole block without marking it (a destination discarding a failed incoming). */
     void clear() {
         memory.fill((byte) 0);
+        dirtyLog.forgetWritten();
     }
 
     MemorySegment memory() {

@@ -4,9 +4,13 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Whether a precopy migration has converged: the pages still dirty could be sent within the
- * downtime limit at the bandwidth measured so far ({@code remaining ÷ bandwidth ≤ limit}).
- * Pure policy, no I/O: the sender (mechanism) asks it after every pass.
+ * Whether a precopy migration has converged: the pages still dirty could be sent, and the
+ * switchover's fixed cost paid, within the downtime limit
+ * ({@code remaining ÷ bandwidth + fixed cost ≤ limit}). The fixed cost is what the switchover
+ * costs beyond sending RAM: the destination's lag behind the stream (what is in flight still
+ * has to be applied), the ack round trip and START's round trip to the destination's resume. The
+ * sender measures it on the return path and passes it in; this stays pure policy, no I/O: the
+ * sender (mechanism) asks it after every pass.
  *
  * @param downtimeLimit       the longest the vCPUs may stay stopped for the switchover (QEMU's downtime-limit, default 300 ms)
  * @param switchoverBandwidth bytes per second the switchover may use (QEMU's avail-switchover-bandwidth); when
@@ -36,16 +40,30 @@ public record ConvergencePolicy(Duration downtimeLimit, long switchoverBandwidth
      *
      * @param remainingBytes     bytes still dirty
      * @param bandwidth          bytes per second measured over the last pass, 0 when unknown
-     * @param expectedDowntimeMs remaining ÷ bandwidth in ms; {@link Long#MAX_VALUE} when bandwidth is unknown
+     * @param expectedDowntimeMs remaining ÷ bandwidth plus the fixed cost, in ms; {@link Long#MAX_VALUE} when
+     *                           bandwidth is unknown
      * @param converged          whether the expected downtime is within the limit
      */
     public record Estimate(long remainingBytes, double bandwidth, long expectedDowntimeMs, boolean converged) {
     }
 
-    /** Evaluates the numbers of one pass. */
+    /** Evaluates the numbers of one pass with no fixed switchover cost. */
     public Estimate evaluate(long remainingBytes, double bandwidth) {
+        return evaluate(remainingBytes, bandwidth, Duration.ZERO);
+    }
+
+    /**
+     * Evaluates the numbers of one pass.
+     *
+     * @param fixedCost the switchover's measured cost beyond sending {@code remainingBytes} (lag, round trips)
+     */
+    public Estimate evaluate(long remainingBytes, double bandwidth, Duration fixedCost) {
         if (remainingBytes < 0) {
             throw new IllegalArgumentException("remaining bytes: " + remainingBytes + " (expected: >= 0)");
+        }
+        Objects.requireNonNull(fixedCost);
+        if (fixedCost.isNegative()) {
+            throw new IllegalArgumentException("fixed switchover cost: " + fixedCost + " (expected: >= 0)");
         }
         if (switchoverBandwidth > 0) {
             bandwidth = switchoverBandwidth;
@@ -58,6 +76,11 @@ public record ConvergencePolicy(Duration downtimeLimit, long switchoverBandwidth
         } else {
             double ms = Math.ceil(remainingBytes * 1000.0 / bandwidth);
             downtimeMs = ms >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) ms;
+        }
+        if (downtimeMs != Long.MAX_VALUE) {
+            // Each part rounded up to whole ms: the estimate never undershoots.
+            long fixedMs = (fixedCost.toNanos() + 999_999) / 1_000_000;
+            downtimeMs = downtimeMs > Long.MAX_VALUE - fixedMs ? Long.MAX_VALUE : downtimeMs + fixedMs;
         }
         return new Estimate(remainingBytes, bandwidth, downtimeMs,
                 downtimeMs != Long.MAX_VALUE && downtimeMs <= downtimeLimit.toMillis());

@@ -171,6 +171,10 @@ public final class IncomingMigration {
             }
             if (state instanceof Completed c) {
                 machine.incomingCompleted();
+                if (rx.decoder.version() >= WireFormat.VERSION_PASS_ACKS) {
+                    // The source's downtime ends here (source stop to destination running).
+                    writeReturn(channel, new ReturnMessage.Resumed());
+                }
                 return c;
             }
             Failed f = (Failed) state;
@@ -211,6 +215,11 @@ public final class IncomingMigration {
                     StreamRecord r;
                     while ((r = decoder.decode(buf)) != null) {
                         state = step(machine, state, r);
+                        if (r instanceof StreamRecord.EndOfPass e && state instanceof Receiving
+                                && decoder.version() >= WireFormat.VERSION_PASS_ACKS) {
+                            // Everything up to this END_OF_PASS is applied: the source times our lag with it.
+                            writeReturn(channel, new ReturnMessage.PassAck(e.pass()));
+                        }
                         if (state instanceof Completed || state instanceof Failed || state instanceof AwaitingDecision) {
                             return state;
                         }

@@ -5,13 +5,9 @@ import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.MigrationBitmap;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
-import dev.converge.migration.wire.RecordType;
-import dev.converge.migration.wire.ReturnDecoder;
-import dev.converge.migration.wire.ReturnMessage;
 import dev.converge.migration.wire.StreamEncoder;
 import dev.converge.migration.wire.StreamRecord;
 import dev.converge.migration.wire.WireFormat;
-import dev.converge.migration.wire.WireFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
@@ -26,17 +22,21 @@ import java.util.Objects;
  * {@link ConvergencePolicy}'s, pausing, cancelling, rate and completion the
  * {@link MigrationControl}'s).
  * <ol>
- * <li>Setup: clear the dirty log, mark all RAM, send the header and the RAM layout.</li>
+ * <li>Setup: mark every page ever written (the others are zero, as on the destination, which
+ * starts zeroed), send the header and the RAM layout, start the {@link ReturnPath} reader.</li>
  * <li>Passes: send every marked page (zero pages as markers, others in batches with one
  * gathering write straight from guest memory), END_OF_PASS, sync the dirty log, measure
- * bandwidth, ask the policy, report progress. Repeat until the control requests completion.</li>
+ * bandwidth, ask the policy with the measured fixed switchover cost (the destination's lag and
+ * round trip from its PASS_ACKs), report progress. Before trusting a "converged", the sender
+ * waits for that pass's ack, so the lag in the estimate is the current one. Repeat until the
+ * control requests completion.</li>
  * <li>Switchover ({@link #runToSwitchover}): stop the vCPUs (finish-migrate), let the control
  * finish what must end with the guest stopped ({@link MigrationControl#vcpusStopped}), send what is
  * still dirty, the device state and COMPLETE, wait for the destination's ack. On any failure
  * the source returns to its previous run state, so a failed migration leaves it running. After
  * the ack the destination holds everything but does not run it, and the source stays stopped.</li>
- * <li>Decision: {@link #commitSwitchover} (START: the destination runs, the source goes to
- * postmigrate) or {@link #abortSwitchover} (ABORT: the destination discards, the source
+ * <li>Decision: {@link #commitSwitchover} (START: the destination runs and answers RESUMED,
+ * which ends the downtime; the source goes to postmigrate) or {@link #abortSwitchover} (ABORT: the destination discards, the source
  * resumes). The job engine calls them from its commit and abort.</li>
  * </ol>
  * A blocked write or the wait for the ack end when another thread closes the channel (that is
@@ -47,6 +47,11 @@ public final class PrecopySender {
     static final long MIN_MEASURED_BYTES = 256 << 10;
     /** Longest wait between passes when nothing was dirty. */
     static final Duration IDLE_WAIT = Duration.ofMillis(20);
+    /**
+     * Longest wait in {@link #commitSwitchover} for the destination's RESUMED. It runs on the job
+     * engine's main loop, so it is bounded; normally it is one loopback round trip.
+     */
+    static final Duration RESUMED_WAIT = Duration.ofSeconds(1);
     private static final int CTRL_CAPACITY = 64 << 10;
     private static final int BATCH_HEAD_MAX = WireFormat.RECORD_HEADER_SIZE + WireFormat.BATCH_FIXED
             + 8 * WireFormat.MAX_BATCH_PAGES;
@@ -61,6 +66,10 @@ public final class PrecopySender {
     private volatile RunState previous;
     /** System.nanoTime() when the vCPUs stopped; set by the running thread. */
     private volatile long stoppedAt;
+    /** System.nanoTime() when the destination said RESUMED (or the wait for it ended); set by commit. */
+    private volatile long resumedAt;
+    /** The return path reader; set by the running thread before the first pass. */
+    private volatile ReturnPath returnPath;
 
     // All state below is confined to the thread that calls run().
     private final ByteBuffer ctrl = ByteBuffer.allocateDirect(CTRL_CAPACITY).order(WireFormat.ORDER);
@@ -133,6 +142,17 @@ public final class PrecopySender {
     }
 
     /**
+     * The downtime as QEMU means it, source stop to destination running: from
+     * {@link #stoppedAtNanos()} to the destination's RESUMED (or, when that did not come, to
+     * the end of the wait for it). -1 before {@link #commitSwitchover}.
+     */
+    public long downtimeNanos() {
+        long s = stoppedAt;
+        long r = resumedAt;
+        return s == 0 || r == 0 ? -1 : r - s;
+    }
+
+    /**
      * Commits: sends START and moves the source to {@code postmigrate}. Cannot fail: if START
      * cannot be written the destination sees the connection end and discards, and the source
      * still stays stopped, so the guest never runs twice; nothing is lost (the source keeps
@@ -143,6 +163,16 @@ public final class PrecopySender {
     public boolean commitSwitchover() {
         boolean sent = sendDecision(new StreamRecord.Start());
         machine.completeSwitchover();
+        ReturnPath rp = returnPath;
+        long resumed = 0;
+        if (sent && rp != null) {
+            try {
+                resumed = rp.awaitResumed(RESUMED_WAIT.toNanos());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        resumedAt = resumed != 0 ? resumed : System.nanoTime();
         return sent;
     }
 
@@ -174,8 +204,10 @@ public final class PrecopySender {
     private MigrationResult doRun() throws MigrationException, InterruptedException {
         checkCancelled();
         MigrationBitmap bitmap = ram.newMigrationBitmap();
-        ram.syncDirtyLog(bitmap); // drop what was logged before: the first pass sends everything
-        bitmap.setAll();
+        // The first pass sends every page ever written; a page never written is zero, and so is
+        // the destination's copy (it starts zeroed), so it needs no record at all.
+        ram.syncDirtyLog(bitmap);
+        ram.markEverWritten(bitmap);
         StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT);
         List<StreamRecord.BlockInfo> layout = new ArrayList<>();
         for (RamBlock b : ram.blocks()) {
@@ -183,6 +215,9 @@ public final class PrecopySender {
         }
         ctrl.put(StreamEncoder.encode(new StreamRecord.RamBlocks(layout)));
         flush();
+        ReturnPath rp = new ReturnPath(in);
+        returnPath = rp;
+        Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
 
         double bandwidth = 0;
         boolean signalledConverged = false;
@@ -194,14 +229,23 @@ public final class PrecopySender {
             pass++;
             ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass)));
             flush();
+            long passEnd = System.nanoTime();
+            rp.passSent(pass, passEnd);
             long passBytes = bytesSent - passBytesStart;
-            long elapsed = Math.max(1, System.nanoTime() - passStart);
+            long elapsed = Math.max(1, passEnd - passStart);
             if (passBytes >= MIN_MEASURED_BYTES || bandwidth == 0) {
                 bandwidth = passBytes * 1e9 / elapsed;
             }
             ram.syncDirtyLog(bitmap);
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
-            ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth);
+            ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
+            if (estimate.converged() && rp.awaitPassAck(pass)) {
+                // Converged on the lag of an earlier pass: wait until the destination has applied
+                // this one, so that its lag is in the estimate, then count what was dirtied meanwhile.
+                ram.syncDirtyLog(bitmap);
+                remaining = bitmap.count() * RamBlock.PAGE_SIZE;
+                estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
+            }
             MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
                     bandwidth, estimate.expectedDowntimeMs(), estimate.converged());
             control.progress(progress);
@@ -235,7 +279,7 @@ public final class PrecopySender {
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState()))));
             putRecord(StreamEncoder.encode(new StreamRecord.Complete()));
             flush();
-            awaitAck();
+            returnPath.awaitAckComplete();
             done = true;
             return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (System.nanoTime() - stopped) / 1_000_000);
         } finally {
@@ -333,34 +377,26 @@ public final class PrecopySender {
         return total;
     }
 
-    private void awaitAck() throws MigrationException {
-        ByteBuffer buf = ByteBuffer.allocate(WireFormat.RECORD_HEADER_SIZE + WireFormat.MAX_ERROR_MESSAGE);
-        try {
-            while (true) {
-                buf.flip();
-                ReturnMessage m = ReturnDecoder.decode(buf);
-                buf.compact();
-                if (m instanceof ReturnMessage.AckComplete) {
-                    return;
-                }
-                if (m instanceof ReturnMessage.Error e) {
-                    throw new MigrationException.DestinationFailed("destination failed the migration: " + e.message());
-                }
-                if (in.read(buf) < 0) {
-                    throw new MigrationException.ChannelFailed(
-                            "destination closed the return path before acknowledging " + RecordType.COMPLETE, null);
-                }
-            }
-        } catch (IOException e) {
-            throw new MigrationException.ChannelFailed("return path from the destination failed: " + e.getMessage(), e);
-        } catch (WireFormatException e) {
-            throw new MigrationException.ProtocolFailed("bad return path message: " + e.getMessage(), e);
-        }
+    /**
+     * The switchover's fixed cost as measured on the return path: the destination's lag behind
+     * the stream at the last acknowledged pass (what is in flight at the stop must still be
+     * applied; includes the COMPLETE/ACK round trip) plus one more round trip (START to RESUMED).
+     * Zero before the first ack.
+     */
+    private static Duration fixedCost(ReturnPath rp) {
+        long lag = rp.lastLagNanos();
+        long rtt = rp.roundTripNanos();
+        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt));
     }
 
     private void checkCancelled() throws MigrationException {
         if (control.isCancelled()) {
             throw new MigrationException.Cancelled();
+        }
+        ReturnPath rp = returnPath;
+        MigrationException f = rp == null ? null : rp.failure();
+        if (f instanceof MigrationException.DestinationFailed || f instanceof MigrationException.ProtocolFailed) {
+            throw f; // the destination gave up: do not keep streaming into a closing connection
         }
     }
 }

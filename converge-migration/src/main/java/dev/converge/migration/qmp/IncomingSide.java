@@ -111,6 +111,11 @@ final class IncomingSide implements AutoCloseable {
             }
             s.close(); // one connection per migrate-incoming, as QEMU
             connection = ch;
+            try {
+                ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // PASS_ACK and RESUMED are timed
+            } catch (UnsupportedOperationException e) {
+                // a UNIX socket has no Nagle
+            }
             try (ch) {
                 setStatus(MigrationStatus.ACTIVE);
                 IncomingMigration.run(machine, ch);

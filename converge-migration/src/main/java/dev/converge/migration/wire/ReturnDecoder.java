@@ -33,9 +33,11 @@ public final class ReturnDecoder {
                 throw new WireFormatException(type + " reserved: " + reserved + " (expected: 0)");
             }
             long length = Integer.toUnsignedLong(in.getInt(p + 4));
-            long max = type == ReturnType.ERROR ? MAX_ERROR_MESSAGE : 0;
-            if (length > max) {
-                throw new WireFormatException(type + " length: " + length + " (expected: 0.." + max + ")");
+            long min = type == ReturnType.PASS_ACK ? PASS_ACK_PAYLOAD : 0;
+            long max = type == ReturnType.ERROR ? MAX_ERROR_MESSAGE : min;
+            if (length < min || length > max) {
+                throw new WireFormatException(type + " length: " + length + " (expected: "
+                        + (min == max ? String.valueOf(min) : min + ".." + max) + ")");
             }
             if (in.remaining() < RECORD_HEADER_SIZE + length) {
                 return null;
@@ -44,6 +46,8 @@ public final class ReturnDecoder {
                 case ACK_COMPLETE -> new ReturnMessage.AckComplete();
                 case ERROR -> new ReturnMessage.Error(StandardCharsets.UTF_8.decode(
                         in.slice(p + RECORD_HEADER_SIZE, (int) length)).toString());
+                case PASS_ACK -> new ReturnMessage.PassAck(in.getLong(p + RECORD_HEADER_SIZE));
+                case RESUMED -> new ReturnMessage.Resumed();
                 case INVALID -> throw new AssertionError("fromCode never returns INVALID");
             };
             in.position(p + RECORD_HEADER_SIZE + (int) length);

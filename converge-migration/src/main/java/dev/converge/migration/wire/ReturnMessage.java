@@ -14,4 +14,12 @@ public sealed interface ReturnMessage {
             Objects.requireNonNull(message);
         }
     }
+
+    /** The destination applied everything up to END_OF_PASS {@code pass} (version 4). */
+    record PassAck(long pass) implements ReturnMessage {
+    }
+
+    /** The destination left inmigrate after START (version 4). */
+    record Resumed() implements ReturnMessage {
+    }
 }

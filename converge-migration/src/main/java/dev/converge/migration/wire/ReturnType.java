@@ -7,7 +7,17 @@ public enum ReturnType {
     /** The destination holds all state (answer to COMPLETE). */
     ACK_COMPLETE(1),
     /** The destination failed; payload is a UTF-8 message. The stream ends. */
-    ERROR(2);
+    ERROR(2),
+    /**
+     * The destination applied every record up to END_OF_PASS {@code pass} (payload: pass u64;
+     * since version 4). The source times it to learn how far the destination lags behind.
+     */
+    PASS_ACK(3),
+    /**
+     * The destination applied START and left {@code inmigrate} (running, or paused without
+     * autostart); since version 4. The downtime ends here.
+     */
+    RESUMED(4);
 
     private final int code;
 

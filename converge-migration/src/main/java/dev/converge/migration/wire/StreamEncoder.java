@@ -112,6 +112,11 @@ public final class StreamEncoder {
         return switch (message) {
             case ReturnMessage.AckComplete a -> ByteBuffer.allocate(RECORD_HEADER_SIZE).order(ORDER)
                     .putShort((short) ReturnType.ACK_COMPLETE.code()).putShort((short) 0).putInt(0).flip();
+            case ReturnMessage.PassAck a -> ByteBuffer.allocate(RECORD_HEADER_SIZE + PASS_ACK_PAYLOAD).order(ORDER)
+                    .putShort((short) ReturnType.PASS_ACK.code()).putShort((short) 0).putInt(PASS_ACK_PAYLOAD)
+                    .putLong(a.pass()).flip();
+            case ReturnMessage.Resumed r -> ByteBuffer.allocate(RECORD_HEADER_SIZE).order(ORDER)
+                    .putShort((short) ReturnType.RESUMED.code()).putShort((short) 0).putInt(0).flip();
             case ReturnMessage.Error e -> {
                 byte[] text = truncateUtf8(e.message(), MAX_ERROR_MESSAGE);
                 yield ByteBuffer.allocate(RECORD_HEADER_SIZE + text.length).order(ORDER)

@@ -16,11 +16,16 @@ public final class WireFormat {
     public static final int MAGIC = 0x534D5643;
     /**
      * The version this code writes. Version 2 added {@link RecordType#PAGE_BATCH}; version 3
-     * added the decision after COMPLETE ({@link RecordType#START} or {@link RecordType#ABORT}).
+     * added the decision after COMPLETE ({@link RecordType#START} or {@link RecordType#ABORT});
+     * version 4 added the return messages {@link ReturnType#PASS_ACK} and {@link ReturnType#RESUMED}
+     * (the source measures the destination's lag and the real downtime with them) and the rule
+     * that a page never sent is zero on the destination (which starts zeroed).
      */
-    public static final int VERSION_CURRENT = 3;
+    public static final int VERSION_CURRENT = 4;
     /** The oldest version this code still reads (current and previous are supported). */
-    public static final int VERSION_PREVIOUS = 2;
+    public static final int VERSION_PREVIOUS = 3;
+    /** The first version whose destination answers END_OF_PASS with PASS_ACK and START with RESUMED. */
+    public static final int VERSION_PASS_ACKS = 4;
     /** The first version whose COMPLETE is followed by START or ABORT. */
     public static final int VERSION_DECISION = 3;
     /** Bytes of the stream header: magic u32, version u16, reserved u16. */
@@ -40,6 +45,8 @@ public final class WireFormat {
     public static final int MAX_BATCH_PAGES = 64;
     /** Largest {@link RecordType#DEVICE_STATE} payload (1 MiB). */
     public static final int MAX_DEVICE_STATE = 1 << 20;
+    /** Payload of {@link ReturnType#PASS_ACK}: pass u64. */
+    public static final int PASS_ACK_PAYLOAD = 8;
     /** Longest error message on the return path, in UTF-8 bytes. */
     public static final int MAX_ERROR_MESSAGE = 1024;
 

@@ -13,6 +13,8 @@
  *    │────────────────────────────────────────────────▶│ layout must equal the destination's
  *    │ pass 1: ZERO_PAGE / PAGE_BATCH ... END_OF_PASS   │
  *    │────────────────────────────────────────────────▶│ pages applied into destination RAM
+ *    │                           PASS_ACK(1) [version 4] │
+ *    │◀────────────────────────────────────────────────│ (the source times the destination's lag)
  *    │ pass n: dirty pages ... END_OF_PASS   (repeat)   │
  *    │────────────────────────────────────────────────▶│
  *    │  ── switchover: source vCPUs stopped ──          │
@@ -23,6 +25,8 @@
  *    │  ── job WAITING → PENDING (pre-switchover) ──    │
  *    │ START (commit)  |  ABORT (abort)   [version 3]   │
  *    │────────────────────────────────────────────────▶│
+ *    │                  RESUMED (after START) [version 4] │
+ *    │◀────────────────────────────────────────────────│ left inmigrate: the downtime ends
  *  postmigrate (commit) / resumes (abort/error)    paused or running / discards, stays inmigrate
  * </pre>
  * A version 3 destination that sees the connection end after its ack, instead of START, discards
@@ -45,7 +49,8 @@
  * version and the previous one ({@code VERSION_PREVIOUS..VERSION_CURRENT}) and refuses the rest
  * with an error naming both. A change that an older decoder would misread (a field's meaning,
  * size or order, a new mandatory record) bumps the version; purely additive behaviour that
- * older peers never see does not. Version 2 added {@code PAGE_BATCH}; version 3 added the
+ * older peers never see does not. Version 4 added PASS_ACK and RESUMED on the return path and
+ * lets the source skip pages never written (the destination starts zeroed). Version 2 added {@code PAGE_BATCH}; version 3 added the
  * START / ABORT decision after COMPLETE (a version 2 stream ends at COMPLETE and its machine
  * runs after the ack, as before). Reserved fields must be zero, so they can gain meaning in a
  * later version.

@@ -42,4 +42,34 @@ class ConvergencePolicyTest {
         assertThatThrownBy(() -> policy.evaluate(-1, 1)).hasMessage("remaining bytes: -1 (expected: >= 0)");
         assertThat(policy.evaluate(4096, Double.NaN).converged()).isFalse();
     }
+
+    @ParameterizedTest
+    @CsvSource({
+        // remaining, bandwidth B/s, fixed cost us, expected ms, converged (limit 300 ms)
+        "0, 0, 0, 0, true",
+        "0, 1e9, 250, 1, true",             // nothing left: only the fixed cost, rounded up
+        "0, 1e9, 301000, 301, false",       // the fixed cost alone is over the limit
+        "29000000, 100000000, 10000, 300, true",   // 290 + 10 ms: exactly at the limit
+        "29000000, 100000000, 10001, 301, false",  // 290 + 10.001 ms: just above
+        "4096, 0, 1000, 9223372036854775807, false", // bandwidth unknown stays unknown
+    })
+    void theMeasuredFixedSwitchoverCostIsAddedToTheEstimate(long remaining, double bandwidth, long fixedMicros,
+            long expectedMs, boolean converged) {
+        ConvergencePolicy.Estimate e = policy.evaluate(remaining, bandwidth, Duration.ofNanos(fixedMicros * 1000));
+        assertThat(e.expectedDowntimeMs()).isEqualTo(expectedMs);
+        assertThat(e.converged()).isEqualTo(converged);
+    }
+
+    @Test
+    void aZeroLimitNeverConvergesOnceAFixedCostIsMeasured() {
+        ConvergencePolicy strict = new ConvergencePolicy(Duration.ZERO);
+        assertThat(strict.evaluate(0, 1e9, Duration.ZERO).converged()).isTrue();
+        assertThat(strict.evaluate(0, 1e9, Duration.ofNanos(1)).converged()).isFalse();
+    }
+
+    @Test
+    void negativeFixedCostIsRefused() {
+        assertThatThrownBy(() -> policy.evaluate(0, 1, Duration.ofNanos(-1)))
+                .hasMessage("fixed switchover cost: PT-0.000000001S (expected: >= 0)");
+    }
 }

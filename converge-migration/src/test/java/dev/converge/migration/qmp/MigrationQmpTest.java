@@ -172,12 +172,14 @@ class MigrationQmpTest {
         Peer src = source(spec);
         Peer dst = destination(spec, true);
         src.capabilities("events");
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304}");
+        // Limit 0: never converges (the switchover's measured fixed cost is above 0), so it is still active to cancel.
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"downtime-limit\": 0}");
         src.exec("migrate", migrateArgs(dst.listeningUri(), null));
         src.awaitMigration("active");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
         src.exec("migrate_cancel");
         src.awaitMigration("cancelled");
+        src.exec("migrate-set-parameters", "{\"downtime-limit\": 300}");
         assertThat(src.migrationStatus()).isEqualTo("cancelled");
         assertThat(src.status()).isEqualTo("running");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
@@ -224,7 +226,8 @@ class MigrationQmpTest {
         Peer src = source(spec);
         Peer dst = destination(spec, false);
         src.capabilities("events");
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304}");
+        // Limit 0: never converges (the switchover's measured fixed cost is above 0), so it is still active when killed.
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"downtime-limit\": 0}");
         src.exec("migrate", migrateArgs(dst.listeningUri(), null));
         src.awaitMigration("active");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));

@@ -162,7 +162,7 @@ class StreamCodecTest {
         }
         assertThat(ReturnDecoder.decode(ByteBuffer.wrap(bytes))).isEqualTo(new ReturnMessage.Error("destination says \u00e9"));
         assertThatThrownBy(() -> ReturnDecoder.decode(ByteBuffer.wrap(HEX.parseHex("0000000000000000"))))
-                .hasMessage("return type: 0 (reserved) (expected: 1..2)");
+                .hasMessage("return type: 0 (reserved) (expected: 1..4)");
         assertThatThrownBy(() -> ReturnDecoder.decode(ByteBuffer.wrap(HEX.parseHex("0200000001040000"))))
                 .hasMessage("ERROR length: 1025 (expected: 0..1024)");
     }
@@ -175,30 +175,59 @@ class StreamCodecTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {0, 1, 4, 0xffff})
+    @ValueSource(ints = {0, 1, 2, 5, 0xffff})
     void unsupportedVersionIsRejected(int version) {
         ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(WireFormat.MAGIC)
                 .putShort((short) version).putShort((short) 0).flip();
         assertThatThrownBy(() -> new StreamDecoder().decode(b))
-                .hasMessage("version: " + version + " (expected: 2..3)");
+                .hasMessage("version: " + version + " (expected: 3..4)");
     }
 
     @Test
-    void previousVersionEndsAtCompleteWithoutDecision() throws Exception {
-        List<StreamRecord> v2 = new ArrayList<>(sampleStream());
-        v2.set(0, new StreamRecord.Header(2));
-        v2.removeLast(); // START
+    void previousVersionIsReadAndAlsoEndsWithTheDecision() throws Exception {
+        List<StreamRecord> v3 = new ArrayList<>(sampleStream());
+        v3.set(0, new StreamRecord.Header(WireFormat.VERSION_PREVIOUS));
         StreamDecoder d = new StreamDecoder();
-        ByteBuffer b = ByteBuffer.wrap(encodeAll(v2));
-        for (int i = 0; i < v2.size(); i++) {
-            assertThat(d.decode(b)).isEqualTo(v2.get(i));
+        ByteBuffer b = ByteBuffer.wrap(encodeAll(v3));
+        for (int i = 0; i < v3.size(); i++) {
+            assertThat(d.decode(b)).isEqualTo(v3.get(i));
         }
+        assertThat(d.version()).isEqualTo(3);
         assertThat(d.isFinished()).isTrue();
+    }
 
-        List<StreamRecord> withStart = new ArrayList<>(sampleStream());
-        withStart.set(0, new StreamRecord.Header(2));
-        assertThatThrownBy(() -> decodeInChunks(encodeAll(withStart), new int[0]))
-                .hasMessage("bytes after the end of the stream: 8 (expected: 0)");
+    @Test
+    void passAckAndResumedHaveTheDocumentedBytesAndRoundTrip() throws Exception {
+        String passAck = "0300" + "0000" + "08000000" + "0700000000000000";
+        String resumed = "0400" + "0000" + "00000000";
+        assertThat(HEX.formatHex(bytes(StreamEncoder.encode(new ReturnMessage.PassAck(7))))).isEqualTo(passAck);
+        assertThat(HEX.formatHex(bytes(StreamEncoder.encode(new ReturnMessage.Resumed())))).isEqualTo(resumed);
+        byte[] all = HEX.parseHex(passAck + resumed + passAck);
+        // Every split point: the first part never yields a partial message, and nothing is lost.
+        for (int split = 0; split <= all.length; split++) {
+            ByteBuffer buf = ByteBuffer.allocate(all.length);
+            List<ReturnMessage> got = new ArrayList<>();
+            for (byte[] part : new byte[][] {java.util.Arrays.copyOf(all, split),
+                    java.util.Arrays.copyOfRange(all, split, all.length)}) {
+                buf.put(part).flip();
+                for (ReturnMessage m; (m = ReturnDecoder.decode(buf)) != null;) {
+                    got.add(m);
+                }
+                buf.compact();
+            }
+            assertThat(got).as("split at " + split).containsExactly(new ReturnMessage.PassAck(7), new ReturnMessage.Resumed(),
+                    new ReturnMessage.PassAck(7));
+        }
+    }
+
+    @Test
+    void badPassAckAndResumedLengthsAreRejected() {
+        assertThatThrownBy(() -> ReturnDecoder.decode(ByteBuffer.wrap(HEX.parseHex("0300000004000000" + "00000000"))))
+                .isInstanceOf(WireFormatException.class).hasMessage("PASS_ACK length: 4 (expected: 8)");
+        assertThatThrownBy(() -> ReturnDecoder.decode(ByteBuffer.wrap(HEX.parseHex("0400000001000000" + "00"))))
+                .isInstanceOf(WireFormatException.class).hasMessage("RESUMED length: 1 (expected: 0)");
+        assertThatThrownBy(() -> ReturnDecoder.decode(ByteBuffer.wrap(HEX.parseHex("0500000000000000"))))
+                .isInstanceOf(WireFormatException.class).hasMessage("return type: 5 (unknown) (expected: 1..4)");
     }
 
     @Test
@@ -293,7 +322,7 @@ class StreamCodecTest {
     @Test
     void recordsBeforeLayoutAndSecondLayoutAreRejected() throws Exception {
         StreamDecoder d = new StreamDecoder();
-        ByteBuffer b = ByteBuffer.wrap(encodeAll(List.of(new StreamRecord.Header(2), new StreamRecord.Complete())));
+        ByteBuffer b = ByteBuffer.wrap(encodeAll(List.of(new StreamRecord.Header(3), new StreamRecord.Complete())));
         d.decode(b);
         assertThatThrownBy(() -> d.decode(b)).hasMessage("record COMPLETE before RAM_BLOCKS (expected: RAM_BLOCKS first)");
 
@@ -323,7 +352,7 @@ class StreamCodecTest {
     static void assertLayoutRejected(String payloadHex, String message) {
         byte[] payload = HEX.parseHex(payloadHex);
         ByteBuffer b = ByteBuffer.allocate(16 + payload.length).order(ByteOrder.LITTLE_ENDIAN);
-        StreamEncoder.putHeader(b, 2);
+        StreamEncoder.putHeader(b, 3);
         StreamEncoder.putRecordHeader(b, RecordType.RAM_BLOCKS, payload.length);
         b.put(payload).flip();
         StreamDecoder d = new StreamDecoder();

@@ -1,0 +1,231 @@
+package dev.converge.migration.precopy;
+
+import dev.converge.migration.wire.RecordType;
+import dev.converge.migration.wire.ReturnDecoder;
+import dev.converge.migration.wire.ReturnMessage;
+import dev.converge.migration.wire.WireFormat;
+import dev.converge.migration.wire.WireFormatException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The source's reader of the return path: one thread that decodes what the destination sends
+ * back while the sender keeps writing, so that the sender learns at once of an ERROR and can
+ * time the destination (version 4: PASS_ACK after each END_OF_PASS, RESUMED after START).
+ * <p>
+ * Timing: the sender calls {@link #passSent} when END_OF_PASS {@code n} is written; the PASS_ACK of
+ * {@code n} then gives the destination's <em>lag</em> (the time it needs to apply what was
+ * already written plus the round trip). The smallest lag seen is the round trip alone.
+ * <p>
+ * Threads: {@link #run} on its own thread (it ends at EOF, ERROR, RESUMED or when the channel is
+ * closed); every other method on the sender's or the job's threads. All mutable state is guarded
+ * by {@link #lock}, but the send times, which are an atomic array.
+ */
+final class ReturnPath implements Runnable {
+    /** Pass send times kept (a ring): an ack older than this many passes finds its slot reused and is ignored. */
+    private static final int RING = 64;
+
+    private final ReadableByteChannel in;
+    /** System.nanoTime() when END_OF_PASS of pass p was written, at p % RING; 0 when unknown. */
+    private final AtomicLongArray sentAt = new AtomicLongArray(RING);
+    /** The pass each slot of {@link #sentAt} belongs to. */
+    private final AtomicLongArray sentPass = new AtomicLongArray(RING);
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled on every message and at the end. */
+    private final Condition changed = lock.newCondition();
+    /** Highest pass acknowledged; guarded by lock. */
+    private long ackedPass;
+    /** Lag of the last acknowledged pass, ns, -1 before any; guarded by lock. */
+    private long lastLagNanos = -1;
+    /** Smallest lag seen, ns, -1 before any; guarded by lock. */
+    private long minLagNanos = -1;
+    /** Whether ACK_COMPLETE came; guarded by lock. */
+    private boolean ackComplete;
+    /** System.nanoTime() when RESUMED came, 0 before; guarded by lock. */
+    private long resumedAt;
+    /** Why the return path ended before what the sender waits for (ERROR text, EOF, I/O error); guarded by lock. */
+    private MigrationException failure;
+    /** Whether {@link #run} ended; guarded by lock. */
+    private boolean ended;
+
+    ReturnPath(ReadableByteChannel in) {
+        this.in = in;
+    }
+
+    /** The sender wrote END_OF_PASS of {@code pass} at {@code nanos}. */
+    void passSent(long pass, long nanos) {
+        int slot = (int) (pass % RING);
+        sentAt.set(slot, 0);
+        sentPass.set(slot, pass);
+        sentAt.set(slot, nanos);
+    }
+
+    @Override
+    public void run() {
+        ByteBuffer buf = ByteBuffer.allocate(WireFormat.RECORD_HEADER_SIZE + WireFormat.MAX_ERROR_MESSAGE);
+        try {
+            while (true) {
+                buf.flip();
+                ReturnMessage m;
+                while ((m = ReturnDecoder.decode(buf)) != null) {
+                    if (handle(m, System.nanoTime())) {
+                        return;
+                    }
+                }
+                buf.compact();
+                if (in.read(buf) < 0) {
+                    end(new MigrationException.ChannelFailed("destination closed the return path before acknowledging "
+                            + RecordType.COMPLETE, null));
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            end(new MigrationException.ChannelFailed("return path from the destination failed: " + e.getMessage(), e));
+        } catch (WireFormatException e) {
+            end(new MigrationException.ProtocolFailed("bad return path message: " + e.getMessage(), e));
+        } finally {
+            end(null);
+        }
+    }
+
+    /** Applies one message; returns whether the return path is over. */
+    private boolean handle(ReturnMessage m, long now) {
+        lock.lock();
+        try {
+            switch (m) {
+                case ReturnMessage.PassAck a -> {
+                    int slot = (int) (a.pass() % RING);
+                    long sent = sentAt.get(slot);
+                    if (sent != 0 && sentPass.get(slot) == a.pass()) {
+                        long lag = Math.max(0, now - sent);
+                        lastLagNanos = lag;
+                        minLagNanos = minLagNanos < 0 ? lag : Math.min(minLagNanos, lag);
+                    }
+                    ackedPass = Math.max(ackedPass, a.pass());
+                }
+                case ReturnMessage.AckComplete a -> ackComplete = true;
+                case ReturnMessage.Resumed r -> resumedAt = now;
+                case ReturnMessage.Error e -> failure = new MigrationException.DestinationFailed(
+                        "destination failed the migration: " + e.message());
+            }
+            changed.signalAll();
+            return resumedAt != 0 || failure != null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void end(MigrationException why) {
+        lock.lock();
+        try {
+            if (why != null && failure == null && resumedAt == 0) {
+                failure = why;
+            }
+            ended = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The ERROR or channel failure that ended the return path early, or null. */
+    MigrationException failure() {
+        lock.lock();
+        try {
+            return ackComplete ? null : failure;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Lag of the last acknowledged pass in ns, -1 before any. */
+    long lastLagNanos() {
+        lock.lock();
+        try {
+            return lastLagNanos;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The round trip: the smallest lag seen, in ns, -1 before any. */
+    long roundTripNanos() {
+        lock.lock();
+        try {
+            return minLagNanos;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until the destination acknowledged {@code pass}; returns false when the return path ended first. */
+    boolean awaitPassAck(long pass) throws InterruptedException {
+        lock.lock();
+        try {
+            while (ackedPass < pass) {
+                if (ended || failure != null) {
+                    return false;
+                }
+                changed.await();
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits for ACK_COMPLETE. A cancel closes the channel, which ends the wait with a failure. */
+    void awaitAckComplete() throws MigrationException, InterruptedException {
+        lock.lock();
+        try {
+            while (!ackComplete) {
+                if (failure != null) {
+                    throw failure;
+                }
+                if (ended) {
+                    throw new MigrationException.ChannelFailed("destination closed the return path before acknowledging "
+                            + RecordType.COMPLETE, null);
+                }
+                changed.await();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits up to {@code timeoutNanos} for RESUMED.
+     *
+     * @return when it came (System.nanoTime()), or 0 when it did not (old destination, closed, timeout)
+     */
+    long awaitResumed(long timeoutNanos) throws InterruptedException {
+        lock.lock();
+        try {
+            long left = timeoutNanos;
+            while (resumedAt == 0 && !ended && left > 0) {
+                left = changed.awaitNanos(left);
+            }
+            return resumedAt;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** For tests and logs. */
+    @Override
+    public String toString() {
+        lock.lock();
+        try {
+            return "ReturnPath[acked=" + ackedPass + ", lag=" + TimeUnit.NANOSECONDS.toMicros(Math.max(0, lastLagNanos))
+                    + " us, rtt=" + TimeUnit.NANOSECONDS.toMicros(Math.max(0, minLagNanos)) + " us]";
+        } finally {
+            lock.unlock();
+        }
+    }
+}
