@@ -20,6 +20,9 @@ public final class GuestRam implements AutoCloseable {
     public record BlockInfo(String name, long size) {
     }
 
+    /** Bytes hashed per slice by {@link #digest()}. */
+    private static final long DIGEST_SLICE = 1L << 30;
+
     private final Arena arena;
     private final List<RamBlock> blocks;
 
@@ -97,7 +100,11 @@ public final class GuestRam implements AutoCloseable {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             for (RamBlock b : blocks) {
-                md.update(b.memory().asByteBuffer());
+                // In slices: a ByteBuffer cannot view 2 GiB or more at once.
+                long size = b.size();
+                for (long off = 0; off < size; off += DIGEST_SLICE) {
+                    md.update(b.memory().asSlice(off, Math.min(DIGEST_SLICE, size - off)).asByteBuffer());
+                }
             }
             return HexFormat.of().formatHex(md.digest());
         } catch (NoSuchAlgorithmException e) {
