@@ -35,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  * graph, exported through a block backend (the node's one write path). qemu-nbd serves the same
  * file, writeback cache, shared by up to 8 connections (nbdcopy opens 4 by default).
  * <p>
- * Usage: {@code NbdBench [size-MiB (default 1024)] [runs (default 3)] [work-dir (default a temp dir)]}
+ * Usage: {@code NbdBench [size-MiB (default 1024)] [runs (default 3)] [work-dir (default a temp dir)]
+ * [phases (default read,write,randread)]}
  */
 public final class NbdBench {
     private NbdBench() {
@@ -49,6 +50,13 @@ public final class NbdBench {
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         Path work = args.length > 2 ? Files.createDirectories(Path.of(args[2]))
                 : Files.createTempDirectory("nbd-bench");
+        List<String> phases = args.length > 3 ? List.of(args[3].split(",")) : List.of("read", "write", "randread");
+        for (String ph : phases) {
+            if (!List.of("read", "write", "randread").contains(ph)) {
+                System.err.println("unknown phase '" + ph + "' (expected: read, write, randread)");
+                System.exit(2);
+            }
+        }
         long size = sizeMiB << 20;
         for (String tool : List.of("nbdcopy", "qemu-nbd")) {
             if (!Files.isExecutable(Path.of("/usr/bin/" + tool))) {
@@ -92,7 +100,7 @@ public final class NbdBench {
                         "qemu-nbd", "nbd+unix:///disk?socket=" + qsock);
                 // both servers run at once and the runs alternate, so page cache and machine load are shared
                 // alike (whoever went first would otherwise pay for the cold cache)
-                List<String> dirs = fio ? List.of("read", "write", "randread") : List.of("read", "write");
+                List<String> dirs = phases.stream().filter(d -> fio || !d.equals("randread")).toList();
                 for (String dir : dirs) {
                     for (int i = 1; i <= runs; i++) {
                         for (String srv : List.of("converge", "qemu-nbd")) {

@@ -7,14 +7,24 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The platform threads that run NBD requests, shared by every server and connection of the process
- * (QEMU's block thread pool plays this part for qemu-nbd).
+ * The threads that run NBD requests: a virtual thread for a quick request, a pooled platform thread
+ * (shared by every server and connection of the process, as QEMU's block thread pool is) for the
+ * rest.
  *
- * <p>Why platform threads and not a virtual thread per request: storage I/O goes through FFM
- * downcalls (pread/pwrite), which pin a virtual thread's carrier for the whole call, so a few
- * requests in flight occupied every carrier and starved the connection's reader and the socket
- * writes; and each parked socket write went through the poller. Measured with nbdcopy on a 2-CPU
- * machine: reads 0.84 → 0.94-1.04 of qemu-nbd's throughput, writes 0.97 → 1.08-1.20.
+ * <p>Why two kinds, measured with nbdcopy and fio on a 2-CPU machine against qemu-nbd:
+ * <ul>
+ * <li>Storage I/O goes through FFM downcalls (pread/pwrite/fdatasync), which pin a virtual thread's
+ *     carrier for the whole call. With a virtual thread per request, 256 KiB requests in flight
+ *     occupied every carrier and starved the connection reader and the socket writes: platform
+ *     threads took nbdcopy reads from 0.84 to 0.94-1.04 of qemu-nbd's throughput and writes from
+ *     0.97 to 1.08-1.20.</li>
+ * <li>For small reads and writes the hand-off dominates: waking a parked platform thread is a futex
+ *     wake and a context switch, starting a virtual thread is a queue push. Platform threads only
+ *     took 4 KiB random reads at QD16 from ~1.5-1.8 to ~1.1-1.2 of qemu-nbd's ops/s; virtual threads
+ *     for them brought it back to ~1.3-1.5. Such a request pins its carrier for a page-cache copy.</li>
+ * </ul>
+ * So a request is quick ({@link #QUICK_IO}) when it is a READ or WRITE of at most 64 KiB without
+ * FUA; flushes, FUA writes, zeroing, trims and block status may block for long and go to the pool.
  *
  * <p>The pool is unbounded by itself and bounded by its users: each connection has at most
  * {@code maxInFlight} requests in flight and a server at most {@code maxConnections} connections.
@@ -22,6 +32,8 @@ import java.util.concurrent.TimeUnit;
  * JVM exits has no reply to send anyway.
  */
 final class RequestThreads {
+    /** Largest READ/WRITE run on a virtual thread. */
+    static final int QUICK_IO = 64 << 10;
     static final Duration KEEP_ALIVE = Duration.ofSeconds(30);
 
     private static final ExecutorService POOL = new ThreadPoolExecutor(0, Integer.MAX_VALUE,
@@ -31,8 +43,12 @@ final class RequestThreads {
     private RequestThreads() {
     }
 
-    /** Runs {@code task} on a pooled platform thread, now (a new thread when none is idle). */
-    static void execute(Runnable task) {
-        POOL.execute(task);
+    /** Runs {@code task} now: on a new virtual thread when {@code quick}, else on a pooled platform thread. */
+    static void execute(Runnable task, boolean quick) {
+        if (quick) {
+            Thread.ofVirtual().name("nbd-request").start(task);
+        } else {
+            POOL.execute(task);
+        }
     }
 }

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The transmission phase of one connection. The calling (reader) thread decodes requests and hands
- * each to a pooled platform thread ({@link RequestThreads}), at most {@code maxInFlight} at a time
+ * each to a thread of {@link RequestThreads}, at most {@code maxInFlight} at a time
  * (the reader blocks on {@link #inFlight} beyond that, so a client cannot make us buffer without
  * bound). WRITE payloads are read straight from the socket into pooled direct buffers
  * ({@link IoBuffers}, allocated only after the length check), which go to the backend as they are. Replies go out
@@ -116,13 +116,16 @@ final class Transmission {
                 }
                 inFlight.acquireUninterruptibly();
                 try {
-                    RequestThreads.execute(() -> {
+                    Runnable task = () -> {
                         try {
                             handle(r, c);
                         } finally {
                             inFlight.release();
                         }
-                    });
+                    };
+                    boolean quick = (c == Command.READ || c == Command.WRITE) && !r.has(CommandFlag.FUA)
+                            && r.length() <= RequestThreads.QUICK_IO;
+                    RequestThreads.execute(task, quick);
                 } catch (RuntimeException | Error e) {
                     inFlight.release();
                     throw e;

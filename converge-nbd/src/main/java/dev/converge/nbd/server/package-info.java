@@ -9,7 +9,7 @@
  *                                 │ loop: OptionRequest ─▶ Handshake.step(state, option) ─▶ replies [+ STARTTLS upgrade]
  *                                 ▼
  *                              Transmission (same thread = the only reader)
- *                                 │ RequestDecoder ─▶ validate ─▶ RequestThreads pool (≤ maxInFlight)
+ *                                 │ RequestDecoder ─▶ validate ─▶ RequestThreads (≤ maxInFlight)
  *                                 │                                   │ backend I/O
  *                                 │                                   ▼
  *                                 │                              ReplyWriter (one chunk at a time, any order)
