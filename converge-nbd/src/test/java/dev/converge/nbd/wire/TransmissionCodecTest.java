@@ -47,6 +47,14 @@ class TransmissionCodecTest {
     }
 
     @Test
+    void headerAloneIsTheStartOfTheWholeRequest() {
+        Request w = Request.write(7, 4096, ByteBuffer.wrap(new byte[] {1, 2, 3}), Set.of(CommandFlag.FUA));
+        ByteBuffer whole = w.encode();
+        assertThat(w.encodeHeader()).isEqualTo(whole.slice(0, NbdProtocol.REQUEST_HEADER_SIZE));
+        assertThat(whole.remaining()).isEqualTo(NbdProtocol.REQUEST_HEADER_SIZE + 3);
+    }
+
+    @Test
     void partialHeaderIsNotConsumed() throws Exception {
         ByteBuffer in = Request.read(1, 0, 1).encode();
         in.limit(27);
