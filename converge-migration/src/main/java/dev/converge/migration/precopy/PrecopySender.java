@@ -47,6 +47,8 @@ public final class PrecopySender {
     static final long MIN_MEASURED_BYTES = 256 << 10;
     /** Longest wait between passes when nothing was dirty. */
     static final Duration IDLE_WAIT = Duration.ofMillis(20);
+    /** How long a converged-looking pass waits for the destination's ack before it counts as not converged. */
+    static final Duration PASS_ACK_WAIT = Duration.ofSeconds(1);
     /**
      * Longest wait in {@link #commitSwitchover} for the destination's RESUMED. It runs on the job
      * engine's main loop, so it is bounded; normally it is one loopback round trip.
@@ -239,12 +241,17 @@ public final class PrecopySender {
             ram.syncDirtyLog(bitmap);
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
             ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
-            if (estimate.converged() && rp.awaitPassAck(pass)) {
-                // Converged on the lag of an earlier pass: wait until the destination has applied
-                // this one, so that its lag is in the estimate, then count what was dirtied meanwhile.
-                ram.syncDirtyLog(bitmap);
-                remaining = bitmap.count() * RamBlock.PAGE_SIZE;
-                estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
+            if (estimate.converged()) {
+                if (rp.awaitPassAck(pass, PASS_ACK_WAIT)) {
+                    // Converged on the lag of an earlier pass: wait until the destination has applied
+                    // this one, so that its lag is in the estimate, then count what was dirtied meanwhile.
+                    ram.syncDirtyLog(bitmap);
+                    remaining = bitmap.count() * RamBlock.PAGE_SIZE;
+                    estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
+                } else {
+                    // No ack in time: the destination lags at least that long; not converged this pass.
+                    estimate = policy.get().evaluate(remaining, bandwidth, PASS_ACK_WAIT);
+                }
             }
             MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
                     bandwidth, estimate.expectedDowntimeMs(), estimate.converged());

@@ -164,15 +164,20 @@ final class ReturnPath implements Runnable {
         }
     }
 
-    /** Waits until the destination acknowledged {@code pass}; returns false when the return path ended first. */
-    boolean awaitPassAck(long pass) throws InterruptedException {
+    /**
+     * Waits until the destination acknowledged {@code pass}, at most {@code timeout}; returns false
+     * when the return path ended first or the ack did not come in time (a destination that lags
+     * that much is not ready for a switchover anyway).
+     */
+    boolean awaitPassAck(long pass, java.time.Duration timeout) throws InterruptedException {
+        long left = timeout.toNanos();
         lock.lock();
         try {
             while (ackedPass < pass) {
-                if (ended || failure != null) {
+                if (ended || failure != null || left <= 0) {
                     return false;
                 }
-                changed.await();
+                left = changed.awaitNanos(left);
             }
             return true;
         } finally {
