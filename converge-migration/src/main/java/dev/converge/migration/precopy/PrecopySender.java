@@ -242,16 +242,18 @@ public final class PrecopySender {
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
             ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
             if (estimate.converged()) {
-                if (rp.awaitPassAck(pass, PASS_ACK_WAIT)) {
+                ReturnPath.PassAck ack = rp.awaitPassAck(pass, PASS_ACK_WAIT);
+                if (ack == ReturnPath.PassAck.ACKED) {
                     // Converged on the lag of an earlier pass: wait until the destination has applied
                     // this one, so that its lag is in the estimate, then count what was dirtied meanwhile.
                     ram.syncDirtyLog(bitmap);
                     remaining = bitmap.count() * RamBlock.PAGE_SIZE;
                     estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
-                } else {
+                } else if (ack == ReturnPath.PassAck.TIMED_OUT) {
                     // No ack in time: the destination lags at least that long; not converged this pass.
                     estimate = policy.get().evaluate(remaining, bandwidth, PASS_ACK_WAIT);
                 }
+                // ENDED: no ack can come; the estimate stands and the switchover reports the loss.
             }
             MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
                     bandwidth, estimate.expectedDowntimeMs(), estimate.converged());

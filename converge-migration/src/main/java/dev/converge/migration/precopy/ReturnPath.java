@@ -164,22 +164,33 @@ final class ReturnPath implements Runnable {
         }
     }
 
+    /** How a wait for a pass ack ended. */
+    enum PassAck {
+        /** The destination applied the pass. */
+        ACKED,
+        /** The return path ended or failed: no ack will come (the switchover will report it). */
+        ENDED,
+        /** No ack in time: the destination lags at least that long. */
+        TIMED_OUT
+    }
+
     /**
-     * Waits until the destination acknowledged {@code pass}, at most {@code timeout}; returns false
-     * when the return path ended first or the ack did not come in time (a destination that lags
-     * that much is not ready for a switchover anyway).
+     * Waits until the destination acknowledged {@code pass}, at most {@code timeout}.
      */
-    boolean awaitPassAck(long pass, java.time.Duration timeout) throws InterruptedException {
+    PassAck awaitPassAck(long pass, java.time.Duration timeout) throws InterruptedException {
         long left = timeout.toNanos();
         lock.lock();
         try {
             while (ackedPass < pass) {
-                if (ended || failure != null || left <= 0) {
-                    return false;
+                if (ended || failure != null) {
+                    return PassAck.ENDED;
+                }
+                if (left <= 0) {
+                    return PassAck.TIMED_OUT;
                 }
                 left = changed.awaitNanos(left);
             }
-            return true;
+            return PassAck.ACKED;
         } finally {
             lock.unlock();
         }
