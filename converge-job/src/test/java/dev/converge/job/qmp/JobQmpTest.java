@@ -195,6 +195,8 @@ class JobQmpTest {
         cmd("job-resume", "{\"id\":\"d1\"}");
         assertQmpError(() -> cmd("job-resume", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
                 "Can't resume a job that was not paused");
+        // The job leaves its pause point on its own thread, as in QEMU: standby → ready follows.
+        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.READY);
         assertQmpError(() -> cmd("job-pause", "{\"id\":\"nope\"}"), ErrorClass.GenericError, "Job not found");
         assertQmpError(() -> cmd("job-finalize", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
                 "Job 'd1' in state 'ready' cannot accept command verb 'finalize'");
