@@ -1,5 +1,6 @@
 package dev.converge.nbd.server;
 
+import dev.converge.nbd.testing.Peers;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
@@ -49,35 +50,35 @@ class RealPeersTest {
 
     @Test
     void qemuImgInfoSeesSizeAndFormat() throws Exception {
-        String out = Tool.run("qemu-img", "info", "--output=json", url + "disk").ok().out();
+        String out = Peers.run("qemu-img", "info", "--output=json", url + "disk").ok().out();
         assertThat(out).contains("\"virtual-size\": " + SIZE).contains("\"format\": \"raw\"");
     }
 
     @Test
     void qemuImgConvertFromExport() throws Exception {
         Path out = dir.resolve("out.raw");
-        Tool.run("qemu-img", "convert", "-f", "raw", "-O", "raw", url + "disk", out.toString()).ok();
+        Peers.run("qemu-img", "convert", "-f", "raw", "-O", "raw", url + "disk", out.toString()).ok();
         assertThat(Files.readAllBytes(out)).isEqualTo(disk.snapshot());
     }
 
     @Test
     void qemuImgConvertToExportAndCompare() throws Exception {
         Path src = randomImage("src.raw");
-        Tool.run("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", src.toString(), url + "disk").ok();
+        Peers.run("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", src.toString(), url + "disk").ok();
         assertThat(disk.snapshot()).isEqualTo(Files.readAllBytes(src));
-        Tool.run("qemu-img", "compare", "-f", "raw", "-F", "raw", url + "disk", src.toString()).ok();
+        Peers.run("qemu-img", "compare", "-f", "raw", "-F", "raw", url + "disk", src.toString()).ok();
     }
 
     @Test
     void qemuImgCompareNoticesADifference() throws Exception {
         Path other = randomImage("other.raw");
-        assertThat(Tool.run("qemu-img", "compare", "-f", "raw", "-F", "raw", url + "disk", other.toString()).exit())
+        assertThat(Peers.run("qemu-img", "compare", "-f", "raw", "-F", "raw", url + "disk", other.toString()).exit())
                 .isEqualTo(1);
     }
 
     @Test
     void qemuIoWritesAndReadsPatterns() throws Exception {
-        Tool.run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 64k", "-c", "write -P 0xcd 1M 4k",
+        Peers.run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 64k", "-c", "write -P 0xcd 1M 4k",
                 "-c", "write -z 2M 64k", url + "disk").ok();
         byte[] img = disk.snapshot();
         for (int i = 0; i < 64 << 10; i++) {
@@ -85,7 +86,7 @@ class RealPeersTest {
         }
         assertThat(img[1 << 20]).isEqualTo((byte) 0xcd);
         assertThat(img[(1 << 20) + 4096]).isEqualTo((byte) 0x22);
-        String read = Tool.run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 64k", "-c", "read -P 0xcd 1M 4k",
+        String read = Peers.run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 64k", "-c", "read -P 0xcd 1M 4k",
                 "-c", "read -P 0 2M 64k", url + "disk").ok().out();
         assertThat(read).doesNotContain("Pattern verification failed");
     }
@@ -93,24 +94,24 @@ class RealPeersTest {
     @Test
     void qemuIoCannotWriteReadOnlyExport() throws Exception {
         // qemu-io opens read-write and the client refuses a READ_ONLY export, as with qemu-nbd -r
-        Tool.Result r = Tool.run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 4k", url + "ro");
+        Peers.Result r = Peers.run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 4k", url + "ro");
         assertThat(r.exit()).isNotZero();
         assertThat(r.out() + r.err()).contains("Permission denied");
         assertThat(ro.snapshot()[0]).isZero();
-        String read = Tool.run("qemu-io", "-r", "-f", "raw", "-c", "read -P 0x33 4k 4k", url + "ro").ok().out();
+        String read = Peers.run("qemu-io", "-r", "-f", "raw", "-c", "read -P 0x33 4k 4k", url + "ro").ok().out();
         assertThat(read).doesNotContain("Pattern verification failed");
     }
 
     @Test
     void nbdinfoListsExports() throws Exception {
-        String out = Tool.run("nbdinfo", "--list", url).ok().out();
+        String out = Peers.run("nbdinfo", "--list", url).ok().out();
         assertThat(out).contains("export=\"disk\"").contains("export=\"ro\"").contains("the test disk")
                 .contains("base:allocation").contains("qemu:dirty-bitmap:" + MemoryBackend.BITMAP);
     }
 
     @Test
     void nbdinfoMapShowsAllocation() throws Exception {
-        String out = Tool.run("nbdinfo", "--map", url + "disk").ok().out();
+        String out = Peers.run("nbdinfo", "--map", url + "disk").ok().out();
         // 0..64k data, then hole to 1M, data 1M..1M+128k, hole to the end
         assertThat(out.lines().map(String::trim).toList()).containsExactly(
                 "0       65536    0  data",
@@ -121,8 +122,8 @@ class RealPeersTest {
 
     @Test
     void nbdinfoMapShowsDirtyBitmap() throws Exception {
-        Tool.run("qemu-io", "-f", "raw", "-c", "write -P 1 8k 4k", url + "disk").ok();
-        String out = Tool.run("nbdinfo", "--map=qemu:dirty-bitmap:" + MemoryBackend.BITMAP, url + "disk").ok().out();
+        Peers.run("qemu-io", "-f", "raw", "-c", "write -P 1 8k 4k", url + "disk").ok();
+        String out = Peers.run("nbdinfo", "--map=qemu:dirty-bitmap:" + MemoryBackend.BITMAP, url + "disk").ok().out();
         assertThat(out.lines().map(String::trim).toList()).containsExactly(
                 "0        8192    0  clean",
                 "8192        4096    1  dirty",
@@ -132,10 +133,10 @@ class RealPeersTest {
     @Test
     void nbdcopyBothWays() throws Exception {
         Path out = dir.resolve("copy.raw");
-        Tool.run("nbdcopy", url + "disk", out.toString()).ok();
+        Peers.run("nbdcopy", url + "disk", out.toString()).ok();
         assertThat(Files.readAllBytes(out)).isEqualTo(disk.snapshot());
         Path src = randomImage("src.raw");
-        Tool.run("nbdcopy", src.toString(), url + "disk").ok();
+        Peers.run("nbdcopy", src.toString(), url + "disk").ok();
         assertThat(disk.snapshot()).isEqualTo(Files.readAllBytes(src));
     }
 
@@ -148,13 +149,13 @@ class RealPeersTest {
             unix.addExport(NbdExport.writable("f", file));
             String u = "nbd+unix:///f?socket=" + sock;
             Path out = dir.resolve("out.raw");
-            Tool.run("qemu-img", "convert", "-f", "raw", "-O", "raw", u, out.toString()).ok();
+            Peers.run("qemu-img", "convert", "-f", "raw", "-O", "raw", u, out.toString()).ok();
             assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(image));
-            Tool.run("qemu-io", "-f", "raw", "-c", "write -P 0x5a 4k 8k", "-c", "flush", u).ok();
+            Peers.run("qemu-io", "-f", "raw", "-c", "write -P 0x5a 4k 8k", "-c", "flush", u).ok();
             byte[] after = Files.readAllBytes(image);
             assertThat(after[4096]).isEqualTo((byte) 0x5a);
             assertThat(after[4096 + 8191]).isEqualTo((byte) 0x5a);
-            Tool.run("nbdcopy", u, dir.resolve("out2.raw").toString()).ok();
+            Peers.run("nbdcopy", u, dir.resolve("out2.raw").toString()).ok();
             assertThat(Files.readAllBytes(dir.resolve("out2.raw"))).isEqualTo(after);
         }
         assertThat(sock).doesNotExist();

@@ -1,5 +1,6 @@
 package dev.converge.nbd.server;
 
+import dev.converge.nbd.testing.Peers;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -31,7 +32,7 @@ class TlsTest {
 
     @BeforeAll
     static void credentials() throws Exception {
-        Tool.assume("openssl");
+        Peers.assume("openssl");
         Files.writeString(pki.resolve("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
                 + "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n");
         Files.writeString(pki.resolve("client.ext"), "extendedKeyUsage=clientAuth\n"
@@ -60,7 +61,7 @@ class TlsTest {
     }
 
     private void start(List<String> allowed) throws Exception {
-        Tool.assume("openssl");
+        Peers.assume("openssl");
         disk = new MemoryBackend(SIZE);
         byte[] b = new byte[SIZE / 2];
         new Random(3).nextBytes(b);
@@ -96,10 +97,10 @@ class TlsTest {
     void qemuImgConvertsAndQemuIoWritesOverTls() throws Exception {
         start(List.of(CLIENT_DN));
         Path out = dir.resolve("out.raw");
-        Tool.run(qemu("qemu-img", "convert", "--object", tlsObject(), "--image-opts", imageOpts(),
+        Peers.run(qemu("qemu-img", "convert", "--object", tlsObject(), "--image-opts", imageOpts(),
                 "-O", "raw", out.toString())).ok();
         assertThat(Files.readAllBytes(out)).isEqualTo(disk.snapshot());
-        Tool.run(qemu("qemu-io", "--object", tlsObject(), "--image-opts", imageOpts(),
+        Peers.run(qemu("qemu-io", "--object", tlsObject(), "--image-opts", imageOpts(),
                 "-c", "write -P 0x77 1M 64k")).ok();
         assertThat(disk.snapshot()[(1 << 20) + 65535]).isEqualTo((byte) 0x77);
     }
@@ -107,18 +108,18 @@ class TlsTest {
     @Test
     void nbdinfoOverNbds() throws Exception {
         start(List.of());
-        String out = Tool.run("nbdinfo", "--json", "nbds://127.0.0.1:" + server.port() + "/disk?tls-certificates="
+        String out = Peers.run("nbdinfo", "--json", "nbds://127.0.0.1:" + server.port() + "/disk?tls-certificates="
                 + pki).ok().out();
         assertThat(out).contains("\"export-size\": " + SIZE);
         Path copy = dir.resolve("copy.raw");
-        Tool.run("nbdcopy", "nbds://127.0.0.1:" + server.port() + "/disk?tls-certificates=" + pki,
+        Peers.run("nbdcopy", "nbds://127.0.0.1:" + server.port() + "/disk?tls-certificates=" + pki,
                 copy.toString()).ok();
         assertThat(Files.readAllBytes(copy)).isEqualTo(disk.snapshot());
     }
 
     @Test
     void withoutClientCertificatesTls13IsOffered() throws Exception {
-        Tool.assume("openssl");
+        Peers.assume("openssl");
         disk = new MemoryBackend(SIZE).fill(0, 4096, (byte) 0x42);
         NbdTlsConfig tls = new NbdTlsConfig(NbdTlsConfig.sslContext(pki, NbdTlsConfig.Endpoint.SERVER), false,
                 java.util.Set.of(), NbdTlsConfig.defaultProtocols(false));
@@ -126,7 +127,7 @@ class TlsTest {
         server = NbdServer.start(NbdServerConfig.tcp("127.0.0.1", 0).withTls(tls));
         server.addExport(NbdExport.readOnly("disk", disk));
         Path copy = dir.resolve("copy.raw");
-        Tool.run("nbdcopy", "nbds://127.0.0.1:" + server.port() + "/disk?tls-certificates=" + pki,
+        Peers.run("nbdcopy", "nbds://127.0.0.1:" + server.port() + "/disk?tls-certificates=" + pki,
                 copy.toString()).ok();
         assertThat(Files.readAllBytes(copy)).isEqualTo(disk.snapshot());
     }
@@ -140,7 +141,7 @@ class TlsTest {
             assertThat(r.getFirst().type()).isEqualTo(OptionReplyType.ERR_TLS_REQD);
             assertThat(c.option(OptionRequest.list()).getFirst().type()).isEqualTo(OptionReplyType.ERR_TLS_REQD);
         }
-        Tool.Result r = Tool.run("qemu-img", "info", "nbd://127.0.0.1:" + server.port() + "/disk");
+        Peers.Result r = Peers.run("qemu-img", "info", "nbd://127.0.0.1:" + server.port() + "/disk");
         assertThat(r.exit()).isNotZero();
         assertThat(r.err()).containsIgnoringCase("TLS");
     }
@@ -148,7 +149,7 @@ class TlsTest {
     @Test
     void clientsOutsideTheAllowListAreRefusedAndTheServerGoesOn() throws Exception {
         start(List.of("CN=someone else,O=converge"));
-        Tool.Result r = Tool.run(qemu("qemu-img", "info", "--object", tlsObject(), "--image-opts", imageOpts()));
+        Peers.Result r = Peers.run(qemu("qemu-img", "info", "--object", tlsObject(), "--image-opts", imageOpts()));
         assertThat(r.exit()).isNotZero();
         server.removeExport("disk");
         server.addExport(NbdExport.writable("disk", disk));
@@ -170,7 +171,7 @@ class TlsTest {
 
     @Test
     void pemKeysInBothFormatsAreTheSameKey() throws Exception {
-        Tool.assume("openssl");
+        Peers.assume("openssl");
         openssl("rsa", "-in", "client-key.pem", "-out", "client-key-pkcs1.pem", "-traditional");
         var pkcs8 = (RSAPrivateCrtKey) PemFiles.privateKey(pki.resolve("client-key.pem"));
         var pkcs1 = (RSAPrivateCrtKey) PemFiles.privateKey(pki.resolve("client-key-pkcs1.pem"));
