@@ -151,9 +151,11 @@ public final class MigrationJob implements JobDriver {
             noDelay(ch);
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
-            PrecopySender s = new PrecopySender(machine, ch, this::policy, new Control(ctx));
+            Control control = new Control(ctx);
+            PrecopySender s = new PrecopySender(machine, ch, this::policy, control);
             sender = s;
             result = s.runToSwitchover();
+            control.finished(result);
         } catch (MigrationException e) {
             if (cancelled || ctx.isCancelled()) {
                 throw new JobCancelledException(ctx.id());
@@ -189,6 +191,13 @@ public final class MigrationJob implements JobDriver {
         @Override
         public void rateLimit(long bytes) {
             ctx.rateLimit(bytes);
+        }
+
+        /** Everything is sent: the bytes of the switchover count as done and nothing remains. */
+        void finished(MigrationResult r) {
+            ctx.progressDone(Math.max(0, r.bytesSent() - lastBytes));
+            lastBytes = r.bytesSent();
+            ctx.progressRemaining(0);
         }
 
         @Override
