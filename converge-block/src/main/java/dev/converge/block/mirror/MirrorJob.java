@@ -355,28 +355,11 @@ public final class MirrorJob implements JobDriver {
         return max;
     }
 
-    /**
-     * Copy buffers, reused across operations: at most {@link MirrorOptions#MAX_IN_FLIGHT} exist,
-     * each of {@link MirrorOptions#maxOpBytes()}, so the hot path neither allocates nor zero-fills
-     * a fresh buffer per operation. Freed with {@link #bufferArena} in {@link #clean}.
-     */
-    private final java.util.concurrent.ConcurrentLinkedQueue<MemorySegment> buffers =
-            new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private final Arena bufferArena = Arena.ofShared();
-
-    private MemorySegment takeBuffer(long len) {
-        MemorySegment b = buffers.poll();
-        if (b == null || b.byteSize() < len) {
-            b = bufferArena.allocate(Math.max(len, options.maxOpBytes()), 4096);
-        }
-        return b;
-    }
-
     /** One copy operation, on its own virtual thread. */
     private void copy(long start, long len) {
         boolean read = true; // which side an error comes from: the source (block-status, read) or the target
-        MemorySegment opBuf = takeBuffer(len);
-        try {
+
+        try (Arena arena = Arena.ofConfined()) {
             for (Extent e : source.blockStatus(start, len)) {
                 if (e.isZero()) {
                     read = false;
@@ -384,7 +367,7 @@ public final class MirrorJob implements JobDriver {
                             options.unmap() ? EnumSet.of(ReqFlag.MAY_UNMAP) : Set.of());
                 } else {
                     read = true;
-                    MemorySegment buf = opBuf.asSlice(e.offset() - start, e.length());
+                    MemorySegment buf = arena.allocate(e.length(), 4096);
                     source.read(e.offset(), buf);
                     read = false;
                     targetBackend.write(e.offset(), buf, Set.of());
@@ -400,7 +383,6 @@ public final class MirrorJob implements JobDriver {
             LOG.error("mirror job '{}': copy of {} bytes at {} failed (bug)", id, len, start, e);
             onError(read, new BlockIOException(Errno.EIO, String.valueOf(e), e));
         } finally {
-            buffers.add(opBuf);
             lock.lock();
             try {
                 busy.clear(chunk(start), chunk(start + len - 1) + 1);
@@ -698,8 +680,6 @@ public final class MirrorJob implements JobDriver {
         graph.removeInternalNode(filter);
         source.removeDirtyBitmap(bitmap);
         graph.detachBackend(targetBackend);
-        buffers.clear();
-        bufferArena.close(); // every operation has ended before clean runs
     }
 
     /** strerror as QEMU puts it in the job's error. */
