@@ -2,6 +2,11 @@ package dev.converge.migration.job;
 
 /** The migration capabilities converge knows (a subset of QEMU's MigrationCapability), all off by default. */
 public enum MigrationCapability {
+    /**
+     * Auto-converge: when the guest dirties memory faster than the stream carries it, hold
+     * the vCPUs back, more and more (the cpu-throttle-* parameters), until it converges.
+     */
+    AUTO_CONVERGE("auto-converge"),
     /** Send MIGRATION events (both sides) and MIGRATION_PASS events (source). */
     EVENTS("events"),
     /**

@@ -7,6 +7,7 @@ import dev.converge.job.JobDriver;
 import dev.converge.job.JobException;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.migration.precopy.ConvergencePolicy;
 import dev.converge.migration.precopy.MigrationControl;
 import dev.converge.migration.precopy.MigrationException;
@@ -41,6 +42,8 @@ public final class MigrationJob implements JobDriver {
     private final MigrationSettings settings;
     private final boolean autoComplete;
     private final boolean pauseBeforeSwitchover;
+    /** Whether auto-converge was on when the migration started (capabilities cannot change while it runs). */
+    private final boolean autoConverge;
     private final MigrationEvents events;
     /** Sets the job's speed (engine.setSpeed on the main loop). */
     private final LongConsumer speed;
@@ -87,6 +90,7 @@ public final class MigrationJob implements JobDriver {
         this.settings = Objects.requireNonNull(settings);
         this.autoComplete = autoComplete;
         this.pauseBeforeSwitchover = settings.has(MigrationCapability.PAUSE_BEFORE_SWITCHOVER);
+        this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.events = Objects.requireNonNull(events);
         this.speed = Objects.requireNonNull(speed);
         this.onClean = Objects.requireNonNull(onClean);
@@ -247,6 +251,11 @@ public final class MigrationJob implements JobDriver {
         }
 
         @Override
+        public AutoConverge.Params autoConverge() {
+            return autoConverge ? settings.autoConverge() : null;
+        }
+
+        @Override
         public void idle(Duration max) {
             ctx.sleep(max);
         }
@@ -399,6 +408,9 @@ public final class MigrationJob implements JobDriver {
         }
         m.put("remaining", p == null ? machine.ram().size() : p.remainingBytes());
         m.put("converged", p != null && p.converged());
+        if (p != null && p.throttlePercent() > 0 && !status.isFinal()) {
+            m.put("cpu-throttle-percentage", (long) p.throttlePercent());
+        }
         return m;
     }
 
@@ -415,6 +427,7 @@ public final class MigrationJob implements JobDriver {
                 p == null || p.expectedDowntimeMs() == Long.MAX_VALUE ? settings.downtimeLimitMs() : p.expectedDowntimeMs(),
                 errorDesc, transferred, status == MigrationStatus.COMPLETED ? 0 : p == null ? machine.ram().size() : p.remainingBytes(),
                 machine.ram().size(), zero, normal, (long) (dirtyRate / RamBlock.PAGE_SIZE),
-                p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? 0 : p.pass(), pre, transferred - pre);
+                p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? 0 : p.pass(), pre, transferred - pre,
+                status.isFinal() || p == null ? 0 : p.throttlePercent());
     }
 }

@@ -1,5 +1,6 @@
 package dev.converge.migration.job;
 
+import dev.converge.migration.precopy.AutoConverge;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -25,6 +26,83 @@ public final class MigrationSettings {
     private volatile long maxBandwidth = DEFAULT_MAX_BANDWIDTH;
     /** bytes/s, 0 = use the measured bandwidth; volatile: read by the job thread. */
     private volatile long availSwitchoverBandwidth;
+    /** Auto-converge's parameters (one immutable record, so the job thread reads a consistent set). */
+    private volatile AutoConverge.Params autoConverge = AutoConverge.Params.DEFAULTS;
+
+    /**
+     * What one migrate-set-parameters sets; null members stay as they are.
+     *
+     * @param downtimeLimit            ms
+     * @param maxBandwidth             bytes/s
+     * @param availSwitchoverBandwidth bytes/s
+     * @param cpuThrottleInitial       auto-converge's first throttle, %
+     * @param cpuThrottleIncrement     auto-converge's step, %
+     * @param cpuThrottleTailslow      auto-converge's smaller steps near the goal
+     * @param maxCpuThrottle           auto-converge's ceiling, %
+     * @param throttleTriggerThreshold auto-converge's trigger, % of the bytes sent
+     */
+    public record Update(Long downtimeLimit, Long maxBandwidth, Long availSwitchoverBandwidth, Long cpuThrottleInitial,
+            Long cpuThrottleIncrement, Boolean cpuThrottleTailslow, Long maxCpuThrottle, Long throttleTriggerThreshold) {
+
+        /**
+         * The first value out of range, with QEMU's text (migrate_params_check names parameters
+         * with underscores), or null when all are valid.
+         */
+        public String check() {
+            if (downtimeLimit != null && checkDowntimeLimit(downtimeLimit) != null) {
+                return checkDowntimeLimit(downtimeLimit);
+            }
+            if (maxBandwidth != null && maxBandwidth < 0) {
+                return "Parameter 'max_bandwidth' expects a non-negative size";
+            }
+            if (availSwitchoverBandwidth != null && availSwitchoverBandwidth < 0) {
+                return "Parameter 'avail_switchover_bandwidth' expects a non-negative size";
+            }
+            String e = range("throttle_trigger_threshold", throttleTriggerThreshold, 100);
+            e = e != null ? e : range("cpu_throttle_initial", cpuThrottleInitial, 99);
+            e = e != null ? e : range("cpu_throttle_increment", cpuThrottleIncrement, 99);
+            return e != null ? e : range("max_cpu_throttle", maxCpuThrottle, 99);
+        }
+
+        private static String range(String name, Long value, int max) {
+            return value != null && (value < 1 || value > max)
+                    ? "Parameter '" + name + "' expects an integer in the range of 1 to " + max : null;
+        }
+    }
+
+    /**
+     * Applies {@code u} after checking all of it: nothing changes when one value is bad.
+     * max-bandwidth is applied here too; a running job's speed is the caller's (engine.setSpeed).
+     *
+     * @throws IllegalArgumentException with {@link Update#check()}'s text
+     */
+    public void apply(Update u) {
+        String error = u.check();
+        if (error != null) {
+            throw new IllegalArgumentException(error);
+        }
+        if (u.downtimeLimit() != null) {
+            downtimeLimitMs = u.downtimeLimit();
+        }
+        if (u.maxBandwidth() != null) {
+            maxBandwidth = u.maxBandwidth();
+        }
+        if (u.availSwitchoverBandwidth() != null) {
+            availSwitchoverBandwidth = u.availSwitchoverBandwidth();
+        }
+        AutoConverge.Params a = autoConverge;
+        autoConverge = new AutoConverge.Params(
+                u.cpuThrottleInitial() == null ? a.initial() : u.cpuThrottleInitial().intValue(),
+                u.cpuThrottleIncrement() == null ? a.increment() : u.cpuThrottleIncrement().intValue(),
+                u.cpuThrottleTailslow() == null ? a.tailslow() : u.cpuThrottleTailslow(),
+                u.maxCpuThrottle() == null ? a.max() : u.maxCpuThrottle().intValue(),
+                u.throttleTriggerThreshold() == null ? a.triggerThreshold() : u.throttleTriggerThreshold().intValue());
+    }
+
+    /** Auto-converge's parameters now (whether it is on is the capability's). */
+    public AutoConverge.Params autoConverge() {
+        return autoConverge;
+    }
 
     /** Whether {@code c} is on. Main loop (or a snapshot taken there). */
     public boolean has(MigrationCapability c) {

@@ -20,6 +20,12 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Vcpus implements AutoCloseable {
     private enum Mode { STOPPED, RUNNING, EXITING }
 
+    /**
+     * The throttle's sleep granule: the vCPU runs until it owes this much, then sleeps it off
+     * (QEMU's throttle works in 10 ms slices; 1 ms keeps a stop or a throttle change prompt).
+     */
+    static final long THROTTLE_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
     private final Workload workload;
     private final List<Thread> threads = new ArrayList<>();
     /** Nanoseconds per dirtied page for each vCPU, 0 for unpaced. */
@@ -60,6 +66,7 @@ public final class Vcpus implements AutoCloseable {
     private void loop(int i) {
         long due = System.nanoTime();
         boolean idle = false;
+        long owed = 0; // throttle: nanoseconds of sleep this vCPU still owes
         while (true) {
             lock.lock();
             try {
@@ -116,9 +123,17 @@ public final class Vcpus implements AutoCloseable {
             }
             int thr = throttlePercent;
             if (thr > 0) {
-                wait = Math.max(wait, (now - start) * thr / (100 - thr));
+                // Run time earns sleep time (thr% of the wall clock is spent held back). A step takes
+                // microseconds, far below what a timed wait can honour, so the debt is paid in slices.
+                owed += (now - start) * thr / (100 - thr);
+                if (owed >= THROTTLE_SLICE_NANOS) {
+                    wait = Math.max(wait, owed);
+                }
+            } else {
+                owed = 0;
             }
             if (wait > 0) {
+                long slept = System.nanoTime();
                 lock.lock();
                 try {
                     long left = wait;
@@ -130,6 +145,7 @@ public final class Vcpus implements AutoCloseable {
                 } finally {
                     lock.unlock();
                 }
+                owed = Math.max(0, owed - (System.nanoTime() - slept));
             }
         }
     }

@@ -33,6 +33,14 @@ public interface MigrationControl {
     /** Waits up to {@code max} before the next pass when nothing was dirty; cancel and complete cut it short. */
     void idle(Duration max) throws InterruptedException;
 
+    /**
+     * Auto-converge's parameters as they are now, or null when the capability is off. Asked
+     * after every pass.
+     */
+    default AutoConverge.Params autoConverge() {
+        return null;
+    }
+
     /** The switchover begins: the vCPUs are about to stop (QEMU's "device" phase). */
     default void switchingOver() {
     }

@@ -12,7 +12,8 @@ package dev.converge.migration.precopy;
  * @param bandwidth          bytes per second measured over the last pass with enough data
  * @param expectedDowntimeMs remaining ÷ bandwidth, {@link Long#MAX_VALUE} when unknown
  * @param converged          whether the policy says the switchover fits the downtime limit
+ * @param throttlePercent    auto-converge's hold on the vCPUs, 0 when none (QEMU's cpu-throttle-percentage)
  */
 public record MigrationProgress(long pass, long bytesSent, long pagesSent, long zeroPages, long remainingBytes,
-        double bandwidth, long expectedDowntimeMs, boolean converged) {
+        double bandwidth, long expectedDowntimeMs, boolean converged, int throttlePercent) {
 }

@@ -26,7 +26,7 @@ import java.util.Objects;
  * starts zeroed), send the header and the RAM layout, start the {@link ReturnPath} reader.</li>
  * <li>Passes: send every marked page (zero pages as markers, others in batches with one
  * gathering write straight from guest memory), END_OF_PASS, sync the dirty log, measure
- * bandwidth, ask the policy with the measured fixed switchover cost (the destination's lag and
+ * bandwidth (judged by the slowest recent pass, {@link BandwidthMeter}), ask the policy with the measured fixed switchover cost (the destination's lag and
  * round trip from its PASS_ACKs), report progress. Before trusting a "converged", the sender
  * waits for that pass's ack, so the lag in the estimate is the current one. Repeat until the
  * control requests completion.</li>
@@ -43,8 +43,7 @@ import java.util.Objects;
  * how a cancel reaches them). One sender runs one migration; it is not reusable.
  */
 public final class PrecopySender {
-    /** Bandwidth is only measured over passes that sent at least this much, to avoid noise. */
-    static final long MIN_MEASURED_BYTES = 256 << 10;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PrecopySender.class);
     /** Longest wait between passes when nothing was dirty. */
     static final Duration IDLE_WAIT = Duration.ofMillis(20);
     /** How long a converged-looking pass waits for the destination's ack before it counts as not converged. */
@@ -54,6 +53,8 @@ public final class PrecopySender {
      * engine's main loop, so it is bounded; normally it is one loopback round trip.
      */
     static final Duration RESUMED_WAIT = Duration.ofSeconds(1);
+    /** See {@link #controlInterval}: two full batches (a full batch is 256 KiB). */
+    static final long CONTROL_INTERVAL = 512 << 10;
     private static final int CTRL_CAPACITY = 64 << 10;
     private static final int BATCH_HEAD_MAX = WireFormat.RECORD_HEADER_SIZE + WireFormat.BATCH_FIXED
             + 8 * WireFormat.MAX_BATCH_PAGES;
@@ -72,16 +73,33 @@ public final class PrecopySender {
     private volatile long resumedAt;
     /** The return path reader; set by the running thread before the first pass. */
     private volatile ReturnPath returnPath;
+    /** The switchover's steps, set by the running thread once the destination acked; RESUMED added by commit. */
+    private volatile SwitchoverTrace trace;
 
     // All state below is confined to the thread that calls run().
     private final ByteBuffer ctrl = ByteBuffer.allocateDirect(CTRL_CAPACITY).order(WireFormat.ORDER);
     private final ByteBuffer[] gather = new ByteBuffer[1 + WireFormat.MAX_BATCH_PAGES];
     private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
     private int batchCount;
+    /**
+     * Bytes between calls of the control (rate limit, pause point, cancel check). Not a flag that
+     * is true in every pass and false only in the stopped window: the JIT compiles a branch never
+     * taken as a trap, and the switchover's first batch would then deoptimize the send loop and
+     * run it interpreted inside the downtime (seen in -XX:+PrintCompilation at every switchover).
+     * With an interval both outcomes occur in every pass; the switchover sets it to "never". The
+     * end of each pass is a control point too, so that short passes are rate-limited.
+     */
+    private long controlInterval = CONTROL_INTERVAL;
+    private long sinceControl;
     private int batchBlock = -1;
     private long bytesSent;
     private long pagesSent;
     private long zeroPages;
+    /** The estimate the last pass was judged by, and its fixed cost (for the trace). */
+    private ConvergencePolicy.Estimate lastEstimate;
+    /** Auto-converge's state; applied only while the control supplies parameters. */
+    private final AutoConverge autoConverge = new AutoConverge();
+    private Duration lastFixedCost = Duration.ZERO;
 
     /**
      * @param channel the connection to the destination: the stream is written to it and the
@@ -135,7 +153,18 @@ public final class PrecopySender {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MigrationException.Interrupted(e);
+        } finally {
+            // Auto-converge ends with the migration (as QEMU's): a source that resumes after a
+            // failure or a cancel runs at full speed again.
+            if (autoConverge.throttle() > 0) {
+                machine.vcpus().setThrottle(0);
+            }
         }
+    }
+
+    /** Where the switchover's downtime went; null before the destination acked COMPLETE. */
+    public SwitchoverTrace trace() {
+        return trace;
     }
 
     /** When the vCPUs stopped for the switchover (System.nanoTime()), 0 before. */
@@ -163,6 +192,7 @@ public final class PrecopySender {
      * @return whether START was written
      */
     public boolean commitSwitchover() {
+        long decided = System.nanoTime();
         boolean sent = sendDecision(new StreamRecord.Start());
         machine.completeSwitchover();
         ReturnPath rp = returnPath;
@@ -175,6 +205,11 @@ public final class PrecopySender {
             }
         }
         resumedAt = resumed != 0 ? resumed : System.nanoTime();
+        SwitchoverTrace t = trace;
+        if (t != null) {
+            trace = t.withDecision(decided, resumed);
+            log.info("migration of '{}' switched over: {}", machine.name(), trace);
+        }
         return sent;
     }
 
@@ -220,14 +255,16 @@ public final class PrecopySender {
         ReturnPath rp = new ReturnPath(in);
         returnPath = rp;
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
+        autoConverge.start(System.nanoTime(), bytesSent);
 
-        double bandwidth = 0;
+        BandwidthMeter meter = new BandwidthMeter();
         boolean signalledConverged = false;
         long pass = 0;
         while (true) {
             long passStart = System.nanoTime();
             long passBytesStart = bytesSent;
-            sendMarked(bitmap, true);
+            sendMarked(bitmap);
+            controlPoint(); // a pass shorter than the interval is rate-limited too
             pass++;
             ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass)));
             flush();
@@ -235,28 +272,32 @@ public final class PrecopySender {
             rp.passSent(pass, passEnd);
             long passBytes = bytesSent - passBytesStart;
             long elapsed = Math.max(1, passEnd - passStart);
-            if (passBytes >= MIN_MEASURED_BYTES || bandwidth == 0) {
-                bandwidth = passBytes * 1e9 / elapsed;
-            }
-            ram.syncDirtyLog(bitmap);
+            meter.record(passBytes, elapsed);
+            double bandwidth = meter.conservative();
+            sync(bitmap);
+            throttle();
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
-            ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
+            Duration fixed = fixedCost(rp);
+            ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth, fixed);
             if (estimate.converged()) {
                 ReturnPath.PassAck ack = rp.awaitPassAck(pass, PASS_ACK_WAIT);
                 if (ack == ReturnPath.PassAck.ACKED) {
                     // Converged on the lag of an earlier pass: wait until the destination has applied
                     // this one, so that its lag is in the estimate, then count what was dirtied meanwhile.
-                    ram.syncDirtyLog(bitmap);
+                    sync(bitmap);
                     remaining = bitmap.count() * RamBlock.PAGE_SIZE;
-                    estimate = policy.get().evaluate(remaining, bandwidth, fixedCost(rp));
+                    fixed = fixedCost(rp);
+                    estimate = policy.get().evaluate(remaining, bandwidth, fixed);
                 } else if (ack == ReturnPath.PassAck.TIMED_OUT) {
                     // No ack in time: the destination lags at least that long; not converged this pass.
                     estimate = policy.get().evaluate(remaining, bandwidth, PASS_ACK_WAIT);
                 }
                 // ENDED: no ack can come; the estimate stands and the switchover reports the loss.
             }
+            lastEstimate = estimate;
+            lastFixedCost = fixed;
             MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
-                    bandwidth, estimate.expectedDowntimeMs(), estimate.converged());
+                    meter.latest(), estimate.expectedDowntimeMs(), estimate.converged(), autoConverge.throttle());
             control.progress(progress);
             if (estimate.converged() && !signalledConverged) {
                 signalledConverged = true;
@@ -269,7 +310,7 @@ public final class PrecopySender {
             if (remaining == 0) {
                 control.idle(IDLE_WAIT);
                 checkCancelled();
-                ram.syncDirtyLog(bitmap);
+                sync(bitmap);
             }
         }
     }
@@ -283,12 +324,19 @@ public final class PrecopySender {
         boolean done = false;
         try {
             control.vcpusStopped();
+            long drained = System.nanoTime();
+            long bytesBefore = bytesSent;
             ram.syncDirtyLog(bitmap);
-            sendMarked(bitmap, false);
+            controlInterval = Long.MAX_VALUE; // stopped: no rate limit, no pause point, as fast as it goes
+            sendMarked(bitmap);
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState()))));
             putRecord(StreamEncoder.encode(new StreamRecord.Complete()));
             flush();
+            long sent = System.nanoTime();
             returnPath.awaitAckComplete();
+            ConvergencePolicy.Estimate e = lastEstimate;
+            trace = new SwitchoverTrace(e.expectedDowntimeMs(), e.remainingBytes(), e.bandwidth(), lastFixedCost.toMillis(),
+                    bytesSent - bytesBefore, stopped, drained, sent, System.nanoTime(), 0, 0);
             done = true;
             return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (System.nanoTime() - stopped) / 1_000_000);
         } finally {
@@ -298,8 +346,27 @@ public final class PrecopySender {
         }
     }
 
+    /** Syncs the dirty log into {@code bitmap}; what it newly marks counts for auto-converge. */
+    private void sync(MigrationBitmap bitmap) {
+        autoConverge.dirtied(ram.syncDirtyLog(bitmap) * RamBlock.PAGE_SIZE);
+    }
+
+    /** Applies auto-converge's throttle when the control has it on (its parameters may change meanwhile). */
+    private void throttle() {
+        AutoConverge.Params p = control.autoConverge();
+        if (p == null) {
+            return;
+        }
+        int before = autoConverge.throttle();
+        int now = autoConverge.evaluate(System.nanoTime(), bytesSent, p);
+        if (now != before) {
+            machine.vcpus().setThrottle(now);
+            log.info("migration of '{}': auto-converge throttles the vCPUs to {}%", machine.name(), now);
+        }
+    }
+
     /** Sends every page marked in {@code bitmap}, clearing the marks. */
-    private void sendMarked(MigrationBitmap bitmap, boolean throttled) throws MigrationException, InterruptedException {
+    private void sendMarked(MigrationBitmap bitmap) throws MigrationException, InterruptedException {
         List<RamBlock> blocks = ram.blocks();
         for (int b = 0; b < blocks.size(); b++) {
             RamBlock block = blocks.get(b);
@@ -309,13 +376,13 @@ public final class PrecopySender {
                 bitmap.clear(b, page);
                 if (block.isZeroPage(page)) {
                     if (ctrl.remaining() < WireFormat.RECORD_HEADER_SIZE + WireFormat.ZERO_PAGE_PAYLOAD + BATCH_HEAD_MAX) {
-                        sendBatch(throttled);
+                        sendBatch();
                     }
                     StreamEncoder.putZeroPage(ctrl, b, page << RamBlock.PAGE_SHIFT);
                     zeroPages++;
                 } else {
                     if (batchCount == WireFormat.MAX_BATCH_PAGES || (batchCount > 0 && batchBlock != b)) {
-                        sendBatch(throttled);
+                        sendBatch();
                     }
                     batchBlock = b;
                     batchOffsets[batchCount] = page << RamBlock.PAGE_SHIFT;
@@ -324,11 +391,11 @@ public final class PrecopySender {
                 }
             }
         }
-        sendBatch(throttled);
+        sendBatch();
     }
 
     /** Writes the pending control records and the pending batch in one gathering write. */
-    private void sendBatch(boolean throttled) throws MigrationException, InterruptedException {
+    private void sendBatch() throws MigrationException, InterruptedException {
         if (batchCount == 0 && ctrl.position() == 0) {
             return;
         }
@@ -341,11 +408,18 @@ public final class PrecopySender {
             gather[1 + i] = null;
         }
         batchCount = 0;
-        if (throttled) {
-            control.rateLimit(n);
-            control.checkpoint();
-            checkCancelled();
+        sinceControl += n;
+        if (sinceControl >= controlInterval) {
+            controlPoint();
         }
+    }
+
+    /** Rate limit for what was sent since the last call, pause point, cancel check. */
+    private void controlPoint() throws MigrationException, InterruptedException {
+        control.rateLimit(sinceControl);
+        sinceControl = 0;
+        control.checkpoint();
+        checkCancelled();
     }
 
     /** Queues a control record; one larger than the queue's room goes out on its own. */

@@ -293,18 +293,14 @@ public final class MigrationModule implements AutoCloseable {
     }
 
     /** migrate-set-parameters: checks all, then applies all; a running migration sees them at once. */
-    void setParameters(Long downtimeLimit, Long maxBandwidth, Long availSwitchover) {
-        if (downtimeLimit != null && MigrationSettings.checkDowntimeLimit(downtimeLimit) != null) {
-            throw QmpException.generic(MigrationSettings.checkDowntimeLimit(downtimeLimit));
+    void setParameters(MigrationSettings.Update update) {
+        String error = update.check();
+        if (error != null) {
+            throw QmpException.generic(error);
         }
-        if (downtimeLimit != null) {
-            settings.setDowntimeLimitMs(downtimeLimit);
-        }
-        if (availSwitchover != null) {
-            settings.setAvailSwitchoverBandwidth(availSwitchover);
-        }
+        settings.apply(update);
+        Long maxBandwidth = update.maxBandwidth();
         if (maxBandwidth != null) {
-            settings.setMaxBandwidth(maxBandwidth);
             MigrationJob j = outgoing;
             if (j != null && !j.status().isFinal()) {
                 Job job = j.job();

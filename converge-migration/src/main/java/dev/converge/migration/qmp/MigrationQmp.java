@@ -11,9 +11,11 @@ import dev.converge.job.qmp.JobQmp;
 import dev.converge.job.qmp.JobTypeSchema;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationJob;
+import dev.converge.migration.job.MigrationSettings;
 import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.job.MigrationView;
+import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
@@ -42,8 +44,8 @@ final class MigrationQmp {
     static final EnumType STATUS = EnumType.of("MigrationStatus", MigrationStatus.class, MigrationStatus::wireName,
             "The status of a migration, as QEMU's");
     static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
-            MigrationCapability::wireName, "Migration capabilities converge supports: events, pause-before-switchover, "
-                    + "return-path");
+            MigrationCapability::wireName, "Migration capabilities converge supports: auto-converge, events, "
+                    + "pause-before-switchover, return-path");
     static final ObjectType CAPABILITY_STATUS = ObjectType.struct("MigrationCapabilityStatus",
             "A capability and whether it is on",
             required("capability", CAPABILITY, "the capability"),
@@ -90,6 +92,8 @@ final class MigrationQmp {
             optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now (while active)"),
             optional("downtime", BuiltinType.INT, "ms the vCPUs were stopped (completed)"),
             optional("setup-time", BuiltinType.INT, "ms the setup took"),
+            optional("cpu-throttle-percentage", BuiltinType.INT, "auto-converge's throttle on the vCPUs now, % (only "
+                    + "while it holds them back)"),
             optional("error-desc", BuiltinType.STR, "why it failed; human-readable, not for parsing"),
             optional("socket-address", new ArrayType(SOCKET_INFO), "destination: where it listens (a tcp port 0 shows "
                     + "the port chosen)"));
@@ -99,7 +103,17 @@ final class MigrationQmp {
             optional("max-bandwidth", BuiltinType.SIZE, "bytes per second the migration may use (default 128 MiB/s; "
                     + "0 = unlimited); the job's speed"),
             optional("avail-switchover-bandwidth", BuiltinType.SIZE, "bytes per second available for the switchover, "
-                    + "used instead of the measured bandwidth for the downtime estimate (default 0 = measure)"));
+                    + "used instead of the measured bandwidth for the downtime estimate (default 0 = measure)"),
+            optional("cpu-throttle-initial", BuiltinType.UINT8, "auto-converge: the first throttle, % of the vCPUs' "
+                    + "time held back (1..99, default 20)"),
+            optional("cpu-throttle-increment", BuiltinType.UINT8, "auto-converge: how much each further step adds "
+                    + "(1..99, default 10)"),
+            optional("cpu-throttle-tailslow", BuiltinType.BOOL, "auto-converge: near the goal, step only as far as "
+                    + "needed to bring the dirty rate to the trigger (at most the increment; default false)"),
+            optional("max-cpu-throttle", BuiltinType.UINT8, "auto-converge: the highest throttle (1..99, default 99)"),
+            optional("throttle-trigger-threshold", BuiltinType.UINT8, "auto-converge: a period counts as dirtying too "
+                    + "fast when it dirtied more than this % of the bytes it sent; every second such period raises the "
+                    + "throttle (1..100, default 50)"));
 
     /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
     static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
@@ -128,7 +142,9 @@ final class MigrationQmp {
                                 + "before the bandwidth is known"),
                         required("remaining", BuiltinType.INT, "bytes of RAM still dirty"),
                         required("converged", BuiltinType.BOOL, "whether the remainder fits downtime-limit now "
-                                + "(a ready job may stop fitting when the dirty rate rises)"))));
+                                + "(a ready job may stop fitting when the dirty rate rises)"),
+                        optional("cpu-throttle-percentage", BuiltinType.INT, "auto-converge's throttle on the vCPUs, % "
+                                + "(only while it holds them back)"))));
 
         registry.register(new CommandSpec("migrate", MIGRATE_ARGS,
                 CommandSpec.EMPTY,
@@ -189,8 +205,11 @@ final class MigrationQmp {
                 "Set migration parameters; a running migration applies them at once (max-bandwidth is the job's "
                         + "speed). Error: \"Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms\".",
                 SINCE, args -> {
-                    module.setParameters(opt(args, "downtime-limit"), opt(args, "max-bandwidth"),
-                            opt(args, "avail-switchover-bandwidth"));
+                    module.setParameters(new MigrationSettings.Update(opt(args, "downtime-limit"),
+                            opt(args, "max-bandwidth"), opt(args, "avail-switchover-bandwidth"),
+                            opt(args, "cpu-throttle-initial"), opt(args, "cpu-throttle-increment"),
+                            args.has("cpu-throttle-tailslow") ? args.bool("cpu-throttle-tailslow") : null,
+                            opt(args, "max-cpu-throttle"), opt(args, "throttle-trigger-threshold")));
                     return null;
                 }));
         registry.register(new CommandSpec("query-migrate-parameters", CommandSpec.EMPTY, PARAMETERS,
@@ -199,6 +218,12 @@ final class MigrationQmp {
                     o.put("downtime-limit", module.settings().downtimeLimitMs());
                     o.put("max-bandwidth", module.settings().maxBandwidth());
                     o.put("avail-switchover-bandwidth", module.settings().availSwitchoverBandwidth());
+                    AutoConverge.Params a = module.settings().autoConverge();
+                    o.put("cpu-throttle-initial", a.initial());
+                    o.put("cpu-throttle-increment", a.increment());
+                    o.put("cpu-throttle-tailslow", a.tailslow());
+                    o.put("max-cpu-throttle", a.max());
+                    o.put("throttle-trigger-threshold", a.triggerThreshold());
                     return o;
                 }));
         registry.register(new CommandSpec("query-migrate", CommandSpec.EMPTY, INFO,
@@ -281,6 +306,9 @@ final class MigrationQmp {
                     o.put("expected-downtime", v.expectedDowntimeMs());
                 }
                 o.put("setup-time", v.setupTimeMs());
+                if (v.throttlePercent() > 0) {
+                    o.put("cpu-throttle-percentage", v.throttlePercent());
+                }
                 ObjectNode ram = o.putObject("ram");
                 ram.put("transferred", v.transferred());
                 ram.put("remaining", v.remaining());

@@ -1,0 +1,48 @@
+package dev.converge.migration.precopy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class BandwidthMeterTest {
+    private static final long MB = 1_000_000;
+    private static final long SECOND = 1_000_000_000L;
+
+    @Test
+    void unknownBeforeAnyPass() {
+        BandwidthMeter m = new BandwidthMeter();
+        assertThat(m.latest()).isZero();
+        assertThat(m.conservative()).isZero();
+    }
+
+    @Test
+    void judgesByTheSlowestOfTheLastThreePasses() {
+        BandwidthMeter m = new BandwidthMeter();
+        m.record(1000 * MB, SECOND);
+        m.record(2000 * MB, SECOND);
+        m.record(3000 * MB, SECOND);
+        assertThat(m.conservative()).isEqualTo(1000.0 * MB);
+        assertThat(m.latest()).isEqualTo(3000.0 * MB);
+        m.record(2500 * MB, SECOND); // the 1000 MB/s pass falls out of the window
+        assertThat(m.conservative()).isEqualTo(2000.0 * MB);
+    }
+
+    @Test
+    void aShortPassCountsOnlyWhileNothingBetterIsKnown() {
+        BandwidthMeter m = new BandwidthMeter();
+        m.record(4096, 1000); // 4.096 GB/s measured over one page: a guess, but better than nothing
+        assertThat(m.conservative()).isEqualTo(4096 * 1e9 / 1000);
+        m.record(500 * MB, SECOND);
+        m.record(4096, 10); // one page in 10 ns says nothing about the stream
+        assertThat(m.conservative()).isEqualTo(500.0 * MB);
+        assertThat(m.latest()).isEqualTo(500.0 * MB);
+    }
+
+    @Test
+    void refusesImpossibleSamples() {
+        BandwidthMeter m = new BandwidthMeter();
+        assertThatThrownBy(() -> m.record(-1, SECOND)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-1 bytes");
+        assertThatThrownBy(() -> m.record(1, 0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0 ns");
+    }
+}
