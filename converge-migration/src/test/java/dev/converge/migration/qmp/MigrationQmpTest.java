@@ -7,7 +7,10 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.machine.PatternWorkload;
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.wire.WireFormat;
 import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.qmp.schema.SchemaValidator;
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -53,6 +56,13 @@ class MigrationQmpTest {
 
     private static String migrateArgs(String uri, String extra) {
         return "{\"uri\": \"" + uri + "\"" + (extra == null ? "" : ", " + extra) + "}";
+    }
+
+    /** query-migrate, checked against the MigrationInfo schema it declares. */
+    private static JsonNode queryMigrate(Peer p) {
+        JsonNode info = p.exec("query-migrate");
+        SchemaValidator.validate(MigrationQmp.INFO, info);
+        return info;
     }
 
     private static JsonNode job(Peer p, String id) {
@@ -198,6 +208,79 @@ class MigrationQmpTest {
         src.awaitMigration("completed");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
         assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+    }
+
+    @Test
+    void destinationQueryMigrateCountsEveryRecordTheSourceSent() {
+        String spec = "memory=64M,vcpus=2,workload=pattern,dirty-rate=16M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        dst.capabilities("events");
+        PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
+        await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        dst.awaitMigration("completed");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("completed"));
+
+        JsonNode srcRam = queryMigrate(src).get("ram");
+        JsonNode info = queryMigrate(dst);
+        assertThat(info.get("status").asText()).isEqualTo("completed");
+        assertThat(info.has("error-desc")).isFalse();
+        assertThat(info.has("socket-address")).as("no longer listening").isFalse();
+        JsonNode ram = info.get("ram");
+        assertThat(ram).as("destination ram: %s", ram).isNotNull();
+        // Every record sent is received: the page counts agree exactly, member by member.
+        assertThat(ram.get("normal").asLong()).isPositive().isEqualTo(srcRam.get("normal").asLong());
+        assertThat(ram.get("duplicate").asLong()).isEqualTo(srcRam.get("duplicate").asLong());
+        assertThat(ram.get("normal-bytes").asLong()).isEqualTo(ram.get("normal").asLong() * RamBlock.PAGE_SIZE);
+        assertThat(ram.get("dirty-sync-count").asLong()).as("one END_OF_PASS per pass of the source")
+                .isEqualTo(srcRam.get("dirty-sync-count").asLong());
+        // The source's count ends with COMPLETE (it is frozen at the ack); the destination also read START after it.
+        assertThat(ram.get("transferred").asLong())
+                .isEqualTo(srcRam.get("transferred").asLong() + WireFormat.RECORD_HEADER_SIZE);
+        assertThat(ram.get("total").asLong()).isEqualTo(dst.machine().ram().size()).isEqualTo(srcRam.get("total").asLong());
+        assertThat(ram.get("page-size").asLong()).isEqualTo(RamBlock.PAGE_SIZE);
+        assertThat(ram.get("mbps").asDouble()).isPositive();
+        assertThat(ram.has("remaining") || ram.has("dirty-pages-rate") || ram.has("precopy-bytes")
+                || ram.has("downtime-bytes")).as("members only the source can know").isFalse();
+
+        // The destination runs on; what it shows of the migration stays as it was at the end.
+        dst.exec("cont");
+        PatternWorkload dstWork = (PatternWorkload) dst.machine().workload();
+        long p = dstWork.progress();
+        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > p + 500);
+        assertThat(queryMigrate(dst)).isEqualTo(info);
+    }
+
+    @Test
+    void destinationQueryMigrateShowsTheStreamGrowingWhileActive() {
+        String spec = "memory=64M,vcpus=1,workload=pattern,dirty-rate=8M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        // Limit 0: never converges (the switchover's measured fixed cost is above 0), so it stays active.
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"downtime-limit\": 0}");
+        assertThat(queryMigrate(dst).has("ram")).as("listening: nothing received yet").isFalse();
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> queryMigrate(dst).path("ram").path("transferred").asLong() > 0);
+        JsonNode first = queryMigrate(dst);
+        assertThat(first.get("status").asText()).isEqualTo("active");
+        assertThat(first.get("ram").get("total").asLong()).isEqualTo(dst.machine().ram().size());
+        long transferred = first.get("ram").get("transferred").asLong();
+        long totalTime = first.get("total-time").asLong();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> queryMigrate(dst).get("ram").get("transferred").asLong() > transferred);
+        JsonNode later = queryMigrate(dst);
+        assertThat(later.get("status").asText()).isEqualTo("active");
+        assertThat(later.get("total-time").asLong()).isGreaterThanOrEqualTo(totalTime);
+        assertThat(later.get("ram").get("normal").asLong() + later.get("ram").get("duplicate").asLong())
+                .isGreaterThanOrEqualTo(first.get("ram").get("normal").asLong() + first.get("ram").get("duplicate").asLong());
+
+        // A failed migration keeps what it received on show, next to the error.
+        src.exec("migrate_cancel");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        JsonNode failed = queryMigrate(dst);
+        assertThat(failed.get("error-desc").asText()).isNotBlank();
+        assertThat(failed.get("ram").get("transferred").asLong()).isGreaterThan(transferred);
+        assertThat(failed.get("total-time").asLong()).isGreaterThanOrEqualTo(later.get("total-time").asLong());
     }
 
     @Test
