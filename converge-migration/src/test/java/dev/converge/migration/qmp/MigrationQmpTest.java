@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.machine.PatternWorkload;
 import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.qmp.HeldConnector.Hold;
 import dev.converge.migration.wire.WireFormat;
 import dev.converge.qmp.client.QmpCommandException;
 import dev.converge.qmp.schema.SchemaValidator;
@@ -15,6 +17,7 @@ import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +27,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Two daemons in-process, driven only through QMP, as management software would. */
@@ -34,9 +38,11 @@ class MigrationQmpTest {
     Path dir;
 
     private final List<Peer> peers = new ArrayList<>();
+    private final List<HeldConnector> connectors = new ArrayList<>();
 
     @AfterEach
     void closePeers() {
+        connectors.forEach(HeldConnector::release); // a failed test must not leave a job thread held
         peers.reversed().forEach(Peer::close);
     }
 
@@ -63,6 +69,15 @@ class MigrationQmpTest {
         JsonNode info = p.exec("query-migrate");
         SchemaValidator.validate(MigrationQmp.INFO, info);
         return info;
+    }
+
+    /** The MIGRATION statuses announced, oldest first (those queued already included), up to the first end. */
+    private static List<String> migrationStatusesUntilTheEnd(Peer p) {
+        List<String> out = new ArrayList<>();
+        while (out.isEmpty() || !List.of("completed", "failed", "cancelled").contains(out.getLast())) {
+            out.add(p.client().awaitEvent("MIGRATION", TestTimeouts.LONG).path("data").path("status").asText());
+        }
+        return out;
     }
 
     private static JsonNode job(Peer p, String id) {
@@ -281,6 +296,56 @@ class MigrationQmpTest {
         assertThat(failed.get("error-desc").asText()).isNotBlank();
         assertThat(failed.get("ram").get("transferred").asLong()).isGreaterThan(transferred);
         assertThat(failed.get("total-time").asLong()).isGreaterThanOrEqualTo(later.get("total-time").asLong());
+    }
+
+    @ParameterizedTest(name = "{0}, job held {1}")
+    @CsvSource({"migrate_cancel, BEFORE_CONNECTING", "job-cancel, BEFORE_CONNECTING",
+            "migrate_cancel, AFTER_CONNECTING", "job-cancel, AFTER_CONNECTING"})
+    void cancelInSetupEndsCancelledAndLeavesTheSourceAsItWas(String verb, Hold hold) throws Exception {
+        String spec = "memory=16M,vcpus=1,workload=idle";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        src.capabilities("events");
+        // The idle workload writes nothing: data of our own, so that any change of the digest is the attempt's.
+        RamBlock block = src.machine().ram().blocks().get(0);
+        for (long page = 0; page < block.pages(); page += 5) {
+            block.writeLong(page * RamBlock.PAGE_SIZE, page + 1);
+        }
+        JsonNode digest = src.exec("query-machine-digest");
+        HeldConnector connector = new HeldConnector(hold);
+        connectors.add(connector);
+        src.module.useConnector(connector);
+
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        connector.awaitHeld();
+        assertThat(queryMigrate(src).get("status").asText()).isEqualTo("setup");
+        assertThat(job(src, "migration").get("migration-status").asText()).isEqualTo("setup");
+        src.exec(verb, verb.equals("job-cancel") ? "{\"id\": \"migration\"}" : null);
+        assertThat(src.migrationStatus()).isEqualTo("cancelling");
+        connector.release();
+
+        // A connect that completes after the cancel must not make it active again.
+        assertThat(migrationStatusesUntilTheEnd(src)).containsExactly("setup", "cancelling", "cancelled");
+        if (hold == Hold.BEFORE_CONNECTING) {
+            assertThat(connector.outcome()).as("the cancel closed the socket before it was connected")
+                    .isInstanceOf(ClosedChannelException.class);
+            assertThat(dst.migrationStatus()).as("never got a connection").isEqualTo("setup");
+        } else {
+            assertThat(connector.outcome()).isNull();
+            await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+            assertThat(queryMigrate(dst).get("ram").get("transferred").asLong()).as("the source sent nothing").isZero();
+            dst.exec("migrate-incoming", "{\"uri\": \"" + LISTEN + "\"}");
+        }
+        assertThat(src.status()).isEqualTo("running");
+        assertThat(src.exec("query-machine-digest")).as("the attempt left the source's RAM alone").isEqualTo(digest);
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.exec("query-jobs").isEmpty());
+
+        // The next migrate connects as usual and moves everything.
+        src.module.useConnector(MigrationJob.Connector.DIRECT);
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        assertThat(migrationStatusesUntilTheEnd(src)).containsExactly("setup", "active", "device", "completed");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(digest);
     }
 
     @Test
