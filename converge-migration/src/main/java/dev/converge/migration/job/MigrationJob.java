@@ -15,6 +15,7 @@ import dev.converge.migration.precopy.MigrationProgress;
 import dev.converge.migration.precopy.MigrationResult;
 import dev.converge.migration.precopy.PrecopySender;
 import java.io.IOException;
+import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -29,13 +30,36 @@ import java.util.function.LongConsumer;
  * Threads: {@link #run} on the job's thread; {@link #cancel}, {@link #complete}, {@link #change},
  * {@link #commit}, {@link #abort}, {@link #clean} and the status listener on the main loop;
  * {@link #info()} and the query-migrate view from the main loop while run() works. So every field
- * run() writes and others read is volatile, and each is written by one thread only.
+ * run() writes and others read is volatile, and each is written by one thread only, except the
+ * status, which both change (under {@link #statusLock}).
  */
 public final class MigrationJob implements JobDriver {
     /** The job type, as registered with JobQmp. */
     public static final String TYPE = "migration";
     /** The error of a job cancelled without an error of its own (the engine's, QEMU's strerror(ECANCELED)). */
     private static final String CANCELED = "Operation canceled";
+
+    /**
+     * How {@link #run} connects its channel: {@link #DIRECT} outside tests. It exists so that a
+     * test can hold a migration in setup for as long as it needs, which the kernel does not offer
+     * on the job's virtual thread: there the JDK makes the socket non-blocking, so an AF_UNIX
+     * connect to a listener with a full backlog fails at once (EAGAIN) instead of waiting, and a
+     * TCP one waits only if the accept queue is already full when the SYN arrives, which a test
+     * cannot ensure (the previous handshakes may still be in flight).
+     */
+    @FunctionalInterface
+    public interface Connector {
+        /** {@link SocketChannel#connect} in blocking mode. */
+        Connector DIRECT = SocketChannel::connect;
+
+        /**
+         * Connects {@code channel} to {@code address}, blocking; a close of {@code channel} from
+         * another thread (a cancel) must end the wait with an {@link IOException}.
+         *
+         * @return ignored (SocketChannel's own result)
+         */
+        boolean connect(SocketChannel channel, SocketAddress address) throws IOException;
+    }
 
     private final Machine machine;
     private final MigrationUri uri;
@@ -48,11 +72,18 @@ public final class MigrationJob implements JobDriver {
     /** Sets the job's speed (engine.setSpeed on the main loop). */
     private final LongConsumer speed;
     private final Runnable onClean;
+    private final Connector connector;
     private final long startMillis = System.currentTimeMillis();
+    /** Orders status changes and their MIGRATION events between the job thread and the main loop. */
+    private final Object statusLock = new Object();
 
     /** The job; set once on the main loop right after creation. */
     private volatile Job job;
-    /** Written by whoever changes the status (job thread or main loop, never both at once). */
+    /**
+     * Written under {@link #statusLock} by the job thread (setup, active, device) and the main
+     * loop (cancelling, pre-switchover, completed, failed, cancelled); volatile for the readers.
+     * Once cancelling, only cancelled or failed may follow.
+     */
     private volatile MigrationStatus status = MigrationStatus.NONE;
     /** The last pass's numbers; written by the job thread. */
     private volatile MigrationProgress progress;
@@ -82,9 +113,10 @@ public final class MigrationJob implements JobDriver {
      * @param autoComplete switch over by itself once converged (QEMU's behaviour); false keeps the job READY until job-complete
      * @param speed        applies max-bandwidth to the job (engine.setSpeed), main loop
      * @param onClean      called on the main loop after commit or abort, when the migration is over
+     * @param connector    connects the channel ({@link Connector#DIRECT} outside tests)
      */
     public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
-            MigrationEvents events, LongConsumer speed, Runnable onClean) {
+            MigrationEvents events, LongConsumer speed, Runnable onClean, Connector connector) {
         this.machine = Objects.requireNonNull(machine);
         this.uri = Objects.requireNonNull(uri);
         this.settings = Objects.requireNonNull(settings);
@@ -94,6 +126,7 @@ public final class MigrationJob implements JobDriver {
         this.events = Objects.requireNonNull(events);
         this.speed = Objects.requireNonNull(speed);
         this.onClean = Objects.requireNonNull(onClean);
+        this.connector = Objects.requireNonNull(connector);
     }
 
     /** Binds the job created for this driver. Main loop, once. */
@@ -122,8 +155,17 @@ public final class MigrationJob implements JobDriver {
         return pauseBeforeSwitchover;
     }
 
+    /**
+     * Changes the status and announces it, under {@link #statusLock} so that the MIGRATION events
+     * come in the order of the changes. A cancel wins over the job thread's own progress: a
+     * connect or a switchover that ends just after the cancel arrived must not show active or
+     * device after cancelling (run() then ends as cancelled, at its next check).
+     */
     private void setStatus(MigrationStatus next) {
-        if (status != next) {
+        synchronized (statusLock) {
+            if (status == next || (status == MigrationStatus.CANCELLING && !next.isFinal())) {
+                return;
+            }
             status = next;
             events.status(next);
         }
@@ -145,7 +187,7 @@ public final class MigrationJob implements JobDriver {
                 throw new JobCancelledException(ctx.id());
             }
             try {
-                ch.connect(uri.address());
+                connector.connect(ch, uri.address());
             } catch (IOException e) {
                 if (cancelled) {
                     throw new JobCancelledException(ctx.id());

@@ -113,41 +113,54 @@ public final class Vcpus implements AutoCloseable {
                 continue;
             }
             long now = System.nanoTime();
-            long wait = 0;
+            long pace = 0;
             if (nanosPerPage > 0) {
                 due += pages * nanosPerPage;
-                wait = due - now;
-                if (wait < -TimeUnit.SECONDS.toNanos(1)) {
+                pace = due - now;
+                if (pace < -TimeUnit.SECONDS.toNanos(1)) {
                     due = now; // fell far behind: do not catch up in a burst
                 }
+                pace = Math.max(0, pace);
             }
+            long hold = 0;
             int thr = throttlePercent;
             if (thr > 0) {
-                // Run time earns sleep time (thr% of the wall clock is spent held back). A step takes
-                // microseconds, far below what a timed wait can honour, so the debt is paid in slices.
-                owed += (now - start) * thr / (100 - thr);
+                // The guest's time is its run time plus its paced wait (a paced guest models one that
+                // computes between writes); thr% of the wall clock is held back from it. A step takes
+                // microseconds, far below what a timed wait honours, so the debt is paid in slices.
+                owed += (now - start + pace) * thr / (100 - thr);
                 if (owed >= THROTTLE_SLICE_NANOS) {
-                    wait = Math.max(wait, owed);
+                    hold = owed;
                 }
             } else {
                 owed = 0;
             }
-            if (wait > 0) {
-                long slept = System.nanoTime();
-                lock.lock();
-                try {
-                    long left = wait;
-                    while (left > 0 && mode == Mode.RUNNING) {
-                        left = changed.awaitNanos(left);
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } finally {
-                    lock.unlock();
+            if (pace + hold > 0) {
+                long slept = sleep(pace + hold);
+                long held = Math.max(0, slept - pace);
+                if (held > 0 && thr > 0) {
+                    owed = Math.max(0, owed - held);
+                    due += held; // held-back time is not guest time: the pace must not catch up on it
                 }
-                owed = Math.max(0, owed - (System.nanoTime() - slept));
             }
         }
+    }
+
+    /** Waits up to {@code nanos} while running (a stop cuts it short); returns the time waited. */
+    private long sleep(long nanos) {
+        long from = System.nanoTime();
+        lock.lock();
+        try {
+            long left = nanos;
+            while (left > 0 && mode == Mode.RUNNING) {
+                left = changed.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+        return System.nanoTime() - from;
     }
 
     /** Lets the vCPUs run. */

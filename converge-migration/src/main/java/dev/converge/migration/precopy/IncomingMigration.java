@@ -13,6 +13,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * The incoming side of a migration: a sealed {@link State} and a {@link #step} function that
@@ -155,13 +157,24 @@ public final class IncomingMigration {
      * and throws. Closing the channel is the caller's (closing it from another thread cancels).
      */
     public static Completed run(Machine machine, ByteChannel channel) throws MigrationException {
+        return run(machine, channel, stats -> { });
+    }
+
+    /**
+     * As {@link #run(Machine, ByteChannel)}, and hands {@code stats} a new snapshot of what was
+     * received before each blocking read and once when the stream ends, also on failure: the last
+     * snapshot holds the final numbers. Called on the calling thread; it should only publish.
+     */
+    public static Completed run(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats)
+            throws MigrationException {
+        Objects.requireNonNull(stats);
         if (machine.runState() != RunState.INMIGRATE) {
             throw new MigrationException.IncomingRejected("machine '" + machine.name()
                     + "' is not waiting for an incoming migration (run state '" + machine.runState().wireName() + "')", null);
         }
         MigrationException failure;
         try {
-            Receiver rx = new Receiver(machine, channel);
+            Receiver rx = new Receiver(machine, channel, stats);
             State state = rx.next();
             if (state instanceof AwaitingDecision) {
                 writeReturn(channel, new ReturnMessage.AckComplete());
@@ -193,28 +206,48 @@ public final class IncomingMigration {
         throw failure;
     }
 
-    /** Reads records into the state machine; keeps decoder and buffer across {@link #next} calls. */
+    /**
+     * Reads records into the state machine; keeps decoder and buffer across {@link #next} calls.
+     * Confined to the receiving thread, counters included: others see them only as the
+     * {@link IncomingStats} snapshots it publishes.
+     */
     private static final class Receiver {
         private final Machine machine;
         private final ByteChannel channel;
+        private final Consumer<IncomingStats> stats;
         private final StreamDecoder decoder = new StreamDecoder();
         private final ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
         private State state = new AwaitingHeader();
         private long received;
+        private long normalPages;
+        private long zeroPages;
+        private long passes;
 
-        Receiver(Machine machine, ByteChannel channel) {
+        Receiver(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats) {
             this.machine = machine;
             this.channel = channel;
+            this.stats = stats;
             buf.flip(); // empty, ready for reading
         }
 
-        /** Steps until the state is AwaitingDecision, Completed or Failed. */
+        /** Steps until the state is AwaitingDecision, Completed or Failed; publishes the stats however it ends. */
         State next() throws IOException, MigrationException {
+            try {
+                return receive();
+            } finally {
+                publish();
+            }
+        }
+
+        private State receive() throws IOException, MigrationException {
             while (true) {
                 try {
                     StreamRecord r;
                     while ((r = decoder.decode(buf)) != null) {
                         state = step(machine, state, r);
+                        if (!(state instanceof Failed)) {
+                            count(r);
+                        }
                         if (r instanceof StreamRecord.EndOfPass e && state instanceof Receiving
                                 && decoder.version() >= WireFormat.VERSION_PASS_ACKS) {
                             // Everything up to this END_OF_PASS is applied: the source times our lag with it.
@@ -227,6 +260,9 @@ public final class IncomingMigration {
                 } catch (WireFormatException e) {
                     throw new MigrationException.ProtocolFailed("incoming migration stream is malformed: " + e.getMessage(), e);
                 }
+                // Publish before blocking, when every whole record read so far is applied and counted:
+                // a slow stream shows where it stands, and a fast one publishes once per read, not per page.
+                publish();
                 buf.compact();
                 int n = channel.read(buf);
                 buf.flip();
@@ -236,6 +272,20 @@ public final class IncomingMigration {
                 }
                 received += n;
             }
+        }
+
+        private void count(StreamRecord r) {
+            switch (r) {
+                case StreamRecord.Page p -> normalPages++;
+                case StreamRecord.PageBatch b -> normalPages += b.offsets().length;
+                case StreamRecord.ZeroPage z -> zeroPages++;
+                case StreamRecord.EndOfPass e -> passes++;
+                default -> { }
+            }
+        }
+
+        private void publish() {
+            stats.accept(new IncomingStats(received, normalPages, zeroPages, passes));
         }
     }
 

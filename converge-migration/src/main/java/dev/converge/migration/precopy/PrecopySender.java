@@ -267,9 +267,11 @@ public final class PrecopySender {
             controlPoint(); // a pass shorter than the interval is rate-limited too
             pass++;
             ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass)));
+            // Timed before the write: on a fast link the PASS_ACK can arrive before flush() returns, and
+            // an ack that finds no send time is not timed, which leaves the fixed cost unmeasured (0).
+            rp.passSent(pass, System.nanoTime());
             flush();
             long passEnd = System.nanoTime();
-            rp.passSent(pass, passEnd);
             long passBytes = bytesSent - passBytesStart;
             long elapsed = Math.max(1, passEnd - passStart);
             meter.record(passBytes, elapsed);

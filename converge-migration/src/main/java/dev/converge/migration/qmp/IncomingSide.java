@@ -6,6 +6,7 @@ import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.precopy.IncomingMigration;
+import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.migration.precopy.MigrationException;
 import dev.converge.qmp.QmpException;
 import java.io.IOException;
@@ -25,7 +26,10 @@ import org.slf4j.LoggerFactory;
  * {@code inmigrate} and a new migrate-incoming is accepted.
  * <p>
  * {@link #listen} and {@link #close} run on the main loop; the status is volatile because the
- * receiving thread writes it and query-migrate reads it.
+ * receiving thread writes it and query-migrate reads it. What the connection brought
+ * ({@link Received}) is one immutable record that the receiving thread replaces as a whole,
+ * always before the status change it belongs to: a query-migrate that sees active, completed or
+ * failed sees the numbers of that moment or later, and after the end the frozen final ones.
  */
 final class IncomingSide implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IncomingSide.class);
@@ -35,6 +39,11 @@ final class IncomingSide implements AutoCloseable {
     /** Written by the main loop (listen) and the receiving thread; read by query-migrate. */
     private volatile MigrationStatus status = MigrationStatus.NONE;
     private volatile String errorDesc;
+    /**
+     * What the current connection brought; null while listening or when no connection was
+     * accepted. Written by the receiving thread (listen clears it before starting that thread).
+     */
+    private volatile Received received;
     /** The listening socket while in setup; main loop and the receiving thread. */
     private volatile ServerSocketChannel server;
     private volatile SocketChannel connection;
@@ -52,6 +61,39 @@ final class IncomingSide implements AutoCloseable {
 
     Optional<String> errorDesc() {
         return Optional.ofNullable(errorDesc);
+    }
+
+    /** What the latest connection brought, once one was accepted. */
+    Optional<Received> received() {
+        return Optional.ofNullable(received);
+    }
+
+    /**
+     * What one accepted connection brought, immutable.
+     *
+     * @param acceptedAtNanos  System.nanoTime() when the connection was accepted
+     * @param stats            the latest snapshot from the receiving thread
+     * @param elapsedAtEnd     nanoseconds from accept to the end of the stream, or {@link #RECEIVING}
+     */
+    record Received(long acceptedAtNanos, IncomingStats stats, long elapsedAtEnd) {
+        static final long RECEIVING = -1;
+
+        static Received acceptedNow() {
+            return new Received(System.nanoTime(), IncomingStats.NONE, RECEIVING);
+        }
+
+        /** Since the accept: until now while receiving, frozen once the stream ended. */
+        long elapsedNanos() {
+            return elapsedAtEnd == RECEIVING ? System.nanoTime() - acceptedAtNanos : elapsedAtEnd;
+        }
+
+        Received with(IncomingStats s) {
+            return new Received(acceptedAtNanos, s, elapsedAtEnd);
+        }
+
+        Received endedNow() {
+            return new Received(acceptedAtNanos, stats, System.nanoTime() - acceptedAtNanos);
+        }
     }
 
     /** Where it listens, while it does (query-migrate's socket-address). */
@@ -94,6 +136,7 @@ final class IncomingSide implements AutoCloseable {
         }
         server = s;
         errorDesc = null;
+        received = null;
         setStatus(MigrationStatus.SETUP);
         thread = Thread.ofVirtual().name(machine.name() + "-migration-incoming").start(() -> receive(s));
     }
@@ -117,8 +160,13 @@ final class IncomingSide implements AutoCloseable {
                 // a UNIX socket has no Nagle
             }
             try (ch) {
+                received = Received.acceptedNow();
                 setStatus(MigrationStatus.ACTIVE);
-                IncomingMigration.run(machine, ch);
+                try {
+                    IncomingMigration.run(machine, ch, stats -> received = received.with(stats));
+                } finally {
+                    received = received.endedNow(); // total-time stops here, before completed or failed shows
+                }
                 setStatus(MigrationStatus.COMPLETED);
             } catch (MigrationException e) {
                 fail(e.getMessage());

@@ -52,6 +52,8 @@ public final class MigrationModule implements AutoCloseable {
     private volatile MigrationJob outgoing;
     /** Whether the latest migration was incoming (query-migrate shows that side). Main loop. */
     private boolean lastWasIncoming;
+    /** How migrate's jobs connect; only tests change it, before they migrate. */
+    private volatile MigrationJob.Connector connector = MigrationJob.Connector.DIRECT;
 
     private MigrationModule(MainLoop mainLoop, EventSink events, JobEngine engine, BlockGraph graph, Machine machine) {
         this.mainLoop = mainLoop;
@@ -121,6 +123,14 @@ public final class MigrationModule implements AutoCloseable {
     /** The machine, if the daemon has one. */
     public Optional<Machine> machine() {
         return Optional.ofNullable(machine);
+    }
+
+    /**
+     * Test seam: the jobs of later migrate commands connect with {@code c} (e.g. one that holds
+     * the job in setup on a latch). See {@link MigrationJob.Connector}.
+     */
+    void useConnector(MigrationJob.Connector c) {
+        connector = Objects.requireNonNull(c);
     }
 
     /** The settings (capabilities and parameters). */
@@ -228,7 +238,7 @@ public final class MigrationModule implements AutoCloseable {
             default -> throw QmpException.generic("Can't migrate the vm in run state '%s'", m.runState().wireName());
         }
         MigrationJob driver = new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
-                bw -> engine.setSpeed(jobId, bw), () -> { });
+                bw -> engine.setSpeed(jobId, bw), () -> { }, connector);
         JobOptions options = JobOptions.defaults()
                 .withAutoFinalize(!driver.pauseBeforeSwitchover())
                 .withSpeed(settings.maxBandwidth())

@@ -15,7 +15,9 @@ import dev.converge.migration.job.MigrationSettings;
 import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.job.MigrationView;
+import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.AutoConverge;
+import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
@@ -65,19 +67,22 @@ final class MigrationQmp {
             required("channel-type", new EnumType("MigrationChannelType", List.of("main", "cpr"), "Channel type"),
                     "main (the only one supported)"),
             required("addr", ADDRESS, "the channel's address"));
-    static final ObjectType STATS = ObjectType.struct("MigrationStats", "RAM migration statistics",
-            required("transferred", BuiltinType.INT, "bytes written to the stream"),
-            required("remaining", BuiltinType.INT, "bytes of RAM still dirty"),
+    static final ObjectType STATS = ObjectType.struct("MigrationStats", "RAM migration statistics. The source "
+                    + "shows every member; the destination those it can know from what it received",
+            required("transferred", BuiltinType.INT, "bytes written to the stream (destination: read from it)"),
+            optional("remaining", BuiltinType.INT, "bytes of RAM still dirty (source only)"),
             required("total", BuiltinType.INT, "bytes of guest RAM"),
-            required("duplicate", BuiltinType.INT, "pages sent as zero markers"),
-            required("normal", BuiltinType.INT, "pages sent with their data"),
-            required("normal-bytes", BuiltinType.INT, "bytes of pages sent with their data"),
-            required("dirty-pages-rate", BuiltinType.INT, "pages dirtied per second over the last pass"),
-            required("mbps", BuiltinType.NUMBER, "throughput of the last pass in megabits per second"),
-            required("dirty-sync-count", BuiltinType.INT, "passes over RAM (dirty log syncs)"),
+            required("duplicate", BuiltinType.INT, "pages sent (destination: received) as zero markers"),
+            required("normal", BuiltinType.INT, "pages sent (destination: received) with their data"),
+            required("normal-bytes", BuiltinType.INT, "bytes of the pages counted in normal"),
+            optional("dirty-pages-rate", BuiltinType.INT, "pages dirtied per second over the last pass (source only)"),
+            required("mbps", BuiltinType.NUMBER, "throughput in megabits per second: source, of the last pass; "
+                    + "destination, received since the connection was accepted"),
+            required("dirty-sync-count", BuiltinType.INT, "passes over RAM (source: dirty log syncs; destination: "
+                    + "passes received)"),
             required("page-size", BuiltinType.INT, "page size in bytes"),
-            required("precopy-bytes", BuiltinType.INT, "bytes sent while the vCPUs ran"),
-            required("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped"));
+            optional("precopy-bytes", BuiltinType.INT, "bytes sent while the vCPUs ran (source only)"),
+            optional("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped (source only)"));
     static final ObjectType SOCKET_INFO = ObjectType.struct("MigrationSocketAddress", "A listening address (QEMU's SocketAddress, flattened)",
             required("type", BuiltinType.STR, "inet or unix"),
             optional("host", BuiltinType.STR, "inet: host"),
@@ -87,8 +92,10 @@ final class MigrationQmp {
             "The latest migration of this daemon (source or destination side); which members appear depends "
                     + "on the status, as QEMU's",
             optional("status", STATUS, "absent when no migration has happened"),
-            optional("ram", STATS, "RAM statistics (source; active, device, pre-switchover, cancelling, completed)"),
-            optional("total-time", BuiltinType.INT, "ms since the migration started (until it completed)"),
+            optional("ram", STATS, "RAM statistics (source: active, device, pre-switchover, cancelling, completed; "
+                    + "destination: active, completed, failed, once a connection was accepted)"),
+            optional("total-time", BuiltinType.INT, "ms since the migration started (destination: since the "
+                    + "connection was accepted), frozen when it ended"),
             optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now (while active)"),
             optional("downtime", BuiltinType.INT, "ms the vCPUs were stopped (completed)"),
             optional("setup-time", BuiltinType.INT, "ms the setup took"),
@@ -271,25 +278,44 @@ final class MigrationQmp {
     }
 
     static ObjectNode queryMigrate(MigrationModule module) {
-        ObjectNode o = JSON.objectNode();
         if (module.showIncoming()) {
             IncomingSide in = module.incoming();
-            if (in == null || in.status() == MigrationStatus.NONE) {
-                return o;
-            }
-            o.put("status", in.status().wireName());
-            in.errorDesc().filter(e -> in.status() == MigrationStatus.FAILED).ifPresent(e -> o.put("error-desc", e));
-            in.listeningAddress().ifPresent(a -> {
-                ObjectNode s = o.putArray("socket-address").addObject();
-                if (a instanceof InetSocketAddress i) {
-                    s.put("type", "inet").put("host", i.getHostString()).put("port", String.valueOf(i.getPort()));
-                } else if (a instanceof UnixDomainSocketAddress u) {
-                    s.put("type", "unix").put("path", u.getPath().toString());
-                }
-            });
+            return in == null ? JSON.objectNode() : incomingInfo(in, module.machine().orElseThrow().ram().size());
+        }
+        return outgoingInfo(module.outgoing().orElseThrow().view());
+    }
+
+    /** The destination's MigrationInfo: status, and once a connection was accepted, what it brought. */
+    private static ObjectNode incomingInfo(IncomingSide in, long ramSize) {
+        ObjectNode o = JSON.objectNode();
+        MigrationStatus status = in.status();
+        if (status == MigrationStatus.NONE) {
             return o;
         }
-        MigrationView v = module.outgoing().orElseThrow().view();
+        o.put("status", status.wireName());
+        // Read after the status: the receiving thread publishes what it received before each status change.
+        in.received().filter(r -> status != MigrationStatus.SETUP).ifPresent(r -> {
+            long elapsed = r.elapsedNanos();
+            o.put("total-time", elapsed / 1_000_000);
+            IncomingStats s = r.stats();
+            double mbps = elapsed <= 0 ? 0 : s.bytes() * 8 / 1e6 / (elapsed / 1e9);
+            putRam(o, new RamStats(s.bytes(), ramSize, s.zeroPages(), s.normalPages(), mbps, s.passes()));
+        });
+        in.errorDesc().filter(e -> status == MigrationStatus.FAILED).ifPresent(e -> o.put("error-desc", e));
+        in.listeningAddress().ifPresent(a -> {
+            ObjectNode s = o.putArray("socket-address").addObject();
+            if (a instanceof InetSocketAddress i) {
+                s.put("type", "inet").put("host", i.getHostString()).put("port", String.valueOf(i.getPort()));
+            } else if (a instanceof UnixDomainSocketAddress u) {
+                s.put("type", "unix").put("path", u.getPath().toString());
+            }
+        });
+        return o;
+    }
+
+    /** The source's MigrationInfo. */
+    private static ObjectNode outgoingInfo(MigrationView v) {
+        ObjectNode o = JSON.objectNode();
         o.put("status", v.status().wireName());
         switch (v.status()) {
             case NONE, SETUP, CANCELLED -> { }
@@ -309,21 +335,32 @@ final class MigrationQmp {
                 if (v.throttlePercent() > 0) {
                     o.put("cpu-throttle-percentage", v.throttlePercent());
                 }
-                ObjectNode ram = o.putObject("ram");
-                ram.put("transferred", v.transferred());
+                ObjectNode ram = putRam(o, new RamStats(v.transferred(), v.total(), v.duplicate(), v.normal(), v.mbps(),
+                        v.dirtySyncCount()));
                 ram.put("remaining", v.remaining());
-                ram.put("total", v.total());
-                ram.put("duplicate", v.duplicate());
-                ram.put("normal", v.normal());
-                ram.put("normal-bytes", v.normal() * 4096);
                 ram.put("dirty-pages-rate", v.dirtyPagesRate());
-                ram.put("mbps", v.mbps());
-                ram.put("dirty-sync-count", v.dirtySyncCount());
-                ram.put("page-size", 4096);
                 ram.put("precopy-bytes", v.precopyBytes());
                 ram.put("downtime-bytes", v.downtimeBytes());
             }
         }
         return o;
+    }
+
+    /** The MigrationStats members both sides know; sizes in bytes, page counts in pages of {@link RamBlock#PAGE_SIZE}. */
+    record RamStats(long transferred, long total, long duplicate, long normal, double mbps, long dirtySyncCount) {
+    }
+
+    /** Adds {@code ram} with the members both sides show to {@code info}; returns it for the source's own members. */
+    private static ObjectNode putRam(ObjectNode info, RamStats s) {
+        ObjectNode ram = info.putObject("ram");
+        ram.put("transferred", s.transferred());
+        ram.put("total", s.total());
+        ram.put("duplicate", s.duplicate());
+        ram.put("normal", s.normal());
+        ram.put("normal-bytes", s.normal() * RamBlock.PAGE_SIZE);
+        ram.put("mbps", s.mbps());
+        ram.put("dirty-sync-count", s.dirtySyncCount());
+        ram.put("page-size", RamBlock.PAGE_SIZE);
+        return ram;
     }
 }

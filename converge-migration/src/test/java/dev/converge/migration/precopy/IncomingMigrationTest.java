@@ -31,6 +31,7 @@ class IncomingMigrationTest {
     private Machine source;
     private Machine dest;
     private byte[] stream;
+    private MigrationResult result;
     private String zeroDigest;
 
     @BeforeEach
@@ -42,7 +43,7 @@ class IncomingMigrationTest {
         }
         ram.writeLong(RamBlock.PAGE_SIZE, 0); // written but zero: sent as a zero page (never-written pages are not sent)
         MemoryChannel ch = new MemoryChannel(bytes(StreamEncoder.encode(new ReturnMessage.AckComplete())), 1 << 20);
-        MigrationResult result = new PrecopySender(source, ch, new ConvergencePolicy(Duration.ofMillis(300)),
+        result = new PrecopySender(source, ch, new ConvergencePolicy(Duration.ofMillis(300)),
                 new TestControl(true, 1, 0)).run();
         assertThat(result.pagesSent()).isPositive();
         assertThat(result.zeroPages()).isPositive();
@@ -125,6 +126,37 @@ class IncomingMigrationTest {
         }
         assertThat(all).as("version 4: a PASS_ACK per pass, the ack, RESUMED after START").containsExactly(
                 new ReturnMessage.PassAck(1), new ReturnMessage.AckComplete(), new ReturnMessage.Resumed());
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {7, 4096, 1 << 20})
+    void statsGrowWithTheStreamAndTheLastSnapshotCountsEveryRecordTheSourceSent(int chunk) throws Exception {
+        List<IncomingStats> seen = new java.util.ArrayList<>();
+        IncomingMigration.run(dest, new MemoryChannel(stream, chunk), seen::add);
+        assertThat(seen.getLast()).isEqualTo(new IncomingStats(stream.length, result.pagesSent(), result.zeroPages(),
+                result.passes()));
+        assertThat((long) stream.length).as("the source's count ends at COMPLETE; START (a bare record header) follows")
+                .isEqualTo(result.bytesSent() + WireFormat.RECORD_HEADER_SIZE);
+        for (int i = 1; i < seen.size(); i++) {
+            IncomingStats a = seen.get(i - 1);
+            IncomingStats b = seen.get(i);
+            assertThat(b.bytes() >= a.bytes() && b.normalPages() >= a.normalPages() && b.zeroPages() >= a.zeroPages()
+                    && b.passes() >= a.passes()).as("snapshot %d (%s) after %s", i, b, a).isTrue();
+        }
+        if (chunk < stream.length) {
+            assertThat(seen).as("snapshots while receiving, not only at the end")
+                    .anySatisfy(st -> assertThat(st.bytes()).isStrictlyBetween(0L, (long) stream.length));
+        }
+    }
+
+    @Test
+    void statsOfAFailedStreamShowWhatArrivedBeforeTheFailure() throws Exception {
+        // Everything but START: all pages arrived, then the connection ended while awaiting the decision.
+        int len = stream.length - WireFormat.RECORD_HEADER_SIZE;
+        List<IncomingStats> seen = new java.util.ArrayList<>();
+        assertThatThrownBy(() -> IncomingMigration.run(dest, new MemoryChannel(java.util.Arrays.copyOf(stream, len), 1 << 16),
+                seen::add)).isInstanceOf(MigrationException.ChannelFailed.class);
+        assertThat(seen.getLast()).isEqualTo(new IncomingStats(len, result.pagesSent(), result.zeroPages(), result.passes()));
     }
 
     @Test

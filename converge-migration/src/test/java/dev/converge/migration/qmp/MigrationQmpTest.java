@@ -5,13 +5,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.machine.PatternWorkload;
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.qmp.HeldConnector.Hold;
+import dev.converge.migration.wire.WireFormat;
 import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.qmp.schema.SchemaValidator;
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +27,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Two daemons in-process, driven only through QMP, as management software would. */
@@ -31,9 +38,11 @@ class MigrationQmpTest {
     Path dir;
 
     private final List<Peer> peers = new ArrayList<>();
+    private final List<HeldConnector> connectors = new ArrayList<>();
 
     @AfterEach
     void closePeers() {
+        connectors.forEach(HeldConnector::release); // a failed test must not leave a job thread held
         peers.reversed().forEach(Peer::close);
     }
 
@@ -53,6 +62,22 @@ class MigrationQmpTest {
 
     private static String migrateArgs(String uri, String extra) {
         return "{\"uri\": \"" + uri + "\"" + (extra == null ? "" : ", " + extra) + "}";
+    }
+
+    /** query-migrate, checked against the MigrationInfo schema it declares. */
+    private static JsonNode queryMigrate(Peer p) {
+        JsonNode info = p.exec("query-migrate");
+        SchemaValidator.validate(MigrationQmp.INFO, info);
+        return info;
+    }
+
+    /** The MIGRATION statuses announced, oldest first (those queued already included), up to the first end. */
+    private static List<String> migrationStatusesUntilTheEnd(Peer p) {
+        List<String> out = new ArrayList<>();
+        while (out.isEmpty() || !List.of("completed", "failed", "cancelled").contains(out.getLast())) {
+            out.add(p.client().awaitEvent("MIGRATION", TestTimeouts.LONG).path("data").path("status").asText());
+        }
+        return out;
     }
 
     private static JsonNode job(Peer p, String id) {
@@ -173,6 +198,55 @@ class MigrationQmpTest {
     }
 
     @Test
+    void autoConvergeThrottlesAGuestTooFastForTheBandwidthUntilItConverges() {
+        // The guest dirties its working set many times over in every pass at this cap: unthrottled it
+        // never converges (as above). The first pass is short and the steps steep, to keep the test short.
+        String spec = "memory=16M,vcpus=2,workload=stress,dirty-rate=64M,working-set=4M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        src.capabilities("auto-converge");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"cpu-throttle-initial\": 90, "
+                + "\"cpu-throttle-increment\": 5, \"throttle-trigger-threshold\": 50}");
+        JsonNode params = src.exec("query-migrate-parameters");
+        assertThat(params.get("cpu-throttle-initial").asInt()).isEqualTo(90);
+        assertThat(params.get("cpu-throttle-increment").asInt()).isEqualTo(5);
+        assertThat(params.get("max-cpu-throttle").asInt()).as("QEMU's default").isEqualTo(99);
+        assertThat(params.get("cpu-throttle-tailslow").asBoolean()).isFalse();
+
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.LONG).until(() -> {
+            JsonNode info = queryMigrate(src);
+            assertThat(info.get("status").asText()).as("still migrating when the throttle shows").isEqualTo("active");
+            return info.path("cpu-throttle-percentage").asInt() >= 90;
+        });
+        assertThat(job(src, "migration").get("cpu-throttle-percentage").asInt()).isGreaterThanOrEqualTo(90);
+        assertThat(src.machine().vcpus().throttle()).isGreaterThanOrEqualTo(90);
+
+        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        assertThat(queryMigrate(src).has("cpu-throttle-percentage")).as("not once completed").isFalse();
+        assertThat(src.machine().vcpus().throttle()).as("the throttle ends with the migration").isZero();
+        dst.exec("cont");
+        assertThat(dst.machine().vcpus().throttle()).as("never carried to the destination").isZero();
+    }
+
+    @Test
+    void autoConvergeEndsWithACancelledMigration() {
+        String spec = "memory=16M,vcpus=2,workload=stress,dirty-rate=64M,working-set=4M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, false);
+        src.capabilities("auto-converge");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"cpu-throttle-initial\": 30, "
+                + "\"max-cpu-throttle\": 30}");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.LONG).until(() -> src.machine().vcpus().throttle() == 30);
+        src.exec("migrate_cancel");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("cancelled"));
+        assertThat(src.status()).isEqualTo("running");
+        assertThat(src.machine().vcpus().throttle()).as("the source runs at full speed again").isZero();
+    }
+
+    @Test
     void cancelWhileActiveLeavesTheSourceRunningAndTheDestinationReady() {
         String spec = "memory=64M,vcpus=1,workload=pattern,dirty-rate=8M";
         Peer src = source(spec);
@@ -198,6 +272,129 @@ class MigrationQmpTest {
         src.awaitMigration("completed");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
         assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+    }
+
+    @Test
+    void destinationQueryMigrateCountsEveryRecordTheSourceSent() {
+        String spec = "memory=64M,vcpus=2,workload=pattern,dirty-rate=16M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        dst.capabilities("events");
+        PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
+        await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        dst.awaitMigration("completed");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("completed"));
+
+        JsonNode srcRam = queryMigrate(src).get("ram");
+        JsonNode info = queryMigrate(dst);
+        assertThat(info.get("status").asText()).isEqualTo("completed");
+        assertThat(info.has("error-desc")).isFalse();
+        assertThat(info.has("socket-address")).as("no longer listening").isFalse();
+        JsonNode ram = info.get("ram");
+        assertThat(ram).as("destination ram: %s", ram).isNotNull();
+        // Every record sent is received: the page counts agree exactly, member by member.
+        assertThat(ram.get("normal").asLong()).isPositive().isEqualTo(srcRam.get("normal").asLong());
+        assertThat(ram.get("duplicate").asLong()).isEqualTo(srcRam.get("duplicate").asLong());
+        assertThat(ram.get("normal-bytes").asLong()).isEqualTo(ram.get("normal").asLong() * RamBlock.PAGE_SIZE);
+        assertThat(ram.get("dirty-sync-count").asLong()).as("one END_OF_PASS per pass of the source")
+                .isEqualTo(srcRam.get("dirty-sync-count").asLong());
+        // The source's count ends with COMPLETE (it is frozen at the ack); the destination also read START after it.
+        assertThat(ram.get("transferred").asLong())
+                .isEqualTo(srcRam.get("transferred").asLong() + WireFormat.RECORD_HEADER_SIZE);
+        assertThat(ram.get("total").asLong()).isEqualTo(dst.machine().ram().size()).isEqualTo(srcRam.get("total").asLong());
+        assertThat(ram.get("page-size").asLong()).isEqualTo(RamBlock.PAGE_SIZE);
+        assertThat(ram.get("mbps").asDouble()).isPositive();
+        assertThat(ram.has("remaining") || ram.has("dirty-pages-rate") || ram.has("precopy-bytes")
+                || ram.has("downtime-bytes")).as("members only the source can know").isFalse();
+
+        // The destination runs on; what it shows of the migration stays as it was at the end.
+        dst.exec("cont");
+        PatternWorkload dstWork = (PatternWorkload) dst.machine().workload();
+        long p = dstWork.progress();
+        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > p + 500);
+        assertThat(queryMigrate(dst)).isEqualTo(info);
+    }
+
+    @Test
+    void destinationQueryMigrateShowsTheStreamGrowingWhileActive() {
+        String spec = "memory=64M,vcpus=1,workload=pattern,dirty-rate=8M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        // Limit 0: never converges (the switchover's measured fixed cost is above 0), so it stays active.
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"downtime-limit\": 0}");
+        assertThat(queryMigrate(dst).has("ram")).as("listening: nothing received yet").isFalse();
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> queryMigrate(dst).path("ram").path("transferred").asLong() > 0);
+        JsonNode first = queryMigrate(dst);
+        assertThat(first.get("status").asText()).isEqualTo("active");
+        assertThat(first.get("ram").get("total").asLong()).isEqualTo(dst.machine().ram().size());
+        long transferred = first.get("ram").get("transferred").asLong();
+        long totalTime = first.get("total-time").asLong();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> queryMigrate(dst).get("ram").get("transferred").asLong() > transferred);
+        JsonNode later = queryMigrate(dst);
+        assertThat(later.get("status").asText()).isEqualTo("active");
+        assertThat(later.get("total-time").asLong()).isGreaterThanOrEqualTo(totalTime);
+        assertThat(later.get("ram").get("normal").asLong() + later.get("ram").get("duplicate").asLong())
+                .isGreaterThanOrEqualTo(first.get("ram").get("normal").asLong() + first.get("ram").get("duplicate").asLong());
+
+        // A failed migration keeps what it received on show, next to the error.
+        src.exec("migrate_cancel");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        JsonNode failed = queryMigrate(dst);
+        assertThat(failed.get("error-desc").asText()).isNotBlank();
+        assertThat(failed.get("ram").get("transferred").asLong()).isGreaterThan(transferred);
+        assertThat(failed.get("total-time").asLong()).isGreaterThanOrEqualTo(later.get("total-time").asLong());
+    }
+
+    @ParameterizedTest(name = "{0}, job held {1}")
+    @CsvSource({"migrate_cancel, BEFORE_CONNECTING", "job-cancel, BEFORE_CONNECTING",
+            "migrate_cancel, AFTER_CONNECTING", "job-cancel, AFTER_CONNECTING"})
+    void cancelInSetupEndsCancelledAndLeavesTheSourceAsItWas(String verb, Hold hold) throws Exception {
+        String spec = "memory=16M,vcpus=1,workload=idle";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        src.capabilities("events");
+        // The idle workload writes nothing: data of our own, so that any change of the digest is the attempt's.
+        RamBlock block = src.machine().ram().blocks().get(0);
+        for (long page = 0; page < block.pages(); page += 5) {
+            block.writeLong(page * RamBlock.PAGE_SIZE, page + 1);
+        }
+        JsonNode digest = src.exec("query-machine-digest");
+        HeldConnector connector = new HeldConnector(hold);
+        connectors.add(connector);
+        src.module.useConnector(connector);
+
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        connector.awaitHeld();
+        assertThat(queryMigrate(src).get("status").asText()).isEqualTo("setup");
+        assertThat(job(src, "migration").get("migration-status").asText()).isEqualTo("setup");
+        src.exec(verb, verb.equals("job-cancel") ? "{\"id\": \"migration\"}" : null);
+        assertThat(src.migrationStatus()).isEqualTo("cancelling");
+        connector.release();
+
+        // A connect that completes after the cancel must not make it active again.
+        assertThat(migrationStatusesUntilTheEnd(src)).containsExactly("setup", "cancelling", "cancelled");
+        if (hold == Hold.BEFORE_CONNECTING) {
+            assertThat(connector.outcome()).as("the cancel closed the socket before it was connected")
+                    .isInstanceOf(ClosedChannelException.class);
+            assertThat(dst.migrationStatus()).as("never got a connection").isEqualTo("setup");
+        } else {
+            assertThat(connector.outcome()).isNull();
+            await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+            assertThat(queryMigrate(dst).get("ram").get("transferred").asLong()).as("the source sent nothing").isZero();
+            dst.exec("migrate-incoming", "{\"uri\": \"" + LISTEN + "\"}");
+        }
+        assertThat(src.status()).isEqualTo("running");
+        assertThat(src.exec("query-machine-digest")).as("the attempt left the source's RAM alone").isEqualTo(digest);
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.exec("query-jobs").isEmpty());
+
+        // The next migrate connects as usual and moves everything.
+        src.module.useConnector(MigrationJob.Connector.DIRECT);
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        assertThat(migrationStatusesUntilTheEnd(src)).containsExactly("setup", "active", "device", "completed");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(digest);
     }
 
     @Test
@@ -306,6 +503,17 @@ class MigrationQmpTest {
                 "Parameter 'capability' does not accept value 'x'");
         assertError(src, "migrate-set-parameters", "{\"downtime-limit\": 2000001}",
                 "Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms");
+        assertError(src, "migrate-set-parameters", "{\"cpu-throttle-initial\": 0}",
+                "Parameter 'cpu_throttle_initial' expects an integer in the range of 1 to 99");
+        assertError(src, "migrate-set-parameters", "{\"cpu-throttle-increment\": 100}",
+                "Parameter 'cpu_throttle_increment' expects an integer in the range of 1 to 99");
+        assertError(src, "migrate-set-parameters", "{\"max-cpu-throttle\": 100}",
+                "Parameter 'max_cpu_throttle' expects an integer in the range of 1 to 99");
+        assertError(src, "migrate-set-parameters", "{\"throttle-trigger-threshold\": 101}",
+                "Parameter 'throttle_trigger_threshold' expects an integer in the range of 1 to 100");
+        // One bad value refuses the whole command: the good one next to it is not applied.
+        assertError(src, "migrate-set-parameters", "{\"downtime-limit\": 100, \"max-cpu-throttle\": 0}",
+                "Parameter 'max_cpu_throttle' expects an integer in the range of 1 to 99");
         assertError(src, "migrate-continue", "{\"state\": \"pre-switchover\"}", "Migration not in expected state: none");
         assertError(src, "migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}",
                 "'-incoming' was not specified on the command line");
@@ -315,18 +523,26 @@ class MigrationQmpTest {
                 + "\"type\": \"inet\", \"host\": \"127.0.0.1\", \"port\": \"x\"}}]}", "port 'x' is not a number");
 
         JsonNode caps = src.exec("query-migrate-capabilities");
-        assertThat(caps.findValuesAsText("capability")).contains("events", "pause-before-switchover", "return-path");
+        assertThat(caps.findValuesAsText("capability")).contains("auto-converge", "events", "pause-before-switchover", "return-path");
         JsonNode params = src.exec("query-migrate-parameters");
         assertThat(params.get("downtime-limit").asLong()).isEqualTo(300);
         assertThat(params.get("max-bandwidth").asLong()).isEqualTo(134217728);
         assertThat(params.get("avail-switchover-bandwidth").asLong()).isZero();
+        assertThat(params.get("downtime-limit").asLong()).as("unchanged by the refused commands").isEqualTo(300);
+        assertThat(params.get("cpu-throttle-initial").asInt()).isEqualTo(20);
+        assertThat(params.get("cpu-throttle-increment").asInt()).isEqualTo(10);
+        assertThat(params.get("max-cpu-throttle").asInt()).isEqualTo(99);
+        assertThat(params.get("throttle-trigger-threshold").asInt()).isEqualTo(50);
+        assertThat(params.get("cpu-throttle-tailslow").asBoolean()).isFalse();
         assertThat(src.exec("query-migrate")).as("no migration yet").isEmpty();
 
         // A migration in progress refuses a second one and capability changes; channels work as uri.
         src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1048576}");
         String[] hp = dst.listeningUri().substring(4).split(":");
-        src.exec("migrate", "{\"channels\": [{\"channel-type\": \"main\", \"addr\": {\"transport\": \"socket\", "
-                + "\"type\": \"inet\", \"host\": \"" + hp[0] + "\", \"port\": \"" + hp[1] + "\"}}]}");
+        // auto-complete false: an idle guest converges at once, and the migration must still run below.
+        src.exec("migrate", "{\"auto-complete\": false, \"channels\": [{\"channel-type\": \"main\", \"addr\": {"
+                + "\"transport\": \"socket\", \"type\": \"inet\", \"host\": \"" + hp[0] + "\", \"port\": \"" + hp[1]
+                + "\"}}]}");
         assertError(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}", "There's a migration process in progress");
         assertError(src, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}]}",
                 "There's a migration process in progress");
