@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import java.util.function.LongConsumer;
 
 /**
@@ -66,6 +67,8 @@ public final class MigrationJob implements JobDriver {
     private final MigrationSettings settings;
     private final boolean autoComplete;
     private final boolean pauseBeforeSwitchover;
+    /** The main loop's dispatch delay: the hand-over that decides the switchover waits that long. */
+    private final LatencyProbe decisionLatency;
     /** Whether auto-converge was on when the migration started (capabilities cannot change while it runs). */
     private final boolean autoConverge;
     private final MigrationEvents events;
@@ -116,7 +119,7 @@ public final class MigrationJob implements JobDriver {
      * @param connector    connects the channel ({@link Connector#DIRECT} outside tests)
      */
     public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
-            MigrationEvents events, LongConsumer speed, Runnable onClean, Connector connector) {
+            MigrationEvents events, LongConsumer speed, Runnable onClean, Connector connector, Executor mainLoop) {
         this.machine = Objects.requireNonNull(machine);
         this.uri = Objects.requireNonNull(uri);
         this.settings = Objects.requireNonNull(settings);
@@ -127,6 +130,7 @@ public final class MigrationJob implements JobDriver {
         this.speed = Objects.requireNonNull(speed);
         this.onClean = Objects.requireNonNull(onClean);
         this.connector = Objects.requireNonNull(connector);
+        this.decisionLatency = new LatencyProbe(mainLoop);
     }
 
     /** Binds the job created for this driver. Main loop, once. */
@@ -252,6 +256,7 @@ public final class MigrationJob implements JobDriver {
             dirtyRate = p.remainingBytes() * 1e9 / Math.max(1, now - lastNanos);
             lastNanos = now;
             progress = p;
+            decisionLatency.probe();
             ctx.progressDone(Math.max(0, p.bytesSent() - lastBytes));
             lastBytes = p.bytesSent();
             ctx.progressRemaining(p.remainingBytes());
@@ -290,6 +295,11 @@ public final class MigrationJob implements JobDriver {
             if (j != null) {
                 j.completeMirrors();
             }
+        }
+
+        @Override
+        public Duration decisionLatency() {
+            return decisionLatency.recentMax();
         }
 
         @Override

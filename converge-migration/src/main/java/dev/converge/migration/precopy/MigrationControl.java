@@ -41,6 +41,15 @@ public interface MigrationControl {
         return null;
     }
 
+    /**
+     * How long, recently, the owner took to decide: the time from the end of
+     * {@link PrecopySender#runToSwitchover} to its call of commit, during which the vCPUs stay
+     * stopped (the job engine's hand-over to its main loop). Part of the downtime estimate.
+     */
+    default Duration decisionLatency() {
+        return Duration.ZERO;
+    }
+
     /** The switchover begins: the vCPUs are about to stop (QEMU's "device" phase). */
     default void switchingOver() {
     }

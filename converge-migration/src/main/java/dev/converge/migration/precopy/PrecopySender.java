@@ -463,15 +463,15 @@ public final class PrecopySender {
     }
 
     /**
-     * The switchover's fixed cost as measured on the return path: the destination's lag behind
-     * the stream at the last acknowledged pass (what is in flight at the stop must still be
-     * applied; includes the COMPLETE/ACK round trip) plus one more round trip (START to RESUMED).
-     * Zero before the first ack.
+     * The switchover's fixed cost: the destination's lag behind the stream at the last
+     * acknowledged pass (what is in flight at the stop must still be applied; includes the
+     * COMPLETE/ACK round trip), the owner's recent time to decide ({@link MigrationControl#decisionLatency}),
+     * and one more round trip (START to RESUMED). The return path's part is zero before the first ack.
      */
-    private static Duration fixedCost(ReturnPath rp) {
+    private Duration fixedCost(ReturnPath rp) {
         long lag = rp.lastLagNanos();
         long rtt = rp.roundTripNanos();
-        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt));
+        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt)).plus(control.decisionLatency());
     }
 
     private void checkCancelled() throws MigrationException {

@@ -238,7 +238,7 @@ public final class MigrationModule implements AutoCloseable {
             default -> throw QmpException.generic("Can't migrate the vm in run state '%s'", m.runState().wireName());
         }
         MigrationJob driver = new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
-                bw -> engine.setSpeed(jobId, bw), () -> { }, connector);
+                bw -> engine.setSpeed(jobId, bw), () -> { }, connector, mainLoop);
         JobOptions options = JobOptions.defaults()
                 .withAutoFinalize(!driver.pauseBeforeSwitchover())
                 .withSpeed(settings.maxBandwidth())
