@@ -62,49 +62,70 @@ public final class MigrationBench {
         MigrationRun run = new MigrationRun(STEP_DEADLINE);
         // Once a side turns out unavailable it stays so for the whole run: say it once, do not retry.
         Map<String, Outcome.Unavailable> unavailable = new LinkedHashMap<>();
-        int n = 0;
         for (Workload w : options.workloads()) {
             for (long downtime : options.downtimes()) {
                 Scenario scenario = new Scenario(w, options.memory(), downtime, options.maxTime());
-                Map<String, Outcome> bySide = new LinkedHashMap<>();
-                for (String side : options.sides()) {
-                    Outcome o = unavailable.containsKey(side)
-                            ? new Outcome.Unavailable("not retried, see the first " + side + " run: " + unavailable.get(side).reason())
-                            : null;
-                    if (o == null) {
-                        System.err.printf("[%s %s %d ms] migrating...%n", side, w.wireName(), downtime);
-                        o = runOne(side, scenario, run, accel, dir.resolve("run" + n++), reaper);
-                        if (side.equals(ReportTable.PEER)) {
-                            run.lastQemuDirtyRate = run.lastDirtyRate();
-                        }
-                        System.err.printf("[%s %s %d ms] %s%n", side, w.wireName(), downtime, o.summary());
-                        if (o instanceof Outcome.Unavailable u) {
-                            unavailable.put(side, u);
-                        }
+                boolean pattern = w == Workload.PATTERN;
+                if (!pattern || !options.autoConverge().equals("only")) {
+                    Map<String, Outcome> bySide = runSides(options, scenario, run, accel, dir, reaper, unavailable, "");
+                    rows.add(new ReportTable.Row(w, downtime, bySide));
+                    // Like with like: QEMU's guest dirties memory at the pace of a write-protect fault per
+                    // page per pass; run converge once more with the dirty rate QEMU reported (also when
+                    // QEMU did not converge: the rate is what it showed while active).
+                    long qemuRate = run.lastQemuDirtyRate;
+                    if (pattern && options.rateMatch() && options.sides().contains(ReportTable.OURS) && qemuRate > 0) {
+                        String variant = String.format(java.util.Locale.ROOT, " (rate-matched %d MB/s)", qemuRate / 1_000_000);
+                        Outcome o = runLogged(ReportTable.OURS, scenario.withDirtyRate(qemuRate), run, accel, dir, reaper, variant);
+                        Map<String, Outcome> m = new LinkedHashMap<>();
+                        m.put(ReportTable.OURS, o);
+                        m.put(ReportTable.PEER, bySide.get(ReportTable.PEER));
+                        rows.add(new ReportTable.Row(w, downtime, m, variant));
                     }
-                    bySide.put(side, o);
                 }
-                rows.add(new ReportTable.Row(w, downtime, bySide));
-                // Like with like: QEMU's guest dirties memory at the pace of a write-protect fault per
-                // page per pass; run converge once more with the dirty rate QEMU reported.
-                long qemuRate = run.lastQemuDirtyRate;
-                if (w == Workload.PATTERN && options.sides().contains(ReportTable.OURS) && qemuRate > 0
-                        && bySide.get(ReportTable.PEER) instanceof Outcome.Completed) {
-                    Scenario matched = scenario.withDirtyRate(qemuRate);
-                    System.err.printf("[converge %s %d ms] rate-matched at %d MB/s: migrating...%n", w.wireName(), downtime,
-                            qemuRate / 1_000_000);
-                    Outcome o = runOne(ReportTable.OURS, matched, run, accel, dir.resolve("run" + n++), reaper);
-                    System.err.printf("[converge %s %d ms rate-matched] %s%n", w.wireName(), downtime, o.summary());
-                    Map<String, Outcome> m = new LinkedHashMap<>();
-                    m.put(ReportTable.OURS, o);
-                    m.put(ReportTable.PEER, bySide.get(ReportTable.PEER));
-                    rows.add(new ReportTable.Row(w, downtime, m, String.format(java.util.Locale.ROOT,
-                            " (rate-matched %d MB/s)", qemuRate / 1_000_000)));
+                if (pattern && !options.autoConverge().equals("no")) {
+                    // Both guests as fast as they go, both sides throttled by auto-converge with QEMU's defaults.
+                    String variant = " (auto-converge)";
+                    rows.add(new ReportTable.Row(w, downtime, runSides(options, scenario.withAutoConverge(), run, accel, dir,
+                            reaper, unavailable, variant), variant));
                 }
             }
         }
         return rows;
     }
+
+    /** Runs {@code scenario} on every side asked for; a side found unavailable once is not retried. */
+    private static Map<String, Outcome> runSides(BenchOptions options, Scenario scenario, MigrationRun run,
+            QemuGuest.Accel accel, Path dir, ProcessReaper reaper, Map<String, Outcome.Unavailable> unavailable, String variant) {
+        Map<String, Outcome> bySide = new LinkedHashMap<>();
+        for (String side : options.sides()) {
+            Outcome o;
+            if (unavailable.containsKey(side)) {
+                o = new Outcome.Unavailable("not retried, see the first " + side + " run: " + unavailable.get(side).reason());
+            } else {
+                o = runLogged(side, scenario, run, accel, dir, reaper, variant);
+                if (side.equals(ReportTable.PEER)) {
+                    run.lastQemuDirtyRate = run.lastDirtyRate();
+                }
+                if (o instanceof Outcome.Unavailable u) {
+                    unavailable.put(side, u);
+                }
+            }
+            bySide.put(side, o);
+        }
+        return bySide;
+    }
+
+    private static Outcome runLogged(String side, Scenario scenario, MigrationRun run, QemuGuest.Accel accel, Path dir,
+            ProcessReaper reaper, String variant) {
+        String what = String.format(java.util.Locale.ROOT, "[%s %s%s %d ms]", side, scenario.workload().wireName(), variant,
+                scenario.downtimeMs());
+        System.err.println(what + " migrating...");
+        Outcome o = runOne(side, scenario, run, accel, dir.resolve("run" + RUN_NUMBER.getAndIncrement()), reaper);
+        System.err.println(what + " " + o.summary());
+        return o;
+    }
+
+    private static final java.util.concurrent.atomic.AtomicInteger RUN_NUMBER = new java.util.concurrent.atomic.AtomicInteger();
 
     private static Outcome runOne(String side, Scenario scenario, MigrationRun run, QemuGuest.Accel accel, Path dir,
             ProcessReaper reaper) {

@@ -23,7 +23,7 @@ import java.util.concurrent.locks.LockSupport;
  *     for the migration this only clears autostart, so the destination stays paused at the end
  *     and its state can be compared with the source's), {@code migrate-incoming} on a free
  *     loopback port;
- * <li>source: {@code migrate-set-capabilities} (events on), {@code migrate-set-parameters}
+ * <li>source: {@code migrate-set-capabilities} (events on; auto-converge too when the scenario says so), {@code migrate-set-parameters}
  *     {downtime-limit, max-bandwidth: {@link Scenario#UNLIMITED_BANDWIDTH}}, {@code migrate};
  * <li>wait for the source's MIGRATION event with status completed, failed or cancelled; when none
  *     comes within the scenario's time, {@code migrate_cancel} and report it as not converged;
@@ -91,7 +91,7 @@ public final class MigrationRun {
         dst.execute("stop");
         dst.execute("migrate-incoming", JSON.objectNode().put("uri", uri));
 
-        src.execute("migrate-set-capabilities", eventsOn());
+        src.execute("migrate-set-capabilities", scenario.autoConverge() ? capabilities("events", "auto-converge") : eventsOn());
         src.execute("migrate-set-parameters", JSON.objectNode().put("downtime-limit", scenario.downtimeMs())
                 .put("max-bandwidth", Scenario.UNLIMITED_BANDWIDTH));
         src.drainEvents();
@@ -171,6 +171,14 @@ public final class MigrationRun {
             }
             LockSupport.parkNanos(POLL_NANOS);
         }
+    }
+
+    private static ObjectNode capabilities(String... names) {
+        ObjectNode args = JSON.objectNode();
+        for (String n : names) {
+            args.withArray("capabilities").addObject().put("capability", n).put("state", true);
+        }
+        return args;
     }
 
     private static ObjectNode eventsOn() {

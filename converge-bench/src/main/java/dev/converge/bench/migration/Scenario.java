@@ -11,16 +11,23 @@ import java.time.Duration;
  * @param maxTime     how long the migration may run before it counts as not converging and is cancelled
  * @param dirtyRate   bytes per second converge's guest dirties (its {@code dirty-rate=}), 0 for as fast as it can;
  *                    the rate-matched row sets QEMU's measured rate here (QEMU's guest ignores it)
+ * @param autoConverge whether the source turns on the auto-converge capability (both sides, QEMU's defaults)
  */
-public record Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime, long dirtyRate) {
+public record Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime, long dirtyRate,
+        boolean autoConverge) {
     /** A scenario whose guest dirties memory as fast as it can. */
     public Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime) {
-        this(workload, memory, downtimeMs, maxTime, 0);
+        this(workload, memory, downtimeMs, maxTime, 0, false);
     }
 
     /** The same scenario with converge's guest paced at {@code bytesPerSecond}. */
     public Scenario withDirtyRate(long bytesPerSecond) {
-        return new Scenario(workload, memory, downtimeMs, maxTime, bytesPerSecond);
+        return new Scenario(workload, memory, downtimeMs, maxTime, bytesPerSecond, autoConverge);
+    }
+
+    /** The same scenario with auto-converge on. */
+    public Scenario withAutoConverge() {
+        return new Scenario(workload, memory, downtimeMs, maxTime, dirtyRate, true);
     }
 
     /**

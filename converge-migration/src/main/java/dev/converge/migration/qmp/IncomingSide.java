@@ -138,7 +138,7 @@ final class IncomingSide implements AutoCloseable {
         errorDesc = null;
         received = null;
         setStatus(MigrationStatus.SETUP);
-        thread = Thread.ofVirtual().name(machine.name() + "-migration-incoming").start(() -> receive(s));
+        thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s));
     }
 
     private void receive(ServerSocketChannel s) {
