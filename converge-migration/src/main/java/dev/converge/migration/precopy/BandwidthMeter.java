@@ -6,9 +6,13 @@ package dev.converge.migration.precopy;
  * ±30 % from the next; the last stopped-window send then often ran slower than the pass the
  * estimate was taken from, and the downtime overshot the limit. The slowest recent pass is a
  * rate the stream has really shown, so the estimate stays on the safe side at the price of an
- * extra pass now and then. Pure: no clock of its own.
+ * extra pass now and then. Even so the stopped window's send, a short burst that starts from an
+ * idle connection, ran at 0.6–1.5× the slowest recent pass (2 GiB guests, loopback, two busy
+ * CPUs), so {@link #forSwitchover} assumes {@value #SWITCHOVER_SHARE} of it. Pure: no clock of its own.
  */
 final class BandwidthMeter {
+    /** The share of the slowest recent pass's rate the switchover's send is assumed to reach. */
+    static final double SWITCHOVER_SHARE = 0.8;
     /** Passes remembered. */
     static final int WINDOW = 3;
     /** A pass that sent less than this is too short to time (a few pages on a quiet guest). */
@@ -43,6 +47,11 @@ final class BandwidthMeter {
     /** The last timed pass's rate in bytes/s (what query-migrate shows), 0 before any. */
     double latest() {
         return latest;
+    }
+
+    /** The rate the downtime estimate assumes for the stopped window: {@link #SWITCHOVER_SHARE} of {@link #conservative}. */
+    double forSwitchover() {
+        return conservative() * SWITCHOVER_SHARE;
     }
 
     /** The slowest of the remembered passes in bytes/s; the latest rate before any full sample; 0 before any. */

@@ -275,7 +275,7 @@ public final class PrecopySender {
             long passBytes = bytesSent - passBytesStart;
             long elapsed = Math.max(1, passEnd - passStart);
             meter.record(passBytes, elapsed);
-            double bandwidth = meter.conservative();
+            double bandwidth = meter.forSwitchover();
             sync(bitmap);
             throttle();
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;

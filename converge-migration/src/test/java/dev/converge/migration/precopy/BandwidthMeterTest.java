@@ -14,6 +14,7 @@ class BandwidthMeterTest {
         BandwidthMeter m = new BandwidthMeter();
         assertThat(m.latest()).isZero();
         assertThat(m.conservative()).isZero();
+        assertThat(m.forSwitchover()).isZero();
     }
 
     @Test
@@ -26,6 +27,7 @@ class BandwidthMeterTest {
         assertThat(m.latest()).isEqualTo(3000.0 * MB);
         m.record(2500 * MB, SECOND); // the 1000 MB/s pass falls out of the window
         assertThat(m.conservative()).isEqualTo(2000.0 * MB);
+        assertThat(m.forSwitchover()).as("headroom for the stopped window's slower burst").isEqualTo(1600.0 * MB);
     }
 
     @Test
