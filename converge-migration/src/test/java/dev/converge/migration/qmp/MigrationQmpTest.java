@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -421,6 +422,42 @@ class MigrationQmpTest {
         src.exec("job-complete", "{\"id\": \"migration\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("completed"));
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("running"));
+    }
+
+    @Test
+    void cancelWithTheVcpusStoppedResumesTheSource() throws Exception {
+        Peer src = source("memory=16M,vcpus=1,workload=pattern,dirty-rate=1M");
+        src.capabilities("events");
+        // A destination that takes the whole stream and never answers: no PASS_ACK (so the sender assumes
+        // a lag of a full ack wait, 1 s, which a 2 s limit accepts) and no ACK of COMPLETE, so the
+        // source waits in the device phase, vCPUs stopped, until the cancel.
+        try (ServerSocketChannel mute = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            Thread reader = Thread.ofPlatform().name("mute-destination").start(() -> {
+                try (SocketChannel c = mute.accept()) {
+                    ByteBuffer sink = ByteBuffer.allocate(1 << 16);
+                    while (c.read(sink.clear()) >= 0) {
+                        // discard
+                    }
+                } catch (IOException e) {
+                    // the source closed the connection: the end this thread waits for
+                }
+            });
+            InetSocketAddress at = (InetSocketAddress) mute.getLocalAddress();
+            src.exec("migrate-set-parameters", "{\"downtime-limit\": 2000}");
+            src.exec("migrate", migrateArgs("tcp:127.0.0.1:" + at.getPort(), null));
+            src.awaitMigration("device");
+            await().atMost(TestTimeouts.MEDIUM).until(() -> src.status().equals("finish-migrate"));
+            PatternWorkload w = (PatternWorkload) src.machine().workload();
+            long stoppedAt = w.progress();
+
+            src.exec("migrate_cancel");
+            assertThat(migrationStatusesUntilTheEnd(src)).containsExactly("cancelling", "cancelled");
+            assertThat(src.status()).as("the vCPUs run again").isEqualTo("running");
+            assertThat(queryMigrate(src).get("status").asText()).isEqualTo("cancelled");
+            await().atMost(TestTimeouts.SHORT).until(() -> w.progress() > stoppedAt + 100);
+            reader.join(TestTimeouts.SHORT.toMillis());
+            assertThat(reader.isAlive()).as("the source closed the stream").isFalse();
+        }
     }
 
     @Test
