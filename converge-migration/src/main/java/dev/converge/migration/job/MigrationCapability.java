@@ -7,6 +7,13 @@ public enum MigrationCapability {
      * the vCPUs back, more and more (the cpu-throttle-* parameters), until it converges.
      */
     AUTO_CONVERGE("auto-converge"),
+    /**
+     * Dirty limit (QEMU 8.1): when the guest dirties memory faster than the stream carries it
+     * (the auto-converge trigger), cap each vCPU's dirty rate at vcpu-dirty-limit MB/s at once.
+     * Excludes auto-converge. QEMU needs KVM's dirty ring for it; converge's software dirty
+     * log paces the vCPUs directly.
+     */
+    DIRTY_LIMIT("dirty-limit"),
     /** Send MIGRATION events (both sides) and MIGRATION_PASS events (source). */
     EVENTS("events"),
     /**

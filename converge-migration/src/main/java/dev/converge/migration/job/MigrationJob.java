@@ -10,6 +10,7 @@ import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.migration.precopy.ConvergencePolicy;
 import dev.converge.migration.precopy.MigrationControl;
+import dev.converge.migration.precopy.MigrationControl.DirtyLimit;
 import dev.converge.migration.precopy.MigrationException;
 import dev.converge.migration.precopy.MigrationProgress;
 import dev.converge.migration.precopy.MigrationResult;
@@ -71,6 +72,8 @@ public final class MigrationJob implements JobDriver {
     private final LatencyProbe decisionLatency;
     /** Whether auto-converge was on when the migration started (capabilities cannot change while it runs). */
     private final boolean autoConverge;
+    /** Whether dirty-limit was on when the migration started. */
+    private final boolean dirtyLimited;
     private final MigrationEvents events;
     /** Sets the job's speed (engine.setSpeed on the main loop). */
     private final LongConsumer speed;
@@ -126,6 +129,7 @@ public final class MigrationJob implements JobDriver {
         this.autoComplete = autoComplete;
         this.pauseBeforeSwitchover = settings.has(MigrationCapability.PAUSE_BEFORE_SWITCHOVER);
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
+        this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
         this.events = Objects.requireNonNull(events);
         this.speed = Objects.requireNonNull(speed);
         this.onClean = Objects.requireNonNull(onClean);
@@ -308,6 +312,13 @@ public final class MigrationJob implements JobDriver {
         }
 
         @Override
+        public DirtyLimit dirtyLimit() {
+            return dirtyLimited
+                    ? new DirtyLimit(settings.vcpuDirtyLimit() << 20, settings.autoConverge().triggerThreshold())
+                    : null;
+        }
+
+        @Override
         public void idle(Duration max) {
             ctx.sleep(max);
         }
@@ -462,6 +473,9 @@ public final class MigrationJob implements JobDriver {
         m.put("converged", p != null && p.converged());
         if (p != null && p.throttlePercent() > 0 && !status.isFinal()) {
             m.put("cpu-throttle-percentage", (long) p.throttlePercent());
+        }
+        if (p != null && p.dirtyLimit() > 0 && !status.isFinal()) {
+            m.put("dirty-limit", p.dirtyLimit());
         }
         return m;
     }

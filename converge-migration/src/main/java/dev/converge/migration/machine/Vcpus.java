@@ -40,6 +40,10 @@ public final class Vcpus implements AutoCloseable {
     private long generation;
     /** vCPUs at their safe point (or exited); guarded by lock. */
     private int parked;
+    /** The dirty limit as nanoseconds per page for each vCPU, 0 for none; volatile: read by vCPUs without the lock. */
+    private volatile long limitNanosPerPage;
+    /** The dirty limit in bytes per second per vCPU, 0 for none. */
+    private volatile long dirtyLimit;
     /** Percentage of time each vCPU is held back, 0..99; volatile: read by vCPUs without the lock. */
     private volatile int throttlePercent;
     /** The first failure of a workload step, which stops that vCPU; volatile: read by anyone. */
@@ -114,8 +118,9 @@ public final class Vcpus implements AutoCloseable {
             }
             long now = System.nanoTime();
             long pace = 0;
-            if (nanosPerPage > 0) {
-                due += pages * nanosPerPage;
+            long npp = Math.max(nanosPerPage, limitNanosPerPage);
+            if (npp > 0) {
+                due += pages * npp;
                 pace = due - now;
                 if (pace < -TimeUnit.SECONDS.toNanos(1)) {
                     due = now; // fell far behind: do not catch up in a burst
@@ -219,6 +224,26 @@ public final class Vcpus implements AutoCloseable {
             throw new IllegalArgumentException("throttle: " + percent + " (expected: 0..99)");
         }
         throttlePercent = percent;
+    }
+
+    /**
+     * Caps the rate at which each vCPU dirties memory (QEMU's dirty limit, set by a migration
+     * with the dirty-limit capability): the vCPU is paced to at most {@code bytesPerSecond} of
+     * newly written pages, on top of the workload's own pace; 0 lifts the cap.
+     *
+     * @throws IllegalArgumentException when negative
+     */
+    public void setDirtyLimit(long bytesPerSecond) {
+        if (bytesPerSecond < 0) {
+            throw new IllegalArgumentException("dirty limit: " + bytesPerSecond + " (expected: >= 0)");
+        }
+        limitNanosPerPage = bytesPerSecond == 0 ? 0 : Math.max(1, (long) (1e9 * RamBlock.PAGE_SIZE / bytesPerSecond));
+        dirtyLimit = bytesPerSecond;
+    }
+
+    /** The dirty limit per vCPU in bytes per second, 0 when none. */
+    public long dirtyLimit() {
+        return dirtyLimit;
     }
 
     /** The throttle percentage. */

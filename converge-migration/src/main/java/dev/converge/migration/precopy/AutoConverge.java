@@ -92,21 +92,50 @@ public final class AutoConverge {
      */
     public int evaluate(long nanos, long bytesSent, Params p) {
         Objects.requireNonNull(p);
+        Period period = judge(nanos, bytesSent, p.triggerThreshold());
+        if (period != null && period.triggers()) {
+            throttle = raised(p, period.threshold(), period.dirtied());
+        }
+        return throttle;
+    }
+
+    /**
+     * The same trigger without the throttle: whether a period just ended that calls for slowing
+     * the guest down (QEMU's dirty-limit capability reacts to it by capping each vCPU's dirty rate).
+     *
+     * @param triggerThreshold throttle-trigger-threshold, 1..100
+     */
+    public boolean triggered(long nanos, long bytesSent, int triggerThreshold) {
+        if (triggerThreshold < 1 || triggerThreshold > 100) {
+            throw new IllegalArgumentException("throttle-trigger-threshold: " + triggerThreshold + " (expected: 1..100)");
+        }
+        Period period = judge(nanos, bytesSent, triggerThreshold);
+        return period != null && period.triggers();
+    }
+
+    /** One judged period: its threshold and dirtied bytes, and whether it is the second high one. */
+    private record Period(long threshold, long dirtied, boolean triggers) {
+    }
+
+    /** Ends the period when it has lasted long enough; null while it goes on. */
+    private Period judge(long nanos, long bytesSent, int triggerThreshold) {
         if (periodStart == Long.MIN_VALUE) {
             start(nanos, bytesSent);
-            return throttle;
+            return null;
         }
         if (nanos - periodStart < PERIOD_NANOS) {
-            return throttle;
+            return null;
         }
         long sent = bytesSent - periodSentFrom;
-        long threshold = sent / 100 * p.triggerThreshold() + sent % 100 * p.triggerThreshold() / 100;
-        if (periodDirtied > threshold && ++highPeriods >= 2) {
+        long threshold = sent / 100 * triggerThreshold + sent % 100 * triggerThreshold / 100;
+        long dirtied = periodDirtied;
+        boolean triggers = false;
+        if (dirtied > threshold && ++highPeriods >= 2) {
             highPeriods = 0;
-            throttle = raised(p, threshold, periodDirtied);
+            triggers = true;
         }
         start(nanos, bytesSent);
-        return throttle;
+        return new Period(threshold, dirtied, triggers);
     }
 
     private int raised(Params p, long threshold, long dirtied) {

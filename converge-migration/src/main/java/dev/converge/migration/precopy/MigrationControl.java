@@ -50,6 +50,23 @@ public interface MigrationControl {
         return Duration.ZERO;
     }
 
+    /**
+     * The dirty-limit capability's settings as they are now, or null when it is off. Asked
+     * after every pass.
+     */
+    default DirtyLimit dirtyLimit() {
+        return null;
+    }
+
+    /**
+     * What the dirty-limit capability applies when the guest dirties too fast.
+     *
+     * @param bytesPerSecond   the cap on each vCPU's dirty rate (vcpu-dirty-limit)
+     * @param triggerThreshold throttle-trigger-threshold, % of the bytes sent, 1..100
+     */
+    record DirtyLimit(long bytesPerSecond, int triggerThreshold) {
+    }
+
     /** The switchover begins: the vCPUs are about to stop (QEMU's "device" phase). */
     default void switchingOver() {
     }

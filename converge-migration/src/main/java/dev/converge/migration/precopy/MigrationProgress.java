@@ -13,7 +13,9 @@ package dev.converge.migration.precopy;
  * @param expectedDowntimeMs remaining ÷ bandwidth, {@link Long#MAX_VALUE} when unknown
  * @param converged          whether the policy says the switchover fits the downtime limit
  * @param throttlePercent    auto-converge's hold on the vCPUs, 0 when none (QEMU's cpu-throttle-percentage)
+ * @param dirtyLimit         dirty-limit's cap on each vCPU in bytes per second, 0 when none
  */
 public record MigrationProgress(long pass, long bytesSent, long pagesSent, long zeroPages, long remainingBytes,
-        double bandwidth, long expectedDowntimeMs, boolean converged, int throttlePercent) {
+        double bandwidth, long expectedDowntimeMs, boolean converged, int throttlePercent,
+        long dirtyLimit) {
 }

@@ -99,6 +99,8 @@ public final class PrecopySender {
     private ConvergencePolicy.Estimate lastEstimate;
     /** Auto-converge's state; applied only while the control supplies parameters. */
     private final AutoConverge autoConverge = new AutoConverge();
+    /** The dirty limit applied to the vCPUs, bytes/s per vCPU, 0 when none. */
+    private long dirtyLimit;
     private Duration lastFixedCost = Duration.ZERO;
 
     /**
@@ -158,6 +160,9 @@ public final class PrecopySender {
             // failure or a cancel runs at full speed again.
             if (autoConverge.throttle() > 0) {
                 machine.vcpus().setThrottle(0);
+            }
+            if (dirtyLimit > 0) {
+                machine.vcpus().setDirtyLimit(0);
             }
         }
     }
@@ -299,7 +304,8 @@ public final class PrecopySender {
             lastEstimate = estimate;
             lastFixedCost = fixed;
             MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
-                    meter.latest(), estimate.expectedDowntimeMs(), estimate.converged(), autoConverge.throttle());
+                    meter.latest(), estimate.expectedDowntimeMs(), estimate.converged(), autoConverge.throttle(),
+                    dirtyLimit);
             control.progress(progress);
             if (estimate.converged() && !signalledConverged) {
                 signalledConverged = true;
@@ -353,17 +359,27 @@ public final class PrecopySender {
         autoConverge.dirtied(ram.syncDirtyLog(bitmap) * RamBlock.PAGE_SIZE);
     }
 
-    /** Applies auto-converge's throttle when the control has it on (its parameters may change meanwhile). */
+    /**
+     * Applies auto-converge's throttle or the dirty limit, whichever the control has on (their
+     * parameters may change meanwhile; the two exclude each other).
+     */
     private void throttle() {
         AutoConverge.Params p = control.autoConverge();
-        if (p == null) {
+        if (p != null) {
+            int before = autoConverge.throttle();
+            int now = autoConverge.evaluate(System.nanoTime(), bytesSent, p);
+            if (now != before) {
+                machine.vcpus().setThrottle(now);
+                log.info("migration of '{}': auto-converge throttles the vCPUs to {}%", machine.name(), now);
+            }
             return;
         }
-        int before = autoConverge.throttle();
-        int now = autoConverge.evaluate(System.nanoTime(), bytesSent, p);
-        if (now != before) {
-            machine.vcpus().setThrottle(now);
-            log.info("migration of '{}': auto-converge throttles the vCPUs to {}%", machine.name(), now);
+        MigrationControl.DirtyLimit d = control.dirtyLimit();
+        if (d != null && autoConverge.triggered(System.nanoTime(), bytesSent, d.triggerThreshold())
+                && d.bytesPerSecond() != dirtyLimit) {
+            dirtyLimit = d.bytesPerSecond();
+            machine.vcpus().setDirtyLimit(dirtyLimit);
+            log.info("migration of '{}': dirty-limit caps each vCPU at {} bytes/s", machine.name(), dirtyLimit);
         }
     }
 

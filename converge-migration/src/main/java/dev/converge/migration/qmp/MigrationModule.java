@@ -299,12 +299,16 @@ public final class MigrationModule implements AutoCloseable {
         if (migrationRunning()) {
             throw QmpException.generic("There's a migration process in progress");
         }
+        String error = settings.checkCapabilities(caps);
+        if (error != null) {
+            throw QmpException.generic(error);
+        }
         caps.forEach(settings::set);
     }
 
     /** migrate-set-parameters: checks all, then applies all; a running migration sees them at once. */
     void setParameters(MigrationSettings.Update update) {
-        String error = update.check();
+        String error = settings.check(update);
         if (error != null) {
             throw QmpException.generic(error);
         }

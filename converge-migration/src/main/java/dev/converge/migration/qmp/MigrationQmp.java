@@ -46,8 +46,8 @@ final class MigrationQmp {
     static final EnumType STATUS = EnumType.of("MigrationStatus", MigrationStatus.class, MigrationStatus::wireName,
             "The status of a migration, as QEMU's");
     static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
-            MigrationCapability::wireName, "Migration capabilities converge supports: auto-converge, events, "
-                    + "pause-before-switchover, return-path");
+            MigrationCapability::wireName, "Migration capabilities converge supports: auto-converge, dirty-limit, "
+                    + "events, pause-before-switchover, return-path");
     static final ObjectType CAPABILITY_STATUS = ObjectType.struct("MigrationCapabilityStatus",
             "A capability and whether it is on",
             required("capability", CAPABILITY, "the capability"),
@@ -120,7 +120,12 @@ final class MigrationQmp {
             optional("max-cpu-throttle", BuiltinType.UINT8, "auto-converge: the highest throttle (1..99, default 99)"),
             optional("throttle-trigger-threshold", BuiltinType.UINT8, "auto-converge: a period counts as dirtying too "
                     + "fast when it dirtied more than this % of the bytes it sent; every second such period raises the "
-                    + "throttle (1..100, default 50)"));
+                    + "throttle (1..100, default 50)"),
+            optional("x-vcpu-dirty-limit-period", BuiltinType.UINT64, "dirty-limit: QEMU's period for measuring the "
+                    + "vCPUs' dirty rate, ms (1..1000, default 1000); accepted and reported: converge paces each vCPU "
+                    + "exactly and measures nothing"),
+            optional("vcpu-dirty-limit", BuiltinType.UINT64, "dirty-limit: the cap on each vCPU's dirty rate, MB/s as QEMU counts them (MiB/s) "
+                    + "(at least 1, default 1)"));
 
     /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
     static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
@@ -151,7 +156,9 @@ final class MigrationQmp {
                         required("converged", BuiltinType.BOOL, "whether the remainder fits downtime-limit now "
                                 + "(a ready job may stop fitting when the dirty rate rises)"),
                         optional("cpu-throttle-percentage", BuiltinType.INT, "auto-converge's throttle on the vCPUs, % "
-                                + "(only while it holds them back)"))));
+                                + "(only while it holds them back)"),
+                        optional("dirty-limit", BuiltinType.INT, "dirty-limit's cap on each vCPU's dirty rate, bytes "
+                                + "per second (only while it holds them back)"))));
 
         registry.register(new CommandSpec("migrate", MIGRATE_ARGS,
                 CommandSpec.EMPTY,
@@ -189,7 +196,8 @@ final class MigrationQmp {
         registry.register(new CommandSpec("migrate-set-capabilities", CommandSpec.args("migrate-set-capabilities",
                 required("capabilities", new ArrayType(CAPABILITY_STATUS), "the capabilities to set")),
                 CommandSpec.EMPTY,
-                "Turn migration capabilities on or off. Error: \"There's a migration process in progress\".", SINCE,
+                "Turn migration capabilities on or off. Errors: \"There's a migration process in progress\", "
+                        + "\"dirty-limit conflicts with auto-converge either of then available currently\".", SINCE,
                 args -> {
                     Map<MigrationCapability, Boolean> caps = new EnumMap<>(MigrationCapability.class);
                     for (JsonNode c : args.raw("capabilities")) {
@@ -216,7 +224,8 @@ final class MigrationQmp {
                             opt(args, "max-bandwidth"), opt(args, "avail-switchover-bandwidth"),
                             opt(args, "cpu-throttle-initial"), opt(args, "cpu-throttle-increment"),
                             args.has("cpu-throttle-tailslow") ? args.bool("cpu-throttle-tailslow") : null,
-                            opt(args, "max-cpu-throttle"), opt(args, "throttle-trigger-threshold")));
+                            opt(args, "max-cpu-throttle"), opt(args, "throttle-trigger-threshold"),
+                            opt(args, "vcpu-dirty-limit"), opt(args, "x-vcpu-dirty-limit-period")));
                     return null;
                 }));
         registry.register(new CommandSpec("query-migrate-parameters", CommandSpec.EMPTY, PARAMETERS,
@@ -231,6 +240,8 @@ final class MigrationQmp {
                     o.put("cpu-throttle-tailslow", a.tailslow());
                     o.put("max-cpu-throttle", a.max());
                     o.put("throttle-trigger-threshold", a.triggerThreshold());
+                    o.put("x-vcpu-dirty-limit-period", module.settings().dirtyLimitPeriodMs());
+                    o.put("vcpu-dirty-limit", module.settings().vcpuDirtyLimit());
                     return o;
                 }));
         registry.register(new CommandSpec("query-migrate", CommandSpec.EMPTY, INFO,

@@ -108,6 +108,20 @@ class AutoConvergeTest {
     }
 
     @Test
+    void theDirtyLimitTriggerIsTheSecondHighPeriodWithoutAThrottle() {
+        AutoConverge a = new AutoConverge();
+        a.start(0, 0);
+        a.dirtied(600 * MB);
+        assertThat(a.triggered(S, 1000 * MB, 50)).isFalse();
+        a.dirtied(600 * MB);
+        assertThat(a.triggered(S + S / 2, 2000 * MB, 50)).as("the period has not lasted a second").isFalse();
+        assertThat(a.triggered(2 * S, 2000 * MB, 50)).isTrue();
+        assertThat(a.throttle()).isZero();
+        assertThat(a.triggered(3 * S, 3000 * MB, 50)).as("nothing dirtied: a low period").isFalse();
+        assertThatThrownBy(() -> a.triggered(4 * S, 4000 * MB, 0)).hasMessageContaining("throttle-trigger-threshold: 0");
+    }
+
+    @Test
     void parametersOutsideQemusRangesAreRefusedByName() {
         assertThatThrownBy(() -> new AutoConverge.Params(0, 10, false, 99, 50)).hasMessageContaining("cpu-throttle-initial: 0");
         assertThatThrownBy(() -> new AutoConverge.Params(20, 100, false, 99, 50)).hasMessageContaining("cpu-throttle-increment: 100");

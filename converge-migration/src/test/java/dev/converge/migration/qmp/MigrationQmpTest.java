@@ -232,6 +232,25 @@ class MigrationQmpTest {
     }
 
     @Test
+    void dirtyLimitCapsEachVcpuOnceTheGuestDirtiesTooFastAndLiftsTheCapAtTheEnd() {
+        String spec = "memory=16M,vcpus=2,workload=stress,dirty-rate=64M,working-set=4M";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        src.capabilities("dirty-limit");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"vcpu-dirty-limit\": 1}");
+        assertThat(src.exec("query-migrate-parameters").get("vcpu-dirty-limit").asLong()).isEqualTo(1);
+
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        // 1 MiB/s for each of 2 vCPUs against 4 MiB/s: once capped, each pass leaves half as much dirty.
+        await().atMost(TestTimeouts.LONG).until(() -> src.machine().vcpus().dirtyLimit() == 1 << 20
+                || src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        assertThat(src.machine().vcpus().dirtyLimit()).as("the cap ends with the migration").isZero();
+        assertThat(src.machine().vcpus().throttle()).as("dirty-limit is not auto-converge").isZero();
+    }
+
+    @Test
     void autoConvergeEndsWithACancelledMigration() {
         String spec = "memory=16M,vcpus=2,workload=stress,dirty-rate=64M,working-set=4M";
         Peer src = source(spec);
@@ -546,12 +565,21 @@ class MigrationQmpTest {
         assertError(src, "migrate-set-parameters", "{\"cpu-throttle-increment\": 100}",
                 "Parameter 'cpu_throttle_increment' expects an integer in the range of 1 to 99");
         assertError(src, "migrate-set-parameters", "{\"max-cpu-throttle\": 100}",
-                "Parameter 'max_cpu_throttle' expects an integer in the range of 1 to 99");
+                "Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99");
+        assertError(src, "migrate-set-parameters", "{\"cpu-throttle-initial\": 50, \"max-cpu-throttle\": 40}",
+                "Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99");
+        assertError(src, "migrate-set-parameters", "{\"vcpu-dirty-limit\": 0}",
+                "Parameter 'vcpu_dirty_limit' expects is invalid, it must greater then 1 MB/s");
+        assertError(src, "migrate-set-parameters", "{\"x-vcpu-dirty-limit-period\": 0}",
+                "Parameter 'x-vcpu-dirty-limit-period' expects a value between 1 and 1000");
+        assertError(src, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"auto-converge\", "
+                + "\"state\": true}, {\"capability\": \"dirty-limit\", \"state\": true}]}",
+                "dirty-limit conflicts with auto-converge either of then available currently");
         assertError(src, "migrate-set-parameters", "{\"throttle-trigger-threshold\": 101}",
                 "Parameter 'throttle_trigger_threshold' expects an integer in the range of 1 to 100");
         // One bad value refuses the whole command: the good one next to it is not applied.
         assertError(src, "migrate-set-parameters", "{\"downtime-limit\": 100, \"max-cpu-throttle\": 0}",
-                "Parameter 'max_cpu_throttle' expects an integer in the range of 1 to 99");
+                "Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99");
         assertError(src, "migrate-continue", "{\"state\": \"pre-switchover\"}", "Migration not in expected state: none");
         assertError(src, "migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}",
                 "'-incoming' was not specified on the command line");
@@ -561,7 +589,7 @@ class MigrationQmpTest {
                 + "\"type\": \"inet\", \"host\": \"127.0.0.1\", \"port\": \"x\"}}]}", "port 'x' is not a number");
 
         JsonNode caps = src.exec("query-migrate-capabilities");
-        assertThat(caps.findValuesAsText("capability")).contains("auto-converge", "events", "pause-before-switchover", "return-path");
+        assertThat(caps.findValuesAsText("capability")).contains("auto-converge", "dirty-limit", "events", "pause-before-switchover", "return-path");
         JsonNode params = src.exec("query-migrate-parameters");
         assertThat(params.get("downtime-limit").asLong()).isEqualTo(300);
         assertThat(params.get("max-bandwidth").asLong()).isEqualTo(134217728);
@@ -572,6 +600,11 @@ class MigrationQmpTest {
         assertThat(params.get("max-cpu-throttle").asInt()).isEqualTo(99);
         assertThat(params.get("throttle-trigger-threshold").asInt()).isEqualTo(50);
         assertThat(params.get("cpu-throttle-tailslow").asBoolean()).isFalse();
+        assertThat(params.get("vcpu-dirty-limit").asLong()).isEqualTo(1);
+        assertThat(params.get("x-vcpu-dirty-limit-period").asLong()).isEqualTo(1000);
+        for (JsonNode c : src.exec("query-migrate-capabilities")) {
+            assertThat(c.get("state").asBoolean()).as("%s after the refused change", c.get("capability")).isFalse();
+        }
         assertThat(src.exec("query-migrate")).as("no migration yet").isEmpty();
 
         // A migration in progress refuses a second one and capability changes; channels work as uri.
