@@ -11,7 +11,7 @@ import java.util.Set;
 /**
  * The benchmark's command line:
  * {@code [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50] [--sides converge,qemu]
- * [--accel auto|kvm|tcg] [--timeout SECONDS] [--auto-converge no|also|only] [--rate-match yes|no]}.
+ * [--accel auto|kvm|tcg] [--timeout SECONDS] [--aids none,auto-converge,dirty-limit] [--rate-match yes|no]}.
  *
  * @param memory     guest RAM in bytes; a suffix K, M, G, T, none meaning MiB (as QEMU's {@code -m})
  * @param workloads  workloads to run, in order
@@ -19,23 +19,23 @@ import java.util.Set;
  * @param sides      which sides run: "converge", "qemu" or both
  * @param accel      QEMU's accelerator; empty means KVM when /dev/kvm opens, else TCG
  * @param maxTime    how long one migration may take before it is cancelled as not converging
- * @param autoConverge pattern runs without auto-converge ("no"), also with it on both sides ("also", the default), or
- *                   only with it ("only")
+ * @param aids       how pattern runs: plainly ("none"), and with each capability that helps a fast guest converge
+ *                   (both sides, default parameters); all three by default
  * @param rateMatch  whether converge runs pattern once more paced at the dirty rate QEMU's guest showed
  */
 public record BenchOptions(long memory, List<Workload> workloads, List<Long> downtimes, Set<String> sides,
-        Optional<QemuGuest.Accel> accel, Duration maxTime, String autoConverge, boolean rateMatch) {
+        Optional<QemuGuest.Accel> accel, Duration maxTime, List<ConvergenceAid> aids, boolean rateMatch) {
     /** Side names accepted by {@code --sides}. */
     public static final Set<String> SIDES = Set.of("converge", "qemu");
 
     static final String USAGE = "usage: MigrationBench [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50]"
-            + " [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS] [--auto-converge no|also|only]"
+            + " [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS] [--aids none,auto-converge,dirty-limit]"
             + " [--rate-match yes|no]";
 
     /** The defaults the issue asks for: 2 GiB, idle and pattern, 300 and 50 ms, both sides. */
     public static BenchOptions defaults() {
         return new BenchOptions(2L << 30, List.of(Workload.IDLE, Workload.PATTERN), List.of(300L, 50L),
-                new LinkedHashSet<>(List.of("converge", "qemu")), Optional.empty(), Duration.ofSeconds(120), "also", true);
+                new LinkedHashSet<>(List.of("converge", "qemu")), Optional.empty(), Duration.ofSeconds(120), List.of(ConvergenceAid.values()), true);
     }
 
     /**
@@ -51,7 +51,7 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
         Set<String> sides = o.sides;
         Optional<QemuGuest.Accel> accel = o.accel;
         Duration maxTime = o.maxTime;
-        String autoConverge = o.autoConverge;
+        List<ConvergenceAid> aids = o.aids;
         boolean rateMatch = o.rateMatch;
         for (int i = 0; i < args.length; i++) {
             String opt = args[i];
@@ -79,12 +79,7 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
                     default -> throw new IllegalArgumentException("--accel: '" + v + "' (expected: auto, kvm, tcg)");
                 };
                 case "--timeout" -> maxTime = Duration.ofSeconds(positive("--timeout", v));
-                case "--auto-converge" -> {
-                    if (!List.of("no", "also", "only").contains(v)) {
-                        throw new IllegalArgumentException("--auto-converge: '" + v + "' (expected: no, also, only)");
-                    }
-                    autoConverge = v;
-                }
+                case "--aids" -> aids = list(v).stream().map(ConvergenceAid::parse).distinct().toList();
                 case "--rate-match" -> rateMatch = switch (v) {
                     case "yes" -> true;
                     case "no" -> false;
@@ -96,7 +91,7 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
         if (memory % GuestImage.PAGE_SIZE != 0 || memory <= GuestImage.PATTERN_START || memory > GuestImage.MAX_RAM_END) {
             throw new IllegalArgumentException("--memory: " + memory + " bytes (expected: whole pages, above 1M, at most 3584M)");
         }
-        return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime, autoConverge, rateMatch);
+        return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime, aids, rateMatch);
     }
 
     /**

@@ -66,7 +66,7 @@ public final class MigrationBench {
             for (long downtime : options.downtimes()) {
                 Scenario scenario = new Scenario(w, options.memory(), downtime, options.maxTime());
                 boolean pattern = w == Workload.PATTERN;
-                if (!pattern || !options.autoConverge().equals("only")) {
+                if (!pattern || options.aids().contains(ConvergenceAid.NONE)) {
                     Map<String, Outcome> bySide = runSides(options, scenario, run, accel, dir, reaper, unavailable, "");
                     rows.add(new ReportTable.Row(w, downtime, bySide));
                     // Like with like: QEMU's guest dirties memory at the pace of a write-protect fault per
@@ -82,11 +82,15 @@ public final class MigrationBench {
                         rows.add(new ReportTable.Row(w, downtime, m, variant));
                     }
                 }
-                if (pattern && !options.autoConverge().equals("no")) {
-                    // Both guests as fast as they go, both sides throttled by auto-converge with QEMU's defaults.
-                    String variant = " (auto-converge)";
-                    rows.add(new ReportTable.Row(w, downtime, runSides(options, scenario.withAutoConverge(), run, accel, dir,
-                            reaper, unavailable, variant), variant));
+                if (pattern) {
+                    // Both guests as fast as they go, each helped by the same capability (default parameters).
+                    for (ConvergenceAid aid : options.aids()) {
+                        if (aid != ConvergenceAid.NONE) {
+                            String variant = " (" + aid.wireName() + ")";
+                            rows.add(new ReportTable.Row(w, downtime, runSides(options, scenario.withAid(aid), run, accel, dir,
+                                    reaper, unavailable, variant), variant));
+                        }
+                    }
                 }
             }
         }
@@ -106,7 +110,8 @@ public final class MigrationBench {
                 if (side.equals(ReportTable.PEER)) {
                     run.lastQemuDirtyRate = run.lastDirtyRate();
                 }
-                if (o instanceof Outcome.Unavailable u) {
+                // A side without the capability of this scenario may still run the others.
+                if (o instanceof Outcome.Unavailable u && scenario.aid() == ConvergenceAid.NONE) {
                     unavailable.put(side, u);
                 }
             }

@@ -23,7 +23,7 @@ import java.util.concurrent.locks.LockSupport;
  *     for the migration this only clears autostart, so the destination stays paused at the end
  *     and its state can be compared with the source's), {@code migrate-incoming} on a free
  *     loopback port;
- * <li>source: {@code migrate-set-capabilities} (events on; auto-converge too when the scenario says so), {@code migrate-set-parameters}
+ * <li>source: {@code migrate-set-capabilities} (events on; the scenario's convergence aid too), {@code migrate-set-parameters}
  *     {downtime-limit, max-bandwidth: {@link Scenario#UNLIMITED_BANDWIDTH}}, {@code migrate};
  * <li>wait for the source's MIGRATION event with status completed, failed or cancelled; when none
  *     comes within the scenario's time, {@code migrate_cancel} and report it as not converged;
@@ -73,6 +73,9 @@ public final class MigrationRun {
             if (e.errorClass() == ErrorClass.CommandNotFound) {
                 return new Outcome.Unavailable("'" + e.command() + "' not implemented (CommandNotFound: " + e.desc() + ")");
             }
+            if (e.command().equals("migrate-set-capabilities") && e.desc().contains("does not accept value")) {
+                return new Outcome.Unavailable("capability '" + scenario.aid().capability() + "' unknown here (" + e.desc() + ")");
+            }
             return new Outcome.Failed(e.getMessage());
         } catch (CheckFailedException e) {
             return new Outcome.Failed("check: " + e.getMessage());
@@ -91,7 +94,8 @@ public final class MigrationRun {
         dst.execute("stop");
         dst.execute("migrate-incoming", JSON.objectNode().put("uri", uri));
 
-        src.execute("migrate-set-capabilities", scenario.autoConverge() ? capabilities("events", "auto-converge") : eventsOn());
+        src.execute("migrate-set-capabilities", scenario.aid().capability() == null ? eventsOn()
+                : capabilities("events", scenario.aid().capability()));
         src.execute("migrate-set-parameters", JSON.objectNode().put("downtime-limit", scenario.downtimeMs())
                 .put("max-bandwidth", Scenario.UNLIMITED_BANDWIDTH));
         src.drainEvents();

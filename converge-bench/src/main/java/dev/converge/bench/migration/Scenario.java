@@ -11,23 +11,23 @@ import java.time.Duration;
  * @param maxTime     how long the migration may run before it counts as not converging and is cancelled
  * @param dirtyRate   bytes per second converge's guest dirties (its {@code dirty-rate=}), 0 for as fast as it can;
  *                    the rate-matched row sets QEMU's measured rate here (QEMU's guest ignores it)
- * @param autoConverge whether the source turns on the auto-converge capability (both sides, QEMU's defaults)
+ * @param aid         the capability that helps a fast guest converge, turned on at the source (default parameters)
  */
 public record Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime, long dirtyRate,
-        boolean autoConverge) {
+        ConvergenceAid aid) {
     /** A scenario whose guest dirties memory as fast as it can. */
     public Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime) {
-        this(workload, memory, downtimeMs, maxTime, 0, false);
+        this(workload, memory, downtimeMs, maxTime, 0, ConvergenceAid.NONE);
     }
 
     /** The same scenario with converge's guest paced at {@code bytesPerSecond}. */
     public Scenario withDirtyRate(long bytesPerSecond) {
-        return new Scenario(workload, memory, downtimeMs, maxTime, bytesPerSecond, autoConverge);
+        return new Scenario(workload, memory, downtimeMs, maxTime, bytesPerSecond, aid);
     }
 
-    /** The same scenario with auto-converge on. */
-    public Scenario withAutoConverge() {
-        return new Scenario(workload, memory, downtimeMs, maxTime, dirtyRate, true);
+    /** The same scenario with {@code a} on. */
+    public Scenario withAid(ConvergenceAid a) {
+        return new Scenario(workload, memory, downtimeMs, maxTime, dirtyRate, java.util.Objects.requireNonNull(a));
     }
 
     /**

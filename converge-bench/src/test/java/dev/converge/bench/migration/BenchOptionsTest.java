@@ -17,17 +17,17 @@ class BenchOptionsTest {
         assertThat(o.downtimes()).containsExactly(300L, 50L);
         assertThat(o.sides()).containsExactly("converge", "qemu");
         assertThat(o.accel()).isEmpty();
-        assertThat(o.autoConverge()).isEqualTo("also");
+        assertThat(o.aids()).containsExactly(ConvergenceAid.NONE, ConvergenceAid.AUTO_CONVERGE, ConvergenceAid.DIRTY_LIMIT);
         assertThat(o.rateMatch()).isTrue();
     }
 
     @Test
     void parsesEveryOption() {
         BenchOptions o = BenchOptions.parse("--memory", "512M", "--workloads", "pattern", "--downtimes", "10,20,30",
-                "--sides", "qemu", "--accel", "tcg", "--timeout", "7", "--auto-converge", "only", "--rate-match", "no");
+                "--sides", "qemu", "--accel", "tcg", "--timeout", "7", "--aids", "dirty-limit", "--rate-match", "no");
         assertThat(o).isEqualTo(new BenchOptions(512L << 20, List.of(Workload.PATTERN), List.of(10L, 20L, 30L),
                 new java.util.LinkedHashSet<>(List.of("qemu")), Optional.of(QemuGuest.Accel.TCG), Duration.ofSeconds(7),
-                "only", false));
+                List.of(ConvergenceAid.DIRTY_LIMIT), false));
     }
 
     @Test
@@ -51,7 +51,7 @@ class BenchOptionsTest {
         assertThatThrownBy(() -> BenchOptions.parse("--accel", "hvf")).hasMessageContaining("'hvf'");
         assertThatThrownBy(() -> BenchOptions.parse("--timeout")).hasMessageContaining("--timeout: missing value");
         assertThatThrownBy(() -> BenchOptions.parse("--speed", "1")).hasMessageContaining("unknown option '--speed'");
-        assertThatThrownBy(() -> BenchOptions.parse("--auto-converge", "yes")).hasMessageContaining("--auto-converge: 'yes'");
+        assertThatThrownBy(() -> BenchOptions.parse("--aids", "none,turbo")).hasMessageContaining("--aids: 'turbo'");
         assertThatThrownBy(() -> BenchOptions.parse("--rate-match", "1")).hasMessageContaining("--rate-match: '1'");
     }
 }
