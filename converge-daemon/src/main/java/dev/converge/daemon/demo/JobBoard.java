@@ -83,6 +83,11 @@ final class JobBoard {
         }
         if ((s.equals("concluded") || s.equals("null")) && r.concludedNanos == 0) {
             r.concludedNanos = now;
+            if (!r.aborted) {
+                // Committed: all its work is done. The last poll may predate the final steps (the
+                // job is auto-dismissed before the next one), so the bar would stop short of 100 %.
+                r.current = Math.max(r.current, r.total);
+            }
         }
         if (!s.equals("null")) {
             r.status = s;
