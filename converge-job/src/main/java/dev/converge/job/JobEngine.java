@@ -162,6 +162,15 @@ public final class JobEngine {
         }
     }
 
+    /**
+     * Tells {@code job}'s driver that a partner is about to stop the guest for a joint switchover
+     * ({@link JobDriver#prepareSwitchover}); runs on the calling thread (the partner's). Not a
+     * verb: it changes no status and is not refused in any.
+     */
+    public void prepareSwitchover(Job job) {
+        job.driver().prepareSwitchover();
+    }
+
     /** Live jobs (not dismissed), in creation order. */
     public List<Job> jobs() {
         lock.lock();

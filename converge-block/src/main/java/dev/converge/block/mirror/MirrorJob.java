@@ -223,6 +223,22 @@ public final class MirrorJob implements JobDriver {
         }
     }
 
+    /**
+     * Flushes the target while the guest still runs (the joint switchover is about to stop it):
+     * on a target written as fast as the guest writes, the final flush in the stopped window
+     * then has only the last writes to make durable instead of everything since the mirror
+     * began (seen: ~120 ms of a 150 ms joint downtime with a 256 MiB disk).
+     */
+    @Override
+    public void prepareSwitchover() {
+        try {
+            targetBackend.flush();
+        } catch (BlockIOException e) {
+            // Best effort: the final flush tries again and reports a failure through run().
+            LOG.debug("mirror '{}': early flush of the target failed: {}", id, e.getMessage());
+        }
+    }
+
     private void copyLoop(JobContext ctx, long size) throws Exception {
         for (;;) {
             ctx.checkpoint();

@@ -325,6 +325,10 @@ public final class MigrationJob implements JobDriver {
 
         @Override
         public void switchingOver() {
+            JointSwitchover j = joint;
+            if (j != null) {
+                j.prepareMirrors(); // before the device status: the guest still runs meanwhile
+            }
             MigrationProgress p = progress;
             precopyBytes = p == null ? 0 : p.bytesSent();
             setStatus(MigrationStatus.DEVICE);

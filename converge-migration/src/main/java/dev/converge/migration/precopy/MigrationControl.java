@@ -67,7 +67,12 @@ public interface MigrationControl {
     record DirtyLimit(long bytesPerSecond, int triggerThreshold) {
     }
 
-    /** The switchover begins: the vCPUs are about to stop (QEMU's "device" phase). */
+    /**
+     * The switchover begins: the vCPUs are about to stop (QEMU's "device" phase). The guest still
+     * runs here, so the owner may prepare what shortens the stopped window (a joint switchover
+     * flushes the mirrors' targets); when that takes long, the sender sends what was dirtied
+     * meanwhile before it stops the vCPUs.
+     */
     default void switchingOver() {
     }
 

@@ -53,6 +53,8 @@ public final class PrecopySender {
      * engine's main loop, so it is bounded; normally it is one loopback round trip.
      */
     static final Duration RESUMED_WAIT = Duration.ofSeconds(1);
+    /** A preparation before the stop longer than this is followed by one more pass while the guest runs. */
+    static final Duration CATCH_UP_AFTER = Duration.ofMillis(10);
     /** See {@link #controlInterval}: two full batches (a full batch is 256 KiB). */
     static final long CONTROL_INTERVAL = 512 << 10;
     private static final int CTRL_CAPACITY = 64 << 10;
@@ -324,7 +326,15 @@ public final class PrecopySender {
     }
 
     private MigrationResult switchover(MigrationBitmap bitmap, long passes) throws MigrationException, InterruptedException {
+        long before = System.nanoTime();
         control.switchingOver();
+        if (System.nanoTime() - before > CATCH_UP_AFTER.toNanos()) {
+            // The owner's preparation took a while (a joint switchover flushing the mirrors'
+            // targets) and the guest wrote meanwhile: send that while it still runs, not after the stop.
+            sync(bitmap);
+            sendMarked(bitmap);
+            controlPoint();
+        }
         RunState previous = machine.beginSwitchover();
         this.previous = previous;
         long stopped = System.nanoTime();
