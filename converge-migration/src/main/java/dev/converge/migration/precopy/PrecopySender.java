@@ -299,7 +299,8 @@ public final class PrecopySender {
                     estimate = policy.get().evaluate(remaining, bandwidth, fixed);
                 } else if (ack == ReturnPath.PassAck.TIMED_OUT) {
                     // No ack in time: the destination lags at least that long; not converged this pass.
-                    estimate = policy.get().evaluate(remaining, bandwidth, PASS_ACK_WAIT);
+                    fixed = PASS_ACK_WAIT;
+                    estimate = policy.get().evaluate(remaining, bandwidth, fixed);
                 }
                 // ENDED: no ack can come; the estimate stands and the switchover reports the loss.
             }
