@@ -272,9 +272,12 @@ public final class BlockGraph {
      * Edges held by {@code to} itself are left alone, so a filter whose child is {@code from}
      * can be put in {@code from}'s place.
      * <p>
-     * Drains {@code to} and then {@code from} for the switch, so no request runs on either while
-     * edges move, and requests that waited at {@code from} run on {@code to}. A caller that
-     * drains itself must drain them in the same order ({@code to} first) to avoid deadlock.
+     * Drains both for the switch, so no request runs on either while edges move, and requests
+     * that waited at {@code from} run on {@code to}. The upper one is drained first: {@code from}
+     * first when {@code to} is below it (a filter removed from above its child), else {@code to}
+     * first. The other order deadlocks: requests in flight on the upper node go on into the
+     * lower one, and would wait there forever at the drained entrance while the upper node's
+     * drain waits for them. A caller that drains itself must drain in the same order.
      * {@code from} stays in the graph; its owner deletes it if it is to go.
      */
     public void replaceNode(BlockNode from, BlockNode to) {
@@ -291,7 +294,10 @@ public final class BlockGraph {
                 }
             }
         }
-        try (DrainedSection dt = to.drain(); DrainedSection df = from.drain()) {
+        boolean toBelowFrom = isAncestor(to, from);
+        BlockNode upper = toBelowFrom ? from : to;
+        BlockNode lower = toBelowFrom ? to : from;
+        try (DrainedSection du = upper.drain(); DrainedSection dl = lower.drain()) {
             for (BlockChild e : from.parents()) {
                 if (e.parentNode() != to) {
                     e.switchTo(to);

@@ -13,7 +13,6 @@ import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.BitSet;
@@ -102,6 +101,11 @@ public final class MirrorJob implements JobDriver {
     private final ErrorReporter reporter;
     private final long granularity;
     private final int shift;
+    /**
+     * The copy operations' buffers, one per operation in flight, reused. Freed in {@link #clean},
+     * which runs after the last operation ended (see there).
+     */
+    private final CopyBuffers buffers;
 
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled under {@link #lock} whenever an operation or guest write releases its granules. */
@@ -168,6 +172,7 @@ public final class MirrorJob implements JobDriver {
         this.granularity = bitmap.granularity();
         this.shift = Long.numberOfTrailingZeros(granularity);
         this.copyMode = options.copyMode();
+        this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
         filter.attach(this);
     }
 
@@ -265,6 +270,8 @@ public final class MirrorJob implements JobDriver {
                 lock.unlock();
             }
             if (idle) {
+                // Operations that ended since the last report count before READY (its len).
+                reportProgress(ctx);
                 activelySynced = copyMode == MirrorCopyMode.WRITE_BLOCKING;
                 if (!synced) {
                     synced = true;
@@ -371,11 +378,17 @@ public final class MirrorJob implements JobDriver {
         return max;
     }
 
-    /** One copy operation, on its own virtual thread. */
+    /**
+     * One copy operation, on its own virtual thread. Its buffer comes from {@link #buffers} with
+     * an earlier operation's bytes in it: only the slice a read just filled is ever written (a
+     * zero range goes as write-zeroes, without the buffer). Every driver's read fills all of its
+     * buffer (past EOF, and NBD holes, as zeroes) except null-co without read-zeroes, whose
+     * contents are undefined by design (QEMU's, with its reused buffers, too).
+     */
     private void copy(long start, long len) {
         boolean read = true; // which side an error comes from: the source (block-status, read) or the target
-
-        try (Arena arena = Arena.ofConfined()) {
+        MemorySegment opBuf = null;
+        try {
             for (Extent e : source.blockStatus(start, len)) {
                 if (e.isZero()) {
                     read = false;
@@ -383,7 +396,10 @@ public final class MirrorJob implements JobDriver {
                             options.unmap() ? EnumSet.of(ReqFlag.MAY_UNMAP) : Set.of());
                 } else {
                     read = true;
-                    MemorySegment buf = arena.allocate(e.length(), 4096);
+                    if (opBuf == null) {
+                        opBuf = buffers.take(); // launchOps keeps len <= maxOpBytes, the buffers' size
+                    }
+                    MemorySegment buf = opBuf.asSlice(e.offset() - start, e.length());
                     source.read(e.offset(), buf);
                     read = false;
                     targetBackend.write(e.offset(), buf, Set.of());
@@ -399,6 +415,10 @@ public final class MirrorJob implements JobDriver {
             LOG.error("mirror job '{}': copy of {} bytes at {} failed (bug)", id, len, start, e);
             onError(read, new BlockIOException(Errno.EIO, String.valueOf(e), e));
         } finally {
+            if (opBuf != null) {
+                // Before the in-flight count drops: once it is 0 every buffer is back (see clean).
+                buffers.give(opBuf);
+            }
             lock.lock();
             try {
                 busy.clear(chunk(start), chunk(start + len - 1) + 1);
@@ -683,7 +703,13 @@ public final class MirrorJob implements JobDriver {
         }
     }
 
-    /** Ends the drained section, removes the filter, the bitmap and the job's target user. */
+    /**
+     * Ends the drained section, removes the filter, the bitmap and the job's target user, and
+     * frees the copy buffers. No operation holds one by then, so nothing waits here: the engine
+     * calls clean only after run() returned (or for a job that never ran), run() returns only
+     * with no operation in flight (awaitNoOps), only run()'s thread launches operations, and each
+     * gives its buffer back before it leaves the in-flight count.
+     */
     @Override
     public void clean() {
         restoreSource();
@@ -696,6 +722,7 @@ public final class MirrorJob implements JobDriver {
         graph.removeInternalNode(filter);
         source.removeDirtyBitmap(bitmap);
         graph.detachBackend(targetBackend);
+        buffers.close();
     }
 
     /** strerror as QEMU puts it in the job's error. */
