@@ -9,40 +9,44 @@ class AutoConvergeTest {
     private static final long S = AutoConverge.PERIOD_NANOS;
     private static final long MB = 1_000_000;
 
-    /** Feeds one period of {@code dirtied} bytes against {@code sent} bytes and returns the throttle. */
-    private static int period(AutoConverge a, long[] clock, long[] sent, long dirtied, long sentInPeriod,
-            AutoConverge.Params p) {
-        a.dirtied(dirtied);
-        clock[0] += S;
-        sent[0] += sentInPeriod;
-        return a.evaluate(clock[0], sent[0], p);
+    /** A migration's clock and stream as seen by the policy, one period at a time. */
+    private static final class Periods {
+        final AutoConverge a = new AutoConverge();
+        final AutoConverge.Params p;
+        long clock;
+        long sent;
+
+        Periods(AutoConverge.Params p) {
+            this.p = p;
+            a.start(0, 0);
+        }
+
+        /** One period of {@code dirtied} bytes against {@code sentInPeriod} bytes; returns the throttle. */
+        int period(long dirtied, long sentInPeriod) {
+            a.dirtied(dirtied);
+            clock += S;
+            sent += sentInPeriod;
+            return a.evaluate(clock, sent, p);
+        }
     }
 
     @Test
     void everySecondHighPeriodRaisesTheThrottleByQemusDefaults() {
-        AutoConverge a = new AutoConverge();
-        long[] clock = {0};
-        long[] sent = {0};
-        a.start(0, 0);
-        AutoConverge.Params p = AutoConverge.Params.DEFAULTS;
+        Periods t = new Periods(AutoConverge.Params.DEFAULTS);
         // Dirtying 600 MB while sending 1000 MB: above 50 % of what was sent, a high period.
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).isZero();
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).isEqualTo(20);
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).isEqualTo(20);
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).isEqualTo(30);
-        assertThat(a.throttle()).isEqualTo(30);
+        assertThat(t.period(600 * MB, 1000 * MB)).isZero();
+        assertThat(t.period(600 * MB, 1000 * MB)).isEqualTo(20);
+        assertThat(t.period(600 * MB, 1000 * MB)).isEqualTo(20);
+        assertThat(t.period(600 * MB, 1000 * MB)).isEqualTo(30);
+        assertThat(t.a.throttle()).isEqualTo(30);
     }
 
     @Test
     void aLowPeriodNeitherRaisesNorResetsTheCount() {
-        AutoConverge a = new AutoConverge();
-        long[] clock = {0};
-        long[] sent = {0};
-        a.start(0, 0);
-        AutoConverge.Params p = AutoConverge.Params.DEFAULTS;
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).isZero(); // high 1
-        assertThat(period(a, clock, sent, 500 * MB, 1000 * MB, p)).isZero(); // exactly 50 %: not above, low
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).as("the second high period, though not adjacent")
+        Periods t = new Periods(AutoConverge.Params.DEFAULTS);
+        assertThat(t.period(600 * MB, 1000 * MB)).isZero(); // high 1
+        assertThat(t.period(500 * MB, 1000 * MB)).isZero(); // exactly 50 %: not above, low
+        assertThat(t.period(600 * MB, 1000 * MB)).as("the second high period, though not adjacent")
                 .isEqualTo(20);
     }
 
@@ -62,49 +66,37 @@ class AutoConvergeTest {
 
     @Test
     void neverAboveMaxCpuThrottle() {
-        AutoConverge a = new AutoConverge();
-        long[] clock = {0};
-        long[] sent = {0};
-        a.start(0, 0);
-        AutoConverge.Params p = new AutoConverge.Params(60, 30, false, 95, 50);
+        Periods t = new Periods(new AutoConverge.Params(60, 30, false, 95, 50));
         int[] seen = new int[8];
         for (int i = 0; i < seen.length; i++) {
-            seen[i] = period(a, clock, sent, 900 * MB, 1000 * MB, p);
+            seen[i] = t.period(900 * MB, 1000 * MB);
         }
         assertThat(seen).containsExactly(0, 60, 60, 90, 90, 95, 95, 95);
     }
 
     @Test
     void tailslowStepsOnlyAsFarAsTheDirtyRateNeeds() {
-        AutoConverge a = new AutoConverge();
-        long[] clock = {0};
-        long[] sent = {0};
-        a.start(0, 0);
-        AutoConverge.Params p = new AutoConverge.Params(50, 20, true, 99, 50);
-        period(a, clock, sent, 600 * MB, 1000 * MB, p);
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).isEqualTo(50);
-        period(a, clock, sent, 600 * MB, 1000 * MB, p);
+        Periods t = new Periods(new AutoConverge.Params(50, 20, true, 99, 50));
+        t.period(600 * MB, 1000 * MB);
+        assertThat(t.period(600 * MB, 1000 * MB)).isEqualTo(50);
+        t.period(600 * MB, 1000 * MB);
         // The vCPUs have 50 % of the CPU and dirty 600 MB where 500 MB would do: 50 × 500/600 = 41.67 %
         // would be ideal, so the throttle rises by 8 (not the increment of 20).
-        assertThat(period(a, clock, sent, 600 * MB, 1000 * MB, p)).isEqualTo(58);
-        period(a, clock, sent, 5000 * MB, 1000 * MB, p);
+        assertThat(t.period(600 * MB, 1000 * MB)).isEqualTo(58);
+        t.period(5000 * MB, 1000 * MB);
         // Far above the threshold: the step is capped by the increment.
-        assertThat(period(a, clock, sent, 5000 * MB, 1000 * MB, p)).isEqualTo(78);
+        assertThat(t.period(5000 * MB, 1000 * MB)).isEqualTo(78);
     }
 
     @Test
     void theThresholdIsAShareOfTheBytesSentInThePeriod() {
-        AutoConverge a = new AutoConverge();
-        long[] clock = {0};
-        long[] sent = {0};
-        a.start(0, 0);
-        AutoConverge.Params p = new AutoConverge.Params(20, 10, false, 99, 100);
+        Periods t = new Periods(new AutoConverge.Params(20, 10, false, 99, 100));
         // At 100 % the guest may dirty as much as is sent: two such periods are not high.
-        assertThat(period(a, clock, sent, 1000 * MB, 1000 * MB, p)).isZero();
-        assertThat(period(a, clock, sent, 1000 * MB, 1000 * MB, p)).isZero();
+        assertThat(t.period(1000 * MB, 1000 * MB)).isZero();
+        assertThat(t.period(1000 * MB, 1000 * MB)).isZero();
         // One byte more, twice: high.
-        assertThat(period(a, clock, sent, 1000 * MB + 1, 1000 * MB, p)).isZero();
-        assertThat(period(a, clock, sent, 1000 * MB + 1, 1000 * MB, p)).isEqualTo(20);
+        assertThat(t.period(1000 * MB + 1, 1000 * MB)).isZero();
+        assertThat(t.period(1000 * MB + 1, 1000 * MB)).isEqualTo(20);
     }
 
     @Test
