@@ -398,6 +398,8 @@ public final class NbdClient implements AutoCloseable {
         /** Where READ data goes (a slice covering the request), or null. */
         final ByteBuffer dst;
         final long offset;
+        /** What a structured read reply covered so far; null unless this is a read. Reader thread. */
+        final ReadCoverage coverage;
         /** base:allocation extents received; written by the reader before completion. */
         final List<Extent> extents = new ArrayList<>();
         /** The first error chunk's failure; written by the reader before completion. */
@@ -409,6 +411,7 @@ public final class NbdClient implements AutoCloseable {
             this.request = request;
             this.dst = dst;
             this.offset = offset;
+            this.coverage = dst == null ? null : new ReadCoverage(offset, request.length());
         }
 
         void complete(Outcome o) {
@@ -550,6 +553,11 @@ public final class NbdClient implements AutoCloseable {
                     }
                     chunk(p, c);
                     if (c.done()) {
+                        if (p.error == null && p.coverage != null && !p.coverage.complete()) {
+                            // A successful read must fill every byte; the rest of dst is not data.
+                            p.error = new NbdIoException(IoErrorKind.IO, describe(p) + ": the server's reply covered only "
+                                    + p.coverage.covered() + " of " + p.request.length() + " bytes");
+                        }
                         p.complete(p.error != null ? Pending.Outcome.FAILED : Pending.Outcome.DONE);
                     }
                 }
@@ -561,11 +569,13 @@ public final class NbdClient implements AutoCloseable {
                 case OFFSET_DATA -> {
                     ByteBuffer data = c.data();
                     int at = checkedOffset(p, c.offset(), data.remaining());
+                    p.coverage.add(c.offset(), data.remaining());
                     p.dst.put(at, data, data.position(), data.remaining());
                 }
                 case OFFSET_HOLE -> {
                     long len = c.holeLength();
                     int at = checkedOffset(p, c.offset(), len);
+                    p.coverage.add(c.offset(), len);
                     java.lang.foreign.MemorySegment.ofBuffer(p.dst).asSlice(at, len).fill((byte) 0);
                 }
                 case BLOCK_STATUS -> {
