@@ -97,7 +97,19 @@ class BlockdevAddNbdTest {
                 "--image-opts", "driver=nbd,host=127.0.0.1,port=" + port + ",export=again,tls-creds=tls0,"
                         + "tls-hostname=localhost", "-O", "raw", out.toString()).ok();
         assertThat(Files.readAllBytes(out)).isEqualTo(data);
-        f.exec("block-export-del", "{'id':'e2'}");
+        // qemu-img has exited, but the server may not have seen its TLS connection close yet: a safe
+        // delete is refused until it has ("still in use").
+        Awaitility.await().atMost(TestTimeouts.MEDIUM).until(() -> {
+            try {
+                f.exec("block-export-del", "{'id':'e2'}");
+                return true;
+            } catch (dev.converge.qmp.client.QmpCommandException e) {
+                if (e.desc().equals("export 'e2' still in use")) {
+                    return false;
+                }
+                throw e;
+            }
+        });
         f.exec("blockdev-del", "{'node-name':'r'}"); // its client would otherwise outlive the server
     }
 
