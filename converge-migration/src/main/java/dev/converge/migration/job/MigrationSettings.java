@@ -56,11 +56,6 @@ public final class MigrationSettings {
     public record Update(Long downtimeLimit, Long maxBandwidth, Long availSwitchoverBandwidth, Long cpuThrottleInitial,
             Long cpuThrottleIncrement, Boolean cpuThrottleTailslow, Long maxCpuThrottle, Long throttleTriggerThreshold,
             Long vcpuDirtyLimit, Long dirtyLimitPeriod) {
-
-        /** An update of the first three only (the parameters every migration uses). */
-        public Update(Long downtimeLimit, Long maxBandwidth, Long availSwitchoverBandwidth) {
-            this(downtimeLimit, maxBandwidth, availSwitchoverBandwidth, null, null, null, null, null, null, null);
-        }
     }
 
     /**
@@ -236,12 +231,5 @@ public final class MigrationSettings {
             throw new IllegalArgumentException("max-bandwidth: " + bytesPerSecond + " (expected: >= 0)");
         }
         maxBandwidth = bytesPerSecond;
-    }
-
-    public void setAvailSwitchoverBandwidth(long bytesPerSecond) {
-        if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("avail-switchover-bandwidth: " + bytesPerSecond + " (expected: >= 0)");
-        }
-        availSwitchoverBandwidth = bytesPerSecond;
     }
 }

@@ -169,11 +169,6 @@ public final class PrecopySender {
         }
     }
 
-    /** Where the switchover's downtime went; null before the destination acked COMPLETE. */
-    public SwitchoverTrace trace() {
-        return trace;
-    }
-
     /** When the vCPUs stopped for the switchover (System.nanoTime()), 0 before. */
     public long stoppedAtNanos() {
         return stoppedAt;
