@@ -3,7 +3,6 @@ package dev.converge.job;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +24,7 @@ public final class Job {
     private final boolean autoFinalize;
     private final boolean autoDismiss;
     /** The engine's job lock. */
-    final ReentrantLock lock;
+    final JobLock lock;
     /** Signalled (under {@link #lock}) to wake the job's thread from a sleep or a pause point. */
     final Condition wakeup;
     private final JobListener listener;
@@ -80,7 +79,7 @@ public final class Job {
     /** The thread running run(), once started; guarded by lock. */
     Thread thread;
 
-    Job(String id, String type, JobDriver driver, JobTxn txn, JobOptions options, ReentrantLock lock,
+    Job(String id, String type, JobDriver driver, JobTxn txn, JobOptions options, JobLock lock,
             JobListener listener) {
         this.id = Objects.requireNonNull(id);
         this.type = Objects.requireNonNull(type);
@@ -243,8 +242,8 @@ public final class Job {
 
     /**
      * The one transition chokepoint: checks the arrow against the table (an illegal one is a bug),
-     * sets the status and announces it to the listeners, under the lock, so announcements are in
-     * order and exactly one per change.
+     * sets the status and posts its announcement to the lock's outbox, so announcements are in
+     * order and exactly one per change; they are delivered once the lock is released.
      */
     void transitionLocked(JobStatus next) {
         assert lock.isHeldByCurrentThread();
@@ -255,20 +254,22 @@ public final class Job {
         }
         status = next;
         LOG.debug("job '{}': {} -> {}", id, prev.wireName(), next.wireName());
-        listener.statusChanged(this, next);
+        lock.post(() -> listener.statusChanged(this, next));
         if (next == JobStatus.READY && prev == JobStatus.RUNNING) {
-            listener.ready(this);
+            lock.post(() -> listener.ready(this));
         }
     }
 
+    /** Posts JobListener#infoChanged. */
     void infoChangedLocked() {
         assert lock.isHeldByCurrentThread();
-        listener.infoChanged(this);
+        lock.post(() -> listener.infoChanged(this));
     }
 
+    /** Posts JobListener#finalized. */
     void finalizedLocked() {
         assert lock.isHeldByCurrentThread();
-        listener.finalized(this);
+        lock.post(() -> listener.finalized(this));
     }
 
     @Override

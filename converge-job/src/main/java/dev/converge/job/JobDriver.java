@@ -21,11 +21,15 @@ import java.util.Map;
  *     Then <b>exactly one</b> of {@code commit} or {@code abort} runs, and <b>then {@code clean}
  *     always runs</b>, for every job (also for a job cancelled before it started).
  *     {@code abort} may follow a successful {@code prepare}.</li>
- * <li>{@link #info()} on the main loop for query-jobs, while run() may be working: it must read
- *     the driver's state safely (volatile fields or the driver's own lock).</li>
+ * <li>{@link #info()} on the main loop for query-jobs, and on whichever thread delivers a job
+ *     event to a listener that shows it (BLOCK_JOB_READY's progress), while run() may be
+ *     working: it must read the driver's state safely (volatile fields or the driver's own
+ *     lock) and must not call the engine.</li>
  * </ul>
- * The engine never holds the job lock while it calls a hook, so hooks may block briefly, but
- * hooks that run on the main loop should not do long I/O.
+ * <b>Lock contract:</b> the engine never holds the job lock while it calls a hook (nor while it
+ * calls a listener; see {@link JobEngine#holdsJobLock()}), so hooks may call the engine's
+ * read-only methods and block briefly, but hooks that run on the main loop should not do long
+ * I/O.
  */
 public interface JobDriver {
     /**

@@ -10,7 +10,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
 
 /**
@@ -20,21 +19,22 @@ import java.util.regex.Pattern;
  * <h2>Threads and ordering</h2>
  * Every method here must be called on the main loop (the {@link Executor} given at
  * construction, on which completion handling also runs). One lock, the job lock, guards all
- * generic job state; it is held only briefly and never across a driver hook, I/O or a sleep.
- * Listeners are called under it, so events form one total order. A status change caused by a
- * verb is announced before the verb returns (so before its QMP reply); a change made by a job
- * thread (pause point, ready) is announced when it happens; {@link #query()} reflects every
- * change already announced.
+ * generic job state; it is held only briefly and never across a driver hook, a listener call,
+ * I/O or a sleep. Events are posted under it, in the order of the changes, and delivered to the
+ * listeners in that one total order after it is released ({@link JobLock} describes how). A
+ * status change caused by a verb is announced before the verb returns (so before its QMP
+ * reply); a change made by a job thread (pause point, ready) is announced by that thread right
+ * after it; {@link #query()} reflects every change already announced.
  */
 public final class JobEngine {
     /** QEMU id_wellformed: a letter, then letters, digits, '-', '.', '_'. */
     private static final Pattern ID = Pattern.compile("[A-Za-z][A-Za-z0-9._-]*");
 
-    private final ReentrantLock lock = new ReentrantLock();
+    private final JobLock lock = new JobLock();
     private final Executor mainLoop;
     private final JobRegistry registry = new JobRegistry(lock);
     private final TxnCompletion completion = new TxnCompletion(lock, registry);
-    /** Called under {@link #lock}; copy-on-write because listeners are added at wiring time only. */
+    /** Called after {@link #lock} is released, in order; copy-on-write because listeners are added at wiring time only. */
     private final List<JobListener> listeners = new CopyOnWriteArrayList<>();
     private final JobListener fanOut = new FanOut();
     /** Job threads not yet ended, for {@link #awaitThreadsEnded}. */
@@ -455,6 +455,14 @@ public final class JobEngine {
     }
 
     /**
+     * Whether the current thread holds the job lock. For assertions: no driver hook and no
+     * listener ever runs while it is held, so a hook or listener may check that this is false.
+     */
+    public boolean holdsJobLock() {
+        return lock.isHeldByCurrentThread();
+    }
+
+    /**
      * Waits until every job thread started so far has ended (shutdown, tests).
      *
      * @return whether they all ended within {@code timeout}
@@ -470,7 +478,7 @@ public final class JobEngine {
         return true;
     }
 
-    /** Calls every listener; runs under the job lock. */
+    /** Calls every listener; runs while the job lock's outbox is delivered (never under the job lock). */
     private final class FanOut implements JobListener {
         @Override
         public void statusChanged(Job job, JobStatus newStatus) {

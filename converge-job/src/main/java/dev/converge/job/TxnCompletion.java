@@ -2,7 +2,6 @@ package dev.converge.job;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,10 +18,10 @@ import org.slf4j.LoggerFactory;
 final class TxnCompletion {
     private static final Logger LOG = LoggerFactory.getLogger(TxnCompletion.class);
 
-    private final ReentrantLock lock;
+    private final JobLock lock;
     private final JobRegistry registry;
 
-    TxnCompletion(ReentrantLock lock, JobRegistry registry) {
+    TxnCompletion(JobLock lock, JobRegistry registry) {
         this.lock = lock;
         this.registry = registry;
     }

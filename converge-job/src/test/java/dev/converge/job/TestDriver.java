@@ -28,6 +28,11 @@ final class TestDriver implements JobDriver {
     }
 
     private final BlockingQueue<Action> actions = new LinkedBlockingQueue<>();
+    /**
+     * Told the name of every hook as it runs; the {@link Harness} checks there that the engine
+     * does not hold the job lock (the lock contract).
+     */
+    volatile java.util.function.Consumer<String> hookProbe = hook -> { };
     final CountDownLatch started = new CountDownLatch(1);
     volatile JobContext ctx;
 
@@ -56,6 +61,7 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void run(JobContext ctx) throws Exception {
+        hookProbe.accept("run");
         this.ctx = ctx;
         started.countDown();
         while (true) {
@@ -105,16 +111,19 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void pause() {
+        hookProbe.accept("pause");
         pauseCalls.incrementAndGet();
     }
 
     @Override
     public void resume() {
+        hookProbe.accept("resume");
         resumeCalls.incrementAndGet();
     }
 
     @Override
     public boolean cancel(boolean force) {
+        hookProbe.accept("cancel");
         cancelCalls.incrementAndGet();
         JobContext c = ctx;
         if (alwaysSoft) {
@@ -125,6 +134,7 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void complete() {
+        hookProbe.accept("complete");
         if (!completable) {
             throw new UnsupportedOperationException("complete");
         }
@@ -133,11 +143,13 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void setSpeed(long bytesPerSecond) {
+        hookProbe.accept("setSpeed");
         speedCalls.incrementAndGet();
     }
 
     @Override
     public void change(Map<String, Object> options) {
+        hookProbe.accept("change");
         Object v = options.get("level");
         if (options.containsKey("level") && !(v instanceof Number)) {
             throw JobException.generic("Parameter 'level' expects an integer");
@@ -147,6 +159,7 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void prepare() throws Exception {
+        hookProbe.accept("prepare");
         prepareCalls.incrementAndGet();
         Exception e = prepareFailure;
         if (e != null) {
@@ -156,21 +169,25 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void commit() {
+        hookProbe.accept("commit");
         commitCalls.incrementAndGet();
     }
 
     @Override
     public void abort() {
+        hookProbe.accept("abort");
         abortCalls.incrementAndGet();
     }
 
     @Override
     public void clean() {
+        hookProbe.accept("clean");
         cleanCalls.incrementAndGet();
     }
 
     @Override
     public Map<String, Object> info() {
+        hookProbe.accept("info");
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("test-cancels", cancelCalls.get());
         return m;

@@ -67,7 +67,8 @@ import org.slf4j.LoggerFactory;
  * run() on the job's thread; copy operations on their own virtual threads; guest writes on the
  * writers' threads; the hooks named so by {@link JobDriver} on the main loop. {@link #lock}
  * guards the in-flight accounting; it is never held while calling the job context or the engine
- * (whose lock may be held when the engine calls {@link #info()}), nor across I/O.
+ * (which may deliver job events, and so call {@link #info()}, on the calling thread), nor
+ * across I/O.
  */
 public final class MirrorJob implements JobDriver {
     private static final Logger LOG = LoggerFactory.getLogger(MirrorJob.class);

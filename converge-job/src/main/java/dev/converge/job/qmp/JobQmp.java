@@ -38,9 +38,9 @@ import java.util.function.Consumer;
  * the events JOB_STATUS_CHANGE and JOB_INFO_CHANGE. Job user errors become QMP errors here:
  * every error is a GenericError, "Job not found" included, as QEMU's job-qmp.c.
  * <p>
- * The handlers run on the main loop. Events are emitted from the engine's listener calls, under
- * the job lock, so they come out in the order of the changes, and a change a command caused is
- * emitted before the command's reply.
+ * The handlers run on the main loop. Events are emitted from the engine's listener calls, which
+ * come in the engine's total order of changes (outside the job lock), and the events a command
+ * caused are emitted before the command returns, so before its reply.
  */
 public final class JobQmp implements JobListener {
     static final String SINCE = "0.1";

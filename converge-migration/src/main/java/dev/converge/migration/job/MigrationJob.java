@@ -398,7 +398,7 @@ public final class MigrationJob implements JobDriver {
         }
     }
 
-    /** The job reached PENDING (listener, main loop, under the job lock: only records and enqueues). */
+    /** The job reached PENDING (a job listener on the main loop, never under the job lock). */
     public void pending() {
         if (pauseBeforeSwitchover) {
             setStatus(MigrationStatus.PRE_SWITCHOVER);

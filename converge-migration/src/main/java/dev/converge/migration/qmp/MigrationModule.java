@@ -337,7 +337,7 @@ public final class MigrationModule implements AutoCloseable {
         return incoming;
     }
 
-    /** Announces PENDING of the migration job as pre-switchover (called under the job lock: only records). */
+    /** Announces PENDING of the migration job as pre-switchover (a job listener: never under the job lock). */
     private final class PendingListener implements JobListener {
         @Override
         public void statusChanged(Job job, JobStatus newStatus) {
