@@ -18,8 +18,8 @@ public final class Job {
     static final String CANCELED = "Operation canceled";
 
     private final String id;
-    private final String type;
-    private final JobDriver driver;
+    private final JobKind<?, ?> kind;
+    private final JobDriver<?, ?> driver;
     private final JobTxn txn;
     private final boolean autoFinalize;
     private final boolean autoDismiss;
@@ -66,6 +66,13 @@ public final class Job {
     boolean completeRequested;
     /** A wake-up is pending for the next sleep; guarded by lock. */
     boolean kicked;
+    /**
+     * Whether the job's end is a cancel of its own: a force cancel reached it while it had no
+     * error, and "Operation canceled" became its error. Guarded by lock.
+     */
+    private boolean cancelledOwnError;
+    /** How it ended, once decided (before commit or abort); guarded by lock. */
+    private JobOutcome outcome;
     /** The first error, never replaced; guarded by lock. */
     private String error;
     /** Work done; only grows. Guarded by lock. */
@@ -79,10 +86,10 @@ public final class Job {
     /** The thread running run(), once started; guarded by lock. */
     Thread thread;
 
-    Job(String id, String type, JobDriver driver, JobTxn txn, JobOptions options, JobLock lock,
-            JobListener listener) {
+    <C extends Record, I extends Record> Job(String id, JobKind<C, I> kind, JobDriver<C, I> driver, JobTxn txn,
+            JobOptions options, JobLock lock, JobListener listener) {
         this.id = Objects.requireNonNull(id);
-        this.type = Objects.requireNonNull(type);
+        this.kind = Objects.requireNonNull(kind);
         this.driver = Objects.requireNonNull(driver);
         this.txn = Objects.requireNonNull(txn);
         this.autoFinalize = options.autoFinalize();
@@ -101,7 +108,12 @@ public final class Job {
 
     /** The job type, e.g. "mirror" or "migration". */
     public String type() {
-        return type;
+        return kind.type();
+    }
+
+    /** The job's kind: its type and the records its driver speaks. */
+    public JobKind<?, ?> kind() {
+        return kind;
     }
 
     /** The current status (a volatile read; may change right after). */
@@ -117,8 +129,14 @@ public final class Job {
         return autoDismiss;
     }
 
-    JobDriver driver() {
+    JobDriver<?, ?> driver() {
         return driver;
+    }
+
+    /** The driver's change hook with options of the kind's change record (checked by the engine). */
+    @SuppressWarnings("unchecked")
+    void changeDriver(Record options) {
+        ((JobDriver<Record, ?>) driver).change(options);
     }
 
     JobTxn txn() {
@@ -130,6 +148,16 @@ public final class Job {
         lock.lock();
         try {
             return Optional.ofNullable(error);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How the job ended, once its transaction decided (before its commit or abort hook runs). */
+    public Optional<JobOutcome> outcome() {
+        lock.lock();
+        try {
+            return Optional.ofNullable(outcome);
         } finally {
             lock.unlock();
         }
@@ -188,6 +216,30 @@ public final class Job {
     String errorLocked() {
         assert lock.isHeldByCurrentThread();
         return error;
+    }
+
+    /**
+     * A force cancel ended the job: keeps "Operation canceled" as its error unless it has one
+     * (then its end is that error's, not the cancel's).
+     */
+    void setCancelledErrorIfAbsentLocked() {
+        assert lock.isHeldByCurrentThread();
+        if (error == null) {
+            error = CANCELED;
+            cancelledOwnError = true;
+        }
+    }
+
+    /** Whether the job's end so far is its own cancel (see {@link JobOutcome#CANCELLED}). */
+    boolean endsCancelledLocked() {
+        assert lock.isHeldByCurrentThread();
+        return cancelledOwnError;
+    }
+
+    /** Decides the outcome: committed, or aborted as its own cancel or as a failure. */
+    void decideOutcomeLocked(boolean committed) {
+        assert lock.isHeldByCurrentThread();
+        outcome = committed ? JobOutcome.COMPLETED : cancelledOwnError ? JobOutcome.CANCELLED : JobOutcome.FAILED;
     }
 
     /** Keeps {@code message} as the error unless one is already kept: the first error wins. */
@@ -274,6 +326,6 @@ public final class Job {
 
     @Override
     public String toString() {
-        return "Job[" + id + ", " + type + ", " + status.wireName() + "]";
+        return "Job[" + id + ", " + kind.type() + ", " + status.wireName() + "]";
     }
 }

@@ -1,10 +1,10 @@
 package dev.converge.job;
 
-import java.util.Map;
-
 /**
  * What a kind of job (mirror, migration, ...) plugs into the generic engine: the engine owns
- * the lifecycle, the driver owns the I/O. Only {@link #run} is mandatory.
+ * the lifecycle, the driver owns the I/O. Only {@link #run} is mandatory. The type parameters
+ * are the records of the job's {@link JobKind}: {@code C} what job-change hands over, {@code I}
+ * what {@link #info()} returns.
  *
  * <h2>Where and when each hook runs</h2>
  * <ul>
@@ -31,7 +31,7 @@ import java.util.Map;
  * read-only methods and block briefly, but hooks that run on the main loop should not do long
  * I/O.
  */
-public interface JobDriver {
+public interface JobDriver<C extends Record, I extends Record> {
     /**
      * The job's work, on its own thread.
      *
@@ -74,18 +74,23 @@ public interface JobDriver {
         return true;
     }
 
-    /** The speed changed (bytes per second, 0 = unlimited); the engine's limiter already has it. */
+    /**
+     * The speed limit (bytes per second, 0 = unlimited): once at creation with the starting
+     * speed ({@link JobOptions#speed()}, on the creating thread, before the job can start), then
+     * at every change (the engine's limiter already has it).
+     */
     default void setSpeed(long bytesPerSecond) {
     }
 
     /**
-     * The user's job-change with the type-specific options (JSON-like values keyed by wire
-     * name). Validates them and applies them, or throws a {@link JobException} naming the bad
-     * option and changes nothing. The default refuses: the type supports no change.
+     * The user's job-change with the kind's typed options (already decoded and checked against
+     * the schema by the QMP binding; absent components mean "unchanged"). Validates what only
+     * the driver can judge and applies all, or throws a {@link JobException} naming the bad
+     * option and changes nothing. The default refuses: the kind supports no change.
      *
      * @throws UnsupportedOperationException the job type supports no change (the default)
      */
-    default void change(Map<String, Object> options) {
+    default void change(C options) {
         throw new UnsupportedOperationException("change");
     }
 
@@ -117,10 +122,10 @@ public interface JobDriver {
     }
 
     /**
-     * Type-specific members for query-jobs, placed beside the generic ones: a fresh
-     * LinkedHashMap of JSON-like values (String, Long/Integer, Boolean, Double, List, Map).
+     * The kind's own members for query-jobs, placed beside the generic ones: a fresh snapshot,
+     * or null when the kind has none (the default).
      */
-    default Map<String, Object> info() {
-        return Map.of();
+    default I info() {
+        return null;
     }
 }

@@ -3,7 +3,6 @@ package dev.converge.job;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -51,18 +50,18 @@ public final class JobEngine {
     }
 
     /**
-     * Creates a job in CREATED (announced). It does not run until {@link #start}.
+     * Creates a job in CREATED (announced), then hands the driver its starting speed
+     * ({@link JobDriver#setSpeed}). It does not run until {@link #start}.
      *
-     * @param id      the job id: a letter first, then letters, digits, '-', '.', '_'
-     * @param type    the job type ("mirror", "migration", ...), as registered with the QMP layer
+     * @param id   the job id: a letter first, then letters, digits, '-', '.', '_'
+     * @param kind the job's kind ("mirror", "migration", ...), as registered with the QMP layer
      * @throws JobException "Invalid job ID 'x'", "Job ID 'x' already in use", or a bad speed
      */
-    public Job create(String id, String type, JobDriver driver, JobOptions options) {
+    public <C extends Record, I extends Record> Job create(String id, JobKind<C, I> kind, JobDriver<C, I> driver,
+            JobOptions options) {
+        Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(driver, "driver");
         Objects.requireNonNull(options, "options");
-        if (type == null || type.isEmpty()) {
-            throw new IllegalArgumentException("job type must be named");
-        }
         if (id == null || !ID.matcher(id).matches()) {
             throw JobException.generic("Invalid job ID '" + id + "'");
         }
@@ -70,6 +69,7 @@ public final class JobEngine {
             throw JobException.generic("Parameter 'speed' expects a non-negative value");
         }
         JobTxn txn = options.txn() != null ? options.txn() : new JobTxn();
+        Job job;
         lock.lock();
         try {
             if (registry.findLocked(id) != null) {
@@ -78,14 +78,15 @@ public final class JobEngine {
             if (txn.aborting || txn.finishing || txn.jobs.stream().anyMatch(j -> j.runEnded)) {
                 throw new IllegalArgumentException("job '" + id + "' cannot join a transaction that is ending");
             }
-            Job job = new Job(id, type, driver, txn, options, lock, fanOut);
+            job = new Job(id, kind, driver, txn, options, lock, fanOut);
             registry.addLocked(job);
             txn.jobs.add(job);
             job.transitionLocked(JobStatus.CREATED);
-            return job;
         } finally {
             lock.unlock();
         }
+        driver.setSpeed(options.speed());
+        return job;
     }
 
     /**
@@ -206,9 +207,8 @@ public final class JobEngine {
         } finally {
             lock.unlock();
         }
-        Map<String, Object> info = job.driver().info();
-        return new JobInfo(id, job.type(), status, current, total, Optional.ofNullable(error),
-                info == null ? Map.of() : info);
+        Record info = job.driver().info();
+        return new JobInfo(id, job.type(), status, current, total, Optional.ofNullable(error), Optional.ofNullable(info));
     }
 
     /**
@@ -433,12 +433,15 @@ public final class JobEngine {
     }
 
     /**
-     * The user's change with type-specific options, validated and applied by the driver.
+     * The user's change with the kind's typed options, applied by the driver.
      *
-     * @throws JobException not found, verb refused, "Job type does not support change", or the
-     *                      driver's refusal of an option
+     * @param options a record of the job kind's change-options type; null only for a kind
+     *                without one (which refuses the change)
+     * @throws JobException              not found, verb refused, "Job type does not support
+     *                                   change", or the driver's refusal of an option
+     * @throws IllegalArgumentException options of another kind's type (a caller bug)
      */
-    public void change(String id, Map<String, Object> options) {
+    public void change(String id, Record options) {
         Job job;
         lock.lock();
         try {
@@ -447,8 +450,16 @@ public final class JobEngine {
         } finally {
             lock.unlock();
         }
+        Class<?> expected = job.kind().changeOptions();
+        if (expected == null) {
+            throw JobException.generic("Job type does not support change");
+        }
+        if (!expected.isInstance(options)) {
+            throw new IllegalArgumentException("job '" + id + "' of type '" + job.type() + "' takes "
+                    + expected.getSimpleName() + ", not " + (options == null ? "null" : options.getClass().getSimpleName()));
+        }
         try {
-            job.driver().change(java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(options)));
+            job.changeDriver(options);
         } catch (UnsupportedOperationException e) {
             throw JobException.generic("Job type does not support change");
         }

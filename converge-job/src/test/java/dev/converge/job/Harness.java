@@ -107,7 +107,7 @@ final class Harness implements AutoCloseable {
 
     Job create(String id, TestDriver d, JobOptions o) {
         d.hookProbe = hook -> checkNotUnderLock("driver hook " + hook);
-        return call(() -> engine.create(id, "test", d, o));
+        return call(() -> engine.create(id, TestDriver.KIND, d, o));
     }
 
     /** Creates and starts a job and waits for its run() to begin. */

@@ -47,7 +47,7 @@ class LockContractTest {
             h.awaitStatus(c, STANDBY);
             h.run(() -> h.engine.resume("completed"));
             h.awaitStatus(c, READY);
-            h.run(() -> h.engine.change("completed", java.util.Map.of("level", 1)));
+            h.run(() -> h.engine.change("completed", new TestDriver.Change(java.util.OptionalLong.of(1))));
             h.run(() -> h.engine.setSpeed("completed", 1 << 20));
             completed.act(INFO);
             h.run(() -> h.engine.complete("completed"));

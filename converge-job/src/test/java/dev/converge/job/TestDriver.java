@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -17,7 +15,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * demand, fails on demand, finishes on demand, and otherwise sleeps until completed or
  * (soft) cancelled. Counts every hook call.
  */
-final class TestDriver implements JobDriver {
+final class TestDriver implements JobDriver<TestDriver.Change, TestDriver.Info> {
+    /** The test kind: job-change takes a level, query-jobs shows the cancels. */
+    static final JobKind<Change, Info> KIND = new JobKind<>("test", Change.class, Info.class);
+
+    /** What job-change may set on a test job. */
+    record Change(java.util.OptionalLong level) {
+    }
+
+    /** What query-jobs shows of a test job. */
+    record Info(int testCancels) {
+    }
+
     /** What the test tells the job thread to do. */
     record Action(Kind kind, long n, CountDownLatch done) {
         enum Kind { CONVERGE, PROGRESS, REMAINING, FINISH, FAIL, INFO }
@@ -54,7 +63,7 @@ final class TestDriver implements JobDriver {
     final AtomicInteger cancelCalls = new AtomicInteger();
     final AtomicInteger completeCalls = new AtomicInteger();
     final AtomicInteger speedCalls = new AtomicInteger();
-    volatile Map<String, Object> lastChange;
+    volatile Change lastChange;
     /** Whether run() saw a soft cancel and finished without "switching over". */
     volatile boolean finishedOnSoftCancel;
     volatile boolean finishedOnComplete;
@@ -148,11 +157,10 @@ final class TestDriver implements JobDriver {
     }
 
     @Override
-    public void change(Map<String, Object> options) {
+    public void change(Change options) {
         hookProbe.accept("change");
-        Object v = options.get("level");
-        if (options.containsKey("level") && !(v instanceof Number)) {
-            throw JobException.generic("Parameter 'level' expects an integer");
+        if (options.level().isPresent() && options.level().getAsLong() < 0) {
+            throw JobException.generic("Parameter 'level' expects a non-negative integer");
         }
         lastChange = options;
     }
@@ -186,10 +194,8 @@ final class TestDriver implements JobDriver {
     }
 
     @Override
-    public Map<String, Object> info() {
+    public Info info() {
         hookProbe.accept("info");
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("test-cancels", cancelCalls.get());
-        return m;
+        return new Info(cancelCalls.get());
     }
 }

@@ -13,12 +13,11 @@ import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobException;
+import dev.converge.job.JobKind;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.EnumSet;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -70,7 +69,11 @@ import org.slf4j.LoggerFactory;
  * (which may deliver job events, and so call {@link #info()}, on the calling thread), nor
  * across I/O.
  */
-public final class MirrorJob implements JobDriver {
+public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo> {
+    /** The mirror job kind: type {@code mirror}, its job-change options and its query-jobs members. */
+    public static final JobKind<MirrorChange, MirrorInfo> KIND = new JobKind<>("mirror", MirrorChange.class,
+            MirrorInfo.class);
+
     private static final Logger LOG = LoggerFactory.getLogger(MirrorJob.class);
     /** How long the job sleeps when idle before it looks again (writes wake it earlier). */
     private static final Duration IDLE_SLICE = Duration.ofMillis(100);
@@ -645,15 +648,11 @@ public final class MirrorJob implements JobDriver {
 
     /** job-change: {@code copy-mode} may go from background to write-blocking (QEMU's texts). */
     @Override
-    public void change(Map<String, Object> opts) {
-        Object v = opts.get("copy-mode");
-        if (v == null) {
+    public void change(MirrorChange opts) {
+        if (opts.copyMode().isEmpty()) {
             return;
         }
-        MirrorCopyMode m = v instanceof String s ? MirrorCopyMode.fromWire(s) : null;
-        if (m == null) {
-            throw JobException.generic("Parameter 'copy-mode' does not accept value '" + v + "'");
-        }
+        MirrorCopyMode m = opts.copyMode().get();
         if (m != MirrorCopyMode.WRITE_BLOCKING) {
             throw JobException.generic("Change to copy mode '" + m.wireName() + "' is not implemented");
         }
@@ -668,13 +667,8 @@ public final class MirrorJob implements JobDriver {
     }
 
     @Override
-    public Map<String, Object> info() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("copy-mode", copyMode.wireName());
-        m.put("actively-synced", activelySynced);
-        m.put("dirty-bytes", bitmap.dirtyBytes());
-        m.put("bytes-in-flight", bytesInFlight);
-        return m;
+    public MirrorInfo info() {
+        return new MirrorInfo(copyMode, activelySynced, bitmap.dirtyBytes(), bytesInFlight);
     }
 
     // ---------------------------------------------------------------- the end (main loop)

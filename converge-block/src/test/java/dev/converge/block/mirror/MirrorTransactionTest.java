@@ -35,7 +35,7 @@ class MirrorTransactionTest {
         f.mirror.registerTransactionAction(tx);
         // A job of another type, as a migration is to the mirror: it ends when the test says so.
         tx.registerAction("other", ObjectType.struct("Other", "test"), (data, txn) -> {
-            Job j = f.engine.create("other", "other", new JobDriver() {
+            Job j = f.engine.create("other", dev.converge.job.JobKind.plain("other"), new JobDriver<>() {
                 @Override
                 public void run(JobContext ctx) throws Exception {
                     otherMayEnd.await();

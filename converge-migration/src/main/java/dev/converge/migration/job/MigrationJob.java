@@ -5,6 +5,8 @@ import dev.converge.job.JobCancelledException;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobException;
+import dev.converge.job.JobKind;
+import dev.converge.job.JobOutcome;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.AutoConverge;
@@ -19,8 +21,7 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.function.LongConsumer;
@@ -35,11 +36,12 @@ import java.util.function.LongConsumer;
  * run() writes and others read is volatile, and each is written by one thread only, except the
  * status, which both change (under {@link #statusLock}).
  */
-public final class MigrationJob implements JobDriver {
+public final class MigrationJob implements JobDriver<MigrationChange, MigrationInfo> {
+    /** The migration job kind: type {@code migration}, its job-change options and its query-jobs members. */
+    public static final JobKind<MigrationChange, MigrationInfo> KIND = new JobKind<>("migration",
+            MigrationChange.class, MigrationInfo.class);
     /** The job type, as registered with JobQmp. */
-    public static final String TYPE = "migration";
-    /** The error of a job cancelled without an error of its own (the engine's, QEMU's strerror(ECANCELED)). */
-    private static final String CANCELED = "Operation canceled";
+    public static final String TYPE = KIND.type();
 
     /**
      * How {@link #run} connects its channel: {@link #DIRECT} outside tests. It exists so that a
@@ -365,37 +367,20 @@ public final class MigrationJob implements JobDriver {
         settings.setMaxBandwidth(bytesPerSecond);
     }
 
+    /** job-change: downtime-limit and max-bandwidth, checked first, then applied together. */
     @Override
-    public void change(Map<String, Object> options) {
-        Long downtime = null;
-        Long bandwidth = null;
-        for (Map.Entry<String, Object> e : options.entrySet()) {
-            if (!(e.getValue() instanceof Number n)) {
-                throw JobException.generic("Parameter '" + e.getKey() + "' expects an integer");
-            }
-            switch (e.getKey()) {
-                case "downtime-limit" -> {
-                    String err = MigrationSettings.checkDowntimeLimit(n.longValue());
-                    if (err != null) {
-                        throw JobException.generic(err);
-                    }
-                    downtime = n.longValue();
-                }
-                case "max-bandwidth" -> {
-                    if (n.longValue() < 0) {
-                        throw JobException.generic("Parameter 'max-bandwidth' expects a non-negative value");
-                    }
-                    bandwidth = n.longValue();
-                }
-                default -> throw JobException.generic("Parameter '" + e.getKey() + "' is unexpected");
+    public void change(MigrationChange options) {
+        if (options.downtimeLimit().isPresent()) {
+            String err = MigrationSettings.checkDowntimeLimit(options.downtimeLimit().getAsLong());
+            if (err != null) {
+                throw JobException.generic(err);
             }
         }
-        if (downtime != null) {
-            settings.setDowntimeLimitMs(downtime);
+        if (options.maxBandwidth().isPresent() && options.maxBandwidth().getAsLong() < 0) {
+            throw JobException.generic("Parameter 'max-bandwidth' expects a non-negative value");
         }
-        if (bandwidth != null) {
-            speed.accept(bandwidth); // engine.setSpeed, which calls setSpeed above
-        }
+        options.downtimeLimit().ifPresent(settings::setDowntimeLimitMs);
+        options.maxBandwidth().ifPresent(speed); // engine.setSpeed, which calls setSpeed above
     }
 
     /** The job reached PENDING (a job listener on the main loop, never under the job lock). */
@@ -426,7 +411,7 @@ public final class MigrationJob implements JobDriver {
         String error = j == null ? null : j.error().orElse(null);
         // Cancelled by its own user: cancelled. Failed, or aborted because a job of its transaction
         // failed or was cancelled: failed, and error-desc says why (the engine's "Transaction aborted ...").
-        if ((cancelled || (j != null && j.isCancelled())) && (error == null || CANCELED.equals(error))) {
+        if (j != null && j.outcome().orElse(null) == JobOutcome.CANCELLED) {
             setStatus(MigrationStatus.CANCELLED);
         } else {
             errorDesc = error == null ? "migration failed" : error;
@@ -464,24 +449,16 @@ public final class MigrationJob implements JobDriver {
     }
 
     @Override
-    public Map<String, Object> info() {
-        Map<String, Object> m = new LinkedHashMap<>();
+    public MigrationInfo info() {
         MigrationProgress p = progress;
-        m.put("migration-status", status.wireName());
-        m.put("pass", p == null ? 0L : p.pass());
-        m.put("dirty-rate", (long) dirtyRate);
-        if (p != null && p.expectedDowntimeMs() != Long.MAX_VALUE) {
-            m.put("expected-downtime", p.expectedDowntimeMs());
-        }
-        m.put("remaining", p == null ? machine.ram().size() : p.remainingBytes());
-        m.put("converged", p != null && p.converged());
-        if (p != null && p.throttlePercent() > 0 && !status.isFinal()) {
-            m.put("cpu-throttle-percentage", (long) p.throttlePercent());
-        }
-        if (p != null && p.dirtyLimit() > 0 && !status.isFinal()) {
-            m.put("dirty-limit", p.dirtyLimit());
-        }
-        return m;
+        MigrationStatus s = status;
+        return new MigrationInfo(s, p == null ? 0L : p.pass(), (long) dirtyRate,
+                p != null && p.expectedDowntimeMs() != Long.MAX_VALUE ? OptionalLong.of(p.expectedDowntimeMs())
+                        : OptionalLong.empty(),
+                p == null ? machine.ram().size() : p.remainingBytes(), p != null && p.converged(),
+                p != null && p.throttlePercent() > 0 && !s.isFinal() ? OptionalLong.of(p.throttlePercent())
+                        : OptionalLong.empty(),
+                p != null && p.dirtyLimit() > 0 && !s.isFinal() ? OptionalLong.of(p.dirtyLimit()) : OptionalLong.empty());
     }
 
     /** A consistent-enough view for query-migrate (each member read once). */

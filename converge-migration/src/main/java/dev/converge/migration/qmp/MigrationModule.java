@@ -245,7 +245,7 @@ public final class MigrationModule implements AutoCloseable {
                 .withTxn(txn);
         Job job;
         try {
-            job = engine.create(jobId, MigrationJob.TYPE, driver, options);
+            job = engine.create(jobId, MigrationJob.KIND, driver, options);
         } catch (JobException e) {
             throw JobQmp.toQmp(e);
         }

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.job.qmp.JobQmp;
-import dev.converge.job.qmp.JobTypeSchema;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.job.MigrationSettings;
@@ -27,6 +26,7 @@ import dev.converge.qmp.schema.CommandSpec;
 import dev.converge.qmp.schema.EnumType;
 import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.ObjectType;
+import dev.converge.qmp.schema.WireEnum;
 import java.net.InetSocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.util.EnumMap;
@@ -43,8 +43,9 @@ final class MigrationQmp {
     static final String SINCE = "0.1";
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
-    static final EnumType STATUS = EnumType.of("MigrationStatus", MigrationStatus.class, MigrationStatus::wireName,
-            "The status of a migration, as QEMU's");
+    static final WireEnum<MigrationStatus> STATUS_ENUM = WireEnum.of("MigrationStatus", MigrationStatus.class,
+            MigrationStatus::wireName, "The status of a migration, as QEMU's");
+    static final EnumType STATUS = STATUS_ENUM.type();
     static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
             MigrationCapability::wireName, "Migration capabilities converge supports: auto-converge, dirty-limit, "
                     + "events, pause-before-switchover, return-path");
@@ -141,24 +142,7 @@ final class MigrationQmp {
     }
 
     static void register(QmpRegistry registry, JobQmp jobQmp, MigrationModule module) {
-        jobQmp.registerJobType(new JobTypeSchema(MigrationJob.TYPE,
-                ObjectType.struct("JobChangeOptionsMigration", "Options job-change accepts for a migration job",
-                        optional("downtime-limit", BuiltinType.UINT64, "new downtime-limit in ms (0..2000000)"),
-                        optional("max-bandwidth", BuiltinType.SIZE, "new max-bandwidth in bytes per second (0 = unlimited)")),
-                ObjectType.struct("JobInfoMigration", "What query-jobs shows for a migration job",
-                        required("migration-status", STATUS, "the migration's own status (setup, active, device, "
-                                + "pre-switchover, completed, ...)"),
-                        required("pass", BuiltinType.INT, "passes over RAM so far"),
-                        required("dirty-rate", BuiltinType.INT, "bytes dirtied per second over the last pass"),
-                        optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now; absent "
-                                + "before the bandwidth is known"),
-                        required("remaining", BuiltinType.INT, "bytes of RAM still dirty"),
-                        required("converged", BuiltinType.BOOL, "whether the remainder fits downtime-limit now "
-                                + "(a ready job may stop fitting when the dirty rate rises)"),
-                        optional("cpu-throttle-percentage", BuiltinType.INT, "auto-converge's throttle on the vCPUs, % "
-                                + "(only while it holds them back)"),
-                        optional("dirty-limit", BuiltinType.INT, "dirty-limit's cap on each vCPU's dirty rate, bytes "
-                                + "per second (only while it holds them back)"))));
+        jobQmp.registerJobKind(MigrationJob.KIND, STATUS_ENUM);
 
         registry.register(new CommandSpec("migrate", MIGRATE_ARGS,
                 CommandSpec.EMPTY,

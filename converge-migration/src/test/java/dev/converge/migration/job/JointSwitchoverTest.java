@@ -55,7 +55,7 @@ class JointSwitchoverTest {
     }
 
     /** A driver that only counts the preparations asked of it; its run() never starts here. */
-    private static final class Counting implements JobDriver {
+    private static final class Counting implements JobDriver<Record, Record> {
         final AtomicInteger prepared = new AtomicInteger();
         final CountDownLatch both;
         volatile boolean overlapped;
@@ -92,10 +92,10 @@ class JointSwitchoverTest {
             Counting other = new Counting(new CountDownLatch(0));
             JointSwitchover joint = loop.call(() -> {
                 JobOptions opts = JobOptions.defaults().withTxn(new JobTxn());
-                Job owner = engine.create("migration", "migration", new Counting(new CountDownLatch(0)), opts);
-                engine.create("m0", JointSwitchover.MIRROR_TYPE, m0, opts);
-                engine.create("m1", JointSwitchover.MIRROR_TYPE, m1, opts);
-                engine.create("backup", "backup", other, opts);
+                Job owner = engine.create("migration", dev.converge.job.JobKind.plain("migration"), new Counting(new CountDownLatch(0)), opts);
+                engine.create("m0", dev.converge.job.JobKind.plain(JointSwitchover.MIRROR_TYPE), m0, opts);
+                engine.create("m1", dev.converge.job.JobKind.plain(JointSwitchover.MIRROR_TYPE), m1, opts);
+                engine.create("backup", dev.converge.job.JobKind.plain("backup"), other, opts);
                 return JointSwitchover.of(engine, loop, owner).orElseThrow();
             });
             joint.prepareMirrors();

@@ -57,7 +57,7 @@ class JointTransactionProperties {
     enum Guest { RUNNING, STOPPED, POSTMIGRATE }
 
     /** What a test job records of its hooks; fields are written by one thread each, read after the end. */
-    abstract static class Fake implements JobDriver {
+    abstract static class Fake implements JobDriver<Record, Record> {
         final Map<String, Integer> hooks = new ConcurrentHashMap<>();
         volatile boolean fail;
         volatile JobContext ctx;
@@ -237,9 +237,9 @@ class JointTransactionProperties {
             loop.call(() -> {
                 JobTxn txn = new JobTxn();
                 JobOptions opts = JobOptions.defaults().withTxn(txn).withAutoFinalize(sc.autoFinalize());
-                Job mj = engine.create(ids.get(0), "migration", mig, opts);
-                engine.create(ids.get(1), JointSwitchover.MIRROR_TYPE, mirrors.get(0), opts);
-                engine.create(ids.get(2), JointSwitchover.MIRROR_TYPE, mirrors.get(1), opts);
+                Job mj = engine.create(ids.get(0), dev.converge.job.JobKind.plain("migration"), mig, opts);
+                engine.create(ids.get(1), dev.converge.job.JobKind.plain(JointSwitchover.MIRROR_TYPE), mirrors.get(0), opts);
+                engine.create(ids.get(2), dev.converge.job.JobKind.plain(JointSwitchover.MIRROR_TYPE), mirrors.get(1), opts);
                 mig.joint = JointSwitchover.of(engine, loop, mj).orElseThrow();
                 for (String id : ids) {
                     engine.start(engine.get(id));
