@@ -94,17 +94,6 @@ public interface JobDriver<C extends Record, I extends Record> {
         throw new UnsupportedOperationException("change");
     }
 
-    /**
-     * A partner of this job's transaction is about to stop the guest for a joint switchover;
-     * the guest still runs. Do now what would otherwise lengthen the stopped window (a mirror
-     * flushes its target, so that its final flush has only the last writes to make durable).
-     * Called on the partner's thread while {@link #run} goes on, so it must be safe alongside
-     * it. Best effort: a failure here is not the job's error; what matters fails again, and is
-     * reported, in run().
-     */
-    default void prepareSwitchover() {
-    }
-
     /** Prepares to commit; throwing aborts the whole transaction (the message becomes the error). */
     default void prepare() throws Exception {
     }

@@ -147,11 +147,7 @@ public final class JobEngine {
         }
     }
 
-    /**
-     * The other jobs of {@code job}'s transaction, in creation order (empty for a job alone).
-     * A driver that switches over for its whole transaction (a migration completing the mirrors
-     * of its disks) uses it to find its partners.
-     */
+    /** The other jobs of {@code job}'s transaction, in creation order (empty for a job alone). */
     public List<Job> transactionPartners(Job job) {
         lock.lock();
         try {
@@ -164,12 +160,56 @@ public final class JobEngine {
     }
 
     /**
-     * Tells {@code job}'s driver that a partner is about to stop the guest for a joint switchover
-     * ({@link JobDriver#prepareSwitchover}); runs on the calling thread (the partner's). Not a
-     * verb: it changes no status and is not refused in any.
+     * Makes {@code leader} the switchover leader of its transaction (see {@link GroupedSwitchover}):
+     * the other jobs of the transaction whose driver is a {@link SwitchoverParticipant} become its
+     * participants, finished by its switchover; the user's job-complete of a participant is
+     * refused from now on. Main loop, once every job of the transaction was created and before
+     * the leader starts.
+     *
+     * @return the grouped switchover, or empty when the transaction has no participant (the
+     *         leader switches over alone)
+     * @throws IllegalStateException the transaction has a leader already (a caller bug)
      */
-    public void prepareSwitchover(Job job) {
-        job.driver().prepareSwitchover();
+    public Optional<GroupedSwitchover> leadSwitchover(Job leader) {
+        List<Job> participants = new ArrayList<>();
+        lock.lock();
+        try {
+            JobTxn txn = leader.txn();
+            if (txn.leader != null) {
+                throw new IllegalStateException("transaction of '" + leader.id() + "' is led by '" + txn.leader.id()
+                        + "' already");
+            }
+            for (Job j : txn.jobs) {
+                if (j != leader && j.driver() instanceof SwitchoverParticipant) {
+                    participants.add(j);
+                }
+            }
+            if (participants.isEmpty()) {
+                return Optional.empty();
+            }
+            txn.leader = leader;
+        } finally {
+            lock.unlock();
+        }
+        return Optional.of(new GroupedSwitchover(mainLoop, leader, participants));
+    }
+
+    /**
+     * The leader whose switchover finishes {@code job}, when {@code job} is a participant of a
+     * grouped switchover (see {@link #leadSwitchover}); empty otherwise.
+     */
+    public Optional<Job> switchoverLeader(Job job) {
+        lock.lock();
+        try {
+            return Optional.ofNullable(leaderOfLocked(job));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static Job leaderOfLocked(Job job) {
+        Job leader = job.txn().leader;
+        return leader != null && leader != job && job.driver() instanceof SwitchoverParticipant ? leader : null;
     }
 
     /** Live jobs (not dismissed), in creation order. */
@@ -329,10 +369,14 @@ public final class JobEngine {
 
     /**
      * The user's complete (READY or STANDBY): calls {@link JobDriver#complete()}, then sets
-     * {@link JobContext#completeRequested()} and wakes the job.
+     * {@link JobContext#completeRequested()} and wakes the job. A participant of a grouped
+     * switchover is refused: its leader's switchover finishes it (completing it earlier would
+     * stop it following, and a mirror would hold the guest's writes until the transaction ends,
+     * which the switchover, stopping the guest between two writes, would wait for: a deadlock).
      *
      * @throws JobException not found, verb refused, "The active block job 'ID' cannot be
-     *                      completed" (cancel requested or the type has no completion), or the
+     *                      completed" (cancel requested or the type has no completion), "Job 'ID'
+     *                      is completed by the switchover of job 'L' of its transaction", or the
      *                      driver's refusal
      */
     public void complete(String id) {
@@ -343,6 +387,10 @@ public final class JobEngine {
             JobTables.checkVerb(id, job.status(), JobVerb.COMPLETE);
             if (job.cancelled) {
                 throw cannotComplete(id);
+            }
+            Job leader = leaderOfLocked(job);
+            if (leader != null) {
+                throw JobException.generic(completedByLeader(job, leader));
             }
         } finally {
             lock.unlock();
@@ -359,6 +407,12 @@ public final class JobEngine {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Why the user may not finish a participant of a grouped switchover. */
+    public static String completedByLeader(Job participant, Job leader) {
+        return "Job '" + participant.id() + "' is completed by the switchover of job '" + leader.id()
+                + "' of its transaction";
     }
 
     private static JobException cannotComplete(String id) {

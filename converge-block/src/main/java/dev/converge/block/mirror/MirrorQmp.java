@@ -429,21 +429,16 @@ public final class MirrorQmp implements JobListener {
         // Cannot fail: the name was checked, the filter is new and the source has no parent node.
         graph.addInternalNode(filter);
         graph.replaceNode(source, filter);
-        driver.setCompletionGuard(() -> jointOwner(job));
         return job;
     }
 
     /**
-     * Why the user may not complete (or soft-cancel) this mirror: its grouped transaction holds a
-     * job of another type (a migration), whose switchover completes the mirror while the guest
-     * is stopped. A mirror completed earlier would drain its filter, so the guest's disk writes
-     * would wait until the transaction ends, and the switchover, which must stop the vCPUs
-     * between two writes, would wait for them: a deadlock. Empty when the user may. Main loop.
+     * Why the user may not soft-cancel this mirror: it is a participant of a grouped switchover
+     * (a migration's), which finishes it while the guest is stopped (the engine refuses its
+     * job-complete for the same reason, see JobEngine#complete). Empty when the user may. Main loop.
      */
     private Optional<String> jointOwner(Job job) {
-        return engine.transactionPartners(job).stream().filter(p -> !TYPE.equals(p.type())).findFirst()
-                .map(p -> "Job '" + job.id() + "' is completed by the switchover of job '" + p.id()
-                        + "' of its transaction");
+        return engine.switchoverLeader(job).map(leader -> JobEngine.completedByLeader(job, leader));
     }
 
     // ---------------------------------------------------------------- errors

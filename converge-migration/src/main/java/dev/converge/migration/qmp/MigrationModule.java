@@ -186,7 +186,7 @@ public final class MigrationModule implements AutoCloseable {
          * them (every job of the transaction exists by now).
          */
         void start() {
-            JointSwitchover.of(engine, mainLoop, job).ifPresent(driver::joinSwitchover);
+            JointSwitchover.of(engine, job).ifPresent(driver::joinSwitchover);
             engine.start(job);
         }
 
