@@ -1,7 +1,7 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
-import dev.converge.block.mirror.MirrorQmp;
+import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.nbd.driver.NbdDriver;

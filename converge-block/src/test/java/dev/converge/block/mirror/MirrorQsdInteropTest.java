@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.qmp.BlockQmp;
+import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.qmp.MainLoop;
