@@ -137,8 +137,10 @@ public final class MirrorQmp {
                 BlockdevOnError.fromWire(a.str("on-target-error", d.onTargetError().wireName())),
                 MirrorCopyMode.fromWire(a.str("copy-mode", d.copyMode().wireName())), a.bool("unmap", d.unmap()));
         String jobId = a.optStr("job-id").orElseGet(() -> deviceName(source));
-        JobOptions jobOpts = JobOptions.defaults().withAutoFinalize(a.bool("auto-finalize", true))
-                .withAutoDismiss(a.bool("auto-dismiss", true)).withSpeed(a.integer("speed", 0)).withTxn(txn);
+        JobOptions j = MirrorSchema.JOB_DEFAULTS;
+        JobOptions jobOpts = j.withAutoFinalize(a.bool("auto-finalize", j.autoFinalize()))
+                .withAutoDismiss(a.bool("auto-dismiss", j.autoDismiss())).withSpeed(a.integer("speed", j.speed()))
+                .withTxn(txn);
         String filter = a.optStr("filter-node-name").orElse(null);
         return translated(() -> mirrors.create(jobId, source, target, opts, jobOpts, filter));
     }

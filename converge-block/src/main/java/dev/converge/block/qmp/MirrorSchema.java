@@ -8,6 +8,7 @@ import dev.converge.block.mirror.BlockdevOnError;
 import dev.converge.block.mirror.MirrorCopyMode;
 import dev.converge.block.mirror.MirrorOptions;
 import dev.converge.block.mirror.MirrorSyncMode;
+import dev.converge.job.JobOptions;
 import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.CommandSpec;
 import dev.converge.qmp.schema.EnumType;
@@ -25,6 +26,8 @@ final class MirrorSchema {
     static final String SINCE = "0.1";
     /** The defaults of blockdev-mirror, declared once (also used by {@link MirrorQmp} when an argument is absent). */
     static final MirrorOptions DEFAULTS = MirrorOptions.defaults();
+    /** The job defaults of blockdev-mirror (auto-finalize, auto-dismiss, speed), declared once. */
+    static final JobOptions JOB_DEFAULTS = JobOptions.defaults();
 
     static final EnumType ON_ERROR = EnumType.of("BlockdevOnError", BlockdevOnError.class, BlockdevOnError::wireName,
             "An action to take on an I/O error: report, ignore, enospc (stop on ENOSPC, else report), stop, auto");
@@ -48,7 +51,8 @@ final class MirrorSchema {
             required("target", BuiltinType.STR, "the target node, of the source's size"),
             optional("replaces", BuiltinType.STR, "the node to replace at completion; only the source itself"),
             required("sync", SYNC, "what to copy"),
-            optional("speed", BuiltinType.INT, "speed limit in bytes per second; default 0 (unlimited)"),
+            optional("speed", BuiltinType.INT, "speed limit in bytes per second; default " + JOB_DEFAULTS.speed()
+                    + " (unlimited)"),
             optional("granularity", BuiltinType.UINT32,
                     "bytes per dirty-bitmap bit: a power of 2 in [512B, 64MB]; default " + iec(DEFAULTS.granularity())),
             optional("buf-size", BuiltinType.INT, "most bytes in flight; default " + iec(DEFAULTS.bufSize())),
@@ -58,8 +62,8 @@ final class MirrorSchema {
                     + DEFAULTS.onTargetError().wireName()),
             optional("filter-node-name", BuiltinType.STR, "the name of the mirror_top filter; default generated"),
             optional("copy-mode", COPY_MODE.type(), "default " + DEFAULTS.copyMode().wireName()),
-            optional("auto-finalize", BuiltinType.BOOL, "default true"),
-            optional("auto-dismiss", BuiltinType.BOOL, "default true"),
+            optional("auto-finalize", BuiltinType.BOOL, "default " + JOB_DEFAULTS.autoFinalize()),
+            optional("auto-dismiss", BuiltinType.BOOL, "default " + JOB_DEFAULTS.autoDismiss()),
             optional("unmap", BuiltinType.BOOL, "write zero ranges with unmap on the target; default "
                     + DEFAULTS.unmap()));
 

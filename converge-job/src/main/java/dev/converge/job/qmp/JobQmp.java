@@ -137,8 +137,8 @@ public final class JobQmp implements JobListener {
         registry.replace(jobChangeSpec());
     }
 
-    /** "mirror" → "Mirror", "block-commit" → "BlockCommit". */
-    private static String camel(String type) {
+    /** A QAPI name part in camel case: "mirror" → "Mirror", "blockdev-mirror" → "BlockdevMirror". */
+    static String camel(String type) {
         StringBuilder sb = new StringBuilder();
         for (String part : type.split("-")) {
             if (!part.isEmpty()) {

@@ -105,7 +105,7 @@ public final class TransactionQmp {
                 List.of(Member.required("type", kinds, "the kind of action")), "type", Map.of());
         for (Map.Entry<String, Registered> e : actions.entrySet()) {
             action = action.withVariant(e.getKey(), ObjectType.struct(
-                    "TransactionAction" + wrapperName(e.getKey()) + "Wrapper", null,
+                    "TransactionAction" + JobQmp.camel(e.getKey()) + "Wrapper", null,
                     Member.required("data", e.getValue().dataType(), "the arguments of the action")));
         }
         return new CommandSpec("transaction",
@@ -118,16 +118,6 @@ public final class TransactionQmp {
                         + "completion-mode grouped the jobs started form one job transaction: they switch over "
                         + "together, or all abort.",
                 JobQmp.SINCE, this::run);
-    }
-
-    private static String wrapperName(String kind) {
-        StringBuilder sb = new StringBuilder();
-        for (String part : kind.split("-")) {
-            if (!part.isEmpty()) {
-                sb.append(Character.toUpperCase(part.charAt(0))).append(part.substring(1));
-            }
-        }
-        return sb.toString();
     }
 
     private JsonNode run(Args args) {
