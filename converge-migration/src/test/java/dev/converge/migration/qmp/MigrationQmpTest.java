@@ -192,6 +192,10 @@ class MigrationQmpTest {
         assertThat(info.get("ram").get("mbps").asDouble()).as("throttled to ~34 Mbit/s").isLessThan(100);
         assertThat(src.status()).isEqualTo("running");
 
+        // job-change goes through migrate-set-parameters' own merge: the same error, nothing changed.
+        assertError(src, "job-change", "{\"id\": \"migration\", \"downtime-limit\": 2000001, \"max-bandwidth\": 0}",
+                "Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms");
+        assertThat(src.exec("query-migrate-parameters").get("max-bandwidth").asLong()).isEqualTo(4194304);
         src.exec("job-change", "{\"id\": \"migration\", \"max-bandwidth\": 0}");
         assertThat(src.exec("query-migrate-parameters").get("max-bandwidth").asLong()).isZero();
         await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
