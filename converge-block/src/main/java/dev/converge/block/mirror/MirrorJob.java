@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>How data moves</h2>
  * <ul>
- * <li>The dirty bitmap on the source exists before the job starts (the QMP layer makes it, and
+ * <li>The dirty bitmap on the source exists before the job starts ({@link Mirrors} makes it, and
  *     for sync full/top marks the whole disk dirty before the filter passes any guest write),
  *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
@@ -50,9 +50,10 @@ import org.slf4j.LoggerFactory;
  *     also written to the target before it completes; the granules it covers wholly are then
  *     clean (both sides hold the same bytes), so the dirty set only shrinks.</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
- *     job-complete, or a soft cancel in READY, it drains the filter (guest writes wait), copies
+ *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it
+ *     drains the filter (guest writes wait), copies
  *     the remainder, flushes the target and returns with the filter still drained; commit
- *     pivots (or not, after a soft cancel) and clean ends the drained section.</li>
+ *     pivots (or not, after a soft cancel or in place) and clean ends the drained section.</li>
  * </ul>
  *
  * <h2>Errors</h2>
@@ -158,7 +159,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private boolean graphRestored;
 
     /**
-     * Made on the main loop by the QMP layer after it inserted {@code filter} above
+     * Made on the main loop by {@link Mirrors} after it inserted {@code filter} above
      * {@code source}, added {@code bitmap} to the source and attached {@code targetBackend}.
      */
     public MirrorJob(String id, BlockGraph graph, BlockNode source, BlockNode target, MirrorFilterNode filter,
@@ -219,7 +220,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         if (size != target.size()) {
             throw new MirrorException("Source and target image have different sizes");
         }
-        // The QMP layer marked the whole disk dirty (sync full/top) before the filter could pass
+        // Mirrors.create marked the whole disk dirty (sync full/top) before the filter could pass
         // a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
         try {
@@ -586,7 +587,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         }
     }
 
-    /** The granule holding {@code offset}; the QMP layer refuses disks with more than 2^31 granules. */
+    /** The granule holding {@code offset}; {@link Mirrors} refuses disks with more than 2^31 granules. */
     private int chunk(long offset) {
         return (int) (offset >>> shift);
     }
