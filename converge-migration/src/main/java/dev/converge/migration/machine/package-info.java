@@ -4,5 +4,7 @@
  * {@link dev.converge.migration.machine.DirtyLog}), vCPU threads running a workload
  * ({@link dev.converge.migration.machine.Vcpus}), device state, the QEMU run state and its
  * QMP commands ({@link dev.converge.migration.machine.MachineQmp}).
+ *
+ * <p>Must not: know migration or QMP wire formats; the migration reads RAM and the dirty log through this package's API only.
  */
 package dev.converge.migration.machine;

@@ -25,10 +25,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The client against qemu-nbd, nbdkit and our own server (plain and TLS), and its reconnect. */
+@Tag("integration")
 class NbdClientTest {
     private static final int SIZE = 8 << 20;
 

@@ -16,10 +16,12 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** TLS set up through object-add and nbd-server-start, with tls-authz; an export following a pivot. */
+@Tag("integration")
 class NbdQmpTlsAndPivotTest {
     private static final int SIZE = 1 << 20;
 
