@@ -9,11 +9,11 @@ import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.migration.qmp.MigrationModule;
 import dev.converge.nbd.driver.NbdDriver;
-import dev.converge.nbd.objects.UserObjects;
 import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.server.QmpCoreCommands;
 import dev.converge.qmp.server.QmpServer;
 import dev.converge.qmp.server.ServerIdentity;
@@ -72,7 +72,8 @@ public final class Daemon implements AutoCloseable {
         transactions.register();
         mirrors.registerTransactionAction(transactions);
 
-        UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects (object-add)
+        UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects, for every TLS user
+        objects.register(registry);              // object-add, object-del
         nbd = NbdQmp.register(registry, server, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }

@@ -15,9 +15,9 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * The switchover of a migration together with the mirrors of its job transaction (DESIGN.md,
- * "Mirror and migration on the same machine"): the disks and the memory of one machine move as
- * one transaction, and switch over at one instant.
+ * The switchover of a migration together with the mirrors of its job transaction (docs/architecture.md,
+ * "The joint switchover"): the disks and the memory of one machine move as one transaction, and
+ * switch over at one instant.
  *
  * <h2>Sequence</h2>
  * <ol>

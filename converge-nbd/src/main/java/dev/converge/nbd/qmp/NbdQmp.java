@@ -13,17 +13,17 @@ import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.nbd.export.BlockNodeExportBackend;
-import dev.converge.nbd.objects.UserObject;
-import dev.converge.nbd.objects.UserObjects;
 import dev.converge.nbd.server.NbdExport;
 import dev.converge.nbd.server.NbdServer;
 import dev.converge.nbd.server.NbdServerConfig;
-import dev.converge.nbd.server.NbdTlsConfig;
+import dev.converge.nbd.transport.NbdTlsConfig;
 import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.objects.UserObject;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.schema.ArrayType;
 import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.CommandSpec;
@@ -95,17 +95,16 @@ public final class NbdQmp implements AutoCloseable {
     }
 
     /**
-     * The daemon's wiring: makes the commands' state and registers them, with object-add/object-del
-     * for {@code objects}.
+     * The daemon's wiring: makes the commands' state and registers them; {@code objects} (whose
+     * object-add/object-del the daemon registers) resolves tls-creds and tls-authz.
      */
     public static NbdQmp register(QmpRegistry registry, EventSink events, BlockGraph graph, UserObjects objects) {
         NbdQmp q = new NbdQmp(graph, events, objects);
-        objects.register(registry);
         q.register(registry);
         return q;
     }
 
-    /** Registers the NBD server commands and BLOCK_EXPORT_DELETED (not object-add: see {@link UserObjects}). */
+    /** Registers the NBD server commands and BLOCK_EXPORT_DELETED (object-add is {@link UserObjects}'). */
     public void register(QmpRegistry registry) {
         registry.register(NbdSchema.BLOCK_EXPORT_DELETED);
         registry.register(new CommandSpec("nbd-server-start", CommandSpec.args("nbd-server-start",

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.converge.nbd.server.NbdExport;
-import dev.converge.nbd.server.NbdIoException;
 import dev.converge.nbd.server.NbdServer;
 import dev.converge.nbd.server.NbdServerConfig;
-import dev.converge.nbd.server.NbdTlsConfig;
 import dev.converge.nbd.testing.Peers;
 import dev.converge.nbd.testing.Pki;
+import dev.converge.nbd.transport.NbdTlsConfig;
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
+import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.testing.TestTimeouts;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;

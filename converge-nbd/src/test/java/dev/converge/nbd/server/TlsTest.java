@@ -1,6 +1,8 @@
 package dev.converge.nbd.server;
 
 import dev.converge.nbd.testing.Peers;
+import dev.converge.nbd.transport.NbdTlsConfig;
+import dev.converge.nbd.transport.PemFiles;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
