@@ -27,6 +27,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (replies, error classes and texts, events with their data members) must be equal. Skipped when
  * qemu-storage-daemon is absent.
  */
+@Tag("integration")
 class MirrorQsdInteropTest {
     static final Path QSD = Path.of("/usr/bin/qemu-storage-daemon");
     static final int SIZE = 4 << 20;

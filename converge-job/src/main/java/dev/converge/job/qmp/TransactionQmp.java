@@ -31,7 +31,7 @@ import java.util.Map;
  * <p>
  * {@code properties.completion-mode}: {@code individual} (QEMU's default) gives each job its own
  * job transaction; {@code grouped} puts every job of the command in one {@link JobTxn}, so they
- * finish together or all abort (see DESIGN.md, the joint switchover).
+ * finish together or all abort (see docs/architecture.md, the joint switchover).
  */
 public final class TransactionQmp {
     /** The kind of action QEMU offers for testing rollback: it always refuses. */
