@@ -218,6 +218,11 @@ public final class MirrorJob implements JobDriver {
         return filter;
     }
 
+    /** The copy buffers (for tests: all back and closed once the job cleaned up). */
+    CopyBuffers buffers() {
+        return buffers;
+    }
+
     public MirrorCopyMode copyMode() {
         return copyMode;
     }

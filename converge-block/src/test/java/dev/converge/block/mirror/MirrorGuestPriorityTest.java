@@ -92,4 +92,27 @@ class MirrorGuestPriorityTest {
         assertThat(src.contents()).as("source").isEqualTo(expected);
         assertThat(MirrorFixture.readAll(f.node("tgt"))).as("target").isEqualTo(expected);
     }
+
+    /**
+     * No copy operation outlives clean(): a force cancel while copies are held in their reads
+     * ends the job only after they ended, and clean then gets every copy buffer back and frees
+     * them (the pool would free them late, but never under a holder, if one were still lent).
+     */
+    @org.junit.jupiter.api.Test
+    void aCancelWaitsForHeldCopiesAndEveryBufferIsBackAtClean() throws Exception {
+        src.hold();
+        f.qmp("blockdev-mirror", "{'job-id':'m','device':'src','target':'tgt','sync':'full'}");
+        MirrorJob job = f.mirror.driver("m").orElseThrow();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.waiting() > 0);
+        assertThat(job.buffers().lent()).as("the held copies hold buffers").isPositive();
+        f.qmp("block-job-cancel", "{'device':'m','force':true}");
+        assertThat(job.buffers().freed()).as("nothing freed while copies are held").isFalse();
+
+        src.release();
+        f.events.await("BLOCK_JOB_CANCELLED", "m");
+        f.events.awaitStatus("m", "null");
+        assertThat(job.buffers().lent()).isZero();
+        assertThat(job.buffers().freed()).as("clean freed the buffers").isTrue();
+        assertThat(src.contents()).as("the source is untouched").isEqualTo(initial);
+    }
 }
