@@ -14,7 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * waits at the node (a fault injection in time, like QEMU's blkdebug break points) until
  * {@link #release()}. Writes, zeroing and block status are never held. Used as a mirror's
  * source, it holds the mirror's copy operations (they read the source) and nothing of the
- * guest, whose writes only write.
+ * guest, whose writes only write. Block status says ZERO for every all-zero 4 KiB piece, and the
+ * node counts the bytes read, so a test sees what a mirror skipped.
  */
 final class HeldReadsNode extends BlockNode {
     private final byte[] data;
@@ -25,6 +26,10 @@ final class HeldReadsNode extends BlockNode {
     private boolean held;
     /** Reads waiting at the hold now. Guarded by {@link #lock}. */
     private int waiting;
+    /** Bytes read so far. */
+    private final java.util.concurrent.atomic.AtomicLong bytesRead = new java.util.concurrent.atomic.AtomicLong();
+    /** Block status in pieces of this many bytes: all-zero pieces are ZERO, others DATA. */
+    static final int STATUS_PIECE = 4096;
 
     HeldReadsNode(String nodeName, byte[] initial) {
         super(nodeName, "test-held-reads", NodeOptions.DEFAULTS);
@@ -60,6 +65,11 @@ final class HeldReadsNode extends BlockNode {
         }
     }
 
+    /** Bytes read from this node so far. */
+    long bytesRead() {
+        return bytesRead.get();
+    }
+
     /** A copy of the bytes now. */
     byte[] contents() {
         synchronized (data) {
@@ -93,6 +103,7 @@ final class HeldReadsNode extends BlockNode {
         synchronized (data) {
             MemorySegment.copy(MemorySegment.ofArray(data), offset, dst, 0, dst.byteSize());
         }
+        bytesRead.addAndGet(dst.byteSize());
     }
 
     @Override
@@ -120,6 +131,19 @@ final class HeldReadsNode extends BlockNode {
 
     @Override
     protected List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException {
-        return List.of(new Extent(offset, bytes, Extent.DATA | Extent.ALLOCATED));
+        List<Extent> out = new java.util.ArrayList<>();
+        MemorySegment all = MemorySegment.ofArray(data);
+        synchronized (data) {
+            for (long pos = offset; pos < offset + bytes;) {
+                long end = Math.min(offset + bytes, (pos / STATUS_PIECE + 1) * STATUS_PIECE);
+                boolean zero = true;
+                for (long i = pos; i < end && zero; i++) {
+                    zero = all.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) == 0;
+                }
+                out.add(new Extent(pos, end - pos, (zero ? Extent.ZERO : Extent.DATA) | Extent.ALLOCATED));
+                pos = end;
+            }
+        }
+        return out; // merged by the node's request path
     }
 }
