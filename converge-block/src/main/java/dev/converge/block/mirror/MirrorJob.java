@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  *     write overlapped it (then they stay dirty and are copied again).</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
  *     job-complete, or a soft cancel in READY, it copies until nothing is dirty and flushes the
- *     target while the guest still runs; then it drains the filter (guest writes wait), copies
+ *     target while the guest still runs (again while more than {@link #FINAL_FLUSH_BYTES} came
+ *     in during a flush, at most {@link #MAX_EARLY_FLUSHES} times); then it drains the filter (guest writes wait), copies
  *     the few writes that came in meanwhile, flushes again and returns with the filter still
  *     drained; commit pivots (or not, after a soft cancel) and clean ends the drained
  *     section.</li>
@@ -84,6 +85,14 @@ public final class MirrorJob implements JobDriver {
     private static final Duration IDLE_SLICE = Duration.ofMillis(100);
     /** How long an idle copy thread waits for the next operation before it ends. */
     private static final Duration COPY_THREAD_KEEP_ALIVE = Duration.ofSeconds(5);
+    /**
+     * Before the final drain the target is flushed again while more than this was written to it
+     * during the previous flush: the drained section's flush then has at most this much to make
+     * durable (a flush of the whole fresh target took seconds, and the guest writes on meanwhile).
+     */
+    static final long FINAL_FLUSH_BYTES = 4L << 20;
+    /** At most this many flushes before the final drain (a guest may write faster than the disk). */
+    static final int MAX_EARLY_FLUSHES = 8;
     /** Bytes of the source one allocation-scan step looks at. */
     static final long SCAN_WINDOW = 64L << 20;
 
@@ -144,6 +153,10 @@ public final class MirrorJob implements JobDriver {
     /** Where the next search for dirty granules starts. Job thread only. */
     private long cursor;
 
+    /** Bytes written to the target since the last flush began. Atomic: copy and guest threads add. */
+    private final AtomicLong unflushed = new AtomicLong();
+    /** Flushes made before the final drain. Job thread only. */
+    private int earlyFlushes;
     /** Bytes copied by operations and not yet reported as progress. Atomic: added by I/O threads. */
     private final AtomicLong unreportedProgress = new AtomicLong();
     /**
@@ -366,6 +379,9 @@ public final class MirrorJob implements JobDriver {
                     // flushes that little (one flush of a freshly written target took seconds).
                     flushTarget();
                     if (drained == null) {
+                        if (unflushed.get() > FINAL_FLUSH_BYTES && ++earlyFlushes < MAX_EARLY_FLUSHES) {
+                            continue; // much came in during that flush: flush it too, still undrained
+                        }
                         drained = filter.drain(); // no guest write gets in from here on
                         continue; // copies what was written meanwhile (a few writes), then flushes
                     }
@@ -490,6 +506,7 @@ public final class MirrorJob implements JobDriver {
                     source.read(e.offset(), buf);
                     read = false;
                     targetBackend.write(e.offset(), buf, Set.of());
+                    unflushed.addAndGet(e.length());
                 }
                 read = true;
             }
@@ -524,6 +541,7 @@ public final class MirrorJob implements JobDriver {
      * thread it would pin a carrier the guest's requests need).
      */
     private void flushTarget() throws MirrorException, InterruptedException {
+        unflushed.set(0);
         Future<?> f = copyThreads.submit(() -> {
             targetBackend.flush();
             return null;
@@ -668,6 +686,7 @@ public final class MirrorJob implements JobDriver {
                     } else {
                         targetBackend.writeZeroes(offset, bytes, flags);
                     }
+                    unflushed.addAndGet(bytes);
                     lock.lock();
                     try {
                         if (!write.conflicted()) {
