@@ -1,6 +1,6 @@
 package dev.converge.bench.mirror;
 
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +36,7 @@ final class FioWriter {
 
     /** Whether fio is installed. */
     static boolean available() {
-        return DaemonProcess.onPath(FIO);
+        return Daemons.onPath(FIO);
     }
 
     /**
