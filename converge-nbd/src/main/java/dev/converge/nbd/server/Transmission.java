@@ -23,7 +23,9 @@ import org.slf4j.LoggerFactory;
  * each to a thread of {@link RequestThreads}, at most {@code maxInFlight} at a time
  * (the reader blocks on {@link #inFlight} beyond that, so a client cannot make us buffer without
  * bound). WRITE payloads are read straight from the socket into pooled direct buffers
- * ({@link IoBuffers}, allocated only after the length check), which go to the backend as they are. Replies go out
+ * ({@link ConnectionMemory}, taken only after the length check), which go to the backend as they are;
+ * READ buffers are taken by the reader before the request is handed on, so a connection's memory is
+ * bounded and a request the process-wide budget has no room for is answered ENOMEM. Replies go out
  * through one {@link ReplyWriter} in whatever order requests finish; clients match them by cookie.
  *
  * <p>On DISC, end of stream or a framing error the reader stops, waits until every request in
@@ -46,8 +48,8 @@ final class Transmission {
     private final int maxInFlight;
     /** Permits for requests in flight; the reader takes one per request, the handler returns it. */
     private final Semaphore inFlight;
-    /** READ data and WRITE payload buffers, reused across this connection's requests. */
-    private final IoBuffers buffers;
+    /** READ data and WRITE payload buffers: this connection's share of the process-wide budget. */
+    private final ConnectionMemory memory;
     private final String name;
     /**
      * The latest data range found by a sparse read, or null; a hint (see {@link DataRange}). Set and
@@ -55,7 +57,8 @@ final class Transmission {
      */
     private volatile DataRange knownData;
 
-    Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, String name) {
+    Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, ConnectionMemory memory,
+                 String name) {
         this.export = t.export();
         this.backend = export.backend();
         this.structured = t.structured();
@@ -64,7 +67,7 @@ final class Transmission {
         this.writer = new ReplyWriter(transport);
         this.maxInFlight = maxInFlight;
         this.inFlight = new Semaphore(maxInFlight);
-        this.buffers = new IoBuffers(maxInFlight);
+        this.memory = memory;
         this.name = name;
     }
 
@@ -74,7 +77,8 @@ final class Transmission {
      */
     void run(ByteBuffer in) throws IOException {
         // WRITE payloads land in pooled direct buffers that go to the backend as they are
-        RequestDecoder decoder = new RequestDecoder(buffers::take);
+        // (null from the budget: the decoder reads past the payload and the WRITE is answered ENOMEM)
+        RequestDecoder decoder = new RequestDecoder(memory::take);
         ByteBuffer[] scatter = new ByteBuffer[2];
         try {
             while (true) {
@@ -116,9 +120,18 @@ final class Transmission {
                 }
                 inFlight.acquireUninterruptibly();
                 try {
+                    ByteBuffer data = null;
+                    boolean refused = c == Command.WRITE && r.payloadDropped()
+                            && r.length() <= NbdProtocol.MAX_BUFFER_SIZE;
+                    if (c == Command.READ && r.length() > 0 && r.length() <= NbdProtocol.MAX_BUFFER_SIZE) {
+                        data = memory.take((int) r.length()); // waits for memory here, in the reader
+                        refused = data == null;
+                    }
+                    ByteBuffer readBuffer = data;
+                    boolean noMemory = refused;
                     Runnable task = () -> {
                         try {
-                            handle(r, c);
+                            handle(r, c, readBuffer, noMemory);
                         } finally {
                             inFlight.release();
                         }
@@ -132,6 +145,10 @@ final class Transmission {
                 }
             }
         } finally {
+            ByteBuffer partial = decoder.payloadInProgress(); // a WRITE cut off by the end of the stream
+            if (partial != null) {
+                memory.give(partial, partial.limit());
+            }
             // every handler ends: backend calls return and writes to a closed socket fail
             inFlight.acquireUninterruptibly(maxInFlight);
             inFlight.release(maxInFlight);
@@ -142,17 +159,40 @@ final class Transmission {
     private record Rejection(Errno errno, String message) {
     }
 
-    private void handle(Request r, Command c) {
+    /**
+     * Runs one request on a request thread. {@code data} is the READ buffer the reader took, and
+     * {@code noMemory} says the budget had none for this READ or WRITE: it is answered ENOMEM.
+     */
+    private void handle(Request r, Command c, ByteBuffer data, boolean noMemory) {
         try {
-            handleRequest(r, c);
+            if (noMemory) {
+                LOG.debug("{}: no memory for {}", name, r);
+                reply(r, new Rejection(Errno.ENOMEM, "out of memory for request buffers (" + r.length()
+                        + " bytes asked)"));
+            } else {
+                handleRequest(r, c, data);
+            }
         } finally {
+            // the reply is written (or failed) by now: the writer is synchronous, and so are backend writes
             if (r.payload() != null) {
-                buffers.give(r.payload()); // the backend is done with it: writes are synchronous
+                memory.give(r.payload(), (int) r.length());
+            }
+            if (data != null) {
+                memory.give(data, (int) r.length());
             }
         }
     }
 
-    private void handleRequest(Request r, Command c) {
+    private void reply(Request r, Rejection rej) {
+        try {
+            writer.error(r.cookie(), structured, rej.errno(), rej.message());
+        } catch (IOException e) {
+            LOG.debug("{}: cannot send reply to {}: {}", name, r, e.toString());
+            closeQuietly();
+        }
+    }
+
+    private void handleRequest(Request r, Command c, ByteBuffer data) {
         try {
             Rejection rej = validate(r, c);
             if (rej != null) {
@@ -160,7 +200,7 @@ final class Transmission {
                 return;
             }
             try {
-                execute(r, c);
+                execute(r, c, data);
             } catch (NbdIoException e) {
                 writer.error(r.cookie(), structured, e.kind().toErrno(), e.getMessage());
             } catch (RuntimeException e) {
@@ -219,10 +259,10 @@ final class Transmission {
         return null;
     }
 
-    private void execute(Request r, Command c) throws IOException {
+    private void execute(Request r, Command c, ByteBuffer data) throws IOException {
         long cookie = r.cookie();
         switch (c) {
-            case READ -> read(r);
+            case READ -> read(r, data);
             case WRITE -> {
                 backend.write(r.offset(), r.payload(), r.has(CommandFlag.FUA));
                 writer.simple(cookie, 0, null);
@@ -259,7 +299,7 @@ final class Transmission {
         }
     }
 
-    private void read(Request r) throws IOException {
+    private void read(Request r, ByteBuffer data) throws IOException {
         long cookie = r.cookie();
         int len = (int) r.length();
         if (len == 0) {
@@ -270,19 +310,14 @@ final class Transmission {
             }
             return;
         }
-        ByteBuffer data = buffers.take(len);
-        try {
-            if (!structured) {
-                backend.read(r.offset(), data);
-                writer.simple(cookie, 0, data.flip());
-            } else if (r.has(CommandFlag.DF)) {
-                backend.read(r.offset(), data);
-                writer.data(cookie, r.offset(), data.flip(), true);
-            } else {
-                sparseRead(r, data);
-            }
-        } finally {
-            buffers.give(data); // the reply is written (or failed) by now: the writer is synchronous
+        if (!structured) {
+            backend.read(r.offset(), data);
+            writer.simple(cookie, 0, data.flip());
+        } else if (r.has(CommandFlag.DF)) {
+            backend.read(r.offset(), data);
+            writer.data(cookie, r.offset(), data.flip(), true);
+        } else {
+            sparseRead(r, data);
         }
     }
 

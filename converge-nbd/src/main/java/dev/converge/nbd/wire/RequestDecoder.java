@@ -43,7 +43,9 @@ public final class RequestDecoder {
 
     /**
      * @param payloads makes a WRITE payload buffer of exactly the given length (position 0, limit the
-     *                 length); only called with lengths up to {@link NbdProtocol#MAX_BUFFER_SIZE}
+     *                 length); only called with lengths up to {@link NbdProtocol#MAX_BUFFER_SIZE}. It may
+     *                 return null (no memory): the payload is then read past, not kept, and the request
+     *                 comes out with {@link Request#payloadDropped()} as for an oversized WRITE
      */
     public RequestDecoder(IntFunction<ByteBuffer> payloads) {
         this.payloads = payloads;
@@ -109,8 +111,14 @@ public final class RequestDecoder {
             discard = length;
             return discard(in);
         }
-        state = State.PAYLOAD;
         payload = payloads.apply((int) length);
+        if (payload == null) {
+            // no memory for it: read past the payload, so the caller can answer and stay in step
+            state = State.DISCARD;
+            discard = length;
+            return discard(in);
+        }
+        state = State.PAYLOAD;
         if (payload.position() != 0 || payload.limit() != length) {
             throw new IllegalStateException("payload allocator returned " + payload + " for " + length + " bytes");
         }

@@ -356,12 +356,19 @@ class NbdServerTest {
     }
 
     @Test
-    void connectionsBeyondMaxAreClosedAtOnce() throws Exception {
-        start(local().withMaxConnections(1), NbdExport.writable("rw", new MemoryBackend(SIZE)));
+    void connectionsBeyondMaxWaitInTheBacklogUntilASlotFrees() throws Exception {
+        start(local().withMaxConnections(1), NbdExport.writable("rw", new MemoryBackend(SIZE).fill(0, 8, (byte) 3)));
         TestClient first = client().open("rw", false, List.of());
-        TestClient second = client();
-        assertThat(second.closedByServer()).isTrue();
+        TestClient second = client(); // connected by the kernel, not accepted yet: no greeting
+        second.channel.configureBlocking(false);
+        assertThat(second.channel.read(ByteBuffer.allocate(1))).isZero();
+        second.channel.configureBlocking(true);
         assertThat(errnoOf(roundTrip(first, Request.read(1, 0, 8)))).isZero();
+        first.send(Request.disconnect(2));
+        assertThat(first.closedByServer()).isTrue();
+        second.open("rw", false, List.of());
+        SimpleReply r = (SimpleReply) roundTrip(second, Request.read(3, 0, 8));
+        assertThat(r.data()).isEqualTo(ByteBuffer.wrap(new byte[] {3, 3, 3, 3, 3, 3, 3, 3}));
     }
 
     @Test
