@@ -147,8 +147,9 @@ public final class ListeningSocket implements AutoCloseable {
 
     /** The listen backlog: net.core.somaxconn (the kernel's cap), else 4096. */
     public static int backlog() {
-        try {
-            int n = Integer.parseInt(Files.readString(Path.of("/proc/sys/net/core/somaxconn")).trim());
+        // not Files.readString: it trusts the size procfs reports and returned "4" of "4096"
+        try (var in = Files.newInputStream(Path.of("/proc/sys/net/core/somaxconn"))) {
+            int n = Integer.parseInt(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim());
             return n > 0 ? n : FALLBACK_BACKLOG;
         } catch (IOException | NumberFormatException e) {
             return FALLBACK_BACKLOG;
