@@ -42,6 +42,8 @@ final class Transmission {
     private final NbdExport export;
     private final NbdExportBackend backend;
     private final boolean structured;
+    /** Whether extended headers (32-byte requests and replies, 64-bit lengths) were agreed. */
+    private final boolean extended;
     private final List<MetaContext> contexts;
     private final Transport transport;
     private final ReplyWriter writer;
@@ -61,10 +63,11 @@ final class Transmission {
                  String name) {
         this.export = t.export();
         this.backend = export.backend();
-        this.structured = t.structured();
+        this.extended = t.extended();
+        this.structured = t.structured() || extended; // extended headers imply structured replies
         this.contexts = t.contexts();
         this.transport = transport;
-        this.writer = new ReplyWriter(transport);
+        this.writer = new ReplyWriter(transport, t.structured(), t.extended());
         this.maxInFlight = maxInFlight;
         this.inFlight = new Semaphore(maxInFlight);
         this.memory = memory;
@@ -78,7 +81,7 @@ final class Transmission {
     void run(ByteBuffer in) throws IOException {
         // WRITE payloads land in pooled direct buffers that go to the backend as they are
         // (null from the budget: the decoder reads past the payload and the WRITE is answered ENOMEM)
-        RequestDecoder decoder = new RequestDecoder(memory::take);
+        RequestDecoder decoder = new RequestDecoder(memory::take).extended(extended);
         ByteBuffer[] scatter = new ByteBuffer[2];
         try {
             while (true) {
@@ -111,7 +114,7 @@ final class Transmission {
                 try {
                     c = r.command();
                 } catch (NbdProtocolException.UnknownCode e) {
-                    writer.error(r.cookie(), structured, Errno.EINVAL, "unsupported command " + r.type());
+                    writer.error(r, Errno.EINVAL, "unsupported command " + r.type());
                     continue;
                 }
                 if (c == Command.DISC) {
@@ -122,7 +125,8 @@ final class Transmission {
                 try {
                     ByteBuffer data = null;
                     boolean refused = c == Command.WRITE && r.payloadDropped()
-                            && r.length() <= NbdProtocol.MAX_BUFFER_SIZE;
+                            && r.length() <= NbdProtocol.MAX_BUFFER_SIZE
+                            && (!extended || r.has(CommandFlag.PAYLOAD_LEN)); // else: EINVAL, no payload sent
                     if (c == Command.READ && r.length() > 0 && r.length() <= NbdProtocol.MAX_BUFFER_SIZE) {
                         data = memory.take((int) r.length()); // waits for memory here, in the reader
                         refused = data == null;
@@ -185,7 +189,7 @@ final class Transmission {
 
     private void reply(Request r, Rejection rej) {
         try {
-            writer.error(r.cookie(), structured, rej.errno(), rej.message());
+            writer.error(r, rej.errno(), rej.message());
         } catch (IOException e) {
             LOG.debug("{}: cannot send reply to {}: {}", name, r, e.toString());
             closeQuietly();
@@ -196,17 +200,17 @@ final class Transmission {
         try {
             Rejection rej = validate(r, c);
             if (rej != null) {
-                writer.error(r.cookie(), structured, rej.errno(), rej.message());
+                writer.error(r, rej.errno(), rej.message());
                 return;
             }
             try {
                 execute(r, c, data);
             } catch (NbdIoException e) {
-                writer.error(r.cookie(), structured, e.kind().toErrno(), e.getMessage());
+                writer.error(r, e.kind().toErrno(), e.getMessage());
             } catch (RuntimeException e) {
                 // a backend bug, not the client's fault: keep the connection, report EIO, log loudly
                 LOG.error("{}: {} failed in the backend", name, r, e);
-                writer.error(r.cookie(), structured, Errno.EIO, "internal error: " + e);
+                writer.error(r, Errno.EIO, "internal error: " + e);
             }
         } catch (IOException e) {
             LOG.debug("{}: cannot send reply to {}: {}", name, r, e.toString());
@@ -236,9 +240,13 @@ final class Transmission {
             return new Rejection(c == Command.WRITE || c == Command.WRITE_ZEROES ? Errno.ENOSPC : Errno.EINVAL,
                     "operation past EOF");
         }
+        if (extended && c == Command.WRITE && !r.has(CommandFlag.PAYLOAD_LEN)) {
+            return new Rejection(Errno.EINVAL, "WRITE without NBD_CMD_FLAG_PAYLOAD_LEN under extended headers");
+        }
         int allowed = (int) CommandFlag.FUA.code();
         switch (c) {
             case READ -> allowed |= structured ? (int) CommandFlag.DF.code() : 0;
+            case WRITE -> allowed |= extended ? (int) CommandFlag.PAYLOAD_LEN.code() : 0;
             case WRITE_ZEROES -> allowed |= (int) (CommandFlag.NO_HOLE.code() | CommandFlag.FAST_ZERO.code());
             case BLOCK_STATUS -> allowed |= (int) CommandFlag.REQ_ONE.code();
             default -> {
@@ -265,11 +273,11 @@ final class Transmission {
             case READ -> read(r, data);
             case WRITE -> {
                 backend.write(r.offset(), r.payload(), r.has(CommandFlag.FUA));
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case FLUSH -> {
                 backend.flush();
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case TRIM -> {
                 if (r.length() > 0) {
@@ -278,12 +286,12 @@ final class Transmission {
                 if (r.has(CommandFlag.FUA)) {
                     backend.flush();
                 }
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case WRITE_ZEROES -> {
                 boolean fast = r.has(CommandFlag.FAST_ZERO);
                 if (fast && !backend.canFastZero()) {
-                    writer.error(cookie, structured, Errno.ENOTSUP, "fast zeroing is not supported");
+                    writer.error(r, Errno.ENOTSUP, "fast zeroing is not supported");
                     return;
                 }
                 if (r.length() > 0) {
@@ -292,7 +300,7 @@ final class Transmission {
                 if (r.has(CommandFlag.FUA)) {
                     backend.flush();
                 }
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case BLOCK_STATUS -> blockStatus(r);
             case DISC, CACHE, RESIZE -> throw new IllegalStateException(c + " passed validation");
@@ -304,18 +312,18 @@ final class Transmission {
         int len = (int) r.length();
         if (len == 0) {
             if (structured) {
-                writer.chunk(StructuredChunk.none(cookie));
+                writer.chunk(r, StructuredChunk.none(cookie));
             } else {
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             return;
         }
         if (!structured) {
             backend.read(r.offset(), data);
-            writer.simple(cookie, 0, data.flip());
+            writer.simpleData(r, data.flip());
         } else if (r.has(CommandFlag.DF)) {
             backend.read(r.offset(), data);
-            writer.data(cookie, r.offset(), data.flip(), true);
+            writer.data(r, r.offset(), data.flip(), true);
         } else {
             sparseRead(r, data);
         }
@@ -334,12 +342,12 @@ final class Transmission {
                 Extent e = extents.get(i);
                 boolean last = i == extents.size() - 1;
                 if (e.readsAsZero()) {
-                    writer.chunk(StructuredChunk.hole(cookie, pos, (int) e.length(), last));
+                    writer.chunk(r, StructuredChunk.hole(cookie, pos, (int) e.length(), last));
                 } else {
                     int at = (int) (pos - r.offset());
                     ByteBuffer slice = data.slice(at, (int) e.length());
                     backend.read(pos, slice);
-                    writer.data(cookie, pos, slice.flip(), last);
+                    writer.data(r, pos, slice.flip(), last);
                 }
                 sent = true;
                 pos += e.length();
@@ -348,7 +356,7 @@ final class Transmission {
             if (!sent) {
                 throw e;
             }
-            writer.chunk(StructuredChunk.errorOffset(cookie, e.kind().toErrno(), e.getMessage(), pos, true));
+            writer.chunk(r, StructuredChunk.errorOffset(cookie, e.kind().toErrno(), e.getMessage(), pos, true));
         }
     }
 
@@ -399,10 +407,12 @@ final class Transmission {
                 source = view::extents;
             }
             List<Extent> extents = normalize(source.extents(r.offset(), r.length()), r.length(), one);
-            chunks.add(StructuredChunk.blockStatus(r.cookie(), ctx.id(), extents, i == contexts.size() - 1));
+            boolean last = i == contexts.size() - 1;
+            chunks.add(extended ? StructuredChunk.blockStatusExt(r.cookie(), ctx.id(), extents, last)
+                    : StructuredChunk.blockStatus(r.cookie(), ctx.id(), extents, last));
         }
         for (StructuredChunk c : chunks) {
-            writer.chunk(c);
+            writer.chunk(r, c);
         }
     }
 
