@@ -304,6 +304,35 @@ class NbdServerTest {
     }
 
     @Test
+    void aFlushOnOneConnectionCoversWritesAnotherConnectionSawCompleted() throws Exception {
+        // what CAN_MULTI_CONN promises: the backend's flush is global and a WRITE is answered only after
+        // the backend took it, so the order seen by the backend is write, then flush
+        List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        MemoryBackend mem = new MemoryBackend(SIZE) {
+            @Override
+            public void write(long offset, ByteBuffer src, boolean fua) {
+                super.write(offset, src, fua);
+                events.add("write " + offset);
+            }
+
+            @Override
+            public void flush() {
+                events.add("flush");
+                super.flush();
+            }
+        };
+        start(local(), NbdExport.writable("rw", mem));
+        TestClient a = client().open("rw", true, List.of());
+        TestClient b = client().open("rw", true, List.of());
+        assertThat(b.transmissionFlags & NbdProtocol.TransmissionFlag.CAN_MULTI_CONN.code()).isNotZero();
+        assertThat(errnoOf(roundTrip(a, Request.write(1, 8192, ByteBuffer.wrap(new byte[] {5, 6}), Set.of()))))
+                .isZero();
+        assertThat(errnoOf(roundTrip(b, Request.of(Command.FLUSH, Set.of(), 2, 0, 0)))).isZero();
+        assertThat(events).containsExactly("write 8192", "flush");
+        assertThat(Arrays.copyOfRange(mem.snapshot(), 8192, 8194)).isEqualTo(new byte[] {5, 6});
+    }
+
+    @Test
     void disconnectAnswersWhatIsInFlightFirst() throws Exception {
         GatedBackend gated = new GatedBackend(new MemoryBackend(SIZE), 0, false);
         start(local(), NbdExport.writable("rw", gated));
