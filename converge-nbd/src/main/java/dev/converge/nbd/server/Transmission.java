@@ -58,6 +58,11 @@ final class Transmission {
      * read by request threads without a lock: volatile, and immutable, so a reader sees a whole range.
      */
     private volatile DataRange knownData;
+    /**
+     * Set once a reply could not be written (the socket is closed): the reader stops instead of
+     * working through requests it had already buffered for a client that is gone.
+     */
+    private volatile boolean broken;
 
     Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, ConnectionMemory memory,
                  String name) {
@@ -121,6 +126,11 @@ final class Transmission {
                     LOG.debug("{}: client disconnected", name);
                     return;
                 }
+                if (broken) {
+                    LOG.debug("{}: a reply failed; dropping the requests still buffered", name);
+                    release(r, null);
+                    return;
+                }
                 inFlight.acquireUninterruptibly();
                 try {
                     ByteBuffer data = null;
@@ -130,6 +140,11 @@ final class Transmission {
                     if (c == Command.READ && r.length() > 0 && r.length() <= NbdProtocol.MAX_BUFFER_SIZE) {
                         data = memory.take((int) r.length()); // waits for memory here, in the reader
                         refused = data == null;
+                    }
+                    if (broken) { // the client went while this reader waited for memory
+                        release(r, data);
+                        inFlight.release();
+                        return;
                     }
                     ByteBuffer readBuffer = data;
                     boolean noMemory = refused;
@@ -178,12 +193,17 @@ final class Transmission {
             }
         } finally {
             // the reply is written (or failed) by now: the writer is synchronous, and so are backend writes
-            if (r.payload() != null) {
-                memory.give(r.payload(), (int) r.length());
-            }
-            if (data != null) {
-                memory.give(data, (int) r.length());
-            }
+            release(r, data);
+        }
+    }
+
+    /** Gives back the request's WRITE payload and READ buffer, if it has them. */
+    private void release(Request r, ByteBuffer data) {
+        if (r.payload() != null) {
+            memory.give(r.payload(), (int) r.length());
+        }
+        if (data != null) {
+            memory.give(data, (int) r.length());
         }
     }
 
@@ -469,6 +489,7 @@ final class Transmission {
     }
 
     private void closeQuietly() {
+        broken = true;
         try {
             transport.close();
         } catch (IOException ignored) {
