@@ -2,11 +2,11 @@ package dev.converge.bench.nbd;
 
 import dev.converge.nbd.server.NbdExport;
 import dev.converge.nbd.server.NbdExportBackend;
-import dev.converge.nbd.server.NbdIoException;
 import dev.converge.nbd.server.NbdServer;
 import dev.converge.nbd.server.NbdServerConfig;
 import dev.converge.nbd.wire.ClientFlags;
 import dev.converge.nbd.wire.Extent;
+import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocol.ClientFlag;
 import dev.converge.nbd.wire.NbdProtocol.InfoType;

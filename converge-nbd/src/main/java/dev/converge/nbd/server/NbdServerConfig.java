@@ -1,5 +1,6 @@
 package dev.converge.nbd.server;
 
+import dev.converge.nbd.transport.NbdTlsConfig;
 import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.qmp.net.ListeningSocket;
 import java.net.InetSocketAddress;

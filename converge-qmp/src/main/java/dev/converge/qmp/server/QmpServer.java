@@ -3,14 +3,15 @@ package dev.converge.qmp.server;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.net.ListeningSocket;
+import dev.converge.qmp.sockets.InetSocketAddress;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
 import java.net.ConnectException;
-import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ClosedChannelException;
@@ -48,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * QmpServer server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
  * QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
  * jobs.register(registry, server);          // modules get the server as their EventSink
- * server.listen(QmpAddress.parse("unix:/run/converge/qmp.sock"));
+ * server.listen(SocketAddress.parse("unix:/run/converge/qmp.sock"));
  * }</pre>
  * Commands may be registered before or after {@link #listen}.
  * <p>
@@ -79,7 +80,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
     /** Main-loop confined: what {@link #afterReply} asked for during the running command. */
     private Runnable afterReplyAction;
 
-    private record Listener(QmpAddress address, ListeningSocket socket, Thread acceptor) {
+    private record Listener(SocketAddress address, ListeningSocket socket, Thread acceptor) {
     }
 
     /**
@@ -104,18 +105,19 @@ public final class QmpServer implements EventSink, AutoCloseable {
      *
      * @throws IOException when the address cannot be bound (naming it)
      */
-    public QmpAddress listen(QmpAddress address) throws IOException {
+    public SocketAddress listen(SocketAddress address) throws IOException {
+        address.checkListenable();
         ListeningSocket socket;
-        QmpAddress bound;
+        SocketAddress bound;
         try {
             switch (address) {
-                case QmpAddress.Unix unix -> {
+                case UnixSocketAddress unix -> {
                     socket = ListeningSocket.unix(unix.path(), ListeningSocket.OWNER_ONLY);
                     bound = unix;
                 }
-                case QmpAddress.Tcp tcp -> {
-                    socket = ListeningSocket.tcp((InetSocketAddress) tcp.socketAddress());
-                    bound = new QmpAddress.Tcp(tcp.host(), ((InetSocketAddress) socket.address()).getPort());
+                case InetSocketAddress tcp -> {
+                    socket = ListeningSocket.tcp(tcp.resolve());
+                    bound = tcp.withPort(((java.net.InetSocketAddress) socket.address()).getPort());
                 }
             }
         } catch (IOException e) {
@@ -184,7 +186,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
     }
 
     /** The addresses listened on now. */
-    public List<QmpAddress> addresses() {
+    public List<SocketAddress> addresses() {
         synchronized (lock) {
             return listeners.stream().map(Listener::address).toList();
         }
@@ -263,7 +265,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
         connections.remove(c);
     }
 
-    private void acceptLoop(ServerSocketChannel channel, QmpAddress address) {
+    private void acceptLoop(ServerSocketChannel channel, SocketAddress address) {
         while (channel.isOpen()) {
             SocketChannel client;
             try {

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.server.QmpServer;
@@ -88,7 +87,7 @@ class ListeningSocketTest {
     void qmpServerGreetsABurstOfSimultaneousClients() throws Exception {
         try (MainLoop loop = new MainLoop();
              QmpServer server = new QmpServer(new QmpRegistry(), loop, ServerIdentity.CONVERGE)) {
-            QmpAddress at = server.listen(new QmpAddress.Tcp("127.0.0.1", 0));
+            dev.converge.qmp.sockets.SocketAddress at = server.listen(dev.converge.qmp.sockets.InetSocketAddress.of("127.0.0.1", 0));
             int n = 200;
             List<Callable<Integer>> tasks = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -103,7 +102,7 @@ class ListeningSocketTest {
                     assertThat(f.get()).isEqualTo(10);
                 }
             }
-            assertThat(((InetSocketAddress) at.socketAddress()).getPort()).isPositive();
+            assertThat(((dev.converge.qmp.sockets.InetSocketAddress) at).port()).isPositive();
         }
     }
 }
