@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.net.ListeningSocket;
 import dev.converge.qmp.sockets.InetSocketAddress;
 import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.sockets.UnixSocketAddress;
@@ -79,7 +80,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
     /** Main-loop confined: what {@link #afterReply} asked for during the running command. */
     private Runnable afterReplyAction;
 
-    private record Listener(SocketAddress address, ServerSocketChannel channel, Thread acceptor, Path unixPath) {
+    private record Listener(SocketAddress address, ListeningSocket socket, Thread acceptor) {
     }
 
     /**
@@ -98,55 +99,39 @@ public final class QmpServer implements EventSink, AutoCloseable {
      * Starts listening on {@code address} and returns the address actually bound (a TCP port 0
      * becomes the port chosen).
      * <p>
-     * For a UNIX socket: an existing socket file nobody answers on (left by a crashed daemon) is
-     * removed first; one a server answers on, or a file that is not a socket, is an error. The
-     * file's mode is set to 0600 right after bind (between bind and chmod the mode comes from the
-     * umask: keep the socket in a directory only the daemon's user can enter), and the file is
-     * deleted on {@link #close()}.
+     * Bound by {@link ListeningSocket}: the largest backlog; for a UNIX socket, mode 0600 before
+     * anyone can connect, a stale socket file (left by a crashed daemon) replaced, one a server
+     * answers on or a file that is not a socket an error, and the file deleted on {@link #close()}.
      *
      * @throws IOException when the address cannot be bound (naming it)
      */
     public SocketAddress listen(SocketAddress address) throws IOException {
         address.checkListenable();
-        ServerSocketChannel channel;
+        ListeningSocket socket;
         SocketAddress bound;
-        Path unixPath = null;
-        switch (address) {
-            case UnixSocketAddress unix -> {
-                unixPath = unix.path();
-                removeStaleSocket(unixPath);
-                channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-                try {
-                    channel.bind(unix.resolve());
-                    Files.setPosixFilePermissions(unixPath, PosixFilePermissions.fromString("rw-------"));
-                } catch (IOException e) {
-                    channel.close();
-                    throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+        try {
+            switch (address) {
+                case UnixSocketAddress unix -> {
+                    socket = ListeningSocket.unix(unix.path(), ListeningSocket.OWNER_ONLY);
+                    bound = unix;
                 }
-                bound = unix;
-            }
-            case InetSocketAddress tcp -> {
-                channel = ServerSocketChannel.open();
-                try {
-                    channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                    channel.bind(tcp.resolve());
-                } catch (IOException e) {
-                    channel.close();
-                    throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+                case InetSocketAddress tcp -> {
+                    socket = ListeningSocket.tcp(tcp.resolve());
+                    bound = tcp.withPort(((java.net.InetSocketAddress) socket.address()).getPort());
                 }
-                java.net.InetSocketAddress local = (java.net.InetSocketAddress) channel.getLocalAddress();
-                bound = tcp.withPort(local.getPort());
             }
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
         }
+        ServerSocketChannel channel = socket.channel();
         synchronized (lock) {
             if (closed) {
-                channel.close();
-                deleteSocketFile(unixPath);
+                closeQuietly(socket);
                 throw new IllegalStateException("QMP server is closed");
             }
             Thread acceptor = Thread.ofPlatform().daemon().name("qmp-accept " + bound)
                     .unstarted(() -> acceptLoop(channel, bound));
-            listeners.add(new Listener(bound, channel, acceptor, unixPath));
+            listeners.add(new Listener(bound, socket, acceptor));
             acceptor.start();
         }
         LOG.info("QMP server listening on {}", bound);
@@ -229,7 +214,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
         }
         for (Listener l : toClose) {
             try {
-                l.channel().close();
+                l.socket().channel().close();
             } catch (IOException e) {
                 LOG.warn("closing QMP listener {} failed", l.address(), e);
             }
@@ -251,7 +236,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
             Thread.currentThread().interrupt();
         }
         for (Listener l : toClose) {
-            deleteSocketFile(l.unixPath());
+            closeQuietly(l.socket()); // removes the socket file
         }
         LOG.info("QMP server closed");
     }
@@ -306,36 +291,11 @@ public final class QmpServer implements EventSink, AutoCloseable {
         }
     }
 
-    private static void removeStaleSocket(Path path) throws IOException {
-        BasicFileAttributes attrs;
+    private static void closeQuietly(ListeningSocket socket) {
         try {
-            attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (java.nio.file.NoSuchFileException e) {
-            return;
-        }
-        if (!attrs.isOther()) {
-            throw new IOException("cannot listen on unix:" + path + ": the file exists and is not a socket");
-        }
-        SocketChannel probe;
-        try {
-            probe = SocketChannel.open(new UnixSocketAddress(path).resolve());
-        } catch (ConnectException e) {
-            LOG.info("removing stale QMP socket {}", path);
-            Files.deleteIfExists(path);
-            return;
-        }
-        probe.close();
-        throw new IOException("cannot listen on unix:" + path + ": a server is answering on it");
-    }
-
-    private static void deleteSocketFile(Path path) {
-        if (path == null) {
-            return;
-        }
-        try {
-            Files.deleteIfExists(path);
+            socket.close();
         } catch (IOException e) {
-            LOG.warn("deleting QMP socket {} failed", path, e);
+            LOG.warn("closing QMP listener {} failed", socket.address(), e);
         }
     }
 }
