@@ -74,6 +74,8 @@ public final class MigrationJob implements JobDriver {
     private final boolean autoConverge;
     /** Whether dirty-limit was on when the migration started. */
     private final boolean dirtyLimited;
+    /** Whether x-converge-verify was on when the migration started: a verified stream. */
+    private final boolean verified;
     private final MigrationEvents events;
     /** Sets the job's speed (engine.setSpeed on the main loop). */
     private final LongConsumer speed;
@@ -130,6 +132,7 @@ public final class MigrationJob implements JobDriver {
         this.pauseBeforeSwitchover = settings.has(MigrationCapability.PAUSE_BEFORE_SWITCHOVER);
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
+        this.verified = settings.has(MigrationCapability.X_CONVERGE_VERIFY);
         this.events = Objects.requireNonNull(events);
         this.speed = Objects.requireNonNull(speed);
         this.onClean = Objects.requireNonNull(onClean);
@@ -206,7 +209,7 @@ public final class MigrationJob implements JobDriver {
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             Control control = new Control(ctx);
-            PrecopySender s = new PrecopySender(machine, ch, this::policy, control);
+            PrecopySender s = new PrecopySender(machine, ch, this::policy, control, verified);
             sender = s;
             result = s.runToSwitchover();
             control.finished(result);

@@ -19,7 +19,7 @@ public final class MigrationSettings {
     public static final long DEFAULT_MAX_BANDWIDTH = 128L << 20;
 
     /** Enabled capabilities; main loop only (a migration takes a snapshot at its start). */
-    private final Set<MigrationCapability> capabilities = EnumSet.noneOf(MigrationCapability.class);
+    private final Set<MigrationCapability> capabilities = EnumSet.copyOf(MigrationCapability.defaults());
     /** ms; volatile: read by the job thread. */
     private volatile long downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS;
     /** bytes/s, 0 = unlimited; volatile: read by the job thread. */
