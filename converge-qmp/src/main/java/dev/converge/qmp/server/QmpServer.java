@@ -305,35 +305,10 @@ public final class QmpServer implements EventSink, AutoCloseable {
     }
 
     private static void removeStaleSocket(Path path) throws IOException {
-        BasicFileAttributes attrs;
-        try {
-            attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (java.nio.file.NoSuchFileException e) {
-            return;
-        }
-        if (!attrs.isOther()) {
-            throw new IOException("cannot listen on unix:" + path + ": the file exists and is not a socket");
-        }
-        SocketChannel probe;
-        try {
-            probe = SocketChannel.open(new QmpAddress.Unix(path).socketAddress());
-        } catch (ConnectException e) {
-            LOG.info("removing stale QMP socket {}", path);
-            Files.deleteIfExists(path);
-            return;
-        }
-        probe.close();
-        throw new IOException("cannot listen on unix:" + path + ": a server is answering on it");
+        dev.converge.qmp.UnixSocketFiles.removeStale(path, "QMP");
     }
 
     private static void deleteSocketFile(Path path) {
-        if (path == null) {
-            return;
-        }
-        try {
-            Files.deleteIfExists(path);
-        } catch (IOException e) {
-            LOG.warn("deleting QMP socket {} failed", path, e);
-        }
+        dev.converge.qmp.UnixSocketFiles.delete(path, "QMP");
     }
 }
