@@ -10,7 +10,7 @@ import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.ByteChannel;
 import java.time.Duration;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -68,7 +68,8 @@ final class QmpConnection {
     private static final Outbound END = new Outbound(new byte[0], null);
 
     private final QmpServer server;
-    private final SocketChannel channel;
+    /** The socket, or TLS over it ({@link TlsByteChannel}). */
+    private final ByteChannel channel;
     private final MainLoop mainLoop;
     private final String name;
     private final QmpFramer framer = new QmpFramer();
@@ -100,7 +101,7 @@ final class QmpConnection {
         }
     };
 
-    QmpConnection(QmpServer server, SocketChannel channel, MainLoop mainLoop, String name) {
+    QmpConnection(QmpServer server, ByteChannel channel, MainLoop mainLoop, String name) {
         this.server = server;
         this.channel = channel;
         this.mainLoop = mainLoop;

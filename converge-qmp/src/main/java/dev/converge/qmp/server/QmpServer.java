@@ -8,7 +8,6 @@ import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
@@ -16,9 +15,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
@@ -82,6 +79,15 @@ public final class QmpServer implements EventSink, AutoCloseable {
     }
 
     /**
+     * TLS of a listener (QEMU's chardev socket {@code tls-creds}).
+     *
+     * @param context    the server's credentials and the CA it trusts
+     * @param verifyPeer whether clients must present a certificate signed by that CA
+     */
+    public record Tls(javax.net.ssl.SSLContext context, boolean verifyPeer) {
+    }
+
+    /**
      * @param registry the commands and events served (read on every request)
      * @param mainLoop where commands run; not closed by this server
      * @param identity what the greeting and query-version say
@@ -106,6 +112,19 @@ public final class QmpServer implements EventSink, AutoCloseable {
      * @throws IOException when the address cannot be bound (naming it)
      */
     public QmpAddress listen(QmpAddress address) throws IOException {
+        return listen(address, null);
+    }
+
+    /**
+     * As {@link #listen(QmpAddress)}, with every client's connection over TLS when {@code tls}
+     * is not null. Plain TCP on an address that is not loopback is served, with a warning: whoever
+     * reaches it controls the daemon.
+     */
+    public QmpAddress listen(QmpAddress address, Tls tls) throws IOException {
+        if (tls == null && address instanceof QmpAddress.Tcp tcp && !isLoopback(tcp.host())) {
+            LOG.warn("QMP on {} is plain TCP on an address that is not loopback: anyone who can reach it controls "
+                    + "this daemon; use tls-creds or a UNIX socket", address);
+        }
         ServerSocketChannel channel;
         QmpAddress bound;
         Path unixPath = null;
@@ -143,11 +162,11 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 throw new IllegalStateException("QMP server is closed");
             }
             Thread acceptor = Thread.ofPlatform().daemon().name("qmp-accept " + bound)
-                    .unstarted(() -> acceptLoop(channel, bound));
+                    .unstarted(() -> acceptLoop(channel, bound, tls));
             listeners.add(new Listener(bound, channel, acceptor, unixPath));
             acceptor.start();
         }
-        LOG.info("QMP server listening on {}", bound);
+        LOG.info("QMP server listening on {}{}", bound, tls == null ? "" : " (TLS)");
         return bound;
     }
 
@@ -278,7 +297,21 @@ public final class QmpServer implements EventSink, AutoCloseable {
         connections.remove(c);
     }
 
-    private void acceptLoop(ServerSocketChannel channel, QmpAddress address) {
+    /** Whether {@code host} names only this machine (a loopback address, or a name that resolves only to one). */
+    static boolean isLoopback(String host) {
+        try {
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+                if (!a.isLoopbackAddress()) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    private void acceptLoop(ServerSocketChannel channel, QmpAddress address, Tls tls) {
         while (channel.isOpen()) {
             SocketChannel client;
             try {
@@ -290,7 +323,17 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 continue;
             }
             String name = "qmp#" + connectionIds.incrementAndGet();
-            QmpConnection c = new QmpConnection(this, client, mainLoop, name);
+            java.nio.channels.ByteChannel transport = client;
+            if (tls != null) {
+                try {
+                    transport = TlsByteChannel.server(tls.context(), client, tls.verifyPeer());
+                } catch (IOException e) {
+                    LOG.warn("TLS for QMP client {} on {} failed", name, address, e);
+                    closeQuietly(client);
+                    continue;
+                }
+            }
+            QmpConnection c = new QmpConnection(this, transport, mainLoop, name);
             synchronized (lock) {
                 if (closed) {
                     c.close();
@@ -301,6 +344,14 @@ public final class QmpServer implements EventSink, AutoCloseable {
             LOG.debug("QMP client {} connected on {}", name, address);
             c.start(QmpMessages.greeting(identity.major(), identity.minor(), identity.micro(), identity.pkg(),
                     List.of()));
+        }
+    }
+
+    private static void closeQuietly(SocketChannel c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            // closing anyway
         }
     }
 
