@@ -2,13 +2,14 @@ package dev.converge.daemon;
 
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** {@code converged}: the daemon's command line. Runs in the foreground until quit or SIGTERM. */
 @Command(name = "converged", mixinStandardHelpOptions = true, version = "converged 0.1.0",
@@ -29,9 +30,10 @@ public final class Converged implements Callable<Integer> {
             description = "Open a block node at start, with the same JSON as blockdev-add (repeatable).")
     List<String> blockdevs = new ArrayList<>();
 
-    @Option(names = "--machine", paramLabel = "memory=SIZE,vcpus=N,workload=NAME[,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]",
+    @Option(names = "--machine", paramLabel = "workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]",
             description = "Create the daemon's machine (workload: idle, pattern or stress; disk=NODE also writes that "
-                    + "block node). Without it the daemon has no machine.")
+                    + "block node; memory defaults to 128M and vcpus to 1, as QEMU's -m and -smp). Without it the daemon has "
+                    + "no machine.")
     String machine;
 
     @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT|unix:PATH|defer",
@@ -57,17 +59,26 @@ public final class Converged implements Callable<Integer> {
             System.err.println("converged: give at least one --qmp unix:PATH or --qmp tcp:HOST:PORT");
             return 2;
         }
-        List<QmpAddress> addresses = new ArrayList<>();
-        java.util.Map<QmpAddress, String> tls = new java.util.HashMap<>();
+        List<SocketAddress> addresses = new ArrayList<>();
+        java.util.Map<SocketAddress, String> tls = new java.util.HashMap<>();
         for (String a : qmp) {
             try {
-                int opt = a.indexOf(",tls-creds=");
-                QmpAddress address = QmpAddress.parse(opt < 0 ? a : a.substring(0, opt));
-                addresses.add(address);
-                if (opt >= 0) {
-                    tls.put(address, a.substring(opt + ",tls-creds=".length()));
+                // tls-creds=ID is the listener's option (QEMU's chardev), not the address's: taken out first.
+                String creds = null;
+                StringBuilder rest = new StringBuilder();
+                for (String part : a.split(",")) {
+                    if (part.startsWith("tls-creds=")) {
+                        creds = part.substring("tls-creds=".length());
+                    } else {
+                        rest.append(rest.isEmpty() ? "" : ",").append(part);
+                    }
                 }
-            } catch (IllegalArgumentException e) {
+                SocketAddress address = SocketAddress.parse(rest.toString());
+                addresses.add(address);
+                if (creds != null) {
+                    tls.put(address, creds);
+                }
+            } catch (QmpException e) {
                 System.err.println("converged: --qmp " + a + ": " + e.getMessage());
                 return 2;
             }

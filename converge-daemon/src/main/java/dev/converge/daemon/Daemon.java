@@ -1,23 +1,23 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
-import dev.converge.block.mirror.MirrorQmp;
+import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
-import dev.converge.job.qmp.TransactionQmp;
-import dev.converge.nbd.driver.NbdDriver;
-import dev.converge.nbd.objects.UserObjects;
-import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
+import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.migration.qmp.MigrationModule;
+import dev.converge.nbd.driver.NbdDriver;
+import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.server.QmpCoreCommands;
 import dev.converge.qmp.server.QmpServer;
 import dev.converge.qmp.server.ServerIdentity;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,7 +52,7 @@ public final class Daemon implements AutoCloseable {
     private final UserObjects objects = new UserObjects();
     /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
     private volatile MigrationModule migration;
-    private final List<QmpAddress> listening = new ArrayList<>();
+    private final List<SocketAddress> listening = new ArrayList<>();
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
@@ -74,6 +74,7 @@ public final class Daemon implements AutoCloseable {
         transactions.register();
         mirrors.registerTransactionAction(transactions);
 
+        objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, server, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }
@@ -94,7 +95,7 @@ public final class Daemon implements AutoCloseable {
                 d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
             }
             d.installMigration(config.machine());
-            for (QmpAddress address : config.qmp()) {
+            for (SocketAddress address : config.qmp()) {
                 String creds = config.qmpTls().get(address);
                 d.listening.add(d.server.listen(address, creds == null ? null : d.mainLoop.call(() -> d.qmpTls(creds))));
             }
@@ -125,13 +126,13 @@ public final class Daemon implements AutoCloseable {
 
     /** The TLS of a QMP listener from tls-creds object {@code id} (endpoint server, as QEMU's chardev requires). */
     private QmpServer.Tls qmpTls(String id) {
-        dev.converge.nbd.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(id);
-        if (creds.endpoint() != dev.converge.nbd.objects.UserObject.Endpoint.SERVER) {
+        dev.converge.qmp.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(id);
+        if (creds.endpoint() != dev.converge.qmp.objects.UserObject.Endpoint.SERVER) {
             throw QmpException.generic("Expecting TLS credentials with a server endpoint");
         }
         try {
-            return new QmpServer.Tls(dev.converge.nbd.server.NbdTlsConfig.sslContext(creds.dir(),
-                    dev.converge.nbd.server.NbdTlsConfig.Endpoint.SERVER), creds.verifyPeer());
+            return new QmpServer.Tls(dev.converge.nbd.transport.NbdTlsConfig.sslContext(creds.dir(),
+                    dev.converge.nbd.transport.NbdTlsConfig.Endpoint.SERVER), creds.verifyPeer());
         } catch (IOException e) {
             throw QmpException.generic("Unable to load TLS credentials '%s': %s", id, e.getMessage());
         }
@@ -165,7 +166,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** Addresses actually listened on (a tcp port 0 shows the port chosen). */
-    public List<QmpAddress> addresses() {
+    public List<SocketAddress> addresses() {
         return List.copyOf(listening);
     }
 

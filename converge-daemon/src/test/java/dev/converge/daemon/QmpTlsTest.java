@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -21,10 +21,12 @@ import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** QMP over TCP with TLS ({@code --object tls-creds-x509} and {@code --qmp tcp:...,tls-creds=ID}). */
+@Tag("integration")
 class QmpTlsTest {
     @TempDir
     Path dir;
@@ -73,11 +75,11 @@ class QmpTlsTest {
     @Test
     void qmpOverTlsGreetsNegotiatesAndAnswers() throws Exception {
         pki();
-        QmpAddress tcp = QmpAddress.parse("tcp:127.0.0.1:0");
+        SocketAddress tcp = SocketAddress.parse("tcp:127.0.0.1:0");
         daemon = Daemon.start(new DaemonConfig(List.of(tcp), List.of(), MachineConfig.none(),
                 List.of(Converged.objectJson("tls-creds-x509,id=tls0,dir=" + dir + ",endpoint=server,verify-peer=off")),
                 Map.of(tcp, "tls0")));
-        QmpAddress.Tcp bound = (QmpAddress.Tcp) daemon.addresses().get(0);
+        dev.converge.qmp.sockets.InetSocketAddress bound = (dev.converge.qmp.sockets.InetSocketAddress) daemon.addresses().get(0);
 
         try (SSLSocket s = (SSLSocket) trustingTheCa().getSocketFactory().createSocket("127.0.0.1", bound.port())) {
             BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
@@ -104,11 +106,11 @@ class QmpTlsTest {
     @Test
     void aClientThatDoesNotTrustTheServerFailsTheHandshake() throws Exception {
         pki();
-        QmpAddress tcp = QmpAddress.parse("tcp:127.0.0.1:0");
+        SocketAddress tcp = SocketAddress.parse("tcp:127.0.0.1:0");
         daemon = Daemon.start(new DaemonConfig(List.of(tcp), List.of(), MachineConfig.none(),
                 List.of(Converged.objectJson("tls-creds-x509,id=tls0,dir=" + dir + ",endpoint=server")),
                 Map.of(tcp, "tls0")));
-        int port = ((QmpAddress.Tcp) daemon.addresses().get(0)).port();
+        int port = ((dev.converge.qmp.sockets.InetSocketAddress) daemon.addresses().get(0)).port();
         try (SSLSocket s = (SSLSocket) SSLContext.getDefault().getSocketFactory().createSocket("127.0.0.1", port)) {
             assertThatThrownBy(s::startHandshake).isInstanceOf(SSLHandshakeException.class);
         }
@@ -116,7 +118,7 @@ class QmpTlsTest {
 
     @Test
     void wrongCredentialsAreRefusedAtStart() throws Exception {
-        QmpAddress tcp = QmpAddress.parse("tcp:127.0.0.1:0");
+        SocketAddress tcp = SocketAddress.parse("tcp:127.0.0.1:0");
         assertThatThrownBy(() -> Daemon.start(new DaemonConfig(List.of(tcp), List.of(), MachineConfig.none(), List.of(),
                 Map.of(tcp, "nope")))).isInstanceOf(DaemonStartException.class).hasMessageContaining("nope");
         assertThat(Converged.objectJson("tls-creds-x509,id=t,dir=/d,endpoint=server,verify-peer=off"))

@@ -77,7 +77,9 @@ public final class MigrationBench {
                         Map<String, Outcome> m = new LinkedHashMap<>();
                         m.put(ReportTable.OURS, runLogged(ReportTable.OURS, scenario.withVerify(false), run, accel, dir, reaper,
                                 variant));
-                        m.put(ReportTable.PEER, bySide.get(ReportTable.PEER));
+                        if (bySide.containsKey(ReportTable.PEER)) {
+                            m.put(ReportTable.PEER, bySide.get(ReportTable.PEER));
+                        }
                         rows.add(new ReportTable.Row(w, downtime, m, variant));
                     }
                     // Like with like: QEMU's guest dirties memory at the pace of a write-protect fault per

@@ -11,7 +11,7 @@ import dev.converge.daemon.Daemon;
 import dev.converge.daemon.DaemonConfig;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
@@ -24,6 +24,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -37,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * left; a surviving destination never runs the guest (it discarded what it got and waits for
  * another incoming migration, which then arrives whole and is verified by digest).
  */
+@Tag("integration")
 class KillNineTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String MACHINE = "memory=32M,vcpus=1,workload=pattern,dirty-rate=8M,disk=disk0";
@@ -130,7 +132,7 @@ class KillNineTest {
             return new Side(c[0], p);
         }
         MachineConfig m = MachineConfig.of(name, MachineSpec.parse(MACHINE));
-        Daemon d = Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + sock)), List.of(file("disk0", img)),
+        Daemon d = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + sock)), List.of(file("disk0", img)),
                 incoming ? m.withIncoming("defer").withStartPaused(true) : m));
         closing.add(d);
         QmpClient c = QmpClient.connect("unix:" + sock);

@@ -8,7 +8,7 @@ import dev.converge.daemon.Daemon;
 import dev.converge.daemon.DaemonConfig;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.testing.TestTimeouts;
 import java.lang.management.ManagementFactory;
@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * 200 failed incoming migrations on one daemon leave heap, threads and file descriptors where a
  * warm-up round left them (a small margin for what the JVM itself starts).
  */
+@Tag("integration")
 class LeakTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -117,7 +119,7 @@ class LeakTest {
 
     @Test
     void mirrorNbdAndIncomingCyclesLeaveHeapThreadsAndFdsBounded() throws Exception {
-        daemon = Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + dir.resolve("qmp.sock"))),
+        daemon = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + dir.resolve("qmp.sock"))),
                 List.of("{\"driver\": \"null-co\", \"node-name\": \"src\", \"size\": 1048576}",
                         "{\"driver\": \"null-co\", \"node-name\": \"dst\", \"size\": 1048576}"),
                 MachineConfig.of("dst", MachineSpec.parse("memory=4M,vcpus=1,workload=idle")).withIncoming("defer")));

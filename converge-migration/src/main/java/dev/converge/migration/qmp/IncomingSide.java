@@ -133,6 +133,7 @@ final class IncomingSide implements AutoCloseable {
         if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE) {
             throw QmpException.generic("The incoming migration has already been started");
         }
+        uri.socket().checkListenable();
         ServerSocketChannel s;
         java.nio.file.Path file = uri.address() instanceof java.net.UnixDomainSocketAddress u ? u.getPath() : null;
         try {

@@ -15,10 +15,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The socket file of a UNIX migrate-incoming: removed after use and at exit, a stale one replaced. */
+@Tag("integration")
 class IncomingSocketFileTest {
     private static final String SPEC = "memory=16M,vcpus=1,workload=pattern";
 

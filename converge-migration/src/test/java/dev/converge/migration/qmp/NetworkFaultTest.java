@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * the daemons, real TCP sockets on both sides). Each ends with the destination verified by
  * digest, or with the source running on intact and the destination back to waiting.
  */
+@Tag("integration")
 class NetworkFaultTest {
     private static final String SPEC = "memory=32M,vcpus=1,workload=pattern,dirty-rate=4M";
     private final List<AutoCloseable> closing = new ArrayList<>();

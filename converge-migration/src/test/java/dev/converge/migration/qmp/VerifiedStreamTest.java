@@ -13,12 +13,14 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Verified migration streams (capability x-converge-verify) over real sockets, with a proxy
  * that corrupts the stream in flight.
  */
+@Tag("integration")
 class VerifiedStreamTest {
     private static final String SPEC = "memory=32M,vcpus=1,workload=pattern,dirty-rate=4M";
     private final List<AutoCloseable> closing = new ArrayList<>();

@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * (until the peer goes or the connect timeout passes); every other client, and the QMP service,
  * keep working meanwhile.
  */
+@Tag("integration")
 class HungPeerTest {
     private NbdQmpFixture f;
     private ServerSocketChannel hung;

@@ -3,12 +3,13 @@ package dev.converge.qmp.server;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.sockets.InetSocketAddress;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ClosedChannelException;
@@ -44,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * QmpServer server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
  * QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
  * jobs.register(registry, server);          // modules get the server as their EventSink
- * server.listen(QmpAddress.parse("unix:/run/converge/qmp.sock"));
+ * server.listen(SocketAddress.parse("unix:/run/converge/qmp.sock"));
  * }</pre>
  * Commands may be registered before or after {@link #listen}.
  * <p>
@@ -75,7 +76,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
     /** Main-loop confined: what {@link #afterReply} asked for during the running command. */
     private Runnable afterReplyAction;
 
-    private record Listener(QmpAddress address, ServerSocketChannel channel, Thread acceptor, Path unixPath) {
+    private record Listener(SocketAddress address, ServerSocketChannel channel, Thread acceptor, Path unixPath) {
     }
 
     /**
@@ -111,30 +112,31 @@ public final class QmpServer implements EventSink, AutoCloseable {
      *
      * @throws IOException when the address cannot be bound (naming it)
      */
-    public QmpAddress listen(QmpAddress address) throws IOException {
+    public SocketAddress listen(SocketAddress address) throws IOException {
         return listen(address, null);
     }
 
     /**
-     * As {@link #listen(QmpAddress)}, with every client's connection over TLS when {@code tls}
+     * As {@link #listen(SocketAddress)}, with every client's connection over TLS when {@code tls}
      * is not null. Plain TCP on an address that is not loopback is served, with a warning: whoever
      * reaches it controls the daemon.
      */
-    public QmpAddress listen(QmpAddress address, Tls tls) throws IOException {
-        if (tls == null && address instanceof QmpAddress.Tcp tcp && !isLoopback(tcp.host())) {
+    public SocketAddress listen(SocketAddress address, Tls tls) throws IOException {
+        address.checkListenable();
+        if (tls == null && address instanceof InetSocketAddress tcp && !isLoopback(tcp.host())) {
             LOG.warn("QMP on {} is plain TCP on an address that is not loopback: anyone who can reach it controls "
-                    + "this daemon; use tls-creds or a UNIX socket", address);
+                    + "this daemon; use tls-creds or a UNIX socket", address.uri());
         }
         ServerSocketChannel channel;
-        QmpAddress bound;
+        SocketAddress bound;
         Path unixPath = null;
         switch (address) {
-            case QmpAddress.Unix unix -> {
+            case UnixSocketAddress unix -> {
                 unixPath = unix.path();
                 removeStaleSocket(unixPath);
                 channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
                 try {
-                    channel.bind(unix.socketAddress());
+                    channel.bind(unix.resolve());
                     Files.setPosixFilePermissions(unixPath, PosixFilePermissions.fromString("rw-------"));
                 } catch (IOException e) {
                     channel.close();
@@ -142,17 +144,17 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 }
                 bound = unix;
             }
-            case QmpAddress.Tcp tcp -> {
+            case InetSocketAddress tcp -> {
                 channel = ServerSocketChannel.open();
                 try {
                     channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                    channel.bind(tcp.socketAddress());
+                    channel.bind(tcp.resolve());
                 } catch (IOException e) {
                     channel.close();
                     throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
                 }
-                InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
-                bound = new QmpAddress.Tcp(tcp.host(), local.getPort());
+                java.net.InetSocketAddress local = (java.net.InetSocketAddress) channel.getLocalAddress();
+                bound = tcp.withPort(local.getPort());
             }
         }
         synchronized (lock) {
@@ -218,7 +220,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
     }
 
     /** The addresses listened on now. */
-    public List<QmpAddress> addresses() {
+    public List<SocketAddress> addresses() {
         synchronized (lock) {
             return listeners.stream().map(Listener::address).toList();
         }
@@ -311,7 +313,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
         }
     }
 
-    private void acceptLoop(ServerSocketChannel channel, QmpAddress address, Tls tls) {
+    private void acceptLoop(ServerSocketChannel channel, SocketAddress address, Tls tls) {
         while (channel.isOpen()) {
             SocketChannel client;
             try {
