@@ -1,6 +1,7 @@
 package dev.converge.migration.precopy;
 
 import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.PageCrcDigest;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.wire.ChecksumMismatchException;
@@ -42,21 +43,26 @@ public final class IncomingMigration {
     public record AwaitingLayout(int version, boolean verified) implements State {
     }
 
-    /** Layout matches the destination; pages are applied as they come. */
-    public record Receiving(int version, boolean verified, List<RamBlock> blocks, long pages, long passes) implements State {
+    /**
+     * Layout matches the destination; pages are applied as they come. In a verified stream
+     * {@code crcs} keeps every page's CRC for the digest at COMPLETE (mutable, confined to the
+     * receiving thread); else null.
+     */
+    public record Receiving(int version, boolean verified, List<RamBlock> blocks, long pages, long passes,
+            PageCrcDigest.Tracker crcs) implements State {
         public Receiving {
             blocks = List.copyOf(blocks);
         }
 
         Receiving plus(long morePages, long morePasses) {
-            return new Receiving(version, verified, blocks, pages + morePages, passes + morePasses);
+            return new Receiving(version, verified, blocks, pages + morePages, passes + morePasses, crcs);
         }
     }
 
     /**
      * Device state received (a private copy); only COMPLETE may follow. In a verified stream
-     * {@code ramDigest} is the destination's SHA-256 of all RAM, taken when the device state
-     * arrived (every page comes before it), for COMPLETE to be checked against; else null.
+     * {@code ramDigest} is the destination's {@link PageCrcDigest} of all RAM, taken when the
+     * device state arrived (every page comes before it), for COMPLETE to be checked against; else null.
      */
     public record StateReceived(Receiving receiving, byte[] deviceState, String ramDigest) implements State {
     }
@@ -90,16 +96,25 @@ public final class IncomingMigration {
             case Receiving s -> switch (record) {
                 case StreamRecord.Page p -> {
                     s.blocks().get(p.block()).loadPage(p.offset(), p.data());
+                    if (s.crcs() != null) {
+                        s.crcs().applied(p.block(), s.blocks().get(p.block()), p.offset());
+                    }
                     yield s.plus(1, 0);
                 }
                 case StreamRecord.ZeroPage z -> {
                     s.blocks().get(z.block()).loadZeroPage(z.offset());
+                    if (s.crcs() != null) {
+                        s.crcs().zeroed(z.block(), z.offset());
+                    }
                     yield s.plus(1, 0);
                 }
                 case StreamRecord.PageBatch b -> {
                     RamBlock block = s.blocks().get(b.block());
                     for (int i = 0; i < b.offsets().length; i++) {
                         block.loadPage(b.offsets()[i], b.page(i));
+                        if (s.crcs() != null) {
+                            s.crcs().applied(b.block(), block, b.offsets()[i]);
+                        }
                     }
                     yield s.plus(b.offsets().length, 0);
                 }
@@ -107,8 +122,7 @@ public final class IncomingMigration {
                 case StreamRecord.DeviceState d -> {
                     byte[] copy = new byte[d.data().remaining()];
                     d.data().duplicate().get(copy);
-                    // The source hashes its RAM at the same moment (after sending this), so the two take turns less.
-                    yield new StateReceived(s, copy, s.verified() ? machine.ram().digest() : null);
+                    yield new StateReceived(s, copy, s.crcs() != null ? s.crcs().digest() : null);
                 }
                 default -> unexpected(record, state);
             };
@@ -154,7 +168,8 @@ public final class IncomingMigration {
                 return new Failed("RAM block '" + d.name() + "' size: " + d.size() + " (expected: " + l.size() + ")");
             }
         }
-        return new Receiving(header.version(), header.verified(), local, 0, 0);
+        return new Receiving(header.version(), header.verified(), local, 0, 0,
+                header.verified() ? new PageCrcDigest.Tracker(local) : null);
     }
 
     private static State unexpected(StreamRecord record, State state) {

@@ -45,8 +45,9 @@ import java.util.Objects;
  * A verified stream (the default; capability {@code x-converge-verify}) seals every record with
  * a CRC32C and sends the RAM's SHA-256 at the switchover in COMPLETE. Its pages are copied out of
  * guest memory before they are checksummed and sent: the guest keeps writing while they go, and
- * a checksum of memory that changed before the write would fail a correct stream. (The copy is
- * what verification costs; an unverified stream writes straight from guest memory.)
+ * a checksum of memory that changed before the write would fail a correct stream. (The copy, and
+ * the CRC32C scan of the stopped RAM for the {@link dev.converge.migration.machine.PageCrcDigest},
+ * are what verification costs; an unverified stream writes straight from guest memory.)
  */
 public final class PrecopySender {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PrecopySender.class);
@@ -381,7 +382,8 @@ public final class PrecopySender {
             if (verified) {
                 // Out before hashing: the destination hashes its copy meanwhile, on receipt of the device state.
                 flush();
-                putRecord(StreamEncoder.encode(new StreamRecord.Complete(ram.digest()), true));
+                putRecord(StreamEncoder.encode(new StreamRecord.Complete(
+                        dev.converge.migration.machine.PageCrcDigest.of(ram)), true));
             } else {
                 putRecord(StreamEncoder.encode(new StreamRecord.Complete(), false));
             }

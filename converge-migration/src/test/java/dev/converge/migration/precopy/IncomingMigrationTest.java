@@ -250,7 +250,8 @@ class IncomingMigrationTest {
         MemoryChannel ch = new MemoryChannel(all.array(), 1 << 16);
         assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
                 .isInstanceOf(MigrationException.IncomingRejected.class)
-                .hasMessage("incoming migration refused: RAM digest mismatch after the switchover: " + zeroDigest
+                .hasMessage("incoming migration refused: RAM digest mismatch after the switchover: "
+                        + dev.converge.migration.machine.PageCrcDigest.of(dest.ram())
                         + " on the destination (expected: " + wrong + ", the source's)");
         assertThat(lastReturned(ch)).as("refused before the ack").isInstanceOf(ReturnMessage.Error.class);
         assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
