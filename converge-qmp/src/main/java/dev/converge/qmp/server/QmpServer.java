@@ -11,16 +11,13 @@ import dev.converge.qmp.sockets.UnixSocketAddress;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
@@ -84,6 +81,15 @@ public final class QmpServer implements EventSink, AutoCloseable {
     }
 
     /**
+     * TLS of a listener (QEMU's chardev socket {@code tls-creds}).
+     *
+     * @param context    the server's credentials and the CA it trusts
+     * @param verifyPeer whether clients must present a certificate signed by that CA
+     */
+    public record Tls(javax.net.ssl.SSLContext context, boolean verifyPeer) {
+    }
+
+    /**
      * @param registry the commands and events served (read on every request)
      * @param mainLoop where commands run; not closed by this server
      * @param identity what the greeting and query-version say
@@ -106,7 +112,20 @@ public final class QmpServer implements EventSink, AutoCloseable {
      * @throws IOException when the address cannot be bound (naming it)
      */
     public SocketAddress listen(SocketAddress address) throws IOException {
+        return listen(address, null);
+    }
+
+    /**
+     * As {@link #listen(SocketAddress)}, with every client's connection over TLS when {@code tls}
+     * is not null. Plain TCP on an address that is not loopback is served, with a warning: whoever
+     * reaches it controls the daemon.
+     */
+    public SocketAddress listen(SocketAddress address, Tls tls) throws IOException {
         address.checkListenable();
+        if (tls == null && address instanceof InetSocketAddress tcp && !isLoopback(tcp.host())) {
+            LOG.warn("QMP on {} is plain TCP on an address that is not loopback: anyone who can reach it controls "
+                    + "this daemon; use tls-creds or a UNIX socket", address.uri());
+        }
         ListeningSocket socket;
         SocketAddress bound;
         try {
@@ -130,11 +149,11 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 throw new IllegalStateException("QMP server is closed");
             }
             Thread acceptor = Thread.ofPlatform().daemon().name("qmp-accept " + bound)
-                    .unstarted(() -> acceptLoop(channel, bound));
+                    .unstarted(() -> acceptLoop(channel, bound, tls));
             listeners.add(new Listener(bound, socket, acceptor));
             acceptor.start();
         }
-        LOG.info("QMP server listening on {}", bound);
+        LOG.info("QMP server listening on {}{}", bound, tls == null ? "" : " (TLS)");
         return bound;
     }
 
@@ -265,7 +284,21 @@ public final class QmpServer implements EventSink, AutoCloseable {
         connections.remove(c);
     }
 
-    private void acceptLoop(ServerSocketChannel channel, SocketAddress address) {
+    /** Whether {@code host} names only this machine (a loopback address, or a name that resolves only to one). */
+    static boolean isLoopback(String host) {
+        try {
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+                if (!a.isLoopbackAddress()) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    private void acceptLoop(ServerSocketChannel channel, SocketAddress address, Tls tls) {
         while (channel.isOpen()) {
             SocketChannel client;
             try {
@@ -277,7 +310,17 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 continue;
             }
             String name = "qmp#" + connectionIds.incrementAndGet();
-            QmpConnection c = new QmpConnection(this, client, mainLoop, name);
+            java.nio.channels.ByteChannel transport = client;
+            if (tls != null) {
+                try {
+                    transport = TlsByteChannel.server(tls.context(), client, tls.verifyPeer());
+                } catch (IOException e) {
+                    LOG.warn("TLS for QMP client {} on {} failed", name, address, e);
+                    closeQuietly(client);
+                    continue;
+                }
+            }
+            QmpConnection c = new QmpConnection(this, transport, mainLoop, name);
             synchronized (lock) {
                 if (closed) {
                     c.close();
@@ -296,6 +339,14 @@ public final class QmpServer implements EventSink, AutoCloseable {
             socket.close();
         } catch (IOException e) {
             LOG.warn("closing QMP listener {} failed", socket.address(), e);
+        }
+    }
+
+    private static void closeQuietly(SocketChannel c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            // closing anyway
         }
     }
 }
