@@ -59,10 +59,10 @@ import org.slf4j.LoggerFactory;
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
  *     job-complete, or a soft cancel in READY, it copies until nothing is dirty and flushes the
  *     target while the guest still runs (again while more than {@link #FINAL_FLUSH_BYTES} came
- *     in during a flush, at most {@link #MAX_EARLY_FLUSHES} times); then it drains the filter (guest writes wait), copies
- *     the few writes that came in meanwhile, flushes again and returns with the filter still
- *     drained; commit pivots (or not, after a soft cancel) and clean ends the drained
- *     section.</li>
+ *     in during a flush, at most {@link #MAX_EARLY_FLUSHES} times); then it drains the filter
+ *     (guest writes wait), copies the few writes that came in meanwhile, flushes again and
+ *     returns with the filter still drained; commit pivots (or not, after a soft cancel) and
+ *     clean ends the drained section.</li>
  * </ul>
  *
  * <h2>Errors</h2>
@@ -322,7 +322,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             }
             List<Extent> zeroes = List.of();
             try {
-                zeroes = Extents.zeroOnBoth(source.blockStatus(pos, end - pos), targetBackend.blockStatus(pos, end - pos));
+                zeroes = Extents.zeroOnBoth(source.blockStatus(pos, end - pos),
+                        targetBackend.blockStatus(pos, end - pos));
             } catch (BlockIOException e) {
                 LOG.debug("mirror job '{}': block status of [{}, {}) failed, copying it all: {}", id, pos, end,
                         e.getMessage());
