@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>How data moves</h2>
  * <ul>
- * <li>The dirty bitmap on the source exists before the job starts (the QMP layer makes it, and
+ * <li>The dirty bitmap on the source exists before the job starts ({@link Mirrors} makes it, and
  *     for sync full/top marks the whole disk dirty before the filter passes any guest write),
  *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
@@ -57,12 +57,13 @@ import org.slf4j.LoggerFactory;
  *     it completes; the granules it covers wholly are then clean, unless a copy or another
  *     write overlapped it (then they stay dirty and are copied again).</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
- *     job-complete, or a soft cancel in READY, it copies until nothing is dirty and flushes the
- *     target while the guest still runs (again while more than {@link #FINAL_FLUSH_BYTES} came
- *     in during a flush, at most {@link #MAX_EARLY_FLUSHES} times); then it drains the filter
+ *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it
+ *     copies until nothing is dirty and flushes the target while the guest still runs (again
+ *     while more than {@link #FINAL_FLUSH_BYTES} came in during a flush, at most
+ *     {@link #MAX_EARLY_FLUSHES} times); then it drains the filter
  *     (guest writes wait), copies the few writes that came in meanwhile, flushes again and
- *     returns with the filter still drained; commit pivots (or not, after a soft cancel) and
- *     clean ends the drained section.</li>
+ *     returns with the filter still drained; commit pivots (or not, after a soft cancel or in
+ *     place) and clean ends the drained section.</li>
  * </ul>
  *
  * <h2>Errors</h2>
@@ -192,7 +193,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private boolean graphRestored;
 
     /**
-     * Made on the main loop by the QMP layer after it inserted {@code filter} above
+     * Made on the main loop by {@link Mirrors} after it inserted {@code filter} above
      * {@code source}, added {@code bitmap} to the source and attached {@code targetBackend}.
      */
     public MirrorJob(String id, BlockGraph graph, BlockNode source, BlockNode target, MirrorFilterNode filter,
@@ -263,7 +264,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         if (size != target.size()) {
             throw new MirrorException("Source and target image have different sizes");
         }
-        // The QMP layer marked the whole disk dirty (sync full/top) before the filter could pass
+        // Mirrors.create marked the whole disk dirty (sync full/top) before the filter could pass
         // a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
         try {
