@@ -57,12 +57,13 @@ import org.slf4j.LoggerFactory;
  *     it completes; the granules it covers wholly are then clean, unless a copy or another
  *     write overlapped it (then they stay dirty and are copied again).</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
- *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it copies until nothing is dirty and flushes the
- *     target while the guest still runs (again while more than {@link #FINAL_FLUSH_BYTES} came
- *     in during a flush, at most {@link #MAX_EARLY_FLUSHES} times); then it drains the filter (guest writes wait), copies
- *     the few writes that came in meanwhile, flushes again and returns with the filter still
- *     drained; commit pivots (or not, after a soft cancel or in place) and clean ends the drained
- *     section.</li>
+ *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it
+ *     copies until nothing is dirty and flushes the target while the guest still runs (again
+ *     while more than {@link #FINAL_FLUSH_BYTES} came in during a flush, at most
+ *     {@link #MAX_EARLY_FLUSHES} times); then it drains the filter
+ *     (guest writes wait), copies the few writes that came in meanwhile, flushes again and
+ *     returns with the filter still drained; commit pivots (or not, after a soft cancel or in
+ *     place) and clean ends the drained section.</li>
  * </ul>
  *
  * <h2>Errors</h2>
@@ -322,7 +323,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             }
             List<Extent> zeroes = List.of();
             try {
-                zeroes = Extents.zeroOnBoth(source.blockStatus(pos, end - pos), targetBackend.blockStatus(pos, end - pos));
+                zeroes = Extents.zeroOnBoth(source.blockStatus(pos, end - pos),
+                        targetBackend.blockStatus(pos, end - pos));
             } catch (BlockIOException e) {
                 LOG.debug("mirror job '{}': block status of [{}, {}) failed, copying it all: {}", id, pos, end,
                         e.getMessage());
