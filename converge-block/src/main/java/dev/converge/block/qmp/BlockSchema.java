@@ -197,9 +197,19 @@ public final class BlockSchema {
                 required("format", BuiltinType.STR, "format of the image file"),
                 optional("dirty-flag", BuiltinType.BOOL, "true if image is not cleanly closed"),
                 optional("actual-size", BuiltinType.INT, "actual size on disk in bytes, if known"),
-                required("virtual-size", BuiltinType.INT, "maximum capacity in bytes")));
-        // No backing-image member: converge has no backing chains (QEMU's is recursive).
-        return ObjectType.struct("ImageInfo", "Information about a QEMU image file.", m);
+                required("virtual-size", BuiltinType.INT, "maximum capacity in bytes"),
+                optional("cluster-size", BuiltinType.INT, "size of a cluster in bytes (qcow2)"),
+                optional("backing-filename", BuiltinType.STR, "name of the backing file, as the image stores it"),
+                optional("full-backing-filename", BuiltinType.STR, "full path of the backing file"),
+                optional("backing-filename-format", BuiltinType.STR, "the format of the backing file"),
+                optional("format-specific", BuiltinType.ANY, "structure supplying additional format-specific "
+                        + "information (qcow2: compat, lazy-refcounts, refcount-bits, corrupt, extended-l2)")));
+        if (depth > 0) {
+            // QEMU's ImageInfo is recursive; unrolled, each level with its own name
+            m.add(optional("backing-image", imageInfo(depth - 1), "info of the backing image"));
+        }
+        String name = depth == 3 ? "ImageInfo" : "ImageInfo-L" + (4 - depth);
+        return ObjectType.struct(name, "Information about a QEMU image file.", m);
     }
 
     public static final ObjectType DEVICE_INFO = ObjectType.struct("BlockDeviceInfo",
