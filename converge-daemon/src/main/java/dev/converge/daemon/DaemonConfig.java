@@ -1,7 +1,7 @@
 package dev.converge.daemon;
 
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.util.List;
 import java.util.Objects;
 
@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param blockdevs blockdev-add JSON objects, opened in order before QMP is served
  * @param machine   the machine ({@code --machine}, {@code --incoming}, {@code -S}); {@link MachineConfig#none()} for none
  */
-public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, MachineConfig machine) {
+public record DaemonConfig(List<SocketAddress> qmp, List<String> blockdevs, MachineConfig machine) {
     public DaemonConfig {
         qmp = List.copyOf(qmp);
         blockdevs = List.copyOf(blockdevs);
@@ -24,7 +24,7 @@ public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, Machine
     }
 
     /** A daemon without a machine. */
-    public DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs) {
+    public DaemonConfig(List<SocketAddress> qmp, List<String> blockdevs) {
         this(qmp, blockdevs, MachineConfig.none());
     }
 }
