@@ -380,6 +380,28 @@ public abstract class BlockNode {
     /** Status of a checked, non-empty range; extents must cover it in order. */
     protected abstract List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException;
 
+    /**
+     * Changes the node's size (block_resize). Call on the main loop inside a drained section
+     * of the node; refused while the node has dirty bitmaps (they cover the old size).
+     *
+     * @throws BlockIOException ENOTSUP when the driver cannot, with a text that says why
+     */
+    public final void resize(long newSize) throws BlockIOException {
+        if (readOnly()) {
+            throw new BlockIOException(Errno.EPERM, "Node '" + nodeName + "' is read only");
+        }
+        if (!bitmaps.isEmpty()) {
+            throw new BlockIOException(Errno.EBUSY, "Cannot resize node '" + nodeName
+                    + "' while it has dirty bitmaps");
+        }
+        doResize(newSize);
+    }
+
+    /** Resizes; the default refuses as QEMU does for drivers without truncate. */
+    protected void doResize(long newSize) throws BlockIOException {
+        throw new BlockIOException(Errno.ENOTSUP, "Image format driver does not support resize");
+    }
+
     /** Releases the node's resources; called by the graph once, after the node left it and was drained. */
     protected void close() {
     }

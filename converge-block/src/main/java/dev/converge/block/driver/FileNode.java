@@ -97,6 +97,11 @@ public final class FileNode extends BlockNode {
         }
     }
 
+    @Override
+    protected void doResize(long newSize) throws BlockIOException {
+        truncate(newSize);
+    }
+
     /** Sets the file's length (block_resize, blockdev-create); the caller keeps requests out. */
     public synchronized void truncate(long length) throws BlockIOException {
         checkOpen();

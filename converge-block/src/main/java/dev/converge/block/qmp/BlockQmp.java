@@ -59,6 +59,16 @@ public final class BlockQmp {
                         optional("flat", BuiltinType.BOOL, "omit the nested backing-image data; default false")),
                 new ArrayType(BlockSchema.DEVICE_INFO), "Gets the list of named block driver nodes, newest first.",
                 "0.1", args -> queryNamedBlockNodes(args.bool("flat", false))));
+        registry.register(new CommandSpec("block_resize", CommandSpec.args("block_resize",
+                optional("device", BuiltinType.STR, "the name of the device to get the image resized"),
+                optional("node-name", BuiltinType.STR, "graph node name to get the image resized"),
+                required("size", BuiltinType.INT, "new image size in bytes")),
+                CommandSpec.EMPTY, "Resizes a block image while a guest is running (file and qcow2 nodes; qcow2 "
+                        + "only grows).", "0.1", args -> {
+                    blockResize(args.optStr("device").orElse(null), args.optStr("node-name").orElse(null),
+                            args.integer("size", -1));
+                    return null;
+                }));
         registry.register(new CommandSpec("query-block", CommandSpec.EMPTY, new ArrayType(BlockSchema.BLOCK_INFO),
                 "Gets a list of BlockInfo for the named users (backends) of block nodes.", "0.1",
                 args -> queryBlock()));
@@ -95,6 +105,22 @@ public final class BlockQmp {
                     usableBitmap(graph.lookup(args.str("node")), args.str("name")).setEnabled(false);
                     return null;
                 }));
+    }
+
+    /** block_resize with QEMU's checks and texts. Main loop; the node is drained while it changes. */
+    void blockResize(String device, String nodeName, long size) {
+        if (device == null && nodeName == null) {
+            throw QmpException.generic("Cannot find device='' nor node-name=''");
+        }
+        if (size < 0) {
+            throw QmpException.generic("Parameter 'size' expects a >0 size");
+        }
+        BlockNode n = graph.lookup(device != null ? device : nodeName);
+        try (dev.converge.block.DrainedSection d = n.drain()) {
+            n.resize(size);
+        } catch (BlockIOException e) {
+            throw QmpException.generic("%s", e.getMessage());
+        }
     }
 
     /** blockdev-add, declared with the built-in drivers and those added to the graph so far. */

@@ -795,6 +795,60 @@ public final class Qcow2Node extends BlockNode {
         return v & ~(clusterSize - 1);
     }
 
+    // ---------------------------------------------------------------- resize
+
+    /**
+     * Grows the virtual disk: a larger L1 table first when needed (its refcounts and contents
+     * flushed before the header points at it, the old one freed after), then the header's size.
+     */
+    @Override
+    protected void doResize(long newSize) throws BlockIOException {
+        checkWritable();
+        if (newSize < size) {
+            throw new BlockIOException(Errno.ENOTSUP, "converge cannot shrink qcow2 images");
+        }
+        if (newSize % 512 != 0) {
+            throw new BlockIOException(Errno.EINVAL, "The new size must be a multiple of 512");
+        }
+        meta.lock();
+        try (Arena a = Arena.ofConfined()) {
+            long need = (newSize + l2Coverage() - 1) / l2Coverage();
+            if (need > l1.length) {
+                if (need > (32L << 20) / 8) {
+                    throw new BlockIOException(Errno.EFBIG, "Active L1 table too large");
+                }
+                long clusters = (need * 8 + clusterSize - 1) / clusterSize;
+                long at = refcounts.allocate(clusters);
+                MemorySegment table = a.allocate(clusters * clusterSize);
+                for (int i = 0; i < l1.length; i++) {
+                    table.setAtIndex(BE64, i, l1[i]);
+                }
+                refcounts.writeBack();
+                file.write(at, table, Set.of());
+                syncFile();
+                MemorySegment hdr = a.allocate(12);
+                hdr.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), 0, (int) need);
+                hdr.set(BE64, 4, at);
+                file.write(Qcow2Header.OFF_L1_SIZE, hdr, Set.of());
+                syncFile();
+                long oldOffset = l1Offset;
+                long oldClusters = ((long) l1.length * 8 + clusterSize - 1) / clusterSize;
+                l1 = java.util.Arrays.copyOf(l1, (int) need);
+                l1Offset = at;
+                if (oldClusters > 0 && oldOffset != 0) {
+                    refcounts.update(oldOffset, oldClusters, -1);
+                }
+            }
+            MemorySegment sz = a.allocate(8);
+            sz.set(BE64, 0, newSize);
+            file.write(Qcow2Header.OFF_SIZE, sz, Set.of());
+            syncFile();
+            size = newSize;
+        } finally {
+            meta.unlock();
+        }
+    }
+
     // ---------------------------------------------------------------- compressed writes
 
     /**

@@ -78,4 +78,32 @@ class Qcow2QmpTest {
                     .hasMessageStartingWith("Could not open");
         }
     }
+
+    @Test
+    void blockResizeGrowsTheL1TableAndTheDisk() throws Exception {
+        Path img = dir.resolve("r.qcow2");
+        QemuTools.create(img, "compat=1.1,cluster_size=4096", 1 << 20);
+        QemuTools.io(img, "write -P 0x71 0 64k");
+        long newSize = 20L << 30;
+        try (Qcow2Fixture f = new Qcow2Fixture(); java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            Qcow2Node n = f.qcow2("r", img, false);
+            var registry = new dev.converge.qmp.QmpRegistry();
+            new BlockQmp(f.graph).register(registry);
+            var cmd = registry.command("block_resize").orElseThrow();
+            f.mainLoop.call(() -> cmd.handler().handle(new dev.converge.qmp.Args((com.fasterxml.jackson.databind.node.ObjectNode)
+                    Qcow2Fixture.JSON.readTree("{\"node-name\":\"r\",\"size\":" + newSize + "}"))));
+            assertThat(n.size()).isEqualTo(newSize);
+            assertThatThrownBy(() -> f.mainLoop.call(() -> cmd.handler().handle(new dev.converge.qmp.Args(
+                    (com.fasterxml.jackson.databind.node.ObjectNode) Qcow2Fixture.JSON.readTree(
+                            "{\"node-name\":\"r\",\"size\":4096}")))))
+                    .isInstanceOf(QmpException.class).hasMessage("converge cannot shrink qcow2 images");
+            byte[] w = new byte[70_000];
+            java.util.Arrays.fill(w, (byte) 0x72);
+            n.write(newSize - w.length, a.allocate(w.length).copyFrom(java.lang.foreign.MemorySegment.ofArray(w)));
+            f.del("r");
+        }
+        QemuTools.checkClean(img);
+        assertThat(QemuTools.ok(QemuTools.QEMU_IMG.toString(), "info", img.toString())).contains("20 GiB");
+        QemuTools.io(img, "read -P 0x72 " + (newSize - 70_000) + " 70000", "read -P 0x71 0 64k");
+    }
 }
