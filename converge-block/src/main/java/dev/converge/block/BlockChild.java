@@ -20,8 +20,18 @@ public final class BlockChild {
     private final BlockBackend parentBackend;
     /** The child. Volatile: read by I/O on any thread, written on the main loop only. */
     private volatile BlockNode node;
+    /**
+     * Writes through this edge may extend a child that can grow (a format driver such as qcow2
+     * appends clusters to its file, as QEMU's protocol nodes allow). Final.
+     */
+    private final boolean mayGrow;
 
     BlockChild(String role, BlockNode parentNode, BlockBackend parentBackend, BlockNode node) {
+        this(role, parentNode, parentBackend, node, false);
+    }
+
+    BlockChild(String role, BlockNode parentNode, BlockBackend parentBackend, BlockNode node, boolean mayGrow) {
+        this.mayGrow = mayGrow;
         this.role = Objects.requireNonNull(role);
         this.parentNode = parentNode;
         this.parentBackend = parentBackend;
@@ -31,6 +41,11 @@ public final class BlockChild {
 
     public String role() {
         return role;
+    }
+
+    /** Whether writes through this edge may extend the child past its end. */
+    public boolean mayGrow() {
+        return mayGrow;
     }
 
     /** The node this edge points at now. */

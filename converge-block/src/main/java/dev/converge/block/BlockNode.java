@@ -58,9 +58,26 @@ public abstract class BlockNode {
 
     /** Adds a child edge; for subclass constructors. */
     protected final BlockChild addChild(String role, BlockNode child) {
-        BlockChild c = new BlockChild(role, this, null, child);
+        return addChild(role, child, false);
+    }
+
+    /**
+     * Adds a child edge; with {@code mayGrow}, writes through it may extend a child that
+     * {@linkplain #growsOnWrite grows} (a format driver's file). For subclass constructors.
+     */
+    protected final BlockChild addChild(String role, BlockNode child, boolean mayGrow) {
+        BlockChild c = new BlockChild(role, this, null, child, mayGrow);
         children.add(c);
         return c;
+    }
+
+    /**
+     * Whether writes past the end extend this node (a host file, as QEMU's file-posix) when
+     * they come through an edge that {@linkplain BlockChild#mayGrow may grow} it. Other writers
+     * still get ENOSPC past the end.
+     */
+    protected boolean growsOnWrite() {
+        return false;
     }
 
     // ---------------------------------------------------------------- identity and graph
@@ -190,7 +207,7 @@ public abstract class BlockNode {
     final boolean write(BlockChild via, long offset, MemorySegment src, Set<ReqFlag> flags)
             throws BlockIOException {
         long len = src.byteSize();
-        checkWritable("write", offset, len);
+        checkWritable("write", offset, len, growing(via));
         if (!gate.enter(via, this)) {
             return false;
         }
@@ -210,7 +227,7 @@ public abstract class BlockNode {
     }
 
     final boolean writeZeroes(BlockChild via, long offset, long bytes, Set<ReqFlag> flags) throws BlockIOException {
-        checkWritable("write-zeroes", offset, bytes);
+        checkWritable("write-zeroes", offset, bytes, growing(via));
         if (!gate.enter(via, this)) {
             return false;
         }
@@ -234,7 +251,7 @@ public abstract class BlockNode {
     }
 
     final boolean discard(BlockChild via, long offset, long bytes) throws BlockIOException {
-        checkWritable("discard", offset, bytes);
+        checkWritable("discard", offset, bytes, false);
         if (!options.discardUnmap()) {
             return true; // discard=ignore: QEMU returns before the request is even tracked
         }
@@ -294,20 +311,31 @@ public abstract class BlockNode {
         }
     }
 
-    private void checkWritable(String op, long offset, long len) throws BlockIOException {
+    private boolean growing(BlockChild via) {
+        return via != null && via.mayGrow() && growsOnWrite();
+    }
+
+    private void checkWritable(String op, long offset, long len, boolean mayGrow) throws BlockIOException {
         if (readOnly()) {
             throw new BlockIOException(Errno.EPERM, op + " refused: node '" + nodeName + "' is read-only");
         }
-        checkRange(op, offset, len, Errno.ENOSPC);
+        if (mayGrow) {
+            checkRange(op, offset, len, Errno.ENOSPC, Long.MAX_VALUE);
+        } else {
+            checkRange(op, offset, len, Errno.ENOSPC);
+        }
     }
 
     /** Refuses negative or overflowing ranges (EINVAL) and ranges past the end ({@code pastEnd}). */
     private void checkRange(String op, long offset, long len, Errno pastEnd) throws BlockIOException {
+        checkRange(op, offset, len, pastEnd, size());
+    }
+
+    private void checkRange(String op, long offset, long len, Errno pastEnd, long size) throws BlockIOException {
         if (offset < 0 || len < 0 || offset > Long.MAX_VALUE - len) {
             throw new BlockIOException(Errno.EINVAL,
                     op + " of " + len + " bytes at offset " + offset + " on node '" + nodeName + "': invalid range");
         }
-        long size = size();
         if (offset + len > size) {
             throw new BlockIOException(pastEnd, op + " of " + len + " bytes at offset " + offset
                     + " is beyond the end of node '" + nodeName + "' (size " + size + ")");
@@ -351,6 +379,28 @@ public abstract class BlockNode {
 
     /** Status of a checked, non-empty range; extents must cover it in order. */
     protected abstract List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException;
+
+    /**
+     * Changes the node's size (block_resize). Call on the main loop inside a drained section
+     * of the node; refused while the node has dirty bitmaps (they cover the old size).
+     *
+     * @throws BlockIOException ENOTSUP when the driver cannot, with a text that says why
+     */
+    public final void resize(long newSize) throws BlockIOException {
+        if (readOnly()) {
+            throw new BlockIOException(Errno.EPERM, "Node '" + nodeName + "' is read only");
+        }
+        if (!bitmaps.isEmpty()) {
+            throw new BlockIOException(Errno.EBUSY, "Cannot resize node '" + nodeName
+                    + "' while it has dirty bitmaps");
+        }
+        doResize(newSize);
+    }
+
+    /** Resizes; the default refuses as QEMU does for drivers without truncate. */
+    protected void doResize(long newSize) throws BlockIOException {
+        throw new BlockIOException(Errno.ENOTSUP, "Image format driver does not support resize");
+    }
 
     /** Releases the node's resources; called by the graph once, after the node left it and was drained. */
     protected void close() {

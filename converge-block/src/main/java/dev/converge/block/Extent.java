@@ -12,7 +12,7 @@ public record Extent(long offset, long length, int flags) {
     public static final int DATA = 0x01;
     /** The range reads as zeroes. */
     public static final int ZERO = 0x02;
-    /** The range is provided by this node (not by a backing node; always set here: no backing chains). */
+    /** The range is provided by this node, not by its backing chain (a qcow2 node leaves it off for unallocated clusters). */
     public static final int ALLOCATED = 0x10;
 
     public Extent {

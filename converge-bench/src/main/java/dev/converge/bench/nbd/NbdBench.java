@@ -37,8 +37,12 @@ import java.util.concurrent.TimeUnit;
  * graph, exported through a block backend (the node's one write path). qemu-nbd serves the same
  * file, writeback cache, shared by up to 8 connections (nbdcopy opens 4 by default).
  * <p>
+ * With format {@code qcow2} the image is a qcow2 file (converted from the same random data, so
+ * every cluster is allocated) opened by our qcow2 driver and by qemu-nbd's; {@code qemu-img
+ * check} runs on it afterwards. {@code randwrite} is 4 KiB random writes at queue depth 16.
+ * <p>
  * Usage: {@code NbdBench [size-MiB (default 1024)] [runs (default 3)] [work-dir (default a temp dir)]
- * [phases (default read,write,read1,write1,randread)]}
+ * [phases (default read,write,read1,write1,randread; also randwrite)] [format raw|qcow2 (default raw)]}
  */
 public final class NbdBench {
     private NbdBench() {
@@ -52,13 +56,19 @@ public final class NbdBench {
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         Path work = args.length > 2 ? Files.createDirectories(Path.of(args[2]))
                 : Files.createTempDirectory("nbd-bench");
-        List<String> all = List.of("read", "write", "read1", "write1", "randread");
-        List<String> phases = args.length > 3 ? List.of(args[3].split(",")) : all;
+        List<String> all = List.of("read", "write", "read1", "write1", "randread", "randwrite");
+        List<String> phases = args.length > 3 ? List.of(args[3].split(","))
+                : List.of("read", "write", "read1", "write1", "randread");
         for (String ph : phases) {
             if (!all.contains(ph)) {
                 System.err.println("unknown phase '" + ph + "' (expected: " + String.join(", ", all) + ")");
                 System.exit(2);
             }
+        }
+        String format = args.length > 4 ? args[4] : "raw";
+        if (!format.equals("raw") && !format.equals("qcow2")) {
+            System.err.println("unknown format '" + format + "' (expected: raw, qcow2)");
+            System.exit(2);
         }
         long size = sizeMiB << 20;
         for (String tool : List.of("nbdcopy", "qemu-nbd")) {
@@ -68,10 +78,15 @@ public final class NbdBench {
             }
         }
         Path source = work.resolve("source.raw");
-        Path image = work.resolve("image.raw");
-        System.out.printf("NBD benchmark: %d MiB image, %d runs each, in %s%n", sizeMiB, runs, work);
+        Path image = work.resolve("image." + format);
+        System.out.printf("NBD benchmark: %d MiB %s image, %d runs each, in %s%n", sizeMiB, format, runs, work);
         writeRandom(source, size);
-        Files.copy(source, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        if (format.equals("qcow2")) {
+            Files.deleteIfExists(image);
+            run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", source.toString(), image.toString());
+        } else {
+            Files.copy(source, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
 
         boolean fio = Files.isExecutable(Path.of("/usr/bin/fio"));
         if (!fio) {
@@ -84,7 +99,7 @@ public final class NbdBench {
         Path sock = work.resolve("converge.sock");
         Files.deleteIfExists(qsock);
         Files.deleteIfExists(sock);
-        Process qemu = new ProcessBuilder("qemu-nbd", "-k", qsock.toString(), "-f", "raw", "-t", "-e", "8",
+        Process qemu = new ProcessBuilder("qemu-nbd", "-k", qsock.toString(), "-f", format, "-t", "-e", "8",
                 "-x", "disk", image.toString()).redirectErrorStream(true)
                 .redirectOutput(work.resolve("qemu-nbd.log").toFile()).start();
         try (MainLoop loop = new MainLoop()) {
@@ -92,7 +107,12 @@ public final class NbdBench {
             BlockGraph graph = new BlockGraph(loop);
             BlockBackend backend = loop.call(() -> {
                 ObjectNode o = JsonNodeFactory.instance.objectNode();
-                o.put("driver", "file").put("node-name", "disk").put("filename", image.toString());
+                if (format.equals("qcow2")) {
+                    o.put("driver", "qcow2").put("node-name", "disk").putObject("file").put("driver", "file")
+                            .put("filename", image.toString());
+                } else {
+                    o.put("driver", "file").put("node-name", "disk").put("filename", image.toString());
+                }
                 BlockNode n = graph.blockdevAdd(o);
                 return graph.attachBackend(null, n);
             });
@@ -103,7 +123,7 @@ public final class NbdBench {
                         "qemu-nbd", "nbd+unix:///disk?socket=" + qsock);
                 // both servers run at once and the runs alternate, so page cache and machine load are shared
                 // alike (whoever went first would otherwise pay for the cold cache)
-                List<String> dirs = phases.stream().filter(d -> fio || !d.equals("randread")).toList();
+                List<String> dirs = phases.stream().filter(d -> fio || !d.startsWith("rand")).toList();
                 for (String dir : dirs) {
                     for (int i = 1; i <= runs; i++) {
                         for (String srv : List.of("converge", "qemu-nbd")) {
@@ -114,7 +134,7 @@ public final class NbdBench {
                                         "null:");
                                 case "write1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1",
                                         source.toString(), urls.get(srv));
-                                default -> randomRead(srv, i, size, urls.get(srv));
+                                default -> randomIo(srv, dir, i, size, urls.get(srv));
                             };
                             samples.computeIfAbsent(dir, d -> new LinkedHashMap<>())
                                     .computeIfAbsent(srv, x -> new ArrayList<>()).add(v);
@@ -126,18 +146,21 @@ public final class NbdBench {
             qemu.destroy();
             qemu.waitFor(10, TimeUnit.SECONDS);
         }
+        if (format.equals("qcow2")) {
+            System.out.println("qemu-img check: " + run("qemu-img", "check", image.toString()).strip());
+        }
         System.out.println("load after: " + loadAverage());
         System.out.println();
         System.out.printf("%-10s %-9s %12s %12s  %s%n", "server", "dir", "best", "median", "unit");
         samples.forEach((dir, bySrv) -> bySrv.forEach((srv, v) -> System.out.printf("%-10s %-9s %12.1f %12.1f  %s%n",
-                srv, dir, best(v) / scale(dir), median(v) / scale(dir), dir.equals("randread") ? "ops/s" : "MB/s")));
+                srv, dir, best(v) / scale(dir), median(v) / scale(dir), dir.startsWith("rand") ? "ops/s" : "MB/s")));
         samples.forEach((dir, bySrv) -> System.out.printf("ratio converge/qemu-nbd %-8s: best %.2f, median %.2f%n", dir,
                 best(bySrv.get("converge")) / best(bySrv.get("qemu-nbd")),
                 median(bySrv.get("converge")) / median(bySrv.get("qemu-nbd"))));
     }
 
     private static double scale(String dir) {
-        return dir.equals("randread") ? 1 : 1e6;
+        return dir.startsWith("rand") ? 1 : 1e6;
     }
 
     static double best(List<Double> v) {
@@ -155,13 +178,23 @@ public final class NbdBench {
                 + " CPUs)";
     }
 
+    /** Runs a command that must succeed; returns its output. */
+    private static String run(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", command) + " failed: " + out);
+        }
+        return out;
+    }
+
     /**
-     * 4 KiB random reads at queue depth 16 over one connection for {@link #RANDREAD_SECONDS} (fio's nbd
-     * engine, libnbd); returns operations per second.
+     * 4 KiB random reads or writes ({@code rw}: randread, randwrite) at queue depth 16 over one
+     * connection for {@link #RANDREAD_SECONDS} (fio's nbd engine, libnbd); returns operations per second.
      */
-    private static double randomRead(String server, int i, long size, String url)
+    private static double randomIo(String server, String rw, int i, long size, String url)
             throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("fio", "--name=randread", "--ioengine=nbd", "--uri=" + url, "--rw=randread",
+        Process p = new ProcessBuilder("fio", "--name=" + rw, "--ioengine=nbd", "--uri=" + url, "--rw=" + rw,
                 "--bs=4k", "--iodepth=16", "--runtime=" + RANDREAD_SECONDS, "--time_based", "--size=" + size,
                 "--randseed=" + i, "--output-format=json").redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
@@ -173,8 +206,8 @@ public final class NbdBench {
         if (job.path("error").asInt() != 0) {
             throw new IOException("fio against " + url + " reported error " + job.path("error") + ": " + out);
         }
-        double iops = job.path("read").path("iops").asDouble();
-        System.out.printf("  %-9s %-8s run %d: %10.0f ops/s%n", server, "randread", i, iops);
+        double iops = job.path(rw.equals("randread") ? "read" : "write").path("iops").asDouble();
+        System.out.printf("  %-9s %-9s run %d: %10.0f ops/s%n", server, rw, i, iops);
         return iops;
     }
 

@@ -29,6 +29,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <li>FUA is done with fdatasync after the write.</li>
  * </ul>
  * The size is taken once at open, as QEMU caches it; the file must not be resized behind us.
+ * A format driver on top (qcow2) may extend it by writing past the end through its edge.
  */
 public final class FileNode extends BlockNode {
     /** Alignment used for O_DIRECT: the largest logical block size in common use. */
@@ -37,7 +38,12 @@ public final class FileNode extends BlockNode {
 
     private final String filename;
     private final int fd;
-    private final long size;
+    /**
+     * The size, taken at open as QEMU caches it. It only changes by our own writes past the end
+     * through an edge that may grow the file (a format driver appending clusters), or by
+     * {@link #truncate}; guarded by {@code this} for updates, volatile for readers.
+     */
+    private volatile long size;
     /** Set once when the node is closed; checked by every request. */
     private volatile boolean closed;
     /** O_DIRECT only: aligned writes hold it shared, read-modify-write holds it exclusive. */
@@ -77,6 +83,34 @@ public final class FileNode extends BlockNode {
     @Override
     public long size() {
         return size;
+    }
+
+    @Override
+    protected boolean growsOnWrite() {
+        return true;
+    }
+
+    /** Records that the file now reaches at least {@code end}. */
+    private synchronized void grewTo(long end) {
+        if (end > size) {
+            size = end;
+        }
+    }
+
+    @Override
+    protected void doResize(long newSize) throws BlockIOException {
+        truncate(newSize);
+    }
+
+    /** Sets the file's length (block_resize, blockdev-create); the caller keeps requests out. */
+    public synchronized void truncate(long length) throws BlockIOException {
+        checkOpen();
+        try {
+            Posix.ftruncate(fd, length);
+            size = length;
+        } catch (Posix.PosixError e) {
+            throw e.toBlock("truncate of node '" + nodeName() + "' (" + filename + ") to " + length);
+        }
     }
 
     @Override
@@ -158,6 +192,9 @@ public final class FileNode extends BlockNode {
             } else {
                 readModifyWrite(offset, src);
             }
+            if (offset + len > size) {
+                grewTo(offset + len);
+            }
             if (fua) {
                 Posix.fdatasync(fd);
             }
@@ -202,8 +239,9 @@ public final class FileNode extends BlockNode {
             }
             MemorySegment.copy(src, 0, bounce, offset - start, len);
             Posix.pwriteFully(fd, bounce, start);
-            if (end > size) {
-                Posix.ftruncate(fd, size); // the aligned tail went past EOF: keep the size
+            long keep = Math.max(size, offset + len);
+            if (end > keep) {
+                Posix.ftruncate(fd, keep); // the aligned tail went past EOF: keep the size
             }
         } finally {
             rmwLock.writeLock().unlock();
@@ -215,6 +253,16 @@ public final class FileNode extends BlockNode {
             throws BlockIOException {
         checkOpen();
         try {
+            long oldSize = size;
+            if (offset + bytes > oldSize) {
+                // past the end (a growing writer): extend first; the new bytes read as zeroes
+                Posix.ftruncate(fd, offset + bytes);
+                grewTo(offset + bytes);
+                if (offset >= oldSize) {
+                    return;
+                }
+                bytes = oldSize - offset;
+            }
             if (mayUnmap && tryFallocate(Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, bytes)) {
                 return;
             }

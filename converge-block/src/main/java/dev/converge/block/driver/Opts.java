@@ -153,6 +153,28 @@ final class Opts {
         return v;
     }
 
+    /**
+     * A BlockdevRefOrNull: empty when absent, a JSON null for an explicit null ("no backing"),
+     * else a node name or inline options.
+     */
+    Optional<JsonNode> optRefOrNull(String name) {
+        read.add(name);
+        JsonNode v = json.get(name);
+        if (v == null) {
+            return Optional.empty();
+        }
+        if (!v.isNull() && !v.isTextual() && !v.isObject()) {
+            throw type(name, "BlockdevRefOrNull");
+        }
+        return Optional.of(v);
+    }
+
+    /** Whether the member was given (even as null), marking it read. */
+    boolean present(String name) {
+        read.add(name);
+        return json.has(name);
+    }
+
     /** The given members among {@code names}, copied into a new object and marked read (for driver plugins). */
     ObjectNode take(java.util.Collection<String> names) {
         ObjectNode out = json.objectNode();

@@ -3,13 +3,14 @@ package dev.converge.block.mirror;
 import java.util.Locale;
 
 /**
- * What the mirror copies at first (QEMU's MirrorSyncMode). Without backing chains {@link #TOP}
- * is the same as {@link #FULL}: the whole disk is the top layer.
+ * What the mirror copies at first (QEMU's MirrorSyncMode). {@link #TOP} copies what the source's
+ * top layer holds (a qcow2 node's allocated clusters); for a node without a backing chain that is
+ * the whole disk, as {@link #FULL}.
  */
 public enum MirrorSyncMode {
     /** Copy the whole disk. */
     FULL,
-    /** Copy the top layer of the backing chain; here the whole disk (no backing chains). */
+    /** Copy the top layer of the backing chain (the extents the source reports allocated). */
     TOP,
     /** Copy only what is written after the job started. */
     NONE,

@@ -161,7 +161,11 @@ public final class Mirrors implements JobListener {
             // the partly written granules were clean, so the whole disk must be dirty before the
             // first such write, or a granule it touches would count as copied while only the
             // written part reached the target.
-            bitmap.setDirty(0, size);
+            if (opts.sync() == MirrorSyncMode.TOP) {
+                markTopLayer(source, bitmap, size);
+            } else {
+                bitmap.setDirty(0, size);
+            }
         }
         MirrorFilterNode filter = new MirrorFilterNode(filterName, source);
         BlockBackend targetUser = graph.attachBackend(null, target);
@@ -188,6 +192,23 @@ public final class Mirrors implements JobListener {
     public void statusChanged(Job job, JobStatus newStatus) {
         if (newStatus == JobStatus.NULL) {
             jobs.remove(job.id());
+        }
+    }
+
+    /**
+     * sync: top: only what the source's top layer holds (allocated in it, not in its backing
+     * chain) starts dirty; the target is expected to have the rest through its own backing.
+     * A node without a backing chain reports everything allocated: the whole disk.
+     */
+    private static void markTopLayer(BlockNode source, DirtyBitmap bitmap, long size) {
+        try {
+            for (dev.converge.block.Extent e : source.blockStatus(0, size)) {
+                if (e.isAllocated()) {
+                    bitmap.setDirty(e.offset(), e.length());
+                }
+            }
+        } catch (BlockIOException e) {
+            bitmap.setDirty(0, size); // unknown allocation: copy everything, which is always right
         }
     }
 }

@@ -15,6 +15,7 @@ import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.block.driver.BlkdebugNode;
+import dev.converge.block.driver.qcow2.Qcow2Node;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
@@ -58,6 +59,16 @@ public final class BlockQmp {
                         optional("flat", BuiltinType.BOOL, "omit the nested backing-image data; default false")),
                 new ArrayType(BlockSchema.DEVICE_INFO), "Gets the list of named block driver nodes, newest first.",
                 "0.1", args -> queryNamedBlockNodes(args.bool("flat", false))));
+        registry.register(new CommandSpec("block_resize", CommandSpec.args("block_resize",
+                optional("device", BuiltinType.STR, "the name of the device to get the image resized"),
+                optional("node-name", BuiltinType.STR, "graph node name to get the image resized"),
+                required("size", BuiltinType.INT, "new image size in bytes")),
+                CommandSpec.EMPTY, "Resizes a block image while a guest is running (file and qcow2 nodes; qcow2 "
+                        + "only grows).", "0.1", args -> {
+                    blockResize(args.optStr("device").orElse(null), args.optStr("node-name").orElse(null),
+                            args.integer("size", -1));
+                    return null;
+                }));
         registry.register(new CommandSpec("query-block", CommandSpec.EMPTY, new ArrayType(BlockSchema.BLOCK_INFO),
                 "Gets a list of BlockInfo for the named users (backends) of block nodes.", "0.1",
                 args -> queryBlock()));
@@ -94,6 +105,22 @@ public final class BlockQmp {
                     usableBitmap(graph.lookup(args.str("node")), args.str("name")).setEnabled(false);
                     return null;
                 }));
+    }
+
+    /** block_resize with QEMU's checks and texts. Main loop; the node is drained while it changes. */
+    void blockResize(String device, String nodeName, long size) {
+        if (device == null && nodeName == null) {
+            throw QmpException.generic("Cannot find device='' nor node-name=''");
+        }
+        if (size < 0) {
+            throw QmpException.generic("Parameter 'size' expects a >0 size");
+        }
+        BlockNode n = graph.lookup(device != null ? device : nodeName);
+        try (dev.converge.block.DrainedSection d = n.drain()) {
+            n.resize(size);
+        } catch (BlockIOException e) {
+            throw QmpException.generic("%s", e.getMessage());
+        }
     }
 
     /** blockdev-add, declared with the built-in drivers and those added to the graph so far. */
@@ -243,10 +270,13 @@ public final class BlockQmp {
         o.put("detect_zeroes", "off");
         boolean filter = !flat && n instanceof BlkdebugNode;
         o.set("image", imageInfo(n, !flat));
+        if (n instanceof Qcow2Node q && q.backingFileName().isPresent()) {
+            o.put("backing_file", q.backingFileName().get());
+        }
         o.put("iops_wr", 0);
         o.put("ro", n.readOnly());
         o.put("node-name", n.nodeName());
-        o.put("backing_file_depth", filter ? 1 : 0);
+        o.put("backing_file_depth", filter ? 1 : backingDepth(n));
         o.put("drv", n.driverName());
         o.put("iops", 0);
         o.put("bps_wr", 0);
@@ -277,10 +307,41 @@ public final class BlockQmp {
         return o;
     }
 
+    /** Nodes below {@code n} in its backing chain. */
+    private static int backingDepth(BlockNode n) {
+        int depth = 0;
+        while (n instanceof Qcow2Node q && q.backingNode().isPresent()) {
+            depth++;
+            n = q.backingNode().get();
+        }
+        return depth;
+    }
+
     private static ObjectNode imageInfo(BlockNode n, boolean withBacking) {
         ObjectNode img = JSON.objectNode();
         if (withBacking && n instanceof BlkdebugNode) {
             img.set("backing-image", imageInfo(n.children().getFirst().node(), true));
+        }
+        if (n instanceof Qcow2Node q) {
+            if (withBacking && q.backingNode().isPresent()) {
+                img.set("backing-image", imageInfo(q.backingNode().get(), true));
+            }
+            q.backingFileName().ifPresent(b -> img.put("backing-filename", b));
+            q.backingNode().ifPresent(b -> img.put("full-backing-filename", b.filename()));
+            q.backingFormat().ifPresent(f -> img.put("backing-filename-format", f));
+            img.put("cluster-size", q.clusterSize());
+            img.put("dirty-flag", false);
+            ObjectNode spec = img.putObject("format-specific");
+            spec.put("type", "qcow2");
+            ObjectNode data = spec.putObject("data");
+            data.put("compat", q.version() >= 3 ? "1.1" : "0.10");
+            if (q.version() >= 3) {
+                data.put("compression-type", "zlib");
+                data.put("lazy-refcounts", q.lazyRefcounts());
+                data.put("corrupt", q.corrupt());
+                data.put("extended-l2", q.extendedL2());
+            }
+            data.put("refcount-bits", q.refcountBits());
         }
         long size;
         try {

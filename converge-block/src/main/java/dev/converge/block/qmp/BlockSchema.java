@@ -97,6 +97,18 @@ public final class BlockSchema {
     private BlockSchema() {
     }
 
+    private static SchemaType refOrNull(SchemaType ref, String level) {
+        List<SchemaType> alts = new java.util.ArrayList<>();
+        if (ref instanceof AlternateType a) {
+            alts.addAll(a.alternatives());
+        } else {
+            alts.add(ref);
+        }
+        alts.add(BuiltinType.NULL);
+        return new AlternateType("BlockdevRefOrNull" + level, alts,
+                "Reference to a block device, or null for none.");
+    }
+
     /**
      * QEMU's BlockdevOptions is recursive (an inline child is a BlockdevOptions); our schema types
      * are plain values, so the recursion is unrolled {@link #NESTING} levels deep. Each nested level
@@ -132,6 +144,25 @@ public final class BlockSchema {
                 required("file", ref, "the child holding the bytes"),
                 optional("offset", BuiltinType.INT, "position where the block device starts; default 0"),
                 optional("size", BuiltinType.INT, "the assumed size of the device; default to the end of file")));
+        variants.put("qcow2", ObjectType.struct("BlockdevOptionsQcow2" + level,
+                "Driver specific block device options for qcow2.",
+                required("file", ref, "the node holding the image"),
+                optional("backing", refOrNull(ref, level), "the backing node: a node name, inline options, or null "
+                        + "for none; default: the backing file the image names, opened read-only"),
+                optional("lazy-refcounts", BuiltinType.BOOL, "accepted; converge keeps refcounts in order always"),
+                optional("pass-discard-request", BuiltinType.BOOL, "accepted"),
+                optional("pass-discard-snapshot", BuiltinType.BOOL, "accepted"),
+                optional("pass-discard-other", BuiltinType.BOOL, "accepted"),
+                optional("discard-no-unref", BuiltinType.BOOL, "accepted"),
+                optional("overlap-check", BuiltinType.ANY, "accepted"),
+                optional("cache-size", BuiltinType.INT, "the maximum total metadata cache size in bytes"),
+                optional("l2-cache-size", BuiltinType.INT, "the maximum L2 table cache size in bytes; default: "
+                        + "enough for the whole disk, at most 32 MiB"),
+                optional("l2-cache-entry-size", BuiltinType.INT, "accepted (entries are whole clusters)"),
+                optional("refcount-cache-size", BuiltinType.INT, "the maximum refcount block cache size in bytes"),
+                optional("cache-clean-interval", BuiltinType.INT, "accepted"),
+                optional("encrypt", BuiltinType.ANY, "refused: encrypted images are not supported"),
+                optional("data-file", BuiltinType.ANY, "refused: external data files are not supported")));
         plugins.forEach(p -> variants.put(p.name(), p.options()));
         List<Member> base = List.of(
                 required("driver", driver, "block driver name"),
@@ -166,9 +197,19 @@ public final class BlockSchema {
                 required("format", BuiltinType.STR, "format of the image file"),
                 optional("dirty-flag", BuiltinType.BOOL, "true if image is not cleanly closed"),
                 optional("actual-size", BuiltinType.INT, "actual size on disk in bytes, if known"),
-                required("virtual-size", BuiltinType.INT, "maximum capacity in bytes")));
-        // No backing-image member: converge has no backing chains (QEMU's is recursive).
-        return ObjectType.struct("ImageInfo", "Information about a QEMU image file.", m);
+                required("virtual-size", BuiltinType.INT, "maximum capacity in bytes"),
+                optional("cluster-size", BuiltinType.INT, "size of a cluster in bytes (qcow2)"),
+                optional("backing-filename", BuiltinType.STR, "name of the backing file, as the image stores it"),
+                optional("full-backing-filename", BuiltinType.STR, "full path of the backing file"),
+                optional("backing-filename-format", BuiltinType.STR, "the format of the backing file"),
+                optional("format-specific", BuiltinType.ANY, "structure supplying additional format-specific "
+                        + "information (qcow2: compat, lazy-refcounts, refcount-bits, corrupt, extended-l2)")));
+        if (depth > 0) {
+            // QEMU's ImageInfo is recursive; unrolled, each level with its own name
+            m.add(optional("backing-image", imageInfo(depth - 1), "info of the backing image"));
+        }
+        String name = depth == 3 ? "ImageInfo" : "ImageInfo-L" + (4 - depth);
+        return ObjectType.struct(name, "Information about a QEMU image file.", m);
     }
 
     public static final ObjectType DEVICE_INFO = ObjectType.struct("BlockDeviceInfo",

@@ -191,6 +191,6 @@ class BlockQmpTest {
         var spec = registry.command("blockdev-add").orElseThrow();
         assertThat(spec.arguments().typeName()).isEqualTo("BlockdevOptions");
         assertThat(spec.arguments().discriminator()).isEqualTo("driver");
-        assertThat(spec.arguments().variants()).containsOnlyKeys("blkdebug", "file", "null-co", "raw");
+        assertThat(spec.arguments().variants()).containsOnlyKeys("blkdebug", "file", "null-co", "qcow2", "raw");
     }
 }

@@ -1,0 +1,1001 @@
+package dev.converge.block.driver.qcow2;
+
+import dev.converge.block.BlockChild;
+import dev.converge.block.BlockIOException;
+import dev.converge.block.BlockNode;
+import dev.converge.block.Errno;
+import dev.converge.block.Extent;
+import dev.converge.block.NodeOptions;
+import dev.converge.block.driver.OpenException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.zip.DataFormatException;
+import java.util.zip.Deflater;
+import java.util.zip.Inflater;
+
+/**
+ * The {@code qcow2} format driver (QEMU's published format, docs/interop/qcow2.txt), over a
+ * {@code file} child and an optional {@code backing} node.
+ *
+ * <h2>Mapping</h2>
+ * Guest offsets map through the L1 table (in memory, written through) and L2 tables (in a
+ * write-back {@link TableCache}) to host clusters. Unallocated clusters read from the backing
+ * node (zeroes past its end, or without one); zero clusters (v3), compressed clusters (deflate)
+ * and extended L2 entries with 32 subclusters are read. Writes allocate whole clusters: a partial
+ * write into an unallocated, zero, compressed or shared cluster first reads the cluster's current
+ * contents (copy-on-write from the backing node) and writes the whole cluster anew.
+ *
+ * <h2>Crash safety</h2>
+ * In QEMU's order: refcounts are raised (cached) before the data is written, the data before the
+ * L2 entry is set, and the L2 cache writes nothing before the refcount cache is written and the
+ * file flushed; a new L2 table is written before the L1 entry that points at it. Freeing goes
+ * the other way: the L2 tables no longer pointing at a cluster are written and flushed before its
+ * refcount drops. A kill -9 at any point leaves at most leaked clusters.
+ *
+ * <h2>Locks</h2>
+ * {@link #meta} guards every metadata structure (L1, caches, refcounts, header state) and is held
+ * across allocating writes, so two writers never allocate the same guest cluster.
+ * {@link #freeLock} keeps clusters from being freed under in-flight I/O: reads and in-place
+ * writes hold it shared, requests that free clusters (discard, zeroing with unmap) exclusive.
+ * Order: freeLock before meta. Compressed data is read under {@link #meta}.
+ */
+public final class Qcow2Node extends BlockNode {
+    private static final ValueLayout.OfLong BE64 = Refcounts.BE64;
+    /** QEMU's default L2 cache: enough for the whole disk, at most 32 MiB. */
+    static final long DEFAULT_L2_CACHE_MAX = 32L << 20;
+
+    private final BlockChild file;
+    /** The backing node's edge, or null. */
+    private final BlockChild backing;
+    private final String backingFileName;
+    private final String backingFormat;
+    private final int version;
+    private final int clusterBits;
+    private final long clusterSize;
+    private final boolean extendedL2;
+    /** Bytes per L2 entry: 8, or 16 with extended L2. */
+    private final int l2EntryBytes;
+    private final int l2Bits;
+    private final long subclusterSize;
+    private final int subclusterBits;
+    private final boolean lazyRefcounts;
+    private final Qcow2Header openedHeader;
+    private final ReentrantLock meta = new ReentrantLock();
+    private final ReentrantReadWriteLock freeLock = new ReentrantReadWriteLock();
+    /** Guarded by meta. */
+    private long[] l1;
+    /** Guarded by meta. */
+    private long l1Offset;
+    /** Virtual size; written under meta (resize), read anywhere. */
+    private volatile long size;
+    /** Guarded by meta. */
+    private final TableCache l2Cache;
+    /** Guarded by meta. */
+    private final Refcounts refcounts;
+    /** A cluster-sized buffer for copy-on-write; guarded by meta. */
+    private final MemorySegment scratch;
+    /** A cluster of zeroes, never written. */
+    private final MemorySegment zeroCluster;
+    private final Arena arena = Arena.ofShared();
+    /** Set when corruption was found: every later write fails. */
+    private volatile boolean corrupt;
+    private volatile boolean closed;
+
+    private Qcow2Node(String nodeName, NodeOptions options, BlockNode fileNode, BlockNode backingNode,
+            Probe probe, long l2CacheBytes, long refcountCacheBytes) throws BlockIOException {
+        super(nodeName, "qcow2", options);
+        Qcow2Header h = probe.header();
+        this.openedHeader = h;
+        this.file = addChild("file", fileNode, true);
+        this.backing = backingNode == null ? null : addChild("backing", backingNode);
+        this.backingFileName = probe.backingFile().orElse(null);
+        this.backingFormat = h.backingFormat().orElse(null);
+        this.version = h.version();
+        this.clusterBits = h.clusterBits();
+        this.clusterSize = h.clusterSize();
+        this.extendedL2 = h.extendedL2();
+        this.l2EntryBytes = extendedL2 ? 16 : 8;
+        this.l2Bits = clusterBits - (extendedL2 ? 4 : 3);
+        this.subclusterSize = extendedL2 ? clusterSize / L2Entry.SUBCLUSTERS : clusterSize;
+        this.subclusterBits = Long.numberOfTrailingZeros(subclusterSize);
+        this.lazyRefcounts = h.lazyRefcounts();
+        this.size = h.size();
+        this.l1Offset = h.l1TableOffset();
+        this.l1 = new long[h.l1Size()];
+        if (h.l1Size() > 0) {
+            MemorySegment seg = arena.allocate((long) h.l1Size() * 8);
+            file.read(l1Offset, seg);
+            for (int i = 0; i < l1.length; i++) {
+                l1[i] = seg.getAtIndex(BE64, i);
+            }
+        }
+        long l2Max = (long) l1.length * clusterSize;
+        int l2Tables = (int) Math.max(16, Math.min(l2Max, l2CacheBytes) / clusterSize);
+        int rbTables = (int) Math.max(4, refcountCacheBytes / clusterSize);
+        TableCache.FileSync sync = this::syncFile;
+        this.refcounts = new Refcounts(file, h, fileNode.size(), rbTables, sync);
+        this.l2Cache = new TableCache("L2 table", file, (int) clusterSize, l2Tables, sync);
+        this.l2Cache.dependOn(refcounts.cache());
+        this.scratch = arena.allocate(clusterSize, 4096);
+        this.zeroCluster = arena.allocate(clusterSize, 4096);
+    }
+
+    /** What {@link #probe} found: the header and the backing file name stored in the image. */
+    public record Probe(Qcow2Header header, Optional<String> backingFile) {
+    }
+
+    /**
+     * Reads and checks the header of the image in {@code file}, before the backing node is opened.
+     *
+     * @throws OpenException with a text that names what is wrong
+     */
+    public static Probe probe(BlockNode file, boolean readOnly) throws OpenException {
+        try {
+            long fileSize = file.size();
+            int len = (int) Math.min(fileSize, 1 << 21);
+            ByteBuffer head;
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment seg = a.allocate(Math.max(len, 1));
+                if (len > 0) {
+                    file.read(0, seg.asSlice(0, len));
+                }
+                head = ByteBuffer.wrap(seg.asSlice(0, len).toArray(ValueLayout.JAVA_BYTE));
+            }
+            Qcow2Header h = Qcow2Header.parse(head);
+            if (h.cryptMethod() != 0) {
+                throw new OpenException("Encrypted qcow2 images are not supported by converge");
+            }
+            if (h.dataFile().isPresent() || (h.incompatibleFeatures() & Qcow2Header.INCOMPAT_DATA_FILE) != 0) {
+                throw new OpenException("qcow2 images with an external data file ('data-file') are not supported "
+                        + "by converge");
+            }
+            long unknown = h.incompatibleFeatures() & ~Qcow2Header.INCOMPAT_KNOWN;
+            if (unknown != 0) {
+                throw new OpenException("Unsupported qcow2 feature(s): incompatible bits 0x" + Long.toHexString(unknown));
+            }
+            if (h.compressionType() != 0) {
+                throw new OpenException("qcow2 compression type " + h.compressionType()
+                        + " (zstd) is not supported by converge (only deflate)");
+            }
+            if (h.extendedL2() && h.clusterBits() < 14) {
+                throw new OpenException("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
+            }
+            if (!readOnly && h.corrupt()) {
+                throw new OpenException("qcow2: Image is corrupt; cannot be opened read/write");
+            }
+            if (!readOnly && h.dirty()) {
+                throw new OpenException("qcow2 image was not closed cleanly (dirty bit set by lazy refcounts): "
+                        + "repair it with 'qemu-img check -r all' first, or open it read-only");
+            }
+            if (!readOnly && h.nbSnapshots() > 0) {
+                throw new OpenException("qcow2 images with internal snapshots can only be opened read-only by converge");
+            }
+            if (!readOnly && (h.autoclearFeatures() & Qcow2Header.AUTOCLEAR_BITMAPS) != 0) {
+                // writes would make the persistent bitmaps stale; QEMU keeps them in step, we cannot yet
+                throw new OpenException("qcow2 images with persistent dirty bitmaps can only be opened read-only "
+                        + "by converge");
+            }
+            if (h.size() < 0 || (h.l1Size() > 0 && (h.l1TableOffset() & (h.clusterSize() - 1)) != 0)
+                    || (h.refcountTableOffset() & (h.clusterSize() - 1)) != 0) {
+                throw new OpenException("qcow2 header is invalid: misaligned table offsets");
+            }
+            long needL1 = (h.size() + (h.clusterSize() * (h.clusterSize() / (h.extendedL2() ? 16 : 8))) - 1)
+                    / (h.clusterSize() * (h.clusterSize() / (h.extendedL2() ? 16 : 8)));
+            if (h.l1Size() < needL1) {
+                throw new OpenException("L1 table is too small");
+            }
+            return new Probe(h, h.backingFile(head));
+        } catch (Qcow2Header.FormatException e) {
+            throw new OpenException(e.getMessage());
+        } catch (BlockIOException e) {
+            throw new OpenException("Could not read qcow2 header: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Opens the image over {@code file} with the probed header and {@code backing} (or none).
+     *
+     * @param l2CacheBytes       L2 cache size in bytes (0: QEMU's default)
+     * @param refcountCacheBytes refcount cache size in bytes (0: a quarter of the L2 cache)
+     */
+    public static Qcow2Node open(String nodeName, NodeOptions options, BlockNode file, BlockNode backing, Probe probe,
+            long l2CacheBytes, long refcountCacheBytes) throws OpenException {
+        long l2 = l2CacheBytes > 0 ? l2CacheBytes : DEFAULT_L2_CACHE_MAX;
+        long rb = refcountCacheBytes > 0 ? refcountCacheBytes : Math.max(l2 / 4, 4 * probe.header().clusterSize());
+        try {
+            return new Qcow2Node(nodeName, options, file, backing, probe, l2, rb);
+        } catch (BlockIOException e) {
+            throw new OpenException("Could not open qcow2 image: " + e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- identity
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public String filename() {
+        return file.node().filename();
+    }
+
+    @Override
+    public OptionalLong actualSize() {
+        return file.node().actualSize();
+    }
+
+    /** The backing node, if any. */
+    public Optional<BlockNode> backingNode() {
+        return backing == null ? Optional.empty() : Optional.of(backing.node());
+    }
+
+    /** The backing file name stored in the image, if any. */
+    public Optional<String> backingFileName() {
+        return Optional.ofNullable(backingFileName);
+    }
+
+    /** The backing format stored in the image, if any. */
+    public Optional<String> backingFormat() {
+        return Optional.ofNullable(backingFormat);
+    }
+
+    public int version() {
+        return version;
+    }
+
+    public long clusterSize() {
+        return clusterSize;
+    }
+
+    public boolean extendedL2() {
+        return extendedL2;
+    }
+
+    public boolean lazyRefcounts() {
+        return lazyRefcounts;
+    }
+
+    public int refcountBits() {
+        return openedHeader.refcountBits();
+    }
+
+    /** Whether corruption was found (the corrupt bit is set in the image). */
+    public boolean corrupt() {
+        return corrupt || openedHeader.corrupt();
+    }
+
+    /** L2 cache hits and misses since open (for query-blockstats-like diagnostics). */
+    public long[] l2CacheCounters() {
+        meta.lock();
+        try {
+            return new long[] {l2Cache.hits(), l2Cache.misses()};
+        } finally {
+            meta.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- mapping
+
+    /**
+     * One run of guest bytes that read the same way.
+     *
+     * @param kind   how the run reads
+     * @param host   host offset of the run's first byte (NORMAL), or the raw entry (COMPRESSED)
+     * @param length bytes in the run
+     * @param copied NORMAL only: the cluster may be written in place (refcount 1)
+     */
+    private record Run(L2Entry.Kind kind, long host, long length, boolean copied) {
+    }
+
+    private long l2Coverage() {
+        return 1L << (clusterBits + l2Bits);
+    }
+
+    /** The run starting at guest {@code off}, at most {@code len} bytes, within one L2 table. Under meta. */
+    private Run map(long off, long len) throws BlockIOException {
+        long l1Index = off >>> (clusterBits + l2Bits);
+        long tableEnd = (l1Index + 1) * l2Coverage();
+        long max = Math.min(len, tableEnd - off);
+        long l2Offset = l1Index < l1.length ? l1[(int) l1Index] & L2Entry.OFFSET_MASK : 0;
+        if (l2Offset == 0) {
+            return new Run(L2Entry.Kind.UNALLOCATED, 0, max, false);
+        }
+        checkAligned(l2Offset, "L2 table offset");
+        TableCache.Table t = l2Cache.get(l2Offset);
+        int index = (int) ((off >>> clusterBits) & ((1L << l2Bits) - 1));
+        long entry = t.data.get(BE64, (long) index * l2EntryBytes);
+        long bitmap = extendedL2 ? t.data.get(BE64, (long) index * l2EntryBytes + 8) : 0;
+        int sc = (int) ((off & (clusterSize - 1)) >>> subclusterBits);
+        L2Entry.Kind kind = L2Entry.kind(entry, bitmap, extendedL2, sc);
+        if (kind == L2Entry.Kind.COMPRESSED) {
+            long clusterEnd = (off | (clusterSize - 1)) + 1;
+            return new Run(kind, entry, Math.min(max, clusterEnd - off), false);
+        }
+        long host = 0;
+        boolean copied = false;
+        if (kind == L2Entry.Kind.NORMAL) {
+            long h = L2Entry.hostOffset(entry);
+            checkAligned(h, "data cluster offset");
+            host = h + (off & (clusterSize - 1));
+            copied = (entry & L2Entry.COPIED) != 0;
+        }
+        // extend over following subclusters/clusters of the same kind (and contiguous host data)
+        long pos = ((off >>> subclusterBits) + 1) << subclusterBits;
+        while (pos < off + max) {
+            int i = (int) ((pos >>> clusterBits) & ((1L << l2Bits) - 1));
+            long e = t.data.get(BE64, (long) i * l2EntryBytes);
+            long bm = extendedL2 ? t.data.get(BE64, (long) i * l2EntryBytes + 8) : 0;
+            int s = (int) ((pos & (clusterSize - 1)) >>> subclusterBits);
+            L2Entry.Kind k = L2Entry.kind(e, bm, extendedL2, s);
+            if (k != kind) {
+                break;
+            }
+            if (kind == L2Entry.Kind.NORMAL && (L2Entry.hostOffset(e) + (pos & (clusterSize - 1)) != host + (pos - off)
+                    || ((e & L2Entry.COPIED) != 0) != copied)) {
+                break;
+            }
+            pos += subclusterSize;
+        }
+        return new Run(kind, host, Math.min(max, pos - off), copied);
+    }
+
+    private void checkAligned(long hostOffset, String what) throws BlockIOException {
+        if ((hostOffset & (clusterSize - 1)) != 0) {
+            throw markCorrupt(what + " " + hostOffset + " is not cluster aligned");
+        }
+    }
+
+    /** Sets the corrupt bit (as QEMU does on finding inconsistent metadata) and fails the request. */
+    private BlockIOException markCorrupt(String what) {
+        if (!corrupt && !readOnly()) {
+            corrupt = true;
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment bits = a.allocate(8);
+                bits.set(BE64, 0, openedHeader.incompatibleFeatures() | Qcow2Header.INCOMPAT_CORRUPT);
+                file.write(Qcow2Header.OFF_INCOMPATIBLE, bits, Set.of());
+                file.flush();
+            } catch (BlockIOException e) {
+                // the request fails anyway; the image stays as it is
+            }
+        }
+        return new BlockIOException(Errno.EIO, "qcow2 node '" + nodeName() + "' is corrupt: " + what
+                + "; further writes are refused");
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    @Override
+    protected void doRead(long offset, MemorySegment dst) throws BlockIOException {
+        checkOpen();
+        long len = dst.byteSize();
+        long pos = 0;
+        while (pos < len) {
+            long off = offset + pos;
+            long n;
+            freeLock.readLock().lock();
+            try {
+                Run r;
+                meta.lock();
+                try {
+                    r = map(off, len - pos);
+                    n = r.length();
+                    if (r.kind() == L2Entry.Kind.COMPRESSED) {
+                        readCompressed(r.host(), off & (clusterSize - 1), dst.asSlice(pos, n));
+                        pos += n;
+                        continue;
+                    }
+                } finally {
+                    meta.unlock();
+                }
+                MemorySegment part = dst.asSlice(pos, n);
+                switch (r.kind()) {
+                    case NORMAL -> file.read(r.host(), part);
+                    case ZERO -> part.fill((byte) 0);
+                    case UNALLOCATED -> readBacking(off, part);
+                    default -> throw new IllegalStateException(r.kind().toString());
+                }
+            } finally {
+                freeLock.readLock().unlock();
+            }
+            pos += n;
+        }
+    }
+
+    /** Reads what lies under this image: the backing node's bytes, zeroes past its end or without one. */
+    private void readBacking(long off, MemorySegment dst) throws BlockIOException {
+        if (backing == null) {
+            dst.fill((byte) 0);
+            return;
+        }
+        long backingSize = backing.node().size();
+        long n = Math.max(0, Math.min(dst.byteSize(), backingSize - off));
+        if (n > 0) {
+            backing.read(off, dst.asSlice(0, n));
+        }
+        if (n < dst.byteSize()) {
+            dst.asSlice(n).fill((byte) 0);
+        }
+    }
+
+    /** Inflates the compressed cluster {@code entry} and copies [inCluster, +dst) out of it. Under meta. */
+    private void readCompressed(long entry, long inCluster, MemorySegment dst) throws BlockIOException {
+        long hostOff = L2Entry.compressedOffset(entry, clusterBits);
+        long clen = L2Entry.compressedLength(entry, clusterBits);
+        long fileSize = file.node().size();
+        clen = Math.min(clen, fileSize - hostOff);
+        if (clen <= 0 || clen > 2 * clusterSize + 512) {
+            throw markCorrupt("compressed cluster descriptor at host offset " + hostOff + " is out of range");
+        }
+        byte[] in = new byte[(int) clen];
+        MemorySegment inSeg = MemorySegment.ofArray(in);
+        file.read(hostOff, inSeg);
+        byte[] out = new byte[(int) clusterSize];
+        Inflater inf = new Inflater(true);
+        try {
+            inf.setInput(in);
+            int got = 0;
+            while (got < out.length && !inf.finished()) {
+                int k = inf.inflate(out, got, out.length - got);
+                if (k == 0 && (inf.needsInput() || inf.needsDictionary())) {
+                    break;
+                }
+                got += k;
+            }
+            if (got != out.length) {
+                throw new BlockIOException(Errno.EIO, "compressed cluster at host offset " + hostOff
+                        + " inflates to " + got + " bytes, not " + out.length);
+            }
+        } catch (DataFormatException e) {
+            throw new BlockIOException(Errno.EIO, "compressed cluster at host offset " + hostOff + ": " + e.getMessage());
+        } finally {
+            inf.end();
+        }
+        MemorySegment.copy(MemorySegment.ofArray(out), inCluster, dst, 0, dst.byteSize());
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    private void checkOpen() throws BlockIOException {
+        if (closed) {
+            throw new BlockIOException(Errno.EIO, "node '" + nodeName() + "' is closed");
+        }
+    }
+
+    private void checkWritable() throws BlockIOException {
+        checkOpen();
+        if (corrupt) {
+            throw new BlockIOException(Errno.EIO, "qcow2 node '" + nodeName() + "' is corrupt; writes are refused");
+        }
+    }
+
+    @Override
+    protected void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+        checkWritable();
+        long len = src.byteSize();
+        long pos = 0;
+        while (pos < len) {
+            pos += writeSome(offset + pos, src.asSlice(pos));
+        }
+        if (fua) {
+            doFlush();
+        }
+    }
+
+    /** Writes a prefix of {@code src} at guest {@code off}; returns its length. */
+    private long writeSome(long off, MemorySegment src) throws BlockIOException {
+        freeLock.readLock().lock();
+        try {
+            Run r;
+            meta.lock();
+            try {
+                r = map(off, src.byteSize());
+                if (r.kind() != L2Entry.Kind.NORMAL || !r.copied()) {
+                    return allocatingWrite(off, src);
+                }
+            } finally {
+                meta.unlock();
+            }
+            file.write(r.host(), src.asSlice(0, r.length()), Set.of()); // in place: no metadata changes
+            return r.length();
+        } finally {
+            freeLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Writes into clusters that need new metadata: whole unallocated or zero clusters get fresh
+     * clusters (several at once, written with one request); any other cluster is rewritten whole
+     * with its current contents around the new bytes. Under meta; returns the bytes written.
+     */
+    private long allocatingWrite(long off, MemorySegment src) throws BlockIOException {
+        long inCluster = off & (clusterSize - 1);
+        TableCache.Table t = l2Table(off, true);
+        int index = l2Index(off);
+        if (inCluster == 0 && src.byteSize() >= clusterSize) {
+            // whole clusters with no host cluster of their own: allocate them together
+            long max = Math.min(src.byteSize() >>> clusterBits, (1L << l2Bits) - index);
+            long n = 0;
+            while (n < max && hasNoHostCluster(t, index + (int) n)) {
+                n++;
+            }
+            if (n > 0) {
+                long host = refcounts.allocate(n);
+                file.write(host, src.asSlice(0, n << clusterBits), Set.of());
+                t = l2Table(off, false); // the allocation may have evicted it
+                for (int i = 0; i < n; i++) {
+                    setEntry(t, index + i, (host + ((long) i << clusterBits)) | L2Entry.COPIED,
+                            L2Entry.ALL_ALLOCATED);
+                }
+                return n << clusterBits;
+            }
+        }
+        long n = Math.min(src.byteSize(), clusterSize - inCluster);
+        long clusterStart = off - inCluster;
+        // the cluster's current contents around the new bytes
+        if (n < clusterSize) {
+            readCurrent(clusterStart, scratch);
+        }
+        MemorySegment.copy(src, 0, scratch, inCluster, n);
+        t = l2Table(off, false);
+        long entry = t.data.get(BE64, (long) index * l2EntryBytes);
+        long oldHost = L2Entry.hostOffset(entry);
+        if (!L2Entry.compressed(entry) && oldHost != 0 && (entry & L2Entry.COPIED) != 0) {
+            // our own cluster (zero-flagged, or with unallocated subclusters): rewrite it in place
+            file.write(oldHost, scratch, Set.of());
+            setEntry(t, index, oldHost | L2Entry.COPIED, L2Entry.ALL_ALLOCATED);
+            return n;
+        }
+        long host = refcounts.allocate(1);
+        file.write(host, scratch, Set.of());
+        t = l2Table(off, false);
+        setEntry(t, index, host | L2Entry.COPIED, L2Entry.ALL_ALLOCATED);
+        if (L2Entry.compressed(entry)) {
+            // the old compressed data is ours alone once the new entry is on disk
+            writeBackL2AndSync();
+            long c = L2Entry.compressedOffset(entry, clusterBits);
+            long last = c + L2Entry.compressedLength(entry, clusterBits) - 1;
+            refcounts.update(c & ~(clusterSize - 1), ((last >>> clusterBits) - (c >>> clusterBits)) + 1, -1);
+        } else if (oldHost != 0) {
+            writeBackL2AndSync(); // a shared cluster: drop our reference after the entry moved
+            refcounts.update(oldHost, 1, -1);
+        }
+        return n;
+    }
+
+    /** Reads the guest cluster at {@code clusterStart} (clipped to the disk) as it reads now. Under meta. */
+    private void readCurrent(long clusterStart, MemorySegment buf) throws BlockIOException {
+        long n = Math.min(clusterSize, size - clusterStart);
+        long pos = 0;
+        while (pos < n) {
+            Run r = map(clusterStart + pos, n - pos);
+            MemorySegment part = buf.asSlice(pos, r.length());
+            switch (r.kind()) {
+                case NORMAL -> file.read(r.host(), part);
+                case ZERO -> part.fill((byte) 0);
+                case UNALLOCATED -> readBacking(clusterStart + pos, part);
+                case COMPRESSED -> readCompressed(r.host(), (clusterStart + pos) & (clusterSize - 1), part);
+            }
+            pos += r.length();
+        }
+        if (n < clusterSize) {
+            buf.asSlice(n).fill((byte) 0);
+        }
+    }
+
+    private boolean hasNoHostCluster(TableCache.Table t, int index) {
+        long e = t.data.get(BE64, (long) index * l2EntryBytes);
+        return !L2Entry.compressed(e) && L2Entry.hostOffset(e) == 0;
+    }
+
+    private int l2Index(long off) {
+        return (int) ((off >>> clusterBits) & ((1L << l2Bits) - 1));
+    }
+
+    private void setEntry(TableCache.Table t, int index, long entry, long bitmap) {
+        t.data.set(BE64, (long) index * l2EntryBytes, entry);
+        if (extendedL2) {
+            t.data.set(BE64, (long) index * l2EntryBytes + 8, bitmap);
+        }
+        t.dirty = true;
+    }
+
+    /**
+     * The L2 table covering guest {@code off}; with {@code create}, allocates it when the L1 entry
+     * is empty (written, then the L1 entry). Under meta.
+     */
+    private TableCache.Table l2Table(long off, boolean create) throws BlockIOException {
+        int l1Index = (int) (off >>> (clusterBits + l2Bits));
+        if (l1Index >= l1.length) {
+            throw new BlockIOException(Errno.EIO, "guest offset " + off + " is past the L1 table");
+        }
+        long l2Offset = l1[l1Index] & L2Entry.OFFSET_MASK;
+        if (l2Offset != 0) {
+            return l2Cache.get(l2Offset);
+        }
+        if (!create) {
+            throw new IllegalStateException("L2 table vanished");
+        }
+        long at = refcounts.allocate(1);
+        TableCache.Table t = l2Cache.create(at);
+        l2Cache.writeBack(t); // refcounts first (dependency), then the table
+        syncFile();
+        setL1Entry(l1Index, at | L2Entry.COPIED);
+        return t;
+    }
+
+    private void setL1Entry(int index, long value) throws BlockIOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment e = a.allocate(8);
+            e.set(BE64, 0, value);
+            file.write(l1Offset + index * 8L, e, Set.of());
+        }
+        l1[index] = value;
+    }
+
+    /** Writes the refcount blocks, flushes, writes the L2 tables, flushes (before refcounts may drop). */
+    private void writeBackL2AndSync() throws BlockIOException {
+        l2Cache.writeBack();
+        syncFile();
+    }
+
+    private void syncFile() throws BlockIOException {
+        if (!options().noFlush()) {
+            file.flush();
+        }
+    }
+
+    // ---------------------------------------------------------------- zeroes and discard
+
+    @Override
+    protected void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback)
+            throws BlockIOException {
+        checkWritable();
+        long end = offset + bytes;
+        long start = alignUp(offset);
+        // the last cluster of a disk whose size is not cluster aligned counts as whole
+        long whole = end == size ? alignUp(end) : alignDown(end);
+        boolean canFlag = version >= 3 || backing == null;
+        if (!canFlag || whole <= start) {
+            writeZeroBuffers(offset, bytes, noFallback);
+            return;
+        }
+        writeZeroBuffers(offset, start - offset, noFallback);
+        changeClusters(start, whole - start, mayUnmap, true);
+        if (end < whole) {
+            return;
+        }
+        writeZeroBuffers(whole, end - whole, noFallback);
+    }
+
+    /** Zeroes a partial-cluster range by writing zeroes, unless it reads as zeroes already. */
+    private void writeZeroBuffers(long off, long bytes, boolean noFallback) throws BlockIOException {
+        if (bytes <= 0) {
+            return;
+        }
+        if (readsAsZeroes(off, bytes)) {
+            return;
+        }
+        if (noFallback) {
+            throw new BlockIOException(Errno.ENOTSUP, "write-zeroes of " + bytes + " bytes at " + off
+                    + " on qcow2 node '" + nodeName() + "' needs zero buffers written, and NO_FALLBACK was given");
+        }
+        for (long done = 0; done < bytes;) {
+            long n = Math.min(clusterSize, bytes - done);
+            doWrite(off + done, zeroCluster.asSlice(0, n), false);
+            done += n;
+        }
+    }
+
+    private boolean readsAsZeroes(long off, long bytes) throws BlockIOException {
+        meta.lock();
+        try {
+            long pos = off;
+            while (pos < off + bytes) {
+                Run r = map(pos, off + bytes - pos);
+                if (!(r.kind() == L2Entry.Kind.ZERO || (r.kind() == L2Entry.Kind.UNALLOCATED && backing == null))) {
+                    return false;
+                }
+                pos += r.length();
+            }
+            return true;
+        } finally {
+            meta.unlock();
+        }
+    }
+
+    @Override
+    protected void doDiscard(long offset, long bytes) throws BlockIOException {
+        checkWritable();
+        long start = alignUp(offset);
+        long end = offset + bytes == size ? alignUp(size) : alignDown(offset + bytes);
+        if (end > start) {
+            changeClusters(start, end - start, true, false);
+        }
+    }
+
+    /**
+     * Zeroes ({@code zero}) or discards whole clusters [off, off + bytes): the entries become
+     * zero clusters (v3), or unallocated (discard, or zeroing v2 without a backing node); with
+     * {@code unmap} the host clusters are freed, after the L2 tables that no longer point at them
+     * were written and flushed.
+     */
+    private void changeClusters(long off, long bytes, boolean unmap, boolean zero) throws BlockIOException {
+        freeLock.writeLock().lock();
+        meta.lock();
+        try {
+            List<long[]> freed = new ArrayList<>();
+            long pos = off;
+            long end = Math.min(off + bytes, alignUp(size));
+            while (pos < end) {
+                int l1Index = (int) (pos >>> (clusterBits + l2Bits));
+                long tableEnd = Math.min(end, (long) (l1Index + 1) * l2Coverage());
+                boolean hasTable = l1Index < l1.length && (l1[l1Index] & L2Entry.OFFSET_MASK) != 0;
+                if (!hasTable && (!zero || backing == null)) {
+                    pos = tableEnd; // unallocated without a table reads right already
+                    continue;
+                }
+                TableCache.Table t = l2Table(pos, true);
+                for (; pos < tableEnd; pos += clusterSize) {
+                    int i = l2Index(pos);
+                    long e = t.data.get(BE64, (long) i * l2EntryBytes);
+                    long host = L2Entry.compressed(e) ? 0 : L2Entry.hostOffset(e);
+                    boolean keep = !unmap && host != 0 && (e & L2Entry.COPIED) != 0;
+                    long newEntry;
+                    long newBitmap;
+                    if (zero && version >= 3) {
+                        newEntry = extendedL2 ? (keep ? host | L2Entry.COPIED : 0)
+                                : (keep ? host | L2Entry.COPIED : 0) | L2Entry.ZERO;
+                        newBitmap = L2Entry.ALL_ZERO;
+                    } else {
+                        newEntry = 0;
+                        newBitmap = 0;
+                        keep = false;
+                    }
+                    if (e == newEntry && !extendedL2) {
+                        continue;
+                    }
+                    setEntry(t, i, newEntry, newBitmap);
+                    if (L2Entry.compressed(e)) {
+                        long c = L2Entry.compressedOffset(e, clusterBits);
+                        long last = c + L2Entry.compressedLength(e, clusterBits) - 1;
+                        freed.add(new long[] {c & ~(clusterSize - 1), (last >>> clusterBits) - (c >>> clusterBits) + 1});
+                    } else if (host != 0 && !keep) {
+                        freed.add(new long[] {host, 1});
+                    }
+                }
+            }
+            if (!freed.isEmpty()) {
+                writeBackL2AndSync();
+                for (long[] f : freed) {
+                    refcounts.update(f[0], f[1], -1);
+                }
+            }
+        } finally {
+            meta.unlock();
+            freeLock.writeLock().unlock();
+        }
+    }
+
+    private long alignUp(long v) {
+        return (v + clusterSize - 1) & ~(clusterSize - 1);
+    }
+
+    private long alignDown(long v) {
+        return v & ~(clusterSize - 1);
+    }
+
+    // ---------------------------------------------------------------- resize
+
+    /**
+     * Grows the virtual disk: a larger L1 table first when needed (its refcounts and contents
+     * flushed before the header points at it, the old one freed after), then the header's size.
+     */
+    @Override
+    protected void doResize(long newSize) throws BlockIOException {
+        checkWritable();
+        if (newSize < size) {
+            throw new BlockIOException(Errno.ENOTSUP, "converge cannot shrink qcow2 images");
+        }
+        if (newSize % 512 != 0) {
+            throw new BlockIOException(Errno.EINVAL, "The new size must be a multiple of 512");
+        }
+        meta.lock();
+        try (Arena a = Arena.ofConfined()) {
+            long need = (newSize + l2Coverage() - 1) / l2Coverage();
+            if (need > l1.length) {
+                if (need > (32L << 20) / 8) {
+                    throw new BlockIOException(Errno.EFBIG, "Active L1 table too large");
+                }
+                long clusters = (need * 8 + clusterSize - 1) / clusterSize;
+                long at = refcounts.allocate(clusters);
+                MemorySegment table = a.allocate(clusters * clusterSize);
+                for (int i = 0; i < l1.length; i++) {
+                    table.setAtIndex(BE64, i, l1[i]);
+                }
+                refcounts.writeBack();
+                file.write(at, table, Set.of());
+                syncFile();
+                MemorySegment hdr = a.allocate(12);
+                hdr.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), 0, (int) need);
+                hdr.set(BE64, 4, at);
+                file.write(Qcow2Header.OFF_L1_SIZE, hdr, Set.of());
+                syncFile();
+                long oldOffset = l1Offset;
+                long oldClusters = ((long) l1.length * 8 + clusterSize - 1) / clusterSize;
+                l1 = java.util.Arrays.copyOf(l1, (int) need);
+                l1Offset = at;
+                if (oldClusters > 0 && oldOffset != 0) {
+                    refcounts.update(oldOffset, oldClusters, -1);
+                }
+            }
+            MemorySegment sz = a.allocate(8);
+            sz.set(BE64, 0, newSize);
+            file.write(Qcow2Header.OFF_SIZE, sz, Set.of());
+            syncFile();
+            size = newSize;
+        } finally {
+            meta.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- compressed writes
+
+    /**
+     * Writes one whole cluster compressed (deflate), as jobs with {@code compress} do; falls back
+     * to a normal write when the data does not shrink. {@code offset} must be cluster aligned and
+     * {@code src} one cluster long (shorter only for the last cluster of the disk).
+     */
+    public void writeCompressed(long offset, MemorySegment src) throws BlockIOException {
+        if ((offset & (clusterSize - 1)) != 0 || src.byteSize() > clusterSize
+                || (src.byteSize() < clusterSize && offset + src.byteSize() != size)) {
+            throw new BlockIOException(Errno.EINVAL, "compressed writes must cover exactly one cluster");
+        }
+        byte[] in = new byte[(int) clusterSize];
+        MemorySegment.copy(src, 0, MemorySegment.ofArray(in), 0, src.byteSize());
+        Deflater d = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
+        byte[] out = new byte[(int) clusterSize];
+        int clen;
+        try {
+            d.setInput(in);
+            d.finish();
+            clen = d.deflate(out);
+            if (!d.finished()) {
+                clen = -1;
+            }
+        } finally {
+            d.end();
+        }
+        if (clen < 0 || clen >= clusterSize - 512) {
+            write(offset, src); // does not shrink: store it plainly
+            return;
+        }
+        checkWritable();
+        freeLock.writeLock().lock();
+        meta.lock();
+        try {
+            TableCache.Table t = l2Table(offset, true);
+            int index = l2Index(offset);
+            long old = t.data.get(BE64, (long) index * l2EntryBytes);
+            long host = refcounts.allocate(1);
+            file.write(host, MemorySegment.ofArray(out).asSlice(0, clen), Set.of());
+            t = l2Table(offset, false);
+            setEntry(t, index, L2Entry.compressedEntry(host, clen, clusterBits), 0);
+            long oldHost = L2Entry.compressed(old) ? 0 : L2Entry.hostOffset(old);
+            if (L2Entry.compressed(old)) {
+                writeBackL2AndSync();
+                long c = L2Entry.compressedOffset(old, clusterBits);
+                long last = c + L2Entry.compressedLength(old, clusterBits) - 1;
+                refcounts.update(c & ~(clusterSize - 1), (last >>> clusterBits) - (c >>> clusterBits) + 1, -1);
+            } else if (oldHost != 0) {
+                writeBackL2AndSync();
+                refcounts.update(oldHost, 1, -1);
+            }
+        } finally {
+            meta.unlock();
+            freeLock.writeLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- flush, status, close
+
+    @Override
+    protected void doFlush() throws BlockIOException {
+        checkOpen();
+        meta.lock();
+        try {
+            l2Cache.writeBack();
+            refcounts.writeBack();
+        } finally {
+            meta.unlock();
+        }
+        file.flush();
+    }
+
+    @Override
+    protected List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException {
+        checkOpen();
+        List<Extent> out = new ArrayList<>();
+        long pos = offset;
+        long end = offset + bytes;
+        while (pos < end) {
+            Run r;
+            meta.lock();
+            try {
+                r = map(pos, end - pos);
+            } finally {
+                meta.unlock();
+            }
+            switch (r.kind()) {
+                case NORMAL, COMPRESSED -> out.add(new Extent(pos, r.length(), Extent.DATA | Extent.ALLOCATED));
+                case ZERO -> out.add(new Extent(pos, r.length(), Extent.ZERO | Extent.ALLOCATED));
+                case UNALLOCATED -> backingStatus(pos, r.length(), out);
+            }
+            pos += r.length();
+        }
+        return out;
+    }
+
+    /** The status of an unallocated range: the backing node's, without ALLOCATED; zero past it or without one. */
+    private void backingStatus(long off, long len, List<Extent> out) throws BlockIOException {
+        long covered = 0;
+        if (backing != null) {
+            long bsize = backing.node().size();
+            long n = Math.max(0, Math.min(len, bsize - off));
+            if (n > 0) {
+                for (Extent e : backing.blockStatus(off, n)) {
+                    out.add(new Extent(e.offset(), e.length(), e.flags() & ~Extent.ALLOCATED));
+                }
+                covered = n;
+            }
+        }
+        if (covered < len) {
+            out.add(new Extent(off + covered, len - covered, Extent.ZERO));
+        }
+    }
+
+    @Override
+    protected void close() {
+        if (closed) {
+            return;
+        }
+        if (!readOnly()) {
+            try {
+                doFlush();
+            } catch (BlockIOException e) {
+                System.getLogger(Qcow2Node.class.getName()).log(System.Logger.Level.WARNING,
+                        "qcow2 node '" + nodeName() + "': metadata could not be written at close: " + e.getMessage());
+            }
+        }
+        closed = true;
+        meta.lock();
+        try {
+            l2Cache.close();
+            refcounts.close();
+            arena.close();
+        } finally {
+            meta.unlock();
+        }
+    }
+
+    /** "qcow2" when the file starts with the qcow2 magic, else "raw" (QEMU's probe for backing files). */
+    public static String probeFormat(java.nio.file.Path file) {
+        try (var ch = java.nio.channels.FileChannel.open(file)) {
+            ByteBuffer b = ByteBuffer.allocate(4);
+            ch.read(b, 0);
+            return b.position() == 4 && b.getInt(0) == Qcow2Header.MAGIC ? "qcow2" : "raw";
+        } catch (java.io.IOException e) {
+            return "raw"; // opening it will report the error
+        }
+    }
+}

@@ -1,0 +1,18 @@
+/**
+ * The qcow2 format driver, written from QEMU's published specification (docs/interop/qcow2.txt).
+ * <ul>
+ * <li>{@link dev.converge.block.driver.qcow2.Qcow2Header}: the header and extensions, a pure codec.</li>
+ * <li>{@link dev.converge.block.driver.qcow2.L2Entry}: the bits of L1/L2 entries and compressed
+ *     descriptors, pure functions.</li>
+ * <li>{@code TableCache}: write-back LRU cache of L2 tables and refcount blocks, with QEMU's
+ *     cache dependency (refcounts reach the disk before the L2 entries that need them).</li>
+ * <li>{@code Refcounts}: the refcount table and blocks, cluster allocation, table growth.</li>
+ * <li>{@link dev.converge.block.driver.qcow2.Qcow2Node}: the node: mapping, reads through the
+ *     backing chain, allocating writes with copy-on-write, zero clusters, discard, compressed
+ *     clusters, block status.</li>
+ * </ul>
+ * Seam for persistent dirty bitmaps (issue 16): the header parser records the bitmaps extension
+ * and its autoclear bit; images carrying it open read-only until the bitmap directory is kept
+ * in step with writes.
+ */
+package dev.converge.block.driver.qcow2;
