@@ -1,6 +1,6 @@
 package dev.converge.daemon;
 
-import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.machine.kvm.MachineOptions;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.qmp.QmpAddress;
 import java.util.ArrayList;
@@ -23,9 +23,11 @@ public final class Converged implements Callable<Integer> {
             description = "Open a block node at start, with the same JSON as blockdev-add (repeatable).")
     List<String> blockdevs = new ArrayList<>();
 
-    @Option(names = "--machine", paramLabel = "memory=SIZE,vcpus=N,workload=NAME[,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]",
+    @Option(names = "--machine", paramLabel = "memory=SIZE,vcpus=N,workload=NAME[,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]"
+            + " | accel=kvm,memory=SIZE,vcpus=N[,guest=pattern|FILE][,serial=file:PATH|stdio|none]",
             description = "Create the daemon's machine (workload: idle, pattern or stress; disk=NODE also writes that "
-                    + "block node). Without it the daemon has no machine.")
+                    + "block node). accel=kvm runs a boot-sector guest (default: converge's pattern guest) on KVM "
+                    + "vCPUs instead. Without it the daemon has no machine.")
     String machine;
 
     @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT|unix:PATH|defer",
@@ -96,13 +98,14 @@ public final class Converged implements Callable<Integer> {
             }
             return MachineConfig.none();
         }
-        MachineSpec spec;
+        MachineOptions options;
         try {
-            spec = MachineSpec.parse(machine);
+            options = MachineOptions.parse(machine);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--machine " + machine + ": " + e.getMessage(), e);
         }
-        MachineConfig c = MachineConfig.of("machine", spec).withStartPaused(startPaused);
+        MachineConfig c = MachineConfig.of("machine", options.spec()).withStartPaused(startPaused)
+                .withAccelerator(options.accelerator());
         return incoming == null ? c : c.withIncoming(incoming);
     }
 

@@ -11,7 +11,7 @@ import java.lang.foreign.ValueLayout;
  * pattern-guest.S puts them) and the rule that every page from 1 MiB on holds the pass count
  * (mod 256) in its first byte, or one more for the pages the pass in flight has done (a prefix).
  */
-final class PatternCheck {
+public final class PatternCheck {
     /** Address of {@code ram_end} in pattern-guest.S (see the symbol table of its build). */
     static final long RAM_END_AT = 0x7cbe;
     /** Address of {@code passes}. */
@@ -25,16 +25,16 @@ final class PatternCheck {
         return m.ram().block(Machine.RAM_BLOCK).orElseThrow();
     }
 
-    static int passes(Machine m) {
+    public static int passes(Machine m) {
         return ram(m).page(PASSES_AT >>> RamBlock.PAGE_SHIFT).get(ValueLayout.JAVA_INT_UNALIGNED, PASSES_AT & (RamBlock.PAGE_SIZE - 1));
     }
 
-    static long ramEnd(Machine m) {
+    public static long ramEnd(Machine m) {
         return Integer.toUnsignedLong(ram(m).page(RAM_END_AT >>> RamBlock.PAGE_SHIFT)
                 .get(ValueLayout.JAVA_INT_UNALIGNED, RAM_END_AT & (RamBlock.PAGE_SIZE - 1)));
     }
 
-    static void assertConsistent(Machine m) {
+    public static void assertConsistent(Machine m) {
         RamBlock ram = ram(m);
         byte done = (byte) passes(m);
         byte ahead = (byte) (done + 1);
