@@ -298,6 +298,11 @@ public final class Machine implements AutoCloseable {
                 throw new IllegalStateException("device state loaded in run state '" + state.wireName() + "'");
             }
             ByteBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            if (in.remaining() >= DEVICE_STATE_HEADER && Byte.toUnsignedInt(in.get(in.position() + 7)) != accel.kind().ordinal()) {
+                // Checked first: the other accelerator's state has another length as well.
+                throw new IllegalArgumentException("device state accelerator: " + Byte.toUnsignedInt(in.get(in.position() + 7))
+                        + " (expected: " + accel.kind().ordinal() + ", " + accel.kind().wireName() + ")");
+            }
             int expectedSize = DEVICE_STATE_HEADER + workload.stateSize();
             if (accel.kind() == Accelerator.Kind.SOFTWARE ? in.remaining() != expectedSize : in.remaining() < expectedSize) {
                 throw new IllegalArgumentException("device state length: " + in.remaining() + " (expected: " + expectedSize + ")");
