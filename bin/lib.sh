@@ -30,7 +30,18 @@ ensure_built() {
     return 0
   fi
   echo "converge: building (mvn package -DskipTests) ..." >&2
-  (cd "$CONVERGE_HOME" && mvn -B -q -DskipTests package >&2) || { echo "converge: build failed" >&2; return 1; }
+  # Quietly: Maven 3.8 on JDK 25 warns about sun.misc.Unsafe in its own guava and writes ANSI
+  # resets even in batch mode; the user sees Maven's output only when the build fails.
+  local log
+  log=$(mktemp "${TMPDIR:-/tmp}/converge-build.XXXXXX")
+  if ! (cd "$CONVERGE_HOME" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" \
+        mvn -B -q -Dstyle.color=never -DskipTests package >"$log" 2>&1); then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "converge: build failed" >&2
+    return 1
+  fi
+  rm -f "$log"
   touch "$jar"
 }
 
