@@ -53,6 +53,15 @@ public interface Accelerator extends AutoCloseable {
      */
     void loadState(ByteBuffer in);
 
+    /**
+     * What stopping the vCPUs and moving this accelerator's state adds to a switchover's
+     * downtime beyond sending RAM (measured by the accelerator; zero for the software model,
+     * whose vCPUs stop at their next step and whose state is a few bytes).
+     */
+    default java.time.Duration switchoverCost() {
+        return java.time.Duration.ZERO;
+    }
+
     /** Stops the vCPUs for good and frees what the backend holds (not the RAM). */
     @Override
     void close();

@@ -49,6 +49,8 @@ final class KvmVcpus implements VcpuControl {
         final Queue<Runnable> tasks = new ArrayDeque<>();
         /** Halted (HLT exit) until the next resume; guarded by lock. */
         boolean halted;
+        /** When a latency probe kicked this vCPU (System.nanoTime), 0 when none is pending. */
+        final AtomicLong probeAt = new AtomicLong();
         /** Nanoseconds to sleep before re-entering the guest (the throttle). */
         final AtomicLong hold = new AtomicLong();
 
@@ -74,6 +76,8 @@ final class KvmVcpus implements VcpuControl {
     /** vCPUs parked (or failed); guarded by lock. */
     private int parked;
     private volatile int throttlePercent;
+    /** Recent time from a kick to the vCPU thread being out of KVM_RUN, ns; written by vCPU threads, racy max is fine. */
+    private volatile long kickLatency;
     private volatile long dirtyLimit;
     /** The first failure (a guest shutdown, an unknown exit); volatile: read by anyone. */
     private volatile Throwable failure;
@@ -189,6 +193,12 @@ final class KvmVcpus implements VcpuControl {
             r.vcpu.requestImmediateExit(false);
             if (rc == -LibC.EINTR || rc == -LibC.EAGAIN) {
                 LibC.takePendingSignal(kick, zero);
+                long probe = r.probeAt.getAndSet(0);
+                if (probe != 0) {
+                    long took = System.nanoTime() - probe;
+                    // Decays slowly, rises at once: the switchover must not be planned on a lucky kick.
+                    kickLatency = Math.max(took, kickLatency - (kickLatency >> 3));
+                }
                 continue;
             }
             if (rc < 0) {
@@ -343,6 +353,31 @@ final class KvmVcpus implements VcpuControl {
             }
             throw new IllegalStateException(e.getCause());
         }
+    }
+
+    /**
+     * Kicks each running vCPU once to measure how long leaving KVM_RUN takes ({@link #kickLatency});
+     * does not wait. Costs each vCPU one exit.
+     */
+    void probeKickLatency() {
+        lock.lock();
+        try {
+            if (mode != Mode.RUNNING) {
+                return;
+            }
+            for (Runner r : runners) {
+                if (r.probeAt.compareAndSet(0, System.nanoTime())) {
+                    kick(r);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The recent kick latency in nanoseconds (0 before the first probe). */
+    long kickLatency() {
+        return kickLatency;
     }
 
     int count() {
