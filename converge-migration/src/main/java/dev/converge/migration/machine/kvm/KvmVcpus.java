@@ -123,37 +123,37 @@ final class KvmVcpus implements VcpuControl {
 
     private void loop(Runner r) {
         try (Arena arena = Arena.ofConfined()) {
-            r.tid = LibC.gettid();
             MemorySegment only = LibC.sigset(arena, kickSignal);
-            MemorySegment old = arena.allocate(LibC.LIBC_SIGSET_BYTES);
-            LibC.pthreadSigmask(LibC.SIG_BLOCK, only, old);
-            // In the guest: what this thread blocked before, but never the kick signal.
-            MemorySegment inGuest = arena.allocate(LibC.KERNEL_SIGSET_BYTES);
-            MemorySegment.copy(old, 0, inGuest, 0, LibC.KERNEL_SIGSET_BYTES);
-            int bit = kickSignal - 1;
-            inGuest.set(ValueLayout.JAVA_BYTE, bit / 8, (byte) (inGuest.get(ValueLayout.JAVA_BYTE, bit / 8) & ~(1 << (bit % 8))));
-            r.vcpu.setSignalMask(inGuest);
             MemorySegment zero = arena.allocate(16, 8);
             zero.fill((byte) 0);
             try {
+                MemorySegment old = arena.allocate(LibC.LIBC_SIGSET_BYTES);
+                LibC.pthreadSigmask(LibC.SIG_BLOCK, only, old);
+                r.tid = LibC.gettid(); // kicks only once the signal is blocked here
+                // In the guest: what this thread blocked before, but never the kick signal.
+                MemorySegment inGuest = arena.allocate(LibC.KERNEL_SIGSET_BYTES);
+                MemorySegment.copy(old, 0, inGuest, 0, LibC.KERNEL_SIGSET_BYTES);
+                int bit = kickSignal - 1;
+                inGuest.set(ValueLayout.JAVA_BYTE, bit / 8, (byte) (inGuest.get(ValueLayout.JAVA_BYTE, bit / 8) & ~(1 << (bit % 8))));
+                r.vcpu.setSignalMask(inGuest);
                 run(r, only, zero);
-            } finally {
-                // Every kick is sent under the lock before this thread saw EXITING: take the
-                // last one, or the JVM's thread exit (which unblocks signals) would deliver it.
-                LibC.takePendingSignal(only, zero);
-            }
-        } catch (RuntimeException | Error e) {
-            fail(e);
-            lock.lock();
-            try {
-                parked++;
-                changed.signalAll();
-                while (mode != Mode.EXITING) {
-                    runTasks(r);
-                    changed.awaitUninterruptibly();
+            } catch (RuntimeException | Error e) {
+                fail(e);
+                lock.lock();
+                try {
+                    parked++;
+                    changed.signalAll();
+                    while (mode != Mode.EXITING) {
+                        runTasks(r);
+                        changed.awaitUninterruptibly();
+                    }
+                } finally {
+                    lock.unlock();
                 }
             } finally {
-                lock.unlock();
+                // Every kick is sent under the lock before this thread saw EXITING: take them all,
+                // or the JVM's thread exit (which unblocks signals) would deliver one.
+                takeKicks(only, zero);
             }
         }
     }
@@ -192,12 +192,14 @@ final class KvmVcpus implements VcpuControl {
             int rc = r.vcpu.run();
             r.vcpu.requestImmediateExit(false);
             if (rc == -LibC.EINTR || rc == -LibC.EAGAIN) {
-                LibC.takePendingSignal(kick, zero);
+                takeKicks(kick, zero);
                 long probe = r.probeAt.getAndSet(0);
                 if (probe != 0) {
                     long took = System.nanoTime() - probe;
-                    // Decays slowly, rises at once: the switchover must not be planned on a lucky kick.
-                    kickLatency = Math.max(took, kickLatency - (kickLatency >> 3));
+                    // A moving average (1/4 weight): one kick delayed by a busy host must not keep
+                    // the estimate high for many passes, nor one lucky kick make it low.
+                    long before = kickLatency;
+                    kickLatency = before == 0 ? took : before + ((took - before) >> 2);
                 }
                 continue;
             }
@@ -227,6 +229,16 @@ final class KvmVcpus implements VcpuControl {
                     failed = true;
                 }
             }
+        }
+    }
+
+    /**
+     * Takes every pending kick: real-time signals queue, so kicks sent while this thread was
+     * parked (a stop before it ran, then a close) are several instances, not one.
+     */
+    private static void takeKicks(MemorySegment kick, MemorySegment zero) {
+        while (LibC.takePendingSignal(kick, zero) != 0) {
+            // next instance
         }
     }
 
@@ -476,11 +488,18 @@ final class KvmVcpus implements VcpuControl {
         if (cap == 0 || nanos <= 0) {
             return;
         }
-        double perVcpu = pages * (double) RamBlock.PAGE_SIZE * 1e9 / nanos / runners.size();
-        int pct = throttlePercent;
-        double running = (100 - pct) / 100.0;
+        setThrottle(nextThrottle(throttlePercent, pages, nanos, runners.size(), cap));
+    }
+
+    /**
+     * The throttle that brings {@code vcpus} vCPUs, which dirtied {@code pages} in {@code nanos}
+     * at throttle {@code percent}, under {@code cap} bytes per second each (a pure function).
+     */
+    static int nextThrottle(int percent, long pages, long nanos, int vcpus, long cap) {
+        double perVcpu = pages * (double) RamBlock.PAGE_SIZE * 1e9 / nanos / vcpus;
+        double running = (100 - percent) / 100.0;
         double next = perVcpu > cap ? running * cap / perVcpu : Math.min(1.0, running + 0.10);
-        setThrottle((int) Math.max(0, Math.min(99, Math.round(100 - next * 100))));
+        return (int) Math.max(0, Math.min(99, Math.round(100 - next * 100)));
     }
 
     @Override
@@ -510,6 +529,7 @@ final class KvmVcpus implements VcpuControl {
                 Thread.currentThread().interrupt();
                 return;
             }
+            r.vcpu.close();
         }
         if (throttler != null) {
             throttler.interrupt();

@@ -12,7 +12,11 @@ import dev.converge.migration.machine.WorkloadKind;
 import dev.converge.testing.TestTimeouts;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The pattern guest on real KVM vCPUs: boot, serial marks, stop/resume, dirty log. Needs /dev/kvm. */
 @RequiresKvm
@@ -85,6 +89,45 @@ class KvmMachineTest {
             dst.transition(RunState.PAUSED);
             assertThat(PatternCheck.passes(dst)).as("the destination went on counting").isGreaterThanOrEqualTo(passes + 2);
             PatternCheck.assertConsistent(dst);
+        }
+    }
+
+    @TempDir
+    Path dir;
+
+    static Machine bootFile(Path guest, RunState initial) {
+        return Machine.create("t", MachineSpec.of(MEMORY, 1, WorkloadKind.IDLE), initial,
+                KvmAccelerator.factory(KvmGuest.file(guest), SerialSink.none()));
+    }
+
+    @Test
+    void haltedGuestStopsAndSavesItsState() throws Exception {
+        Path guest = dir.resolve("hlt.bin");
+        Files.write(guest, HexFormat.of().parseHex("faf4ebfd")); // cli; hlt; jmp back to hlt
+        try (Machine m = bootFile(guest, RunState.RUNNING)) {
+            m.transition(RunState.PAUSED); // the kick takes the vCPU out of a halt in the kernel, too
+            assertThat(m.vcpus().failure()).isNull();
+            assertThat(m.saveDeviceState()).isNotEmpty();
+            m.transition(RunState.RUNNING);
+            m.transition(RunState.PAUSED);
+        }
+    }
+
+    @Test
+    void kicksSentWhileAVcpuIsParkedDoNotOutliveItsThread() throws Exception {
+        // Regression: a stop right after a resume kicks a vCPU that never entered the guest, and
+        // close kicks it again; real-time signals queue, so both must be taken before the thread
+        // ends, or the JVM's thread exit would deliver one and kill the process (this fork).
+        Path guest = dir.resolve("hlt.bin");
+        Files.write(guest, HexFormat.of().parseHex("faf4ebfd"));
+        for (int i = 0; i < 5; i++) {
+            try (Machine m = bootFile(guest, RunState.PRELAUNCH)) {
+                for (int j = 0; j < 3; j++) {
+                    m.transition(RunState.RUNNING);
+                    m.transition(RunState.PAUSED);
+                }
+                assertThat(m.vcpus().failure()).isNull();
+            }
         }
     }
 }
