@@ -1,23 +1,23 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
-import dev.converge.block.mirror.MirrorQmp;
+import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
-import dev.converge.job.qmp.TransactionQmp;
-import dev.converge.nbd.driver.NbdDriver;
-import dev.converge.nbd.objects.UserObjects;
-import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
+import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.migration.qmp.MigrationModule;
+import dev.converge.nbd.driver.NbdDriver;
+import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.server.QmpCoreCommands;
 import dev.converge.qmp.server.QmpServer;
 import dev.converge.qmp.server.ServerIdentity;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,9 +48,11 @@ public final class Daemon implements AutoCloseable {
     private final BlockQmp blockQmp;
     private final TransactionQmp transactions;
     private final NbdQmp nbd;
+    /** tls-creds-x509 and authz objects (object-add, --object); NBD's TLS and QMP's. */
+    private final UserObjects objects = new UserObjects();
     /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
     private volatile MigrationModule migration;
-    private final List<QmpAddress> listening = new ArrayList<>();
+    private final List<SocketAddress> listening = new ArrayList<>();
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
@@ -72,7 +74,7 @@ public final class Daemon implements AutoCloseable {
         transactions.register();
         mirrors.registerTransactionAction(transactions);
 
-        UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects (object-add)
+        objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, server, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }
@@ -86,12 +88,16 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(DaemonConfig config) {
         Daemon d = new Daemon();
         try {
+            for (String json : config.objects()) {
+                d.mainLoop.call(() -> d.objectAdd(json));
+            }
             for (String json : config.blockdevs()) {
                 d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
             }
             d.installMigration(config.machine());
-            for (QmpAddress address : config.qmp()) {
-                d.listening.add(d.server.listen(address));
+            for (SocketAddress address : config.qmp()) {
+                String creds = config.qmpTls().get(address);
+                d.listening.add(d.server.listen(address, creds == null ? null : d.mainLoop.call(() -> d.qmpTls(creds))));
             }
         } catch (QmpException e) {
             d.close();
@@ -102,6 +108,34 @@ public final class Daemon implements AutoCloseable {
         }
         log.info("converged serving QMP on {}", d.listening);
         return d;
+    }
+
+    /** object-add with the JSON of {@code --object}, as a client's would run. Main loop. */
+    private Void objectAdd(String json) {
+        com.fasterxml.jackson.databind.JsonNode n;
+        try {
+            n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw QmpException.generic("Invalid JSON in --object: %s", e.getOriginalMessage());
+        }
+        dev.converge.qmp.schema.CommandSpec spec = registry.command("object-add").orElseThrow();
+        spec.handler().handle(new dev.converge.qmp.Args(dev.converge.qmp.schema.SchemaValidator.validateArguments(spec,
+                (com.fasterxml.jackson.databind.node.ObjectNode) n)));
+        return null;
+    }
+
+    /** The TLS of a QMP listener from tls-creds object {@code id} (endpoint server, as QEMU's chardev requires). */
+    private QmpServer.Tls qmpTls(String id) {
+        dev.converge.qmp.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(id);
+        if (creds.endpoint() != dev.converge.qmp.objects.UserObject.Endpoint.SERVER) {
+            throw QmpException.generic("Expecting TLS credentials with a server endpoint");
+        }
+        try {
+            return new QmpServer.Tls(dev.converge.nbd.transport.NbdTlsConfig.sslContext(creds.dir(),
+                    dev.converge.nbd.transport.NbdTlsConfig.Endpoint.SERVER), creds.verifyPeer());
+        } catch (IOException e) {
+            throw QmpException.generic("Unable to load TLS credentials '%s': %s", id, e.getMessage());
+        }
     }
 
     /**
@@ -132,7 +166,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** Addresses actually listened on (a tcp port 0 shows the port chosen). */
-    public List<QmpAddress> addresses() {
+    public List<SocketAddress> addresses() {
         return List.copyOf(listening);
     }
 

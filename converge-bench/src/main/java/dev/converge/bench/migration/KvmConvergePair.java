@@ -1,6 +1,7 @@
 package dev.converge.bench.migration;
 
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,15 +19,15 @@ import java.util.concurrent.locks.LockSupport;
 final class KvmConvergePair implements GuestPair {
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
-    private final DaemonProcess sourceDaemon;
-    private final DaemonProcess destinationDaemon;
+    private final ChildDaemon sourceDaemon;
+    private final ChildDaemon destinationDaemon;
     private final QmpClient source;
     private final QmpClient destination;
     private final ProcessReaper reaper;
     private final Path sourceSerial;
     private final Path destinationSerial;
 
-    private KvmConvergePair(DaemonProcess sourceDaemon, DaemonProcess destinationDaemon, QmpClient source, QmpClient destination,
+    private KvmConvergePair(ChildDaemon sourceDaemon, ChildDaemon destinationDaemon, QmpClient source, QmpClient destination,
             ProcessReaper reaper, Path sourceSerial, Path destinationSerial) {
         this.sourceDaemon = sourceDaemon;
         this.destinationDaemon = destinationDaemon;
@@ -46,13 +47,13 @@ final class KvmConvergePair implements GuestPair {
         Path srcSerial = srcDir.resolve("serial.log");
         Path dstSerial = dstDir.resolve("serial.log");
         String spec = "accel=kvm,memory=" + (scenario.memory() >> 20) + "M,vcpus=1,guest=" + image;
-        DaemonProcess src = null;
-        DaemonProcess dst = null;
+        ChildDaemon src = null;
+        ChildDaemon dst = null;
         QmpClient srcClient = null;
         try {
-            src = DaemonProcess.converged(srcDir, "--machine", spec + ",serial=file:" + srcSerial);
+            src = Daemons.converged(srcDir, "--machine", spec + ",serial=file:" + srcSerial);
             ProcessHandle.of(src.pid()).ifPresent(reaper::track);
-            dst = DaemonProcess.converged(dstDir, "--machine", spec + ",serial=file:" + dstSerial, "--incoming", "defer");
+            dst = Daemons.converged(dstDir, "--machine", spec + ",serial=file:" + dstSerial, "--incoming", "defer");
             ProcessHandle.of(dst.pid()).ifPresent(reaper::track);
             srcClient = src.connect(connectDeadline);
             QmpClient dstClient = dst.connect(connectDeadline);
@@ -135,14 +136,12 @@ final class KvmConvergePair implements GuestPair {
         }
     }
 
-    private static void closeQuietly(DaemonProcess d, ProcessReaper reaper) {
+    private static void closeQuietly(ChildDaemon d, ProcessReaper reaper) {
         if (d == null) {
             return;
         }
         try {
-            d.close();
-        } catch (IOException e) {
-            // close kills forcibly after its grace period
+            d.close(); // kills forcibly after its grace periods: nothing is left running
         } finally {
             reaper.forgetPid(d.pid());
         }

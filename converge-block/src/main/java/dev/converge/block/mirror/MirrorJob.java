@@ -13,21 +13,23 @@ import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobException;
+import dev.converge.job.JobKind;
+import dev.converge.job.SwitchoverParticipant;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
-import java.util.BitSet;
 import java.util.EnumSet;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.List;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,24 +39,30 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>How data moves</h2>
  * <ul>
- * <li>The dirty bitmap on the source exists before the job starts (the QMP layer makes it, and
+ * <li>The dirty bitmap on the source exists before the job starts ({@link Mirrors} makes it, and
  *     for sync full/top marks the whole disk dirty before the filter passes any guest write),
  *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
  *     unmap=true), data is read and written.</li>
+ * <li>First an allocation scan ({@link #skipZeroes}) marks clean what reads as zeroes on both
+ *     sides, without reading or writing it.</li>
  * <li>Up to {@link MirrorOptions#MAX_IN_FLIGHT} operations, at most buf-size bytes, run at once,
- *     each on its own virtual thread. An operation resets its granules in the bitmap
+ *     on the job's platform copy threads. An operation resets its granules in the bitmap
  *     <em>before</em> it reads, so a write racing the copy dirties them again.</li>
- * <li>Granules with an operation or a guest write in flight are <em>busy</em>: nothing else
- *     touches them until it ends. So two copies of a granule never overtake each other on the
- *     target, and a write-blocking guest write never interleaves with a copy.</li>
- * <li>Guest writes come through the {@link MirrorFilterNode}. In write-blocking mode each one is
- *     also written to the target before it completes; the granules it covers wholly are then
- *     clean (both sides hold the same bytes), so the dirty set only shrinks.</li>
+ * <li>Work in flight is registered by granules in {@link InFlightRanges}. An operation starts
+ *     only on granules nothing else has in flight, so two copies of a granule never overtake
+ *     each other on the target.</li>
+ * <li>Guest writes come through the {@link MirrorFilterNode} and never wait for a copy: the
+ *     guest always wins. In write-blocking mode each one is also written to the target before
+ *     it completes; the granules it covers wholly are then clean, unless a copy or another
+ *     write overlapped it (then they stay dirty and are copied again).</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
- *     job-complete, or a soft cancel in READY, it drains the filter (guest writes wait), copies
- *     the remainder, flushes the target and returns with the filter still drained; commit
- *     pivots (or not, after a soft cancel) and clean ends the drained section.</li>
+ *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it copies until nothing is dirty and flushes the
+ *     target while the guest still runs (again while more than {@link #FINAL_FLUSH_BYTES} came
+ *     in during a flush, at most {@link #MAX_EARLY_FLUSHES} times); then it drains the filter (guest writes wait), copies
+ *     the few writes that came in meanwhile, flushes again and returns with the filter still
+ *     drained; commit pivots (or not, after a soft cancel or in place) and clean ends the drained
+ *     section.</li>
  * </ul>
  *
  * <h2>Errors</h2>
@@ -64,15 +72,32 @@ import org.slf4j.LoggerFactory;
  * {@link ErrorReporter} (BLOCK_JOB_ERROR).
  *
  * <h2>Threads and locks</h2>
- * run() on the job's thread; copy operations on their own virtual threads; guest writes on the
+ * run() on the job's thread; copy operations and flushes on its copy threads; guest writes on the
  * writers' threads; the hooks named so by {@link JobDriver} on the main loop. {@link #lock}
  * guards the in-flight accounting; it is never held while calling the job context or the engine
- * (whose lock may be held when the engine calls {@link #info()}), nor across I/O.
+ * (which may deliver job events, and so call {@link #info()}, on the calling thread), nor
+ * across I/O.
  */
-public final class MirrorJob implements JobDriver {
+public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, SwitchoverParticipant {
+    /** The mirror job kind: type {@code mirror}, its job-change options and its query-jobs members. */
+    public static final JobKind<MirrorChange, MirrorInfo> KIND = new JobKind<>("mirror", MirrorChange.class,
+            MirrorInfo.class);
+
     private static final Logger LOG = LoggerFactory.getLogger(MirrorJob.class);
     /** How long the job sleeps when idle before it looks again (writes wake it earlier). */
     private static final Duration IDLE_SLICE = Duration.ofMillis(100);
+    /** How long an idle copy thread waits for the next operation before it ends. */
+    private static final Duration COPY_THREAD_KEEP_ALIVE = Duration.ofSeconds(5);
+    /**
+     * Before the final drain the target is flushed again while more than this was written to it
+     * during the previous flush: the drained section's flush then has at most this much to make
+     * durable (a flush of the whole fresh target took seconds, and the guest writes on meanwhile).
+     */
+    static final long FINAL_FLUSH_BYTES = 4L << 20;
+    /** At most this many flushes before the final drain (a guest may write faster than the disk). */
+    static final int MAX_EARLY_FLUSHES = 8;
+    /** Bytes of the source one allocation-scan step looks at. */
+    static final long SCAN_WINDOW = 64L << 20;
 
     /** Announces error actions (BLOCK_JOB_ERROR) and applies a stop, on the main loop. */
     public interface ErrorReporter {
@@ -110,8 +135,16 @@ public final class MirrorJob implements JobDriver {
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled under {@link #lock} whenever an operation or guest write releases its granules. */
     private final Condition released = lock.newCondition();
-    /** Granules with a copy or guest write in flight. Guarded by {@link #lock}. */
-    private final BitSet busy = new BitSet();
+    /** Granules with a copy, guest write or scan window in flight. Guarded by {@link #lock}. */
+    private final InFlightRanges ranges = new InFlightRanges();
+    /**
+     * Platform threads for copy operations and target flushes, made on first use and ended by
+     * {@link #clean}. Not virtual threads: a pread/pwrite/fdatasync through FFM pins a virtual
+     * thread's carrier for the whole call, and a target write held up by the kernel's dirty-page
+     * throttling pinned the few carriers for hundreds of milliseconds, so the guest's requests,
+     * which run on virtual threads, waited for a carrier (issue 13: guest writes of 1-4 s).
+     */
+    private final ThreadPoolExecutor copyThreads;
     /** Copy operations in flight. Guarded by {@link #lock}. */
     private int opsInFlight;
     /** Bytes of the copy operations in flight. Guarded by {@link #lock}; volatile for {@link #info()}. */
@@ -123,6 +156,10 @@ public final class MirrorJob implements JobDriver {
     /** Where the next search for dirty granules starts. Job thread only. */
     private long cursor;
 
+    /** Bytes written to the target since the last flush began. Atomic: copy and guest threads add. */
+    private final AtomicLong unflushed = new AtomicLong();
+    /** Flushes made before the final drain. Job thread only. */
+    private int earlyFlushes;
     /** Bytes copied by operations and not yet reported as progress. Atomic: added by I/O threads. */
     private final AtomicLong unreportedProgress = new AtomicLong();
     /**
@@ -138,6 +175,11 @@ public final class MirrorJob implements JobDriver {
     private volatile boolean synced;
     /** A soft cancel in READY: finish without pivot. Volatile: set on the main loop. */
     private volatile boolean softCancelled;
+    /**
+     * The leader of the grouped switchover asked to finish in place: like a soft cancel, finish
+     * without pivot. Volatile: set on the main loop.
+     */
+    private volatile boolean finishInPlace;
     /** In write-blocking mode and in sync (QEMU actively-synced). Volatile: written by the job thread. */
     private volatile boolean activelySynced;
     /** QEMU's io-status: "ok", "failed" or "nospace". Volatile: for query-block-jobs. */
@@ -148,14 +190,9 @@ public final class MirrorJob implements JobDriver {
     private volatile DrainedSection drained;
     /** Whether users were moved back or over already. Main loop only. */
     private boolean graphRestored;
-    /**
-     * Says why the user may not complete this job now (its transaction completes it), or empty.
-     * Volatile: set once on the main loop at creation, read there by {@link #complete()}.
-     */
-    private volatile Supplier<Optional<String>> completionGuard = Optional::empty;
 
     /**
-     * Made on the main loop by the QMP layer after it inserted {@code filter} above
+     * Made on the main loop by {@link Mirrors} after it inserted {@code filter} above
      * {@code source}, added {@code bitmap} to the source and attached {@code targetBackend}.
      */
     public MirrorJob(String id, BlockGraph graph, BlockNode source, BlockNode target, MirrorFilterNode filter,
@@ -173,6 +210,11 @@ public final class MirrorJob implements JobDriver {
         this.shift = Long.numberOfTrailingZeros(granularity);
         this.copyMode = options.copyMode();
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
+        // One per operation and one for a flush; they end when idle and at clean.
+        this.copyThreads = new ThreadPoolExecutor(MirrorOptions.MAX_IN_FLIGHT + 1, MirrorOptions.MAX_IN_FLIGHT + 1,
+                COPY_THREAD_KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+                Thread.ofPlatform().daemon(true).name(id + "-copy-", 0).factory());
+        copyThreads.allowCoreThreadTimeOut(true);
         filter.attach(this);
     }
 
@@ -190,6 +232,11 @@ public final class MirrorJob implements JobDriver {
 
     public MirrorFilterNode filter() {
         return filter;
+    }
+
+    /** The copy buffers (for tests: all back and closed once the job cleaned up). */
+    CopyBuffers buffers() {
+        return buffers;
     }
 
     public MirrorCopyMode copyMode() {
@@ -216,10 +263,13 @@ public final class MirrorJob implements JobDriver {
         if (size != target.size()) {
             throw new MirrorException("Source and target image have different sizes");
         }
-        // The QMP layer marked the whole disk dirty (sync full/top) before the filter could pass
-        // a guest write: see MirrorQmp.create for why not here.
+        // Mirrors.create marked the whole disk dirty (sync full/top) before the filter could pass
+        // a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
         try {
+            if (bitmap.dirtyChunks() > 0 && speed == 0) {
+                skipZeroes(ctx, size);
+            }
             copyLoop(ctx, size);
         } finally {
             awaitNoOps();
@@ -234,13 +284,65 @@ public final class MirrorJob implements JobDriver {
      * then has only the last writes to make durable instead of everything since the mirror
      * began (seen: ~120 ms of a 150 ms joint downtime with a 256 MiB disk).
      */
-    @Override
+    @Override // SwitchoverParticipant
     public void prepareSwitchover() {
         try {
             targetBackend.flush();
         } catch (BlockIOException e) {
             // Best effort: the final flush tries again and reports a failure through run().
             LOG.debug("mirror '{}': early flush of the target failed: {}", id, e.getMessage());
+        }
+    }
+
+    /**
+     * The allocation scan (QEMU's mirror_dirty_init, by block status): granules that read as
+     * zeroes on the source and already read as zeroes on the target need no copy at all, so
+     * they are marked clean without reading or writing them. A sparse source into a fresh
+     * target is then copied at the cost of its data alone, and the target's holes stay holes.
+     * <p>
+     * Window by window; each window is registered in {@link #ranges} while its status is asked,
+     * and a guest write into it meanwhile (which could have put data where the answer said zero)
+     * leaves the whole window dirty: the copy operations sort it out by their own block status.
+     * A block-status error leaves the window dirty too, for the same reason; the copy operation
+     * that meets it again applies the error policy. Skipped bytes count as progress done (QEMU
+     * counts its zero writes so: the job's len stays the disk's size). A job that starts with a
+     * speed limit does not scan: the limit then accounts every byte, zeroes included, as QEMU's
+     * does for a target that cannot unmap (and users rely on a slow job staying RUNNING).
+     */
+    private void skipZeroes(JobContext ctx, long size) {
+        for (long pos = 0; pos < size; pos += SCAN_WINDOW) {
+            ctx.checkpoint();
+            long end = Math.min(size, pos + SCAN_WINDOW);
+            InFlightRanges.Range window;
+            lock.lock();
+            try {
+                window = ranges.add(chunk(pos), chunk(end - 1) + 1, InFlightRanges.Kind.SCAN);
+            } finally {
+                lock.unlock();
+            }
+            List<Extent> zeroes = List.of();
+            try {
+                zeroes = Extents.zeroOnBoth(source.blockStatus(pos, end - pos), targetBackend.blockStatus(pos, end - pos));
+            } catch (BlockIOException e) {
+                LOG.debug("mirror job '{}': block status of [{}, {}) failed, copying it all: {}", id, pos, end,
+                        e.getMessage());
+            } finally {
+                lock.lock();
+                try {
+                    if (!window.conflicted()) {
+                        long before = bitmap.dirtyBytes();
+                        for (Extent z : zeroes) {
+                            bitmap.resetDirty(z.offset(), z.length()); // whole granules only
+                        }
+                        unreportedProgress.addAndGet(before - bitmap.dirtyBytes());
+                    }
+                    ranges.remove(window);
+                    released.signalAll();
+                } finally {
+                    lock.unlock();
+                }
+            }
+            reportProgress(ctx);
         }
     }
 
@@ -252,11 +354,7 @@ public final class MirrorJob implements JobDriver {
             if (f != null) {
                 throw new MirrorException(strerror(f.errno()), f);
             }
-            boolean finishing = synced && (ctx.completeRequested() || softCancelled);
-            if (finishing && drained == null) {
-                // No guest write gets in from here on: what is dirty now is the remainder.
-                drained = filter.drain();
-            }
+            boolean finishing = synced && (ctx.completeRequested() || softCancelled || finishInPlace);
             long launched = launchOps(ctx, size);
             reportProgress(ctx);
             if (launched > 0) {
@@ -278,11 +376,17 @@ public final class MirrorJob implements JobDriver {
                     ctx.setReady();
                     continue;
                 }
-                if (drained != null) {
-                    try {
-                        targetBackend.flush();
-                    } catch (BlockIOException e) {
-                        throw new MirrorException(strerror(e.errno()), e);
+                if (finishing) {
+                    // Flushed twice, as QEMU: first while the guest still writes, so the drained
+                    // section, which holds every guest write, only copies what came in since and
+                    // flushes that little (one flush of a freshly written target took seconds).
+                    flushTarget();
+                    if (drained == null) {
+                        if (unflushed.get() > FINAL_FLUSH_BYTES && ++earlyFlushes < MAX_EARLY_FLUSHES) {
+                            continue; // much came in during that flush: flush it too, still undrained
+                        }
+                        drained = filter.drain(); // no guest write gets in from here on
+                        continue; // copies what was written meanwhile (a few writes), then flushes
                     }
                     return; // the filter stays drained until the graph changed (commit/abort, clean)
                 }
@@ -302,6 +406,7 @@ public final class MirrorJob implements JobDriver {
         for (;;) {
             long start;
             long end;
+            InFlightRanges.Range op;
             lock.lock();
             try {
                 if (failure != null || pendingStop != null || opsInFlight >= MirrorOptions.MAX_IN_FLIGHT) {
@@ -316,7 +421,7 @@ public final class MirrorJob implements JobDriver {
                 if (opsInFlight > 0 && bytesInFlight + (end - start) > options.bufSize()) {
                     return total;
                 }
-                busy.set(chunk(start), chunk(end - 1) + 1);
+                op = ranges.add(chunk(start), chunk(end - 1) + 1, InFlightRanges.Kind.COPY);
                 opsInFlight++;
                 bytesInFlight += end - start;
                 // Reset before the read: a write that lands after this dirties the range again.
@@ -327,7 +432,7 @@ public final class MirrorJob implements JobDriver {
             }
             long s = start;
             long len = end - start;
-            Thread.ofVirtual().name(id + "-copy-" + s).start(() -> copy(s, len));
+            copyThreads.execute(() -> copy(s, len, op));
             total += len;
             if (speed > 0) {
                 reportProgress(ctx);
@@ -352,13 +457,14 @@ public final class MirrorJob implements JobDriver {
                 continue;
             }
             long c = chunk(d);
-            if (busy.get((int) c)) {
+            if (ranges.overlaps(c, c + 1)) {
                 pos = (c + 1) << shift;
                 continue;
             }
             long start = c << shift;
             long end = Math.min(size, start + granularity);
-            while (end < size && end - start < max && !busy.get(chunk(end)) && bitmap.isDirty(end, 1)) {
+            while (end < size && end - start < max && !ranges.overlaps(chunk(end), chunk(end) + 1)
+                    && bitmap.isDirty(end, 1)) {
                 end = Math.min(size, end + granularity);
             }
             return new long[] {start, end};
@@ -385,7 +491,7 @@ public final class MirrorJob implements JobDriver {
      * buffer (past EOF, and NBD holes, as zeroes) except null-co without read-zeroes, whose
      * contents are undefined by design (QEMU's, with its reused buffers, too).
      */
-    private void copy(long start, long len) {
+    private void copy(long start, long len, InFlightRanges.Range op) {
         boolean read = true; // which side an error comes from: the source (block-status, read) or the target
         MemorySegment opBuf = null;
         try {
@@ -403,6 +509,7 @@ public final class MirrorJob implements JobDriver {
                     source.read(e.offset(), buf);
                     read = false;
                     targetBackend.write(e.offset(), buf, Set.of());
+                    unflushed.addAndGet(e.length());
                 }
                 read = true;
             }
@@ -421,7 +528,7 @@ public final class MirrorJob implements JobDriver {
             }
             lock.lock();
             try {
-                busy.clear(chunk(start), chunk(start + len - 1) + 1);
+                ranges.remove(op);
                 opsInFlight--;
                 bytesInFlight -= len;
                 released.signalAll();
@@ -429,6 +536,26 @@ public final class MirrorJob implements JobDriver {
                 lock.unlock();
             }
             wake();
+        }
+    }
+
+    /**
+     * Flushes the target on a copy thread (an fdatasync may take seconds; on the job's virtual
+     * thread it would pin a carrier the guest's requests need).
+     */
+    private void flushTarget() throws MirrorException, InterruptedException {
+        unflushed.set(0);
+        Future<?> f = copyThreads.submit(() -> {
+            targetBackend.flush();
+            return null;
+        });
+        try {
+            f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof BlockIOException b) {
+                throw new MirrorException(strerror(b.errno()), b);
+            }
+            throw new MirrorException(String.valueOf(e.getCause()), e.getCause());
         }
     }
 
@@ -522,10 +649,14 @@ public final class MirrorJob implements JobDriver {
     // ---------------------------------------------------------------- guest writes
 
     /**
-     * A guest write through the filter: waits until no copy or other guest write is in flight on
-     * the granules it touches, writes the source, and in write-blocking mode also the target,
-     * after which the granules it covers wholly are clean. A target error leaves them dirty and
-     * goes to the on-target-error policy; the guest's write still succeeds (as QEMU).
+     * A guest write through the filter. It never waits for a copy operation or another guest
+     * write: it registers its granules, writes the source (whose write path marks the bitmap),
+     * and in write-blocking mode also the target. Then, unless another copy, write or scan
+     * overlapped it meanwhile, the granules it covers wholly are clean (both sides hold the same
+     * bytes, and nothing else touched them); after an overlap they stay dirty and are copied
+     * again, since the order in which the two reached the target is unknown. A target error
+     * leaves them dirty and goes to the on-target-error policy; the guest's write still succeeds
+     * (as QEMU). The job's lock is held only to register and release, never across I/O.
      */
     void guestWrite(WriteRequest.Kind kind, long offset, long bytes, MemorySegment data, Set<ReqFlag> flags,
             SourceWrite sourceWrite) throws BlockIOException {
@@ -533,21 +664,19 @@ public final class MirrorJob implements JobDriver {
             sourceWrite.run();
             return;
         }
-        int first = chunk(offset);
-        int lastExcl = chunk(offset + bytes - 1) + 1;
+        long first = chunk(offset);
+        long lastExcl = chunk(offset + bytes - 1) + 1;
+        InFlightRanges.Range write;
         lock.lock();
         try {
-            while (busy.nextSetBit(first) >= 0 && busy.nextSetBit(first) < lastExcl) {
-                released.awaitUninterruptibly();
-            }
-            busy.set(first, lastExcl);
+            write = ranges.add(first, lastExcl, InFlightRanges.Kind.GUEST_WRITE);
         } finally {
             lock.unlock();
         }
         try {
             boolean active = copyMode == MirrorCopyMode.WRITE_BLOCKING && kind != WriteRequest.Kind.DISCARD;
-            long headStart = (long) first << shift;
-            long tailStart = (long) (lastExcl - 1) << shift;
+            long headStart = first << shift;
+            long tailStart = (lastExcl - 1) << shift;
             // A granule the write covers only partly keeps its state: equal bytes written to both
             // sides leave a clean granule clean and a dirty one dirty.
             boolean headDirty = active && bitmap.isDirty(headStart, 1);
@@ -560,12 +689,20 @@ public final class MirrorJob implements JobDriver {
                     } else {
                         targetBackend.writeZeroes(offset, bytes, flags);
                     }
-                    bitmap.resetDirty(headStart, Math.min(bitmap.length(), (long) lastExcl << shift) - headStart);
-                    if (headDirty) {
-                        bitmap.setDirty(headStart, 1);
-                    }
-                    if (tailDirty) {
-                        bitmap.setDirty(tailStart, 1);
+                    unflushed.addAndGet(bytes);
+                    lock.lock();
+                    try {
+                        if (!write.conflicted()) {
+                            bitmap.resetDirty(headStart, Math.min(bitmap.length(), lastExcl << shift) - headStart);
+                            if (headDirty) {
+                                bitmap.setDirty(headStart, 1);
+                            }
+                            if (tailDirty) {
+                                bitmap.setDirty(tailStart, 1);
+                            }
+                        }
+                    } finally {
+                        lock.unlock();
                     }
                 } catch (BlockIOException e) {
                     onError(false, e); // the range stays dirty: the source's write path marked it
@@ -574,7 +711,7 @@ public final class MirrorJob implements JobDriver {
         } finally {
             lock.lock();
             try {
-                busy.clear(first, lastExcl);
+                ranges.remove(write);
                 released.signalAll();
             } finally {
                 lock.unlock();
@@ -583,9 +720,9 @@ public final class MirrorJob implements JobDriver {
         }
     }
 
-    /** The granule holding {@code offset}; the QMP layer refuses disks with more than 2^31 granules. */
-    private int chunk(long offset) {
-        return (int) (offset >>> shift);
+    /** The granule holding {@code offset}. */
+    private long chunk(long offset) {
+        return offset >>> shift;
     }
 
     // ---------------------------------------------------------------- verbs
@@ -609,23 +746,22 @@ public final class MirrorJob implements JobDriver {
     }
 
     /**
-     * Accepted in READY (the engine checks) unless the completion guard refuses; run() then
-     * drains and finishes.
+     * Accepted in READY (the engine checks, and refuses a mirror whose grouped switchover
+     * finishes it); run() then drains and finishes.
      */
     @Override
     public void complete() {
-        Optional<String> refusal = completionGuard.get();
-        if (refusal.isPresent()) {
-            throw JobException.generic(refusal.get());
-        }
     }
 
     /**
-     * Sets what refuses the user's job-complete (e.g. a mirror whose transaction switches over
-     * with a migration: the migration completes it). Main loop, before the job starts.
+     * The leader's switchover (the guest is stopped): finish without pivot, as a soft cancel in
+     * READY does, so the target ends as a consistent copy and the source's users stay on the
+     * source. Main loop.
      */
-    public void setCompletionGuard(Supplier<Optional<String>> guard) {
-        completionGuard = Objects.requireNonNull(guard);
+    @Override // SwitchoverParticipant
+    public void finishInPlace() {
+        finishInPlace = true;
+        wake();
     }
 
     /**
@@ -644,15 +780,11 @@ public final class MirrorJob implements JobDriver {
 
     /** job-change: {@code copy-mode} may go from background to write-blocking (QEMU's texts). */
     @Override
-    public void change(Map<String, Object> opts) {
-        Object v = opts.get("copy-mode");
-        if (v == null) {
+    public void change(MirrorChange opts) {
+        if (opts.copyMode().isEmpty()) {
             return;
         }
-        MirrorCopyMode m = v instanceof String s ? MirrorCopyMode.fromWire(s) : null;
-        if (m == null) {
-            throw JobException.generic("Parameter 'copy-mode' does not accept value '" + v + "'");
-        }
+        MirrorCopyMode m = opts.copyMode().get();
         if (m != MirrorCopyMode.WRITE_BLOCKING) {
             throw JobException.generic("Change to copy mode '" + m.wireName() + "' is not implemented");
         }
@@ -667,21 +799,16 @@ public final class MirrorJob implements JobDriver {
     }
 
     @Override
-    public Map<String, Object> info() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("copy-mode", copyMode.wireName());
-        m.put("actively-synced", activelySynced);
-        m.put("dirty-bytes", bitmap.dirtyBytes());
-        m.put("bytes-in-flight", bytesInFlight);
-        return m;
+    public MirrorInfo info() {
+        return new MirrorInfo(copyMode, activelySynced, bitmap.dirtyBytes(), bytesInFlight);
     }
 
     // ---------------------------------------------------------------- the end (main loop)
 
-    /** Pivot: the source's users (through the filter) now use the target, unless soft-cancelled. */
+    /** Pivot: the source's users (through the filter) now use the target, unless soft-cancelled or finished in place. */
     @Override
     public void commit() {
-        if (softCancelled) {
+        if (softCancelled || finishInPlace) {
             restoreSource();
             return;
         }
@@ -722,6 +849,7 @@ public final class MirrorJob implements JobDriver {
         graph.removeInternalNode(filter);
         source.removeDirtyBitmap(bitmap);
         graph.detachBackend(targetBackend);
+        copyThreads.shutdown(); // idle by now (see above): its threads end
         buffers.close();
     }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.daemon.cli.Table;
 import dev.converge.daemon.cli.Units;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpTimeoutException;
 import java.io.IOException;
@@ -51,16 +52,24 @@ public final class Demo {
     private final PrintWriter out;
     private final Options options;
     private final boolean tty;
+    /** Where the demo makes its temporary directory. */
+    private final Path tmpRoot;
 
     public Demo(PrintWriter out, Options options, boolean tty) {
+        this(out, options, tty, Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    /** With the temporary directory made under {@code tmpRoot} (tests: one nobody else writes to). */
+    Demo(PrintWriter out, Options options, boolean tty, Path tmpRoot) {
         this.out = out;
         this.options = options;
         this.tty = tty;
+        this.tmpRoot = tmpRoot;
     }
 
     /** Runs the demo; returns 0 when the move committed and verified, 1 otherwise. */
     public int run() throws IOException, InterruptedException {
-        Path dir = Files.createTempDirectory("converge-demo");
+        Path dir = Files.createTempDirectory(tmpRoot, "converge-demo");
         long t0 = System.nanoTime();
         try {
             return runIn(dir, t0);
@@ -87,9 +96,9 @@ public final class Demo {
         out.printf("converge demo: a %s machine with a %s disk, moved live between two daemons%n",
                 Units.bytes(options.memory()), Units.bytes(options.diskSize()));
 
-        try (DaemonLauncher dst = DaemonLauncher.start("destination", dir, List.of(
+        try (ChildDaemon dst = ChildDaemon.converged("destination", dir, List.of(
                 "--blockdev", fileNode("disk0", dstDisk), "--machine", machine, "--incoming", "defer", "-S"));
-                DaemonLauncher src = DaemonLauncher.start("source", dir, List.of(
+                ChildDaemon src = ChildDaemon.converged("source", dir, List.of(
                         "--blockdev", fileNode("disk0", srcDisk), "--machine", machine));
                 QmpClient d = dst.connect(Duration.ofSeconds(30));
                 QmpClient s = src.connect(Duration.ofSeconds(30))) {

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * QMP goes over UNIX sockets, which namespaces do not separate. Skipped (visibly) where
  * {@code ip netns} is not permitted; {@link JointNbdTest} covers the same flow on loopback.
  */
+@Tag("integration")
 class JointNetnsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String SRC_IP = "10.231.7.1";
@@ -115,6 +117,26 @@ class JointNetnsTest {
     @Test
     void jointSwitchoverAcrossTwoNetworkNamespaces() throws Exception {
         assumeTrue(makeHosts(), "ip netns is not permitted here: the two-host variant is skipped (JointNbdTest runs on loopback)");
+        jointSwitchoverVerified();
+    }
+
+    /**
+     * The same over a bad link: tc netem on both ends of the veth delays every packet by 5 ms (a
+     * 10 ms round trip), jitters it and loses 1 % (TCP retransmits). Skipped visibly where tc netem
+     * is unavailable; NetworkFaultTest covers delay, partition and drop with a proxy on loopback.
+     */
+    @Test
+    void jointSwitchoverOverADelayedLossyLink() throws Exception {
+        assumeTrue(makeHosts(), "ip netns is not permitted here: the netem variant is skipped (NetworkFaultTest runs a proxy)");
+        boolean netem = run("tc", "-n", srcNs, "qdisc", "add", "dev", "cv" + tag + "a", "root", "netem", "delay", "5ms", "1ms",
+                "loss", "1%") == 0
+                && run("tc", "-n", dstNs, "qdisc", "add", "dev", "cv" + tag + "b", "root", "netem", "delay", "5ms", "1ms",
+                "loss", "1%") == 0;
+        assumeTrue(netem, "tc netem is not available here (kernel module sch_netem): the lossy-link variant is skipped");
+        jointSwitchoverVerified();
+    }
+
+    private void jointSwitchoverVerified() throws Exception {
         Path srcImg = dir.resolve("src.img");
         Path dstImg = dir.resolve("dst.img");
         byte[] data = new byte[16 << 20];

@@ -2,6 +2,7 @@ package dev.converge.nbd.server;
 
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
+import dev.converge.nbd.wire.NbdIoException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -14,7 +15,7 @@ import java.util.function.LongFunction;
  * have holes to report) and one dirty bitmap named {@link #BITMAP}. Thread-safe by a monitor: tests
  * need correctness, not speed.
  */
-final class MemoryBackend implements NbdExportBackend {
+class MemoryBackend implements NbdExportBackend {
     static final int CLUSTER = 4096;
     static final String BITMAP = "dirty0";
 
