@@ -1,6 +1,6 @@
 package dev.converge.daemon;
 
-import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.machine.kvm.MachineOptions;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.sockets.SocketAddress;
@@ -30,9 +30,11 @@ public final class Converged implements Callable<Integer> {
             description = "Open a block node at start, with the same JSON as blockdev-add (repeatable).")
     List<String> blockdevs = new ArrayList<>();
 
-    @Option(names = "--machine", paramLabel = "workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]",
+    @Option(names = "--machine", paramLabel = "workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]"
+            + " | accel=kvm[,memory=SIZE][,vcpus=N][,guest=pattern|FILE][,serial=file:PATH|stdio|none]",
             description = "Create the daemon's machine (workload: idle, pattern or stress; disk=NODE also writes that "
-                    + "block node; memory defaults to 128M and vcpus to 1, as QEMU's -m and -smp). Without it the daemon has "
+                    + "block node; memory defaults to 128M and vcpus to 1, as QEMU's -m and -smp). accel=kvm runs a "
+                    + "boot-sector guest (default: converge's pattern guest) on KVM vCPUs instead. Without it the daemon has "
                     + "no machine.")
     String machine;
 
@@ -128,13 +130,14 @@ public final class Converged implements Callable<Integer> {
             }
             return MachineConfig.none();
         }
-        MachineSpec spec;
+        MachineOptions options;
         try {
-            spec = MachineSpec.parse(machine);
+            options = MachineOptions.parse(machine);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--machine " + machine + ": " + e.getMessage(), e);
         }
-        MachineConfig c = MachineConfig.of("machine", spec).withStartPaused(startPaused);
+        MachineConfig c = MachineConfig.of("machine", options.spec()).withStartPaused(startPaused)
+                .withAccelerator(options.accelerator());
         return incoming == null ? c : c.withIncoming(incoming);
     }
 

@@ -60,11 +60,17 @@ public final class QemuPair implements GuestPair {
      */
     public static QemuPair start(Path dir, Scenario scenario, QemuGuest.Accel accel, ProcessReaper reaper,
             Duration connectDeadline) throws IOException, SideUnavailableException {
+        return start(dir, scenario, accel, reaper, connectDeadline, GuestImage.forWorkload(scenario.workload(), scenario.memory()));
+    }
+
+    /** {@link #start(Path, Scenario, QemuGuest.Accel, ProcessReaper, Duration)} booting {@code bootSector} instead. */
+    public static QemuPair start(Path dir, Scenario scenario, QemuGuest.Accel accel, ProcessReaper reaper,
+            Duration connectDeadline, byte[] bootSector) throws IOException, SideUnavailableException {
         if (!Daemons.onPath(QemuGuest.BINARY)) {
             throw new SideUnavailableException(QemuGuest.BINARY + " not found (apt-get install qemu-system-x86)");
         }
         Path image = dir.resolve("boot-" + scenario.workload().wireName() + ".img");
-        Files.write(image, GuestImage.forWorkload(scenario.workload(), scenario.memory()));
+        Files.write(image, bootSector);
         QemuGuest src = null;
         QemuGuest dst = null;
         QmpClient srcClient = null;

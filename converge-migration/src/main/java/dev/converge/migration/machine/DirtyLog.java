@@ -52,6 +52,19 @@ public final class DirtyLog {
         WORDS.getAndBitwiseOr(words, (int) (page >>> 6), 1L << (page & 63));
     }
 
+    /**
+     * Marks every page set in {@code bits} (one bit per page, word {@code i} covers pages
+     * {@code 64*i..64*i+63}), starting at word {@code fromWord}: the dirty pages an accelerator
+     * collected outside the guest write path.
+     */
+    public void markWords(int fromWord, long[] bits, int count) {
+        for (int i = 0; i < count; i++) {
+            if (bits[i] != 0) {
+                WORDS.getAndBitwiseOr(words, fromWord + i, bits[i]);
+            }
+        }
+    }
+
     /** Whether {@code page} is marked (a snapshot; for tests and diagnostics). */
     public boolean isDirty(long page) {
         return ((long) WORDS.getVolatile(words, (int) (page >>> 6)) & (1L << (page & 63))) != 0;

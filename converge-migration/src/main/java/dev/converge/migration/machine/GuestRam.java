@@ -1,6 +1,7 @@
 package dev.converge.migration.machine;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -23,11 +24,28 @@ public final class GuestRam implements AutoCloseable {
     /** Bytes hashed per slice by {@link #digest()}. */
     private static final long DIGEST_SLICE = 1L << 30;
 
+    /** Allocates one block's memory in an arena (an accelerator maps it as it needs). */
+    @FunctionalInterface
+    public interface BlockAllocator {
+        /** Zeroed memory of {@code info.size()} bytes, page aligned, freed when {@code arena} closes. */
+        MemorySegment allocate(Arena arena, BlockInfo info);
+    }
+
     private final Arena arena;
     private final List<RamBlock> blocks;
+    /**
+     * Runs at the start of every sync: moves dirty pages tracked outside the write path (the
+     * kernel's, for KVM) into the blocks' logs. Volatile: attached once when the machine is built.
+     */
+    private volatile Runnable externalDirtyLog = () -> { };
 
     /** Allocates the blocks of {@code layout}, in that order, zero-filled. */
     public GuestRam(List<BlockInfo> layout) {
+        this(layout, (arena, info) -> arena.allocate(info.size(), RamBlock.PAGE_SIZE));
+    }
+
+    /** Allocates the blocks of {@code layout}, in that order, with {@code allocator}. */
+    public GuestRam(List<BlockInfo> layout, BlockAllocator allocator) {
         this.arena = Arena.ofShared();
         List<RamBlock> list = new ArrayList<>();
         Map<String, Boolean> seen = new LinkedHashMap<>();
@@ -36,7 +54,7 @@ public final class GuestRam implements AutoCloseable {
                 if (seen.put(info.name(), Boolean.TRUE) != null) {
                     throw new IllegalArgumentException("RAM block name used twice: " + info.name());
                 }
-                list.add(new RamBlock(info.name(), arena.allocate(info.size(), RamBlock.PAGE_SIZE)));
+                list.add(new RamBlock(info.name(), allocator.allocate(arena, info)));
             }
         } catch (RuntimeException e) {
             arena.close();
@@ -77,6 +95,7 @@ public final class GuestRam implements AutoCloseable {
      * @return the number of pages newly marked in {@code target}
      */
     public long syncDirtyLog(MigrationBitmap target) {
+        externalDirtyLog.run();
         long added = 0;
         for (int i = 0; i < blocks.size(); i++) {
             added += blocks.get(i).dirtyLog().drainInto(target.words(i));
@@ -90,9 +109,15 @@ public final class GuestRam implements AutoCloseable {
      * destination's copy of it, which starts zeroed.
      */
     public void markEverWritten(MigrationBitmap target) {
+        externalDirtyLog.run();
         for (int i = 0; i < blocks.size(); i++) {
             blocks.get(i).dirtyLog().everWrittenInto(target.words(i));
         }
+    }
+
+    /** Makes every sync first run {@code collector} (see {@link Accelerator#collectDirtyLog}). */
+    void attachExternalDirtyLog(Runnable collector) {
+        externalDirtyLog = java.util.Objects.requireNonNull(collector);
     }
 
     /** SHA-256 over all blocks' contents in index order, as lowercase hex. */

@@ -32,7 +32,7 @@ public final class Machine implements AutoCloseable {
     private final MachineSpec spec;
     private final GuestRam ram;
     private final Workload workload;
-    private final Vcpus vcpus;
+    private final Accelerator accel;
 
     private final ReentrantLock lock = new ReentrantLock();
     /** Guarded by lock; see {@link RunState} for the arrows. */
@@ -42,13 +42,19 @@ public final class Machine implements AutoCloseable {
     /** The disk ({@code disk=NODE}), or null; volatile: attached once at wiring time, read by QMP handlers. */
     private volatile MachineDisk disk;
 
-    private Machine(String name, MachineSpec spec) {
+    private Machine(String name, MachineSpec spec, Accelerator.Factory backend, RunState initial) {
         this.name = Objects.requireNonNull(name);
         this.spec = spec;
-        this.ram = new GuestRam(List.of(new GuestRam.BlockInfo(RAM_BLOCK, spec.memory()),
+        this.ram = backend.allocateRam(List.of(new GuestRam.BlockInfo(RAM_BLOCK, spec.memory()),
                 new GuestRam.BlockInfo(ROM_BLOCK, ROM_SIZE)));
-        this.workload = Workload.create(spec, ram.blocks().get(0));
-        this.vcpus = new Vcpus(name, spec.vcpus(), workload, spec.dirtyRate().orElse(0));
+        try {
+            this.workload = Workload.create(spec, ram.blocks().get(0));
+            this.accel = backend.create(name, spec, ram, workload, initial);
+        } catch (RuntimeException | Error e) {
+            ram.close();
+            throw e;
+        }
+        ram.attachExternalDirtyLog(accel::collectDirtyLog);
     }
 
     /**
@@ -56,7 +62,12 @@ public final class Machine implements AutoCloseable {
      * once) or {@code inmigrate} (a destination waiting for an incoming migration).
      */
     public static Machine create(String name, MachineSpec spec, RunState initial) {
-        Machine m = new Machine(name, spec);
+        return create(name, spec, initial, SoftwareAccelerator.FACTORY);
+    }
+
+    /** Creates a machine on the accelerator {@code backend} makes (see {@link #create(String, MachineSpec, RunState)}). */
+    public static Machine create(String name, MachineSpec spec, RunState initial, Accelerator.Factory backend) {
+        Machine m = new Machine(name, spec, backend, initial);
         if (initial != RunState.PRELAUNCH) {
             m.lock.lock();
             try {
@@ -85,8 +96,14 @@ public final class Machine implements AutoCloseable {
         return workload;
     }
 
-    public Vcpus vcpus() {
-        return vcpus;
+    /** The vCPUs (stop/resume through {@link #transition}; throttle and dirty limit directly). */
+    public VcpuControl vcpus() {
+        return accel.vcpus();
+    }
+
+    /** The backend that runs the vCPUs. */
+    public Accelerator accelerator() {
+        return accel;
     }
 
     /**
@@ -94,8 +111,11 @@ public final class Machine implements AutoCloseable {
      * is best; a later attach takes effect at the next step).
      */
     public void attachDisk(MachineDisk d) {
+        if (!(accel.vcpus() instanceof Vcpus software)) {
+            throw new IllegalArgumentException("disk: the " + accel.kind().wireName() + " accelerator's guest does not write a disk");
+        }
         disk = java.util.Objects.requireNonNull(d);
-        vcpus.setDisk(d);
+        software.setDisk(d);
     }
 
     /** The disk, if one is attached. */
@@ -134,9 +154,9 @@ public final class Machine implements AutoCloseable {
         }
         state = next;
         if (next.vcpusRun()) {
-            vcpus.resume();
+            accel.vcpus().resume();
         } else {
-            vcpus.stop();
+            accel.vcpus().stop();
         }
     }
 
@@ -242,8 +262,10 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * The device state: version u16, reserved u16 (0), vcpus u16, workload u8, reserved u8 (0),
-     * memory u64, then the workload state; all little-endian. vCPUs must be stopped.
+     * The device state: version u16, reserved u16 (0), vcpus u16, workload u8, accelerator u8
+     * ({@link Accelerator.Kind} ordinal: 0 software, 1 kvm), memory u64, then the workload
+     * state, then the accelerator's state (none for software); all little-endian. vCPUs must
+     * be stopped.
      */
     public byte[] saveDeviceState() {
         lock.lock();
@@ -251,10 +273,13 @@ public final class Machine implements AutoCloseable {
             if (state.vcpusRun()) {
                 throw new IllegalStateException("device state saved while the vCPUs run");
             }
-            ByteBuffer out = ByteBuffer.allocate(DEVICE_STATE_HEADER + workload.stateSize()).order(ByteOrder.LITTLE_ENDIAN);
+            byte[] accelState = accel.saveState();
+            ByteBuffer out = ByteBuffer.allocate(DEVICE_STATE_HEADER + workload.stateSize() + accelState.length)
+                    .order(ByteOrder.LITTLE_ENDIAN);
             out.putShort((short) DEVICE_STATE_VERSION).putShort((short) 0).putShort((short) spec.vcpus())
-                    .put((byte) workload.kind().ordinal()).put((byte) 0).putLong(spec.memory());
+                    .put((byte) workload.kind().ordinal()).put((byte) accel.kind().ordinal()).putLong(spec.memory());
             workload.save(out);
+            out.put(accelState);
             return out.array();
         } finally {
             lock.unlock();
@@ -273,8 +298,13 @@ public final class Machine implements AutoCloseable {
                 throw new IllegalStateException("device state loaded in run state '" + state.wireName() + "'");
             }
             ByteBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            if (in.remaining() >= DEVICE_STATE_HEADER && Byte.toUnsignedInt(in.get(in.position() + 7)) != accel.kind().ordinal()) {
+                // Checked first: the other accelerator's state has another length as well.
+                throw new IllegalArgumentException("device state accelerator: " + Byte.toUnsignedInt(in.get(in.position() + 7))
+                        + " (expected: " + accel.kind().ordinal() + ", " + accel.kind().wireName() + ")");
+            }
             int expectedSize = DEVICE_STATE_HEADER + workload.stateSize();
-            if (in.remaining() != expectedSize) {
+            if (accel.kind() == Accelerator.Kind.SOFTWARE ? in.remaining() != expectedSize : in.remaining() < expectedSize) {
                 throw new IllegalArgumentException("device state length: " + in.remaining() + " (expected: " + expectedSize + ")");
             }
             int version = Short.toUnsignedInt(in.getShort());
@@ -284,10 +314,14 @@ public final class Machine implements AutoCloseable {
             int reserved = Short.toUnsignedInt(in.getShort());
             int vcpuCount = Short.toUnsignedInt(in.getShort());
             int kind = Byte.toUnsignedInt(in.get());
-            int reserved2 = Byte.toUnsignedInt(in.get());
+            int accelKind = Byte.toUnsignedInt(in.get());
             long memory = in.getLong();
-            if (reserved != 0 || reserved2 != 0) {
-                throw new IllegalArgumentException("device state reserved fields: " + reserved + ", " + reserved2 + " (expected: 0)");
+            if (reserved != 0) {
+                throw new IllegalArgumentException("device state reserved field: " + reserved + " (expected: 0)");
+            }
+            if (accelKind != accel.kind().ordinal()) {
+                throw new IllegalArgumentException("device state accelerator: " + accelKind + " (expected: " + accel.kind().ordinal()
+                        + ", " + accel.kind().wireName() + ")");
             }
             if (vcpuCount != spec.vcpus()) {
                 throw new IllegalArgumentException("device state vcpus: " + vcpuCount + " (expected: " + spec.vcpus() + ")");
@@ -300,6 +334,7 @@ public final class Machine implements AutoCloseable {
                 throw new IllegalArgumentException("device state memory: " + memory + " (expected: " + spec.memory() + ")");
             }
             workload.load(in);
+            accel.loadState(in.slice().order(ByteOrder.LITTLE_ENDIAN));
         } finally {
             lock.unlock();
         }
@@ -313,7 +348,7 @@ public final class Machine implements AutoCloseable {
     /** Stops the vCPU threads for good and frees the RAM. */
     @Override
     public void close() {
-        vcpus.close();
+        accel.close();
         ram.close();
     }
 }

@@ -17,7 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * Mode transitions: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED ({@link #stop}),
  * any → EXITING ({@link #close}, final).
  */
-public final class Vcpus implements AutoCloseable {
+public final class Vcpus implements VcpuControl {
     private enum Mode { STOPPED, RUNNING, EXITING }
 
     /**

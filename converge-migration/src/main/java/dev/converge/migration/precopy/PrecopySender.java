@@ -546,12 +546,14 @@ public final class PrecopySender {
      * The switchover's fixed cost: the destination's lag behind the stream at the last
      * acknowledged pass (what is in flight at the stop must still be applied; includes the
      * COMPLETE/ACK round trip), the owner's recent time to decide ({@link MigrationControl#decisionLatency}),
-     * and one more round trip (START to RESUMED). The return path's part is zero before the first ack.
+     * one more round trip (START to RESUMED), and what the accelerator adds (KVM: kicking the
+     * vCPUs out of the guest, saving and loading their state). The return path's part is zero before the first ack.
      */
     private Duration fixedCost(ReturnPath rp) {
         long lag = rp.lastLagNanos();
         long rtt = rp.roundTripNanos();
-        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt)).plus(control.decisionLatency());
+        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt)).plus(control.decisionLatency())
+                .plus(machine.accelerator().switchoverCost());
     }
 
     private void checkCancelled() throws MigrationException {

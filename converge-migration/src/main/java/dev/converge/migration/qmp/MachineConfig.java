@@ -1,8 +1,11 @@
 package dev.converge.migration.qmp;
 
+import dev.converge.migration.machine.Accelerator;
 import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.machine.SoftwareAccelerator;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * The daemon's machine, from its command line: {@code --machine SPEC}, {@code --incoming
@@ -12,8 +15,10 @@ import java.util.Optional;
  * @param spec        the machine, or empty for a daemon without one
  * @param incoming    where to wait for an incoming migration ("defer": wait for migrate-incoming), or empty
  * @param startPaused QEMU's -S: do not start the vCPUs by themselves (a destination stays paused after the migration)
+ * @param accelerator makes the backend of the machine ({@code accel=software} unless told otherwise)
  */
-public record MachineConfig(String name, Optional<MachineSpec> spec, Optional<String> incoming, boolean startPaused) {
+public record MachineConfig(String name, Optional<MachineSpec> spec, Optional<String> incoming, boolean startPaused,
+        Supplier<Accelerator.Factory> accelerator) {
     /** The value of {@code --incoming} that waits for migrate-incoming. */
     public static final String DEFER = "defer";
 
@@ -21,6 +26,7 @@ public record MachineConfig(String name, Optional<MachineSpec> spec, Optional<St
         Objects.requireNonNull(name);
         Objects.requireNonNull(spec);
         Objects.requireNonNull(incoming);
+        Objects.requireNonNull(accelerator);
         if (spec.isEmpty() && incoming.isPresent()) {
             throw new IllegalArgumentException("--incoming needs a --machine to receive into");
         }
@@ -31,21 +37,26 @@ public record MachineConfig(String name, Optional<MachineSpec> spec, Optional<St
 
     /** A daemon without a machine. */
     public static MachineConfig none() {
-        return new MachineConfig("machine", Optional.empty(), Optional.empty(), false);
+        return new MachineConfig("machine", Optional.empty(), Optional.empty(), false, () -> SoftwareAccelerator.FACTORY);
     }
 
     /** A machine that starts running at once. */
     public static MachineConfig of(String name, MachineSpec spec) {
-        return new MachineConfig(name, Optional.of(spec), Optional.empty(), false);
+        return new MachineConfig(name, Optional.of(spec), Optional.empty(), false, () -> SoftwareAccelerator.FACTORY);
     }
 
     /** This config with {@code --incoming}. */
     public MachineConfig withIncoming(String where) {
-        return new MachineConfig(name, spec, Optional.of(where), startPaused);
+        return new MachineConfig(name, spec, Optional.of(where), startPaused, accelerator);
+    }
+
+    /** This config on the accelerator {@code factory} makes ({@code accel=kvm}). */
+    public MachineConfig withAccelerator(Supplier<Accelerator.Factory> factory) {
+        return new MachineConfig(name, spec, incoming, startPaused, factory);
     }
 
     /** This config with {@code -S}. */
     public MachineConfig withStartPaused(boolean v) {
-        return new MachineConfig(name, spec, incoming, v);
+        return new MachineConfig(name, spec, incoming, v, accelerator);
     }
 }

@@ -77,7 +77,7 @@ public final class MigrationModule implements AutoCloseable {
             JobQmp jobQmp, BlockGraph graph, MachineConfig config) {
         Machine machine = config.spec().map(spec -> Machine.create(config.name(), spec,
                 config.incoming().isPresent() ? RunState.INMIGRATE
-                        : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING)).orElse(null);
+                        : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING, config.accelerator().get())).orElse(null);
         MigrationModule m = new MigrationModule(mainLoop, events, engine, graph, machine);
         try {
             if (machine != null) {

@@ -1,0 +1,77 @@
+package dev.converge.migration.machine;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A machine's backend: what runs the vCPUs and tracks the pages they dirty. The migration
+ * sees only this seam (through {@link Machine}): sync the dirty log, stop and resume the
+ * vCPUs, save and load the backend's device state.
+ * <p>
+ * {@code software} is converge's model: Java threads run a {@link Workload}, every guest write
+ * goes through {@link RamBlock}'s write path, which marks the {@link DirtyLog}. {@code kvm}
+ * (package {@code machine.kvm}) runs real guest code on KVM vCPUs; the kernel keeps the
+ * dirty log and {@link #collectDirtyLog} moves it into the same {@link DirtyLog}s.
+ */
+public interface Accelerator extends AutoCloseable {
+    /** The kinds of accelerator ({@code accel=NAME}); the ordinal is the id in device state. */
+    enum Kind {
+        SOFTWARE("software"), KVM("kvm");
+
+        private final String wireName;
+
+        Kind(String wireName) {
+            this.wireName = wireName;
+        }
+
+        /** The name on the command line. */
+        public String wireName() {
+            return wireName;
+        }
+    }
+
+    /** Which accelerator this is. */
+    Kind kind();
+
+    /** The vCPUs. */
+    VcpuControl vcpus();
+
+    /**
+     * Moves the dirty pages tracked outside the guest write path (the kernel's dirty log)
+     * into the RAM blocks' {@link DirtyLog}s; called at the start of every dirty log sync.
+     * Pages written after their bit was collected are collected by the next call.
+     */
+    void collectDirtyLog();
+
+    /** The backend's own device state (vCPU registers, in-kernel devices); vCPUs stopped. */
+    byte[] saveState();
+
+    /**
+     * Loads state saved by {@link #saveState} of an accelerator of the same kind and machine
+     * spec (a destination in {@code inmigrate}).
+     *
+     * @throws IllegalArgumentException naming what does not match
+     */
+    void loadState(ByteBuffer in);
+
+    /**
+     * What stopping the vCPUs and moving this accelerator's state adds to a switchover's
+     * downtime beyond sending RAM (measured by the accelerator; zero for the software model,
+     * whose vCPUs stop at their next step and whose state is a few bytes).
+     */
+    default java.time.Duration switchoverCost() {
+        return java.time.Duration.ZERO;
+    }
+
+    /** Stops the vCPUs for good and frees what the backend holds (not the RAM). */
+    @Override
+    void close();
+
+    /** Creates the RAM and the accelerator of a machine. */
+    interface Factory {
+        /** Allocates zeroed guest RAM of {@code layout}. */
+        GuestRam allocateRam(java.util.List<GuestRam.BlockInfo> layout);
+
+        /** Creates the accelerator over {@code ram}, its vCPUs stopped. */
+        Accelerator create(String machineName, MachineSpec spec, GuestRam ram, Workload workload, RunState initial);
+    }
+}

@@ -1,0 +1,308 @@
+package dev.converge.migration.machine.kvm;
+
+import dev.converge.migration.machine.Accelerator;
+import dev.converge.migration.machine.GuestRam;
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.machine.RunState;
+import dev.converge.migration.machine.Workload;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The KVM accelerator: guest RAM mmap'd and handed to KVM as memory slots (pc.ram at guest
+ * physical 0, pc.rom just below 4 GiB), an in-kernel irqchip and PIT as QEMU's PC has, one
+ * {@link KvmVcpus} thread per vCPU, the kernel's dirty log with manual protection
+ * (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_GET_DIRTY_LOG, then KVM_CLEAR_DIRTY_LOG of exactly
+ * the pages taken) moved into the RAM blocks' {@link dev.converge.migration.machine.DirtyLog}s,
+ * and the vCPU and VM state as {@link StateSections}.
+ * <p>
+ * A fresh machine (not {@code inmigrate}) gets its guest binary at 0x7c00 and vCPU 0 starts
+ * there in real mode, as after a BIOS; the other vCPUs wait for a start-up IPI (the in-kernel
+ * local APIC's reset state), as application processors do.
+ */
+public final class KvmAccelerator implements Accelerator {
+    /** Guest physical address where a boot sector is loaded and vCPU 0 starts. */
+    public static final long BOOT_ADDRESS = 0x7c00;
+    /** Largest pc.ram: it must end below the TSS, identity map and ROM pages under 4 GiB. */
+    public static final long MAX_MEMORY = 3L << 30;
+    private static final int SLOT_RAM = 0;
+    private static final int SLOT_ROM = 1;
+    private static final int IRQCHIP_SIZE = 520;
+    private static final int CLOCK_SIZE = 48;
+    private static final int PIT2_SIZE = 112;
+    /** KVM_GET_IRQCHIP chip ids: master PIC, slave PIC, IOAPIC. */
+    private static final String[] CHIPS = {"pic_master", "pic_slave", "ioapic"};
+
+    private final KvmSystem kvm;
+    private final KvmVm vm;
+    private final KvmVcpus vcpus;
+    private final GuestPorts ports;
+    private final SerialSink serial;
+    private final VcpuState.Caps caps;
+    private final List<RamBlock> blocks;
+    /** Arena of the kvm_run mappings and the CPUID table; closed last. */
+    private final Arena arena;
+    /** MSRs saved and restored per vCPU (readable on this host); written by the vCPU threads at init. */
+    private volatile int[] msrs = new int[0];
+    /** Time one {@link #saveState} took at creation, ns. */
+    private final long stateCostNanos;
+    /** Serializes dirty log collections (the migration thread, a query). */
+    private final ReentrantLock dirtyLock = new ReentrantLock();
+    /** When the last collection ran; guarded by dirtyLock. */
+    private long lastCollect = System.nanoTime();
+
+    private KvmAccelerator(String machineName, MachineSpec spec, GuestRam ram, Map<String, MemorySegment> memory, KvmGuest guest, SerialSink serial, RunState initial) {
+        if (spec.memory() > MAX_MEMORY) {
+            throw new IllegalArgumentException("memory: " + spec.memory() + " (expected: at most " + MAX_MEMORY + " with accel=kvm)");
+        }
+        this.serial = serial;
+        this.blocks = ram.blocks();
+        this.arena = Arena.ofShared();
+        this.kvm = KvmSystem.open();
+        KvmVm v = null;
+        try {
+            for (int cap : new int[] {Kvm.CAP_USER_MEMORY, Kvm.CAP_SET_TSS_ADDR, Kvm.CAP_IRQCHIP, Kvm.CAP_PIT2,
+                    Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2, Kvm.CAP_IMMEDIATE_EXIT, Kvm.CAP_ADJUST_CLOCK}) {
+                if (kvm.checkExtension(cap) <= 0) {
+                    throw new IllegalStateException("KVM lacks capability " + cap + " that accel=kvm needs");
+                }
+            }
+            this.caps = VcpuState.Caps.of(kvm);
+            v = kvm.createVm();
+            v.setTssAddr();
+            v.createIrqchip();
+            v.createPit2();
+            v.enableCap(Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2, Kvm.DIRTY_LOG_MANUAL_PROTECT_ENABLE);
+            RamBlock main = ram.block(Machine.RAM_BLOCK).orElseThrow();
+            RamBlock rom = ram.block(Machine.ROM_BLOCK).orElseThrow();
+            v.setMemoryRegion(SLOT_RAM, Kvm.MEM_LOG_DIRTY_PAGES, 0, memory.get(main.name()));
+            v.setMemoryRegion(SLOT_ROM, Kvm.MEM_LOG_DIRTY_PAGES, (1L << 32) - rom.size(), memory.get(rom.name()));
+            this.vm = v;
+            if (initial != RunState.INMIGRATE) {
+                guest.loadInto(main);
+            }
+            this.ports = new GuestPorts(spec.memory(), serial);
+            List<KvmVcpu> list = new ArrayList<>();
+            for (int i = 0; i < spec.vcpus(); i++) {
+                list.add(v.createVcpu(i, arena));
+            }
+            MemorySegment cpuid = kvm.supportedCpuid(arena);
+            int[] candidates = kvm.msrIndexList();
+            boolean boot = initial != RunState.INMIGRATE;
+            this.vcpus = new KvmVcpus(machineName, list, ports, vcpu -> {
+                vcpu.set(Kvm.SET_CPUID2, cpuid, "KVM_SET_CPUID2");
+                if (vcpu.id() == 0) {
+                    msrs = VcpuState.readableMsrs(vcpu, candidates);
+                    if (boot) {
+                        startAtBootSector(vcpu);
+                    }
+                }
+            });
+            // What a switchover pays to save the state (the destination about as much to load it):
+            // timed once here, while the vCPUs have not run (the second run, warm).
+            saveState();
+            long t0 = System.nanoTime();
+            saveState();
+            this.stateCostNanos = System.nanoTime() - t0;
+        } catch (RuntimeException | Error e) {
+            if (v != null) {
+                v.close();
+            }
+            kvm.close();
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The factory of one KVM machine: {@link #allocateRam} maps anonymous memory for each
+     * block and remembers it, {@link #create} hands it to KVM. One machine per factory.
+     */
+    public static Accelerator.Factory factory(KvmGuest guest, SerialSink serial) {
+        return new Accelerator.Factory() {
+            /** The blocks' mappings by name; written by allocateRam, read by create (same thread). */
+            private final Map<String, MemorySegment> memory = new LinkedHashMap<>();
+
+            @Override
+            public GuestRam allocateRam(List<GuestRam.BlockInfo> layout) {
+                return new GuestRam(layout, (arena, info) -> {
+                    MemorySegment m = LibC.mmap(info.size(), LibC.PROT_READ | LibC.PROT_WRITE,
+                            LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0, arena, "mmap guest RAM " + info.name());
+                    memory.put(info.name(), m);
+                    return m;
+                });
+            }
+
+            @Override
+            public Accelerator create(String machineName, MachineSpec spec, GuestRam ram, Workload workload, RunState initial) {
+                return new KvmAccelerator(machineName, spec, ram, Map.copyOf(memory), guest, serial, initial);
+            }
+        };
+    }
+
+    /** Real mode at {@link #BOOT_ADDRESS} with CS = 0, DL = 0x80 (booted from the first disk), as a BIOS hands over. */
+    private static void startAtBootSector(KvmVcpu vcpu) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment sregs = a.allocate(KvmLayouts.SREGS);
+            vcpu.get(Kvm.GET_SREGS, sregs, "KVM_GET_SREGS");
+            long cs = KvmLayouts.offset(KvmLayouts.SREGS, "cs");
+            sregs.set(ValueLayout.JAVA_LONG, cs + KvmLayouts.offset(KvmLayouts.SEGMENT, "base"), 0L);
+            sregs.set(ValueLayout.JAVA_SHORT, cs + KvmLayouts.offset(KvmLayouts.SEGMENT, "selector"), (short) 0);
+            vcpu.set(Kvm.SET_SREGS, sregs, "KVM_SET_SREGS");
+            MemorySegment regs = a.allocate(KvmLayouts.REGS);
+            regs.fill((byte) 0);
+            regs.set(ValueLayout.JAVA_LONG, KvmLayouts.offset(KvmLayouts.REGS, "rip"), BOOT_ADDRESS);
+            regs.set(ValueLayout.JAVA_LONG, KvmLayouts.offset(KvmLayouts.REGS, "rflags"), 2L);
+            regs.set(ValueLayout.JAVA_LONG, KvmLayouts.offset(KvmLayouts.REGS, "rdx"), 0x80L);
+            vcpu.set(Kvm.SET_REGS, regs, "KVM_SET_REGS");
+        }
+    }
+
+    @Override
+    public Kind kind() {
+        return Kind.KVM;
+    }
+
+    @Override
+    public KvmVcpus vcpus() {
+        return vcpus;
+    }
+
+    /** Bytes the guest wrote to its serial port so far (its progress marks). */
+    public long serialBytes() {
+        return ports.serialBytes();
+    }
+
+    @Override
+    public void collectDirtyLog() {
+        dirtyLock.lock();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment getArg = a.allocate(KvmLayouts.DIRTY_LOG);
+            MemorySegment clearArg = a.allocate(KvmLayouts.CLEAR_DIRTY_LOG);
+            long newly = 0;
+            for (int i = 0; i < blocks.size(); i++) {
+                RamBlock b = blocks.get(i);
+                int slot = b.name().equals(Machine.RAM_BLOCK) ? SLOT_RAM : SLOT_ROM;
+                int words = (int) ((b.pages() + 63) >>> 6);
+                MemorySegment bitmap = a.allocate(8L * words, 8);
+                bitmap.fill((byte) 0);
+                vm.getDirtyLog(slot, bitmap, getArg);
+                long[] bits = bitmap.toArray(ValueLayout.JAVA_LONG);
+                long count = 0;
+                for (long w : bits) {
+                    count += Long.bitCount(w);
+                }
+                if (count == 0) {
+                    continue;
+                }
+                newly += count;
+                vm.clearDirtyLog(slot, 0, (int) b.pages(), bitmap, clearArg);
+                b.dirtyLog().markWords(0, bits, bits.length);
+            }
+            long now = System.nanoTime();
+            vcpus.steerDirtyLimit(newly, now - lastCollect);
+            lastCollect = now;
+            vcpus.probeKickLatency();
+        } finally {
+            dirtyLock.unlock();
+        }
+    }
+
+    /** Kicking the vCPUs out of the guest (as recently measured), saving their state here and loading it there. */
+    @Override
+    public java.time.Duration switchoverCost() {
+        return java.time.Duration.ofNanos(vcpus.kickLatency() + 2 * stateCostNanos);
+    }
+
+    @Override
+    public byte[] saveState() {
+        List<StateSections.Section> out = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            for (int chip = 0; chip < CHIPS.length; chip++) {
+                MemorySegment buf = a.allocate(IRQCHIP_SIZE, 8);
+                buf.fill((byte) 0);
+                buf.set(ValueLayout.JAVA_INT, 0, chip);
+                vm.get(Kvm.GET_IRQCHIP, buf, "KVM_GET_IRQCHIP " + CHIPS[chip]);
+                out.add(new StateSections.Section("vm." + CHIPS[chip], buf.toArray(ValueLayout.JAVA_BYTE)));
+            }
+            MemorySegment pit = a.allocate(PIT2_SIZE, 8);
+            vm.get(Kvm.GET_PIT2, pit, "KVM_GET_PIT2");
+            out.add(new StateSections.Section("vm.pit2", pit.toArray(ValueLayout.JAVA_BYTE)));
+            int[] m = msrs;
+            for (int i = 0; i < vcpus.count(); i++) {
+                String prefix = "vcpu" + i + ".";
+                out.addAll(vcpus.onVcpu(i, vcpu -> {
+                    List<StateSections.Section> s = new ArrayList<>();
+                    VcpuState.save(vcpu, caps, m, prefix, s);
+                    return s;
+                }));
+            }
+            MemorySegment clock = a.allocate(CLOCK_SIZE, 8);
+            vm.get(Kvm.GET_CLOCK, clock, "KVM_GET_CLOCK");
+            out.add(new StateSections.Section("vm.clock", clock.toArray(ValueLayout.JAVA_BYTE)));
+        }
+        return StateSections.encode(out);
+    }
+
+    @Override
+    public void loadState(ByteBuffer in) {
+        List<StateSections.Section> sections = StateSections.decode(in.order(ByteOrder.LITTLE_ENDIAN));
+        int perVcpu = VcpuState.pieces(caps).size();
+        int expected = CHIPS.length + 1 + perVcpu * vcpus.count() + 1;
+        if (sections.size() != expected) {
+            throw new IllegalArgumentException("kvm state: " + sections.size() + " sections (expected: " + expected + " for "
+                    + vcpus.count() + " vCPUs)");
+        }
+        int at = 0;
+        try (Arena a = Arena.ofConfined()) {
+            for (int chip = 0; chip < CHIPS.length; chip++) {
+                vm.set(Kvm.SET_IRQCHIP, fixed(a, sections.get(at++), "vm." + CHIPS[chip], IRQCHIP_SIZE), "KVM_SET_IRQCHIP " + CHIPS[chip]);
+            }
+            vm.set(Kvm.SET_PIT2, fixed(a, sections.get(at++), "vm.pit2", PIT2_SIZE), "KVM_SET_PIT2");
+            for (int i = 0; i < vcpus.count(); i++) {
+                List<StateSections.Section> mine = sections.subList(at, at + perVcpu);
+                at += perVcpu;
+                String prefix = "vcpu" + i + ".";
+                vcpus.onVcpu(i, vcpu -> {
+                    VcpuState.load(vcpu, caps, mine, prefix);
+                    return null;
+                });
+            }
+            MemorySegment clock = fixed(a, sections.get(at), "vm.clock", CLOCK_SIZE);
+            // Only the clock value: the flags, realtime and host_tsc the source reported are its own.
+            clock.asSlice(8).fill((byte) 0);
+            vm.set(Kvm.SET_CLOCK, clock, "KVM_SET_CLOCK");
+        }
+    }
+
+    private static MemorySegment fixed(Arena a, StateSections.Section s, String name, int size) {
+        if (!s.name().equals(name)) {
+            throw new IllegalArgumentException("kvm state: section '" + s.name() + "' (expected: '" + name + "')");
+        }
+        if (s.data().length != size) {
+            throw new IllegalArgumentException("kvm state: section '" + name + "' has " + s.data().length + " bytes (expected: " + size + ")");
+        }
+        MemorySegment buf = a.allocate(size, 8);
+        MemorySegment.copy(MemorySegment.ofArray(s.data()), 0, buf, 0, size);
+        return buf;
+    }
+
+    @Override
+    public void close() {
+        vcpus.close();
+        vm.close();
+        kvm.close();
+        serial.close();
+        arena.close();
+    }
+}

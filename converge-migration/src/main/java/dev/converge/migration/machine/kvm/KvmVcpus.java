@@ -1,0 +1,538 @@
+package dev.converge.migration.machine.kvm;
+
+import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.machine.VcpuControl;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * KVM vCPUs, one platform thread each, looping in KVM_RUN and handling its exits.
+ * <p>
+ * Kicking a vCPU out of KVM_RUN needs no Java signal handler: each vCPU thread blocks
+ * {@link #kickSignal} (a real-time signal) with pthread_sigmask, and KVM_SET_SIGNAL_MASK
+ * unblocks it only while the guest runs. {@link #kick} sets kvm_run.immediate_exit (so a vCPU
+ * just about to enter KVM_RUN returns at once) and sends the signal with tgkill: KVM_RUN
+ * returns -EINTR, the signal stays pending (blocked again outside KVM_RUN) and the thread
+ * takes it with sigtimedwait before looking at why it was kicked.
+ * <p>
+ * Mode transitions as {@code Vcpus}: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED
+ * ({@link #stop}, which returns once every vCPU is out of KVM_RUN and parked), any → EXITING
+ * ({@link #close}). Work that must run on a vCPU's own thread (state save and restore) is
+ * queued with {@link #onVcpu} while stopped.
+ */
+final class KvmVcpus implements VcpuControl {
+    private enum Mode { STOPPED, RUNNING, EXITING }
+
+    /** The throttle's period: each vCPU sleeps percent% of every period (QEMU's 10 ms timeslice). */
+    static final long THROTTLE_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+    /** One vCPU and its thread. */
+    private final class Runner {
+        final KvmVcpu vcpu;
+        final Thread thread;
+        /** Kernel thread id, set by the thread before the constructor returns. */
+        volatile int tid;
+        /** Work for this thread while stopped; guarded by lock. */
+        final Queue<Runnable> tasks = new ArrayDeque<>();
+        /** Halted (HLT exit) until the next resume; guarded by lock. */
+        boolean halted;
+        /** When a latency probe kicked this vCPU (System.nanoTime), 0 when none is pending. */
+        final AtomicLong probeAt = new AtomicLong();
+        /** Nanoseconds to sleep before re-entering the guest (the throttle). */
+        final AtomicLong hold = new AtomicLong();
+
+        Runner(KvmVcpu vcpu, String machineName) {
+            this.vcpu = vcpu;
+            this.thread = Thread.ofPlatform().name(machineName + "-vcpu-" + vcpu.id()).daemon().unstarted(() -> loop(this));
+        }
+    }
+
+    private final List<Runner> runners = new ArrayList<>();
+    private final GuestPorts ports;
+    private final int kickSignal;
+    private final int pid = LibC.getpid();
+    private final Thread throttler;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled on every mode change, task and park. */
+    private final Condition changed = lock.newCondition();
+    /** Guarded by lock. */
+    private Mode mode = Mode.STOPPED;
+    /** Incremented on every mode change; guarded by lock. */
+    private long generation;
+    /** vCPUs parked (or failed); guarded by lock. */
+    private int parked;
+    private volatile int throttlePercent;
+    /** Recent time from a kick to the vCPU thread being out of KVM_RUN, ns; written by vCPU threads, racy max is fine. */
+    private volatile long kickLatency;
+    private volatile long dirtyLimit;
+    /** The first failure (a guest shutdown, an unknown exit); volatile: read by anyone. */
+    private volatile Throwable failure;
+
+    /**
+     * Starts a thread per vCPU, stopped; each first runs {@code init} on its vCPU (on its own
+     * thread, as KVM prefers), and the constructor returns when all have.
+     */
+    KvmVcpus(String machineName, List<KvmVcpu> vcpus, GuestPorts ports, java.util.function.Consumer<KvmVcpu> init) {
+        this.ports = ports;
+        this.kickSignal = LibC.sigrtmin() + 4;
+        CountDownLatch ready = new CountDownLatch(vcpus.size());
+        List<Throwable> initFailures = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (KvmVcpu v : vcpus) {
+            Runner r = new Runner(v, machineName);
+            runners.add(r);
+        }
+        for (Runner r : runners) {
+            r.tasks.add(() -> {
+                try {
+                    init.accept(r.vcpu);
+                } catch (RuntimeException | Error e) {
+                    initFailures.add(e);
+                } finally {
+                    ready.countDown();
+                }
+            });
+            r.thread.start();
+        }
+        try {
+            ready.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!initFailures.isEmpty()) {
+            close();
+            RuntimeException e = new IllegalStateException("vCPU setup failed: " + initFailures.get(0).getMessage(), initFailures.get(0));
+            throw e;
+        }
+        this.throttler = Thread.ofVirtual().name(machineName + "-throttle").unstarted(this::throttleLoop);
+        throttler.start();
+    }
+
+    private void loop(Runner r) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment only = LibC.sigset(arena, kickSignal);
+            MemorySegment zero = arena.allocate(16, 8);
+            zero.fill((byte) 0);
+            try {
+                MemorySegment old = arena.allocate(LibC.LIBC_SIGSET_BYTES);
+                LibC.pthreadSigmask(LibC.SIG_BLOCK, only, old);
+                r.tid = LibC.gettid(); // kicks only once the signal is blocked here
+                // In the guest: what this thread blocked before, but never the kick signal.
+                MemorySegment inGuest = arena.allocate(LibC.KERNEL_SIGSET_BYTES);
+                MemorySegment.copy(old, 0, inGuest, 0, LibC.KERNEL_SIGSET_BYTES);
+                int bit = kickSignal - 1;
+                inGuest.set(ValueLayout.JAVA_BYTE, bit / 8, (byte) (inGuest.get(ValueLayout.JAVA_BYTE, bit / 8) & ~(1 << (bit % 8))));
+                r.vcpu.setSignalMask(inGuest);
+                run(r, only, zero);
+            } catch (RuntimeException | Error e) {
+                fail(e);
+                lock.lock();
+                try {
+                    parked++;
+                    changed.signalAll();
+                    while (mode != Mode.EXITING) {
+                        runTasks(r);
+                        changed.awaitUninterruptibly();
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            } finally {
+                // Every kick is sent under the lock before this thread saw EXITING: take them all,
+                // or the JVM's thread exit (which unblocks signals) would deliver one.
+                takeKicks(only, zero);
+            }
+        }
+    }
+
+    private void run(Runner r, MemorySegment kick, MemorySegment zero) {
+        boolean failed = false;
+        while (true) {
+            lock.lock();
+            try {
+                if (mode != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
+                    parked++;
+                    changed.signalAll();
+                    while (mode != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
+                        if (mode == Mode.EXITING) {
+                            return;
+                        }
+                        runTasks(r);
+                        long seen = generation;
+                        while (generation == seen && r.tasks.isEmpty()) {
+                            changed.awaitUninterruptibly();
+                        }
+                        if (generation != seen) {
+                            r.halted = false;
+                        }
+                    }
+                    parked--;
+                }
+            } finally {
+                lock.unlock();
+            }
+            long hold = r.hold.getAndSet(0);
+            if (hold > 0) {
+                sleepWhileRunning(hold);
+                continue;
+            }
+            int rc = r.vcpu.run();
+            r.vcpu.requestImmediateExit(false);
+            if (rc == -LibC.EINTR || rc == -LibC.EAGAIN) {
+                takeKicks(kick, zero);
+                long probe = r.probeAt.getAndSet(0);
+                if (probe != 0) {
+                    long took = System.nanoTime() - probe;
+                    // A moving average (1/4 weight): one kick delayed by a busy host must not keep
+                    // the estimate high for many passes, nor one lucky kick make it low.
+                    long before = kickLatency;
+                    kickLatency = before == 0 ? took : before + ((took - before) >> 2);
+                }
+                continue;
+            }
+            if (rc < 0) {
+                fail(new NativeException("KVM_RUN (vCPU " + r.vcpu.id() + ")", -rc));
+                failed = true;
+                continue;
+            }
+            int reason = r.vcpu.exitReason();
+            switch (reason) {
+                case Kvm.EXIT_IO -> handleIo(r.vcpu.runArea());
+                case Kvm.EXIT_HLT -> {
+                    lock.lock();
+                    try {
+                        r.halted = true;
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+                case Kvm.EXIT_INTR -> { }
+                case Kvm.EXIT_SHUTDOWN -> {
+                    fail(new IllegalStateException("guest shutdown on vCPU " + r.vcpu.id() + " (triple fault)"));
+                    failed = true;
+                }
+                default -> {
+                    fail(new IllegalStateException("vCPU " + r.vcpu.id() + " stopped: KVM exit reason " + reason + describeExit(r.vcpu)));
+                    failed = true;
+                }
+            }
+        }
+    }
+
+    /**
+     * Takes every pending kick: real-time signals queue, so kicks sent while this thread was
+     * parked (a stop before it ran, then a close) are several instances, not one.
+     */
+    private static void takeKicks(MemorySegment kick, MemorySegment zero) {
+        while (LibC.takePendingSignal(kick, zero) != 0) {
+            // next instance
+        }
+    }
+
+    private static String describeExit(KvmVcpu vcpu) {
+        long detail = vcpu.runArea().get(ValueLayout.JAVA_LONG, 32);
+        return " (detail 0x" + Long.toHexString(detail) + ")";
+    }
+
+    /** A port I/O exit: the data sits in the kvm_run area at data_offset, count items of size bytes. */
+    private void handleIo(MemorySegment run) {
+        int direction = Byte.toUnsignedInt((byte) KvmLayouts.RUN_IO_DIRECTION.get(run, 0L));
+        int size = Byte.toUnsignedInt((byte) KvmLayouts.RUN_IO_SIZE.get(run, 0L));
+        int port = Short.toUnsignedInt((short) KvmLayouts.RUN_IO_PORT.get(run, 0L));
+        int count = (int) KvmLayouts.RUN_IO_COUNT.get(run, 0L);
+        long offset = (long) KvmLayouts.RUN_IO_DATA_OFFSET.get(run, 0L);
+        for (int i = 0; i < count; i++) {
+            for (int b = 0; b < size; b++) {
+                long at = offset + (long) i * size + b;
+                if (direction == Kvm.EXIT_IO_OUT) {
+                    ports.write(port + b, Byte.toUnsignedInt(run.get(ValueLayout.JAVA_BYTE, at)));
+                } else {
+                    run.set(ValueLayout.JAVA_BYTE, at, (byte) ports.read(port + b));
+                }
+            }
+        }
+    }
+
+    private void runTasks(Runner r) {
+        assert lock.isHeldByCurrentThread();
+        Runnable t;
+        while ((t = r.tasks.poll()) != null) {
+            t.run();
+        }
+    }
+
+    private void fail(Throwable t) {
+        if (failure == null) {
+            failure = t;
+        }
+    }
+
+    private void kick(Runner r) {
+        r.vcpu.requestImmediateExit(true);
+        LibC.tgkill(pid, r.tid, kickSignal);
+    }
+
+    private void sleepWhileRunning(long nanos) {
+        lock.lock();
+        try {
+            long left = nanos;
+            while (left > 0 && mode == Mode.RUNNING) {
+                left = changed.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Every period, while throttled and running, each vCPU is kicked to sleep its share. */
+    private void throttleLoop() {
+        while (true) {
+            lock.lock();
+            try {
+                while (mode != Mode.EXITING && (mode != Mode.RUNNING || throttlePercent == 0)) {
+                    changed.awaitUninterruptibly();
+                }
+                if (mode == Mode.EXITING) {
+                    return;
+                }
+                long deadline = System.nanoTime() + THROTTLE_PERIOD_NANOS;
+                long left = THROTTLE_PERIOD_NANOS;
+                while (left > 0 && mode == Mode.RUNNING) {
+                    changed.awaitNanos(left);
+                    left = deadline - System.nanoTime();
+                }
+                int pct = throttlePercent;
+                if (mode == Mode.RUNNING && pct > 0) {
+                    for (Runner r : runners) {
+                        r.hold.set(THROTTLE_PERIOD_NANOS * pct / 100);
+                        kick(r);
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * Runs {@code work} on vCPU {@code i}'s own thread and returns its result; the vCPUs must be
+     * stopped (a running vCPU would not look at its queue).
+     */
+    <T> T onVcpu(int i, Function<KvmVcpu, T> work) {
+        Runner r = runners.get(i);
+        CompletableFuture<T> result = new CompletableFuture<>();
+        lock.lock();
+        try {
+            if (mode == Mode.RUNNING) {
+                throw new IllegalStateException("vCPU state accessed while the vCPUs run");
+            }
+            r.tasks.add(() -> {
+                try {
+                    result.complete(work.apply(r.vcpu));
+                } catch (RuntimeException | Error e) {
+                    result.completeExceptionally(e);
+                }
+            });
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            return result.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for vCPU " + i, e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /**
+     * Kicks each running vCPU once to measure how long leaving KVM_RUN takes ({@link #kickLatency});
+     * does not wait. Costs each vCPU one exit.
+     */
+    void probeKickLatency() {
+        lock.lock();
+        try {
+            if (mode != Mode.RUNNING) {
+                return;
+            }
+            for (Runner r : runners) {
+                if (r.probeAt.compareAndSet(0, System.nanoTime())) {
+                    kick(r);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The recent kick latency in nanoseconds (0 before the first probe). */
+    long kickLatency() {
+        return kickLatency;
+    }
+
+    int count() {
+        return runners.size();
+    }
+
+    @Override
+    public void resume() {
+        lock.lock();
+        try {
+            if (mode == Mode.STOPPED) {
+                mode = Mode.RUNNING;
+                generation++;
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void stop() {
+        lock.lock();
+        try {
+            if (mode == Mode.RUNNING) {
+                mode = Mode.STOPPED;
+                generation++;
+                changed.signalAll();
+                runners.forEach(this::kick);
+            }
+            while (parked < runners.size() && mode != Mode.EXITING) {
+                changed.awaitUninterruptibly();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        lock.lock();
+        try {
+            return mode == Mode.RUNNING;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void setThrottle(int percent) {
+        if (percent < 0 || percent > 99) {
+            throw new IllegalArgumentException("throttle: " + percent + " (expected: 0..99)");
+        }
+        lock.lock();
+        try {
+            throttlePercent = percent;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public int throttle() {
+        return throttlePercent;
+    }
+
+    /**
+     * The dirty limit: {@link KvmAccelerator#collectDirtyLog} measures the vCPUs' dirty rate
+     * and steers the throttle so that each vCPU stays under the cap.
+     */
+    @Override
+    public void setDirtyLimit(long bytesPerSecond) {
+        if (bytesPerSecond < 0) {
+            throw new IllegalArgumentException("dirty limit: " + bytesPerSecond + " (expected: >= 0)");
+        }
+        dirtyLimit = bytesPerSecond;
+        if (bytesPerSecond == 0) {
+            setThrottle(0);
+        }
+    }
+
+    @Override
+    public long dirtyLimit() {
+        return dirtyLimit;
+    }
+
+    /**
+     * Steers the throttle toward the dirty limit from one measurement: {@code pages} newly
+     * dirtied in {@code nanos} by all vCPUs. Multiplicative, as QEMU's dirty limit adjusts its
+     * sleep: the running share shrinks by the ratio over the cap, grows back by at most 10
+     * points when under it.
+     */
+    void steerDirtyLimit(long pages, long nanos) {
+        long cap = dirtyLimit;
+        if (cap == 0 || nanos <= 0) {
+            return;
+        }
+        setThrottle(nextThrottle(throttlePercent, pages, nanos, runners.size(), cap));
+    }
+
+    /**
+     * The throttle that brings {@code vcpus} vCPUs, which dirtied {@code pages} in {@code nanos}
+     * at throttle {@code percent}, under {@code cap} bytes per second each (a pure function).
+     */
+    static int nextThrottle(int percent, long pages, long nanos, int vcpus, long cap) {
+        double perVcpu = pages * (double) RamBlock.PAGE_SIZE * 1e9 / nanos / vcpus;
+        double running = (100 - percent) / 100.0;
+        double next = perVcpu > cap ? running * cap / perVcpu : Math.min(1.0, running + 0.10);
+        return (int) Math.max(0, Math.min(99, Math.round(100 - next * 100)));
+    }
+
+    @Override
+    public Throwable failure() {
+        return failure;
+    }
+
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            mode = Mode.EXITING;
+            generation++;
+            changed.signalAll();
+            for (Runner r : runners) {
+                if (r.tid != 0 && r.thread.isAlive()) {
+                    kick(r);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Runner r : runners) {
+            try {
+                r.thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            r.vcpu.close();
+        }
+        if (throttler != null) {
+            throttler.interrupt();
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package dev.converge.migration.qmp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.converge.migration.machine.kvm.KvmAccelerator;
+import dev.converge.migration.machine.kvm.MachineOptions;
+import dev.converge.migration.machine.kvm.PatternCheck;
+import dev.converge.migration.machine.kvm.RequiresKvm;
+import dev.converge.testing.TestTimeouts;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Two daemons in-process with accel=kvm running the pattern guest, migrated through QMP. Needs /dev/kvm. */
+@RequiresKvm
+class KvmMigrationQmpTest {
+    private static final String SPEC = "accel=kvm,memory=64M,vcpus=2,guest=pattern";
+    private final List<Peer> peers = new ArrayList<>();
+
+    @AfterEach
+    void closePeers() {
+        peers.reversed().forEach(Peer::close);
+    }
+
+    private Peer peer(MachineConfig config) {
+        Peer p = new Peer(config);
+        peers.add(p);
+        return p;
+    }
+
+    private static MachineConfig config(String name, String spec) {
+        MachineOptions o = MachineOptions.parse(spec);
+        return MachineConfig.of(name, o.spec()).withAccelerator(o.accelerator());
+    }
+
+    private static KvmAccelerator kvm(Peer p) {
+        return (KvmAccelerator) p.machine().accelerator();
+    }
+
+    @Test
+    void runningGuestMigratesAndTheDestinationContinuesItsComputation() {
+        Peer src = peer(config("src", SPEC));
+        Peer dst = peer(config("dst", SPEC).withIncoming("tcp:127.0.0.1:0").withStartPaused(true));
+        src.capabilities("events");
+        dst.capabilities("events");
+        await().atMost(TestTimeouts.LONG).until(() -> kvm(src).serialBytes() >= 3);
+        assertThat(dst.status()).isEqualTo("inmigrate");
+        // The guest dirties all of its 64 MiB in less time than one pass over them takes here
+        // (about 0.6 s): converge by the limit, not by luck.
+        src.exec("migrate-set-parameters", "{\"downtime-limit\": 5000}");
+
+        src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
+        src.awaitMigration("completed");
+        dst.awaitMigration("completed");
+
+        assertThat(src.status()).isEqualTo("postmigrate");
+        assertThat(dst.status()).isEqualTo("paused");
+        assertThat(dst.exec("query-machine-digest")).as("RAM at the switchover point").isEqualTo(src.exec("query-machine-digest"));
+        int passes = PatternCheck.passes(src.machine());
+        assertThat(PatternCheck.passes(dst.machine())).isEqualTo(passes);
+        PatternCheck.assertConsistent(dst.machine());
+
+        dst.exec("cont");
+        assertThat(dst.status()).isEqualTo("running");
+        await().atMost(TestTimeouts.LONG).until(() -> kvm(dst).serialBytes() >= 2 || dst.machine().vcpus().failure() != null);
+        assertThat(dst.machine().vcpus().failure()).isNull();
+        dst.exec("stop");
+        assertThat(PatternCheck.passes(dst.machine())).as("the guest went on counting from the source's pass").isGreaterThanOrEqualTo(passes + 2);
+        PatternCheck.assertConsistent(dst.machine());
+    }
+
+    @Test
+    void softwareAndKvmMachinesRefuseEachOthersState() {
+        Peer src = peer(config("src", SPEC));
+        Peer dst = peer(config("dst", "memory=64M,vcpus=2,workload=idle").withIncoming("tcp:127.0.0.1:0"));
+        src.capabilities("events");
+        src.exec("migrate-set-parameters", "{\"downtime-limit\": 5000}");
+        src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
+        src.awaitMigration("failed");
+        assertThat(src.exec("query-migrate").path("error-desc").asText()).contains("device state accelerator: 1 (expected: 0, software)");
+        assertThat(src.status()).as("the source runs on").isEqualTo("running");
+        assertThat(dst.status()).isEqualTo("inmigrate");
+    }
+}
