@@ -3,6 +3,7 @@ package dev.converge.daemon.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpClientException;
 import dev.converge.qmp.client.QmpCommandException;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "converge", mixinStandardHelpOptions = true, version = "converge 0.1.0",
         description = "Talks to a running converged over QMP.",
-        subcommands = {DemoCommand.class, ConvergeCli.Jobs.class, JobCommand.class, ConvergeCli.Qmp.class})
+        subcommands = {DemoCommand.class, ConvergeCli.Jobs.class, JobCommand.class, EventsCommand.class, ConvergeCli.Qmp.class})
 public final class ConvergeCli implements Callable<Integer> {
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -35,10 +36,17 @@ public final class ConvergeCli implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Where standard output goes (terminal or not, its width); set by {@link #run}. */
+    private Screen screen = Screen.plain();
+
     @Override
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getErr());
         return 2;
+    }
+
+    Screen screen() {
+        return screen;
     }
 
     /** Connects to the daemon named by --qmp; a missing or unreachable address is a clear error. */
@@ -47,23 +55,32 @@ public final class ConvergeCli implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "no daemon address: give --qmp unix:PATH or tcp:HOST:PORT (or set CONVERGE_QMP)");
         }
-        return QmpClient.connect(qmp);
+        QmpAddress address;
+        try {
+            address = QmpAddress.parse(qmp);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--qmp: " + e.getMessage());
+        }
+        return QmpClient.connect(address);
     }
 
     /** `converge jobs`: a table of the daemon's jobs. */
-    @Command(name = "jobs", description = "Lists the jobs of the daemon (query-jobs) as a table.")
+    @Command(name = "jobs", mixinStandardHelpOptions = true,
+            description = "Lists the jobs of the daemon (query-jobs) as a table, or as JSON with --json.")
     static final class Jobs implements Callable<Integer> {
         @ParentCommand
         ConvergeCli parent;
         @Spec
         CommandLine.Model.CommandSpec spec;
+        @Option(names = "--json", description = "Print query-jobs' answer as JSON (an array of JobInfo) for scripts.")
+        boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws com.fasterxml.jackson.core.JsonProcessingException {
             try (QmpClient client = parent.connect()) {
                 JsonNode jobs = client.execute("query-jobs");
                 PrintWriter out = spec.commandLine().getOut();
-                out.print(jobTable(jobs).render());
+                out.print(json ? JSON.writerWithDefaultPrettyPrinter().writeValueAsString(jobs) + "\n" : jobTable(jobs).render());
                 out.flush();
                 return 0;
             }
@@ -84,7 +101,7 @@ public final class ConvergeCli implements Callable<Integer> {
     }
 
     /** `converge qmp JSON`: one raw command, its reply printed as JSON. */
-    @Command(name = "qmp", description = "Sends one raw QMP command, e.g. '{\"execute\": \"query-version\"}', and prints the reply.")
+    @Command(name = "qmp", mixinStandardHelpOptions = true, description = "Sends one raw QMP command, e.g. '{\"execute\": \"query-version\"}', and prints the reply.")
     static final class Qmp implements Callable<Integer> {
         @ParentCommand
         ConvergeCli parent;
@@ -133,15 +150,40 @@ public final class ConvergeCli implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        int status;
+        try {
+            status = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), Screen.stdout());
+        } catch (RuntimeException | Error e) {
+            // Nothing escapes as a stack trace; the message is enough to act on.
+            System.err.println("converge: " + oneLine(e));
+            status = 1;
+        }
+        System.exit(status);
     }
 
-    /** Runs the CLI with the given streams; returns the exit status (for tests and the demo). */
+    /** Runs the CLI with the given streams, as if not on a terminal; returns the exit status (for tests). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new ConvergeCli());
+        return run(args, out, err, Screen.plain());
+    }
+
+    /**
+     * Runs the CLI; returns the exit status. Every error is one line on {@code err}: a usage
+     * error names what is wrong and which --help to read (status 2), a QMP error shows QEMU's
+     * class and description (1), an unreachable daemon says so (3), anything else its message (1).
+     */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Screen screen) {
+        ConvergeCli root = new ConvergeCli();
+        root.screen = screen;
+        CommandLine cl = new CommandLine(root);
         JobCommand.addVerbs(cl.getSubcommands().get("job"));
         cl.setOut(out);
         cl.setErr(err);
+        cl.setParameterExceptionHandler((ex, arguments) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("converge: " + ex.getMessage() + " (see: " + c.getCommandSpec().qualifiedName() + " --help)");
+            c.getErr().flush();
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof QmpCommandException qe) {
                 commandLine.getErr().println("converge: " + qe.errorClassName() + ": " + qe.desc());
@@ -151,8 +193,15 @@ public final class ConvergeCli implements Callable<Integer> {
                 commandLine.getErr().println("converge: cannot talk to the daemon: " + ce.getMessage());
                 return 3;
             }
-            throw ex;
+            commandLine.getErr().println("converge: " + oneLine(ex));
+            return 1;
         });
         return cl.execute(args);
+    }
+
+    /** An exception's message on one line, or its type when it has none. */
+    static String oneLine(Throwable t) {
+        String m = t.getMessage();
+        return (m == null || m.isBlank() ? t.getClass().getSimpleName() : m).replace('\n', ' ');
     }
 }
