@@ -41,8 +41,14 @@ public final class Converged implements Callable<Integer> {
             description = "Print the QMP reference (every command and event, as Markdown) and exit.")
     boolean qmpReference;
 
+    @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "info",
+            description = "Log from this level on: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}). Lines go to "
+                    + "standard error with a timestamp and the level; each job transition and migration phase is one line.")
+    LogSetup.Level logLevel;
+
     @Override
     public Integer call() throws Exception {
+        LogSetup.configure(logLevel); // before the first logger exists
         if (qmpReference) {
             System.out.print(Daemon.qmpReference());
             return 0;

@@ -11,6 +11,7 @@ import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.migration.qmp.MigrationModule;
+import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpException;
@@ -42,6 +43,7 @@ public final class Daemon implements AutoCloseable {
     private final MainLoop mainLoop = new MainLoop();
     private final QmpRegistry registry = new QmpRegistry();
     private final QmpServer server;
+    private final EventSink events;
     private final JobEngine jobs;
     private final JobQmp jobQmp;
     private final BlockGraph blockGraph;
@@ -56,24 +58,25 @@ public final class Daemon implements AutoCloseable {
 
     private Daemon() {
         server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
+        events = new EventLog(server); // every module's events: logged, then sent
         QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
         DaemonQmp.register(registry, server, this::shutdown);
 
         jobs = new JobEngine(mainLoop);
-        jobQmp = new JobQmp(jobs, registry, server);
+        jobQmp = new JobQmp(jobs, registry, events);
         jobQmp.register();
 
         blockGraph = new BlockGraph(mainLoop);
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
-        MirrorQmp mirrors = MirrorQmp.register(registry, server, jobs, jobQmp, blockGraph);
+        MirrorQmp mirrors = MirrorQmp.register(registry, events, jobs, jobQmp, blockGraph);
 
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
 
         UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects (object-add)
-        nbd = NbdQmp.register(registry, server, blockGraph, objects);
+        nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }
 
@@ -122,7 +125,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void installMigration(MachineConfig machine) {
-        migration = MigrationModule.install(registry, server, mainLoop, jobs, jobQmp, blockGraph, machine);
+        migration = MigrationModule.install(registry, events, mainLoop, jobs, jobQmp, blockGraph, machine);
         migration.registerTransactionAction(transactions);
     }
 
