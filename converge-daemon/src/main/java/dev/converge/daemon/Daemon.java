@@ -11,11 +11,17 @@ import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.migration.qmp.MigrationModule;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.daemon.cmdline.KeyvalTyping;
+import dev.converge.qmp.Args;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.schema.CommandSpec;
+import dev.converge.qmp.schema.SchemaValidator;
 import dev.converge.qmp.server.QmpCoreCommands;
 import dev.converge.qmp.server.QmpServer;
 import dev.converge.qmp.server.ServerIdentity;
@@ -92,10 +98,16 @@ public final class Daemon implements AutoCloseable {
             for (String json : config.blockdevs()) {
                 d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
             }
+            for (StartupCall call : config.startup()) {
+                d.mainLoop.call(() -> d.run(call));
+            }
             d.installMigration(config.machine());
             for (QmpAddress address : config.qmp()) {
                 d.listening.add(d.server.listen(address));
             }
+        } catch (DaemonStartException e) {
+            d.close();
+            throw e;
         } catch (QmpException e) {
             d.close();
             throw new DaemonStartException(e.getMessage(), e);
@@ -121,6 +133,20 @@ public final class Daemon implements AutoCloseable {
             }
             return dev.converge.qmp.schema.SchemaDocs.markdown(d.registry)
                     + "\n---\nRegenerate with `./bin/converged --qmp-reference > docs/qmp.md`.\n";
+        }
+    }
+
+    /** Runs one start-up command as a client's would run (typed from key=value first); main loop. */
+    private JsonNode run(StartupCall call) {
+        CommandSpec spec = registry.command(call.command()).orElseThrow();
+        ObjectNode args = call.arguments();
+        if (call.keyval()) {
+            args = (ObjectNode) KeyvalTyping.coerce(args, spec.arguments());
+        }
+        try {
+            return spec.handler().handle(new Args(SchemaValidator.validateArguments(spec, args)));
+        } catch (QmpException e) {
+            throw new DaemonStartException(call.option() + ": " + e.desc(), e);
         }
     }
 

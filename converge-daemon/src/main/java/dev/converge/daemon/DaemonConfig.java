@@ -12,15 +12,24 @@ import java.util.Objects;
  * @param qmp       addresses to listen on (at least one)
  * @param blockdevs blockdev-add JSON objects, opened in order before QMP is served
  * @param machine   the machine ({@code --machine}, {@code --incoming}, {@code -S}); {@link MachineConfig#none()} for none
+ * @param startup   QMP commands run after the block nodes, before the machine is built and QMP is
+ *                  served: the daemon's command line in QSD's terms (--blockdev, --object,
+ *                  --nbd-server, --export), in command-line order
  */
-public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, MachineConfig machine) {
+public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, MachineConfig machine, List<StartupCall> startup) {
     public DaemonConfig {
         qmp = List.copyOf(qmp);
         blockdevs = List.copyOf(blockdevs);
+        startup = List.copyOf(startup);
         Objects.requireNonNull(machine, "machine");
         if (qmp.isEmpty()) {
             throw new IllegalArgumentException("at least one --qmp address is required");
         }
+    }
+
+    /** A daemon without start-up commands. */
+    public DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, MachineConfig machine) {
+        this(qmp, blockdevs, machine, List.of());
     }
 
     /** A daemon without a machine. */
