@@ -59,11 +59,16 @@ final class JobCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             try (QmpClient client = job.parent.connect()) {
-                ObjectNode args = ConvergeCli.JSON.createObjectNode().put("id", id);
-                client.execute("job-" + verb, args);
-                spec.commandLine().getOut().println("job-" + verb + " " + id + ": ok");
-                return 0;
+                return execute(client, verb, id, spec.commandLine().getOut());
             }
+        }
+
+        static int execute(QmpClient client, String verb, String id, PrintWriter out) {
+            ObjectNode args = ConvergeCli.JSON.createObjectNode().put("id", id);
+            client.execute("job-" + verb, args);
+            out.println("job-" + verb + " " + id + ": ok");
+            out.flush();
+            return 0;
         }
     }
 

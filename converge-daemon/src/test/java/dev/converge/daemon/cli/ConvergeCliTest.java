@@ -122,6 +122,33 @@ class ConvergeCliTest {
     }
 
     @Test
+    void theQuickPathRunsTheFrequentCallsAndLeavesTheRestToPicocli() throws Exception {
+        Gate gate = startJob("job0", false);
+        try {
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            PrintWriter o = new PrintWriter(out, true);
+            PrintWriter e = new PrintWriter(err, true);
+            String addr = "unix:" + socket;
+            assertThat(QuickPath.run(new String[] {"jobs"}, addr, o, e)).hasValue(0);
+            assertThat(out.toString()).startsWith("ID ").contains("job0");
+            assertThat(QuickPath.run(new String[] {"--qmp", addr, "jobs", "--json"}, null, o, e)).hasValue(0);
+            assertThat(out.toString()).contains("\"id\" : \"job0\"");
+            assertThat(QuickPath.run(new String[] {"--qmp=" + addr, "job", "pause", "job0"}, null, o, e)).hasValue(0);
+            assertThat(out.toString()).contains("job-pause job0: ok");
+            assertThat(QuickPath.run(new String[] {"job", "cancel", "ghost"}, addr, o, e)).hasValue(1);
+            assertThat(err.toString()).isEqualTo("converge: GenericError: Job not found\n");
+            for (String[] other : new String[][] {{"jobs", "--help"}, {"job", "wait", "job0"}, {"jobs", "--bogus"},
+                    {"events"}, {"--qmp", "/no/scheme", "jobs"}}) {
+                assertThat(QuickPath.run(other, addr, o, e)).as(String.join(" ", other)).isEmpty();
+            }
+            assertThat(QuickPath.run(new String[] {"jobs"}, null, o, e)).isEmpty();
+        } finally {
+            gate.finish.countDown();
+        }
+    }
+
+    @Test
     void jobsAsJsonIsQueryJobsAnswer() throws Exception {
         Gate gate = startJob("job0", false);
         try {
