@@ -181,10 +181,7 @@ public final class ConvergeCli implements Callable<Integer> {
      * class and description (1), an unreachable daemon says so (3), anything else its message (1).
      */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Screen screen) {
-        ConvergeCli root = new ConvergeCli();
-        root.screen = screen;
-        CommandLine cl = new CommandLine(root);
-        JobCommand.addVerbs(cl.getSubcommands().get("job"));
+        CommandLine cl = commandLine(screen);
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, arguments) -> {
@@ -195,6 +192,15 @@ public final class ConvergeCli implements Callable<Integer> {
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> report(ex, commandLine.getErr()));
         return cl.execute(args);
+    }
+
+    /** The whole command tree (the job verbs included), as run() uses it and completion describes it. */
+    public static CommandLine commandLine(Screen screen) {
+        ConvergeCli root = new ConvergeCli();
+        root.screen = screen;
+        CommandLine cl = new CommandLine(root);
+        JobCommand.addVerbs(cl.getSubcommands().get("job"));
+        return cl;
     }
 
     /** A failed command as one line on {@code err}; returns the exit status. */
