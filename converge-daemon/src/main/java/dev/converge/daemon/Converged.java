@@ -1,6 +1,7 @@
 package dev.converge.daemon;
 
 import dev.converge.daemon.cmdline.QsdOptions;
+import dev.converge.daemon.metrics.MetricsServer;
 import dev.converge.daemon.service.Daemonize;
 import dev.converge.daemon.service.PidFile;
 import dev.converge.daemon.service.SystemdNotify;
@@ -59,6 +60,11 @@ public final class Converged implements Callable<Integer> {
             description = "Return once the daemon serves (status 0) or failed (its error, status 1); it runs on "
                     + "detached, its standard streams on /dev/null.")
     boolean daemonize;
+
+    @Option(names = "--metrics", paramLabel = "tcp:HOST:PORT",
+            description = "Serve Prometheus metrics at http://HOST:PORT/metrics (off by default): per job status, "
+                    + "progress, migration pass, dirty rate, expected downtime and throttle; process health.")
+    String metrics;
 
     @Spec
     CommandLine.Model.CommandSpec spec;
@@ -146,6 +152,19 @@ public final class Converged implements Callable<Integer> {
             }
             return 1;
         }
+        MetricsServer metricsServer = null;
+        if (metrics != null) {
+            try {
+                metricsServer = MetricsServer.start(metrics, daemon.registry(), daemon.mainLoop(), "0.1.0");
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                System.err.println("converged: --metrics " + metrics + ": " + e.getMessage());
+                daemon.shutdown();
+                if (pid != null) {
+                    pid.close();
+                }
+                return e instanceof IllegalArgumentException ? 2 : 1;
+            }
+        }
         SystemdNotify systemd = SystemdNotify.fromEnvironment();
         systemd.notify("READY=1\nSTATUS=serving QMP on " + daemon.addresses())
                 .ifPresent(problem -> log().warn("systemd readiness not sent: {}", problem));
@@ -161,6 +180,9 @@ public final class Converged implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::shutdown, "shutdown-hook"));
         daemon.awaitShutdown();
         systemd.notify("STOPPING=1");
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
         if (pid != null) {
             pid.close();
         }
