@@ -93,7 +93,7 @@ class DaemonTest {
     @Test
     void cliJobsPrintsATableAndVerbsReachTheJob() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
-        JobDriver driver = ctx -> {
+        JobDriver<Record, Record> driver = ctx -> {
             ctx.progressRemaining(100);
             while (!release.await(10, TimeUnit.MILLISECONDS)) {
                 ctx.checkpoint();
@@ -102,7 +102,7 @@ class DaemonTest {
             ctx.progressRemaining(0);
         };
         daemon.mainLoop().call(() -> {
-            daemon.jobs().start(daemon.jobs().create("job0", "test", driver, JobOptions.defaults().withAutoDismiss(false)));
+            daemon.jobs().start(daemon.jobs().create("job0", dev.converge.job.JobKind.plain("test"), driver, JobOptions.defaults().withAutoDismiss(false)));
             return null;
         });
         Cli table = cli("jobs");
@@ -125,12 +125,12 @@ class DaemonTest {
     @Test
     void cliJobWaitFailsWhenTheJobFails() throws Exception {
         CountDownLatch fail = new CountDownLatch(1);
-        JobDriver driver = ctx -> {
+        JobDriver<Record, Record> driver = ctx -> {
             fail.await();
             throw new java.io.IOException("disk on fire");
         };
         daemon.mainLoop().call(() -> {
-            daemon.jobs().start(daemon.jobs().create("doomed", "test", driver, JobOptions.defaults().withAutoDismiss(false)));
+            daemon.jobs().start(daemon.jobs().create("doomed", dev.converge.job.JobKind.plain("test"), driver, JobOptions.defaults().withAutoDismiss(false)));
             return null;
         });
         Thread.ofVirtual().start(fail::countDown);

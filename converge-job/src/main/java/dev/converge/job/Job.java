@@ -3,7 +3,6 @@ package dev.converge.job;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,13 +18,13 @@ public final class Job {
     static final String CANCELED = "Operation canceled";
 
     private final String id;
-    private final String type;
-    private final JobDriver driver;
+    private final JobKind<?, ?> kind;
+    private final JobDriver<?, ?> driver;
     private final JobTxn txn;
     private final boolean autoFinalize;
     private final boolean autoDismiss;
     /** The engine's job lock. */
-    final ReentrantLock lock;
+    final JobLock lock;
     /** Signalled (under {@link #lock}) to wake the job's thread from a sleep or a pause point. */
     final Condition wakeup;
     private final JobListener listener;
@@ -67,6 +66,13 @@ public final class Job {
     boolean completeRequested;
     /** A wake-up is pending for the next sleep; guarded by lock. */
     boolean kicked;
+    /**
+     * Whether the job's end is a cancel of its own: a force cancel reached it while it had no
+     * error, and "Operation canceled" became its error. Guarded by lock.
+     */
+    private boolean cancelledOwnError;
+    /** How it ended, once decided (before commit or abort); guarded by lock. */
+    private JobOutcome outcome;
     /** The first error, never replaced; guarded by lock. */
     private String error;
     /** Work done; only grows. Guarded by lock. */
@@ -80,10 +86,10 @@ public final class Job {
     /** The thread running run(), once started; guarded by lock. */
     Thread thread;
 
-    Job(String id, String type, JobDriver driver, JobTxn txn, JobOptions options, ReentrantLock lock,
-            JobListener listener) {
+    <C extends Record, I extends Record> Job(String id, JobKind<C, I> kind, JobDriver<C, I> driver, JobTxn txn,
+            JobOptions options, JobLock lock, JobListener listener) {
         this.id = Objects.requireNonNull(id);
-        this.type = Objects.requireNonNull(type);
+        this.kind = Objects.requireNonNull(kind);
         this.driver = Objects.requireNonNull(driver);
         this.txn = Objects.requireNonNull(txn);
         this.autoFinalize = options.autoFinalize();
@@ -102,7 +108,12 @@ public final class Job {
 
     /** The job type, e.g. "mirror" or "migration". */
     public String type() {
-        return type;
+        return kind.type();
+    }
+
+    /** The job's kind: its type and the records its driver speaks. */
+    public JobKind<?, ?> kind() {
+        return kind;
     }
 
     /** The current status (a volatile read; may change right after). */
@@ -118,8 +129,14 @@ public final class Job {
         return autoDismiss;
     }
 
-    JobDriver driver() {
+    JobDriver<?, ?> driver() {
         return driver;
+    }
+
+    /** The driver's change hook with options of the kind's change record (checked by the engine). */
+    @SuppressWarnings("unchecked")
+    void changeDriver(Record options) {
+        ((JobDriver<Record, ?>) driver).change(options);
     }
 
     JobTxn txn() {
@@ -131,6 +148,16 @@ public final class Job {
         lock.lock();
         try {
             return Optional.ofNullable(error);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How the job ended, once its transaction decided (before its commit or abort hook runs). */
+    public Optional<JobOutcome> outcome() {
+        lock.lock();
+        try {
+            return Optional.ofNullable(outcome);
         } finally {
             lock.unlock();
         }
@@ -191,6 +218,30 @@ public final class Job {
         return error;
     }
 
+    /**
+     * A force cancel ended the job: keeps "Operation canceled" as its error unless it has one
+     * (then its end is that error's, not the cancel's).
+     */
+    void setCancelledErrorIfAbsentLocked() {
+        assert lock.isHeldByCurrentThread();
+        if (error == null) {
+            error = CANCELED;
+            cancelledOwnError = true;
+        }
+    }
+
+    /** Whether the job's end so far is its own cancel (see {@link JobOutcome#CANCELLED}). */
+    boolean endsCancelledLocked() {
+        assert lock.isHeldByCurrentThread();
+        return cancelledOwnError;
+    }
+
+    /** Decides the outcome: committed, or aborted as its own cancel or as a failure. */
+    void decideOutcomeLocked(boolean committed) {
+        assert lock.isHeldByCurrentThread();
+        outcome = committed ? JobOutcome.COMPLETED : cancelledOwnError ? JobOutcome.CANCELLED : JobOutcome.FAILED;
+    }
+
     /** Keeps {@code message} as the error unless one is already kept: the first error wins. */
     void setErrorIfAbsentLocked(String message) {
         assert lock.isHeldByCurrentThread();
@@ -243,8 +294,8 @@ public final class Job {
 
     /**
      * The one transition chokepoint: checks the arrow against the table (an illegal one is a bug),
-     * sets the status and announces it to the listeners, under the lock, so announcements are in
-     * order and exactly one per change.
+     * sets the status and posts its announcement to the lock's outbox, so announcements are in
+     * order and exactly one per change; they are delivered once the lock is released.
      */
     void transitionLocked(JobStatus next) {
         assert lock.isHeldByCurrentThread();
@@ -255,24 +306,26 @@ public final class Job {
         }
         status = next;
         LOG.debug("job '{}': {} -> {}", id, prev.wireName(), next.wireName());
-        listener.statusChanged(this, next);
+        lock.post(() -> listener.statusChanged(this, next));
         if (next == JobStatus.READY && prev == JobStatus.RUNNING) {
-            listener.ready(this);
+            lock.post(() -> listener.ready(this));
         }
     }
 
+    /** Posts JobListener#infoChanged. */
     void infoChangedLocked() {
         assert lock.isHeldByCurrentThread();
-        listener.infoChanged(this);
+        lock.post(() -> listener.infoChanged(this));
     }
 
+    /** Posts JobListener#finalized. */
     void finalizedLocked() {
         assert lock.isHeldByCurrentThread();
-        listener.finalized(this);
+        lock.post(() -> listener.finalized(this));
     }
 
     @Override
     public String toString() {
-        return "Job[" + id + ", " + type + ", " + status.wireName() + "]";
+        return "Job[" + id + ", " + kind.type() + ", " + status.wireName() + "]";
     }
 }

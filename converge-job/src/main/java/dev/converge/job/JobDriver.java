@@ -1,10 +1,10 @@
 package dev.converge.job;
 
-import java.util.Map;
-
 /**
  * What a kind of job (mirror, migration, ...) plugs into the generic engine: the engine owns
- * the lifecycle, the driver owns the I/O. Only {@link #run} is mandatory.
+ * the lifecycle, the driver owns the I/O. Only {@link #run} is mandatory. The type parameters
+ * are the records of the job's {@link JobKind}: {@code C} what job-change hands over, {@code I}
+ * what {@link #info()} returns.
  *
  * <h2>Where and when each hook runs</h2>
  * <ul>
@@ -21,13 +21,17 @@ import java.util.Map;
  *     Then <b>exactly one</b> of {@code commit} or {@code abort} runs, and <b>then {@code clean}
  *     always runs</b>, for every job (also for a job cancelled before it started).
  *     {@code abort} may follow a successful {@code prepare}.</li>
- * <li>{@link #info()} on the main loop for query-jobs, while run() may be working: it must read
- *     the driver's state safely (volatile fields or the driver's own lock).</li>
+ * <li>{@link #info()} on the main loop for query-jobs, and on whichever thread delivers a job
+ *     event to a listener that shows it (BLOCK_JOB_READY's progress), while run() may be
+ *     working: it must read the driver's state safely (volatile fields or the driver's own
+ *     lock) and must not call the engine.</li>
  * </ul>
- * The engine never holds the job lock while it calls a hook, so hooks may block briefly, but
- * hooks that run on the main loop should not do long I/O.
+ * <b>Lock contract:</b> the engine never holds the job lock while it calls a hook (nor while it
+ * calls a listener; see {@link JobEngine#holdsJobLock()}), so hooks may call the engine's
+ * read-only methods and block briefly, but hooks that run on the main loop should not do long
+ * I/O.
  */
-public interface JobDriver {
+public interface JobDriver<C extends Record, I extends Record> {
     /**
      * The job's work, on its own thread.
      *
@@ -70,30 +74,24 @@ public interface JobDriver {
         return true;
     }
 
-    /** The speed changed (bytes per second, 0 = unlimited); the engine's limiter already has it. */
+    /**
+     * The speed limit (bytes per second, 0 = unlimited): once at creation with the starting
+     * speed ({@link JobOptions#speed()}, on the creating thread, before the job can start), then
+     * at every change (the engine's limiter already has it).
+     */
     default void setSpeed(long bytesPerSecond) {
     }
 
     /**
-     * The user's job-change with the type-specific options (JSON-like values keyed by wire
-     * name). Validates them and applies them, or throws a {@link JobException} naming the bad
-     * option and changes nothing. The default refuses: the type supports no change.
+     * The user's job-change with the kind's typed options (already decoded and checked against
+     * the schema by the QMP binding; absent components mean "unchanged"). Validates what only
+     * the driver can judge and applies all, or throws a {@link JobException} naming the bad
+     * option and changes nothing. The default refuses: the kind supports no change.
      *
      * @throws UnsupportedOperationException the job type supports no change (the default)
      */
-    default void change(Map<String, Object> options) {
+    default void change(C options) {
         throw new UnsupportedOperationException("change");
-    }
-
-    /**
-     * A partner of this job's transaction is about to stop the guest for a joint switchover;
-     * the guest still runs. Do now what would otherwise lengthen the stopped window (a mirror
-     * flushes its target, so that its final flush has only the last writes to make durable).
-     * Called on the partner's thread while {@link #run} goes on, so it must be safe alongside
-     * it. Best effort: a failure here is not the job's error; what matters fails again, and is
-     * reported, in run().
-     */
-    default void prepareSwitchover() {
     }
 
     /** Prepares to commit; throwing aborts the whole transaction (the message becomes the error). */
@@ -113,10 +111,10 @@ public interface JobDriver {
     }
 
     /**
-     * Type-specific members for query-jobs, placed beside the generic ones: a fresh
-     * LinkedHashMap of JSON-like values (String, Long/Integer, Boolean, Double, List, Map).
+     * The kind's own members for query-jobs, placed beside the generic ones: a fresh snapshot,
+     * or null when the kind has none (the default).
      */
-    default Map<String, Object> info() {
-        return Map.of();
+    default I info() {
+        return null;
     }
 }

@@ -3,14 +3,12 @@ package dev.converge.job;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
 
 /**
@@ -20,21 +18,22 @@ import java.util.regex.Pattern;
  * <h2>Threads and ordering</h2>
  * Every method here must be called on the main loop (the {@link Executor} given at
  * construction, on which completion handling also runs). One lock, the job lock, guards all
- * generic job state; it is held only briefly and never across a driver hook, I/O or a sleep.
- * Listeners are called under it, so events form one total order. A status change caused by a
- * verb is announced before the verb returns (so before its QMP reply); a change made by a job
- * thread (pause point, ready) is announced when it happens; {@link #query()} reflects every
- * change already announced.
+ * generic job state; it is held only briefly and never across a driver hook, a listener call,
+ * I/O or a sleep. Events are posted under it, in the order of the changes, and delivered to the
+ * listeners in that one total order after it is released ({@link JobLock} describes how). A
+ * status change caused by a verb is announced before the verb returns (so before its QMP
+ * reply); a change made by a job thread (pause point, ready) is announced by that thread right
+ * after it; {@link #query()} reflects every change already announced.
  */
 public final class JobEngine {
     /** QEMU id_wellformed: a letter, then letters, digits, '-', '.', '_'. */
     private static final Pattern ID = Pattern.compile("[A-Za-z][A-Za-z0-9._-]*");
 
-    private final ReentrantLock lock = new ReentrantLock();
+    private final JobLock lock = new JobLock();
     private final Executor mainLoop;
     private final JobRegistry registry = new JobRegistry(lock);
     private final TxnCompletion completion = new TxnCompletion(lock, registry);
-    /** Called under {@link #lock}; copy-on-write because listeners are added at wiring time only. */
+    /** Called after {@link #lock} is released, in order; copy-on-write because listeners are added at wiring time only. */
     private final List<JobListener> listeners = new CopyOnWriteArrayList<>();
     private final JobListener fanOut = new FanOut();
     /** Job threads not yet ended, for {@link #awaitThreadsEnded}. */
@@ -51,18 +50,18 @@ public final class JobEngine {
     }
 
     /**
-     * Creates a job in CREATED (announced). It does not run until {@link #start}.
+     * Creates a job in CREATED (announced), then hands the driver its starting speed
+     * ({@link JobDriver#setSpeed}). It does not run until {@link #start}.
      *
-     * @param id      the job id: a letter first, then letters, digits, '-', '.', '_'
-     * @param type    the job type ("mirror", "migration", ...), as registered with the QMP layer
+     * @param id   the job id: a letter first, then letters, digits, '-', '.', '_'
+     * @param kind the job's kind ("mirror", "migration", ...), as registered with the QMP layer
      * @throws JobException "Invalid job ID 'x'", "Job ID 'x' already in use", or a bad speed
      */
-    public Job create(String id, String type, JobDriver driver, JobOptions options) {
+    public <C extends Record, I extends Record> Job create(String id, JobKind<C, I> kind, JobDriver<C, I> driver,
+            JobOptions options) {
+        Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(driver, "driver");
         Objects.requireNonNull(options, "options");
-        if (type == null || type.isEmpty()) {
-            throw new IllegalArgumentException("job type must be named");
-        }
         if (id == null || !ID.matcher(id).matches()) {
             throw JobException.generic("Invalid job ID '" + id + "'");
         }
@@ -70,6 +69,7 @@ public final class JobEngine {
             throw JobException.generic("Parameter 'speed' expects a non-negative value");
         }
         JobTxn txn = options.txn() != null ? options.txn() : new JobTxn();
+        Job job;
         lock.lock();
         try {
             if (registry.findLocked(id) != null) {
@@ -78,14 +78,15 @@ public final class JobEngine {
             if (txn.aborting || txn.finishing || txn.jobs.stream().anyMatch(j -> j.runEnded)) {
                 throw new IllegalArgumentException("job '" + id + "' cannot join a transaction that is ending");
             }
-            Job job = new Job(id, type, driver, txn, options, lock, fanOut);
+            job = new Job(id, kind, driver, txn, options, lock, fanOut);
             registry.addLocked(job);
             txn.jobs.add(job);
             job.transitionLocked(JobStatus.CREATED);
-            return job;
         } finally {
             lock.unlock();
         }
+        driver.setSpeed(options.speed());
+        return job;
     }
 
     /**
@@ -146,11 +147,7 @@ public final class JobEngine {
         }
     }
 
-    /**
-     * The other jobs of {@code job}'s transaction, in creation order (empty for a job alone).
-     * A driver that switches over for its whole transaction (a migration completing the mirrors
-     * of its disks) uses it to find its partners.
-     */
+    /** The other jobs of {@code job}'s transaction, in creation order (empty for a job alone). */
     public List<Job> transactionPartners(Job job) {
         lock.lock();
         try {
@@ -163,12 +160,56 @@ public final class JobEngine {
     }
 
     /**
-     * Tells {@code job}'s driver that a partner is about to stop the guest for a joint switchover
-     * ({@link JobDriver#prepareSwitchover}); runs on the calling thread (the partner's). Not a
-     * verb: it changes no status and is not refused in any.
+     * Makes {@code leader} the switchover leader of its transaction (see {@link GroupedSwitchover}):
+     * the other jobs of the transaction whose driver is a {@link SwitchoverParticipant} become its
+     * participants, finished by its switchover; the user's job-complete of a participant is
+     * refused from now on. Main loop, once every job of the transaction was created and before
+     * the leader starts.
+     *
+     * @return the grouped switchover, or empty when the transaction has no participant (the
+     *         leader switches over alone)
+     * @throws IllegalStateException the transaction has a leader already (a caller bug)
      */
-    public void prepareSwitchover(Job job) {
-        job.driver().prepareSwitchover();
+    public Optional<GroupedSwitchover> leadSwitchover(Job leader) {
+        List<Job> participants = new ArrayList<>();
+        lock.lock();
+        try {
+            JobTxn txn = leader.txn();
+            if (txn.leader != null) {
+                throw new IllegalStateException("transaction of '" + leader.id() + "' is led by '" + txn.leader.id()
+                        + "' already");
+            }
+            for (Job j : txn.jobs) {
+                if (j != leader && j.driver() instanceof SwitchoverParticipant) {
+                    participants.add(j);
+                }
+            }
+            if (participants.isEmpty()) {
+                return Optional.empty();
+            }
+            txn.leader = leader;
+        } finally {
+            lock.unlock();
+        }
+        return Optional.of(new GroupedSwitchover(mainLoop, leader, participants));
+    }
+
+    /**
+     * The leader whose switchover finishes {@code job}, when {@code job} is a participant of a
+     * grouped switchover (see {@link #leadSwitchover}); empty otherwise.
+     */
+    public Optional<Job> switchoverLeader(Job job) {
+        lock.lock();
+        try {
+            return Optional.ofNullable(leaderOfLocked(job));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static Job leaderOfLocked(Job job) {
+        Job leader = job.txn().leader;
+        return leader != null && leader != job && job.driver() instanceof SwitchoverParticipant ? leader : null;
     }
 
     /** Live jobs (not dismissed), in creation order. */
@@ -206,9 +247,8 @@ public final class JobEngine {
         } finally {
             lock.unlock();
         }
-        Map<String, Object> info = job.driver().info();
-        return new JobInfo(id, job.type(), status, current, total, Optional.ofNullable(error),
-                info == null ? Map.of() : info);
+        Record info = job.driver().info();
+        return new JobInfo(id, job.type(), status, current, total, Optional.ofNullable(error), Optional.ofNullable(info));
     }
 
     /**
@@ -329,10 +369,14 @@ public final class JobEngine {
 
     /**
      * The user's complete (READY or STANDBY): calls {@link JobDriver#complete()}, then sets
-     * {@link JobContext#completeRequested()} and wakes the job.
+     * {@link JobContext#completeRequested()} and wakes the job. A participant of a grouped
+     * switchover is refused: its leader's switchover finishes it (completing it earlier would
+     * stop it following, and a mirror would hold the guest's writes until the transaction ends,
+     * which the switchover, stopping the guest between two writes, would wait for: a deadlock).
      *
      * @throws JobException not found, verb refused, "The active block job 'ID' cannot be
-     *                      completed" (cancel requested or the type has no completion), or the
+     *                      completed" (cancel requested or the type has no completion), "Job 'ID'
+     *                      is completed by the switchover of job 'L' of its transaction", or the
      *                      driver's refusal
      */
     public void complete(String id) {
@@ -343,6 +387,10 @@ public final class JobEngine {
             JobTables.checkVerb(id, job.status(), JobVerb.COMPLETE);
             if (job.cancelled) {
                 throw cannotComplete(id);
+            }
+            Job leader = leaderOfLocked(job);
+            if (leader != null) {
+                throw JobException.generic(completedByLeader(job, leader));
             }
         } finally {
             lock.unlock();
@@ -359,6 +407,12 @@ public final class JobEngine {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Why the user may not finish a participant of a grouped switchover. */
+    public static String completedByLeader(Job participant, Job leader) {
+        return "Job '" + participant.id() + "' is completed by the switchover of job '" + leader.id()
+                + "' of its transaction";
     }
 
     private static JobException cannotComplete(String id) {
@@ -433,12 +487,15 @@ public final class JobEngine {
     }
 
     /**
-     * The user's change with type-specific options, validated and applied by the driver.
+     * The user's change with the kind's typed options, applied by the driver.
      *
-     * @throws JobException not found, verb refused, "Job type does not support change", or the
-     *                      driver's refusal of an option
+     * @param options a record of the job kind's change-options type; null only for a kind
+     *                without one (which refuses the change)
+     * @throws JobException              not found, verb refused, "Job type does not support
+     *                                   change", or the driver's refusal of an option
+     * @throws IllegalArgumentException options of another kind's type (a caller bug)
      */
-    public void change(String id, Map<String, Object> options) {
+    public void change(String id, Record options) {
         Job job;
         lock.lock();
         try {
@@ -447,11 +504,27 @@ public final class JobEngine {
         } finally {
             lock.unlock();
         }
+        Class<?> expected = job.kind().changeOptions();
+        if (expected == null) {
+            throw JobException.generic("Job type does not support change");
+        }
+        if (!expected.isInstance(options)) {
+            throw new IllegalArgumentException("job '" + id + "' of type '" + job.type() + "' takes "
+                    + expected.getSimpleName() + ", not " + (options == null ? "null" : options.getClass().getSimpleName()));
+        }
         try {
-            job.driver().change(java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(options)));
+            job.changeDriver(options);
         } catch (UnsupportedOperationException e) {
             throw JobException.generic("Job type does not support change");
         }
+    }
+
+    /**
+     * Whether the current thread holds the job lock. For assertions: no driver hook and no
+     * listener ever runs while it is held, so a hook or listener may check that this is false.
+     */
+    public boolean holdsJobLock() {
+        return lock.isHeldByCurrentThread();
     }
 
     /**
@@ -470,7 +543,7 @@ public final class JobEngine {
         return true;
     }
 
-    /** Calls every listener; runs under the job lock. */
+    /** Calls every listener; runs while the job lock's outbox is delivered (never under the job lock). */
     private final class FanOut implements JobListener {
         @Override
         public void statusChanged(Job job, JobStatus newStatus) {

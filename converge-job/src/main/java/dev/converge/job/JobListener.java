@@ -1,10 +1,14 @@
 package dev.converge.job;
 
 /**
- * Receives the engine's job events. Every method is called while the engine holds the job lock,
- * so all events of all jobs form one total order and each status change is announced exactly
- * once, in order. Implementations must only record or enqueue: never block, never call back
- * into the engine.
+ * Receives the engine's job events. Events are posted under the job lock, so all events of all
+ * jobs form one total order and each status change is announced exactly once, in order; they
+ * are delivered in that order after the lock is released, never while it is held (see
+ * {@code JobLock}). So a listener may read the engine ({@link JobEngine#query(Job)}, the job's
+ * accessors), but it runs on whichever thread caused the event (the main loop or a job's
+ * thread) while the next events wait: it must not block, and should only record, enqueue or
+ * emit. By the time an event is delivered the job may have changed further; the event's own
+ * arguments say what it announces.
  */
 public interface JobListener {
     /** {@code job} just moved to {@code newStatus} (also CREATED at creation and NULL at dismiss). */

@@ -4,18 +4,17 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The live jobs by id, in creation order. Guarded by the job lock rather than a concurrent map
  * because lookups go with status checks and transitions that must be atomic with them.
  */
 final class JobRegistry {
-    private final ReentrantLock lock;
+    private final JobLock lock;
     /** Live jobs (not yet dismissed), in creation order; guarded by {@link #lock}. */
     private final Map<String, Job> jobs = new LinkedHashMap<>();
 
-    JobRegistry(ReentrantLock lock) {
+    JobRegistry(JobLock lock) {
         this.lock = lock;
     }
 

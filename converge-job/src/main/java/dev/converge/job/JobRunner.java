@@ -6,7 +6,8 @@ import java.util.concurrent.Executor;
 /**
  * Runs one job's {@link JobDriver#run} on its own virtual thread and is the {@link JobContext}
  * it uses. Holds the job lock only briefly: never across a driver call or while parked (a
- * condition wait releases it). When run() ends, marks the job ended and hands completion to the
+ * condition wait releases it), and releases it before parking once it changed the status, so
+ * that the change is announced (see {@link JobLock}). When run() ends, marks the job ended and hands completion to the
  * main loop.
  */
 final class JobRunner implements JobContext, Runnable {
@@ -67,6 +68,11 @@ final class JobRunner implements JobContext, Runnable {
                 if (resumeTo == null) {
                     resumeTo = job.status();
                     job.transitionLocked(resumeTo == JobStatus.READY ? JobStatus.STANDBY : JobStatus.PAUSED);
+                    // Announce the pause before parking (a condition wait would keep it in the
+                    // outbox), then look again: a resume may have come meanwhile.
+                    job.lock.unlock();
+                    job.lock.lock();
+                    continue;
                 }
                 job.wakeup.awaitUninterruptibly();
             }

@@ -10,7 +10,8 @@ import java.util.List;
  * any failed or was cancelled, the others are force-cancelled and all abort.
  * <p>
  * Create one with {@code new JobTxn()} and pass it to each job's options; jobs join at creation,
- * before any of them ends. All fields are guarded by the engine's job lock.
+ * before any of them ends. A transaction may have a switchover leader (see
+ * {@link GroupedSwitchover}). All fields are guarded by the engine's job lock.
  */
 public final class JobTxn {
     /** The jobs, in creation order; guarded by the job lock. */
@@ -21,6 +22,12 @@ public final class JobTxn {
     boolean finishing;
     /** The error given to the jobs cancelled because of another job's failure. Guarded by the job lock. */
     String abortReason;
+    /**
+     * The job that switches over for the whole transaction, or null: its participants (the
+     * other jobs whose driver is a {@link SwitchoverParticipant}) finish when it says so, not
+     * when their user does. Set once by {@link JobEngine#leadSwitchover}. Guarded by the job lock.
+     */
+    Job leader;
 
     public JobTxn() {
     }

@@ -2,7 +2,6 @@ package dev.converge.job;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,10 +18,10 @@ import org.slf4j.LoggerFactory;
 final class TxnCompletion {
     private static final Logger LOG = LoggerFactory.getLogger(TxnCompletion.class);
 
-    private final ReentrantLock lock;
+    private final JobLock lock;
     private final JobRegistry registry;
 
-    TxnCompletion(ReentrantLock lock, JobRegistry registry) {
+    TxnCompletion(JobLock lock, JobRegistry registry) {
         this.lock = lock;
         this.registry = registry;
     }
@@ -38,8 +37,8 @@ final class TxnCompletion {
             if (failure != null && !cancelledUnwind) {
                 job.setErrorIfAbsentLocked(describe(failure));
             }
-            if (job.errorLocked() == null && job.isCancelledLocked()) {
-                job.setErrorIfAbsentLocked(Job.CANCELED);
+            if (job.isCancelledLocked()) {
+                job.setCancelledErrorIfAbsentLocked();
             }
             if (job.errorLocked() != null) {
                 job.transitionLocked(JobStatus.ABORTING);
@@ -63,7 +62,7 @@ final class TxnCompletion {
         List<Job> victims;
         lock.lock();
         try {
-            job.setErrorIfAbsentLocked(Job.CANCELED);
+            job.setCancelledErrorIfAbsentLocked();
             job.transitionLocked(JobStatus.ABORTING);
             victims = startAbortLocked(job);
         } finally {
@@ -103,7 +102,7 @@ final class TxnCompletion {
         }
         txn.aborting = true;
         txn.abortReason = "Transaction aborted because job '" + cause.id() + "' "
-                + (cause.isCancelledLocked() && Job.CANCELED.equals(cause.errorLocked()) ? "was cancelled" : "failed");
+                + (cause.endsCancelledLocked() ? "was cancelled" : "failed");
         List<Job> victims = new ArrayList<>();
         for (Job other : txn.jobs) {
             if (other == cause) {
@@ -225,10 +224,21 @@ final class TxnCompletion {
         conclude(jobs, false);
     }
 
-    /** Exactly one of commit or abort, then clean, then CONCLUDED (and NULL when auto-dismissed). */
+    /**
+     * Decides every job's {@link JobOutcome}, then for each: exactly one of commit or abort, then
+     * clean, then CONCLUDED (and NULL when auto-dismissed).
+     */
     private void conclude(List<Job> jobs, boolean commit) {
+        lock.lock();
+        try {
+            for (Job j : jobs) {
+                j.decideOutcomeLocked(commit);
+            }
+        } finally {
+            lock.unlock();
+        }
         for (Job j : jobs) {
-            JobDriver d = j.driver();
+            JobDriver<?, ?> d = j.driver();
             hook(j, commit ? "commit" : "abort", commit ? d::commit : d::abort);
             hook(j, "clean", d::clean);
             lock.lock();

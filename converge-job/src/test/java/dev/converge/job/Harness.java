@@ -21,8 +21,14 @@ final class Harness implements AutoCloseable {
 
     final MainLoop mainLoop = new MainLoop();
     final JobEngine engine = new JobEngine(mainLoop);
-    /** Guarded by itself; appended under the job lock, so in the engine's total order. */
+    /** Guarded by itself; appended as the engine delivers events, so in the engine's total order. */
     private final List<Event> events = new ArrayList<>();
+
+    /** The first hook or listener call made under the job lock (an engine bug); checked at close. */
+    private final java.util.concurrent.atomic.AtomicReference<String> lockViolation =
+            new java.util.concurrent.atomic.AtomicReference<>();
+    /** Hook and listener calls checked against the lock contract (so a test can see the check ran). */
+    final java.util.concurrent.atomic.AtomicInteger lockChecks = new java.util.concurrent.atomic.AtomicInteger();
 
     /** The first exception that escaped a main-loop task (an engine bug); checked at close. */
     private final java.util.concurrent.atomic.AtomicReference<Throwable> mainLoopCrash =
@@ -56,7 +62,21 @@ final class Harness implements AutoCloseable {
         });
     }
 
+    /** The lock contract: no driver hook and no listener runs while the job lock is held. */
+    void checkNotUnderLock(String what) {
+        lockChecks.incrementAndGet();
+        if (engine.holdsJobLock()) {
+            lockViolation.compareAndSet(null, what + " on " + Thread.currentThread());
+        }
+    }
+
+    /** The first violation of the lock contract seen so far, if any. */
+    java.util.Optional<String> lockViolation() {
+        return java.util.Optional.ofNullable(lockViolation.get());
+    }
+
     private void record(Event e) {
+        checkNotUnderLock("listener " + e.kind());
         synchronized (events) {
             events.add(e);
         }
@@ -86,7 +106,8 @@ final class Harness implements AutoCloseable {
     }
 
     Job create(String id, TestDriver d, JobOptions o) {
-        return call(() -> engine.create(id, "test", d, o));
+        d.hookProbe = hook -> checkNotUnderLock("driver hook " + hook);
+        return call(() -> engine.create(id, TestDriver.KIND, d, o));
     }
 
     /** Creates and starts a job and waits for its run() to begin. */
@@ -125,5 +146,6 @@ final class Harness implements AutoCloseable {
         }
         mainLoop.close();
         assertThat(mainLoopCrash.get()).as("exception on the main loop").isNull();
+        assertThat(lockViolation()).as("a driver hook or listener ran under the job lock").isEmpty();
     }
 }

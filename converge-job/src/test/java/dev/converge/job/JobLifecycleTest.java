@@ -8,7 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.converge.testing.TestTimeouts;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -310,7 +310,7 @@ class JobLifecycleTest {
         i = h.call(() -> h.engine.query(j));
         assertThat(i.currentProgress()).isEqualTo(530);
         assertThat(i.totalProgress()).isEqualTo(530);
-        assertThat(i.driverInfo()).containsEntry("test-cancels", 0);
+        assertThat(i.driverInfo()).contains(new TestDriver.Info(0));
         assertThat(i.type()).isEqualTo("test");
         d.act(INFO);
         assertThat(h.events()).contains(new Harness.Event("info", "j", null));
@@ -329,25 +329,31 @@ class JobLifecycleTest {
                 .hasMessage("Parameter 'speed' expects a non-negative value");
         h.run(() -> h.engine.setSpeed("j", 1000));
         assertThat(j.speed()).isEqualTo(1000);
-        assertThat(d.speedCalls).hasValue(1);
-        h.run(() -> h.engine.change("j", Map.of("level", 3)));
-        assertThat(d.lastChange).containsEntry("level", 3);
-        assertThatThrownBy(() -> h.run(() -> h.engine.change("j", Map.of("level", "x"))))
-                .hasMessage("Parameter 'level' expects an integer");
+        assertThat(d.speedCalls).as("the starting speed at creation, then the change").hasValue(2);
+        h.run(() -> h.engine.change("j", new TestDriver.Change(OptionalLong.of(3))));
+        assertThat(d.lastChange.level()).hasValue(3);
+        assertThatThrownBy(() -> h.run(() -> h.engine.change("j", new TestDriver.Change(OptionalLong.of(-1)))))
+                .hasMessage("Parameter 'level' expects a non-negative integer");
+        assertThatThrownBy(() -> h.run(() -> h.engine.change("j", new Other())))
+                .as("options of another kind: a caller bug").isInstanceOf(IllegalArgumentException.class);
         h.run(() -> h.engine.cancel("j", true));
         h.awaitStatus(j, NULL);
     }
 
     @Test
     void changeUnsupportedByDefault() {
-        h.call(() -> h.engine.create("j", "plain", ctx -> { }, JobOptions.defaults()));
-        assertThatThrownBy(() -> h.run(() -> h.engine.change("j", Map.of())))
+        h.call(() -> h.engine.create("j", JobKind.plain("plain"), ctx -> { }, JobOptions.defaults()));
+        assertThatThrownBy(() -> h.run(() -> h.engine.change("j", null)))
                 .hasMessage("Job type does not support change");
         h.run(() -> h.engine.cancel("j", true));
     }
 
     /** A driver that does one long sleep or rate-limited chunk and reports how it ended. */
-    private static final class SleepyDriver implements JobDriver {
+    /** Options of no kind of this test. */
+    private record Other() {
+    }
+
+    private static final class SleepyDriver implements JobDriver<Record, Record> {
         final CountDownLatch inSleep = new CountDownLatch(1);
         final AtomicReference<String> outcome = new AtomicReference<>();
         final boolean rateLimited;
@@ -380,7 +386,7 @@ class JobLifecycleTest {
     }
 
     private Job startSleepy(SleepyDriver s, JobOptions o) throws InterruptedException {
-        Job j = h.call(() -> h.engine.create("z", "test", s, o));
+        Job j = h.call(() -> h.engine.create("z", JobKind.plain("test"), s, o));
         h.run(() -> h.engine.start(j));
         assertThat(s.inSleep.await(TestTimeouts.SHORT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         return j;
@@ -451,7 +457,7 @@ class JobLifecycleTest {
         // about 100 ms each; we assert only a lower bound that cannot flake.
         CountDownLatch done = new CountDownLatch(1);
         long[] elapsed = new long[1];
-        Job j = h.call(() -> h.engine.create("r", "test", ctx -> {
+        Job j = h.call(() -> h.engine.create("r", JobKind.plain("test"), ctx -> {
             long t0 = System.nanoTime();
             for (int i = 0; i < 3; i++) {
                 ctx.rateLimit(1000);

@@ -177,7 +177,7 @@ class JobTxnTest {
     @Test
     void aVictimKeepsTheFirstErrorNotItsLaterFailure() throws InterruptedException {
         Job a = h.started("a", da, inTxn());
-        Job b = h.call(() -> h.engine.create("b", "test", ctx -> {
+        Job b = h.call(() -> h.engine.create("b", JobKind.plain("test"), ctx -> {
             try {
                 while (true) {
                     ctx.sleep(dev.converge.testing.TestTimeouts.LONG);

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -17,7 +15,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * demand, fails on demand, finishes on demand, and otherwise sleeps until completed or
  * (soft) cancelled. Counts every hook call.
  */
-final class TestDriver implements JobDriver {
+final class TestDriver implements JobDriver<TestDriver.Change, TestDriver.Info> {
+    /** The test kind: job-change takes a level, query-jobs shows the cancels. */
+    static final JobKind<Change, Info> KIND = new JobKind<>("test", Change.class, Info.class);
+
+    /** What job-change may set on a test job. */
+    record Change(java.util.OptionalLong level) {
+    }
+
+    /** What query-jobs shows of a test job. */
+    record Info(int testCancels) {
+    }
+
     /** What the test tells the job thread to do. */
     record Action(Kind kind, long n, CountDownLatch done) {
         enum Kind { CONVERGE, PROGRESS, REMAINING, FINISH, FAIL, INFO }
@@ -28,6 +37,11 @@ final class TestDriver implements JobDriver {
     }
 
     private final BlockingQueue<Action> actions = new LinkedBlockingQueue<>();
+    /**
+     * Told the name of every hook as it runs; the {@link Harness} checks there that the engine
+     * does not hold the job lock (the lock contract).
+     */
+    volatile java.util.function.Consumer<String> hookProbe = hook -> { };
     final CountDownLatch started = new CountDownLatch(1);
     volatile JobContext ctx;
 
@@ -49,13 +63,14 @@ final class TestDriver implements JobDriver {
     final AtomicInteger cancelCalls = new AtomicInteger();
     final AtomicInteger completeCalls = new AtomicInteger();
     final AtomicInteger speedCalls = new AtomicInteger();
-    volatile Map<String, Object> lastChange;
+    volatile Change lastChange;
     /** Whether run() saw a soft cancel and finished without "switching over". */
     volatile boolean finishedOnSoftCancel;
     volatile boolean finishedOnComplete;
 
     @Override
     public void run(JobContext ctx) throws Exception {
+        hookProbe.accept("run");
         this.ctx = ctx;
         started.countDown();
         while (true) {
@@ -105,16 +120,19 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void pause() {
+        hookProbe.accept("pause");
         pauseCalls.incrementAndGet();
     }
 
     @Override
     public void resume() {
+        hookProbe.accept("resume");
         resumeCalls.incrementAndGet();
     }
 
     @Override
     public boolean cancel(boolean force) {
+        hookProbe.accept("cancel");
         cancelCalls.incrementAndGet();
         JobContext c = ctx;
         if (alwaysSoft) {
@@ -125,6 +143,7 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void complete() {
+        hookProbe.accept("complete");
         if (!completable) {
             throw new UnsupportedOperationException("complete");
         }
@@ -133,20 +152,22 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void setSpeed(long bytesPerSecond) {
+        hookProbe.accept("setSpeed");
         speedCalls.incrementAndGet();
     }
 
     @Override
-    public void change(Map<String, Object> options) {
-        Object v = options.get("level");
-        if (options.containsKey("level") && !(v instanceof Number)) {
-            throw JobException.generic("Parameter 'level' expects an integer");
+    public void change(Change options) {
+        hookProbe.accept("change");
+        if (options.level().isPresent() && options.level().getAsLong() < 0) {
+            throw JobException.generic("Parameter 'level' expects a non-negative integer");
         }
         lastChange = options;
     }
 
     @Override
     public void prepare() throws Exception {
+        hookProbe.accept("prepare");
         prepareCalls.incrementAndGet();
         Exception e = prepareFailure;
         if (e != null) {
@@ -156,23 +177,25 @@ final class TestDriver implements JobDriver {
 
     @Override
     public void commit() {
+        hookProbe.accept("commit");
         commitCalls.incrementAndGet();
     }
 
     @Override
     public void abort() {
+        hookProbe.accept("abort");
         abortCalls.incrementAndGet();
     }
 
     @Override
     public void clean() {
+        hookProbe.accept("clean");
         cleanCalls.incrementAndGet();
     }
 
     @Override
-    public Map<String, Object> info() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("test-cancels", cancelCalls.get());
-        return m;
+    public Info info() {
+        hookProbe.accept("info");
+        return new Info(cancelCalls.get());
     }
 }

@@ -13,21 +13,19 @@ import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobException;
+import dev.converge.job.JobKind;
+import dev.converge.job.SwitchoverParticipant;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.EnumSet;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,9 +65,14 @@ import org.slf4j.LoggerFactory;
  * run() on the job's thread; copy operations on their own virtual threads; guest writes on the
  * writers' threads; the hooks named so by {@link JobDriver} on the main loop. {@link #lock}
  * guards the in-flight accounting; it is never held while calling the job context or the engine
- * (whose lock may be held when the engine calls {@link #info()}), nor across I/O.
+ * (which may deliver job events, and so call {@link #info()}, on the calling thread), nor
+ * across I/O.
  */
-public final class MirrorJob implements JobDriver {
+public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, SwitchoverParticipant {
+    /** The mirror job kind: type {@code mirror}, its job-change options and its query-jobs members. */
+    public static final JobKind<MirrorChange, MirrorInfo> KIND = new JobKind<>("mirror", MirrorChange.class,
+            MirrorInfo.class);
+
     private static final Logger LOG = LoggerFactory.getLogger(MirrorJob.class);
     /** How long the job sleeps when idle before it looks again (writes wake it earlier). */
     private static final Duration IDLE_SLICE = Duration.ofMillis(100);
@@ -138,6 +141,11 @@ public final class MirrorJob implements JobDriver {
     private volatile boolean synced;
     /** A soft cancel in READY: finish without pivot. Volatile: set on the main loop. */
     private volatile boolean softCancelled;
+    /**
+     * The leader of the grouped switchover asked to finish in place: like a soft cancel, finish
+     * without pivot. Volatile: set on the main loop.
+     */
+    private volatile boolean finishInPlace;
     /** In write-blocking mode and in sync (QEMU actively-synced). Volatile: written by the job thread. */
     private volatile boolean activelySynced;
     /** QEMU's io-status: "ok", "failed" or "nospace". Volatile: for query-block-jobs. */
@@ -148,11 +156,6 @@ public final class MirrorJob implements JobDriver {
     private volatile DrainedSection drained;
     /** Whether users were moved back or over already. Main loop only. */
     private boolean graphRestored;
-    /**
-     * Says why the user may not complete this job now (its transaction completes it), or empty.
-     * Volatile: set once on the main loop at creation, read there by {@link #complete()}.
-     */
-    private volatile Supplier<Optional<String>> completionGuard = Optional::empty;
 
     /**
      * Made on the main loop by the QMP layer after it inserted {@code filter} above
@@ -234,7 +237,7 @@ public final class MirrorJob implements JobDriver {
      * then has only the last writes to make durable instead of everything since the mirror
      * began (seen: ~120 ms of a 150 ms joint downtime with a 256 MiB disk).
      */
-    @Override
+    @Override // SwitchoverParticipant
     public void prepareSwitchover() {
         try {
             targetBackend.flush();
@@ -252,7 +255,7 @@ public final class MirrorJob implements JobDriver {
             if (f != null) {
                 throw new MirrorException(strerror(f.errno()), f);
             }
-            boolean finishing = synced && (ctx.completeRequested() || softCancelled);
+            boolean finishing = synced && (ctx.completeRequested() || softCancelled || finishInPlace);
             if (finishing && drained == null) {
                 // No guest write gets in from here on: what is dirty now is the remainder.
                 drained = filter.drain();
@@ -609,23 +612,22 @@ public final class MirrorJob implements JobDriver {
     }
 
     /**
-     * Accepted in READY (the engine checks) unless the completion guard refuses; run() then
-     * drains and finishes.
+     * Accepted in READY (the engine checks, and refuses a mirror whose grouped switchover
+     * finishes it); run() then drains and finishes.
      */
     @Override
     public void complete() {
-        Optional<String> refusal = completionGuard.get();
-        if (refusal.isPresent()) {
-            throw JobException.generic(refusal.get());
-        }
     }
 
     /**
-     * Sets what refuses the user's job-complete (e.g. a mirror whose transaction switches over
-     * with a migration: the migration completes it). Main loop, before the job starts.
+     * The leader's switchover (the guest is stopped): finish without pivot, as a soft cancel in
+     * READY does, so the target ends as a consistent copy and the source's users stay on the
+     * source. Main loop.
      */
-    public void setCompletionGuard(Supplier<Optional<String>> guard) {
-        completionGuard = Objects.requireNonNull(guard);
+    @Override // SwitchoverParticipant
+    public void finishInPlace() {
+        finishInPlace = true;
+        wake();
     }
 
     /**
@@ -644,15 +646,11 @@ public final class MirrorJob implements JobDriver {
 
     /** job-change: {@code copy-mode} may go from background to write-blocking (QEMU's texts). */
     @Override
-    public void change(Map<String, Object> opts) {
-        Object v = opts.get("copy-mode");
-        if (v == null) {
+    public void change(MirrorChange opts) {
+        if (opts.copyMode().isEmpty()) {
             return;
         }
-        MirrorCopyMode m = v instanceof String s ? MirrorCopyMode.fromWire(s) : null;
-        if (m == null) {
-            throw JobException.generic("Parameter 'copy-mode' does not accept value '" + v + "'");
-        }
+        MirrorCopyMode m = opts.copyMode().get();
         if (m != MirrorCopyMode.WRITE_BLOCKING) {
             throw JobException.generic("Change to copy mode '" + m.wireName() + "' is not implemented");
         }
@@ -667,21 +665,16 @@ public final class MirrorJob implements JobDriver {
     }
 
     @Override
-    public Map<String, Object> info() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("copy-mode", copyMode.wireName());
-        m.put("actively-synced", activelySynced);
-        m.put("dirty-bytes", bitmap.dirtyBytes());
-        m.put("bytes-in-flight", bytesInFlight);
-        return m;
+    public MirrorInfo info() {
+        return new MirrorInfo(copyMode, activelySynced, bitmap.dirtyBytes(), bytesInFlight);
     }
 
     // ---------------------------------------------------------------- the end (main loop)
 
-    /** Pivot: the source's users (through the filter) now use the target, unless soft-cancelled. */
+    /** Pivot: the source's users (through the filter) now use the target, unless soft-cancelled or finished in place. */
     @Override
     public void commit() {
-        if (softCancelled) {
+        if (softCancelled || finishInPlace) {
             restoreSource();
             return;
         }

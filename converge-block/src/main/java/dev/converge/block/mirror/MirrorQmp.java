@@ -23,7 +23,6 @@ import dev.converge.job.JobOptions;
 import dev.converge.job.JobStatus;
 import dev.converge.job.JobTxn;
 import dev.converge.job.qmp.JobQmp;
-import dev.converge.job.qmp.JobTypeSchema;
 import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.ErrorClass;
@@ -37,6 +36,7 @@ import dev.converge.qmp.schema.EnumType;
 import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.Member;
 import dev.converge.qmp.schema.ObjectType;
+import dev.converge.qmp.schema.WireEnum;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -65,11 +65,12 @@ public final class MirrorQmp implements JobListener {
     static final String SINCE = "0.1";
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
     /** The job type, as QEMU's JobType value. */
-    public static final String TYPE = "mirror";
+    public static final String TYPE = MirrorJob.KIND.type();
 
     static final EnumType ON_ERROR = EnumType.of("BlockdevOnError", BlockdevOnError.class, BlockdevOnError::wireName,
             "An action to take on an I/O error: report, ignore, enospc (stop on ENOSPC, else report), stop, auto");
-    static final EnumType COPY_MODE = EnumType.of("MirrorCopyMode", MirrorCopyMode.class, MirrorCopyMode::wireName,
+    static final WireEnum<MirrorCopyMode> COPY_MODE = WireEnum.of("MirrorCopyMode", MirrorCopyMode.class,
+            MirrorCopyMode::wireName,
             "background: new writes are copied later; write-blocking: new writes are written to the target "
                     + "before they complete");
     static final EnumType SYNC = EnumType.of("MirrorSyncMode", MirrorSyncMode.class, MirrorSyncMode::wireName,
@@ -95,7 +96,7 @@ public final class MirrorQmp implements JobListener {
             optional("on-source-error", ON_ERROR, "policy for source read errors; default report"),
             optional("on-target-error", ON_ERROR, "policy for target write errors; default report"),
             optional("filter-node-name", BuiltinType.STR, "the name of the mirror_top filter; default generated"),
-            optional("copy-mode", COPY_MODE, "default background"),
+            optional("copy-mode", COPY_MODE.type(), "default background"),
             optional("auto-finalize", BuiltinType.BOOL, "default true"),
             optional("auto-dismiss", BuiltinType.BOOL, "default true"),
             optional("unmap", BuiltinType.BOOL, "write zero ranges with unmap on the target; default true"));
@@ -128,15 +129,7 @@ public final class MirrorQmp implements JobListener {
     }
 
     private void registerAll(QmpRegistry r) {
-        jobQmp.registerJobType(new JobTypeSchema(TYPE,
-                ObjectType.struct("JobChangeOptionsMirror", "The mirror's job-change options.",
-                        optional("copy-mode", COPY_MODE, "the new copy mode; only background → write-blocking")),
-                ObjectType.struct("JobInfoMirror", "The mirror's query-jobs members.",
-                        required("copy-mode", COPY_MODE, "the current copy mode"),
-                        required("actively-synced", BuiltinType.BOOL,
-                                "write-blocking mode and in sync: guest writes reach the target before they complete"),
-                        required("dirty-bytes", BuiltinType.INT, "bytes dirty now and still to copy"),
-                        required("bytes-in-flight", BuiltinType.INT, "bytes of copy operations in flight"))));
+        jobQmp.registerJobKind(MirrorJob.KIND, COPY_MODE);
         r.register(new CommandSpec("blockdev-mirror", BLOCKDEV_MIRROR_ARGS,
                 CommandSpec.EMPTY,
                 "Start a mirror job from a node to another node. Errors as QEMU's: 'Cannot find device=...', "
@@ -424,7 +417,7 @@ public final class MirrorQmp implements JobListener {
                 this::onError);
         Job job;
         try {
-            job = engine.create(jobId, TYPE, driver, jobOpts);
+            job = engine.create(jobId, MirrorJob.KIND, driver, jobOpts);
         } catch (RuntimeException e) {
             filter.attach(null);
             source.removeDirtyBitmap(bitmap);
@@ -432,26 +425,20 @@ public final class MirrorQmp implements JobListener {
             BlockGraph.discardUnregistered(List.of(filter));
             throw e instanceof JobException je ? JobQmp.toQmp(je) : e;
         }
-        driver.setSpeed(jobOpts.speed());
         jobs.put(jobId, driver);
         // Cannot fail: the name was checked, the filter is new and the source has no parent node.
         graph.addInternalNode(filter);
         graph.replaceNode(source, filter);
-        driver.setCompletionGuard(() -> jointOwner(job));
         return job;
     }
 
     /**
-     * Why the user may not complete (or soft-cancel) this mirror: its grouped transaction holds a
-     * job of another type (a migration), whose switchover completes the mirror while the guest
-     * is stopped. A mirror completed earlier would drain its filter, so the guest's disk writes
-     * would wait until the transaction ends, and the switchover, which must stop the vCPUs
-     * between two writes, would wait for them: a deadlock. Empty when the user may. Main loop.
+     * Why the user may not soft-cancel this mirror: it is a participant of a grouped switchover
+     * (a migration's), which finishes it while the guest is stopped (the engine refuses its
+     * job-complete for the same reason, see JobEngine#complete). Empty when the user may. Main loop.
      */
     private Optional<String> jointOwner(Job job) {
-        return engine.transactionPartners(job).stream().filter(p -> !TYPE.equals(p.type())).findFirst()
-                .map(p -> "Job '" + job.id() + "' is completed by the switchover of job '" + p.id()
-                        + "' of its transaction");
+        return engine.switchoverLeader(job).map(leader -> JobEngine.completedByLeader(job, leader));
     }
 
     // ---------------------------------------------------------------- errors

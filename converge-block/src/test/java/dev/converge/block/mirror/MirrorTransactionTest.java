@@ -26,6 +26,8 @@ class MirrorTransactionTest {
     MirrorFixture f;
     /** Lets the "other" job of the joint-guard test end. */
     final CountDownLatch otherMayEnd = new CountDownLatch(1);
+    /** The grouped switchover the "other" job leads, once its transaction committed. */
+    volatile dev.converge.job.GroupedSwitchover led;
 
     @BeforeEach
     void setUp() throws Exception {
@@ -33,9 +35,10 @@ class MirrorTransactionTest {
         TransactionQmp tx = new TransactionQmp(f.registry);
         tx.register();
         f.mirror.registerTransactionAction(tx);
-        // A job of another type, as a migration is to the mirror: it ends when the test says so.
+        // A job of another type that leads the transaction's switchover, as a migration does for
+        // the mirrors of its disks: it ends when the test says so.
         tx.registerAction("other", ObjectType.struct("Other", "test"), (data, txn) -> {
-            Job j = f.engine.create("other", "other", new JobDriver() {
+            Job j = f.engine.create("other", dev.converge.job.JobKind.plain("other"), new JobDriver<>() {
                 @Override
                 public void run(JobContext ctx) throws Exception {
                     otherMayEnd.await();
@@ -44,6 +47,7 @@ class MirrorTransactionTest {
             return new TransactionQmp.Prepared() {
                 @Override
                 public void commit() {
+                    led = f.engine.leadSwitchover(j).orElse(null);
                     f.engine.start(j);
                 }
 
@@ -115,11 +119,9 @@ class MirrorTransactionTest {
         f.fails("block-job-complete", "{'device':'m1'}", why);
         f.fails("block-job-cancel", "{'device':'m1'}", why + ": cancel it with force=true, which aborts the transaction");
         assertThat(f.queryJob("m1").path("status").asText()).isEqualTo("ready");
-        // What the partner's switchover does: the soft cancel of a ready mirror, straight on the engine.
-        f.mainLoop.call(() -> {
-            f.engine.cancel("m1", false);
-            return null;
-        });
+        // What the leader's switchover does: its participants finish in place.
+        assertThat(led.participants()).extracting(Job::id).containsExactly("m1");
+        led.finishInPlace();
         f.events.awaitStatus("m1", "waiting");
         otherMayEnd.countDown();
         f.events.awaitStatus("m1", "null");

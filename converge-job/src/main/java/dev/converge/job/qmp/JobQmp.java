@@ -1,7 +1,6 @@
 package dev.converge.job.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,6 +8,7 @@ import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
 import dev.converge.job.JobInfo;
+import dev.converge.job.JobKind;
 import dev.converge.job.JobListener;
 import dev.converge.job.JobStatus;
 import dev.converge.qmp.Args;
@@ -24,6 +24,8 @@ import dev.converge.qmp.schema.EnumType;
 import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.Member;
 import dev.converge.qmp.schema.ObjectType;
+import dev.converge.qmp.schema.RecordType;
+import dev.converge.qmp.schema.WireEnum;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -38,13 +40,12 @@ import java.util.function.Consumer;
  * the events JOB_STATUS_CHANGE and JOB_INFO_CHANGE. Job user errors become QMP errors here:
  * every error is a GenericError, "Job not found" included, as QEMU's job-qmp.c.
  * <p>
- * The handlers run on the main loop. Events are emitted from the engine's listener calls, under
- * the job lock, so they come out in the order of the changes, and a change a command caused is
- * emitted before the command's reply.
+ * The handlers run on the main loop. Events are emitted from the engine's listener calls, which
+ * come in the engine's total order of changes (outside the job lock), and the events a command
+ * caused are emitted before the command returns, so before its reply.
  */
 public final class JobQmp implements JobListener {
     static final String SINCE = "0.1";
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     private static final EnumType JOB_STATUS = EnumType.of("JobStatus", JobStatus.class, JobStatus::wireName,
@@ -55,8 +56,16 @@ public final class JobQmp implements JobListener {
     private final QmpRegistry registry;
     private final EventSink events;
 
-    /** Registered job types in registration order; guarded by {@code this}. */
-    private final Map<String, JobTypeSchema> types = new LinkedHashMap<>();
+    /** A registered job kind with the QMP structs derived from its records (null where it has none). */
+    private record Kind(JobKind<?, ?> kind, RecordType<?> change, RecordType<?> info) {
+        @SuppressWarnings("unchecked")
+        ObjectNode encodeInfo(Record r) {
+            return ((RecordType<Record>) info).encode(r);
+        }
+    }
+
+    /** Registered job kinds by type, in registration order; guarded by {@code this}. */
+    private final Map<String, Kind> types = new LinkedHashMap<>();
 
     public JobQmp(JobEngine engine, QmpRegistry registry, EventSink events) {
         this.engine = engine;
@@ -106,17 +115,37 @@ public final class JobQmp implements JobListener {
     }
 
     /**
-     * Declares a job type: adds its value to JobType and its variants to JobInfo (query-jobs)
-     * and to job-change's arguments, re-declaring both commands.
+     * Declares a job kind: adds its type to JobType and derives from its records the variants of
+     * JobInfo (query-jobs), named {@code JobInfo<Type>}, and of job-change's arguments, named
+     * {@code JobChangeOptions<Type>} (Type in camel case: mirror → Mirror), re-declaring both
+     * commands. From then on job-change decodes that kind's options into its record once, here,
+     * and query-jobs encodes its info records.
      *
-     * @throws IllegalStateException when the type is declared twice or {@link #register()} did not run
+     * @param enums the enums the kind's records use
+     * @throws IllegalStateException    when the type is declared twice or {@link #register()} did not run
+     * @throws IllegalArgumentException when a record cannot be mapped to QMP (see {@link RecordType})
      */
-    public synchronized void registerJobType(JobTypeSchema schema) {
-        if (types.putIfAbsent(schema.type(), schema) != null) {
-            throw new IllegalStateException("job type registered twice: " + schema.type());
+    public synchronized void registerJobKind(JobKind<?, ?> kind, WireEnum<?>... enums) {
+        String camel = camel(kind.type());
+        Kind k = new Kind(kind,
+                kind.changeOptions() == null ? null : RecordType.of(kind.changeOptions(), "JobChangeOptions" + camel, enums),
+                kind.info() == null ? null : RecordType.of(kind.info(), "JobInfo" + camel, enums));
+        if (types.putIfAbsent(kind.type(), k) != null) {
+            throw new IllegalStateException("job type registered twice: " + kind.type());
         }
         registry.replace(queryJobsSpec());
         registry.replace(jobChangeSpec());
+    }
+
+    /** "mirror" → "Mirror", "block-commit" → "BlockCommit". */
+    private static String camel(String type) {
+        StringBuilder sb = new StringBuilder();
+        for (String part : type.split("-")) {
+            if (!part.isEmpty()) {
+                sb.append(Character.toUpperCase(part.charAt(0))).append(part.substring(1));
+            }
+        }
+        return sb.toString();
     }
 
     /** The JobType enum as currently declared (for other modules' schemas). */
@@ -137,9 +166,9 @@ public final class JobQmp implements JobListener {
                 Member.optional("error", BuiltinType.STR,
                         "Present iff the job failed or was cancelled; human-readable, not for parsing")),
                 "type", Map.of());
-        for (JobTypeSchema t : types.values()) {
-            if (t.info() != null) {
-                info = info.withVariant(t.type(), t.info());
+        for (Kind k : types.values()) {
+            if (k.info() != null) {
+                info = info.withVariant(k.kind().type(), k.info().schema());
             }
         }
         return info;
@@ -157,9 +186,9 @@ public final class JobQmp implements JobListener {
                         "The job type; when absent the job's own type selects the options; when given it must "
                                 + "match the job")),
                 "type", Map.of());
-        for (JobTypeSchema s : types.values()) {
-            if (s.changeOptions() != null) {
-                t = t.withVariant(s.type(), s.changeOptions());
+        for (Kind k : types.values()) {
+            if (k.change() != null) {
+                t = t.withVariant(k.kind().type(), k.change().schema());
             }
         }
         return t;
@@ -203,8 +232,8 @@ public final class JobQmp implements JobListener {
         return out;
     }
 
-    /** One JobInfo as query-jobs shows it: generic members first, then the driver's. */
-    static ObjectNode toJson(JobInfo info) {
+    /** One JobInfo as query-jobs shows it: generic members first, then the kind's own. */
+    ObjectNode toJson(JobInfo info) {
         ObjectNode o = NODES.objectNode();
         o.put("id", info.id());
         o.put("type", info.type());
@@ -212,12 +241,24 @@ public final class JobQmp implements JobListener {
         o.put("current-progress", info.currentProgress());
         o.put("total-progress", info.totalProgress());
         info.error().ifPresent(e -> o.put("error", e));
-        for (Map.Entry<String, Object> e : info.driverInfo().entrySet()) {
+        if (info.driverInfo().isEmpty()) {
+            return o;
+        }
+        Kind k;
+        synchronized (this) {
+            k = types.get(info.type());
+        }
+        if (k == null || k.info() == null) {
+            throw new IllegalStateException("job '" + info.id() + "': info of type '" + info.type()
+                    + "', which declared no info record");
+        }
+        ObjectNode own = k.encodeInfo(info.driverInfo().get());
+        for (Map.Entry<String, JsonNode> e : own.properties()) {
             if (o.has(e.getKey())) {
-                throw new IllegalStateException("job '" + info.id() + "': driver info member '" + e.getKey()
+                throw new IllegalStateException("job '" + info.id() + "': info member '" + e.getKey()
                         + "' clashes with a generic member");
             }
-            o.set(e.getKey(), JSON.valueToTree(e.getValue()));
+            o.set(e.getKey(), e.getValue());
         }
         return o;
     }
@@ -232,12 +273,14 @@ public final class JobQmp implements JobListener {
         ObjectNode rest = args.node().deepCopy();
         rest.remove("id");
         rest.remove("type");
-        Set<String> allowed = new HashSet<>();
+        RecordType<?> codec;
         synchronized (this) {
-            JobTypeSchema schema = types.get(job.type());
-            if (schema != null && schema.changeOptions() != null) {
-                schema.changeOptions().members().forEach(m -> allowed.add(m.name()));
-            }
+            Kind k = types.get(job.type());
+            codec = k == null ? null : k.change();
+        }
+        Set<String> allowed = new HashSet<>();
+        if (codec != null) {
+            codec.schema().members().forEach(m -> allowed.add(m.name()));
         }
         List<String> names = new ArrayList<>();
         rest.fieldNames().forEachRemaining(names::add);
@@ -246,8 +289,9 @@ public final class JobQmp implements JobListener {
                 throw QmpException.generic("Parameter '%s' is unexpected", n);
             }
         }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> options = JSON.convertValue(rest, LinkedHashMap.class);
+        // Decoded once, here: the validator already checked names, types and ranges against the
+        // variant, so the driver gets a typed record.
+        Record options = codec == null ? null : codec.decode(rest);
         mapped(() -> engine.change(id, options));
         return null;
     }

@@ -12,6 +12,7 @@ import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
+import dev.converge.job.JobKind;
 import dev.converge.job.JobOptions;
 import dev.converge.job.JobStatus;
 import dev.converge.qmp.Args;
@@ -24,11 +25,11 @@ import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.EnumType;
 import dev.converge.qmp.schema.Member;
 import dev.converge.qmp.schema.ObjectType;
+import dev.converge.qmp.schema.QmpDoc;
 import dev.converge.testing.TestTimeouts;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -50,7 +51,19 @@ class JobQmpTest {
     private JobQmp qmp;
 
     /** A "demo" job: converges at once, reports a level, accepts job-change of "level". */
-    static final class DemoDriver implements JobDriver {
+    /** The demo kind, declared once: its records carry the member names and docs. */
+    static final JobKind<DemoChange, DemoInfo> DEMO = new JobKind<>("demo", DemoChange.class, DemoInfo.class);
+    static final JobKind<Record, Record> OTHER = JobKind.plain("other");
+
+    @QmpDoc("demo change")
+    record DemoChange(@QmpDoc("the level") OptionalLong level) {
+    }
+
+    @QmpDoc("demo info")
+    record DemoInfo(@QmpDoc("the level") long level, @QmpDoc("phases") List<String> phases) {
+    }
+
+    static final class DemoDriver implements JobDriver<DemoChange, DemoInfo> {
         volatile long level = 1;
         /** Whether a soft cancel stays soft (mirror-like); job-cancel must force anyway. */
         volatile boolean soft;
@@ -77,20 +90,17 @@ class JobQmpTest {
         }
 
         @Override
-        public void change(Map<String, Object> options) {
-            Object v = options.get("level");
-            if (!(v instanceof Number n) || n.longValue() < 0) {
+        public void change(DemoChange options) {
+            long v = options.level().orElse(level);
+            if (v < 0) {
                 throw JobException.generic("Parameter 'level' expects a non-negative integer");
             }
-            level = n.longValue();
+            level = v;
         }
 
         @Override
-        public Map<String, Object> info() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("level", level);
-            m.put("phases", List.of("a", "b"));
-            return m;
+        public DemoInfo info() {
+            return new DemoInfo(level, List.of("a", "b"));
         }
     }
 
@@ -103,12 +113,8 @@ class JobQmpTest {
         });
         mainLoop.call(() -> {
             qmp.register();
-            qmp.registerJobType(new JobTypeSchema("demo",
-                    ObjectType.struct("JobChangeOptionsDemo", "demo change", Member.optional("level", BuiltinType.INT,
-                            "the level")),
-                    ObjectType.struct("JobInfoDemo", "demo info", Member.required("level", BuiltinType.INT, "the level"),
-                            Member.required("phases", new ArrayType(BuiltinType.STR), "phases"))));
-            qmp.registerJobType(new JobTypeSchema("other", null, null));
+            qmp.registerJobKind(DEMO);
+            qmp.registerJobKind(OTHER);
             return null;
         });
     }
@@ -146,7 +152,7 @@ class JobQmpTest {
 
     private Job startDemo(String id, JobOptions o, DemoDriver d) throws InterruptedException {
         Job j = mainLoop.call(() -> {
-            Job job = engine.create(id, "demo", d, o);
+            Job job = engine.create(id, DEMO, d, o);
             engine.start(job);
             return job;
         });
@@ -168,7 +174,12 @@ class JobQmpTest {
         assertThat(change.member("type").orElseThrow().optional()).isTrue();
         assertThat(change.variants()).containsOnlyKeys("demo");
         assertThat(registry.command("job-pause").orElseThrow().since()).isEqualTo("0.1");
-        assertThatThrownBy(() -> qmp.registerJobType(new JobTypeSchema("demo", null, null)))
+        assertThat(info.variants().get("demo")).isEqualTo(ObjectType.struct("JobInfoDemo", "demo info",
+                Member.required("level", BuiltinType.INT, "the level"),
+                Member.required("phases", new ArrayType(BuiltinType.STR), "phases")));
+        assertThat(change.variants().get("demo")).isEqualTo(ObjectType.struct("JobChangeOptionsDemo", "demo change",
+                Member.optional("level", BuiltinType.INT, "the level")));
+        assertThatThrownBy(() -> qmp.registerJobKind(JobKind.plain("demo")))
                 .isInstanceOf(IllegalStateException.class);
     }
 
@@ -257,7 +268,7 @@ class JobQmpTest {
 
     @Test
     void jobChangeOfATypeWithoutChangeIsRefused() {
-        mainLoop.call(() -> engine.create("o1", "other", ctx -> { }, JobOptions.defaults()));
+        mainLoop.call(() -> engine.create("o1", OTHER, ctx -> { }, JobOptions.defaults()));
         assertQmpError(() -> cmd("job-change", "{\"id\":\"o1\"}"), ErrorClass.GenericError,
                 "Job type does not support change");
         cmd("job-cancel", "{\"id\":\"o1\"}");
@@ -267,7 +278,7 @@ class JobQmpTest {
     @Test
     void infoChangeEvent() throws InterruptedException {
         Job j = mainLoop.call(() -> {
-            Job job = engine.create("i1", "demo", ctx -> ctx.infoChanged(), JobOptions.defaults());
+            Job job = engine.create("i1", JobKind.plain("demo"), ctx -> ctx.infoChanged(), JobOptions.defaults());
             engine.start(job);
             return job;
         });
@@ -294,7 +305,7 @@ class JobQmpTest {
     void jobChangeOptionsAreValidatedByTheServerUsingTheJobsType() throws Exception {
         DemoDriver d = new DemoDriver();
         mainLoop.call(() -> {
-            engine.start(engine.create("d1", "demo", d, JobOptions.defaults()));
+            engine.start(engine.create("d1", DEMO, d, JobOptions.defaults()));
             return null;
         });
         assertThat(d.ready.await(TestTimeouts.SHORT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();

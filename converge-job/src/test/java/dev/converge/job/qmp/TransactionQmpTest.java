@@ -49,7 +49,7 @@ class TransactionQmpTest {
         mainLoop.call(() -> {
             JobQmp jobs = new JobQmp(engine, registry, server.events());
             jobs.register();
-            jobs.registerJobType(new JobTypeSchema("demo", null, null));
+            jobs.registerJobKind(dev.converge.job.JobKind.plain("demo"));
             TransactionQmp txn = new TransactionQmp(registry);
             txn.register();
             txn.registerAction("demo-job", ObjectType.struct("DemoJobArgs", null,
@@ -58,7 +58,7 @@ class TransactionQmpTest {
                         String id = data.get("id").asText();
                         boolean fail = data.path("fail").asBoolean(false);
                         CountDownLatch latch = new CountDownLatch(1);
-                        Job job = mapped(() -> engine.create(id, "demo", driver(id, latch, fail),
+                        Job job = mapped(() -> engine.create(id, dev.converge.job.JobKind.plain("demo"), driver(id, latch, fail),
                                 JobOptions.defaults().withTxn(t)));
                         finish.put(id, latch);
                         return new TransactionQmp.Prepared() {
@@ -82,8 +82,8 @@ class TransactionQmpTest {
         return JobQmp.mapped(s);
     }
 
-    private JobDriver driver(String id, CountDownLatch latch, boolean fail) {
-        return new JobDriver() {
+    private JobDriver<Record, Record> driver(String id, CountDownLatch latch, boolean fail) {
+        return new JobDriver<>() {
             @Override
             public void run(dev.converge.job.JobContext ctx) throws Exception {
                 while (!latch.await(5, java.util.concurrent.TimeUnit.MILLISECONDS)) {

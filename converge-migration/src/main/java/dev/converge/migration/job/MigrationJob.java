@@ -5,6 +5,8 @@ import dev.converge.job.JobCancelledException;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobException;
+import dev.converge.job.JobKind;
+import dev.converge.job.JobOutcome;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.AutoConverge;
@@ -19,11 +21,9 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Objects;
 import java.util.concurrent.Executor;
-import java.util.function.LongConsumer;
 
 /**
  * The outgoing migration as a job of type {@value #TYPE} (see the package doc for the mapping
@@ -35,11 +35,12 @@ import java.util.function.LongConsumer;
  * run() writes and others read is volatile, and each is written by one thread only, except the
  * status, which both change (under {@link #statusLock}).
  */
-public final class MigrationJob implements JobDriver {
+public final class MigrationJob implements JobDriver<MigrationChange, MigrationInfo> {
+    /** The migration job kind: type {@code migration}, its job-change options and its query-jobs members. */
+    public static final JobKind<MigrationChange, MigrationInfo> KIND = new JobKind<>("migration",
+            MigrationChange.class, MigrationInfo.class);
     /** The job type, as registered with JobQmp. */
-    public static final String TYPE = "migration";
-    /** The error of a job cancelled without an error of its own (the engine's, QEMU's strerror(ECANCELED)). */
-    private static final String CANCELED = "Operation canceled";
+    public static final String TYPE = KIND.type();
 
     /**
      * How {@link #run} connects its channel: {@link #DIRECT} outside tests. It exists so that a
@@ -76,13 +77,35 @@ public final class MigrationJob implements JobDriver {
     /** Whether dirty-limit was on when the migration started. */
     private final boolean dirtyLimited;
     private final MigrationEvents events;
-    /** Sets the job's speed (engine.setSpeed on the main loop). */
-    private final LongConsumer speed;
+    /** Changes the parameters as migrate-set-parameters does (the same merge, checks and speed). */
+    private final ParameterChange parameterChange;
     private final Runnable onClean;
     private final Connector connector;
     private final long startMillis = System.currentTimeMillis();
     /** Orders status changes and their MIGRATION events between the job thread and the main loop. */
     private final Object statusLock = new Object();
+
+    /** Changes the daemon's migration parameters: migrate-set-parameters' own path, main loop. */
+    @FunctionalInterface
+    public interface ParameterChange {
+        /**
+         * Merges {@code update} into the parameters and applies max-bandwidth to the running
+         * job's speed.
+         *
+         * @throws MigrationParameters.InvalidParameter with QEMU's text; nothing changed then
+         */
+        void apply(MigrationParameters.Update update);
+    }
+
+    /**
+     * What one pass left for query-jobs and query-migrate, published as one value so that both
+     * read the same pass.
+     *
+     * @param progress  the pass's numbers
+     * @param dirtyRate bytes dirtied per second over the pass
+     */
+    private record Pass(MigrationProgress progress, double dirtyRate) {
+    }
 
     /** The job; set once on the main loop right after creation. */
     private volatile Job job;
@@ -92,10 +115,8 @@ public final class MigrationJob implements JobDriver {
      * Once cancelling, only cancelled or failed may follow.
      */
     private volatile MigrationStatus status = MigrationStatus.NONE;
-    /** The last pass's numbers; written by the job thread. */
-    private volatile MigrationProgress progress;
-    /** Dirty bytes per second over the last pass; written by the job thread. */
-    private volatile double dirtyRate;
+    /** The last pass, or null before the first; written by the job thread. */
+    private volatile Pass lastPass;
     /** Bytes sent when the vCPUs stopped; written by the job thread. */
     private volatile long precopyBytes = -1;
     private volatile MigrationResult result;
@@ -118,12 +139,13 @@ public final class MigrationJob implements JobDriver {
 
     /**
      * @param autoComplete switch over by itself once converged (QEMU's behaviour); false keeps the job READY until job-complete
-     * @param speed        applies max-bandwidth to the job (engine.setSpeed), main loop
+     * @param parameterChange migrate-set-parameters' path, for job-change
      * @param onClean      called on the main loop after commit or abort, when the migration is over
      * @param connector    connects the channel ({@link Connector#DIRECT} outside tests)
      */
     public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
-            MigrationEvents events, LongConsumer speed, Runnable onClean, Connector connector, Executor mainLoop) {
+            MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Connector connector,
+            Executor mainLoop) {
         this.machine = Objects.requireNonNull(machine);
         this.uri = Objects.requireNonNull(uri);
         this.settings = Objects.requireNonNull(settings);
@@ -132,7 +154,7 @@ public final class MigrationJob implements JobDriver {
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
         this.events = Objects.requireNonNull(events);
-        this.speed = Objects.requireNonNull(speed);
+        this.parameterChange = Objects.requireNonNull(parameterChange);
         this.onClean = Objects.requireNonNull(onClean);
         this.connector = Objects.requireNonNull(connector);
         this.decisionLatency = new LatencyProbe(mainLoop);
@@ -182,8 +204,9 @@ public final class MigrationJob implements JobDriver {
         log.info("outgoing migration of '{}' to {}: {}", machine.name(), uri, next.wireName());
     }
 
+    /** The policy of the parameters now (one read of the parameters' reference). */
     private ConvergencePolicy policy() {
-        return new ConvergencePolicy(Duration.ofMillis(settings.downtimeLimitMs()), settings.availSwitchoverBandwidth());
+        return settings.parameters().policy();
     }
 
     @Override
@@ -260,9 +283,8 @@ public final class MigrationJob implements JobDriver {
         @Override
         public void progress(MigrationProgress p) {
             long now = System.nanoTime();
-            dirtyRate = p.remainingBytes() * 1e9 / Math.max(1, now - lastNanos);
+            lastPass = new Pass(p, p.remainingBytes() * 1e9 / Math.max(1, now - lastNanos));
             lastNanos = now;
-            progress = p;
             decisionLatency.probe();
             ctx.progressDone(Math.max(0, p.bytesSent() - lastBytes));
             lastBytes = p.bytesSent();
@@ -284,7 +306,8 @@ public final class MigrationJob implements JobDriver {
 
         @Override
         public boolean completeRequested() throws MigrationException {
-            MigrationProgress p = progress;
+            Pass last = lastPass;
+            MigrationProgress p = last == null ? null : last.progress();
             // Ready is sticky: a job-complete waits for the next pass whose estimate fits again.
             if (p == null || !p.converged()) {
                 return false;
@@ -311,14 +334,16 @@ public final class MigrationJob implements JobDriver {
 
         @Override
         public AutoConverge.Params autoConverge() {
-            return autoConverge ? settings.autoConverge() : null;
+            return autoConverge ? settings.parameters().autoConverge() : null;
         }
 
         @Override
         public DirtyLimit dirtyLimit() {
-            return dirtyLimited
-                    ? new DirtyLimit(settings.vcpuDirtyLimit() << 20, settings.autoConverge().triggerThreshold())
-                    : null;
+            if (!dirtyLimited) {
+                return null;
+            }
+            MigrationParameters p = settings.parameters();
+            return new DirtyLimit(p.vcpuDirtyLimit() << 20, p.autoConverge().triggerThreshold());
         }
 
         @Override
@@ -332,8 +357,8 @@ public final class MigrationJob implements JobDriver {
             if (j != null) {
                 j.prepareMirrors(); // before the device status: the guest still runs meanwhile
             }
-            MigrationProgress p = progress;
-            precopyBytes = p == null ? 0 : p.bytesSent();
+            Pass last = lastPass;
+            precopyBytes = last == null ? 0 : last.progress().bytesSent();
             setStatus(MigrationStatus.DEVICE);
             ctx.infoChanged();
         }
@@ -363,45 +388,25 @@ public final class MigrationJob implements JobDriver {
         }
     }
 
+    /**
+     * job-change: downtime-limit and max-bandwidth, through migrate-set-parameters' own merge
+     * (the same checks and texts; max-bandwidth becomes the job's speed there).
+     */
     @Override
-    public void setSpeed(long bytesPerSecond) {
-        settings.setMaxBandwidth(bytesPerSecond);
-    }
-
-    @Override
-    public void change(Map<String, Object> options) {
-        Long downtime = null;
-        Long bandwidth = null;
-        for (Map.Entry<String, Object> e : options.entrySet()) {
-            if (!(e.getValue() instanceof Number n)) {
-                throw JobException.generic("Parameter '" + e.getKey() + "' expects an integer");
-            }
-            switch (e.getKey()) {
-                case "downtime-limit" -> {
-                    String err = MigrationSettings.checkDowntimeLimit(n.longValue());
-                    if (err != null) {
-                        throw JobException.generic(err);
-                    }
-                    downtime = n.longValue();
-                }
-                case "max-bandwidth" -> {
-                    if (n.longValue() < 0) {
-                        throw JobException.generic("Parameter 'max-bandwidth' expects a non-negative value");
-                    }
-                    bandwidth = n.longValue();
-                }
-                default -> throw JobException.generic("Parameter '" + e.getKey() + "' is unexpected");
-            }
-        }
-        if (downtime != null) {
-            settings.setDowntimeLimitMs(downtime);
-        }
-        if (bandwidth != null) {
-            speed.accept(bandwidth); // engine.setSpeed, which calls setSpeed above
+    public void change(MigrationChange options) {
+        try {
+            parameterChange.apply(MigrationParameters.Update.ofJobChange(boxed(options.downtimeLimit()),
+                    boxed(options.maxBandwidth())));
+        } catch (MigrationParameters.InvalidParameter e) {
+            throw JobException.generic(e.getMessage());
         }
     }
 
-    /** The job reached PENDING (listener, main loop, under the job lock: only records and enqueues). */
+    private static Long boxed(OptionalLong v) {
+        return v.isPresent() ? v.getAsLong() : null;
+    }
+
+    /** The job reached PENDING (a job listener on the main loop, never under the job lock). */
     public void pending() {
         if (pauseBeforeSwitchover) {
             setStatus(MigrationStatus.PRE_SWITCHOVER);
@@ -429,7 +434,7 @@ public final class MigrationJob implements JobDriver {
         String error = j == null ? null : j.error().orElse(null);
         // Cancelled by its own user: cancelled. Failed, or aborted because a job of its transaction
         // failed or was cancelled: failed, and error-desc says why (the engine's "Transaction aborted ...").
-        if ((cancelled || (j != null && j.isCancelled())) && (error == null || CANCELED.equals(error))) {
+        if (j != null && j.outcome().orElse(null) == JobOutcome.CANCELLED) {
             setStatus(MigrationStatus.CANCELLED);
         } else {
             errorDesc = error == null ? "migration failed" : error;
@@ -467,29 +472,24 @@ public final class MigrationJob implements JobDriver {
     }
 
     @Override
-    public Map<String, Object> info() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        MigrationProgress p = progress;
-        m.put("migration-status", status.wireName());
-        m.put("pass", p == null ? 0L : p.pass());
-        m.put("dirty-rate", (long) dirtyRate);
-        if (p != null && p.expectedDowntimeMs() != Long.MAX_VALUE) {
-            m.put("expected-downtime", p.expectedDowntimeMs());
-        }
-        m.put("remaining", p == null ? machine.ram().size() : p.remainingBytes());
-        m.put("converged", p != null && p.converged());
-        if (p != null && p.throttlePercent() > 0 && !status.isFinal()) {
-            m.put("cpu-throttle-percentage", (long) p.throttlePercent());
-        }
-        if (p != null && p.dirtyLimit() > 0 && !status.isFinal()) {
-            m.put("dirty-limit", p.dirtyLimit());
-        }
-        return m;
+    public MigrationInfo info() {
+        Pass last = lastPass;
+        MigrationProgress p = last == null ? null : last.progress();
+        MigrationStatus s = status;
+        return new MigrationInfo(s, p == null ? 0L : p.pass(), last == null ? 0L : (long) last.dirtyRate(),
+                p != null && p.expectedDowntimeMs() != Long.MAX_VALUE ? OptionalLong.of(p.expectedDowntimeMs())
+                        : OptionalLong.empty(),
+                p == null ? machine.ram().size() : p.remainingBytes(), p != null && p.converged(),
+                p != null && p.throttlePercent() > 0 && !s.isFinal() ? OptionalLong.of(p.throttlePercent())
+                        : OptionalLong.empty(),
+                p != null && p.dirtyLimit() > 0 && !s.isFinal() ? OptionalLong.of(p.dirtyLimit()) : OptionalLong.empty());
     }
 
-    /** A consistent-enough view for query-migrate (each member read once). */
+    /** A consistent view for query-migrate: one pass, each other member read once. */
     public MigrationView view() {
-        MigrationProgress p = progress;
+        Pass last = lastPass;
+        MigrationProgress p = last == null ? null : last.progress();
+        double dirtyRate = last == null ? 0 : last.dirtyRate();
         MigrationResult r = result;
         long transferred = r != null ? r.bytesSent() : p == null ? 0 : p.bytesSent();
         long normal = r != null ? r.pagesSent() : p == null ? 0 : p.pagesSent();
@@ -497,7 +497,8 @@ public final class MigrationJob implements JobDriver {
         long pre = precopyBytes < 0 ? transferred : precopyBytes;
         long total = totalTimeMs >= 0 ? totalTimeMs : System.currentTimeMillis() - startMillis;
         return new MigrationView(status, total, setupTimeMs, downtimeMs,
-                p == null || p.expectedDowntimeMs() == Long.MAX_VALUE ? settings.downtimeLimitMs() : p.expectedDowntimeMs(),
+                p == null || p.expectedDowntimeMs() == Long.MAX_VALUE ? settings.parameters().downtimeLimitMs()
+                        : p.expectedDowntimeMs(),
                 errorDesc, transferred, status == MigrationStatus.COMPLETED ? 0 : p == null ? machine.ram().size() : p.remainingBytes(),
                 machine.ram().size(), zero, normal, (long) (dirtyRate / RamBlock.PAGE_SIZE),
                 p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? 0 : p.pass(), pre, transferred - pre,

@@ -12,14 +12,12 @@ import java.util.Objects;
  * sender measures it on the return path and passes it in; this stays pure policy, no I/O: the
  * sender (mechanism) asks it after every pass.
  *
- * @param downtimeLimit       the longest the vCPUs may stay stopped for the switchover (QEMU's downtime-limit, default 300 ms)
+ * @param downtimeLimit       the longest the vCPUs may stay stopped for the switchover (QEMU's downtime-limit;
+ *                            its default is MigrationParameters')
  * @param switchoverBandwidth bytes per second the switchover may use (QEMU's avail-switchover-bandwidth); when
  *                            positive it replaces the measured bandwidth in the estimate, 0 uses the measurement
  */
 public record ConvergencePolicy(Duration downtimeLimit, long switchoverBandwidth) {
-    /** QEMU's default downtime-limit. */
-    public static final Duration DEFAULT_DOWNTIME_LIMIT = Duration.ofMillis(300);
-
     public ConvergencePolicy {
         Objects.requireNonNull(downtimeLimit);
         if (downtimeLimit.isNegative()) {

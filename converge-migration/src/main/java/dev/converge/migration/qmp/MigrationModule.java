@@ -17,6 +17,7 @@ import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.JointSwitchover;
 import dev.converge.migration.job.MigrationEvents;
 import dev.converge.migration.job.MigrationJob;
+import dev.converge.migration.job.MigrationParameters;
 import dev.converge.migration.job.MigrationSettings;
 import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
@@ -185,7 +186,7 @@ public final class MigrationModule implements AutoCloseable {
          * them (every job of the transaction exists by now).
          */
         void start() {
-            JointSwitchover.of(engine, mainLoop, job).ifPresent(driver::joinSwitchover);
+            JointSwitchover.of(engine, job).ifPresent(driver::joinSwitchover);
             engine.start(job);
         }
 
@@ -238,14 +239,14 @@ public final class MigrationModule implements AutoCloseable {
             default -> throw QmpException.generic("Can't migrate the vm in run state '%s'", m.runState().wireName());
         }
         MigrationJob driver = new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
-                bw -> engine.setSpeed(jobId, bw), () -> { }, connector, mainLoop);
+                this::applyParameters, () -> { }, connector, mainLoop);
         JobOptions options = JobOptions.defaults()
                 .withAutoFinalize(!driver.pauseBeforeSwitchover())
-                .withSpeed(settings.maxBandwidth())
+                .withSpeed(settings.parameters().maxBandwidth())
                 .withTxn(txn);
         Job job;
         try {
-            job = engine.create(jobId, MigrationJob.TYPE, driver, options);
+            job = engine.create(jobId, MigrationJob.KIND, driver, options);
         } catch (JobException e) {
             throw JobQmp.toQmp(e);
         }
@@ -307,11 +308,22 @@ public final class MigrationModule implements AutoCloseable {
     }
 
     /** migrate-set-parameters: checks all, then applies all; a running migration sees them at once. */
-    void setParameters(MigrationSettings.Update update) {
-        String error = settings.check(update);
-        if (error != null) {
-            throw QmpException.generic(error);
+    void setParameters(MigrationParameters.Update update) {
+        try {
+            applyParameters(update);
+        } catch (MigrationParameters.InvalidParameter e) {
+            throw QmpException.generic(e.getMessage());
         }
+    }
+
+    /**
+     * The one path of a parameter change, for migrate-set-parameters and for job-change on the
+     * migration job: merges and checks the whole set once, then makes max-bandwidth the running
+     * job's speed.
+     *
+     * @throws MigrationParameters.InvalidParameter with QEMU's text; nothing changed then
+     */
+    private void applyParameters(MigrationParameters.Update update) {
         settings.apply(update);
         Long maxBandwidth = update.maxBandwidth();
         if (maxBandwidth != null) {
@@ -337,7 +349,7 @@ public final class MigrationModule implements AutoCloseable {
         return incoming;
     }
 
-    /** Announces PENDING of the migration job as pre-switchover (called under the job lock: only records). */
+    /** Announces PENDING of the migration job as pre-switchover (a job listener: never under the job lock). */
     private final class PendingListener implements JobListener {
         @Override
         public void statusChanged(Job job, JobStatus newStatus) {

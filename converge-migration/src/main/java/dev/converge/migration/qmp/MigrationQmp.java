@@ -8,10 +8,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.job.qmp.JobQmp;
-import dev.converge.job.qmp.JobTypeSchema;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationJob;
-import dev.converge.migration.job.MigrationSettings;
+import dev.converge.migration.job.MigrationParameters;
 import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.job.MigrationView;
@@ -27,6 +26,7 @@ import dev.converge.qmp.schema.CommandSpec;
 import dev.converge.qmp.schema.EnumType;
 import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.ObjectType;
+import dev.converge.qmp.schema.WireEnum;
 import java.net.InetSocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.util.EnumMap;
@@ -43,8 +43,9 @@ final class MigrationQmp {
     static final String SINCE = "0.1";
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
-    static final EnumType STATUS = EnumType.of("MigrationStatus", MigrationStatus.class, MigrationStatus::wireName,
-            "The status of a migration, as QEMU's");
+    static final WireEnum<MigrationStatus> STATUS_ENUM = WireEnum.of("MigrationStatus", MigrationStatus.class,
+            MigrationStatus::wireName, "The status of a migration, as QEMU's");
+    static final EnumType STATUS = STATUS_ENUM.type();
     static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
             MigrationCapability::wireName, "Migration capabilities converge supports: auto-converge, dirty-limit, "
                     + "events, pause-before-switchover, return-path");
@@ -104,28 +105,34 @@ final class MigrationQmp {
             optional("error-desc", BuiltinType.STR, "why it failed; human-readable, not for parsing"),
             optional("socket-address", new ArrayType(SOCKET_INFO), "destination: where it listens (a tcp port 0 shows "
                     + "the port chosen)"));
+    /** The defaults the parameters' docs quote: declared once, in {@link MigrationParameters#DEFAULTS}. */
+    private static final MigrationParameters D = MigrationParameters.DEFAULTS;
     static final ObjectType PARAMETERS = ObjectType.struct("MigrationParameters", "Migration parameters",
             optional("downtime-limit", BuiltinType.UINT64, "longest the vCPUs may be stopped for the switchover, ms "
-                    + "(0..2000000, default 300)"),
-            optional("max-bandwidth", BuiltinType.SIZE, "bytes per second the migration may use (default 128 MiB/s; "
+                    + "(0.." + MigrationParameters.MAX_DOWNTIME_LIMIT_MS + ", default " + D.downtimeLimitMs() + ")"),
+            optional("max-bandwidth", BuiltinType.SIZE, "bytes per second the migration may use (default " + (D.maxBandwidth() >> 20) + " MiB/s; "
                     + "0 = unlimited); the job's speed"),
             optional("avail-switchover-bandwidth", BuiltinType.SIZE, "bytes per second available for the switchover, "
-                    + "used instead of the measured bandwidth for the downtime estimate (default 0 = measure)"),
+                    + "used instead of the measured bandwidth for the downtime estimate (default " + D.availSwitchoverBandwidth()
+                    + " = measure)"),
             optional("cpu-throttle-initial", BuiltinType.UINT8, "auto-converge: the first throttle, % of the vCPUs' "
-                    + "time held back (1..99, default 20)"),
+                    + "time held back (1..99, default " + D.autoConverge().initial() + ")"),
             optional("cpu-throttle-increment", BuiltinType.UINT8, "auto-converge: how much each further step adds "
-                    + "(1..99, default 10)"),
+                    + "(1..99, default " + D.autoConverge().increment() + ")"),
             optional("cpu-throttle-tailslow", BuiltinType.BOOL, "auto-converge: near the goal, step only as far as "
-                    + "needed to bring the dirty rate to the trigger (at most the increment; default false)"),
-            optional("max-cpu-throttle", BuiltinType.UINT8, "auto-converge: the highest throttle (1..99, default 99)"),
+                    + "needed to bring the dirty rate to the trigger (at most the increment; default " + D.autoConverge().tailslow()
+                    + ")"),
+            optional("max-cpu-throttle", BuiltinType.UINT8, "auto-converge: the highest throttle (1..99, default "
+                    + D.autoConverge().max() + ")"),
             optional("throttle-trigger-threshold", BuiltinType.UINT8, "auto-converge: a period counts as dirtying too "
                     + "fast when it dirtied more than this % of the bytes it sent; every second such period raises the "
-                    + "throttle (1..100, default 50)"),
+                    + "throttle (1..100, default " + D.autoConverge().triggerThreshold() + ")"),
             optional("x-vcpu-dirty-limit-period", BuiltinType.UINT64, "dirty-limit: QEMU's period for measuring the "
-                    + "vCPUs' dirty rate, ms (1..1000, default 1000); accepted and reported: converge paces each vCPU "
+                    + "vCPUs' dirty rate, ms (1..1000, default " + D.dirtyLimitPeriodMs() + "); accepted and reported: converge paces "
+                    + "each vCPU "
                     + "exactly and measures nothing"),
             optional("vcpu-dirty-limit", BuiltinType.UINT64, "dirty-limit: the cap on each vCPU's dirty rate, MB/s as QEMU counts them (MiB/s) "
-                    + "(at least 1, default 1)"));
+                    + "(at least 1, default " + D.vcpuDirtyLimit() + ")"));
 
     /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
     static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
@@ -141,24 +148,7 @@ final class MigrationQmp {
     }
 
     static void register(QmpRegistry registry, JobQmp jobQmp, MigrationModule module) {
-        jobQmp.registerJobType(new JobTypeSchema(MigrationJob.TYPE,
-                ObjectType.struct("JobChangeOptionsMigration", "Options job-change accepts for a migration job",
-                        optional("downtime-limit", BuiltinType.UINT64, "new downtime-limit in ms (0..2000000)"),
-                        optional("max-bandwidth", BuiltinType.SIZE, "new max-bandwidth in bytes per second (0 = unlimited)")),
-                ObjectType.struct("JobInfoMigration", "What query-jobs shows for a migration job",
-                        required("migration-status", STATUS, "the migration's own status (setup, active, device, "
-                                + "pre-switchover, completed, ...)"),
-                        required("pass", BuiltinType.INT, "passes over RAM so far"),
-                        required("dirty-rate", BuiltinType.INT, "bytes dirtied per second over the last pass"),
-                        optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now; absent "
-                                + "before the bandwidth is known"),
-                        required("remaining", BuiltinType.INT, "bytes of RAM still dirty"),
-                        required("converged", BuiltinType.BOOL, "whether the remainder fits downtime-limit now "
-                                + "(a ready job may stop fitting when the dirty rate rises)"),
-                        optional("cpu-throttle-percentage", BuiltinType.INT, "auto-converge's throttle on the vCPUs, % "
-                                + "(only while it holds them back)"),
-                        optional("dirty-limit", BuiltinType.INT, "dirty-limit's cap on each vCPU's dirty rate, bytes "
-                                + "per second (only while it holds them back)"))));
+        jobQmp.registerJobKind(MigrationJob.KIND, STATUS_ENUM);
 
         registry.register(new CommandSpec("migrate", MIGRATE_ARGS,
                 CommandSpec.EMPTY,
@@ -220,7 +210,7 @@ final class MigrationQmp {
                 "Set migration parameters; a running migration applies them at once (max-bandwidth is the job's "
                         + "speed). Error: \"Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms\".",
                 SINCE, args -> {
-                    module.setParameters(new MigrationSettings.Update(opt(args, "downtime-limit"),
+                    module.setParameters(new MigrationParameters.Update(opt(args, "downtime-limit"),
                             opt(args, "max-bandwidth"), opt(args, "avail-switchover-bandwidth"),
                             opt(args, "cpu-throttle-initial"), opt(args, "cpu-throttle-increment"),
                             args.has("cpu-throttle-tailslow") ? args.bool("cpu-throttle-tailslow") : null,
@@ -231,17 +221,18 @@ final class MigrationQmp {
         registry.register(new CommandSpec("query-migrate-parameters", CommandSpec.EMPTY, PARAMETERS,
                 "The migration parameters.", SINCE, args -> {
                     ObjectNode o = JSON.objectNode();
-                    o.put("downtime-limit", module.settings().downtimeLimitMs());
-                    o.put("max-bandwidth", module.settings().maxBandwidth());
-                    o.put("avail-switchover-bandwidth", module.settings().availSwitchoverBandwidth());
-                    AutoConverge.Params a = module.settings().autoConverge();
+                    MigrationParameters p = module.settings().parameters();
+                    o.put("downtime-limit", p.downtimeLimitMs());
+                    o.put("max-bandwidth", p.maxBandwidth());
+                    o.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
+                    AutoConverge.Params a = p.autoConverge();
                     o.put("cpu-throttle-initial", a.initial());
                     o.put("cpu-throttle-increment", a.increment());
                     o.put("cpu-throttle-tailslow", a.tailslow());
                     o.put("max-cpu-throttle", a.max());
                     o.put("throttle-trigger-threshold", a.triggerThreshold());
-                    o.put("x-vcpu-dirty-limit-period", module.settings().dirtyLimitPeriodMs());
-                    o.put("vcpu-dirty-limit", module.settings().vcpuDirtyLimit());
+                    o.put("x-vcpu-dirty-limit-period", p.dirtyLimitPeriodMs());
+                    o.put("vcpu-dirty-limit", p.vcpuDirtyLimit());
                     return o;
                 }));
         registry.register(new CommandSpec("query-migrate", CommandSpec.EMPTY, INFO,

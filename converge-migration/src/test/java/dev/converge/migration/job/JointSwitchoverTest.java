@@ -1,61 +1,27 @@
 package dev.converge.migration.job;
 
-import static dev.converge.job.JobStatus.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.converge.job.Job;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobEngine;
+import dev.converge.job.JobKind;
 import dev.converge.job.JobOptions;
-import dev.converge.job.JobStatus;
 import dev.converge.job.JobTxn;
-import dev.converge.migration.job.JointSwitchover.MirrorState;
-import dev.converge.migration.job.JointSwitchover.Readiness;
+import dev.converge.job.SwitchoverParticipant;
 import dev.converge.qmp.MainLoop;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
-/** The readiness policy of the joint switchover, with synthetic mirror states. */
+/**
+ * The joint switchover's preparation over the engine's grouped switchover (its readiness policy
+ * is tested in converge-job, GroupedSwitchoverTest).
+ */
 class JointSwitchoverTest {
-    private static MirrorState m(String id, JobStatus s) {
-        return new MirrorState(id, s, false);
-    }
-
-    @Test
-    void readyWhenEveryMirrorIsReadyOrStandby() {
-        assertThat(JointSwitchover.assess(List.of(m("a", READY), m("b", STANDBY)))).isEqualTo(new Readiness.Ready());
-        assertThat(JointSwitchover.assess(List.of())).isEqualTo(new Readiness.Ready());
-    }
-
-    @ParameterizedTest
-    @EnumSource(value = JobStatus.class, names = {"CREATED", "RUNNING", "PAUSED"})
-    void notYetNamesTheFirstMirrorStillCopying(JobStatus s) {
-        assertThat(JointSwitchover.assess(List.of(m("a", READY), m("b", s), m("c", RUNNING))))
-                .isEqualTo(new Readiness.NotYet("mirror job 'b' is not ready (status " + s.wireName()
-                        + "): the joint switchover needs every mirror in sync"));
-    }
-
-    @ParameterizedTest
-    @EnumSource(value = JobStatus.class, names = {"WAITING", "PENDING", "ABORTING", "CONCLUDED", "NULL"})
-    void brokenWhenAMirrorEndedEvenIfAnotherIsNotReady(JobStatus s) {
-        assertThat(JointSwitchover.assess(List.of(m("a", RUNNING), m("b", s))))
-                .isEqualTo(new Readiness.Broken("mirror job 'b' ended before the joint switchover (status "
-                        + s.wireName() + "): its target no longer follows the source"));
-    }
-
-    @Test
-    void aReadyMirrorWithACancelRequestIsBroken() {
-        assertThat(JointSwitchover.assess(List.of(new MirrorState("a", READY, true))))
-                .isEqualTo(new Readiness.Broken("mirror job 'a' was cancelled before the joint switchover"));
-    }
-
     /** A driver that only counts the preparations asked of it; its run() never starts here. */
-    private static final class Counting implements JobDriver {
+    private static final class Counting implements JobDriver<Record, Record>, SwitchoverParticipant {
         final AtomicInteger prepared = new AtomicInteger();
         final CountDownLatch both;
         volatile boolean overlapped;
@@ -66,6 +32,10 @@ class JointSwitchoverTest {
 
         @Override
         public void run(JobContext ctx) {
+        }
+
+        @Override
+        public void finishInPlace() {
         }
 
         @Override
@@ -83,26 +53,27 @@ class JointSwitchoverTest {
     }
 
     @Test
-    void prepareMirrorsHasEveryMirrorPrepareAtOnceAndLeavesOtherPartnersAlone() {
+    void prepareMirrorsHasEveryMirrorPrepareAtOnceAndLeavesOtherJobsAlone() {
         try (MainLoop loop = new MainLoop()) {
             JobEngine engine = new JobEngine(loop);
             CountDownLatch both = new CountDownLatch(2);
             Counting m0 = new Counting(both);
             Counting m1 = new Counting(both);
-            Counting other = new Counting(new CountDownLatch(0));
+            JobDriver<Record, Record> bystander = ctx -> { };
             JointSwitchover joint = loop.call(() -> {
                 JobOptions opts = JobOptions.defaults().withTxn(new JobTxn());
-                Job owner = engine.create("migration", "migration", new Counting(new CountDownLatch(0)), opts);
-                engine.create("m0", JointSwitchover.MIRROR_TYPE, m0, opts);
-                engine.create("m1", JointSwitchover.MIRROR_TYPE, m1, opts);
-                engine.create("backup", "backup", other, opts);
-                return JointSwitchover.of(engine, loop, owner).orElseThrow();
+                Job owner = engine.create("migration", JobKind.plain("migration"), bystander, opts);
+                engine.create("m0", JobKind.plain("mirror"), m0, opts);
+                engine.create("m1", JobKind.plain("mirror"), m1, opts);
+                engine.create("backup", JobKind.plain("backup"), (JobDriver<Record, Record>) ctx -> { }, opts);
+                return JointSwitchover.of(engine, owner).orElseThrow();
             });
             joint.prepareMirrors();
             assertThat(m0.prepared).hasValue(1);
             assertThat(m1.prepared).hasValue(1);
             assertThat(m0.overlapped && m1.overlapped).as("both prepared at the same time").isTrue();
-            assertThat(other.prepared).as("not a mirror").hasValue(0);
+            assertThat(joint.mirrors()).extracting(Job::id).as("the participants, found by their driver")
+                    .containsExactly("m0", "m1");
         }
     }
 }

@@ -12,6 +12,7 @@ import dev.converge.job.JobListener;
 import dev.converge.job.JobOptions;
 import dev.converge.job.JobStatus;
 import dev.converge.job.JobTxn;
+import dev.converge.job.SwitchoverParticipant;
 import dev.converge.migration.precopy.MigrationException;
 import dev.converge.qmp.MainLoop;
 import dev.converge.testing.TestTimeouts;
@@ -57,7 +58,7 @@ class JointTransactionProperties {
     enum Guest { RUNNING, STOPPED, POSTMIGRATE }
 
     /** What a test job records of its hooks; fields are written by one thread each, read after the end. */
-    abstract static class Fake implements JobDriver {
+    abstract static class Fake implements JobDriver<Record, Record> {
         final Map<String, Integer> hooks = new ConcurrentHashMap<>();
         volatile boolean fail;
         volatile JobContext ctx;
@@ -89,8 +90,8 @@ class JointTransactionProperties {
         }
     }
 
-    /** A mirror: ready on demand; a soft cancel in READY finishes it (no pivot); may fail. */
-    static final class FakeMirror extends Fake {
+    /** A mirror: ready on demand; finishing in place (or a soft cancel in READY) finishes it (no pivot); may fail. */
+    static final class FakeMirror extends Fake implements SwitchoverParticipant {
         final Guests guest;
         volatile boolean insync;
         volatile boolean softCancelled;
@@ -135,6 +136,17 @@ class JointTransactionProperties {
         @Override
         public void complete() {
             throw JobException.generic("completed by the transaction");
+        }
+
+        @Override
+        public void prepareSwitchover() {
+        }
+
+        /** The migration's switchover: finish without pivot, as a soft cancel in READY does. */
+        @Override
+        public void finishInPlace() {
+            softCancelled = true;
+            wake();
         }
     }
 
@@ -210,7 +222,7 @@ class JointTransactionProperties {
         }
     }
 
-    /** Statuses seen per job, recorded by the engine's listener (under its lock: only records). */
+    /** Statuses seen per job, recorded by the engine's listener (in the engine's order: only records). */
     static final class Seen implements JobListener {
         final Map<String, JobStatus> last = new ConcurrentHashMap<>();
 
@@ -237,10 +249,10 @@ class JointTransactionProperties {
             loop.call(() -> {
                 JobTxn txn = new JobTxn();
                 JobOptions opts = JobOptions.defaults().withTxn(txn).withAutoFinalize(sc.autoFinalize());
-                Job mj = engine.create(ids.get(0), "migration", mig, opts);
-                engine.create(ids.get(1), JointSwitchover.MIRROR_TYPE, mirrors.get(0), opts);
-                engine.create(ids.get(2), JointSwitchover.MIRROR_TYPE, mirrors.get(1), opts);
-                mig.joint = JointSwitchover.of(engine, loop, mj).orElseThrow();
+                Job mj = engine.create(ids.get(0), dev.converge.job.JobKind.plain("migration"), mig, opts);
+                engine.create(ids.get(1), dev.converge.job.JobKind.plain("mirror"), mirrors.get(0), opts);
+                engine.create(ids.get(2), dev.converge.job.JobKind.plain("mirror"), mirrors.get(1), opts);
+                mig.joint = JointSwitchover.of(engine, mj).orElseThrow();
                 for (String id : ids) {
                     engine.start(engine.get(id));
                 }

@@ -7,42 +7,58 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class MigrationSettingsTest {
-    private static MigrationSettings.Update throttle(Long initial, Long max) {
-        return new MigrationSettings.Update(null, null, null, initial, null, null, max, null, null, null);
+    private static MigrationParameters.Update throttle(Long initial, Long max) {
+        return new MigrationParameters.Update(null, null, null, initial, null, null, max, null, null, null);
     }
 
     @Test
     void maxCpuThrottleIsCheckedAgainstTheInitialThrottleItWouldMeet() {
         MigrationSettings s = new MigrationSettings();
-        assertThat(s.check(throttle(50L, 40L))).isEqualTo(
+        assertThat(s.parameters().check(throttle(50L, 40L))).isEqualTo(
                 "Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99");
         s.apply(throttle(null, 40L)); // valid next to the default initial of 20
-        assertThat(s.check(throttle(50L, null))).as("now the initial alone collides with the max set before")
+        assertThat(s.parameters().check(throttle(50L, null))).as("now the initial alone collides with the max set before")
                 .isEqualTo("Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99");
-        assertThat(s.autoConverge().max()).isEqualTo(40);
+        assertThat(s.parameters().autoConverge().max()).isEqualTo(40);
     }
 
     @Test
     void aRefusedUpdateChangesNothing() {
         MigrationSettings s = new MigrationSettings();
-        MigrationSettings.Update bad = new MigrationSettings.Update(100L, 1L, null, 30L, null, null, null, null, 0L, null);
+        MigrationParameters.Update bad = new MigrationParameters.Update(100L, 1L, null, 30L, null, null, null, null, 0L, null);
         assertThatThrownBy(() -> s.apply(bad)).hasMessage("Parameter 'vcpu_dirty_limit' expects is invalid, it must greater then 1 MB/s");
-        assertThat(s.downtimeLimitMs()).isEqualTo(300);
-        assertThat(s.maxBandwidth()).isEqualTo(MigrationSettings.DEFAULT_MAX_BANDWIDTH);
-        assertThat(s.autoConverge().initial()).isEqualTo(20);
-        assertThat(s.vcpuDirtyLimit()).isEqualTo(1);
+        assertThat(s.parameters().downtimeLimitMs()).isEqualTo(300);
+        assertThat(s.parameters().maxBandwidth()).isEqualTo(MigrationParameters.DEFAULT_MAX_BANDWIDTH);
+        assertThat(s.parameters().autoConverge().initial()).isEqualTo(20);
+        assertThat(s.parameters().vcpuDirtyLimit()).isEqualTo(1);
+        assertThat(s.parameters()).isEqualTo(MigrationParameters.DEFAULTS);
+    }
+
+    @Test
+    void jobChangeAndSetParametersShareOneMerge() {
+        MigrationSettings s = new MigrationSettings();
+        MigrationParameters before = s.parameters();
+        assertThatThrownBy(() -> s.apply(MigrationParameters.Update.ofJobChange(2_000_001L, 5L)))
+                .isInstanceOf(MigrationParameters.InvalidParameter.class)
+                .hasMessage("Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms");
+        assertThat(s.parameters()).as("a refused change changes nothing").isSameAs(before);
+        MigrationParameters after = s.apply(MigrationParameters.Update.ofJobChange(50L, null));
+        assertThat(after.downtimeLimitMs()).isEqualTo(50);
+        assertThat(after.maxBandwidth()).isEqualTo(MigrationParameters.DEFAULT_MAX_BANDWIDTH);
+        assertThat(after.policy().downtimeLimit()).hasMillis(50);
+        assertThat(s.parameters()).isSameAs(after);
     }
 
     @Test
     void dirtyLimitParametersUseQemusRangesAndDefaults() {
         MigrationSettings s = new MigrationSettings();
-        assertThat(s.vcpuDirtyLimit()).isEqualTo(1);
-        assertThat(s.dirtyLimitPeriodMs()).isEqualTo(1000);
-        assertThat(s.check(new MigrationSettings.Update(null, null, null, null, null, null, null, null, null, 1001L)))
+        assertThat(s.parameters().vcpuDirtyLimit()).isEqualTo(1);
+        assertThat(s.parameters().dirtyLimitPeriodMs()).isEqualTo(1000);
+        assertThat(s.parameters().check(new MigrationParameters.Update(null, null, null, null, null, null, null, null, null, 1001L)))
                 .isEqualTo("Parameter 'x-vcpu-dirty-limit-period' expects a value between 1 and 1000");
-        s.apply(new MigrationSettings.Update(null, null, null, null, null, null, null, null, 64L, 500L));
-        assertThat(s.vcpuDirtyLimit()).isEqualTo(64);
-        assertThat(s.dirtyLimitPeriodMs()).isEqualTo(500);
+        s.apply(new MigrationParameters.Update(null, null, null, null, null, null, null, null, 64L, 500L));
+        assertThat(s.parameters().vcpuDirtyLimit()).isEqualTo(64);
+        assertThat(s.parameters().dirtyLimitPeriodMs()).isEqualTo(500);
     }
 
     @Test
