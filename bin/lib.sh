@@ -55,7 +55,8 @@ find_java25() {
 # Builds the reactor (without tests) when the daemon's jar is missing or a source is newer,
 # then trains the AOT caches. Nothing to do in a release archive.
 ensure_built() {
-  [ "$CONVERGE_RELEASE" = 1 ] && return 0
+  # CONVERGE_NO_BUILD=1: run what is there (benchmarks set it for the daemons they time).
+  [ "$CONVERGE_RELEASE" = 1 ] || [ "${CONVERGE_NO_BUILD:-0}" = 1 ] && return 0
   local jar="$CONVERGE_HOME/converge-daemon/target/converge-daemon-$CONVERGE_VERSION.jar"
   local bench="$CONVERGE_HOME/converge-bench/target/converge-bench-$CONVERGE_VERSION.jar"
   if [ -f "$jar" ] && [ -f "$bench" ] && [ -z "$(find "$CONVERGE_HOME" -path '*/src/main/*' -newer "$jar" -print -quit 2>/dev/null)" ] \
