@@ -255,7 +255,7 @@ class ConvergeCliTest {
 
     private Gate startJob(String id, boolean completable) throws Exception {
         Gate gate = new Gate();
-        JobDriver driver = new JobDriver() {
+        JobDriver<Record, Record> driver = new JobDriver<>() {
             @Override
             public void run(JobContext ctx) throws Exception {
                 ctx.progressRemaining(100);
@@ -284,7 +284,7 @@ class ConvergeCliTest {
             }
         };
         daemon.mainLoop().call(() -> {
-            daemon.jobs().start(daemon.jobs().create(id, "test", driver, JobOptions.defaults()));
+            daemon.jobs().start(daemon.jobs().create(id, dev.converge.job.JobKind.plain("test"), driver, JobOptions.defaults()));
             return null;
         });
         return gate;

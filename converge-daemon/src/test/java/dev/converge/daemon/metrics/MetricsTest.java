@@ -54,7 +54,7 @@ class MetricsTest {
         try (Daemon daemon = Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + dir.resolve("q.sock"))),
                 List.of()))) {
             CountDownLatch release = new CountDownLatch(1);
-            JobDriver driver = ctx -> {
+            JobDriver<Record, Record> driver = ctx -> {
                 ctx.progressRemaining(100);
                 ctx.progressDone(40);
                 ctx.progressRemaining(60);
@@ -63,7 +63,7 @@ class MetricsTest {
                 }
             };
             daemon.mainLoop().call(() -> {
-                daemon.jobs().start(daemon.jobs().create("job0", "test", driver, JobOptions.defaults()));
+                daemon.jobs().start(daemon.jobs().create("job0", dev.converge.job.JobKind.plain("test"), driver, JobOptions.defaults()));
                 return null;
             });
             try (MetricsServer metrics = MetricsServer.start("tcp:127.0.0.1:0", daemon.registry(), daemon.mainLoop(),
