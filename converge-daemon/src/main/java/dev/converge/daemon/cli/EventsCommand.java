@@ -57,12 +57,16 @@ final class EventsCommand implements Callable<Integer> {
             while (count == 0 || printed < count) {
                 JsonNode event;
                 try {
-                    event = client.awaitEvent(e -> names.isEmpty() || names.contains(e.path("event").asText()), POLL);
+                    // Take every event, matching or not: unmatched ones would otherwise pile up in the client's queue.
+                    event = client.awaitEvent(e -> true, POLL);
                 } catch (QmpTimeoutException quiet) {
                     continue;
                 } catch (QmpConnectionException closed) {
                     spec.commandLine().getErr().println("converge: the daemon closed the connection");
                     return 0;
+                }
+                if (!names.isEmpty() && !names.contains(event.path("event").asText())) {
+                    continue;
                 }
                 out.println(json ? ConvergeCli.JSON.writeValueAsString(event) : EventFormat.line(event));
                 out.flush();
