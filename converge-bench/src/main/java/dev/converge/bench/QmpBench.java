@@ -3,6 +3,7 @@ package dev.converge.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,11 +33,11 @@ public final class QmpBench {
         double seconds = args.length >= 2 && args[0].equals("--seconds") ? Double.parseDouble(args[1]) : 2.0;
         Path dir = Files.createTempDirectory("converge-qmp-bench");
         Map<String, Result> results = new LinkedHashMap<>();
-        try (DaemonProcess ours = DaemonProcess.converged(dir)) {
+        try (ChildDaemon ours = Daemons.converged(dir)) {
             results.put("converged", measure(ours, seconds));
         }
-        if (DaemonProcess.onPath("qemu-storage-daemon")) {
-            try (DaemonProcess qsd = DaemonProcess.qemuStorageDaemon(dir)) {
+        if (Daemons.onPath("qemu-storage-daemon")) {
+            try (ChildDaemon qsd = Daemons.qemuStorageDaemon(dir)) {
                 results.put("qemu-storage-daemon", measure(qsd, seconds));
             }
         } else {
@@ -45,7 +46,7 @@ public final class QmpBench {
         report(results);
     }
 
-    static Result measure(DaemonProcess daemon, double seconds) throws Exception {
+    static Result measure(ChildDaemon daemon, double seconds) throws Exception {
         System.err.printf("measuring %s (pid %d)...%n", daemon.name(), daemon.pid());
         try (QmpClient c = daemon.connect(Duration.ofSeconds(60))) {
             Map<Integer, Double> rate = new LinkedHashMap<>();

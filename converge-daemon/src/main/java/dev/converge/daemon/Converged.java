@@ -7,14 +7,15 @@ import dev.converge.daemon.service.PidFile;
 import dev.converge.daemon.service.SystemdNotify;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 import picocli.CommandLine.Spec;
 
 /** {@code converged}: the daemon's command line. Runs in the foreground until quit or SIGTERM. */
@@ -69,9 +70,10 @@ public final class Converged implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--machine", paramLabel = "memory=SIZE,vcpus=N,workload=NAME[,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]",
+    @Option(names = "--machine", paramLabel = "workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]",
             description = "Create the daemon's machine (workload: idle, pattern or stress; disk=NODE also writes that "
-                    + "block node). Without it the daemon has no machine.")
+                    + "block node; memory defaults to 128M and vcpus to 1, as QEMU's -m and -smp). Without it the daemon has "
+                    + "no machine.")
     String machine;
 
     @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT|unix:PATH|defer",
@@ -99,11 +101,11 @@ public final class Converged implements Callable<Integer> {
             System.out.print(Daemon.qmpReference());
             return 0;
         }
-        List<QmpAddress> addresses = new ArrayList<>();
+        List<SocketAddress> addresses = new ArrayList<>();
         for (String a : qmp) {
             try {
-                addresses.add(QmpAddress.parse(a));
-            } catch (IllegalArgumentException e) {
+                addresses.add(SocketAddress.parse(a));
+            } catch (QmpException e) {
                 System.err.println("converged: --qmp " + a + ": " + e.getMessage());
                 return 2;
             }

@@ -1,14 +1,11 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
-import dev.converge.block.mirror.MirrorQmp;
+import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
-import dev.converge.job.qmp.TransactionQmp;
-import dev.converge.nbd.driver.NbdDriver;
-import dev.converge.nbd.objects.UserObjects;
-import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
+import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.migration.qmp.MigrationModule;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,15 +13,18 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.daemon.cmdline.KeyvalTyping;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.EventSink;
+import dev.converge.nbd.driver.NbdDriver;
+import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.schema.CommandSpec;
 import dev.converge.qmp.schema.SchemaValidator;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.server.QmpCoreCommands;
 import dev.converge.qmp.server.QmpServer;
 import dev.converge.qmp.server.ServerIdentity;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,7 +58,7 @@ public final class Daemon implements AutoCloseable {
     private final NbdQmp nbd;
     /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
     private volatile MigrationModule migration;
-    private final List<QmpAddress> listening = new ArrayList<>();
+    private final List<SocketAddress> listening = new ArrayList<>();
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
@@ -81,7 +81,8 @@ public final class Daemon implements AutoCloseable {
         transactions.register();
         mirrors.registerTransactionAction(transactions);
 
-        UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects (object-add)
+        UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects, for every TLS user
+        objects.register(registry);              // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }
@@ -102,7 +103,7 @@ public final class Daemon implements AutoCloseable {
                 d.mainLoop.call(() -> d.run(call));
             }
             d.installMigration(config.machine());
-            for (QmpAddress address : config.qmp()) {
+            for (SocketAddress address : config.qmp()) {
                 d.listening.add(d.server.listen(address));
             }
         } catch (DaemonStartException e) {
@@ -161,7 +162,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** Addresses actually listened on (a tcp port 0 shows the port chosen). */
-    public List<QmpAddress> addresses() {
+    public List<SocketAddress> addresses() {
         return List.copyOf(listening);
     }
 

@@ -1,7 +1,7 @@
 package dev.converge.daemon;
 
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.util.List;
 import java.util.Objects;
 
@@ -16,7 +16,7 @@ import java.util.Objects;
  *                  served: the daemon's command line in QSD's terms (--blockdev, --object,
  *                  --nbd-server, --export), in command-line order
  */
-public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, MachineConfig machine, List<StartupCall> startup) {
+public record DaemonConfig(List<SocketAddress> qmp, List<String> blockdevs, MachineConfig machine, List<StartupCall> startup) {
     public DaemonConfig {
         qmp = List.copyOf(qmp);
         blockdevs = List.copyOf(blockdevs);
@@ -28,12 +28,12 @@ public record DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, Machine
     }
 
     /** A daemon without start-up commands. */
-    public DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs, MachineConfig machine) {
+    public DaemonConfig(List<SocketAddress> qmp, List<String> blockdevs, MachineConfig machine) {
         this(qmp, blockdevs, machine, List.of());
     }
 
     /** A daemon without a machine. */
-    public DaemonConfig(List<QmpAddress> qmp, List<String> blockdevs) {
+    public DaemonConfig(List<SocketAddress> qmp, List<String> blockdevs) {
         this(qmp, blockdevs, MachineConfig.none());
     }
 }

@@ -12,10 +12,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code converged} as a real process: SIGTERM ends it cleanly, as quit does. */
+@Tag("integration")
 class ConvergedProcessTest {
     @TempDir
     Path dir;

@@ -8,9 +8,9 @@ import dev.converge.daemon.cli.ConvergeCli;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobOptions;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.testing.TestTimeouts;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -22,10 +22,12 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The daemon in-process: wiring, quit, start-up errors, and the CLI against it. */
+@Tag("integration")
 class DaemonTest {
     @TempDir
     Path dir;
@@ -35,7 +37,7 @@ class DaemonTest {
     @BeforeEach
     void start() {
         socket = dir.resolve("qmp.sock");
-        daemon = Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + socket)),
+        daemon = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + socket)),
                 List.of("{\"driver\": \"null-co\", \"node-name\": \"null0\", \"size\": 1048576}")));
     }
 
@@ -82,7 +84,7 @@ class DaemonTest {
     @Test
     void aBadBlockdevStopsTheStartWithQemusMessageAndLeavesNoSocket() {
         Path other = dir.resolve("other.sock");
-        assertThatThrownBy(() -> Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + other)),
+        assertThatThrownBy(() -> Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + other)),
                 List.of("{\"driver\": \"file\", \"node-name\": \"f\", \"filename\": \"" + dir.resolve("missing") + "\"}"))))
                 .isInstanceOf(DaemonStartException.class)
                 .hasMessageContaining("Could not open")

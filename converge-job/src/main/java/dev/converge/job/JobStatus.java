@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * The status of a job, as QEMU's {@code JobStatus} (qapi/job.json). Which status may follow
- * which is data in {@link JobTables}; see there and DESIGN.md for the arrows.
+ * which is data in {@link JobTables}; see there and docs/architecture.md for the arrows.
  */
 public enum JobStatus {
     /** Erroneous, default state. A job never stays here: creation moves it to CREATED. */

@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The job lifecycle as data: the transition table and the verb table of DESIGN.md (QEMU's
+ * The job lifecycle as data: the transition table and the verb table of docs/architecture.md (QEMU's
  * {@code JobSTT} and {@code JobVerbTable} in job.c), with one chokepoint each.
  * <p>
  * An illegal transition is a bug in the engine and fails with {@link IllegalStateException};

@@ -13,9 +13,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Pins both tables of DESIGN.md, cell by cell, written out here independently of JobTables. */
+/** Pins both tables of docs/architecture.md, cell by cell, written out here independently of JobTables. */
 class JobTablesTest {
-    /** DESIGN.md "Allowed transitions (row = from)". */
+    /** docs/architecture.md, section 3.1: the transitions (row = from). */
     private static final Map<String, String> ARROWS = Map.of(
             "undefined", "created",
             "created", "running aborting null",
@@ -28,7 +28,7 @@ class JobTablesTest {
             "aborting", "aborting concluded",
             "concluded", "null");
 
-    /** DESIGN.md verb table: verb → accepting statuses. */
+    /** docs/architecture.md, section 3.1: the verbs → accepting statuses. */
     private static final Map<String, String> VERBS = Map.of(
             "cancel", "created running paused ready standby waiting pending",
             "pause", "created running paused ready standby",

@@ -2,12 +2,13 @@ package dev.converge.testing;
 
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.server.QmpCoreCommands;
 import dev.converge.qmp.server.QmpServer;
 import dev.converge.qmp.server.ServerIdentity;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -34,7 +35,7 @@ public final class QmpTestServer implements AutoCloseable {
     private final boolean ownsMainLoop;
     private final QmpServer server;
     private final Path dir;
-    private final QmpAddress address;
+    private final SocketAddress address;
     private final List<QmpClient> clients = new ArrayList<>();
     private final QmpClient client;
 
@@ -47,7 +48,7 @@ public final class QmpTestServer implements AutoCloseable {
         this.server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
         this.dir = Files.createTempDirectory("converge-qmp-test");
         try {
-            this.address = server.listen(new QmpAddress.Unix(dir.resolve("qmp.sock")));
+            this.address = server.listen(new UnixSocketAddress(dir.resolve("qmp.sock")));
             this.client = newClient();
         } catch (IOException | RuntimeException e) {
             server.close();
@@ -107,7 +108,7 @@ public final class QmpTestServer implements AutoCloseable {
         return mainLoop;
     }
 
-    public QmpAddress address() {
+    public SocketAddress address() {
         return address;
     }
 

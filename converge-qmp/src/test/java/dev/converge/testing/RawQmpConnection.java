@@ -1,7 +1,7 @@
 package dev.converge.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.wire.QmpFramer;
 import dev.converge.qmp.wire.QmpJson;
 import java.io.IOException;
@@ -32,12 +32,12 @@ public final class RawQmpConnection implements AutoCloseable {
     }
 
     /** Connects (the greeting is the first message {@link #read} returns). */
-    public static RawQmpConnection connect(QmpAddress address) throws IOException {
-        return new RawQmpConnection(SocketChannel.open(address.socketAddress()));
+    public static RawQmpConnection connect(SocketAddress address) throws IOException {
+        return new RawQmpConnection(SocketChannel.open(address.resolve()));
     }
 
     /** Connects, reads the greeting and negotiates capabilities. */
-    public static RawQmpConnection connectNegotiated(QmpAddress address) throws IOException {
+    public static RawQmpConnection connectNegotiated(SocketAddress address) throws IOException {
         RawQmpConnection c = connect(address);
         JsonNode greeting = c.read();
         if (!greeting.has("QMP")) {

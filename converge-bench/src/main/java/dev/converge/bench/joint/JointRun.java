@@ -3,8 +3,10 @@ package dev.converge.bench.joint;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -63,9 +65,9 @@ final class JointRun {
         String spec = "memory=" + (o.memory() >> 20) + "M,vcpus=1,workload=pattern,dirty-rate=" + o.dirtyRate()
                 + ",disk=disk0";
         Duration connect = Duration.ofSeconds(30);
-        try (DaemonProcess dst = DaemonProcess.converged(Files.createDirectories(dir.resolve("dst")), "--machine", spec,
+        try (ChildDaemon dst = Daemons.converged(Files.createDirectories(dir.resolve("dst")), "--machine", spec,
                 "--incoming", "tcp:127.0.0.1:0", "-S", "--blockdev", file("disk0", dstImg));
-                DaemonProcess src = DaemonProcess.converged(Files.createDirectories(dir.resolve("src")), "--machine", spec,
+                ChildDaemon src = Daemons.converged(Files.createDirectories(dir.resolve("src")), "--machine", spec,
                         "--blockdev", file("disk0", srcImg));
                 QmpClient d = dst.connect(connect);
                 QmpClient s = src.connect(connect)) {
@@ -79,7 +81,7 @@ final class JointRun {
             exec(s, "migrate-set-capabilities", "{'capabilities':[{'capability':'events','state':true}]}");
             exec(s, "migrate-set-parameters", "{'downtime-limit':" + o.downtimeMs() + ",'max-bandwidth':0}");
             JsonNode a = d.execute("query-migrate").get("socket-address").get(0);
-            String uri = "tcp:" + a.get("host").asText() + ":" + a.get("port").asText();
+            String uri = SocketAddress.fromQmp(a, "socket-address").uri();
             String transport = "none";
             String migrate = "{'uri':'" + uri + "','job-id':'migration','auto-complete':false}";
             long t0;

@@ -1,6 +1,7 @@
 package dev.converge.bench.migration;
 
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,15 +21,15 @@ public final class ConvergePair implements GuestPair {
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final Scenario scenario;
-    private final DaemonProcess sourceDaemon;
-    private final DaemonProcess destinationDaemon;
+    private final ChildDaemon sourceDaemon;
+    private final ChildDaemon destinationDaemon;
     private final QmpClient source;
     private final QmpClient destination;
     private final ProcessReaper reaper;
     /** The RAM digest both sides agreed on; written by {@link #compareState}, read by {@link #checkDestinationRuns}. */
     private String agreedDigest;
 
-    private ConvergePair(Scenario scenario, DaemonProcess sourceDaemon, DaemonProcess destinationDaemon, QmpClient source,
+    private ConvergePair(Scenario scenario, ChildDaemon sourceDaemon, ChildDaemon destinationDaemon, QmpClient source,
             QmpClient destination, ProcessReaper reaper) {
         this.scenario = scenario;
         this.sourceDaemon = sourceDaemon;
@@ -45,7 +46,7 @@ public final class ConvergePair implements GuestPair {
     }
 
     /**
-     * Starts both daemons, each in its own subdirectory of {@code dir} (DaemonProcess names its
+     * Starts both daemons, each in its own subdirectory of {@code dir} (ChildDaemon names its
      * socket and log after the daemon).
      *
      * @throws SideUnavailableException when converged does not know {@code --machine} or {@code --incoming} yet
@@ -53,13 +54,13 @@ public final class ConvergePair implements GuestPair {
     public static ConvergePair start(Path dir, Scenario scenario, ProcessReaper reaper, Duration connectDeadline)
             throws IOException, SideUnavailableException {
         String spec = machineSpec(scenario);
-        DaemonProcess src = null;
-        DaemonProcess dst = null;
+        ChildDaemon src = null;
+        ChildDaemon dst = null;
         QmpClient srcClient = null;
         try {
-            src = DaemonProcess.converged(Files.createDirectories(dir.resolve("converge-src")), "--machine", spec);
+            src = Daemons.converged(Files.createDirectories(dir.resolve("converge-src")), "--machine", spec);
             ProcessHandle.of(src.pid()).ifPresent(reaper::track);
-            dst = DaemonProcess.converged(Files.createDirectories(dir.resolve("converge-dst")), "--machine", spec,
+            dst = Daemons.converged(Files.createDirectories(dir.resolve("converge-dst")), "--machine", spec,
                     "--incoming", "defer");
             ProcessHandle.of(dst.pid()).ifPresent(reaper::track);
             srcClient = src.connect(connectDeadline);
@@ -73,7 +74,7 @@ public final class ConvergePair implements GuestPair {
             closeQuietly(src, reaper);
             if (e.getMessage() != null && e.getMessage().contains("Unknown option")) {
                 throw new SideUnavailableException("converged rejects its command line (" + firstLine(e.getMessage())
-                        + "): --machine/--incoming not built yet");
+                        + "): it lacks --machine or --incoming");
             }
             throw e;
         }
@@ -141,14 +142,12 @@ public final class ConvergePair implements GuestPair {
         }
     }
 
-    private static void closeQuietly(DaemonProcess d, ProcessReaper reaper) {
+    private static void closeQuietly(ChildDaemon d, ProcessReaper reaper) {
         if (d == null) {
             return;
         }
         try {
-            d.close();
-        } catch (IOException e) {
-            // DaemonProcess.close kills forcibly after its grace period; an I/O error here leaves nothing running.
+            d.close(); // kills forcibly after its grace periods: nothing is left running
         } finally {
             // After close the pid is gone, so forget by pid rather than by a fresh handle.
             reaper.forgetPid(d.pid());

@@ -36,7 +36,7 @@ public sealed interface Outcome {
     }
 
     /**
-     * The side cannot run this scenario (not built yet, peer not installed).
+     * The side cannot run this scenario (a peer not installed, a feature it lacks).
      *
      * @param reason what is missing, for the reader
      */

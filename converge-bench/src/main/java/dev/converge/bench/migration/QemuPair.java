@@ -3,7 +3,8 @@ package dev.converge.bench.migration;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import java.io.IOException;
 import java.io.InputStream;
@@ -59,7 +60,7 @@ public final class QemuPair implements GuestPair {
      */
     public static QemuPair start(Path dir, Scenario scenario, QemuGuest.Accel accel, ProcessReaper reaper,
             Duration connectDeadline) throws IOException, SideUnavailableException {
-        if (!DaemonProcess.onPath(QemuGuest.BINARY)) {
+        if (!Daemons.onPath(QemuGuest.BINARY)) {
             throw new SideUnavailableException(QemuGuest.BINARY + " not found (apt-get install qemu-system-x86)");
         }
         Path image = dir.resolve("boot-" + scenario.workload().wireName() + ".img");

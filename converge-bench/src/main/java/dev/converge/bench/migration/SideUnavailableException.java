@@ -1,6 +1,6 @@
 package dev.converge.bench.migration;
 
-/** A side cannot run the scenario at all (a peer not installed, a feature not built yet). */
+/** A side cannot run the scenario at all (a peer not installed, a feature it lacks). */
 public final class SideUnavailableException extends Exception {
     private static final long serialVersionUID = 1L;
 

@@ -1,6 +1,7 @@
 package dev.converge.bench.mirror;
 
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,7 +20,7 @@ final class DaemonSlot implements AutoCloseable {
     private final Side side;
     private final Path dir;
     /** The running daemon, or null before the first run and after {@link #discard}. Like every field: benchmark thread only. */
-    private DaemonProcess process;
+    private ChildDaemon process;
     /** Connection to {@link #process}; null when it is. */
     private QmpClient qmp;
     /** Stamps the events of {@link #qmp}; null when it is. */
@@ -49,8 +50,8 @@ final class DaemonSlot implements AutoCloseable {
             Path own = Files.createDirectories(dir.resolve(side.name().toLowerCase(Locale.ROOT) + "-" + ++starts));
             nbdSocket = own.resolve("nbd.sock");
             process = switch (side) {
-                case CONVERGED -> DaemonProcess.converged(own);
-                case QSD -> DaemonProcess.qemuStorageDaemon(own);
+                case CONVERGED -> Daemons.converged(own);
+                case QSD -> Daemons.qemuStorageDaemon(own);
             };
             qmp = process.connect(START);
             clock = MirrorRun.EventClock.attach(qmp);

@@ -1,6 +1,7 @@
 package dev.converge.bench.mirror;
 
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.FileVisitResult;
@@ -109,7 +110,7 @@ public final class MirrorBench {
     }
 
     private String runCases() throws IOException, InterruptedException {
-        if (!DaemonProcess.onPath("qemu-storage-daemon")) {
+        if (!Daemons.onPath("qemu-storage-daemon")) {
             absent.put(Side.QSD, "qemu-storage-daemon not installed (apt-get install qemu-system-common)");
         }
         for (Side s : Side.values()) {

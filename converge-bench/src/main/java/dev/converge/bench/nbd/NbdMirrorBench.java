@@ -3,7 +3,8 @@ package dev.converge.bench.nbd;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -51,7 +52,7 @@ public final class NbdMirrorBench {
                 : Files.createTempDirectory("nbd-mirror-bench");
         long size = sizeMiB << 20;
         for (String tool : List.of("qemu-nbd", "qemu-storage-daemon", "cmp")) {
-            if (!DaemonProcess.onPath(tool)) {
+            if (!Daemons.onPath(tool)) {
                 System.err.println(tool + " is not installed: cannot run the NBD mirror benchmark");
                 System.exit(2);
             }
@@ -63,13 +64,13 @@ public final class NbdMirrorBench {
         NbdBench.writeRandom(source, size);
         System.out.println("load before: " + NbdBench.loadAverage());
         Map<String, List<Double>> seconds = new LinkedHashMap<>();
-        Map<String, DaemonProcess> daemons = new LinkedHashMap<>();
+        Map<String, ChildDaemon> daemons = new LinkedHashMap<>();
         Map<String, QmpClient> clients = new LinkedHashMap<>();
         Map<String, Map<String, Long>> arrivals = new LinkedHashMap<>();
         try {
-            daemons.put("converged", DaemonProcess.converged(Files.createDirectories(work.resolve("converged"))));
-            daemons.put("qsd", DaemonProcess.qemuStorageDaemon(Files.createDirectories(work.resolve("qsd"))));
-            for (Map.Entry<String, DaemonProcess> d : daemons.entrySet()) {
+            daemons.put("converged", Daemons.converged(Files.createDirectories(work.resolve("converged"))));
+            daemons.put("qsd", Daemons.qemuStorageDaemon(Files.createDirectories(work.resolve("qsd"))));
+            for (Map.Entry<String, ChildDaemon> d : daemons.entrySet()) {
                 QmpClient qmp = d.getValue().connect(START);
                 Map<String, Long> at = new ConcurrentHashMap<>(); // written by the client's reader thread
                 qmp.addEventListener(e -> at.put(e.path("event").asText(), System.nanoTime()));
@@ -94,7 +95,7 @@ public final class NbdMirrorBench {
             for (QmpClient c : clients.values()) {
                 c.close();
             }
-            for (DaemonProcess d : daemons.values()) {
+            for (ChildDaemon d : daemons.values()) {
                 d.close();
             }
             Files.deleteIfExists(target);

@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,9 +55,10 @@ class GuestImageTest {
     }
 
     /** The committed bytes are what guest-boot.S assembles to (skipped where binutils are absent). */
+    @Tag("integration")
     @Test
     void bytesMatchTheAssemblySource(@TempDir Path dir) throws Exception {
-        assumeTrue(DaemonProcess.onPath("as") && DaemonProcess.onPath("ld") && DaemonProcess.onPath("objcopy"),
+        assumeTrue(Daemons.onPath("as") && Daemons.onPath("ld") && Daemons.onPath("objcopy"),
                 "binutils (as, ld, objcopy) not installed: cannot assemble guest-boot.S");
         Path source = dir.resolve("guest-boot.S");
         try (InputStream in = GuestImage.class.getResourceAsStream("guest-boot.S")) {

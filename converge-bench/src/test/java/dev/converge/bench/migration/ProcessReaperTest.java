@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.converge.testing.TestTimeouts;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("integration")
 class ProcessReaperTest {
     @Test
     void killsWhatItTracksButNotWhatWasForgotten() throws Exception {

@@ -3,20 +3,23 @@ package dev.converge.bench.migration;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.testing.TestTimeouts;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The benchmark's QEMU side end to end with a small guest: boot, the guest writes (or stays idle),
  * migration completes, source and destination RAM are equal, the destination runs on. Skipped
  * where qemu-system-x86_64 is not installed. Says nothing about speed.
  */
+@Tag("integration")
 class QemuMigrationTest {
     private static final long MEMORY = 64L << 20;
 
@@ -24,7 +27,7 @@ class QemuMigrationTest {
 
     @BeforeEach
     void requireQemu() {
-        assumeTrue(DaemonProcess.onPath(QemuGuest.BINARY), QemuGuest.BINARY + " not installed (apt-get install qemu-system-x86)");
+        assumeTrue(Daemons.onPath(QemuGuest.BINARY), QemuGuest.BINARY + " not installed (apt-get install qemu-system-x86)");
         reaper = new ProcessReaper();
     }
 

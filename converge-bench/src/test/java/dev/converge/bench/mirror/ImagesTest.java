@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,7 +95,7 @@ class ImagesTest {
     }
 
     private static boolean qemuImgPresent() {
-        boolean present = DaemonProcess.onPath("qemu-img");
+        boolean present = Daemons.onPath("qemu-img");
         if (!present) {
             System.err.println("qemu-img not installed: allocation cross-check skipped (apt-get install qemu-utils)");
         }

@@ -4,16 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.converge.bench.DaemonProcess;
+import dev.converge.bench.Daemons;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,6 +27,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * installed; the converged run is skipped visibly while converged lacks blockdev-mirror. Says
  * nothing about speed.
  */
+@Tag("integration")
 class MirrorRunTest {
     private static final long SIZE = 16 * Sizes.MiB;
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -33,7 +36,7 @@ class MirrorRunTest {
     Path dir;
 
     private static void requireQsd() {
-        assumeTrue(DaemonProcess.onPath("qemu-storage-daemon"), "qemu-storage-daemon not installed (apt-get install qemu-system-common)");
+        assumeTrue(Daemons.onPath("qemu-storage-daemon"), "qemu-storage-daemon not installed (apt-get install qemu-system-common)");
     }
 
     private RunOutcome runOn(Side side, CopyMode mode, long writeRate) throws Exception {
@@ -93,7 +96,7 @@ class MirrorRunTest {
         requireQsd();
         Path file = Images.emptyTarget(dir.resolve("disk.img"), SIZE);
         Path sock = dir.resolve("nbd.sock");
-        try (DaemonProcess qsd = DaemonProcess.qemuStorageDaemon(dir); QmpClient qmp = qsd.connect(TestTimeouts.MEDIUM)) {
+        try (ChildDaemon qsd = Daemons.qemuStorageDaemon(dir); QmpClient qmp = qsd.connect(TestTimeouts.MEDIUM)) {
             qmp.execute("blockdev-add", JSON.createObjectNode().put("driver", "file").put("node-name", "f")
                     .put("filename", file.toString()));
             qmp.execute("nbd-server-start", JSON.createObjectNode().set("addr", JSON.createObjectNode().put("type", "unix")

@@ -220,7 +220,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             throw new MirrorException("Source and target image have different sizes");
         }
         // The QMP layer marked the whole disk dirty (sync full/top) before the filter could pass
-        // a guest write: see MirrorQmp.create for why not here.
+        // a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
         try {
             copyLoop(ctx, size);

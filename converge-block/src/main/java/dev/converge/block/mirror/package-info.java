@@ -1,8 +1,13 @@
 /**
- * The mirror block job (QEMU's block/mirror.c) and its QMP binding: {@link
- * dev.converge.block.mirror.MirrorJob} is the driver of the generic job engine (bulk copy,
- * convergence, drain, pivot), {@link dev.converge.block.mirror.MirrorFilterNode} the filter above
- * the source through which guest writes pass, {@link dev.converge.block.mirror.MirrorQmp}
- * blockdev-mirror, the legacy block-job commands and the BLOCK_JOB_* events.
+ * The mirror block job (QEMU's block/mirror.c): {@link dev.converge.block.mirror.MirrorJob} is
+ * the driver of the generic job engine (bulk copy, convergence, drain, pivot) and a
+ * switchover participant, {@link dev.converge.block.mirror.MirrorFilterNode} the filter above
+ * the source through which guest writes pass, {@link dev.converge.block.mirror.Mirrors} the
+ * domain act of starting a mirror (its checks throw {@link
+ * dev.converge.block.mirror.MirrorRefusedException} with QEMU's texts), and {@link
+ * dev.converge.block.mirror.MirrorChange} / {@link dev.converge.block.mirror.MirrorInfo} the
+ * records of the job kind. No QMP here beyond the records' docs: the binding (blockdev-mirror,
+ * the legacy block-job commands, the BLOCK_JOB_* events, the transaction action) lives in
+ * {@code dev.converge.block.qmp}.
  */
 package dev.converge.block.mirror;

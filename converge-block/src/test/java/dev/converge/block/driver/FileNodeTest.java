@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -120,6 +121,7 @@ class FileNodeTest {
         assertThat(node.blockStatus(0, 65536)).singleElement().satisfies(e -> assertThat(e.isData()).isTrue());
     }
 
+    @Tag("integration")
     @Test
     void blockStatusMatchesQemuImgMap() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed: skipping comparison");

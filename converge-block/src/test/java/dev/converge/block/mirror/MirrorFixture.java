@@ -10,6 +10,7 @@ import dev.converge.block.BlockBackend;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.BlockNode;
 import dev.converge.block.qmp.BlockQmp;
+import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.qmp.Args;

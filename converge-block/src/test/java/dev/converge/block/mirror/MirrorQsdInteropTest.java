@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.qmp.BlockQmp;
+import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.job.JobEngine;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.qmp.MainLoop;
@@ -26,6 +27,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (replies, error classes and texts, events with their data members) must be equal. Skipped when
  * qemu-storage-daemon is absent.
  */
+@Tag("integration")
 class MirrorQsdInteropTest {
     static final Path QSD = Path.of("/usr/bin/qemu-storage-daemon");
     static final int SIZE = 4 << 20;

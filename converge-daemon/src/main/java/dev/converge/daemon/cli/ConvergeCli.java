@@ -3,20 +3,21 @@ package dev.converge.daemon.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpException;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpClientException;
 import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code converge}: the operator's command line. Every subcommand talks QMP to a running
@@ -56,11 +57,11 @@ public final class ConvergeCli implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "no daemon address: give --qmp unix:PATH or tcp:HOST:PORT (or set CONVERGE_QMP)");
         }
-        QmpAddress address;
+        SocketAddress address;
         try {
-            address = QmpAddress.parse(qmp);
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--qmp: " + e.getMessage());
+            address = SocketAddress.parse(qmp);
+        } catch (QmpException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--qmp " + qmp + ": " + e.getMessage());
         }
         return QmpClient.connect(address);
     }

@@ -1,6 +1,7 @@
 package dev.converge.daemon.cli;
 
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.client.QmpClient;
 import java.io.PrintWriter;
 import java.util.List;
@@ -35,10 +36,10 @@ final class QuickPath {
         if (!(jobs || verb) || address == null || address.isBlank()) {
             return OptionalInt.empty();
         }
-        QmpAddress qmp;
+        SocketAddress qmp;
         try {
-            qmp = QmpAddress.parse(address);
-        } catch (IllegalArgumentException e) {
+            qmp = SocketAddress.parse(address);
+        } catch (QmpException e) {
             return OptionalInt.empty(); // picocli reports it, with the same words as always
         }
         try (QmpClient client = QmpClient.connect(qmp)) {

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.daemon.StartupCall;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -27,7 +29,7 @@ public final class QsdOptions {
             "telnet", "nodelay");
 
     private final List<StartupCall> calls = new ArrayList<>();
-    private final Map<String, QmpAddress> chardevs = new LinkedHashMap<>();
+    private final Map<String, SocketAddress> chardevs = new LinkedHashMap<>();
     private final List<String> monitorChardevs = new ArrayList<>();
 
     /** The options this class understands, as picocli spells them. */
@@ -57,10 +59,10 @@ public final class QsdOptions {
     }
 
     /** The QMP addresses of the --monitor options, each through its --chardev. */
-    public List<QmpAddress> monitors() {
-        List<QmpAddress> out = new ArrayList<>();
+    public List<SocketAddress> monitors() {
+        List<SocketAddress> out = new ArrayList<>();
         for (String id : monitorChardevs) {
-            QmpAddress a = chardevs.get(id);
+            SocketAddress a = chardevs.get(id);
             if (a == null) {
                 throw new IllegalArgumentException("--monitor chardev=" + id + ": chardev '" + id + "' not found");
             }
@@ -129,11 +131,15 @@ public final class QsdOptions {
         if (!bool(o.path("server").asText("off"))) {
             throw new IllegalArgumentException("needs server=on (converge does not connect out)");
         }
-        QmpAddress address;
+        SocketAddress address;
         if (o.has("path")) {
-            address = new QmpAddress.Unix(Path.of(o.get("path").asText()));
+            address = new UnixSocketAddress(Path.of(o.get("path").asText()));
         } else if (o.has("host") || o.has("port")) {
-            address = QmpAddress.parse("tcp:" + bracket(o.path("host").asText("0.0.0.0")) + ":" + o.path("port").asText(""));
+            try {
+                address = SocketAddress.parse("tcp:" + bracket(o.path("host").asText("0.0.0.0")) + ":" + o.path("port").asText(""));
+            } catch (QmpException e) {
+                throw new IllegalArgumentException(e.getMessage(), e);
+            }
         } else {
             throw new IllegalArgumentException("needs path=PATH or host=HOST,port=PORT");
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.daemon.cli.Table;
 import dev.converge.daemon.cli.Units;
+import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpTimeoutException;
 import java.io.IOException;
@@ -87,9 +88,9 @@ public final class Demo {
         out.printf("converge demo: a %s machine with a %s disk, moved live between two daemons%n",
                 Units.bytes(options.memory()), Units.bytes(options.diskSize()));
 
-        try (DaemonLauncher dst = DaemonLauncher.start("destination", dir, List.of(
+        try (ChildDaemon dst = ChildDaemon.converged("destination", dir, List.of(
                 "--blockdev", fileNode("disk0", dstDisk), "--machine", machine, "--incoming", "defer", "-S"));
-                DaemonLauncher src = DaemonLauncher.start("source", dir, List.of(
+                ChildDaemon src = ChildDaemon.converged("source", dir, List.of(
                         "--blockdev", fileNode("disk0", srcDisk), "--machine", machine));
                 QmpClient d = dst.connect(Duration.ofSeconds(30));
                 QmpClient s = src.connect(Duration.ofSeconds(30))) {

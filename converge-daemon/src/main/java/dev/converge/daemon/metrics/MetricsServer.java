@@ -6,7 +6,8 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.QmpException;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.QmpRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -47,8 +48,14 @@ public final class MetricsServer implements AutoCloseable {
      */
     public static MetricsServer start(String address, QmpRegistry registry, MainLoop mainLoop, String version)
             throws IOException {
-        if (!(QmpAddress.parse(address) instanceof QmpAddress.Tcp tcp)) {
-            throw new IllegalArgumentException("--metrics " + address + ": expected tcp:HOST:PORT");
+        SocketAddress parsed;
+        try {
+            parsed = SocketAddress.parse(address);
+        } catch (QmpException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        if (!(parsed instanceof dev.converge.qmp.sockets.InetSocketAddress tcp)) {
+            throw new IllegalArgumentException("expected tcp:HOST:PORT");
         }
         HttpServer http = HttpServer.create(new InetSocketAddress(tcp.host(), tcp.port()), 16);
         MetricsServer m = new MetricsServer(http, registry, mainLoop, version);

@@ -10,7 +10,7 @@ import dev.converge.daemon.DaemonConfig;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobOptions;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.testing.TestTimeouts;
 import java.io.PrintWriter;
@@ -23,11 +23,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The operator's CLI against an in-process daemon: help, one-line errors, JSON, events, job wait. */
+@Tag("integration")
 class ConvergeCliTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -39,7 +41,7 @@ class ConvergeCliTest {
     @BeforeEach
     void start() {
         socket = dir.resolve("qmp.sock");
-        daemon = Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + socket)), List.of()));
+        daemon = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + socket)), List.of()));
     }
 
     @AfterEach
@@ -102,8 +104,8 @@ class ConvergeCliTest {
     void everyErrorIsOneLine() {
         Cli noScheme = bare(Screen.plain(), new StringWriter(), "--qmp", "/path/without/scheme", "jobs");
         assertThat(noScheme.status()).isEqualTo(2);
-        assertThat(noScheme.err()).isEqualTo("converge: --qmp: address '/path/without/scheme': expected unix:PATH "
-                + "or tcp:HOST:PORT (see: converge --help)\n");
+        assertThat(noScheme.err()).isEqualTo("converge: --qmp /path/without/scheme: error parsing address "
+                + "'/path/without/scheme' (see: converge --help)\n");
         Cli unknown = cli("jobs", "--bogus");
         assertThat(unknown.status()).isEqualTo(2);
         assertThat(unknown.err()).contains("--bogus").contains("converge jobs --help").hasLineCount(1);

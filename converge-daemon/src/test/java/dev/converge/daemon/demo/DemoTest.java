@@ -9,12 +9,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The README's first command, end to end: two daemon processes, the joint transaction, digests
  * compared. It must verify, and leave no process and no file behind.
  */
+@Tag("integration")
 class DemoTest {
     @Test
     void theDemoMovesAndVerifiesAndLeavesNothingBehind() throws Exception {

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Skipped (visibly) while the daemon does not serve {@code nbd-server-start}: the integrator
  * enables it by wiring converge-nbd into the daemon; no change to this test is needed.
  */
+@Tag("integration")
 class JointNbdTest {
     @TempDir
     Path dir;

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * QMP goes over UNIX sockets, which namespaces do not separate. Skipped (visibly) where
  * {@code ip netns} is not permitted; {@link JointNbdTest} covers the same flow on loopback.
  */
+@Tag("integration")
 class JointNetnsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String SRC_IP = "10.231.7.1";

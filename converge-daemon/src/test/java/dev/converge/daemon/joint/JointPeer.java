@@ -7,8 +7,8 @@ import dev.converge.daemon.Daemon;
 import dev.converge.daemon.DaemonConfig;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.qmp.MachineConfig;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.client.QmpClient;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.testing.TestTimeouts;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -31,7 +31,7 @@ final class JointPeer implements AutoCloseable {
 
     JointPeer(Path dir, String name, MachineConfig machine, String... blockdevs) {
         Path socket = dir.resolve(name + ".qmp");
-        daemon = Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + socket)), List.of(blockdevs), machine));
+        daemon = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + socket)), List.of(blockdevs), machine));
         try {
             client = QmpClient.connect("unix:" + socket);
             client.addEventListener(events::add);

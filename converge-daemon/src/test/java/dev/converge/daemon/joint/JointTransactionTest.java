@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * scenario with the source mirroring into an {@code nbd} node exported by the destination; it
  * runs once the daemon serves nbd-server-start.
  */
+@Tag("integration")
 class JointTransactionTest {
     static final String SPEC = "memory=64M,vcpus=2,workload=pattern,dirty-rate=16M,disk=disk0";
     static final int DISK = 16 << 20;

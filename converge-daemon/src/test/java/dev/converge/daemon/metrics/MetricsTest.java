@@ -7,7 +7,7 @@ import dev.converge.daemon.Daemon;
 import dev.converge.daemon.DaemonConfig;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobOptions;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,10 +17,12 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** --metrics: the exposition format, and a real scrape of a daemon with a running job. */
+@Tag("integration")
 class MetricsTest {
     /** A sample line: name, optional labels, a number. */
     private static final Pattern SAMPLE = Pattern.compile("[a-z_]+(\\{([a-z_]+=\"[^\"]*\",?)+\\})? -?[0-9.eE+-]+");
@@ -51,7 +53,7 @@ class MetricsTest {
 
     @Test
     void aScrapeShowsTheDaemonsJobsAndItsHealth() throws Exception {
-        try (Daemon daemon = Daemon.start(new DaemonConfig(List.of(QmpAddress.parse("unix:" + dir.resolve("q.sock"))),
+        try (Daemon daemon = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + dir.resolve("q.sock"))),
                 List.of()))) {
             CountDownLatch release = new CountDownLatch(1);
             JobDriver<Record, Record> driver = ctx -> {

@@ -50,7 +50,7 @@ public final class JobQmp implements JobListener {
 
     private static final EnumType JOB_STATUS = EnumType.of("JobStatus", JobStatus.class, JobStatus::wireName,
             "Status of a job: undefined, created, running, paused, ready, standby, waiting, pending, aborting, "
-                    + "concluded, null (see the job state machine in DESIGN.md)");
+                    + "concluded, null (see the job state machine in docs/architecture.md)");
 
     private final JobEngine engine;
     private final QmpRegistry registry;
@@ -137,8 +137,8 @@ public final class JobQmp implements JobListener {
         registry.replace(jobChangeSpec());
     }
 
-    /** "mirror" → "Mirror", "block-commit" → "BlockCommit". */
-    private static String camel(String type) {
+    /** A QAPI name part in camel case: "mirror" → "Mirror", "blockdev-mirror" → "BlockdevMirror". */
+    static String camel(String type) {
         StringBuilder sb = new StringBuilder();
         for (String part : type.split("-")) {
             if (!part.isEmpty()) {

@@ -31,7 +31,7 @@ import java.util.Map;
  * <p>
  * {@code properties.completion-mode}: {@code individual} (QEMU's default) gives each job its own
  * job transaction; {@code grouped} puts every job of the command in one {@link JobTxn}, so they
- * finish together or all abort (see DESIGN.md, the joint switchover).
+ * finish together or all abort (see docs/architecture.md, the joint switchover).
  */
 public final class TransactionQmp {
     /** The kind of action QEMU offers for testing rollback: it always refuses. */
@@ -105,7 +105,7 @@ public final class TransactionQmp {
                 List.of(Member.required("type", kinds, "the kind of action")), "type", Map.of());
         for (Map.Entry<String, Registered> e : actions.entrySet()) {
             action = action.withVariant(e.getKey(), ObjectType.struct(
-                    "TransactionAction" + wrapperName(e.getKey()) + "Wrapper", null,
+                    "TransactionAction" + JobQmp.camel(e.getKey()) + "Wrapper", null,
                     Member.required("data", e.getValue().dataType(), "the arguments of the action")));
         }
         return new CommandSpec("transaction",
@@ -118,16 +118,6 @@ public final class TransactionQmp {
                         + "completion-mode grouped the jobs started form one job transaction: they switch over "
                         + "together, or all abort.",
                 JobQmp.SINCE, this::run);
-    }
-
-    private static String wrapperName(String kind) {
-        StringBuilder sb = new StringBuilder();
-        for (String part : kind.split("-")) {
-            if (!part.isEmpty()) {
-                sb.append(Character.toUpperCase(part.charAt(0))).append(part.substring(1));
-            }
-        }
-        return sb.toString();
     }
 
     private JsonNode run(Args args) {

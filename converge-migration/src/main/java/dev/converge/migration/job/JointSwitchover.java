@@ -11,11 +11,11 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The switchover of a migration together with the mirrors of its job transaction (DESIGN.md,
- * "Mirror and migration on the same machine"): the disks and the memory of one machine move as
- * one transaction, and switch over at one instant. The engine's {@link GroupedSwitchover} does
- * the generic part (the migration leads; the mirrors, as {@code SwitchoverParticipant}s,
- * finish in place at its word); this class puts it into the migration's terms and errors.
+ * The switchover of a migration together with the mirrors of its job transaction (docs/architecture.md,
+ * "The joint switchover"): the disks and the memory of one machine move as one transaction, and
+ * switch over at one instant. The engine's {@link GroupedSwitchover} does the generic part (the
+ * migration leads; the mirrors, as {@code SwitchoverParticipant}s, finish in place at its word);
+ * this class puts it into the migration's terms and errors.
  *
  * <h2>Sequence</h2>
  * <ol>

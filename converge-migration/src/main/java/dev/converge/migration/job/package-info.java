@@ -49,5 +49,7 @@
  * write or wait for the ack at once; the destination then sees the stream end and discards.
  * If START cannot be written at commit, the destination discards and the source stays in
  * postmigrate (never running twice); the source's RAM is intact and {@code cont} resumes it.
+ *
+ * <p>Must not: touch the stream's bytes (that is {@code precopy} and {@code wire}), or call into a mirror other than through the job engine.
  */
 package dev.converge.migration.job;

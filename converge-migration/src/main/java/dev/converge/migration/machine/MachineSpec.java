@@ -7,7 +7,7 @@ import java.util.OptionalLong;
 
 /**
  * What a machine is made of, as given on the command line:
- * {@code --machine memory=SIZE,vcpus=N,workload=NAME[,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]}.
+ * {@code --machine workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]}.
  *
  * @param memory     guest RAM in bytes (block "pc.ram"); a multiple of 4 KiB, at most {@link #MAX_MEMORY}
  * @param vcpus      number of vCPU threads, 1..{@link #MAX_VCPUS}
@@ -15,7 +15,7 @@ import java.util.OptionalLong;
  * @param dirtyRate  bytes of guest memory the workload dirties per second (page granularity), all vCPUs
  *                   together; empty means as fast as the vCPUs can
  * @param workingSet bytes at the start of pc.ram the workload touches; empty means all of it
- * @param disk       block node the workload also writes (phase 2), empty for none
+ * @param disk       block node the workload also writes, empty for none
  */
 public record MachineSpec(long memory, int vcpus, WorkloadKind workload, OptionalLong dirtyRate,
         OptionalLong workingSet, Optional<String> disk) {
@@ -52,10 +52,16 @@ public record MachineSpec(long memory, int vcpus, WorkloadKind workload, Optiona
         return (workingSet.orElse(memory) / RamBlock.PAGE_SIZE) * RamBlock.PAGE_SIZE;
     }
 
+    /** QEMU's default RAM size (its {@code -m} when absent): 128 MiB. */
+    public static final String DEFAULT_MEMORY = "128M";
+
     /**
-     * Parses the {@code --machine} value. Sizes follow QEMU ({@code memory} without suffix is
-     * MiB, as {@code -m}; {@code working-set} and {@code dirty-rate} without suffix are bytes;
-     * {@code dirty-rate} may end in "/s").
+     * Parses the {@code --machine} value. Keys QEMU has default as QEMU's do: {@code memory} is
+     * 128 MiB and {@code vcpus} 1 when absent (as {@code -m} and {@code -smp}); {@code workload}
+     * has no QEMU counterpart and must be given. Sizes follow QEMU's qemu_strtosz ({@code memory}
+     * without suffix is MiB, as {@code -m}; {@code working-set} and {@code dirty-rate} without
+     * suffix are bytes; suffixes B, K, M, G, T, P, E in either case; QEMU takes neither "KiB" nor
+     * "MB", nor does converge; {@code dirty-rate} may end in "/s").
      *
      * @throws IllegalArgumentException naming the bad key or value
      */
@@ -78,15 +84,13 @@ public record MachineSpec(long memory, int vcpus, WorkloadKind workload, Optiona
                         + "' (expected: memory, vcpus, workload, dirty-rate, working-set, disk)");
             }
         }
-        for (String key : new String[] {"memory", "vcpus", "workload"}) {
-            if (!kv.containsKey(key)) {
-                throw new IllegalArgumentException("machine: missing key '" + key + "'");
-            }
+        if (!kv.containsKey("workload")) {
+            throw new IllegalArgumentException("machine: missing key 'workload'");
         }
-        long memory = Sizes.parse("memory", kv.get("memory"), 1L << 20);
+        long memory = Sizes.parse("memory", kv.getOrDefault("memory", DEFAULT_MEMORY), 1L << 20);
         int vcpus;
         try {
-            vcpus = Integer.parseInt(kv.get("vcpus"));
+            vcpus = Integer.parseInt(kv.getOrDefault("vcpus", "1"));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("vcpus: '" + kv.get("vcpus") + "' is not an integer", e);
         }

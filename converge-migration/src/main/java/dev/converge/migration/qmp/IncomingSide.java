@@ -129,6 +129,7 @@ final class IncomingSide implements AutoCloseable {
         if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE) {
             throw QmpException.generic("The incoming migration has already been started");
         }
+        uri.socket().checkListenable();
         ServerSocketChannel s;
         try {
             s = ServerSocketChannel.open(uri.family()).bind(uri.address());

@@ -27,8 +27,7 @@ import dev.converge.qmp.schema.EnumType;
 import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.ObjectType;
 import dev.converge.qmp.schema.WireEnum;
-import java.net.InetSocketAddress;
-import java.net.UnixDomainSocketAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -304,14 +303,7 @@ final class MigrationQmp {
             putRam(o, new RamStats(s.bytes(), ramSize, s.zeroPages(), s.normalPages(), mbps, s.passes()));
         });
         in.errorDesc().filter(e -> status == MigrationStatus.FAILED).ifPresent(e -> o.put("error-desc", e));
-        in.listeningAddress().ifPresent(a -> {
-            ObjectNode s = o.putArray("socket-address").addObject();
-            if (a instanceof InetSocketAddress i) {
-                s.put("type", "inet").put("host", i.getHostString()).put("port", String.valueOf(i.getPort()));
-            } else if (a instanceof UnixDomainSocketAddress u) {
-                s.put("type", "unix").put("path", u.getPath().toString());
-            }
-        });
+        in.listeningAddress().ifPresent(a -> o.putArray("socket-address").add(SocketAddress.of(a).toQmp()));
         return o;
     }
 

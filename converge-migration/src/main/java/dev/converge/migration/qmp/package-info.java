@@ -6,5 +6,7 @@
  * migrate-set-capabilities, query-migrate-capabilities, migrate-set-parameters,
  * query-migrate-parameters, query-migrate), the MIGRATION and MIGRATION_PASS events and the
  * {@code migration} job type.
+ *
+ * <p>Must not: hold migration logic; handlers translate QMP to the job, machine and incoming side and back, on the main loop.
  */
 package dev.converge.migration.qmp;

@@ -54,5 +54,7 @@
  * START / ABORT decision after COMPLETE (a version 2 stream ends at COMPLETE and its machine
  * runs after the ack, as before). Reserved fields must be zero, so they can gain meaning in a
  * later version.
+ *
+ * <p>Must not: do I/O or keep connection state: encoders and decoders are pure functions, tested with byte vectors.
  */
 package dev.converge.migration.wire;

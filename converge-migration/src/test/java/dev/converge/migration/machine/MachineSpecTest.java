@@ -17,8 +17,16 @@ class MachineSpecTest {
                 OptionalLong.of(64L << 20), Optional.of("drive0")));
     }
 
+    @Test
+    void absentKeysDefaultAsQemus() {
+        assertThat(MachineSpec.parse("workload=idle")).isEqualTo(MachineSpec.of(128L << 20, 1, WorkloadKind.IDLE));
+        assertThat(MachineSpec.parse("memory=1G,workload=pattern").vcpus()).isEqualTo(1);
+        assertThat(MachineSpec.parse("vcpus=4,workload=pattern").memory()).isEqualTo(128L << 20);
+    }
+
     @ParameterizedTest
-    @CsvSource({"512,536870912", "1G,1073741824", "1g,1073741824", "1.5G,1610612736", "4096k,4194304", "65536B,65536"})
+    @CsvSource({"512,536870912", "1G,1073741824", "1g,1073741824", "1.5G,1610612736", "4096k,4194304", "65536B,65536",
+        ".5G,536870912", "1.M,1048576", "0x200,536870912"})
     void memorySizesFollowQemu(String text, long bytes) {
         assertThat(MachineSpec.parse("memory=" + text + ",vcpus=1,workload=idle").memory()).isEqualTo(bytes);
     }
@@ -26,6 +34,9 @@ class MachineSpecTest {
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "memory=1G,vcpus=1|machine: missing key 'workload'",
+        "memory=1GiB,workload=idle|memory: '1GiB' is not a size (expected: a number with optional suffix B/K/M/G/T/P/E)",
+        "memory=1MB,workload=idle|memory: '1MB' is not a size (expected: a number with optional suffix B/K/M/G/T/P/E)",
+        "memory=0x20M,workload=idle|memory: '0x20M' is not a size (expected: a number with optional suffix B/K/M/G/T/P/E)",
         "memory=1G,vcpus=1,workload=idle,color=red|machine: unknown key 'color' (expected: memory, vcpus, workload, dirty-rate, working-set, disk)",
         "memory=1G,vcpus=1,workload=idle,memory=2G|machine: key 'memory' given twice",
         "memory=lots,vcpus=1,workload=idle|memory: 'lots' is not a size (expected: a number with optional suffix B/K/M/G/T/P/E)",

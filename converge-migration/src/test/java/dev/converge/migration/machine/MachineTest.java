@@ -6,13 +6,14 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.converge.migration.qmp.MachineQmp;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.ErrorClass;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.testing.TestTimeouts;
-import java.util.OptionalLong;
 import java.util.Optional;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
 class MachineTest {

@@ -23,12 +23,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Real migrations over loopback sockets, TCP and UNIX. */
+@Tag("integration")
 class EndToEndMigrationTest {
     enum Transport { TCP, UNIX }
 

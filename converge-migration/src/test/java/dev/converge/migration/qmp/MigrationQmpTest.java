@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -32,6 +33,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Two daemons in-process, driven only through QMP, as management software would. */
+@Tag("integration")
 class MigrationQmpTest {
     private static final String LISTEN = "tcp:127.0.0.1:0";
 
@@ -192,6 +194,10 @@ class MigrationQmpTest {
         assertThat(info.get("ram").get("mbps").asDouble()).as("throttled to ~34 Mbit/s").isLessThan(100);
         assertThat(src.status()).isEqualTo("running");
 
+        // job-change goes through migrate-set-parameters' own merge: the same error, nothing changed.
+        assertError(src, "job-change", "{\"id\": \"migration\", \"downtime-limit\": 2000001, \"max-bandwidth\": 0}",
+                "Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms");
+        assertThat(src.exec("query-migrate-parameters").get("max-bandwidth").asLong()).isEqualTo(4194304);
         src.exec("job-change", "{\"id\": \"migration\", \"max-bandwidth\": 0}");
         assertThat(src.exec("query-migrate-parameters").get("max-bandwidth").asLong()).isZero();
         await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
@@ -591,7 +597,10 @@ class MigrationQmpTest {
         assertError(dst, "migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}", "The incoming migration has already been started");
         assertError(dst, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}", "Guest is waiting for an incoming migration");
         assertError(src, "migrate", "{\"channels\": [{\"channel-type\": \"main\", \"addr\": {\"transport\": \"socket\", "
-                + "\"type\": \"inet\", \"host\": \"127.0.0.1\", \"port\": \"x\"}}]}", "port 'x' is not a number");
+                + "\"type\": \"inet\", \"host\": \"127.0.0.1\", \"port\": \"x\"}}]}",
+                "address resolution failed for 127.0.0.1:x: Servname not supported for ai_socktype");
+        assertError(src, "migrate", "{\"uri\": \"tcp:::1:4444\"}",
+                "error parsing address '::1:4444': put an IPv6 host in brackets, as [::1]:4444");
 
         JsonNode caps = src.exec("query-migrate-capabilities");
         assertThat(caps.findValuesAsText("capability")).contains("auto-converge", "dirty-limit", "events", "pause-before-switchover", "return-path");

@@ -1,14 +1,14 @@
 package dev.converge.nbd.client;
 
-import dev.converge.nbd.server.PlainTransport;
-import dev.converge.nbd.server.TlsTransport;
-import dev.converge.nbd.server.Transport;
+import dev.converge.nbd.transport.PlainTransport;
+import dev.converge.nbd.transport.TlsTransport;
+import dev.converge.nbd.transport.Transport;
 import dev.converge.nbd.wire.ClientFlags;
-import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocol.ClientFlag;
 import dev.converge.nbd.wire.NbdProtocol.HandshakeFlag;
 import dev.converge.nbd.wire.NbdProtocol.InfoType;
 import dev.converge.nbd.wire.NbdProtocol.OptionReplyType;
+import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocolException;
 import dev.converge.nbd.wire.OptionReply;
 import dev.converge.nbd.wire.OptionRequest;

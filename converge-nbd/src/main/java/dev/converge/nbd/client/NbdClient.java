@@ -1,12 +1,12 @@
 package dev.converge.nbd.client;
 
-import dev.converge.nbd.server.NbdIoException;
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
-import dev.converge.nbd.wire.NbdProtocol;
+import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.nbd.wire.NbdProtocol.Command;
 import dev.converge.nbd.wire.NbdProtocol.CommandFlag;
 import dev.converge.nbd.wire.NbdProtocol.TransmissionFlag;
+import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocolException;
 import dev.converge.nbd.wire.Reply;
 import dev.converge.nbd.wire.ReplyDecoder;

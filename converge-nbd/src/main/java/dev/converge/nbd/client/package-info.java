@@ -17,5 +17,7 @@
  *    | &lt;== replies/chunks, any order, by cookie   |
  *    | --&gt; DISC                                   |
  * </pre>
+ *
+ * <p>Must not: import the server ({@code nbd.server}); what both sides share is in {@code nbd.transport}.
  */
 package dev.converge.nbd.client;

@@ -8,17 +8,15 @@ import dev.converge.block.NodeOptions;
 import dev.converge.block.driver.BlockDriverPlugin;
 import dev.converge.nbd.client.NbdClient;
 import dev.converge.nbd.client.NbdClientConfig;
-import dev.converge.nbd.objects.UserObject;
-import dev.converge.nbd.objects.UserObjects;
-import dev.converge.nbd.qmp.NbdQmp;
-import dev.converge.nbd.qmp.NbdSchema;
-import dev.converge.nbd.server.NbdTlsConfig;
+import dev.converge.nbd.transport.NbdTlsConfig;
 import dev.converge.qmp.QmpException;
+import dev.converge.qmp.objects.UserObject;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.ObjectType;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.SocketAddressQmp;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.time.Duration;
 
 /**
@@ -36,7 +34,7 @@ public final class NbdDriver {
     /** The variant members of the nbd driver. */
     public static final ObjectType OPTIONS = ObjectType.struct("BlockdevOptionsNbd",
             "Driver specific block device options for NBD.",
-            required("server", NbdSchema.SOCKET_ADDRESS, "NBD server address"),
+            required("server", SocketAddressQmp.SOCKET_ADDRESS, "NBD server address"),
             optional("export", BuiltinType.STR, "export name; default the empty (default) export"),
             optional("tls-creds", BuiltinType.STR, "id of a tls-creds-x509 object with endpoint client"),
             optional("tls-hostname", BuiltinType.STR,
@@ -57,13 +55,13 @@ public final class NbdDriver {
         if (options.has("x-dirty-bitmap")) {
             throw QmpException.generic("Parameter 'x-dirty-bitmap' is not supported by converge");
         }
-        JsonNode server = options.get("server");
-        SocketAddress address = switch (server.get("type").asText()) {
-            case "inet" -> NbdQmp.inet(server);
-            case "unix" -> NbdQmp.unix(server);
-            default -> throw QmpException.generic("Parameter 'server.type': '%s' sockets are not supported by "
-                    + "converge (use inet or unix)", server.get("type").asText());
-        };
+        SocketAddress server = SocketAddress.fromQmp(options.get("server"), "server");
+        java.net.SocketAddress address;
+        try {
+            address = server.resolve();
+        } catch (IOException e) {
+            throw QmpException.generic("%s", e.getMessage());
+        }
         NbdClientConfig c = NbdClientConfig.of(address, options.path("export").asText(""))
                 .withReconnectDelay(Duration.ofSeconds(options.path("reconnect-delay").asLong(0)));
         if (options.has("tls-creds")) {
@@ -100,13 +98,13 @@ public final class NbdDriver {
         return new NbdNode(nodeName, nodeOptions, client, uri(c));
     }
 
-    private static String describe(SocketAddress a) {
-        return a instanceof InetSocketAddress i ? i.getHostString() + ":" + i.getPort() : a.toString();
+    private static String describe(java.net.SocketAddress a) {
+        return a instanceof java.net.InetSocketAddress i ? i.getHostString() + ":" + i.getPort() : a.toString();
     }
 
     /** The filename QEMU shows for the node: nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH. */
     static String uri(NbdClientConfig c) {
-        return c.address() instanceof InetSocketAddress i
+        return c.address() instanceof java.net.InetSocketAddress i
                 ? "nbd://" + i.getHostString() + ":" + i.getPort() + "/" + c.export()
                 : "nbd+unix:///" + c.export() + "?socket=" + c.address();
     }

@@ -7,7 +7,7 @@ import dev.converge.block.Extent;
 import dev.converge.block.NodeOptions;
 import dev.converge.nbd.client.NbdClient;
 import dev.converge.nbd.export.BlockErrors;
-import dev.converge.nbd.server.NbdIoException;
+import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.nbd.wire.NbdProtocol;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

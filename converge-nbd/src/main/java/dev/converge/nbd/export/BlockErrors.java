@@ -2,8 +2,8 @@ package dev.converge.nbd.export;
 
 import dev.converge.block.BlockIOException;
 import dev.converge.block.Errno;
-import dev.converge.nbd.server.NbdIoException;
 import dev.converge.nbd.wire.IoErrorKind;
+import dev.converge.nbd.wire.NbdIoException;
 
 /**
  * The two mappings between the block layer's errno values and NBD's {@link IoErrorKind}: one per

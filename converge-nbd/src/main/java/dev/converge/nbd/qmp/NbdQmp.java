@@ -13,26 +13,26 @@ import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.nbd.export.BlockNodeExportBackend;
-import dev.converge.nbd.objects.UserObject;
-import dev.converge.nbd.objects.UserObjects;
 import dev.converge.nbd.server.NbdExport;
 import dev.converge.nbd.server.NbdServer;
 import dev.converge.nbd.server.NbdServerConfig;
-import dev.converge.nbd.server.NbdTlsConfig;
+import dev.converge.nbd.transport.NbdTlsConfig;
 import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.objects.UserObject;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.schema.ArrayType;
 import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.CommandSpec;
+import dev.converge.qmp.sockets.InetSocketAddress;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.SocketAddressQmp;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
-import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -95,21 +95,20 @@ public final class NbdQmp implements AutoCloseable {
     }
 
     /**
-     * The daemon's wiring: makes the commands' state and registers them, with object-add/object-del
-     * for {@code objects}.
+     * The daemon's wiring: makes the commands' state and registers them; {@code objects} (whose
+     * object-add/object-del the daemon registers) resolves tls-creds and tls-authz.
      */
     public static NbdQmp register(QmpRegistry registry, EventSink events, BlockGraph graph, UserObjects objects) {
         NbdQmp q = new NbdQmp(graph, events, objects);
-        objects.register(registry);
         q.register(registry);
         return q;
     }
 
-    /** Registers the NBD server commands and BLOCK_EXPORT_DELETED (not object-add: see {@link UserObjects}). */
+    /** Registers the NBD server commands and BLOCK_EXPORT_DELETED (object-add is {@link UserObjects}'). */
     public void register(QmpRegistry registry) {
         registry.register(NbdSchema.BLOCK_EXPORT_DELETED);
         registry.register(new CommandSpec("nbd-server-start", CommandSpec.args("nbd-server-start",
-                required("addr", NbdSchema.SOCKET_ADDRESS_LEGACY, "address on which the server will listen"),
+                required("addr", SocketAddressQmp.SOCKET_ADDRESS_LEGACY, "address on which the server will listen"),
                 optional("tls-creds", BuiltinType.STR, "id of a tls-creds-x509 object (endpoint server); "
                         + "clients must then use TLS"),
                 optional("tls-authz", BuiltinType.STR, "id of an authz-simple or authz-list object that "
@@ -163,7 +162,14 @@ public final class NbdQmp implements AutoCloseable {
         if (server != null) {
             throw QmpException.generic("NBD server already running");
         }
-        SocketAddress address = listenAddress((ObjectNode) args.raw("addr"));
+        SocketAddress addr = SocketAddress.fromQmpLegacy(args.raw("addr"), "addr");
+        addr.checkListenable();
+        java.net.SocketAddress address;
+        try {
+            address = addr.resolve();
+        } catch (IOException e) {
+            throw QmpException.generic("%s", e.getMessage());
+        }
         NbdTlsConfig tls = null;
         if (args.has("tls-creds")) {
             tls = serverTls(args.str("tls-creds"), args.optStr("tls-authz").orElse(null));
@@ -177,7 +183,7 @@ public final class NbdQmp implements AutoCloseable {
             server = NbdServer.start(config);
         } catch (IOException e) {
             String reason = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
-            throw QmpException.generic("Failed to bind socket to %s: %s", describe(address), reason);
+            throw QmpException.generic("Failed to bind socket to %s: %s", describe(addr), reason);
         }
         return null;
     }
@@ -200,50 +206,16 @@ public final class NbdQmp implements AutoCloseable {
         }
     }
 
-    /** SocketAddressLegacy → a bindable address; vsock and fd are refused by name. */
-    static SocketAddress listenAddress(ObjectNode addr) {
-        String type = addr.get("type").asText();
-        JsonNode data = addr.get("data");
-        return switch (type) {
-            case "inet" -> inet(data);
-            case "unix" -> unix(data);
-            default -> throw QmpException.generic("Parameter 'addr.type': '%s' sockets are not supported by "
-                    + "converge (use inet or unix)", type);
+    /** How a bind failure names the address: the socket path, or HOST:PORT. */
+    private static String describe(SocketAddress a) {
+        return switch (a) {
+            case UnixSocketAddress u -> u.path().toString();
+            case InetSocketAddress i -> i.hostPort();
         };
     }
 
-    /** An InetSocketAddress member set (flat or inside data) → a socket address. */
-    public static InetSocketAddress inet(JsonNode data) {
-        if (data.has("to")) {
-            throw QmpException.generic("Parameter 'to' is not supported by converge (port ranges)");
-        }
-        String port = data.get("port").asText();
-        int p;
-        try {
-            p = Integer.parseInt(port);
-        } catch (NumberFormatException e) {
-            throw QmpException.generic("Parameter 'port' expects a port number, not '%s'", port);
-        }
-        if (p < 0 || p > 65535) {
-            throw QmpException.generic("Parameter 'port' expects a port number, not '%s'", port);
-        }
-        return new InetSocketAddress(data.get("host").asText(), p);
-    }
-
-    /** A UnixSocketAddress member set → a socket address. */
-    public static UnixDomainSocketAddress unix(JsonNode data) {
-        if (data.path("abstract").asBoolean(false)) {
-            throw QmpException.generic("Parameter 'abstract' is not supported by converge");
-        }
-        return UnixDomainSocketAddress.of(Path.of(data.get("path").asText()));
-    }
-
-    private static String describe(SocketAddress a) {
-        return a instanceof UnixDomainSocketAddress u ? u.getPath().toString() : a.toString();
-    }
-
     /** The running server's address (for tests and the daemon's logs); null when stopped. Main loop. */
-    public SocketAddress serverAddress() {
+    public java.net.SocketAddress serverAddress() {
         return server == null ? null : server.localAddress();
     }
 

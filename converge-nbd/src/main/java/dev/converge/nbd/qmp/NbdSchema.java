@@ -12,55 +12,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The QAPI types of the NBD server commands, with QEMU's names (qapi/sockets.json,
- * qapi/block-export.json) so that query-qmp-schema shows what QEMU shows for what we implement.
+ * The QAPI types of the NBD server commands, with QEMU's names (qapi/block-export.json) so that
+ * query-qmp-schema shows what QEMU shows for what we implement. The socket address types are
+ * {@link dev.converge.qmp.sockets.SocketAddressQmp}'s.
  */
 public final class NbdSchema {
     private NbdSchema() {
     }
-
-    public static final ObjectType INET_SOCKET_ADDRESS = ObjectType.struct("InetSocketAddress",
-            "Captures a socket address or address range in the Internet namespace.",
-            required("host", BuiltinType.STR, "host part of the address"),
-            required("port", BuiltinType.STR, "port part of the address (a number; 0 picks a free port)"),
-            optional("numeric", BuiltinType.BOOL, "true if the host/port are guaranteed to be numeric (accepted)"),
-            optional("to", BuiltinType.UINT16, "a port range end (refused: not supported)"),
-            optional("ipv4", BuiltinType.BOOL, "whether to accept IPv4 addresses (accepted)"),
-            optional("ipv6", BuiltinType.BOOL, "whether to accept IPv6 addresses (accepted)"),
-            optional("keep-alive", BuiltinType.BOOL, "enable keep-alive on connections (accepted)"));
-    public static final ObjectType UNIX_SOCKET_ADDRESS = ObjectType.struct("UnixSocketAddress",
-            "Captures a socket address in the local (\"Unix socket\") namespace.",
-            required("path", BuiltinType.STR, "filesystem path to use"),
-            optional("abstract", BuiltinType.BOOL, "abstract socket namespace (refused: not supported)"),
-            optional("tight", BuiltinType.BOOL, "abstract socket address length (accepted)"));
-    public static final ObjectType VSOCK_SOCKET_ADDRESS = ObjectType.struct("VsockSocketAddress",
-            "Captures a socket address in the vsock namespace (refused: not supported).",
-            required("cid", BuiltinType.STR, "unique host identifier"),
-            required("port", BuiltinType.STR, "port"));
-    public static final ObjectType STRING = ObjectType.struct("String", "A fat type wrapping 'str'.",
-            required("str", BuiltinType.STR, "the string"));
-    public static final EnumType SOCKET_ADDRESS_TYPE = new EnumType("SocketAddressType",
-            List.of("inet", "unix", "vsock", "fd"), "Available SocketAddress types.");
-
-    private static ObjectType wrapper(String name, ObjectType inner) {
-        return ObjectType.struct(name, null, required("data", inner, "the address"));
-    }
-
-    /** QEMU's SocketAddressLegacy: {type, data: {...}} (nbd-server-start's addr). */
-    public static final ObjectType SOCKET_ADDRESS_LEGACY = ObjectType.union("SocketAddressLegacy",
-            "Captures the address of a socket, which could also be a named file descriptor.",
-            List.of(required("type", SOCKET_ADDRESS_TYPE, "transport type")), "type",
-            Map.of("inet", wrapper("InetSocketAddressWrapper", INET_SOCKET_ADDRESS),
-                    "unix", wrapper("UnixSocketAddressWrapper", UNIX_SOCKET_ADDRESS),
-                    "vsock", wrapper("VsockSocketAddressWrapper", VSOCK_SOCKET_ADDRESS),
-                    "fd", wrapper("StringWrapper", STRING)));
-
-    /** QEMU's flat SocketAddress: {type, host, port} / {type, path} (the nbd driver's server). */
-    public static final ObjectType SOCKET_ADDRESS = ObjectType.union("SocketAddress",
-            "Captures the address of a socket, which could also be a named file descriptor.",
-            List.of(required("type", SOCKET_ADDRESS_TYPE, "transport type")), "type",
-            Map.of("inet", INET_SOCKET_ADDRESS, "unix", UNIX_SOCKET_ADDRESS, "vsock", VSOCK_SOCKET_ADDRESS,
-                    "fd", STRING));
 
     public static final EnumType EXPORT_TYPE = new EnumType("BlockExportType", List.of("nbd"),
             "An enumeration of block export types (converge has nbd).");

@@ -1,5 +1,9 @@
 package dev.converge.nbd.server;
 
+import dev.converge.nbd.transport.NbdTlsConfig;
+import dev.converge.nbd.transport.PlainTransport;
+import dev.converge.nbd.transport.TlsTransport;
+import dev.converge.nbd.transport.Transport;
 import dev.converge.nbd.wire.ClientFlags;
 import dev.converge.nbd.wire.NbdProtocolException;
 import dev.converge.nbd.wire.OptionRequest;

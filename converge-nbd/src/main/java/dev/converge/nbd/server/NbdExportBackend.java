@@ -1,6 +1,7 @@
 package dev.converge.nbd.server;
 
 import dev.converge.nbd.wire.Extent;
+import dev.converge.nbd.wire.NbdIoException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;

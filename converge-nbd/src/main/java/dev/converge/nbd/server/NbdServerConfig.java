@@ -1,5 +1,6 @@
 package dev.converge.nbd.server;
 
+import dev.converge.nbd.transport.NbdTlsConfig;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;

@@ -1,8 +1,9 @@
 package dev.converge.nbd.server;
 
-import dev.converge.nbd.wire.NbdProtocol;
+import dev.converge.nbd.transport.Transport;
 import dev.converge.nbd.wire.NbdProtocol.Errno;
 import dev.converge.nbd.wire.NbdProtocol.ReplyType;
+import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.SimpleReply;
 import dev.converge.nbd.wire.StructuredChunk;
 import java.io.IOException;

@@ -1,11 +1,13 @@
 package dev.converge.nbd.server;
 
+import dev.converge.nbd.transport.Transport;
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
-import dev.converge.nbd.wire.NbdProtocol;
+import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.nbd.wire.NbdProtocol.Command;
 import dev.converge.nbd.wire.NbdProtocol.CommandFlag;
 import dev.converge.nbd.wire.NbdProtocol.Errno;
+import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocolException;
 import dev.converge.nbd.wire.Request;
 import dev.converge.nbd.wire.RequestDecoder;

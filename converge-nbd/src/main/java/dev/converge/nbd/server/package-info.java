@@ -1,7 +1,7 @@
 /**
  * The NBD server: {@link dev.converge.nbd.server.NbdServer} serves {@link dev.converge.nbd.server.NbdExport}s,
- * each backed by an {@link dev.converge.nbd.server.NbdExportBackend} (the block layer adapts its nodes to
- * it in phase 2).
+ * each backed by an {@link dev.converge.nbd.server.NbdExportBackend} ({@code dev.converge.nbd.export} adapts
+ * block nodes to it).
  *
  * <pre>
  *  acceptor thread ──accept──▶ Connection (platform thread per connection)
@@ -19,5 +19,7 @@
  * <p>Errors of a request become the protocol's errno (EINVAL, EPERM, ENOSPC, EOVERFLOW, ENOTSUP, EIO) on
  * the same connection; framing errors and broken sockets end that connection only; nothing a client sends
  * ends the server. {@code NbdServer.close()} closes every socket and joins every connection thread.
+ *
+ * <p>Must not: import the client, the block layer or QMP; exports reach block nodes only through {@link dev.converge.nbd.server.NbdExportBackend}.
  */
 package dev.converge.nbd.server;

@@ -22,5 +22,7 @@
  * <p>Versioning: NBD negotiates features, not versions. We add what peers offer (new options, reply
  * types) as additive enum members; an unknown code stays a typed error for the caller to answer
  * (ERR_UNSUP, EINVAL) and never silently becomes a default.
+ *
+ * <p>Must not: do I/O or depend on any other package of converge.
  */
 package dev.converge.nbd.wire;

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.converge.nbd.server.NbdExport;
-import dev.converge.nbd.server.NbdIoException;
 import dev.converge.nbd.server.NbdServer;
 import dev.converge.nbd.server.NbdServerConfig;
-import dev.converge.nbd.server.NbdTlsConfig;
 import dev.converge.nbd.testing.Peers;
 import dev.converge.nbd.testing.Pki;
+import dev.converge.nbd.transport.NbdTlsConfig;
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
+import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.testing.TestTimeouts;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -25,10 +25,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The client against qemu-nbd, nbdkit and our own server (plain and TLS), and its reconnect. */
+@Tag("integration")
 class NbdClientTest {
     private static final int SIZE = 8 << 20;
 

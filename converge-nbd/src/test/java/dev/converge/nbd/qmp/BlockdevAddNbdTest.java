@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * blockdev-add with driver nbd, with QEMU's JSON: a node over our own export (a loop through the
  * server and the client, also over TLS) and over nbdkit; re-exported and read by qemu-img.
  */
+@Tag("integration")
 class BlockdevAddNbdTest {
     private static final int SIZE = 2 << 20;
 

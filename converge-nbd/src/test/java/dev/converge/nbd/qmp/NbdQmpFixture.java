@@ -5,10 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.qmp.BlockQmp;
-import dev.converge.nbd.objects.UserObjects;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpCommandException;
+import dev.converge.qmp.objects.UserObjects;
 import dev.converge.testing.QmpTestServer;
 import java.io.UncheckedIOException;
 
@@ -25,6 +25,7 @@ final class NbdQmpFixture implements AutoCloseable {
     NbdQmpFixture() {
         BlockQmp block = new BlockQmp(graph);
         block.register(registry);
+        objects.register(registry);
         nbd = NbdQmp.register(registry, qmp.events(), graph, objects);
         block.addDriver(registry, dev.converge.nbd.driver.NbdDriver.plugin(objects));
     }

@@ -124,6 +124,13 @@ class NbdQmpTest {
                 .isEqualTo("NBD server not running");
         assertThat(f.error("nbd-server-start", "{'addr':{'type':'unix','data':{'path':'/nonexistent/x.sock'}}}"))
                 .isEqualTo("Failed to bind socket to /nonexistent/x.sock: No such file or directory");
+        // the socket address errors are the shared parser's, the same for QMP, NBD and migration
+        assertThat(f.error("nbd-server-start", "{'addr':{'type':'vsock','data':{'cid':'3','port':'1'}}}"))
+                .isEqualTo("Parameter 'addr.type': 'vsock' sockets are not supported by converge (use inet or unix)");
+        assertThat(f.error("nbd-server-start", "{'addr':{'type':'inet','data':{'host':'127.0.0.1','port':'99999'}}}"))
+                .isEqualTo("port 99999 out of range");
+        assertThat(f.error("nbd-server-start", "{'addr':{'type':'inet','data':{'host':'127.0.0.1','port':'0',"
+                + "'keep-alive':true}}}")).isEqualTo("keep-alive option is not supported for passive sockets");
         assertThat(f.error("nbd-server-start", "{'addr':{'type':'unix','data':{'path':'" + sock
                 + "'}},'tls-creds':'nope'}")).isEqualTo("No TLS credentials with id 'nope'");
         f.exec("object-add", "{'qom-type':'authz-simple','id':'a0','identity':'CN=x'}");

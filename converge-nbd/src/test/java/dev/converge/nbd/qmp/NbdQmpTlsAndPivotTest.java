@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.converge.block.BlockNode;
 import dev.converge.nbd.client.NbdClient;
 import dev.converge.nbd.client.NbdClientConfig;
-import dev.converge.nbd.server.NbdTlsConfig;
 import dev.converge.nbd.testing.Peers;
 import dev.converge.nbd.testing.Pki;
+import dev.converge.nbd.transport.NbdTlsConfig;
 import java.net.InetSocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -16,10 +16,12 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** TLS set up through object-add and nbd-server-start, with tls-authz; an export following a pivot. */
+@Tag("integration")
 class NbdQmpTlsAndPivotTest {
     private static final int SIZE = 1 << 20;
 

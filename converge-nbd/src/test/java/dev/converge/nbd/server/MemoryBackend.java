@@ -2,6 +2,7 @@ package dev.converge.nbd.server;
 
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
+import dev.converge.nbd.wire.NbdIoException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;

@@ -5,11 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
-import dev.converge.nbd.wire.NbdProtocol;
+import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.nbd.wire.NbdProtocol.Command;
 import dev.converge.nbd.wire.NbdProtocol.CommandFlag;
 import dev.converge.nbd.wire.NbdProtocol.Errno;
 import dev.converge.nbd.wire.NbdProtocol.ReplyType;
+import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.Reply;
 import dev.converge.nbd.wire.Request;
 import dev.converge.nbd.wire.SimpleReply;

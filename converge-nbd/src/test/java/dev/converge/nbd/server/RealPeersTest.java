@@ -9,10 +9,12 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Our server against qemu-img, qemu-io, nbdinfo and nbdcopy; every data move is compared byte for byte. */
+@Tag("integration")
 class RealPeersTest {
     private static final int SIZE = 4 << 20;
 

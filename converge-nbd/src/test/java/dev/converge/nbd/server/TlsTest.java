@@ -1,6 +1,8 @@
 package dev.converge.nbd.server;
 
 import dev.converge.nbd.testing.Peers;
+import dev.converge.nbd.transport.NbdTlsConfig;
+import dev.converge.nbd.transport.PemFiles;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,10 +17,12 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** STARTTLS with x509 credentials laid out as QEMU's tls-creds-x509 expects, against qemu-img, qemu-io and nbdinfo. */
+@Tag("integration")
 class TlsTest {
     private static final int SIZE = 2 << 20;
     private static final String CLIENT_DN = "CN=client1,O=converge";

@@ -2,7 +2,7 @@ package dev.converge.qmp.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.qmp.QmpAddress;
+import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.wire.QmpFramer;
 import dev.converge.qmp.wire.QmpJson;
 import java.io.IOException;
@@ -47,7 +47,7 @@ public final class QmpClient implements AutoCloseable {
     public static final int MAX_BUFFERED_EVENTS = 10_000;
 
     private final SocketChannel channel;
-    private final QmpAddress address;
+    private final SocketAddress address;
     private final Duration timeout;
     private final QmpFramer framer = new QmpFramer();
     private final AtomicLong ids = new AtomicLong();
@@ -68,20 +68,24 @@ public final class QmpClient implements AutoCloseable {
 
     private final Thread reader;
 
-    private QmpClient(SocketChannel channel, QmpAddress address, Duration timeout) {
+    private QmpClient(SocketChannel channel, SocketAddress address, Duration timeout) {
         this.channel = channel;
         this.address = address;
         this.timeout = timeout;
         this.reader = Thread.ofVirtual().name("qmp-client-reader " + address).start(this::readLoop);
     }
 
-    /** Connects to {@code unix:PATH} or {@code tcp:HOST:PORT} and negotiates. */
+    /**
+     * Connects to {@code unix:PATH} or {@code tcp:HOST:PORT} and negotiates.
+     *
+     * @throws dev.converge.qmp.QmpException when {@code address} does not parse (see {@link SocketAddress#parse})
+     */
     public static QmpClient connect(String address) {
-        return connect(QmpAddress.parse(address), DEFAULT_TIMEOUT);
+        return connect(SocketAddress.parse(address), DEFAULT_TIMEOUT);
     }
 
     /** Connects to {@code address} and negotiates. */
-    public static QmpClient connect(QmpAddress address) {
+    public static QmpClient connect(SocketAddress address) {
         return connect(address, DEFAULT_TIMEOUT);
     }
 
@@ -91,10 +95,10 @@ public final class QmpClient implements AutoCloseable {
      * @param timeout bound on the greeting and on each later {@link #execute} without its own
      * @throws QmpConnectionException when the server cannot be reached or does not speak QMP
      */
-    public static QmpClient connect(QmpAddress address, Duration timeout) {
+    public static QmpClient connect(SocketAddress address, Duration timeout) {
         SocketChannel ch;
         try {
-            ch = SocketChannel.open(address.socketAddress());
+            ch = SocketChannel.open(address.resolve());
         } catch (IOException e) {
             throw new QmpConnectionException("cannot connect to " + address + ": " + e.getMessage(), e);
         }

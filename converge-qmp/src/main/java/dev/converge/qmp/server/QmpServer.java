@@ -3,13 +3,14 @@ package dev.converge.qmp.server;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.sockets.InetSocketAddress;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
 import java.net.ConnectException;
-import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ClosedChannelException;
@@ -47,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * QmpServer server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
  * QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
  * jobs.register(registry, server);          // modules get the server as their EventSink
- * server.listen(QmpAddress.parse("unix:/run/converge/qmp.sock"));
+ * server.listen(SocketAddress.parse("unix:/run/converge/qmp.sock"));
  * }</pre>
  * Commands may be registered before or after {@link #listen}.
  * <p>
@@ -78,7 +79,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
     /** Main-loop confined: what {@link #afterReply} asked for during the running command. */
     private Runnable afterReplyAction;
 
-    private record Listener(QmpAddress address, ServerSocketChannel channel, Thread acceptor, Path unixPath) {
+    private record Listener(SocketAddress address, ServerSocketChannel channel, Thread acceptor, Path unixPath) {
     }
 
     /**
@@ -105,17 +106,18 @@ public final class QmpServer implements EventSink, AutoCloseable {
      *
      * @throws IOException when the address cannot be bound (naming it)
      */
-    public QmpAddress listen(QmpAddress address) throws IOException {
+    public SocketAddress listen(SocketAddress address) throws IOException {
+        address.checkListenable();
         ServerSocketChannel channel;
-        QmpAddress bound;
+        SocketAddress bound;
         Path unixPath = null;
         switch (address) {
-            case QmpAddress.Unix unix -> {
+            case UnixSocketAddress unix -> {
                 unixPath = unix.path();
                 removeStaleSocket(unixPath);
                 channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
                 try {
-                    channel.bind(unix.socketAddress());
+                    channel.bind(unix.resolve());
                     Files.setPosixFilePermissions(unixPath, PosixFilePermissions.fromString("rw-------"));
                 } catch (IOException e) {
                     channel.close();
@@ -123,17 +125,17 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 }
                 bound = unix;
             }
-            case QmpAddress.Tcp tcp -> {
+            case InetSocketAddress tcp -> {
                 channel = ServerSocketChannel.open();
                 try {
                     channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                    channel.bind(tcp.socketAddress());
+                    channel.bind(tcp.resolve());
                 } catch (IOException e) {
                     channel.close();
                     throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
                 }
-                InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
-                bound = new QmpAddress.Tcp(tcp.host(), local.getPort());
+                java.net.InetSocketAddress local = (java.net.InetSocketAddress) channel.getLocalAddress();
+                bound = tcp.withPort(local.getPort());
             }
         }
         synchronized (lock) {
@@ -199,7 +201,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
     }
 
     /** The addresses listened on now. */
-    public List<QmpAddress> addresses() {
+    public List<SocketAddress> addresses() {
         synchronized (lock) {
             return listeners.stream().map(Listener::address).toList();
         }
@@ -278,7 +280,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
         connections.remove(c);
     }
 
-    private void acceptLoop(ServerSocketChannel channel, QmpAddress address) {
+    private void acceptLoop(ServerSocketChannel channel, SocketAddress address) {
         while (channel.isOpen()) {
             SocketChannel client;
             try {
@@ -316,7 +318,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
         }
         SocketChannel probe;
         try {
-            probe = SocketChannel.open(new QmpAddress.Unix(path).socketAddress());
+            probe = SocketChannel.open(new UnixSocketAddress(path).resolve());
         } catch (ConnectException e) {
             LOG.info("removing stale QMP socket {}", path);
             Files.deleteIfExists(path);

@@ -20,5 +20,7 @@
  * <b>Versioning.</b> The greeting carries the QEMU version whose QMP we follow; commands and
  * members are only ever added (additive changes keep the version), as QEMU does; removing or
  * changing the meaning of one would be a breaking change and bump it.
+ *
+ * <p>Must not: do I/O or know commands.
  */
 package dev.converge.qmp.wire;

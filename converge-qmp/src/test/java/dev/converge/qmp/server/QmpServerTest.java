@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.ErrorClass;
 import dev.converge.qmp.MainLoop;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpCommandException;
@@ -19,6 +18,9 @@ import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.CommandSpec;
 import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.ObjectType;
+import dev.converge.qmp.sockets.InetSocketAddress;
+import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import dev.converge.qmp.wire.QmpFramer;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.testing.QmpTestServer;
@@ -327,7 +329,7 @@ class QmpServerTest {
 
     @Test
     void clientThatStopsReadingIsDisconnectedAndOthersCarryOn() throws Exception {
-        try (SocketChannel silent = SocketChannel.open(qmp.address().socketAddress())) {
+        try (SocketChannel silent = SocketChannel.open(qmp.address().resolve())) {
             silent.write(ByteBuffer.wrap("{\"execute\": \"qmp_capabilities\"}\n".getBytes(StandardCharsets.UTF_8)));
             // Read the greeting and the negotiation reply, then never read again.
             QmpFramer framer = new QmpFramer();
@@ -392,14 +394,14 @@ class QmpServerTest {
         Path sock = dir.resolve("s.sock");
         try (MainLoop loop = new MainLoop()) {
             QmpServer server = new QmpServer(registry, loop, ServerIdentity.CONVERGE);
-            server.listen(new QmpAddress.Unix(sock));
+            server.listen(new UnixSocketAddress(sock));
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))).isEqualTo("rw-------");
             try (QmpClient c = QmpClient.connect("unix:" + sock)) {
                 assertThat(c.execute("query-version").path("qemu").path("major").asInt()).isEqualTo(10);
             }
             // A second server refuses the address while the first answers on it.
             QmpServer second = new QmpServer(registry, loop, ServerIdentity.CONVERGE);
-            assertThatThrownBy(() -> second.listen(new QmpAddress.Unix(sock))).isInstanceOf(IOException.class)
+            assertThatThrownBy(() -> second.listen(new UnixSocketAddress(sock))).isInstanceOf(IOException.class)
                     .hasMessageContaining("a server is answering");
             second.close();
             server.close();
@@ -412,16 +414,16 @@ class QmpServerTest {
         Path sock = dir.resolve("stale.sock");
         // A socket file nobody listens on any more, as a crashed daemon leaves it.
         ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        dead.bind(new QmpAddress.Unix(sock).socketAddress());
+        dead.bind(java.net.UnixDomainSocketAddress.of(sock));
         dead.close();
         assertThat(sock).exists();
         Path regular = Files.writeString(dir.resolve("data"), "precious");
         try (MainLoop loop = new MainLoop(); QmpServer server = new QmpServer(registry, loop, ServerIdentity.CONVERGE)) {
-            server.listen(new QmpAddress.Unix(sock));
-            try (QmpClient c = QmpClient.connect(new QmpAddress.Unix(sock))) {
+            server.listen(new UnixSocketAddress(sock));
+            try (QmpClient c = QmpClient.connect(new UnixSocketAddress(sock))) {
                 assertThat(c.execute("query-commands").isArray()).isTrue();
             }
-            assertThatThrownBy(() -> server.listen(new QmpAddress.Unix(regular))).isInstanceOf(IOException.class)
+            assertThatThrownBy(() -> server.listen(new UnixSocketAddress(regular))).isInstanceOf(IOException.class)
                     .hasMessageContaining("not a socket");
             assertThat(Files.readString(regular)).isEqualTo("precious");
         }
@@ -430,8 +432,8 @@ class QmpServerTest {
     @Test
     void tcpListener() throws Exception {
         try (MainLoop loop = new MainLoop(); QmpServer server = new QmpServer(registry, loop, ServerIdentity.CONVERGE)) {
-            QmpAddress bound = server.listen(QmpAddress.parse("tcp:127.0.0.1:0"));
-            assertThat(((QmpAddress.Tcp) bound).port()).isPositive();
+            SocketAddress bound = server.listen(SocketAddress.parse("tcp:127.0.0.1:0"));
+            assertThat(((InetSocketAddress) bound).port()).isPositive();
             try (QmpClient c = QmpClient.connect(bound.toString())) {
                 assertThat(c.execute("echo", args("{\"value\": [1]}"))).isEqualTo(json("[1]"));
             }

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.converge.qmp.QmpAddress;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.sockets.UnixSocketAddress;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.testing.QmpTestServer;
 import dev.converge.testing.TestTimeouts;
@@ -15,15 +15,17 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** A real peer: socat pipes a QMP session, as operators do by hand. Skipped without socat. */
+@Tag("integration")
 class SocatInteropTest {
     @Test
     void socatSessionOverUnixSocket() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "socat not installed");
         try (QmpTestServer qmp = QmpTestServer.start(new QmpRegistry())) {
-            Path sock = ((QmpAddress.Unix) qmp.address()).path();
+            Path sock = ((UnixSocketAddress) qmp.address()).path();
             Process p = new ProcessBuilder("/usr/bin/socat", "-t", "30", "-", "UNIX-CONNECT:" + sock)
                     .redirectErrorStream(true).start();
             p.getOutputStream().write("""

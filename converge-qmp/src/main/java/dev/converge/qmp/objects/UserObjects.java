@@ -1,19 +1,19 @@
-package dev.converge.nbd.objects;
+package dev.converge.qmp.objects;
 
 import static dev.converge.qmp.schema.Member.optional;
 import static dev.converge.qmp.schema.Member.required;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.converge.nbd.objects.UserObject.AuthzList;
-import dev.converge.nbd.objects.UserObject.AuthzSimple;
-import dev.converge.nbd.objects.UserObject.Endpoint;
-import dev.converge.nbd.objects.UserObject.Format;
-import dev.converge.nbd.objects.UserObject.Policy;
-import dev.converge.nbd.objects.UserObject.Rule;
-import dev.converge.nbd.objects.UserObject.TlsCredsX509;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.objects.UserObject.AuthzList;
+import dev.converge.qmp.objects.UserObject.AuthzSimple;
+import dev.converge.qmp.objects.UserObject.Endpoint;
+import dev.converge.qmp.objects.UserObject.Format;
+import dev.converge.qmp.objects.UserObject.Policy;
+import dev.converge.qmp.objects.UserObject.Rule;
+import dev.converge.qmp.objects.UserObject.TlsCredsX509;
 import dev.converge.qmp.schema.ArrayType;
 import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.CommandSpec;

@@ -1,4 +1,4 @@
-package dev.converge.nbd.server;
+package dev.converge.nbd.transport;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,6 +1,5 @@
-package dev.converge.nbd.server;
+package dev.converge.nbd.wire;
 
-import dev.converge.nbd.wire.IoErrorKind;
 import java.io.IOException;
 
 /**

@@ -1,4 +1,4 @@
-package dev.converge.nbd.objects;
+package dev.converge.qmp.objects;
 
 import java.nio.file.Path;
 import java.util.List;

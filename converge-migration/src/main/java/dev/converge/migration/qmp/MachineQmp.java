@@ -1,9 +1,11 @@
-package dev.converge.migration.machine;
+package dev.converge.migration.qmp;
 
 import static dev.converge.qmp.schema.Member.required;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.RunState;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.schema.BuiltinType;

@@ -1,4 +1,4 @@
-package dev.converge.nbd.server;
+package dev.converge.nbd.transport;
 
 import java.io.Closeable;
 import java.io.IOException;

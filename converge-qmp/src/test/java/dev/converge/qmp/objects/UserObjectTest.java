@@ -1,12 +1,12 @@
-package dev.converge.nbd.objects;
+package dev.converge.qmp.objects;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.converge.nbd.objects.UserObject.AuthzList;
-import dev.converge.nbd.objects.UserObject.AuthzSimple;
-import dev.converge.nbd.objects.UserObject.Format;
-import dev.converge.nbd.objects.UserObject.Policy;
-import dev.converge.nbd.objects.UserObject.Rule;
+import dev.converge.qmp.objects.UserObject.AuthzList;
+import dev.converge.qmp.objects.UserObject.AuthzSimple;
+import dev.converge.qmp.objects.UserObject.Format;
+import dev.converge.qmp.objects.UserObject.Policy;
+import dev.converge.qmp.objects.UserObject.Rule;
 import java.util.List;
 import javax.security.auth.x500.X500Principal;
 import org.junit.jupiter.api.Test;

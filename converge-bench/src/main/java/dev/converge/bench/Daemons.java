@@ -1,0 +1,35 @@
+package dev.converge.bench;
+
+import dev.converge.daemon.launch.ChildDaemon;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The daemons a benchmark runs, as {@link ChildDaemon}s: converged and its peer
+ * qemu-storage-daemon, both driven by the same QMP client so that they are measured alike.
+ */
+public final class Daemons {
+    private Daemons() {
+    }
+
+    /** converged, from the jars next to this benchmark (converge-bench/target/lib). */
+    public static ChildDaemon converged(Path dir, String... extraArgs) throws IOException {
+        return ChildDaemon.converged("converged", dir, List.of(extraArgs));
+    }
+
+    /** qemu-storage-daemon with one QMP monitor on a UNIX socket. */
+    public static ChildDaemon qemuStorageDaemon(Path dir, String... extraArgs) throws IOException {
+        Path socket = dir.resolve("qsd.sock");
+        List<String> cmd = new ArrayList<>(List.of("qemu-storage-daemon",
+                "--chardev", "socket,id=qmp0,path=" + socket + ",server=on,wait=off", "--monitor", "chardev=qmp0"));
+        cmd.addAll(List.of(extraArgs));
+        return ChildDaemon.start("qemu-storage-daemon", cmd, dir, socket);
+    }
+
+    /** Whether an executable is on the PATH (peers are optional: a benchmark says when it skips one). */
+    public static boolean onPath(String exe) {
+        return ChildDaemon.onPath(exe);
+    }
+}

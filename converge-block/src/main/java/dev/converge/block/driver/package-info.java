@@ -1,0 +1,11 @@
+/**
+ * The block drivers converge has built in ({@code file} through FFM POSIX calls, {@code raw},
+ * {@code null-co}, {@code blkdebug}) and how blockdev-add JSON becomes open nodes
+ * ({@link dev.converge.block.driver.BlockdevOpener}, reading options with QEMU's texts through
+ * {@link dev.converge.block.driver.Opts}). Other modules contribute drivers as
+ * {@link dev.converge.block.driver.BlockDriverPlugin}s (converge-nbd's {@code nbd}).
+ *
+ * <p>Owns: talking to storage. Must not: change the graph (the opener hands finished nodes to
+ * {@code BlockGraph} on the main loop), or depend on the modules that plug drivers in.
+ */
+package dev.converge.block.driver;
