@@ -29,7 +29,8 @@ class DemoTest {
                 .contains("RAM digest source = destination        equal")
                 .contains("disk digest source = destination       equal")
                 .contains("demo: moved and verified");
-        assertThat(demoDirs()).as("temporary directories left").isEqualTo(before);
+        // Only new directories count: other demos on this host (other checkouts' tests) come and go meanwhile.
+        assertThat(demoDirs()).as("temporary directories left").isSubsetOf(before);
         assertThat(ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).toList())
                 .as("child processes left").isEmpty();
     }
