@@ -130,8 +130,27 @@ public final class BlockGraph {
      *         nothing is added then
      */
     public BlockNode blockdevAdd(ObjectNode options) {
+        return blockdevAdd(options, dev.converge.block.driver.PreparedOpen.none());
+    }
+
+    /**
+     * The blocking part of a blockdev-add (the preparers of drivers such as nbd: connect and
+     * handshake), for {@link #blockdevAdd(ObjectNode, dev.converge.block.driver.PreparedOpen)}.
+     * Any thread but the main loop; the caller closes the result after the add.
+     */
+    public dev.converge.block.driver.PreparedOpen prepareBlockdevAdd(ObjectNode options) {
+        return dev.converge.block.driver.PreparedOpen.prepare(options, n -> driverPlugins.get(n));
+    }
+
+    /** Whether a blockdev-add of {@code options} has a blocking part ({@link #prepareBlockdevAdd}). Any thread. */
+    public boolean blockdevAddWaitsOnPeers(ObjectNode options) {
+        return dev.converge.block.driver.PreparedOpen.needed(options, n -> driverPlugins.get(n));
+    }
+
+    /** {@link #blockdevAdd(ObjectNode)} with what {@link #prepareBlockdevAdd} made. Main loop. */
+    public BlockNode blockdevAdd(ObjectNode options, dev.converge.block.driver.PreparedOpen prepared) {
         checkMainLoop();
-        BlockdevOpener.Opened opened = BlockdevOpener.open(this, options);
+        BlockdevOpener.Opened opened = BlockdevOpener.open(this, options, prepared);
         for (BlockNode n : opened.created()) {
             nodes.put(n.nodeName(), n);
         }

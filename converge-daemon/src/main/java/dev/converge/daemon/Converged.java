@@ -23,18 +23,21 @@ import picocli.CommandLine.Spec;
         description = "Serves QMP: mirrors disks and migrates memory as jobs of one state machine.",
         sortOptions = false)
 public final class Converged implements Callable<Integer> {
-    @Option(names = "--qmp", paramLabel = "unix:PATH|tcp:HOST:PORT",
-            description = "Serve QMP there (repeatable). UNIX socket files get mode 0600 and are removed on exit.")
+    @Option(names = "--qmp", paramLabel = "unix:PATH|tcp:HOST:PORT[,tls-creds=ID]",
+            description = "Serve QMP there (repeatable). UNIX socket files get mode 0600 and are removed on exit. "
+                    + "tls-creds: TLS with the tls-creds-x509 object ID (endpoint server, see --object); plain TCP on "
+                    + "an address that is not loopback is served with a warning.")
     List<String> qmp = new ArrayList<>();
+
+    @Option(names = "--object", paramLabel = "JSON|[qom-type=]TYPE,id=ID,...",
+            description = "Create a user object at start, as object-add (and QEMU's -object) does, before anything "
+                    + "else (tls-creds-x509, authz-simple, authz-list; repeatable).")
+    List<String> objects = new ArrayList<>();
 
     @Option(names = "--blockdev", paramLabel = "JSON|[driver=]DRIVER,node-name=NAME,...",
             description = "Open a block node at start, as blockdev-add: JSON, or key=value as qemu-storage-daemon "
                     + "(repeatable).")
     List<String> blockdevs = new ArrayList<>();
-
-    @Option(names = "--object", paramLabel = "JSON|[qom-type=]TYPE,id=ID,...",
-            description = "Create an object at start, as object-add (tls-creds-x509, authz-simple, authz-list).")
-    List<String> objects = new ArrayList<>();
 
     @Option(names = "--nbd-server", paramLabel = "addr.type=inet,addr.host=HOST,addr.port=PORT|addr.type=unix,addr.path=PATH[,tls-creds=ID][,tls-authz=ID][,max-connections=N]",
             description = "Start the NBD server, as qemu-storage-daemon's --nbd-server (nbd-server-start).")
@@ -102,11 +105,35 @@ public final class Converged implements Callable<Integer> {
             return 0;
         }
         List<SocketAddress> addresses = new ArrayList<>();
+        java.util.Map<SocketAddress, String> tls = new java.util.HashMap<>();
         for (String a : qmp) {
             try {
-                addresses.add(SocketAddress.parse(a));
+                // tls-creds=ID is the listener's option (QEMU's chardev), not the address's: taken out first.
+                String creds = null;
+                StringBuilder rest = new StringBuilder();
+                for (String part : a.split(",")) {
+                    if (part.startsWith("tls-creds=")) {
+                        creds = part.substring("tls-creds=".length());
+                    } else {
+                        rest.append(rest.isEmpty() ? "" : ",").append(part);
+                    }
+                }
+                SocketAddress address = SocketAddress.parse(rest.toString());
+                addresses.add(address);
+                if (creds != null) {
+                    tls.put(address, creds);
+                }
             } catch (QmpException e) {
                 System.err.println("converged: --qmp " + a + ": " + e.getMessage());
+                return 2;
+            }
+        }
+        List<String> objectJson = new ArrayList<>();
+        for (String o : objects) {
+            try {
+                objectJson.add(objectJson(o));
+            } catch (IllegalArgumentException e) {
+                System.err.println("converged: --object " + o + ": " + e.getMessage());
                 return 2;
             }
         }
@@ -146,7 +173,7 @@ public final class Converged implements Callable<Integer> {
         }
         Daemon daemon;
         try {
-            daemon = Daemon.start(new DaemonConfig(addresses, List.of(), machineConfig, qsd.calls()));
+            daemon = Daemon.start(new DaemonConfig(addresses, List.of(), machineConfig, objectJson, tls, qsd.calls()));
         } catch (DaemonStartException e) {
             System.err.println("converged: " + e.getMessage());
             if (pid != null) {
@@ -244,5 +271,36 @@ public final class Converged implements Callable<Integer> {
     public static void main(String[] args) {
         int code = new CommandLine(new Converged()).execute(args);
         System.exit(code);
+    }
+
+    /**
+     * The object-add JSON of an {@code --object} in QEMU's option syntax: the type, then
+     * KEY=VALUE pairs; on/off (and yes/no, true/false) become booleans.
+     */
+    static String objectJson(String option) {
+        if (option.stripLeading().startsWith("{")) {
+            return option; // JSON, as object-add takes it
+        }
+        String[] parts = option.split(",");
+        com.fasterxml.jackson.databind.node.ObjectNode o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
+                .objectNode();
+        for (int i = 0; i < parts.length; i++) {
+            int eq = parts[i].indexOf('=');
+            if (i == 0 && eq < 0) {
+                o.put("qom-type", parts[i]);
+                continue;
+            }
+            if (eq <= 0) {
+                throw new IllegalArgumentException("'" + parts[i] + "' (expected: KEY=VALUE)");
+            }
+            String k = parts[i].substring(0, eq);
+            String v = parts[i].substring(eq + 1);
+            switch (v) {
+                case "on", "yes", "true" -> o.put(k, true);
+                case "off", "no", "false" -> o.put(k, false);
+                default -> o.put(k, v);
+            }
+        }
+        return o.toString();
     }
 }

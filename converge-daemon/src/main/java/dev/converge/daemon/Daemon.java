@@ -56,6 +56,8 @@ public final class Daemon implements AutoCloseable {
     private final BlockQmp blockQmp;
     private final TransactionQmp transactions;
     private final NbdQmp nbd;
+    /** tls-creds-x509 and authz objects (object-add, --object); NBD's TLS and QMP's. */
+    private final UserObjects objects = new UserObjects();
     /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
     private volatile MigrationModule migration;
     private final List<SocketAddress> listening = new ArrayList<>();
@@ -81,8 +83,7 @@ public final class Daemon implements AutoCloseable {
         transactions.register();
         mirrors.registerTransactionAction(transactions);
 
-        UserObjects objects = new UserObjects(); // tls-creds-x509 and authz objects, for every TLS user
-        objects.register(registry);              // object-add, object-del
+        objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }
@@ -96,6 +97,9 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(DaemonConfig config) {
         Daemon d = new Daemon();
         try {
+            for (String json : config.objects()) {
+                d.mainLoop.call(() -> d.objectAdd(json));
+            }
             for (String json : config.blockdevs()) {
                 d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
             }
@@ -104,7 +108,8 @@ public final class Daemon implements AutoCloseable {
             }
             d.installMigration(config.machine());
             for (SocketAddress address : config.qmp()) {
-                d.listening.add(d.server.listen(address));
+                String creds = config.qmpTls().get(address);
+                d.listening.add(d.server.listen(address, creds == null ? null : d.mainLoop.call(() -> d.qmpTls(creds))));
             }
         } catch (DaemonStartException e) {
             d.close();
@@ -118,6 +123,34 @@ public final class Daemon implements AutoCloseable {
         }
         log.info("converged serving QMP on {}", d.listening);
         return d;
+    }
+
+    /** object-add with the JSON of {@code --object}, as a client's would run. Main loop. */
+    private Void objectAdd(String json) {
+        com.fasterxml.jackson.databind.JsonNode n;
+        try {
+            n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw QmpException.generic("Invalid JSON in --object: %s", e.getOriginalMessage());
+        }
+        dev.converge.qmp.schema.CommandSpec spec = registry.command("object-add").orElseThrow();
+        spec.handler().handle(new dev.converge.qmp.Args(dev.converge.qmp.schema.SchemaValidator.validateArguments(spec,
+                (com.fasterxml.jackson.databind.node.ObjectNode) n)));
+        return null;
+    }
+
+    /** The TLS of a QMP listener from tls-creds object {@code id} (endpoint server, as QEMU's chardev requires). */
+    private QmpServer.Tls qmpTls(String id) {
+        dev.converge.qmp.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(id);
+        if (creds.endpoint() != dev.converge.qmp.objects.UserObject.Endpoint.SERVER) {
+            throw QmpException.generic("Expecting TLS credentials with a server endpoint");
+        }
+        try {
+            return new QmpServer.Tls(dev.converge.nbd.transport.NbdTlsConfig.sslContext(creds.dir(),
+                    dev.converge.nbd.transport.NbdTlsConfig.Endpoint.SERVER), creds.verifyPeer());
+        } catch (IOException e) {
+            throw QmpException.generic("Unable to load TLS credentials '%s': %s", id, e.getMessage());
+        }
     }
 
     /**

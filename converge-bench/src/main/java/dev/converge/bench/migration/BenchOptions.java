@@ -22,20 +22,22 @@ import java.util.Set;
  * @param aids       how pattern runs: plainly ("none"), and with each capability that helps a fast guest converge
  *                   (both sides, default parameters); all three by default
  * @param rateMatch  whether converge runs pattern once more paced at the dirty rate QEMU's guest showed
+ * @param verifyCost whether converge runs each plain scenario once more with x-converge-verify off
  */
 public record BenchOptions(long memory, List<Workload> workloads, List<Long> downtimes, Set<String> sides,
-        Optional<QemuGuest.Accel> accel, Duration maxTime, List<ConvergenceAid> aids, boolean rateMatch) {
+        Optional<QemuGuest.Accel> accel, Duration maxTime, List<ConvergenceAid> aids, boolean rateMatch,
+        boolean verifyCost) {
     /** Side names accepted by {@code --sides}. */
     public static final Set<String> SIDES = Set.of("converge", "qemu");
 
     static final String USAGE = "usage: MigrationBench [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50]"
             + " [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS] [--aids none,auto-converge,dirty-limit]"
-            + " [--rate-match yes|no]";
+            + " [--rate-match yes|no] [--verify-cost yes|no]";
 
     /** The defaults the issue asks for: 2 GiB, idle and pattern, 300 and 50 ms, both sides. */
     public static BenchOptions defaults() {
         return new BenchOptions(2L << 30, List.of(Workload.IDLE, Workload.PATTERN), List.of(300L, 50L),
-                new LinkedHashSet<>(List.of("converge", "qemu")), Optional.empty(), Duration.ofSeconds(120), List.of(ConvergenceAid.values()), true);
+                new LinkedHashSet<>(List.of("converge", "qemu")), Optional.empty(), Duration.ofSeconds(120), List.of(ConvergenceAid.values()), true, true);
     }
 
     /**
@@ -53,6 +55,7 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
         Duration maxTime = o.maxTime;
         List<ConvergenceAid> aids = o.aids;
         boolean rateMatch = o.rateMatch;
+        boolean verifyCost = o.verifyCost;
         for (int i = 0; i < args.length; i++) {
             String opt = args[i];
             if (i + 1 >= args.length) {
@@ -85,13 +88,18 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
                     case "no" -> false;
                     default -> throw new IllegalArgumentException("--rate-match: '" + v + "' (expected: yes, no)");
                 };
+                case "--verify-cost" -> verifyCost = switch (v) {
+                    case "yes" -> true;
+                    case "no" -> false;
+                    default -> throw new IllegalArgumentException("--verify-cost: '" + v + "' (expected: yes, no)");
+                };
                 default -> throw new IllegalArgumentException("unknown option '" + opt + "' (" + USAGE + ")");
             }
         }
         if (memory % GuestImage.PAGE_SIZE != 0 || memory <= GuestImage.PATTERN_START || memory > GuestImage.MAX_RAM_END) {
             throw new IllegalArgumentException("--memory: " + memory + " bytes (expected: whole pages, above 1M, at most 3584M)");
         }
-        return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime, aids, rateMatch);
+        return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime, aids, rateMatch, verifyCost);
     }
 
     /**

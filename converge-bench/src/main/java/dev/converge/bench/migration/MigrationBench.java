@@ -18,7 +18,9 @@ import java.util.stream.Stream;
  * sent, throughput and passes per side and converge's total time ÷ QEMU's.
  * <p>
  * Usage: {@code ./bin/bench migration [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50]
- * [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS]}. A side that cannot run (QEMU
+ * [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS] [--verify-cost yes|no]}; with
+ * {@code --verify-cost yes} (the default) converge runs each plain scenario once more with
+ * {@code x-converge-verify} off, so the table shows what the verified stream costs. A side that cannot run (QEMU
  * not installed, converged without migration yet) is reported as unavailable and the other still runs.
  * Every process started is killed when the run ends, by the launchers' close and, on an abrupt
  * exit, by a shutdown hook ({@link ProcessReaper}).
@@ -69,6 +71,17 @@ public final class MigrationBench {
                 if (!pattern || options.aids().contains(ConvergenceAid.NONE)) {
                     Map<String, Outcome> bySide = runSides(options, scenario, run, accel, dir, reaper, unavailable, "");
                     rows.add(new ReportTable.Row(w, downtime, bySide));
+                    if (options.verifyCost() && options.sides().contains(ReportTable.OURS)) {
+                        // What verification costs: converge once more with x-converge-verify off, in the same run.
+                        String variant = " (x-converge-verify off)";
+                        Map<String, Outcome> m = new LinkedHashMap<>();
+                        m.put(ReportTable.OURS, runLogged(ReportTable.OURS, scenario.withVerify(false), run, accel, dir, reaper,
+                                variant));
+                        if (bySide.containsKey(ReportTable.PEER)) {
+                            m.put(ReportTable.PEER, bySide.get(ReportTable.PEER));
+                        }
+                        rows.add(new ReportTable.Row(w, downtime, m, variant));
+                    }
                     // Like with like: QEMU's guest dirties memory at the pace of a write-protect fault per
                     // page per pass; run converge once more with the dirty rate QEMU reported (also when
                     // QEMU did not converge: the rate is what it showed while active).

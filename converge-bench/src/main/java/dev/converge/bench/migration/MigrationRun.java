@@ -96,6 +96,11 @@ public final class MigrationRun {
 
         src.execute("migrate-set-capabilities", scenario.aid().capability() == null ? eventsOn()
                 : capabilities("events", scenario.aid().capability()));
+        if (!scenario.verify()) {
+            // Only converge knows it; the verification-cost row runs only on converge's side.
+            src.execute("migrate-set-capabilities", JSON.objectNode().set("capabilities", JSON.arrayNode()
+                    .add(JSON.objectNode().put("capability", "x-converge-verify").put("state", false))));
+        }
         src.execute("migrate-set-parameters", JSON.objectNode().put("downtime-limit", scenario.downtimeMs())
                 .put("max-bandwidth", Scenario.UNLIMITED_BANDWIDTH));
         src.drainEvents();

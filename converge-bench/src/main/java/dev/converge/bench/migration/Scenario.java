@@ -12,22 +12,29 @@ import java.time.Duration;
  * @param dirtyRate   bytes per second converge's guest dirties (its {@code dirty-rate=}), 0 for as fast as it can;
  *                    the rate-matched row sets QEMU's measured rate here (QEMU's guest ignores it)
  * @param aid         the capability that helps a fast guest converge, turned on at the source (default parameters)
+ * @param verify      whether converge's stream is verified (capability x-converge-verify, on by default); off
+ *                    only for the row that shows what verification costs
  */
 public record Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime, long dirtyRate,
-        ConvergenceAid aid) {
+        ConvergenceAid aid, boolean verify) {
     /** A scenario whose guest dirties memory as fast as it can. */
     public Scenario(Workload workload, long memory, long downtimeMs, Duration maxTime) {
-        this(workload, memory, downtimeMs, maxTime, 0, ConvergenceAid.NONE);
+        this(workload, memory, downtimeMs, maxTime, 0, ConvergenceAid.NONE, true);
     }
 
     /** The same scenario with converge's guest paced at {@code bytesPerSecond}. */
     public Scenario withDirtyRate(long bytesPerSecond) {
-        return new Scenario(workload, memory, downtimeMs, maxTime, bytesPerSecond, aid);
+        return new Scenario(workload, memory, downtimeMs, maxTime, bytesPerSecond, aid, verify);
     }
 
     /** The same scenario with {@code a} on. */
     public Scenario withAid(ConvergenceAid a) {
-        return new Scenario(workload, memory, downtimeMs, maxTime, dirtyRate, java.util.Objects.requireNonNull(a));
+        return new Scenario(workload, memory, downtimeMs, maxTime, dirtyRate, java.util.Objects.requireNonNull(a), verify);
+    }
+
+    /** The same scenario with converge's stream verification on or off. */
+    public Scenario withVerify(boolean on) {
+        return new Scenario(workload, memory, downtimeMs, maxTime, dirtyRate, aid, on);
     }
 
     /**

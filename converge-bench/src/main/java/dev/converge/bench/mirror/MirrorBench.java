@@ -27,12 +27,15 @@ import java.util.Set;
  * time to READY, MB/s of allocated data;</li>
  * <li>{@code cp}: both images copied by {@code cp --sparse=always};</li>
  * <li>{@code writer}: the full image mirrored while a writer writes 64 KiB random blocks at a fixed
- * rate into the source node through an NBD export of it, in both copy modes.</li>
+ * rate into the source node through an NBD export of it, in both copy modes;</li>
+ * <li>{@code fio}: the full image mirrored 1 s into an {@code fio --ioengine=nbd} writer (64 KiB random
+ * writes, iodepth 1, paced at the write rate) on the source's export, in both copy modes; reports the
+ * guest's longest write, p99 and worst 250 ms window from blockdev-mirror to BLOCK_JOB_COMPLETED.</li>
  * </ul>
  * Every run ends with the target compared byte for byte with the source. The page cache is warm
  * for both sides (the sources were just written; each side first runs once uncounted); measured
  * runs alternate which side goes first.
- * Usage: {@code ./bin/bench mirror [--size 4G] [--dir DIR] [--cases full,sparse,cp,writer]
+ * Usage: {@code ./bin/bench mirror [--size 4G] [--dir DIR] [--cases full,sparse,cp,writer,fio]
  * [--write-rate 50M] [--runs 3] [--ready-timeout SECONDS]}.
  */
 public final class MirrorBench {
@@ -98,7 +101,7 @@ public final class MirrorBench {
     /** Bytes the chosen cases need on disk at once: the sources plus one target. */
     static long spaceNeeded(MirrorOptions o) {
         boolean full = o.cases().contains(MirrorCase.FULL) || o.cases().contains(MirrorCase.CP)
-                || o.cases().contains(MirrorCase.WRITER);
+                || o.cases().contains(MirrorCase.WRITER) || o.cases().contains(MirrorCase.FIO);
         boolean sparse = o.cases().contains(MirrorCase.SPARSE) || o.cases().contains(MirrorCase.CP);
         long sources = (full ? o.size() : 0) + (sparse ? sparseAllocated(o.size()) : 0);
         long target = full ? o.size() : sparseAllocated(o.size());
@@ -122,7 +125,7 @@ public final class MirrorBench {
         header.append(String.format(Locale.ROOT, "mirror benchmark: image size %s, %d measured run(s) per side, dir %s (%s)%n",
                 Sizes.human(options.size()), options.runs(), options.dir(), Files.getFileStore(options.dir()).type()));
         boolean needFull = options.cases().contains(MirrorCase.FULL) || options.cases().contains(MirrorCase.CP)
-                || options.cases().contains(MirrorCase.WRITER);
+                || options.cases().contains(MirrorCase.WRITER) || options.cases().contains(MirrorCase.FIO);
         boolean needSparse = options.cases().contains(MirrorCase.SPARSE) || options.cases().contains(MirrorCase.CP);
         if (needFull) {
             full = prepare("full", () -> Images.full(work.resolve("full.img"), options.size(), 42));
@@ -166,6 +169,15 @@ public final class MirrorBench {
                 out.add(mirrorRow("writer", full, mode, options.writeRate()));
             }
         }
+        if (options.cases().contains(MirrorCase.FIO)) {
+            header.append(String.format(Locale.ROOT, "fio: fio --ioengine=nbd --rw=randwrite --bs=64k --iodepth=1 --rate=%s/s"
+                    + " into the source's NBD export (UNIX socket), blockdev-mirror 1 s after it started, soft cancel at READY;"
+                    + " writer figures over the writes in flight from blockdev-mirror to BLOCK_JOB_COMPLETED%n",
+                    Sizes.human(options.writeRate())));
+            for (CopyMode mode : CopyMode.values()) {
+                out.add(mirrorRow("fio", full, mode, options.writeRate()));
+            }
+        }
         return MirrorReport.format(header.toString(), out);
     }
 
@@ -181,7 +193,7 @@ public final class MirrorBench {
         for (Side s : Side.values()) {
             if (!absent.containsKey(s) && !warm.contains(s)) {
                 progress.printf("%s: warm-up run (not counted)...%n", s.label());
-                RunOutcome o = runOnce(s, image, mode, 0);
+                RunOutcome o = runOnce(s, image, mode, 0, false);
                 progress.printf("  %s%n", o.summary());
                 warm.add(s);
             }
@@ -194,7 +206,9 @@ public final class MirrorBench {
                     continue; // an unavailable side says so once per row, it is not retried
                 }
                 progress.printf("%s %s %s run %d...%n", name, mode.wireName(), s.label(), r + 1);
-                RunOutcome o = runOnce(s, image, mode, writeRate);
+                RunOutcome o = name.equals("fio") && !FioWriter.available()
+                        ? new RunOutcome.Unavailable("fio not installed (apt-get install fio)")
+                        : runOnce(s, image, mode, writeRate, name.equals("fio"));
                 progress.printf("  %s%n", o.summary());
                 mine.add(o);
             }
@@ -204,7 +218,7 @@ public final class MirrorBench {
         return new MirrorReport.Row(name, mode, image.allocated(), bySide);
     }
 
-    private RunOutcome runOnce(Side side, Images.Image image, CopyMode mode, long writeRate)
+    private RunOutcome runOnce(Side side, Images.Image image, CopyMode mode, long writeRate, boolean fio)
             throws IOException, InterruptedException {
         DaemonSlot slot = slots.get(side);
         MirrorRun runner;
@@ -215,7 +229,7 @@ public final class MirrorBench {
             return new RunOutcome.Failed(side.label() + " did not start: " + e.getMessage());
         }
         RunOutcome o = runner.run(new MirrorRun.Spec(image, work.resolve("target.img"), mode, writeRate, slot.nbdSocket(),
-                options.readyTimeout(), seed++));
+                options.readyTimeout(), seed++, fio));
         if (o instanceof RunOutcome.Failed || o instanceof RunOutcome.NotReady) {
             slot.discard(); // it may have left nodes or an export behind: the next run gets a fresh daemon
         }

@@ -13,7 +13,12 @@ public enum MirrorCase {
     /** {@code cp --sparse=always} of both images: the baseline without a daemon. */
     CP("cp"),
     /** Mirror of the full image while a writer writes into the source at a fixed rate, in both copy modes. */
-    WRITER("writer");
+    WRITER("writer"),
+    /**
+     * Mirror of the full image started 1 s into an fio writer through the source's NBD export, in
+     * both copy modes: the guest's longest write, p99 and worst 250 ms window (issue 13).
+     */
+    FIO("fio");
 
     private final String wireName;
 

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The benchmark's command line: {@code [--size 4G] [--dir DIR] [--cases full,sparse,cp,writer]
+ * The benchmark's command line: {@code [--size 4G] [--dir DIR] [--cases full,sparse,cp,writer,fio]
  * [--write-rate 50M] [--runs 3] [--ready-timeout SECONDS]}.
  *
  * @param size         size of each image in bytes (a multiple of 1 MiB)
@@ -19,7 +19,7 @@ import java.util.Set;
  * @param readyTimeout how long a mirror may take to become READY before it is reported "not ready"
  */
 public record MirrorOptions(long size, Path dir, Set<MirrorCase> cases, long writeRate, int runs, Duration readyTimeout) {
-    static final String USAGE = "usage: MirrorBench [--size 4G] [--dir DIR] [--cases full,sparse,cp,writer]"
+    static final String USAGE = "usage: MirrorBench [--size 4G] [--dir DIR] [--cases full,sparse,cp,writer,fio]"
             + " [--write-rate 50M] [--runs 3] [--ready-timeout SECONDS]";
 
     /** Canonical checks. */
@@ -28,7 +28,7 @@ public record MirrorOptions(long size, Path dir, Set<MirrorCase> cases, long wri
             throw new IllegalArgumentException("--size: " + size + " bytes (expected: a positive multiple of 1 MiB)");
         }
         if (cases.isEmpty()) {
-            throw new IllegalArgumentException("--cases: empty (expected: some of full, sparse, cp, writer)");
+            throw new IllegalArgumentException("--cases: empty (expected: some of full, sparse, cp, writer, fio)");
         }
         if (runs < 1) {
             throw new IllegalArgumentException("--runs: " + runs + " (expected: at least 1)");

@@ -79,9 +79,43 @@ public final class MirrorReport {
             }
             out.append('\n');
         }
+        out.append(guestTable(rows));
         out.append("\nREADY ms = median over the runs of the time from blockdev-mirror's reply to BLOCK_JOB_READY"
                 + " (cp: the whole copy); MB/s = allocated bytes ÷ median time (10^6 B/s); ratio above 1 means converged is faster\n");
         notes.forEach(n -> out.append("  ").append(n).append('\n'));
+        return out.toString();
+    }
+
+    /**
+     * For rows with fio figures: per side, the longest guest write over the runs, the median p99
+     * and the worst 250 ms window over the runs, against the write rate asked for.
+     */
+    static String guestTable(List<Row> rows) {
+        StringBuilder out = new StringBuilder();
+        for (Row row : rows) {
+            for (Map.Entry<String, List<RunOutcome>> e : row.bySide().entrySet()) {
+                double[] longest = e.getValue().stream().filter(o -> o instanceof RunOutcome.Ready r && r.fio() != null)
+                        .mapToDouble(o -> ((RunOutcome.Ready) o).fio().longestMs()).sorted().toArray();
+                if (longest.length == 0) {
+                    continue;
+                }
+                double[] p99 = e.getValue().stream().filter(o -> o instanceof RunOutcome.Ready r && r.fio() != null)
+                        .mapToDouble(o -> ((RunOutcome.Ready) o).fio().p99Ms()).sorted().toArray();
+                double worst = e.getValue().stream().filter(o -> o instanceof RunOutcome.Ready r && r.fio() != null)
+                        .mapToDouble(o -> ((RunOutcome.Ready) o).fio().worstWindowMiBs()).min().orElse(0);
+                if (out.isEmpty()) {
+                    out.append(String.format(Locale.ROOT, "%n%-7s %-15s %-20s %5s %14s %12s %22s%n", "guest", "copy-mode", "side",
+                            "runs", "longest ms", "p99 ms", "worst 250 ms, MiB/s"));
+                }
+                out.append(String.format(Locale.ROOT, "%-7s %-15s %-20s %5d %14.1f %12.2f %22.1f%n", row.name(),
+                        row.mode().wireName(), e.getKey(), longest.length, longest[longest.length - 1], p99[p99.length / 2],
+                        worst));
+            }
+        }
+        if (!out.isEmpty()) {
+            out.append("longest = the longest write of all runs; p99 = median over the runs; worst 250 ms = the worst window"
+                    + " of all runs; writes in flight between blockdev-mirror and BLOCK_JOB_COMPLETED\n");
+        }
         return out.toString();
     }
 

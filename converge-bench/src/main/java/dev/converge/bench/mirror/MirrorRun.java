@@ -11,8 +11,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One mirror run on one daemon, with the same QMP sequence for converged and qemu-storage-daemon:
@@ -49,10 +51,21 @@ final class MirrorRun {
      * @param nbdSocket   the NBD server's UNIX socket when there is a writer
      * @param readyWithin how long to wait for BLOCK_JOB_READY
      * @param seed        the writer's random seed
+     * @param fio         the writer is fio (started {@link #FIO_HEAD_START} before the mirror, kept
+     *                    until the job completed), not the built-in paced writer
      */
     record Spec(Images.Image source, Path target, CopyMode mode, long writeRate, Path nbdSocket, Duration readyWithin,
-            long seed) {
+            long seed, boolean fio) {
+        Spec(Images.Image source, Path target, CopyMode mode, long writeRate, Path nbdSocket, Duration readyWithin,
+                long seed) {
+            this(source, target, mode, writeRate, nbdSocket, readyWithin, seed, false);
+        }
     }
+
+    /** How long fio writes before blockdev-mirror (the 1 s). */
+    static final Duration FIO_HEAD_START = Duration.ofSeconds(1);
+    /** How long fio goes on writing after the job completed (its tail shows the end's stalls). */
+    static final Duration FIO_TAIL = Duration.ofMillis(500);
 
     /** Arrival times (System.nanoTime) of the events of a connection, by "EVENT/device". */
     static final class EventClock {
@@ -101,7 +114,7 @@ final class MirrorRun {
             } finally {
                 removeNodes();
             }
-            if (outcome instanceof RunOutcome.Ready) {
+            if (outcome instanceof RunOutcome.Ready r && r.fio() == null) { // the fio case checked its own
                 long diff = FileCompare.firstDifference(spec.source().path(), spec.target());
                 if (diff >= 0) {
                     return new RunOutcome.Failed("target differs from source at byte " + diff);
@@ -125,6 +138,9 @@ final class MirrorRun {
     }
 
     private RunOutcome mirror(Spec spec) throws IOException, InterruptedException {
+        if (spec.fio()) {
+            return mirrorUnderFio(spec);
+        }
         PacedWriter writer = null;
         boolean serving = false;
         boolean exported = false;
@@ -174,6 +190,80 @@ final class MirrorRun {
                 } catch (IOException e) {
                     // the run already failed for another reason, which is what the report shows
                     System.err.println("writer: " + e.getMessage());
+                }
+            }
+            stopServing(serving, exported);
+        }
+    }
+
+    /**
+     * The fio case: export, fio for {@link #FIO_HEAD_START}, blockdev-mirror, READY, soft cancel,
+     * COMPLETED, fio for {@link #FIO_TAIL} more; the writer's figures are those of the writes in
+     * flight between blockdev-mirror and BLOCK_JOB_COMPLETED (start, copy, READY and the end).
+     */
+    private RunOutcome mirrorUnderFio(Spec spec) throws IOException, InterruptedException {
+        FioWriter fio = null;
+        boolean serving = false;
+        boolean exported = false;
+        try {
+            qmp.execute("nbd-server-start", obj().set("addr", obj().put("type", "unix")
+                    .set("data", obj().put("path", spec.nbdSocket().toString()))));
+            serving = true;
+            qmp.execute("block-export-add", obj().put("type", "nbd").put("id", EXPORT).put("node-name", "src")
+                    .put("writable", true));
+            exported = true;
+            fio = FioWriter.start(spec.nbdSocket(), "src", spec.writeRate(), spec.source().size(),
+                    spec.target().resolveSibling("fio-" + spec.seed()));
+            LockSupport.parkNanos(FIO_HEAD_START.toNanos());
+            if (!fio.alive()) {
+                return new RunOutcome.Failed("fio ended before the mirror started: " + fio.stop().size() + " writes");
+            }
+            long startMillis = System.currentTimeMillis();
+            qmp.execute("blockdev-mirror", obj().put("job-id", JOB).put("device", "src").put("target", "tgt")
+                    .put("sync", "full").put("copy-mode", spec.mode().wireName()));
+            long replied = System.nanoTime();
+            JsonNode first;
+            try {
+                first = qmp.awaitEvent(e -> JOB.equals(deviceOf(e)) && isOneOf(e, "BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED",
+                        "BLOCK_JOB_CANCELLED"), spec.readyWithin());
+            } catch (QmpTimeoutException e) {
+                qmp.execute("block-job-cancel", obj().put("device", JOB).put("force", true));
+                qmp.awaitEvent(ev -> JOB.equals(deviceOf(ev)) && isOneOf(ev, "BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"),
+                        CONTROL);
+                return new RunOutcome.NotReady(spec.readyWithin().toSeconds(), null);
+            }
+            if (!first.path("event").asText().equals("BLOCK_JOB_READY")) {
+                return new RunOutcome.Failed("job ended before READY: " + first);
+            }
+            Long arrived = clock.arrival("BLOCK_JOB_READY", JOB);
+            long readyNanos = Math.max(0, (arrived != null ? arrived : System.nanoTime()) - replied);
+            long cancelMillis = System.currentTimeMillis();
+            qmp.execute("block-job-cancel", obj().put("device", JOB));
+            JsonNode done = qmp.awaitEvent(e -> JOB.equals(deviceOf(e)) && isOneOf(e, "BLOCK_JOB_COMPLETED",
+                    "BLOCK_JOB_CANCELLED"), CONTROL);
+            long endMillis = System.currentTimeMillis();
+            if (done.path("data").has("error") || !done.path("event").asText().equals("BLOCK_JOB_COMPLETED")) {
+                return new RunOutcome.Failed("soft cancel after READY did not complete cleanly: " + done);
+            }
+            LockSupport.parkNanos(FIO_TAIL.toNanos());
+            List<WriterLatency.Sample> samples = fio.stop();
+            fio = null;
+            // The soft cancel leaves the target a copy of the source at its drain point, and fio
+            // wrote on: bytes written by writes that completed after the cancel was sent may
+            // differ, everything else must be equal.
+            long diff = FileCompare.firstDifference(spec.source().path(), spec.target(),
+                    WriterLatency.writtenSince(samples, cancelMillis));
+            if (diff >= 0) {
+                return new RunOutcome.Failed("target differs from source at byte " + diff
+                        + " (outside the writes after the cancel)");
+            }
+            return new RunOutcome.Ready(readyNanos, null, WriterLatency.of(samples, startMillis, endMillis));
+        } finally {
+            if (fio != null) {
+                try {
+                    fio.stop();
+                } catch (IOException e) {
+                    System.err.println("fio: " + e.getMessage());
                 }
             }
             stopServing(serving, exported);

@@ -11,13 +11,21 @@ public sealed interface RunOutcome {
      * The mirror became READY, was soft-cancelled, and the target equals the source.
      *
      * @param readyNanos from the reply to blockdev-mirror to the BLOCK_JOB_READY event (for cp: the whole copy)
-     * @param writer     what the writer did during the run, or null without a writer
+     * @param writer     what the paced writer did during the run, or null without one
+     * @param fio          what fio saw from blockdev-mirror to BLOCK_JOB_COMPLETED, or null without fio
      */
-    record Ready(long readyNanos, PacedWriter.Figures writer) implements RunOutcome {
+    record Ready(long readyNanos, PacedWriter.Figures writer, WriterLatency.Stats fio) implements RunOutcome {
+        Ready(long readyNanos, PacedWriter.Figures writer) {
+            this(readyNanos, writer, null);
+        }
+
         @Override
         public String summary() {
             String w = writer == null ? "" : String.format(Locale.ROOT, "; writer %d × 64 KiB at %.1f MiB/s",
                     writer.writes(), writer.mibPerSecond());
+            if (fio != null) {
+                w += "; fio during the mirror: " + fio.summary();
+            }
             return String.format(Locale.ROOT, "ready in %.1f ms, target == source%s", readyNanos / 1e6, w);
         }
     }

@@ -27,7 +27,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * NBD throughput of our server against qemu-nbd, measured in one run with the same peer (nbdcopy)
- * and the same image: read (export → null:) and write (file → export); then 4 KiB random reads at
+ * and the same image: read (export → null:) and write (file → export), with nbdcopy's defaults (4
+ * connections where the server offers multi-conn) and, as read1/write1, with {@code --connections=1};
+ * then 4 KiB random reads at
  * queue depth 16 (fio's nbd engine, when fio is installed). N runs of each, the two servers' runs
  * alternating; best and median reported.
  * <p>
@@ -36,7 +38,7 @@ import java.util.concurrent.TimeUnit;
  * file, writeback cache, shared by up to 8 connections (nbdcopy opens 4 by default).
  * <p>
  * Usage: {@code NbdBench [size-MiB (default 1024)] [runs (default 3)] [work-dir (default a temp dir)]
- * [phases (default read,write,randread)]}
+ * [phases (default read,write,read1,write1,randread)]}
  */
 public final class NbdBench {
     private NbdBench() {
@@ -50,10 +52,11 @@ public final class NbdBench {
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         Path work = args.length > 2 ? Files.createDirectories(Path.of(args[2]))
                 : Files.createTempDirectory("nbd-bench");
-        List<String> phases = args.length > 3 ? List.of(args[3].split(",")) : List.of("read", "write", "randread");
+        List<String> all = List.of("read", "write", "read1", "write1", "randread");
+        List<String> phases = args.length > 3 ? List.of(args[3].split(",")) : all;
         for (String ph : phases) {
-            if (!List.of("read", "write", "randread").contains(ph)) {
-                System.err.println("unknown phase '" + ph + "' (expected: read, write, randread)");
+            if (!all.contains(ph)) {
+                System.err.println("unknown phase '" + ph + "' (expected: " + String.join(", ", all) + ")");
                 System.exit(2);
             }
         }
@@ -107,6 +110,10 @@ public final class NbdBench {
                             double v = switch (dir) {
                                 case "read" -> copy(srv, dir, i, size, "nbdcopy", urls.get(srv), "null:");
                                 case "write" -> copy(srv, dir, i, size, "nbdcopy", source.toString(), urls.get(srv));
+                                case "read1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1", urls.get(srv),
+                                        "null:");
+                                case "write1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1",
+                                        source.toString(), urls.get(srv));
                                 default -> randomRead(srv, i, size, urls.get(srv));
                             };
                             samples.computeIfAbsent(dir, d -> new LinkedHashMap<>())

@@ -19,15 +19,17 @@ class BenchOptionsTest {
         assertThat(o.accel()).isEmpty();
         assertThat(o.aids()).containsExactly(ConvergenceAid.NONE, ConvergenceAid.AUTO_CONVERGE, ConvergenceAid.DIRTY_LIMIT);
         assertThat(o.rateMatch()).isTrue();
+        assertThat(o.verifyCost()).isTrue();
     }
 
     @Test
     void parsesEveryOption() {
         BenchOptions o = BenchOptions.parse("--memory", "512M", "--workloads", "pattern", "--downtimes", "10,20,30",
-                "--sides", "qemu", "--accel", "tcg", "--timeout", "7", "--aids", "dirty-limit", "--rate-match", "no");
+                "--sides", "qemu", "--accel", "tcg", "--timeout", "7", "--aids", "dirty-limit", "--rate-match", "no",
+                "--verify-cost", "no");
         assertThat(o).isEqualTo(new BenchOptions(512L << 20, List.of(Workload.PATTERN), List.of(10L, 20L, 30L),
                 new java.util.LinkedHashSet<>(List.of("qemu")), Optional.of(QemuGuest.Accel.TCG), Duration.ofSeconds(7),
-                List.of(ConvergenceAid.DIRTY_LIMIT), false));
+                List.of(ConvergenceAid.DIRTY_LIMIT), false, false));
     }
 
     @Test

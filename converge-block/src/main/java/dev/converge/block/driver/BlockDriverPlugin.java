@@ -14,12 +14,36 @@ import java.util.Objects;
  * @param name    the driver name, as in {@code "driver": NAME}
  * @param options the driver's own members (the BlockdevOptions variant, e.g. BlockdevOptionsNbd)
  * @param opener  opens a node from those members
+ * @param preparer the blocking part of opening (a connect and handshake), run off the main loop
+ *                 before the opener when blockdev-add runs asynchronously; null when there is none
  */
-public record BlockDriverPlugin(String name, ObjectType options, Opener opener) {
+public record BlockDriverPlugin(String name, ObjectType options, Opener opener, Preparer preparer) {
     public BlockDriverPlugin {
         Objects.requireNonNull(name);
         Objects.requireNonNull(options);
         Objects.requireNonNull(opener);
+    }
+
+    /** A driver whose open never waits on anything outside. */
+    public BlockDriverPlugin(String name, ObjectType options, Opener opener) {
+        this(name, options, opener, null);
+    }
+
+    /**
+     * What must not run on the main loop: a connect and handshake with a peer that may never
+     * answer. blockdev-add runs it on a thread of its own, then opens on the main loop with what
+     * it made ({@link Opener#open(String, NodeOptions, ObjectNode, AutoCloseable)}).
+     */
+    @FunctionalInterface
+    public interface Preparer {
+        /**
+         * Any thread but the main loop; may block (bounded by the driver's own timeouts).
+         *
+         * @param options only the driver's own members that were given (as the opener gets them)
+         * @return what the opener takes over; closed by blockdev-add when it is not taken
+         * @throws dev.converge.qmp.QmpException with QEMU's text; nothing may stay open then
+         */
+        AutoCloseable prepare(ObjectNode options);
     }
 
     /** Opens a node of the driver. */
@@ -35,5 +59,14 @@ public record BlockDriverPlugin(String name, ObjectType options, Opener opener) 
          * @throws dev.converge.qmp.QmpException with QEMU's text; nothing may stay open then
          */
         BlockNode open(String nodeName, NodeOptions nodeOptions, ObjectNode options);
+
+        /**
+         * As {@link #open(String, NodeOptions, ObjectNode)}, with what the driver's {@link Preparer}
+         * made for these options; it takes it over (closes it when the open fails). Null: nothing was
+         * prepared, open does all. The default ignores it (drivers without a preparer).
+         */
+        default BlockNode open(String nodeName, NodeOptions nodeOptions, ObjectNode options, AutoCloseable prepared) {
+            return open(nodeName, nodeOptions, options);
+        }
     }
 }

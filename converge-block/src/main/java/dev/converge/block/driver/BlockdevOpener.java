@@ -54,9 +54,11 @@ public final class BlockdevOpener {
     private final BlockGraph graph;
     private final List<BlockNode> created = new ArrayList<>();
     private final Set<String> reserved = new HashSet<>();
+    private final PreparedOpen prepared;
 
-    private BlockdevOpener(BlockGraph graph) {
+    private BlockdevOpener(BlockGraph graph, PreparedOpen prepared) {
         this.graph = graph;
+        this.prepared = prepared;
     }
 
     /**
@@ -65,7 +67,15 @@ public final class BlockdevOpener {
      * @throws QmpException with QEMU's text; nothing stays open then
      */
     public static Opened open(BlockGraph graph, ObjectNode options) {
-        BlockdevOpener o = new BlockdevOpener(graph);
+        return open(graph, options, PreparedOpen.none());
+    }
+
+    /**
+     * As {@link #open(BlockGraph, ObjectNode)}, handing the drivers what their preparers made
+     * (the caller closes {@code prepared} afterwards: what was not taken).
+     */
+    public static Opened open(BlockGraph graph, ObjectNode options, PreparedOpen prepared) {
+        BlockdevOpener o = new BlockdevOpener(graph, prepared);
         try {
             BlockNode root = o.openNode(new Opts(options, ""), null);
             return new Opened(root, List.copyOf(o.created));
@@ -151,7 +161,7 @@ public final class BlockdevOpener {
     private BlockNode openPlugin(Opts o, String name, NodeOptions opts, BlockDriverPlugin plugin) {
         ObjectNode own = o.take(plugin.options().members().stream().map(m -> m.name()).toList());
         o.done();
-        return plugin.opener().open(name, opts, own);
+        return plugin.opener().open(name, opts, own, prepared.take(own));
     }
 
     private BlockNode openFile(Opts o, String name, NodeOptions opts) throws OpenException {

@@ -22,10 +22,10 @@ import org.slf4j.LoggerFactory;
  * once to {@code capacity}, so running out is a bug and fails at once.
  *
  * <h2>Lifetime</h2>
- * {@link #close()} frees the arena, and with it every buffer. Its caller must know that nothing
- * uses a buffer any more: every buffer taken was given back, and nobody takes one again (the
- * mirror's clean runs after its last operation ended). Should a buffer still be lent (a bug),
- * close leaves the memory allocated (a bounded leak) rather than free it under its holder.
+ * {@link #close()} frees the arena, and with it every buffer, once none is lent: at once when
+ * every buffer taken was given back (the mirror's clean runs after its last operation ended), else
+ * when the last one comes back, so memory is never freed under its holder and never leaked.
+ * Nothing can be taken after close.
  * <p>
  * Thread-safe: take and give from any thread; a lock rather than a concurrent queue because the
  * lent count and the closed flag must change together with the free list.
@@ -114,10 +114,16 @@ final class CopyBuffers implements AutoCloseable {
             lent--;
             if (!closed) {
                 free.addFirst(buf); // the most recently used first: its pages are likely still warm
+                return;
+            }
+            if (lent > 0) {
+                return;
             }
         } finally {
             lock.unlock();
         }
+        arena.close(); // closed while lent, and this was the last one out
+        LOG.debug("copy buffers of '{}': freed when the last lent buffer came back", owner);
     }
 
     /** The size of every buffer. */
@@ -135,6 +141,11 @@ final class CopyBuffers implements AutoCloseable {
         }
     }
 
+    /** Whether the memory was freed (for tests). */
+    boolean freed() {
+        return !arena.scope().isAlive();
+    }
+
     /** Buffers lent now (for tests). */
     int lent() {
         lock.lock();
@@ -146,9 +157,8 @@ final class CopyBuffers implements AutoCloseable {
     }
 
     /**
-     * Frees every buffer, if none is lent; idempotent. A buffer still lent here is a bug in the
-     * caller (see the class doc): logged, and the memory is left allocated, so its holder is
-     * never cut off.
+     * Frees every buffer now if none is lent, else when the last lent one is given back;
+     * idempotent. Nothing can be taken afterwards.
      */
     @Override
     public void close() {
@@ -165,7 +175,7 @@ final class CopyBuffers implements AutoCloseable {
             lock.unlock();
         }
         if (stillLent > 0) {
-            LOG.error("copy buffers of '{}': {} still lent at close (bug); their memory is not freed", owner, stillLent);
+            LOG.debug("copy buffers of '{}': closed with {} lent; freed when they come back", owner, stillLent);
             return;
         }
         arena.close();

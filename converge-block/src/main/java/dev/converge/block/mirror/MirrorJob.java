@@ -17,12 +17,16 @@ import dev.converge.job.JobKind;
 import dev.converge.job.SwitchoverParticipant;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
-import java.util.BitSet;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -35,24 +39,30 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>How data moves</h2>
  * <ul>
- * <li>The dirty bitmap on the source exists before the job starts (the QMP layer makes it, and
+ * <li>The dirty bitmap on the source exists before the job starts ({@link Mirrors} makes it, and
  *     for sync full/top marks the whole disk dirty before the filter passes any guest write),
  *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
  *     unmap=true), data is read and written.</li>
+ * <li>First an allocation scan ({@link #skipZeroes}) marks clean what reads as zeroes on both
+ *     sides, without reading or writing it.</li>
  * <li>Up to {@link MirrorOptions#MAX_IN_FLIGHT} operations, at most buf-size bytes, run at once,
- *     each on its own virtual thread. An operation resets its granules in the bitmap
+ *     on the job's platform copy threads. An operation resets its granules in the bitmap
  *     <em>before</em> it reads, so a write racing the copy dirties them again.</li>
- * <li>Granules with an operation or a guest write in flight are <em>busy</em>: nothing else
- *     touches them until it ends. So two copies of a granule never overtake each other on the
- *     target, and a write-blocking guest write never interleaves with a copy.</li>
- * <li>Guest writes come through the {@link MirrorFilterNode}. In write-blocking mode each one is
- *     also written to the target before it completes; the granules it covers wholly are then
- *     clean (both sides hold the same bytes), so the dirty set only shrinks.</li>
+ * <li>Work in flight is registered by granules in {@link InFlightRanges}. An operation starts
+ *     only on granules nothing else has in flight, so two copies of a granule never overtake
+ *     each other on the target.</li>
+ * <li>Guest writes come through the {@link MirrorFilterNode} and never wait for a copy: the
+ *     guest always wins. In write-blocking mode each one is also written to the target before
+ *     it completes; the granules it covers wholly are then clean, unless a copy or another
+ *     write overlapped it (then they stay dirty and are copied again).</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
- *     job-complete, or a soft cancel in READY, it drains the filter (guest writes wait), copies
- *     the remainder, flushes the target and returns with the filter still drained; commit
- *     pivots (or not, after a soft cancel) and clean ends the drained section.</li>
+ *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it copies until nothing is dirty and flushes the
+ *     target while the guest still runs (again while more than {@link #FINAL_FLUSH_BYTES} came
+ *     in during a flush, at most {@link #MAX_EARLY_FLUSHES} times); then it drains the filter (guest writes wait), copies
+ *     the few writes that came in meanwhile, flushes again and returns with the filter still
+ *     drained; commit pivots (or not, after a soft cancel or in place) and clean ends the drained
+ *     section.</li>
  * </ul>
  *
  * <h2>Errors</h2>
@@ -62,7 +72,7 @@ import org.slf4j.LoggerFactory;
  * {@link ErrorReporter} (BLOCK_JOB_ERROR).
  *
  * <h2>Threads and locks</h2>
- * run() on the job's thread; copy operations on their own virtual threads; guest writes on the
+ * run() on the job's thread; copy operations and flushes on its copy threads; guest writes on the
  * writers' threads; the hooks named so by {@link JobDriver} on the main loop. {@link #lock}
  * guards the in-flight accounting; it is never held while calling the job context or the engine
  * (which may deliver job events, and so call {@link #info()}, on the calling thread), nor
@@ -76,6 +86,18 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private static final Logger LOG = LoggerFactory.getLogger(MirrorJob.class);
     /** How long the job sleeps when idle before it looks again (writes wake it earlier). */
     private static final Duration IDLE_SLICE = Duration.ofMillis(100);
+    /** How long an idle copy thread waits for the next operation before it ends. */
+    private static final Duration COPY_THREAD_KEEP_ALIVE = Duration.ofSeconds(5);
+    /**
+     * Before the final drain the target is flushed again while more than this was written to it
+     * during the previous flush: the drained section's flush then has at most this much to make
+     * durable (a flush of the whole fresh target took seconds, and the guest writes on meanwhile).
+     */
+    static final long FINAL_FLUSH_BYTES = 4L << 20;
+    /** At most this many flushes before the final drain (a guest may write faster than the disk). */
+    static final int MAX_EARLY_FLUSHES = 8;
+    /** Bytes of the source one allocation-scan step looks at. */
+    static final long SCAN_WINDOW = 64L << 20;
 
     /** Announces error actions (BLOCK_JOB_ERROR) and applies a stop, on the main loop. */
     public interface ErrorReporter {
@@ -113,8 +135,16 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled under {@link #lock} whenever an operation or guest write releases its granules. */
     private final Condition released = lock.newCondition();
-    /** Granules with a copy or guest write in flight. Guarded by {@link #lock}. */
-    private final BitSet busy = new BitSet();
+    /** Granules with a copy, guest write or scan window in flight. Guarded by {@link #lock}. */
+    private final InFlightRanges ranges = new InFlightRanges();
+    /**
+     * Platform threads for copy operations and target flushes, made on first use and ended by
+     * {@link #clean}. Not virtual threads: a pread/pwrite/fdatasync through FFM pins a virtual
+     * thread's carrier for the whole call, and a target write held up by the kernel's dirty-page
+     * throttling pinned the few carriers for hundreds of milliseconds, so the guest's requests,
+     * which run on virtual threads, waited for a carrier (issue 13: guest writes of 1-4 s).
+     */
+    private final ThreadPoolExecutor copyThreads;
     /** Copy operations in flight. Guarded by {@link #lock}. */
     private int opsInFlight;
     /** Bytes of the copy operations in flight. Guarded by {@link #lock}; volatile for {@link #info()}. */
@@ -126,6 +156,10 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     /** Where the next search for dirty granules starts. Job thread only. */
     private long cursor;
 
+    /** Bytes written to the target since the last flush began. Atomic: copy and guest threads add. */
+    private final AtomicLong unflushed = new AtomicLong();
+    /** Flushes made before the final drain. Job thread only. */
+    private int earlyFlushes;
     /** Bytes copied by operations and not yet reported as progress. Atomic: added by I/O threads. */
     private final AtomicLong unreportedProgress = new AtomicLong();
     /**
@@ -158,7 +192,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private boolean graphRestored;
 
     /**
-     * Made on the main loop by the QMP layer after it inserted {@code filter} above
+     * Made on the main loop by {@link Mirrors} after it inserted {@code filter} above
      * {@code source}, added {@code bitmap} to the source and attached {@code targetBackend}.
      */
     public MirrorJob(String id, BlockGraph graph, BlockNode source, BlockNode target, MirrorFilterNode filter,
@@ -176,6 +210,11 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.shift = Long.numberOfTrailingZeros(granularity);
         this.copyMode = options.copyMode();
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
+        // One per operation and one for a flush; they end when idle and at clean.
+        this.copyThreads = new ThreadPoolExecutor(MirrorOptions.MAX_IN_FLIGHT + 1, MirrorOptions.MAX_IN_FLIGHT + 1,
+                COPY_THREAD_KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+                Thread.ofPlatform().daemon(true).name(id + "-copy-", 0).factory());
+        copyThreads.allowCoreThreadTimeOut(true);
         filter.attach(this);
     }
 
@@ -193,6 +232,11 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     public MirrorFilterNode filter() {
         return filter;
+    }
+
+    /** The copy buffers (for tests: all back and closed once the job cleaned up). */
+    CopyBuffers buffers() {
+        return buffers;
     }
 
     public MirrorCopyMode copyMode() {
@@ -219,10 +263,13 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         if (size != target.size()) {
             throw new MirrorException("Source and target image have different sizes");
         }
-        // The QMP layer marked the whole disk dirty (sync full/top) before the filter could pass
+        // Mirrors.create marked the whole disk dirty (sync full/top) before the filter could pass
         // a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
         try {
+            if (bitmap.dirtyChunks() > 0 && speed == 0) {
+                skipZeroes(ctx, size);
+            }
             copyLoop(ctx, size);
         } finally {
             awaitNoOps();
@@ -247,6 +294,58 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         }
     }
 
+    /**
+     * The allocation scan (QEMU's mirror_dirty_init, by block status): granules that read as
+     * zeroes on the source and already read as zeroes on the target need no copy at all, so
+     * they are marked clean without reading or writing them. A sparse source into a fresh
+     * target is then copied at the cost of its data alone, and the target's holes stay holes.
+     * <p>
+     * Window by window; each window is registered in {@link #ranges} while its status is asked,
+     * and a guest write into it meanwhile (which could have put data where the answer said zero)
+     * leaves the whole window dirty: the copy operations sort it out by their own block status.
+     * A block-status error leaves the window dirty too, for the same reason; the copy operation
+     * that meets it again applies the error policy. Skipped bytes count as progress done (QEMU
+     * counts its zero writes so: the job's len stays the disk's size). A job that starts with a
+     * speed limit does not scan: the limit then accounts every byte, zeroes included, as QEMU's
+     * does for a target that cannot unmap (and users rely on a slow job staying RUNNING).
+     */
+    private void skipZeroes(JobContext ctx, long size) {
+        for (long pos = 0; pos < size; pos += SCAN_WINDOW) {
+            ctx.checkpoint();
+            long end = Math.min(size, pos + SCAN_WINDOW);
+            InFlightRanges.Range window;
+            lock.lock();
+            try {
+                window = ranges.add(chunk(pos), chunk(end - 1) + 1, InFlightRanges.Kind.SCAN);
+            } finally {
+                lock.unlock();
+            }
+            List<Extent> zeroes = List.of();
+            try {
+                zeroes = Extents.zeroOnBoth(source.blockStatus(pos, end - pos), targetBackend.blockStatus(pos, end - pos));
+            } catch (BlockIOException e) {
+                LOG.debug("mirror job '{}': block status of [{}, {}) failed, copying it all: {}", id, pos, end,
+                        e.getMessage());
+            } finally {
+                lock.lock();
+                try {
+                    if (!window.conflicted()) {
+                        long before = bitmap.dirtyBytes();
+                        for (Extent z : zeroes) {
+                            bitmap.resetDirty(z.offset(), z.length()); // whole granules only
+                        }
+                        unreportedProgress.addAndGet(before - bitmap.dirtyBytes());
+                    }
+                    ranges.remove(window);
+                    released.signalAll();
+                } finally {
+                    lock.unlock();
+                }
+            }
+            reportProgress(ctx);
+        }
+    }
+
     private void copyLoop(JobContext ctx, long size) throws Exception {
         for (;;) {
             ctx.checkpoint();
@@ -256,10 +355,6 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                 throw new MirrorException(strerror(f.errno()), f);
             }
             boolean finishing = synced && (ctx.completeRequested() || softCancelled || finishInPlace);
-            if (finishing && drained == null) {
-                // No guest write gets in from here on: what is dirty now is the remainder.
-                drained = filter.drain();
-            }
             long launched = launchOps(ctx, size);
             reportProgress(ctx);
             if (launched > 0) {
@@ -281,11 +376,17 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                     ctx.setReady();
                     continue;
                 }
-                if (drained != null) {
-                    try {
-                        targetBackend.flush();
-                    } catch (BlockIOException e) {
-                        throw new MirrorException(strerror(e.errno()), e);
+                if (finishing) {
+                    // Flushed twice, as QEMU: first while the guest still writes, so the drained
+                    // section, which holds every guest write, only copies what came in since and
+                    // flushes that little (one flush of a freshly written target took seconds).
+                    flushTarget();
+                    if (drained == null) {
+                        if (unflushed.get() > FINAL_FLUSH_BYTES && ++earlyFlushes < MAX_EARLY_FLUSHES) {
+                            continue; // much came in during that flush: flush it too, still undrained
+                        }
+                        drained = filter.drain(); // no guest write gets in from here on
+                        continue; // copies what was written meanwhile (a few writes), then flushes
                     }
                     return; // the filter stays drained until the graph changed (commit/abort, clean)
                 }
@@ -305,6 +406,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         for (;;) {
             long start;
             long end;
+            InFlightRanges.Range op;
             lock.lock();
             try {
                 if (failure != null || pendingStop != null || opsInFlight >= MirrorOptions.MAX_IN_FLIGHT) {
@@ -319,7 +421,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                 if (opsInFlight > 0 && bytesInFlight + (end - start) > options.bufSize()) {
                     return total;
                 }
-                busy.set(chunk(start), chunk(end - 1) + 1);
+                op = ranges.add(chunk(start), chunk(end - 1) + 1, InFlightRanges.Kind.COPY);
                 opsInFlight++;
                 bytesInFlight += end - start;
                 // Reset before the read: a write that lands after this dirties the range again.
@@ -330,7 +432,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             }
             long s = start;
             long len = end - start;
-            Thread.ofVirtual().name(id + "-copy-" + s).start(() -> copy(s, len));
+            copyThreads.execute(() -> copy(s, len, op));
             total += len;
             if (speed > 0) {
                 reportProgress(ctx);
@@ -355,13 +457,14 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                 continue;
             }
             long c = chunk(d);
-            if (busy.get((int) c)) {
+            if (ranges.overlaps(c, c + 1)) {
                 pos = (c + 1) << shift;
                 continue;
             }
             long start = c << shift;
             long end = Math.min(size, start + granularity);
-            while (end < size && end - start < max && !busy.get(chunk(end)) && bitmap.isDirty(end, 1)) {
+            while (end < size && end - start < max && !ranges.overlaps(chunk(end), chunk(end) + 1)
+                    && bitmap.isDirty(end, 1)) {
                 end = Math.min(size, end + granularity);
             }
             return new long[] {start, end};
@@ -388,7 +491,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
      * buffer (past EOF, and NBD holes, as zeroes) except null-co without read-zeroes, whose
      * contents are undefined by design (QEMU's, with its reused buffers, too).
      */
-    private void copy(long start, long len) {
+    private void copy(long start, long len, InFlightRanges.Range op) {
         boolean read = true; // which side an error comes from: the source (block-status, read) or the target
         MemorySegment opBuf = null;
         try {
@@ -406,6 +509,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                     source.read(e.offset(), buf);
                     read = false;
                     targetBackend.write(e.offset(), buf, Set.of());
+                    unflushed.addAndGet(e.length());
                 }
                 read = true;
             }
@@ -424,7 +528,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             }
             lock.lock();
             try {
-                busy.clear(chunk(start), chunk(start + len - 1) + 1);
+                ranges.remove(op);
                 opsInFlight--;
                 bytesInFlight -= len;
                 released.signalAll();
@@ -432,6 +536,26 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                 lock.unlock();
             }
             wake();
+        }
+    }
+
+    /**
+     * Flushes the target on a copy thread (an fdatasync may take seconds; on the job's virtual
+     * thread it would pin a carrier the guest's requests need).
+     */
+    private void flushTarget() throws MirrorException, InterruptedException {
+        unflushed.set(0);
+        Future<?> f = copyThreads.submit(() -> {
+            targetBackend.flush();
+            return null;
+        });
+        try {
+            f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof BlockIOException b) {
+                throw new MirrorException(strerror(b.errno()), b);
+            }
+            throw new MirrorException(String.valueOf(e.getCause()), e.getCause());
         }
     }
 
@@ -525,10 +649,14 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     // ---------------------------------------------------------------- guest writes
 
     /**
-     * A guest write through the filter: waits until no copy or other guest write is in flight on
-     * the granules it touches, writes the source, and in write-blocking mode also the target,
-     * after which the granules it covers wholly are clean. A target error leaves them dirty and
-     * goes to the on-target-error policy; the guest's write still succeeds (as QEMU).
+     * A guest write through the filter. It never waits for a copy operation or another guest
+     * write: it registers its granules, writes the source (whose write path marks the bitmap),
+     * and in write-blocking mode also the target. Then, unless another copy, write or scan
+     * overlapped it meanwhile, the granules it covers wholly are clean (both sides hold the same
+     * bytes, and nothing else touched them); after an overlap they stay dirty and are copied
+     * again, since the order in which the two reached the target is unknown. A target error
+     * leaves them dirty and goes to the on-target-error policy; the guest's write still succeeds
+     * (as QEMU). The job's lock is held only to register and release, never across I/O.
      */
     void guestWrite(WriteRequest.Kind kind, long offset, long bytes, MemorySegment data, Set<ReqFlag> flags,
             SourceWrite sourceWrite) throws BlockIOException {
@@ -536,21 +664,19 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             sourceWrite.run();
             return;
         }
-        int first = chunk(offset);
-        int lastExcl = chunk(offset + bytes - 1) + 1;
+        long first = chunk(offset);
+        long lastExcl = chunk(offset + bytes - 1) + 1;
+        InFlightRanges.Range write;
         lock.lock();
         try {
-            while (busy.nextSetBit(first) >= 0 && busy.nextSetBit(first) < lastExcl) {
-                released.awaitUninterruptibly();
-            }
-            busy.set(first, lastExcl);
+            write = ranges.add(first, lastExcl, InFlightRanges.Kind.GUEST_WRITE);
         } finally {
             lock.unlock();
         }
         try {
             boolean active = copyMode == MirrorCopyMode.WRITE_BLOCKING && kind != WriteRequest.Kind.DISCARD;
-            long headStart = (long) first << shift;
-            long tailStart = (long) (lastExcl - 1) << shift;
+            long headStart = first << shift;
+            long tailStart = (lastExcl - 1) << shift;
             // A granule the write covers only partly keeps its state: equal bytes written to both
             // sides leave a clean granule clean and a dirty one dirty.
             boolean headDirty = active && bitmap.isDirty(headStart, 1);
@@ -563,12 +689,20 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                     } else {
                         targetBackend.writeZeroes(offset, bytes, flags);
                     }
-                    bitmap.resetDirty(headStart, Math.min(bitmap.length(), (long) lastExcl << shift) - headStart);
-                    if (headDirty) {
-                        bitmap.setDirty(headStart, 1);
-                    }
-                    if (tailDirty) {
-                        bitmap.setDirty(tailStart, 1);
+                    unflushed.addAndGet(bytes);
+                    lock.lock();
+                    try {
+                        if (!write.conflicted()) {
+                            bitmap.resetDirty(headStart, Math.min(bitmap.length(), lastExcl << shift) - headStart);
+                            if (headDirty) {
+                                bitmap.setDirty(headStart, 1);
+                            }
+                            if (tailDirty) {
+                                bitmap.setDirty(tailStart, 1);
+                            }
+                        }
+                    } finally {
+                        lock.unlock();
                     }
                 } catch (BlockIOException e) {
                     onError(false, e); // the range stays dirty: the source's write path marked it
@@ -577,7 +711,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         } finally {
             lock.lock();
             try {
-                busy.clear(first, lastExcl);
+                ranges.remove(write);
                 released.signalAll();
             } finally {
                 lock.unlock();
@@ -586,9 +720,9 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         }
     }
 
-    /** The granule holding {@code offset}; the QMP layer refuses disks with more than 2^31 granules. */
-    private int chunk(long offset) {
-        return (int) (offset >>> shift);
+    /** The granule holding {@code offset}. */
+    private long chunk(long offset) {
+        return offset >>> shift;
     }
 
     // ---------------------------------------------------------------- verbs
@@ -715,6 +849,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         graph.removeInternalNode(filter);
         source.removeDirtyBitmap(bitmap);
         graph.detachBackend(targetBackend);
+        copyThreads.shutdown(); // idle by now (see above): its threads end
         buffers.close();
     }
 

@@ -9,5 +9,11 @@
  * records of the job kind. No QMP here beyond the records' docs: the binding (blockdev-mirror,
  * the legacy block-job commands, the BLOCK_JOB_* events, the transaction action) lives in
  * {@code dev.converge.block.qmp}.
+ * <p>
+ * The guest comes first: its writes through the filter never wait for a copy operation
+ * ({@link dev.converge.block.mirror.InFlightRanges}: an overlap only keeps granules dirty), copy
+ * operations and target flushes run on the job's platform threads (never on the virtual threads'
+ * carriers the guest's requests need), and the only wait a guest write ever has is the short
+ * drained section at the very end, after the target was flushed once while the guest still ran.
  */
 package dev.converge.block.mirror;

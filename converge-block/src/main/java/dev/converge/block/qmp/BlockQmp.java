@@ -101,10 +101,38 @@ public final class BlockQmp {
         return new CommandSpec("blockdev-add", BlockSchema.blockdevOptions(graph.drivers()), CommandSpec.EMPTY,
                 "Creates a new block device (a tree of nodes for inline children). Errors as QEMU: "
                         + "Duplicate nodes with node-name='X', Could not open 'F': ..., Parameter 'P' is unexpected.",
-                "0.1", args -> {
-                    blockdevAdd(args.node());
-                    return null;
-                });
+                "0.1", new BlockdevAddHandler());
+    }
+
+    /**
+     * blockdev-add as the QMP service runs it: a tree with a driver that must talk to a peer
+     * first (nbd: connect and handshake) is prepared on a virtual thread, and only opened on the
+     * main loop once the peer answered (or timed out), so a hung peer delays this command alone.
+     * {@link #handle} runs it all on the calling thread, for wiring and tests.
+     */
+    private final class BlockdevAddHandler implements dev.converge.qmp.AsyncCommandHandler {
+        @Override
+        public JsonNode handle(Args args) {
+            blockdevAdd(args.node());
+            return null;
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<JsonNode> start(Args args) {
+            ObjectNode options = args.node().deepCopy();
+            if (!graph.blockdevAddWaitsOnPeers(options)) {
+                return java.util.concurrent.CompletableFuture.completedFuture(handle(args));
+            }
+            return java.util.concurrent.CompletableFuture
+                    .supplyAsync(() -> graph.prepareBlockdevAdd(options),
+                            r -> Thread.ofVirtual().name("blockdev-add-prepare").start(r))
+                    .thenApplyAsync(prepared -> {
+                        try (prepared) {
+                            graph.blockdevAdd(options, prepared);
+                            return null;
+                        }
+                    }, graph.mainLoop());
+        }
     }
 
     /**

@@ -67,14 +67,17 @@ class CopyBuffersTest {
         assertThatThrownBy(idle::take).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         idle.close(); // idempotent
 
-        CopyBuffers busy = new CopyBuffers("busy", 2, BUF);
-        MemorySegment held = busy.take();
-        busy.close(); // a bug in the caller, and still safe: the memory is not freed
+        CopyBuffers lentAtClose = new CopyBuffers("lent-at-close", 2, BUF);
+        MemorySegment held = lentAtClose.take();
+        lentAtClose.close(); // the memory stays while a holder uses it...
         assertThat(held.scope().isAlive()).isTrue();
+        assertThatThrownBy(lentAtClose::take).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         held.fill((byte) 1);
         assertThat(held.get(java.lang.foreign.ValueLayout.JAVA_BYTE, BUF - 1)).isEqualTo((byte) 1);
-        busy.give(held);
-        assertThat(busy.lent()).isZero();
+        lentAtClose.give(held);
+        assertThat(lentAtClose.lent()).isZero();
+        assertThat(held.scope().isAlive()).as("...and is freed when the last buffer comes back").isFalse();
+        assertThat(lentAtClose.freed()).isTrue();
     }
 
     @Test

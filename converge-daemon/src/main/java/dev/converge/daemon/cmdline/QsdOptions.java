@@ -16,10 +16,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * qemu-storage-daemon's options, translated: {@code --blockdev}, {@code --object},
- * {@code --nbd-server} and {@code --export} (JSON or key=value) become the QMP commands QSD runs
+ * qemu-storage-daemon's options, translated: {@code --blockdev}, {@code --nbd-server} and
+ * {@code --export} (JSON or key=value) become the QMP commands QSD runs
  * for them, in command-line order; {@code --chardev socket,...} with {@code --monitor chardev=ID}
- * becomes a QMP address. Collect with {@link #add}, then read {@link #calls} and
+ * becomes a QMP address. ({@code --object} is the daemon's own: objects are made before
+ * anything else, since QMP's TLS listeners need them.) Collect with {@link #add}, then read {@link #calls} and
  * {@link #monitors}. Every error is an IllegalArgumentException naming the option.
  */
 public final class QsdOptions {
@@ -33,8 +34,7 @@ public final class QsdOptions {
     private final List<String> monitorChardevs = new ArrayList<>();
 
     /** The options this class understands, as picocli spells them. */
-    public static final Set<String> NAMES = Set.of("--blockdev", "--object", "--nbd-server", "--export", "--chardev",
-            "--monitor");
+    public static final Set<String> NAMES = Set.of("--blockdev", "--nbd-server", "--export", "--chardev", "--monitor");
 
     /** Takes one occurrence of one of {@link #NAMES}. */
     public void add(String option, String value) {
@@ -42,7 +42,6 @@ public final class QsdOptions {
         try {
             switch (option) {
                 case "--blockdev" -> calls.add(call(where, "blockdev-add", value, "driver"));
-                case "--object" -> calls.add(call(where, "object-add", value, "qom-type"));
                 case "--export" -> calls.add(call(where, "block-export-add", value, "type"));
                 case "--nbd-server" -> calls.add(nbdServer(where, value));
                 case "--chardev" -> chardev(value);

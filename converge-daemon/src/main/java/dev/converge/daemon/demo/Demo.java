@@ -52,16 +52,24 @@ public final class Demo {
     private final PrintWriter out;
     private final Options options;
     private final boolean tty;
+    /** Where the demo makes its temporary directory. */
+    private final Path tmpRoot;
 
     public Demo(PrintWriter out, Options options, boolean tty) {
+        this(out, options, tty, Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    /** With the temporary directory made under {@code tmpRoot} (tests: one nobody else writes to). */
+    Demo(PrintWriter out, Options options, boolean tty, Path tmpRoot) {
         this.out = out;
         this.options = options;
         this.tty = tty;
+        this.tmpRoot = tmpRoot;
     }
 
     /** Runs the demo; returns 0 when the move committed and verified, 1 otherwise. */
     public int run() throws IOException, InterruptedException {
-        Path dir = Files.createTempDirectory("converge-demo");
+        Path dir = Files.createTempDirectory(tmpRoot, "converge-demo");
         long t0 = System.nanoTime();
         try {
             return runIn(dir, t0);

@@ -117,6 +117,26 @@ class JointNetnsTest {
     @Test
     void jointSwitchoverAcrossTwoNetworkNamespaces() throws Exception {
         assumeTrue(makeHosts(), "ip netns is not permitted here: the two-host variant is skipped (JointNbdTest runs on loopback)");
+        jointSwitchoverVerified();
+    }
+
+    /**
+     * The same over a bad link: tc netem on both ends of the veth delays every packet by 5 ms (a
+     * 10 ms round trip), jitters it and loses 1 % (TCP retransmits). Skipped visibly where tc netem
+     * is unavailable; NetworkFaultTest covers delay, partition and drop with a proxy on loopback.
+     */
+    @Test
+    void jointSwitchoverOverADelayedLossyLink() throws Exception {
+        assumeTrue(makeHosts(), "ip netns is not permitted here: the netem variant is skipped (NetworkFaultTest runs a proxy)");
+        boolean netem = run("tc", "-n", srcNs, "qdisc", "add", "dev", "cv" + tag + "a", "root", "netem", "delay", "5ms", "1ms",
+                "loss", "1%") == 0
+                && run("tc", "-n", dstNs, "qdisc", "add", "dev", "cv" + tag + "b", "root", "netem", "delay", "5ms", "1ms",
+                "loss", "1%") == 0;
+        assumeTrue(netem, "tc netem is not available here (kernel module sch_netem): the lossy-link variant is skipped");
+        jointSwitchoverVerified();
+    }
+
+    private void jointSwitchoverVerified() throws Exception {
         Path srcImg = dir.resolve("src.img");
         Path dstImg = dir.resolve("dst.img");
         byte[] data = new byte[16 << 20];

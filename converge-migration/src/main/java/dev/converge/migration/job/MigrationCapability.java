@@ -1,6 +1,9 @@
 package dev.converge.migration.job;
 
-/** The migration capabilities converge knows (a subset of QEMU's MigrationCapability), all off by default. */
+/**
+ * The migration capabilities converge knows: a subset of QEMU's MigrationCapability, off by
+ * default, and converge's own {@code x-converge-verify}, on by default.
+ */
 public enum MigrationCapability {
     /**
      * Auto-converge: when the guest dirties memory faster than the stream carries it, hold
@@ -25,7 +28,19 @@ public enum MigrationCapability {
      * QEMU's return path. converge's stream always carries one (the destination's ack is what
      * makes the source let go of the guest), so this is accepted and reported for compatibility.
      */
-    RETURN_PATH("return-path");
+    RETURN_PATH("return-path"),
+    /**
+     * converge's own (on by default): a verified stream. Every record carries a CRC32C, and at
+     * the switchover the destination compares its SHA-256 of the received RAM with the source's
+     * before it acknowledges; a mismatch fails the migration and the source runs on. Only the
+     * source's setting counts (the stream header tells the destination).
+     */
+    X_CONVERGE_VERIFY("x-converge-verify");
+
+    /** The capabilities that are on until migrate-set-capabilities turns them off. */
+    public static java.util.Set<MigrationCapability> defaults() {
+        return java.util.EnumSet.of(X_CONVERGE_VERIFY);
+    }
 
     private final String wireName;
 

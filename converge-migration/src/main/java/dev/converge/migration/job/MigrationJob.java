@@ -76,6 +76,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final boolean autoConverge;
     /** Whether dirty-limit was on when the migration started. */
     private final boolean dirtyLimited;
+    /** Whether x-converge-verify was on when the migration started: a verified stream. */
+    private final boolean verified;
     private final MigrationEvents events;
     /** Changes the parameters as migrate-set-parameters does (the same merge, checks and speed). */
     private final ParameterChange parameterChange;
@@ -153,6 +155,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         this.pauseBeforeSwitchover = settings.has(MigrationCapability.PAUSE_BEFORE_SWITCHOVER);
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
+        this.verified = settings.has(MigrationCapability.X_CONVERGE_VERIFY);
         this.events = Objects.requireNonNull(events);
         this.parameterChange = Objects.requireNonNull(parameterChange);
         this.onClean = Objects.requireNonNull(onClean);
@@ -232,7 +235,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             Control control = new Control(ctx);
-            PrecopySender s = new PrecopySender(machine, ch, this::policy, control);
+            PrecopySender s = new PrecopySender(machine, ch, this::policy, control, verified);
             sender = s;
             result = s.runToSwitchover();
             control.finished(result);

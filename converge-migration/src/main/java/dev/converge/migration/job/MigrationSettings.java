@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class MigrationSettings {
     /** Enabled capabilities; main loop only (a migration takes a snapshot at its start). */
-    private final Set<MigrationCapability> capabilities = EnumSet.noneOf(MigrationCapability.class);
+    private final Set<MigrationCapability> capabilities = EnumSet.copyOf(MigrationCapability.defaults());
     /** The parameters; replaced as a whole by {@link #apply}, read by any thread. */
     private final AtomicReference<MigrationParameters> parameters = new AtomicReference<>(MigrationParameters.DEFAULTS);
 

@@ -1,8 +1,10 @@
 package dev.converge.migration.precopy;
 
 import dev.converge.migration.machine.Machine;
+import dev.converge.migration.machine.PageCrcDigest;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
+import dev.converge.migration.wire.ChecksumMismatchException;
 import dev.converge.migration.wire.ReturnMessage;
 import dev.converge.migration.wire.StreamDecoder;
 import dev.converge.migration.wire.StreamEncoder;
@@ -37,19 +39,32 @@ public final class IncomingMigration {
     public record AwaitingHeader() implements State {
     }
 
-    /** Header accepted; the RAM layout comes next. */
-    public record AwaitingLayout(int version) implements State {
+    /** Header accepted; the RAM layout comes next. {@code verified}: the header's flag. */
+    public record AwaitingLayout(int version, boolean verified) implements State {
     }
 
-    /** Layout matches the destination; pages are applied as they come. */
-    public record Receiving(int version, List<RamBlock> blocks, long pages, long passes) implements State {
+    /**
+     * Layout matches the destination; pages are applied as they come. In a verified stream
+     * {@code crcs} keeps every page's CRC for the digest at COMPLETE (mutable, confined to the
+     * receiving thread); else null.
+     */
+    public record Receiving(int version, boolean verified, List<RamBlock> blocks, long pages, long passes,
+            PageCrcDigest.Tracker crcs) implements State {
         public Receiving {
             blocks = List.copyOf(blocks);
         }
+
+        Receiving plus(long morePages, long morePasses) {
+            return new Receiving(version, verified, blocks, pages + morePages, passes + morePasses, crcs);
+        }
     }
 
-    /** Device state received (a private copy); only COMPLETE may follow. */
-    public record StateReceived(Receiving receiving, byte[] deviceState) implements State {
+    /**
+     * Device state received (a private copy); only COMPLETE may follow. In a verified stream
+     * {@code ramDigest} is the destination's {@link PageCrcDigest} of all RAM, taken when the
+     * device state arrived (every page comes before it), for COMPLETE to be checked against; else null.
+     */
+    public record StateReceived(Receiving receiving, byte[] deviceState, String ramDigest) implements State {
     }
 
     /**
@@ -75,36 +90,49 @@ public final class IncomingMigration {
     public static State step(Machine machine, State state, StreamRecord record) {
         return switch (state) {
             case AwaitingHeader s -> record instanceof StreamRecord.Header h
-                    ? new AwaitingLayout(h.version()) : unexpected(record, state);
+                    ? new AwaitingLayout(h.version(), h.verified()) : unexpected(record, state);
             case AwaitingLayout s -> record instanceof StreamRecord.RamBlocks r
-                    ? matchLayout(machine, s.version(), r.blocks()) : unexpected(record, state);
+                    ? matchLayout(machine, s, r.blocks()) : unexpected(record, state);
             case Receiving s -> switch (record) {
                 case StreamRecord.Page p -> {
                     s.blocks().get(p.block()).loadPage(p.offset(), p.data());
-                    yield new Receiving(s.version(), s.blocks(), s.pages() + 1, s.passes());
+                    if (s.crcs() != null) {
+                        s.crcs().applied(p.block(), s.blocks().get(p.block()), p.offset());
+                    }
+                    yield s.plus(1, 0);
                 }
                 case StreamRecord.ZeroPage z -> {
                     s.blocks().get(z.block()).loadZeroPage(z.offset());
-                    yield new Receiving(s.version(), s.blocks(), s.pages() + 1, s.passes());
+                    if (s.crcs() != null) {
+                        s.crcs().zeroed(z.block(), z.offset());
+                    }
+                    yield s.plus(1, 0);
                 }
                 case StreamRecord.PageBatch b -> {
                     RamBlock block = s.blocks().get(b.block());
                     for (int i = 0; i < b.offsets().length; i++) {
                         block.loadPage(b.offsets()[i], b.page(i));
+                        if (s.crcs() != null) {
+                            s.crcs().applied(b.block(), block, b.offsets()[i]);
+                        }
                     }
-                    yield new Receiving(s.version(), s.blocks(), s.pages() + b.offsets().length, s.passes());
+                    yield s.plus(b.offsets().length, 0);
                 }
-                case StreamRecord.EndOfPass e -> new Receiving(s.version(), s.blocks(), s.pages(), s.passes() + 1);
+                case StreamRecord.EndOfPass e -> s.plus(0, 1);
                 case StreamRecord.DeviceState d -> {
                     byte[] copy = new byte[d.data().remaining()];
                     d.data().duplicate().get(copy);
-                    yield new StateReceived(s, copy);
+                    yield new StateReceived(s, copy, s.crcs() != null ? s.crcs().digest() : null);
                 }
                 default -> unexpected(record, state);
             };
             case StateReceived s -> {
-                if (!(record instanceof StreamRecord.Complete)) {
+                if (!(record instanceof StreamRecord.Complete c)) {
                     yield unexpected(record, state);
+                }
+                if (s.ramDigest() != null && !s.ramDigest().equals(c.ramDigest())) {
+                    yield new Failed("RAM digest mismatch after the switchover: " + s.ramDigest()
+                            + " on the destination (expected: " + c.ramDigest() + ", the source's)");
                 }
                 try {
                     machine.loadDeviceState(ByteBuffer.wrap(s.deviceState()));
@@ -125,7 +153,7 @@ public final class IncomingMigration {
         };
     }
 
-    private static State matchLayout(Machine machine, int version, List<StreamRecord.BlockInfo> declared) {
+    private static State matchLayout(Machine machine, AwaitingLayout header, List<StreamRecord.BlockInfo> declared) {
         List<RamBlock> local = machine.ram().blocks();
         if (declared.size() != local.size()) {
             return new Failed("RAM block count: " + declared.size() + " (expected: " + local.size() + " on the destination)");
@@ -140,7 +168,8 @@ public final class IncomingMigration {
                 return new Failed("RAM block '" + d.name() + "' size: " + d.size() + " (expected: " + l.size() + ")");
             }
         }
-        return new Receiving(version, local, 0, 0);
+        return new Receiving(header.version(), header.verified(), local, 0, 0,
+                header.verified() ? new PageCrcDigest.Tracker(local) : null);
     }
 
     private static State unexpected(StreamRecord record, State state) {
@@ -258,7 +287,8 @@ public final class IncomingMigration {
                         }
                     }
                 } catch (WireFormatException e) {
-                    throw new MigrationException.ProtocolFailed("incoming migration stream is malformed: " + e.getMessage(), e);
+                    throw new MigrationException.ProtocolFailed("incoming migration stream is "
+                            + (e instanceof ChecksumMismatchException ? "corrupt: " : "malformed: ") + e.getMessage(), e);
                 }
                 // Publish before blocking, when every whole record read so far is applied and counted:
                 // a slow stream shows where it stands, and a fast one publishes once per read, not per page.

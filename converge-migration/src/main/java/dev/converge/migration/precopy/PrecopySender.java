@@ -41,6 +41,13 @@ import java.util.Objects;
  * </ol>
  * A blocked write or the wait for the ack end when another thread closes the channel (that is
  * how a cancel reaches them). One sender runs one migration; it is not reusable.
+ * <p>
+ * A verified stream (the default; capability {@code x-converge-verify}) seals every record with
+ * a CRC32C and sends the RAM's SHA-256 at the switchover in COMPLETE. Its pages are copied out of
+ * guest memory before they are checksummed and sent: the guest keeps writing while they go, and
+ * a checksum of memory that changed before the write would fail a correct stream. (The copy, and
+ * the CRC32C scan of the stopped RAM for the {@link dev.converge.migration.machine.PageCrcDigest},
+ * are what verification costs; an unverified stream writes straight from guest memory.)
  */
 public final class PrecopySender {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PrecopySender.class);
@@ -67,6 +74,8 @@ public final class PrecopySender {
     private final GatheringByteChannel out;
     private final java.util.function.Supplier<ConvergencePolicy> policy;
     private final MigrationControl control;
+    /** Whether the stream is verified (CRC32C trailers, RAM digest in COMPLETE). */
+    private final boolean verified;
     /** The run state before the switchover, to return to on abort; set by the running thread before the ack. */
     private volatile RunState previous;
     /** System.nanoTime() when the vCPUs stopped; set by the running thread. */
@@ -80,7 +89,14 @@ public final class PrecopySender {
 
     // All state below is confined to the thread that calls run().
     private final ByteBuffer ctrl = ByteBuffer.allocateDirect(CTRL_CAPACITY).order(WireFormat.ORDER);
-    private final ByteBuffer[] gather = new ByteBuffer[1 + WireFormat.MAX_BATCH_PAGES];
+    /** ctrl, up to MAX_BATCH_PAGES pages, and the batch's trailer in a verified stream. */
+    private final ByteBuffer[] gather = new ByteBuffer[2 + WireFormat.MAX_BATCH_PAGES];
+    /** A verified stream's page copies (one slice per batch slot) and batch trailer; null otherwise. */
+    private final ByteBuffer[] pageCopies;
+    private final ByteBuffer trailer = ByteBuffer.allocateDirect(WireFormat.CHECKSUM_SIZE).order(WireFormat.ORDER);
+    private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    /** Whether the pending batch ends with {@link #trailer}. */
+    private boolean trailerPending;
     private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
     private int batchCount;
     /**
@@ -119,6 +135,25 @@ public final class PrecopySender {
      */
     public <C extends ByteChannel & GatheringByteChannel> PrecopySender(Machine machine, C channel,
             java.util.function.Supplier<ConvergencePolicy> policy, MigrationControl control) {
+        this(machine, channel, policy, control, true);
+    }
+
+    /**
+     * @param verified whether to send a verified stream (CRC32C trailers and the RAM digest;
+     *                 the capability {@code x-converge-verify})
+     */
+    public <C extends ByteChannel & GatheringByteChannel> PrecopySender(Machine machine, C channel,
+            java.util.function.Supplier<ConvergencePolicy> policy, MigrationControl control, boolean verified) {
+        this.verified = verified;
+        if (verified) {
+            ByteBuffer copies = ByteBuffer.allocateDirect(WireFormat.MAX_BATCH_PAGES * WireFormat.PAGE_SIZE);
+            pageCopies = new ByteBuffer[WireFormat.MAX_BATCH_PAGES];
+            for (int i = 0; i < pageCopies.length; i++) {
+                pageCopies[i] = copies.slice(i * WireFormat.PAGE_SIZE, WireFormat.PAGE_SIZE);
+            }
+        } else {
+            pageCopies = null;
+        }
         this.machine = Objects.requireNonNull(machine);
         this.ram = machine.ram();
         this.in = Objects.requireNonNull(channel);
@@ -229,7 +264,7 @@ public final class PrecopySender {
     }
 
     private boolean sendDecision(StreamRecord decision) {
-        ByteBuffer b = StreamEncoder.encode(decision);
+        ByteBuffer b = StreamEncoder.encode(decision, verified);
         try {
             while (b.hasRemaining()) {
                 bytesSent += out.write(b);
@@ -247,12 +282,12 @@ public final class PrecopySender {
         // the destination's copy (it starts zeroed), so it needs no record at all.
         ram.syncDirtyLog(bitmap);
         ram.markEverWritten(bitmap);
-        StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT);
+        StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT, verified ? WireFormat.FLAG_VERIFIED : 0);
         List<StreamRecord.BlockInfo> layout = new ArrayList<>();
         for (RamBlock b : ram.blocks()) {
             layout.add(new StreamRecord.BlockInfo(b.name(), b.size()));
         }
-        ctrl.put(StreamEncoder.encode(new StreamRecord.RamBlocks(layout)));
+        ctrl.put(StreamEncoder.encode(new StreamRecord.RamBlocks(layout), verified));
         flush();
         ReturnPath rp = new ReturnPath(in);
         returnPath = rp;
@@ -268,7 +303,7 @@ public final class PrecopySender {
             sendMarked(bitmap);
             controlPoint(); // a pass shorter than the interval is rate-limited too
             pass++;
-            ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass)));
+            ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass), verified));
             // Timed before the write: on a fast link the PASS_ACK can arrive before flush() returns, and
             // an ack that finds no send time is not timed, which leaves the fixed cost unmeasured (0).
             rp.passSent(pass, System.nanoTime());
@@ -343,8 +378,15 @@ public final class PrecopySender {
             ram.syncDirtyLog(bitmap);
             controlInterval = Long.MAX_VALUE; // stopped: no rate limit, no pause point, as fast as it goes
             sendMarked(bitmap);
-            putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState()))));
-            putRecord(StreamEncoder.encode(new StreamRecord.Complete()));
+            putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
+            if (verified) {
+                // Out before hashing: the destination hashes its copy meanwhile, on receipt of the device state.
+                flush();
+                putRecord(StreamEncoder.encode(new StreamRecord.Complete(
+                        dev.converge.migration.machine.PageCrcDigest.of(ram)), true));
+            } else {
+                putRecord(StreamEncoder.encode(new StreamRecord.Complete(), false));
+            }
             flush();
             long sent = System.nanoTime();
             returnPath.awaitAckComplete();
@@ -402,7 +444,7 @@ public final class PrecopySender {
                     if (ctrl.remaining() < WireFormat.RECORD_HEADER_SIZE + WireFormat.ZERO_PAGE_PAYLOAD + BATCH_HEAD_MAX) {
                         sendBatch();
                     }
-                    StreamEncoder.putZeroPage(ctrl, b, page << RamBlock.PAGE_SHIFT);
+                    StreamEncoder.putZeroPage(ctrl, b, page << RamBlock.PAGE_SHIFT, verified);
                     zeroPages++;
                 } else {
                     if (batchCount == WireFormat.MAX_BATCH_PAGES || (batchCount > 0 && batchBlock != b)) {
@@ -410,7 +452,11 @@ public final class PrecopySender {
                     }
                     batchBlock = b;
                     batchOffsets[batchCount] = page << RamBlock.PAGE_SHIFT;
-                    gather[1 + batchCount] = block.page(page).asByteBuffer();
+                    ByteBuffer data = block.page(page).asByteBuffer();
+                    if (verified) {
+                        data = pageCopies[batchCount].clear().put(data).flip();
+                    }
+                    gather[1 + batchCount] = data;
                     batchCount++;
                 }
             }
@@ -424,13 +470,25 @@ public final class PrecopySender {
             return;
         }
         if (batchCount > 0) {
-            StreamEncoder.putBatchHead(ctrl, batchBlock, batchOffsets, batchCount);
+            int head = ctrl.position();
+            StreamEncoder.putBatchHead(ctrl, batchBlock, batchOffsets, batchCount, verified);
+            if (verified) {
+                crc.reset();
+                crc.update(ctrl.duplicate().limit(ctrl.position()).position(head));
+                for (int i = 0; i < batchCount; i++) {
+                    crc.update(gather[1 + i].duplicate());
+                }
+                trailer.clear().putInt((int) crc.getValue()).flip();
+                gather[1 + batchCount] = trailer;
+                trailerPending = true;
+            }
         }
         long n = flush();
         pagesSent += batchCount;
-        for (int i = 0; i < batchCount; i++) {
+        for (int i = 0; i < batchCount + 1; i++) {
             gather[1 + i] = null;
         }
+        trailerPending = false;
         batchCount = 0;
         sinceControl += n;
         if (sinceControl >= controlInterval) {
@@ -466,7 +524,7 @@ public final class PrecopySender {
     private long flush() throws MigrationException {
         ctrl.flip();
         gather[0] = ctrl;
-        int count = 1 + batchCount;
+        int count = 1 + batchCount + (trailerPending ? 1 : 0);
         long total = 0;
         try {
             while (true) {

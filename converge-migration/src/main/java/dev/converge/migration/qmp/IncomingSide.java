@@ -9,6 +9,7 @@ import dev.converge.migration.precopy.IncomingMigration;
 import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.migration.precopy.MigrationException;
 import dev.converge.qmp.QmpException;
+import dev.converge.qmp.UnixSocketFiles;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -23,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * says, takes one connection, and runs {@link IncomingMigration} on a virtual thread. Its status
  * follows QEMU's incoming side: setup while listening, active once connected, then completed or
  * failed (with the error in query-migrate's error-desc). After a failure the machine is still in
- * {@code inmigrate} and a new migrate-incoming is accepted.
+ * {@code inmigrate} and a new migrate-incoming is accepted, also on the same UNIX path: the
+ * listener's socket file is removed as soon as it stops listening (after the one connection, a
+ * failure, or on close), and a stale one that nobody answers on is replaced at bind.
  * <p>
  * {@link #listen} and {@link #close} run on the main loop; the status is volatile because the
  * receiving thread writes it and query-migrate reads it. What the connection brought
@@ -46,6 +49,8 @@ final class IncomingSide implements AutoCloseable {
     private volatile Received received;
     /** The listening socket while in setup; main loop and the receiving thread. */
     private volatile ServerSocketChannel server;
+    /** The UNIX listener's socket file, null for TCP; set with {@link #server}. */
+    private volatile java.nio.file.Path socketFile;
     private volatile SocketChannel connection;
     private volatile Thread thread;
     private volatile boolean closing;
@@ -131,12 +136,17 @@ final class IncomingSide implements AutoCloseable {
         }
         uri.socket().checkListenable();
         ServerSocketChannel s;
+        java.nio.file.Path file = uri.address() instanceof java.net.UnixDomainSocketAddress u ? u.getPath() : null;
         try {
+            if (file != null) {
+                UnixSocketFiles.removeStale(file, "migration");
+            }
             s = ServerSocketChannel.open(uri.family()).bind(uri.address());
         } catch (IOException e) {
             throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
         }
         server = s;
+        socketFile = file;
         errorDesc = null;
         received = null;
         setStatus(MigrationStatus.SETUP);
@@ -144,17 +154,19 @@ final class IncomingSide implements AutoCloseable {
     }
 
     private void receive(ServerSocketChannel s) {
+        java.nio.file.Path file = socketFile;
         try (s) {
             SocketChannel ch;
             try {
                 ch = s.accept();
             } catch (IOException e) {
+                stopListening(s, file);
                 if (!closing) {
                     fail("accepting the incoming migration failed: " + e.getMessage());
                 }
                 return;
             }
-            s.close(); // one connection per migrate-incoming, as QEMU
+            stopListening(s, file); // one connection per migrate-incoming, as QEMU
             connection = ch;
             try {
                 ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // PASS_ACK and RESUMED are timed
@@ -195,6 +207,18 @@ final class IncomingSide implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes the listener and removes its socket file, before any status change: once failed
+     * shows, a new migrate-incoming may bind the same path, and its file must not be removed.
+     */
+    private static void stopListening(ServerSocketChannel s, java.nio.file.Path file) throws IOException {
+        try {
+            s.close();
+        } finally {
+            UnixSocketFiles.delete(file, "migration");
+        }
+    }
+
     private void fail(String message) {
         errorDesc = message;
         log.info("incoming migration of '{}' failed: {}", machine.name(), message);
@@ -222,5 +246,6 @@ final class IncomingSide implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        UnixSocketFiles.delete(socketFile, "migration");
     }
 }

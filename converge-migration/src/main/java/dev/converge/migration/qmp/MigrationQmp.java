@@ -47,7 +47,8 @@ final class MigrationQmp {
     static final EnumType STATUS = STATUS_ENUM.type();
     static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
             MigrationCapability::wireName, "Migration capabilities converge supports: auto-converge, dirty-limit, "
-                    + "events, pause-before-switchover, return-path");
+                    + "events, pause-before-switchover, return-path, and converge's x-converge-verify (on by default: "
+                    + "CRC32C on every stream record and the RAM digest compared at the switchover)");
     static final ObjectType CAPABILITY_STATUS = ObjectType.struct("MigrationCapabilityStatus",
             "A capability and whether it is on",
             required("capability", CAPABILITY, "the capability"),

@@ -30,11 +30,17 @@ public final class StreamDecoder {
 
     private State state = State.HEADER;
     private int version;
+    private boolean verified;
     private List<StreamRecord.BlockInfo> layout = List.of();
 
     /** The version from the stream header, 0 before it. */
     public int version() {
         return version;
+    }
+
+    /** Whether the header declared a verified stream (false before the header). */
+    public boolean verified() {
+        return verified;
     }
 
     /** The RAM layout declared by the stream, empty before RAM_BLOCKS. */
@@ -51,6 +57,7 @@ public final class StreamDecoder {
     public void reset() {
         state = State.HEADER;
         version = 0;
+        verified = false;
         layout = List.of();
     }
 
@@ -87,11 +94,18 @@ public final class StreamDecoder {
             if (v < VERSION_PREVIOUS || v > VERSION_CURRENT) {
                 throw new WireFormatException("version: " + v + " (expected: " + VERSION_PREVIOUS + ".." + VERSION_CURRENT + ")");
             }
-            checkReserved("header reserved", Short.toUnsignedInt(in.getShort(p + 6)));
+            int flags = Short.toUnsignedInt(in.getShort(p + 6));
+            if (v < VERSION_FLAGS) {
+                checkReserved("header reserved", flags);
+            } else if ((flags & ~KNOWN_FLAGS) != 0) {
+                throw new WireFormatException(String.format("header flags: 0x%04x (expected: bits of 0x%04x)", flags, KNOWN_FLAGS));
+            }
             in.position(p + STREAM_HEADER_SIZE);
             version = v;
+            StreamRecord.Header header = new StreamRecord.Header(v, flags);
+            verified = header.verified();
             state = State.LAYOUT;
-            return new StreamRecord.Header(v);
+            return header;
         }
         if (!in.hasRemaining()) {
             return null;
@@ -104,8 +118,14 @@ public final class StreamDecoder {
         }
         RecordType type = RecordType.fromCode(Short.toUnsignedInt(in.getShort(p)));
         checkReserved(type + " reserved", Short.toUnsignedInt(in.getShort(p + 2)));
-        long length = Integer.toUnsignedLong(in.getInt(p + 4));
-        checkLength(type, length);
+        long wireLength = Integer.toUnsignedLong(in.getInt(p + 4));
+        if (verified && wireLength < CHECKSUM_SIZE) {
+            throw new WireFormatException(type + " length: " + wireLength + " (expected: at least " + CHECKSUM_SIZE
+                    + " in a verified stream, for the checksum)");
+        }
+        // The payload proper; a verified record's length also counts its trailer.
+        long length = verified ? wireLength - CHECKSUM_SIZE : wireLength;
+        checkLength(type, length, verified);
         if (state == State.LAYOUT && type != RecordType.RAM_BLOCKS) {
             throw new WireFormatException("record " + type + " before RAM_BLOCKS (expected: RAM_BLOCKS first)");
         }
@@ -119,11 +139,20 @@ public final class StreamDecoder {
         if (state != State.DECISION && decision) {
             throw new WireFormatException("record " + type + " before COMPLETE (expected: only after COMPLETE)");
         }
-        if (in.remaining() < RECORD_HEADER_SIZE + length) {
+        if (in.remaining() < RECORD_HEADER_SIZE + wireLength) {
             return null;
         }
         int body = p + RECORD_HEADER_SIZE;
         int len = (int) length;
+        if (verified) {
+            int actual = Checksums.crc32c(in, p, body + len);
+            int expected = in.getInt(body + len);
+            if (actual != expected) {
+                throw new ChecksumMismatchException(String.format(
+                        "%s checksum mismatch: crc32c 0x%08x of the bytes received (expected: 0x%08x, the sender's)",
+                        type, actual, expected));
+            }
+        }
         StreamRecord record = switch (type) {
             case INVALID -> throw new AssertionError("fromCode never returns INVALID");
             case RAM_BLOCKS -> decodeRamBlocks(in, body, len);
@@ -142,11 +171,12 @@ public final class StreamDecoder {
             case PAGE_BATCH -> decodeBatch(in, body, len);
             case END_OF_PASS -> new StreamRecord.EndOfPass(in.getLong(body));
             case DEVICE_STATE -> new StreamRecord.DeviceState(in.slice(body, len).asReadOnlyBuffer());
-            case COMPLETE -> new StreamRecord.Complete();
+            case COMPLETE -> new StreamRecord.Complete(len == 0 ? null
+                    : java.util.HexFormat.of().formatHex(bytes(in, body, len)));
             case START -> new StreamRecord.Start();
             case ABORT -> new StreamRecord.Abort();
         };
-        in.position(body + len);
+        in.position(body + (int) wireLength);
         if (type == RecordType.RAM_BLOCKS) {
             layout = ((StreamRecord.RamBlocks) record).blocks();
             state = State.RECORDS;
@@ -158,7 +188,13 @@ public final class StreamDecoder {
         return record;
     }
 
-    private static void checkLength(RecordType type, long length) throws WireFormatException {
+    private static byte[] bytes(ByteBuffer in, int from, int len) {
+        byte[] b = new byte[len];
+        in.get(from, b);
+        return b;
+    }
+
+    private static void checkLength(RecordType type, long length, boolean verified) throws WireFormatException {
         switch (type) {
             case RAM_BLOCKS -> checkRange(type, length, 4, MAX_RAM_BLOCKS_PAYLOAD);
             case PAGE -> checkRange(type, length, PAGE_PAYLOAD, PAGE_PAYLOAD);
@@ -166,7 +202,8 @@ public final class StreamDecoder {
             case PAGE_BATCH -> checkRange(type, length, BATCH_FIXED + 8 + PAGE_SIZE, MAX_BATCH_PAYLOAD);
             case END_OF_PASS -> checkRange(type, length, 8, 8);
             case DEVICE_STATE -> checkRange(type, length, 0, MAX_DEVICE_STATE);
-            case COMPLETE, START, ABORT -> checkRange(type, length, 0, 0);
+            case COMPLETE -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
+            case START, ABORT -> checkRange(type, length, 0, 0);
             case INVALID -> throw new AssertionError("fromCode never returns INVALID");
         }
     }

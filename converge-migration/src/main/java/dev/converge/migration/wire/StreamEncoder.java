@@ -11,15 +11,35 @@ import java.nio.charset.StandardCharsets;
  * ({@link #encode}). All fields {@link WireFormat#ORDER little-endian}. Values are checked
  * against the same maximums the decoder applies, so this side cannot write what the other
  * side refuses.
+ * <p>
+ * A verified stream ({@link WireFormat#FLAG_VERIFIED}) ends every record with a CRC32C trailer:
+ * the {@code verified} variants count it in the record header's length, and {@link #seal}
+ * writes it once the record's bytes are in place.
  */
 public final class StreamEncoder {
     private StreamEncoder() {
     }
 
-    /** Writes the stream header for {@code version}. */
+    /** Writes the stream header for {@code version}, without flags. */
     public static void putHeader(ByteBuffer dst, int version) {
+        putHeader(dst, version, 0);
+    }
+
+    /** Writes the stream header for {@code version} with {@code flags} (version 5 and later). */
+    public static void putHeader(ByteBuffer dst, int version, int flags) {
+        if ((flags & ~KNOWN_FLAGS) != 0 || (flags != 0 && version < VERSION_FLAGS)) {
+            throw new IllegalArgumentException("header flags: 0x" + Integer.toHexString(flags) + " in version " + version);
+        }
         ByteBuffer d = dst.order(ORDER);
-        d.putInt(MAGIC).putShort((short) version).putShort((short) 0);
+        d.putInt(MAGIC).putShort((short) version).putShort((short) flags);
+    }
+
+    /**
+     * Writes the CRC32C trailer of the verified record that starts at {@code recordStart} in
+     * {@code dst} and ends at its position (record header and payload before the trailer).
+     */
+    public static void seal(ByteBuffer dst, int recordStart) {
+        dst.order(ORDER).putInt(Checksums.crc32c(dst, recordStart, dst.position()));
     }
 
     /** Writes a record header. */
@@ -32,8 +52,21 @@ public final class StreamEncoder {
 
     /** Writes a whole ZERO_PAGE record. */
     public static void putZeroPage(ByteBuffer dst, int block, long offset) {
-        putRecordHeader(dst, RecordType.ZERO_PAGE, ZERO_PAGE_PAYLOAD);
+        putZeroPage(dst, block, offset, false);
+    }
+
+    /** Writes a whole ZERO_PAGE record, sealed when {@code verified}. */
+    public static void putZeroPage(ByteBuffer dst, int block, long offset, boolean verified) {
+        int start = dst.position();
+        putRecordHeader(dst, RecordType.ZERO_PAGE, ZERO_PAGE_PAYLOAD + trailer(verified));
         dst.putInt(block).putLong(offset);
+        if (verified) {
+            seal(dst, start);
+        }
+    }
+
+    private static int trailer(boolean verified) {
+        return verified ? CHECKSUM_SIZE : 0;
     }
 
     /**
@@ -41,10 +74,18 @@ public final class StreamEncoder {
      * (data) the caller writes next, in the order of {@code offsets}.
      */
     public static void putBatchHead(ByteBuffer dst, int block, long[] offsets, int count) {
+        putBatchHead(dst, block, offsets, count, false);
+    }
+
+    /**
+     * As {@link #putBatchHead(ByteBuffer, int, long[], int)}; when {@code verified} the length
+     * counts the CRC32C trailer, which the caller writes after the pages (over this head and the pages).
+     */
+    public static void putBatchHead(ByteBuffer dst, int block, long[] offsets, int count, boolean verified) {
         if (count < 1 || count > MAX_BATCH_PAGES) {
             throw new IllegalArgumentException("batch pages: " + count + " (expected: 1.." + MAX_BATCH_PAGES + ")");
         }
-        putRecordHeader(dst, RecordType.PAGE_BATCH, BATCH_FIXED + count * (8 + PAGE_SIZE));
+        putRecordHeader(dst, RecordType.PAGE_BATCH, BATCH_FIXED + count * (8 + PAGE_SIZE) + trailer(verified));
         dst.putInt(block).putInt(count);
         for (int i = 0; i < count; i++) {
             dst.putLong(offsets[i]);
@@ -57,11 +98,36 @@ public final class StreamEncoder {
         dst.putInt(block).putLong(offset);
     }
 
-    /** Encodes one record (header included) into a new buffer, flipped for reading. */
+    /** Encodes one record (header included) of a stream that is not verified into a new buffer, flipped for reading. */
     public static ByteBuffer encode(StreamRecord record) {
-        ByteBuffer b = ByteBuffer.allocate(size(record)).order(ORDER);
+        return encode(record, false);
+    }
+
+    /**
+     * Encodes one record into a new buffer, flipped for reading; in a {@code verified} stream
+     * (not for the stream header) with the CRC32C trailer, and COMPLETE must carry the RAM
+     * digest exactly then.
+     */
+    public static ByteBuffer encode(StreamRecord record, boolean verified) {
+        boolean digest = record instanceof StreamRecord.Complete c && c.ramDigest() != null;
+        if (digest != (verified && record instanceof StreamRecord.Complete)) {
+            throw new IllegalArgumentException("COMPLETE carries the RAM digest exactly in a verified stream (verified: "
+                    + verified + ")");
+        }
+        boolean sealed = verified && !(record instanceof StreamRecord.Header);
+        ByteBuffer b = encodePlain(record, sealed ? CHECKSUM_SIZE : 0);
+        if (sealed) {
+            // The record's length counts the trailer; the CRC covers header and payload before it.
+            b.putInt(4, b.getInt(4) + CHECKSUM_SIZE);
+            seal(b, 0);
+        }
+        return b.flip();
+    }
+
+    private static ByteBuffer encodePlain(StreamRecord record, int extra) {
+        ByteBuffer b = ByteBuffer.allocate(size(record) + extra).order(ORDER);
         switch (record) {
-            case StreamRecord.Header h -> putHeader(b, h.version());
+            case StreamRecord.Header h -> putHeader(b, h.version(), h.flags());
             case StreamRecord.RamBlocks r -> {
                 int payload = 4;
                 for (StreamRecord.BlockInfo bi : r.blocks()) {
@@ -100,11 +166,31 @@ public final class StreamEncoder {
                 putRecordHeader(b, RecordType.DEVICE_STATE, d.data().remaining());
                 b.put(d.data().duplicate());
             }
-            case StreamRecord.Complete c -> putRecordHeader(b, RecordType.COMPLETE, 0);
+            case StreamRecord.Complete c -> {
+                if (c.ramDigest() == null) {
+                    putRecordHeader(b, RecordType.COMPLETE, 0);
+                } else {
+                    putRecordHeader(b, RecordType.COMPLETE, DIGEST_SIZE);
+                    b.put(digestBytes(c.ramDigest()));
+                }
+            }
             case StreamRecord.Start s -> putRecordHeader(b, RecordType.START, 0);
             case StreamRecord.Abort a -> putRecordHeader(b, RecordType.ABORT, 0);
         }
-        return b.flip();
+        return b;
+    }
+
+    private static byte[] digestBytes(String hex) {
+        byte[] d;
+        try {
+            d = java.util.HexFormat.of().parseHex(hex);
+        } catch (IllegalArgumentException e) {
+            d = new byte[0];
+        }
+        if (d.length != DIGEST_SIZE) {
+            throw new IllegalArgumentException("RAM digest: '" + hex + "' (expected: " + 2 * DIGEST_SIZE + " hex digits)");
+        }
+        return d;
     }
 
     /** Encodes one return-path message into a new buffer, flipped for reading. */
@@ -135,7 +221,7 @@ public final class StreamEncoder {
             case StreamRecord.PageBatch pb -> RECORD_HEADER_SIZE + BATCH_FIXED + pb.offsets().length * (8 + PAGE_SIZE);
             case StreamRecord.EndOfPass e -> RECORD_HEADER_SIZE + 8;
             case StreamRecord.DeviceState d -> RECORD_HEADER_SIZE + d.data().remaining();
-            case StreamRecord.Complete c -> RECORD_HEADER_SIZE;
+            case StreamRecord.Complete c -> RECORD_HEADER_SIZE + (c.ramDigest() == null ? 0 : DIGEST_SIZE);
             case StreamRecord.Start s -> RECORD_HEADER_SIZE;
             case StreamRecord.Abort a -> RECORD_HEADER_SIZE;
         };

@@ -12,8 +12,17 @@ import java.util.Objects;
  * Equality of byte data is by content (ByteBuffer's remaining bytes).
  */
 public sealed interface StreamRecord {
-    /** The stream header: magic (checked) and version. */
-    record Header(int version) implements StreamRecord {
+    /** The stream header: magic (checked), version and flags ({@link WireFormat#FLAG_VERIFIED}; 0 before version 5). */
+    record Header(int version, int flags) implements StreamRecord {
+        /** A header without flags. */
+        public Header(int version) {
+            this(version, 0);
+        }
+
+        /** Whether the stream is verified: CRC32C trailers and the RAM digest in COMPLETE. */
+        public boolean verified() {
+            return (flags & WireFormat.FLAG_VERIFIED) != 0;
+        }
     }
 
     /** One declared RAM block. */
@@ -69,8 +78,16 @@ public sealed interface StreamRecord {
     record DeviceState(ByteBuffer data) implements StreamRecord {
     }
 
-    /** The source sent everything. */
-    record Complete() implements StreamRecord {
+    /**
+     * The source sent everything. In a verified stream {@code ramDigest} is the source's SHA-256
+     * of all RAM at the switchover (64 lowercase hex digits, as {@code query-machine-digest}
+     * shows it); otherwise null.
+     */
+    record Complete(String ramDigest) implements StreamRecord {
+        /** COMPLETE of a stream that is not verified. */
+        public Complete() {
+            this(null);
+        }
     }
 
     /** The source committed the switchover: the destination runs the machine (version 3). */

@@ -19,11 +19,28 @@ public final class WireFormat {
      * added the decision after COMPLETE ({@link RecordType#START} or {@link RecordType#ABORT});
      * version 4 added the return messages {@link ReturnType#PASS_ACK} and {@link ReturnType#RESUMED}
      * (the source measures the destination's lag and the real downtime with them) and the rule
-     * that a page never sent is zero on the destination (which starts zeroed).
+     * that a page never sent is zero on the destination (which starts zeroed); version 5 turned
+     * the header's reserved u16 into {@link #FLAG_VERIFIED flags}.
      */
-    public static final int VERSION_CURRENT = 4;
+    public static final int VERSION_CURRENT = 5;
     /** The oldest version this code still reads (current and previous are supported). */
-    public static final int VERSION_PREVIOUS = 3;
+    public static final int VERSION_PREVIOUS = 4;
+    /** The first version whose header carries flags (before: a reserved u16 that must be 0). */
+    public static final int VERSION_FLAGS = 5;
+    /**
+     * Header flag (version 5): a verified stream. Every record after the header ends with a
+     * {@link #CHECKSUM_SIZE 4-byte} CRC32C trailer over its record header and the payload
+     * before it (the record header's length counts the trailer), and COMPLETE carries the
+     * source's {@link #DIGEST_SIZE SHA-256} of all RAM at the switchover, which the
+     * destination compares with its own before it acknowledges.
+     */
+    public static final int FLAG_VERIFIED = 1;
+    /** Every flag this code knows; a header with another bit set is refused. */
+    public static final int KNOWN_FLAGS = FLAG_VERIFIED;
+    /** Bytes of a verified record's CRC32C trailer. */
+    public static final int CHECKSUM_SIZE = 4;
+    /** Bytes of the RAM digest (SHA-256) in a verified stream's COMPLETE. */
+    public static final int DIGEST_SIZE = 32;
     /** The first version whose destination answers END_OF_PASS with PASS_ACK and START with RESUMED. */
     public static final int VERSION_PASS_ACKS = 4;
     /** The first version whose COMPLETE is followed by START or ABORT. */
@@ -61,6 +78,6 @@ public final class WireFormat {
     /** Largest PAGE_BATCH payload. */
     public static final int MAX_BATCH_PAYLOAD = BATCH_FIXED + MAX_BATCH_PAGES * (8 + PAGE_SIZE);
     /** Largest record, header included: a receive buffer of this size always holds a whole record. */
-    public static final int MAX_RECORD_SIZE = RECORD_HEADER_SIZE
+    public static final int MAX_RECORD_SIZE = RECORD_HEADER_SIZE + CHECKSUM_SIZE
             + Math.max(MAX_DEVICE_STATE, Math.max(MAX_BATCH_PAYLOAD, MAX_RAM_BLOCKS_PAYLOAD));
 }

@@ -6,7 +6,7 @@ package dev.converge.migration.wire;
  * message has the form "field: actual (expected: bound)". The decoder that threw has reset
  * itself; the connection must be closed.
  */
-public final class WireFormatException extends Exception {
+public sealed class WireFormatException extends Exception permits ChecksumMismatchException {
     private static final long serialVersionUID = 1L;
 
     public WireFormatException(String message) {

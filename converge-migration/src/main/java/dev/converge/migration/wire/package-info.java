@@ -7,7 +7,7 @@
  * the return path flows back on the same connection.
  * <pre>
  *  source (PrecopySender)                          destination (IncomingMigration)
- *    │ header: magic "CVMS", version, reserved 0       │
+ *    │ header: magic "CVMS", version, flags            │
  *    │────────────────────────────────────────────────▶│ check magic, version in [previous, current]
  *    │ RAM_BLOCKS [(name, size)...]                     │
  *    │────────────────────────────────────────────────▶│ layout must equal the destination's
@@ -36,7 +36,7 @@
  *
  * <h2>Framing</h2>
  * Every multi-byte field is little-endian ({@link dev.converge.migration.wire.WireFormat#ORDER}).
- * The stream starts with an 8-byte header (magic u32, version u16, reserved u16 = 0); then
+ * The stream starts with an 8-byte header (magic u32, version u16, flags u16: 0 before version 5); then
  * records, each an 8-byte record header (type u16, reserved u16 = 0, payload length u32) and its
  * payload. Type 0 is reserved and invalid. The return path uses the same record framing with
  * its own types ({@link dev.converge.migration.wire.ReturnType}). Decoders check each length
@@ -49,7 +49,12 @@
  * version and the previous one ({@code VERSION_PREVIOUS..VERSION_CURRENT}) and refuses the rest
  * with an error naming both. A change that an older decoder would misread (a field's meaning,
  * size or order, a new mandatory record) bumps the version; purely additive behaviour that
- * older peers never see does not. Version 4 added PASS_ACK and RESUMED on the return path and
+ * older peers never see does not. Version 5 turned the header's reserved u16 into flags: with
+ * {@code FLAG_VERIFIED} (the source's capability x-converge-verify) every record after the header
+ * ends with a CRC32C (Castagnoli) of its record header and payload, counted in the record's length,
+ * and COMPLETE carries the source's SHA-256 of all RAM at the switchover, which the destination
+ * compares with its own before it acknowledges (a mismatch is an ERROR, and the source resumes).
+ * The flag is the negotiation: the destination follows what the source declares. Version 4 added PASS_ACK and RESUMED on the return path and
  * lets the source skip pages never written (the destination starts zeroed). Version 2 added {@code PAGE_BATCH}; version 3 added the
  * START / ABORT decision after COMPLETE (a version 2 stream ends at COMPLETE and its machine
  * runs after the ack, as before). Reserved fields must be zero, so they can gain meaning in a

@@ -27,6 +27,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** The incoming side fed from memory: valid, truncated, corrupted and out-of-order streams. */
 class IncomingMigrationTest {
     static final MachineSpec SPEC = MachineSpec.of(1L << 20, 1, WorkloadKind.IDLE);
+    /** START of a verified stream: record header and checksum. */
+    static final int START_SIZE = WireFormat.RECORD_HEADER_SIZE + WireFormat.CHECKSUM_SIZE;
 
     private Machine source;
     private Machine dest;
@@ -89,7 +91,9 @@ class IncomingMigrationTest {
     @Test
     void abortAfterTheAckDiscardsEverything() throws Exception {
         byte[] aborted = stream.clone();
-        aborted[aborted.length - 8] = (byte) RecordType.ABORT.code(); // START is the last record
+        // START is the last record; ABORT needs its own checksum too.
+        ByteBuffer abort = StreamEncoder.encode(new StreamRecord.Abort(), true);
+        abort.get(aborted, aborted.length - START_SIZE, START_SIZE);
         MemoryChannel ch = new MemoryChannel(aborted, 1 << 16);
         assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
                 .isInstanceOf(MigrationException.IncomingRejected.class)
@@ -101,7 +105,7 @@ class IncomingMigrationTest {
 
     @Test
     void connectionEndingAfterTheAckWithoutStartDiscards() throws Exception {
-        MemoryChannel ch = new MemoryChannel(java.util.Arrays.copyOf(stream, stream.length - 8), 1 << 16);
+        MemoryChannel ch = new MemoryChannel(java.util.Arrays.copyOf(stream, stream.length - START_SIZE), 1 << 16);
         assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
                 .isInstanceOf(MigrationException.ChannelFailed.class)
                 .hasMessageEndingWith("in state AwaitingDecision");
@@ -136,7 +140,7 @@ class IncomingMigrationTest {
         assertThat(seen.getLast()).isEqualTo(new IncomingStats(stream.length, result.pagesSent(), result.zeroPages(),
                 result.passes()));
         assertThat((long) stream.length).as("the source's count ends at COMPLETE; START (a bare record header) follows")
-                .isEqualTo(result.bytesSent() + WireFormat.RECORD_HEADER_SIZE);
+                .isEqualTo(result.bytesSent() + START_SIZE);
         for (int i = 1; i < seen.size(); i++) {
             IncomingStats a = seen.get(i - 1);
             IncomingStats b = seen.get(i);
@@ -152,7 +156,7 @@ class IncomingMigrationTest {
     @Test
     void statsOfAFailedStreamShowWhatArrivedBeforeTheFailure() throws Exception {
         // Everything but START: all pages arrived, then the connection ended while awaiting the decision.
-        int len = stream.length - WireFormat.RECORD_HEADER_SIZE;
+        int len = stream.length - START_SIZE;
         List<IncomingStats> seen = new java.util.ArrayList<>();
         assertThatThrownBy(() -> IncomingMigration.run(dest, new MemoryChannel(java.util.Arrays.copyOf(stream, len), 1 << 16),
                 seen::add)).isInstanceOf(MigrationException.ChannelFailed.class);
@@ -201,6 +205,73 @@ class IncomingMigrationTest {
     }
 
     @Test
+    void oneByteFlippedInPageDataFailsTheChecksumAndDiscards() throws Exception {
+        int at = firstBatchData(stream) + 100;
+        for (int bit : new int[] {0x01, 0x80}) {
+            byte[] bad = stream.clone();
+            bad[at] ^= (byte) bit;
+            MemoryChannel ch = new MemoryChannel(bad, 4096);
+            assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
+                    .isInstanceOf(MigrationException.ProtocolFailed.class)
+                    .hasMessageStartingWith("incoming migration stream is corrupt: PAGE_BATCH checksum mismatch: crc32c 0x")
+                    .hasMessageEndingWith(", the sender's)");
+            assertThat(((ReturnMessage.Error) lastReturned(ch)).message()).contains("checksum mismatch");
+            assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
+            assertThat(dest.ramDigest()).as("nothing of the corrupt stream kept").isEqualTo(zeroDigest);
+        }
+        IncomingMigration.run(dest, new MemoryChannel(stream, 1 << 16));
+        assertThat(dest.ramDigest()).as("the next, intact stream is taken").isEqualTo(source.ramDigest());
+    }
+
+    /** The offset of the first PAGE_BATCH's page data in a stream (after header, RAM_BLOCKS and its own head). */
+    static int firstBatchData(byte[] stream) {
+        ByteBuffer b = ByteBuffer.wrap(stream).order(WireFormat.ORDER);
+        int p = WireFormat.STREAM_HEADER_SIZE;
+        while (b.getShort(p) != RecordType.PAGE_BATCH.code()) {
+            p += WireFormat.RECORD_HEADER_SIZE + b.getInt(p + 4);
+        }
+        int count = b.getInt(p + WireFormat.RECORD_HEADER_SIZE + 4);
+        return p + WireFormat.RECORD_HEADER_SIZE + WireFormat.BATCH_FIXED + 8 * count;
+    }
+
+    @Test
+    void ramThatDiffersAtTheSwitchoverFailsTheDigestCheck() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        String wrong = "ab".repeat(WireFormat.DIGEST_SIZE);
+        for (StreamRecord r : List.of(new StreamRecord.RamBlocks(List.of(
+                        new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
+                        new StreamRecord.BlockInfo(Machine.ROM_BLOCK, Machine.ROM_SIZE))),
+                new StreamRecord.DeviceState(ByteBuffer.wrap(source.saveDeviceState())),
+                new StreamRecord.Complete(wrong))) {
+            out.writeBytes(bytes(StreamEncoder.encode(r, true)));
+        }
+        byte[] header = bytes(StreamEncoder.encode(new StreamRecord.Header(WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED)));
+        ByteBuffer all = ByteBuffer.allocate(header.length + out.size()).put(header).put(out.toByteArray());
+        MemoryChannel ch = new MemoryChannel(all.array(), 1 << 16);
+        assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
+                .isInstanceOf(MigrationException.IncomingRejected.class)
+                .hasMessage("incoming migration refused: RAM digest mismatch after the switchover: "
+                        + dev.converge.migration.machine.PageCrcDigest.of(dest.ram())
+                        + " on the destination (expected: " + wrong + ", the source's)");
+        assertThat(lastReturned(ch)).as("refused before the ack").isInstanceOf(ReturnMessage.Error.class);
+        assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);
+    }
+
+    @Test
+    void unverifiedStreamStillArrivesWhole() throws Exception {
+        try (Machine src = Machine.create("plain", SPEC, RunState.RUNNING)) {
+            src.ram().blocks().get(0).writeLong(3 * RamBlock.PAGE_SIZE, 42);
+            MemoryChannel out = new MemoryChannel(bytes(StreamEncoder.encode(new ReturnMessage.AckComplete())), 1 << 20);
+            new PrecopySender(src, out, () -> new ConvergencePolicy(Duration.ofMillis(300)), new TestControl(true, 1, 0),
+                    false).run();
+            byte[] plain = out.written();
+            assertThat(ByteBuffer.wrap(plain).order(WireFormat.ORDER).getShort(6)).as("header flags").isZero();
+            IncomingMigration.run(dest, new MemoryChannel(plain, 4096));
+            assertThat(dest.ramDigest()).isEqualTo(src.ramDigest());
+        }
+    }
+
+    @Test
     void layoutThatDoesNotFitTheDestinationIsRefused() throws Exception {
         try (Machine bigger = Machine.create("big", MachineSpec.of(2L << 20, 1, WorkloadKind.IDLE), RunState.INMIGRATE)) {
             assertThatThrownBy(() -> IncomingMigration.run(bigger, new MemoryChannel(stream, 1 << 16)))
@@ -213,7 +284,7 @@ class IncomingMigrationTest {
     @Test
     void recordsOutOfOrderAreRefusedNamingRecordAndState() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (StreamRecord r : List.of(new StreamRecord.Header(3),
+        for (StreamRecord r : List.of(new StreamRecord.Header(WireFormat.VERSION_PREVIOUS),
                 new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
                         new StreamRecord.BlockInfo(Machine.ROM_BLOCK, Machine.ROM_SIZE))),
                 new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[4])),
@@ -228,7 +299,7 @@ class IncomingMigrationTest {
     @Test
     void badDeviceStateIsRefusedAtComplete() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (StreamRecord r : List.of(new StreamRecord.Header(3),
+        for (StreamRecord r : List.of(new StreamRecord.Header(WireFormat.VERSION_PREVIOUS),
                 new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
                         new StreamRecord.BlockInfo(Machine.ROM_BLOCK, Machine.ROM_SIZE))),
                 new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[4])),

@@ -114,6 +114,76 @@ class StreamCodecTest {
         return a;
     }
 
+    /** {@link #sampleStream()} as a verified stream: the header's flag and the RAM digest in COMPLETE. */
+    static List<StreamRecord> verifiedStream() {
+        List<StreamRecord> records = new ArrayList<>(sampleStream());
+        records.set(0, new StreamRecord.Header(WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED));
+        records.set(records.size() - 2, new StreamRecord.Complete("0123456789abcdef".repeat(4)));
+        return records;
+    }
+
+    static byte[] encodeVerified(List<StreamRecord> records) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (StreamRecord r : records) {
+            out.writeBytes(bytes(StreamEncoder.encode(r, true)));
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    void verifiedStreamRoundTripsSplitAtEveryOffset() throws Exception {
+        List<StreamRecord> records = verifiedStream();
+        byte[] bytes = encodeVerified(records);
+        for (int cut = 0; cut <= bytes.length; cut += 7) {
+            assertThat(decodeInChunks(bytes, new int[] {cut})).as("split at %d", cut).isEqualTo(records);
+        }
+    }
+
+    @Test
+    void verifiedRecordsHaveTheDocumentedBytes() {
+        // END_OF_PASS 5: length 8 + 4, then the CRC32C (Castagnoli) of the 8-byte record header and the payload.
+        byte[] plain = HEX.parseHex("05000000" + "0c000000" + "0500000000000000");
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(plain);
+        String trailer = HEX.formatHex(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt((int) crc.getValue()).array());
+        assertThat(HEX.formatHex(bytes(StreamEncoder.encode(new StreamRecord.EndOfPass(5), true))))
+                .isEqualTo(HEX.formatHex(plain) + trailer);
+        assertThat(HEX.formatHex(bytes(StreamEncoder.encode(
+                new StreamRecord.Header(WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED), true))))
+                .isEqualTo("43564d53" + "0500" + "0100");
+        assertThat(HEX.formatHex(bytes(StreamEncoder.encode(new StreamRecord.Complete("00".repeat(31) + "ff"), true))))
+                .startsWith("0700" + "0000" + "24000000" + "00".repeat(31) + "ff");
+    }
+
+    @Test
+    void everyFlippedBitOfAVerifiedStreamIsRefused() {
+        byte[] bytes = encodeVerified(verifiedStream());
+        // Past the stream header (its flags have no checksum: a flipped flag fails the next record's length or checksum).
+        for (int i = WireFormat.STREAM_HEADER_SIZE; i < bytes.length; i += 13) {
+            byte[] bad = bytes.clone();
+            bad[i] ^= 0x10;
+            assertThatThrownBy(() -> decodeInChunks(bad, new int[0])).as("bit flipped at %d", i)
+                    .isInstanceOf(WireFormatException.class);
+        }
+        int data = 8 + 8 + 4; // a byte of the first page's data: header, PAGE's record header, block
+        byte[] bad = bytes.clone();
+        bad[encodeVerified(verifiedStream().subList(0, 2)).length + data + 100] ^= 1;
+        assertThatThrownBy(() -> decodeInChunks(bad, new int[0])).isInstanceOf(ChecksumMismatchException.class)
+                .hasMessageStartingWith("PAGE checksum mismatch: crc32c 0x");
+    }
+
+    @Test
+    void unknownHeaderFlagsAndDigestlessCompleteAreRefused() {
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(WireFormat.MAGIC)
+                .putShort((short) WireFormat.VERSION_CURRENT).putShort((short) 0x0102).flip();
+        assertThatThrownBy(() -> new StreamDecoder().decode(b)).hasMessage("header flags: 0x0102 (expected: bits of 0x0001)");
+        List<StreamRecord> noDigest = new ArrayList<>(verifiedStream());
+        noDigest.set(noDigest.size() - 2, new StreamRecord.Complete());
+        assertThatThrownBy(() -> encodeVerified(noDigest)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> StreamEncoder.encode(new StreamRecord.Complete("ab"), true))
+                .hasMessage("RAM digest: 'ab' (expected: 64 hex digits)");
+    }
+
     @Test
     void roundTripInOneGo() throws Exception {
         List<StreamRecord> records = sampleStream();
@@ -175,12 +245,12 @@ class StreamCodecTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {0, 1, 2, 5, 0xffff})
+    @ValueSource(ints = {0, 1, 2, 3, 6, 0xffff})
     void unsupportedVersionIsRejected(int version) {
         ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(WireFormat.MAGIC)
                 .putShort((short) version).putShort((short) 0).flip();
         assertThatThrownBy(() -> new StreamDecoder().decode(b))
-                .hasMessage("version: " + version + " (expected: 3..4)");
+                .hasMessage("version: " + version + " (expected: 4..5)");
     }
 
     @Test
@@ -192,7 +262,7 @@ class StreamCodecTest {
         for (int i = 0; i < v3.size(); i++) {
             assertThat(d.decode(b)).isEqualTo(v3.get(i));
         }
-        assertThat(d.version()).isEqualTo(3);
+        assertThat(d.version()).isEqualTo(4);
         assertThat(d.isFinished()).isTrue();
     }
 
@@ -322,7 +392,7 @@ class StreamCodecTest {
     @Test
     void recordsBeforeLayoutAndSecondLayoutAreRejected() throws Exception {
         StreamDecoder d = new StreamDecoder();
-        ByteBuffer b = ByteBuffer.wrap(encodeAll(List.of(new StreamRecord.Header(3), new StreamRecord.Complete())));
+        ByteBuffer b = ByteBuffer.wrap(encodeAll(List.of(new StreamRecord.Header(WireFormat.VERSION_PREVIOUS), new StreamRecord.Complete())));
         d.decode(b);
         assertThatThrownBy(() -> d.decode(b)).hasMessage("record COMPLETE before RAM_BLOCKS (expected: RAM_BLOCKS first)");
 
@@ -352,7 +422,7 @@ class StreamCodecTest {
     static void assertLayoutRejected(String payloadHex, String message) {
         byte[] payload = HEX.parseHex(payloadHex);
         ByteBuffer b = ByteBuffer.allocate(16 + payload.length).order(ByteOrder.LITTLE_ENDIAN);
-        StreamEncoder.putHeader(b, 3);
+        StreamEncoder.putHeader(b, WireFormat.VERSION_PREVIOUS);
         StreamEncoder.putRecordHeader(b, RecordType.RAM_BLOCKS, payload.length);
         b.put(payload).flip();
         StreamDecoder d = new StreamDecoder();

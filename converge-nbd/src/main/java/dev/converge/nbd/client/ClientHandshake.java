@@ -50,9 +50,46 @@ final class ClientHandshake {
     /** Send and receive buffer of a UNIX socket connection. */
     static final int UNIX_SOCKET_BUFFER = 4 << 20;
 
+    /**
+     * Connects and negotiates within {@link NbdClientConfig#connectTimeout()}: a watchdog closes
+     * the channel when it passes, which ends a blocked connect, read or write at once.
+     */
     static Negotiated connect(NbdClientConfig config) throws IOException {
         SocketChannel ch = config.address() instanceof UnixDomainSocketAddress
                 ? SocketChannel.open(StandardProtocolFamily.UNIX) : SocketChannel.open();
+        // 0: connecting, 1: done in time, 2: expired (the watchdog closed the channel). One CAS decides.
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CompletableFuture.runAsync(() -> {
+            if (state.compareAndSet(0, 2)) {
+                closeQuietly(ch);
+            }
+        }, java.util.concurrent.CompletableFuture.delayedExecutor(config.connectTimeout().toNanos(),
+                java.util.concurrent.TimeUnit.NANOSECONDS, r -> Thread.ofVirtual().name("nbd-connect-timeout").start(r)));
+        try {
+            Negotiated n = connectOn(ch, config);
+            if (state.compareAndSet(0, 1)) {
+                return n;
+            }
+            throw new IOException("closed by the connect timeout");
+        } catch (IOException | RuntimeException e) {
+            if (state.compareAndSet(0, 1)) {
+                throw e;
+            }
+            closeQuietly(ch);
+            throw new java.net.SocketTimeoutException("no NBD handshake with " + config.address() + " within "
+                    + config.connectTimeout().toMillis() + " ms (connect timeout)");
+        }
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+    }
+
+    private static Negotiated connectOn(SocketChannel ch, NbdClientConfig config) throws IOException {
         try {
             ch.connect(config.address());
             if (config.address() instanceof InetSocketAddress) {

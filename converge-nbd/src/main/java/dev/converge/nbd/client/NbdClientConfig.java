@@ -18,11 +18,15 @@ import javax.net.ssl.SSLContext;
  * @param reconnectDelay how long requests wait for a reconnect after the connection broke before they
  *                       fail (QEMU's reconnect-delay); zero: they fail at once (reconnecting still goes on)
  * @param maxInFlight    requests sent and not yet answered at once (QEMU: 16)
+ * @param connectTimeout bound on one connection's connect and handshake (TLS included): a server
+ *                       that accepts and never speaks fails the connect instead of holding it forever
  */
 public record NbdClientConfig(SocketAddress address, String export, SSLContext tls, String tlsHostname,
-                              Duration reconnectDelay, int maxInFlight) {
+                              Duration reconnectDelay, int maxInFlight, Duration connectTimeout) {
     /** QEMU's MAX_NBD_REQUESTS. */
     public static final int DEFAULT_MAX_IN_FLIGHT = 16;
+    /** Connect and handshake bound; QEMU's NBD server gives a client's handshake as long (10 s). */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
     public NbdClientConfig {
         if (!(address instanceof InetSocketAddress) && !(address instanceof UnixDomainSocketAddress)) {
@@ -36,23 +40,32 @@ public record NbdClientConfig(SocketAddress address, String export, SSLContext t
         if (maxInFlight < 1 || maxInFlight > 1024) {
             throw new IllegalArgumentException("maxInFlight: " + maxInFlight + " (expected: 1..1024)");
         }
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+            throw new IllegalArgumentException("connectTimeout: " + connectTimeout + " (expected: > 0)");
+        }
     }
 
     /** Plain, no reconnect wait, 16 in flight. */
     public static NbdClientConfig of(SocketAddress address, String export) {
-        return new NbdClientConfig(address, export, null, null, Duration.ZERO, DEFAULT_MAX_IN_FLIGHT);
+        return new NbdClientConfig(address, export, null, null, Duration.ZERO, DEFAULT_MAX_IN_FLIGHT,
+                DEFAULT_CONNECT_TIMEOUT);
     }
 
     public NbdClientConfig withTls(SSLContext context, String hostname) {
-        return new NbdClientConfig(address, export, context, hostname, reconnectDelay, maxInFlight);
+        return new NbdClientConfig(address, export, context, hostname, reconnectDelay, maxInFlight, connectTimeout);
     }
 
     public NbdClientConfig withReconnectDelay(Duration delay) {
-        return new NbdClientConfig(address, export, tls, tlsHostname, delay, maxInFlight);
+        return new NbdClientConfig(address, export, tls, tlsHostname, delay, maxInFlight, connectTimeout);
     }
 
     public NbdClientConfig withMaxInFlight(int n) {
-        return new NbdClientConfig(address, export, tls, tlsHostname, reconnectDelay, n);
+        return new NbdClientConfig(address, export, tls, tlsHostname, reconnectDelay, n, connectTimeout);
+    }
+
+    public NbdClientConfig withConnectTimeout(Duration timeout) {
+        return new NbdClientConfig(address, export, tls, tlsHostname, reconnectDelay, maxInFlight, timeout);
     }
 
     /** The host name to check the server certificate against, or null for none. */

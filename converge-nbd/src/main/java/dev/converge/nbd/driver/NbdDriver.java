@@ -4,6 +4,8 @@ import static dev.converge.qmp.schema.Member.optional;
 import static dev.converge.qmp.schema.Member.required;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.block.BlockNode;
 import dev.converge.block.NodeOptions;
 import dev.converge.block.driver.BlockDriverPlugin;
 import dev.converge.nbd.client.NbdClient;
@@ -44,10 +46,26 @@ public final class NbdDriver {
                     + "connection broke before they fail; default 0"),
             optional("open-timeout", BuiltinType.UINT32, "accepted; the first connection is tried once"));
 
-    /** The nbd driver for blockdev-add; {@code objects} resolves tls-creds. */
+    /**
+     * The nbd driver for blockdev-add; {@code objects} resolves tls-creds. Its preparer connects
+     * and negotiates (off the main loop, bounded by the client's connect timeout), its opener
+     * makes the node from that connection.
+     */
     public static BlockDriverPlugin plugin(UserObjects objects) {
-        return new BlockDriverPlugin("nbd", OPTIONS, (name, nodeOptions, options) -> open(name, nodeOptions, options,
-                objects));
+        BlockDriverPlugin.Opener opener = new BlockDriverPlugin.Opener() {
+            @Override
+            public BlockNode open(String name, NodeOptions nodeOptions, ObjectNode options) {
+                return NbdDriver.open(name, nodeOptions, options, objects);
+            }
+
+            @Override
+            public BlockNode open(String name, NodeOptions nodeOptions, ObjectNode options, AutoCloseable prepared) {
+                return prepared instanceof NbdClient client
+                        ? NbdDriver.open(name, nodeOptions, config(options, objects), client)
+                        : open(name, nodeOptions, options);
+            }
+        };
+        return new BlockDriverPlugin("nbd", OPTIONS, opener, options -> connect(config(options, objects)));
     }
 
     /** The client configuration {@code options} (validated against {@link #OPTIONS}) describe. */
@@ -85,12 +103,20 @@ public final class NbdDriver {
     /** Connects and makes the node; QEMU's style of error when the server cannot be reached. */
     public static NbdNode open(String nodeName, NodeOptions nodeOptions, JsonNode options, UserObjects objects) {
         NbdClientConfig c = config(options, objects);
-        NbdClient client;
+        return open(nodeName, nodeOptions, c, connect(c));
+    }
+
+    /** Connects and negotiates (blocks up to the config's connect timeout); QEMU's style of error. */
+    static NbdClient connect(NbdClientConfig c) {
         try {
-            client = new NbdClient(c);
+            return new NbdClient(c);
         } catch (IOException e) {
             throw QmpException.generic("Failed to connect to '%s': %s", describe(c.address()), e.getMessage());
         }
+    }
+
+    /** Makes the node over {@code client}, which it takes over (closes it when it refuses). */
+    private static NbdNode open(String nodeName, NodeOptions nodeOptions, NbdClientConfig c, NbdClient client) {
         if (!nodeOptions.readOnly() && client.readOnly()) {
             client.close();
             throw QmpException.generic("Could not open '%s': Read-only export; use read-only=on", uri(c));

@@ -113,7 +113,11 @@ public final class NbdQmp implements AutoCloseable {
                         + "clients must then use TLS"),
                 optional("tls-authz", BuiltinType.STR, "id of an authz-simple or authz-list object that "
                         + "checks the client certificate's distinguished name"),
-                optional("max-connections", BuiltinType.UINT32, "clients served at once; default 0 (unlimited)")),
+                optional("handshake-max-seconds", BuiltinType.UINT32, "a client that has not completed the "
+                        + "handshake by then is disconnected; 0 for no limit; default 10"),
+                optional("max-connections", BuiltinType.UINT32, "connections at once (handshaking ones included), "
+                        + "0 for unlimited; at the limit new clients wait in the listen backlog; 1 also stops "
+                        + "advertising multi-conn; default 100")),
                 CommandSpec.EMPTY, "Starts an NBD server listening on the given host and port. Errors: NBD server "
                         + "already running, No TLS credentials with id 'X', Failed to bind socket to ADDR: REASON.",
                 "0.1", this::serverStart));
@@ -176,9 +180,12 @@ public final class NbdQmp implements AutoCloseable {
         } else if (args.has("tls-authz")) {
             throw QmpException.generic("tls-authz is not supported without tls-creds");
         }
-        long max = args.integer("max-connections", 0);
+        long max = args.integer("max-connections", NbdServerConfig.DEFAULT_MAX_CONNECTIONS);
+        long handshake = args.integer("handshake-max-seconds",
+                NbdServerConfig.DEFAULT_HANDSHAKE_TIMEOUT.toSeconds());
         NbdServerConfig config = new NbdServerConfig(address, max == 0 ? Integer.MAX_VALUE : (int) Math.min(max,
-                Integer.MAX_VALUE), NbdServerConfig.DEFAULT_MAX_IN_FLIGHT, tls);
+                Integer.MAX_VALUE), NbdServerConfig.DEFAULT_MAX_IN_FLIGHT, tls)
+                .withHandshakeTimeout(java.time.Duration.ofSeconds(handshake));
         try {
             server = NbdServer.start(config);
         } catch (IOException e) {
@@ -249,7 +256,7 @@ public final class NbdQmp implements AutoCloseable {
     /** What block-export-add (and nbd-server-add) asks for. */
     record ExportRequest(String id, String nodeName, BlockNode node, String name, String description,
                          boolean writable, boolean writethrough, List<String> bitmaps, boolean allocationDepth,
-                         String iothread) {
+                         String iothread, String multiConn) {
         static ExportRequest of(Args a) {
             List<String> bitmaps = new ArrayList<>();
             JsonNode b = a.raw("bitmaps");
@@ -258,7 +265,7 @@ public final class NbdQmp implements AutoCloseable {
             }
             return new ExportRequest(a.str("id"), a.str("node-name"), null, a.optStr("name").orElse(null),
                     a.str("description", ""), a.bool("writable", false), a.bool("writethrough", false), bitmaps,
-                    a.bool("allocation-depth", false), a.optStr("iothread").orElse(null));
+                    a.bool("allocation-depth", false), a.optStr("iothread").orElse(null), a.str("multi-conn", "auto"));
         }
     }
 
@@ -267,7 +274,8 @@ public final class NbdQmp implements AutoCloseable {
         BlockNode node = graph.lookup(device); // QEMU's text names device= and node-name=
         String name = a.optStr("name").orElse(device);
         exportAdd(new ExportRequest(name, node.nodeName(), node, name, a.str("description", ""),
-                a.bool("writable", false), false, a.optStr("bitmap").map(List::of).orElse(List.of()), false, null));
+                a.bool("writable", false), false, a.optStr("bitmap").map(List::of).orElse(List.of()), false, null,
+                "auto"));
         return null;
     }
 
@@ -323,7 +331,7 @@ public final class NbdQmp implements AutoCloseable {
         try {
             export = new NbdExport(name, r.description(), r.writable(),
                     new BlockNodeExportBackend(backend, size, !r.writable(), r.writethrough(), bitmaps),
-                    List.copyOf(bitmaps.keySet()), true);
+                    List.copyOf(bitmaps.keySet()), advertiseMultiConn(r.multiConn()));
             server.addExport(export);
         } catch (RuntimeException e) {
             graph.detachBackend(backend);
@@ -333,6 +341,17 @@ public final class NbdQmp implements AutoCloseable {
         exports.put(r.id(), new ExportEntry(r.id(), export, backend, List.copyOf(bitmaps.values())));
         LOG.info("block export '{}': node '{}' as NBD export '{}'{}", r.id(), node.nodeName(), name,
                 r.writable() ? " (writable)" : "");
+    }
+
+    /**
+     * QEMU's rule with one difference: multi-conn is never advertised when max-connections is 1, "on"
+     * and "off" set it, and "auto" advertises it for writable exports too (QEMU: read-only only). Every
+     * connection writes through the node's one write path and FLUSH flushes the node, so a write one
+     * connection saw completed is covered by a flush on any other: the consistency CAN_MULTI_CONN
+     * promises (the improvement QEMU's documentation anticipates for cache-consistent drivers).
+     */
+    private boolean advertiseMultiConn(String mode) {
+        return server.maxConnections() != 1 && !mode.equals("off");
     }
 
     private static int utf8Length(String s) {

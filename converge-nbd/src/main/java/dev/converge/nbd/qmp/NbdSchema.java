@@ -32,7 +32,11 @@ public final class NbdSchema {
             optional("bitmaps", new ArrayType(BuiltinType.STR),
                     "dirty bitmaps of the node to offer as qemu:dirty-bitmap:NAME meta contexts"),
             optional("allocation-depth", BuiltinType.BOOL,
-                    "offer qemu:allocation-depth (refused when true: not supported); default false"));
+                    "offer qemu:allocation-depth (refused when true: not supported); default false"),
+            optional("multi-conn", dev.converge.block.qmp.BlockSchema.ON_OFF_AUTO,
+                    "whether multiple client support (NBD_FLAG_CAN_MULTI_CONN) is advertised, if the server's "
+                    + "max-connections is not 1; auto (default) advertises it also for writable exports, whose "
+                    + "writes and flushes are consistent across connections"));
 
     /** QEMU's BlockExportOptions flat union (block-export-add's arguments). */
     public static final ObjectType BLOCK_EXPORT_OPTIONS = ObjectType.union("BlockExportOptions",

@@ -5,6 +5,7 @@ import dev.converge.nbd.transport.PlainTransport;
 import dev.converge.nbd.transport.TlsTransport;
 import dev.converge.nbd.transport.Transport;
 import dev.converge.nbd.wire.ClientFlags;
+import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocolException;
 import dev.converge.nbd.wire.OptionRequest;
 import dev.converge.nbd.wire.ServerGreeting;
@@ -14,6 +15,7 @@ import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicReference;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLEngine;
@@ -23,14 +25,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One client connection, run on its own platform thread: greeting, handshake (driven by
- * {@link Handshake#step}), optional TLS upgrade, then {@link Transmission}. Any failure ends this
- * connection only.
+ * One client connection: greeting, handshake (driven by {@link Handshake#step}), optional TLS upgrade,
+ * then {@link Transmission}. Any failure ends this connection only.
+ *
+ * <p>Threads: the handshake runs on a virtual thread with a small heap buffer, so a connection that
+ * never completes it costs a few KiB and no platform thread; it is closed when the server's handshake
+ * timeout fires first ({@link #handshakeTimedOut}). Transmission runs on a platform thread started
+ * when the handshake ends (its socket reads block in the kernel, which measured faster than the
+ * virtual-thread poller for the request stream), with a direct read buffer.
  */
-final class Connection implements Runnable {
+final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
-    /** Read buffer size: holds the largest option frame and many request headers. */
+    /** Read buffer size in transmission: many request headers, or the rest of a WRITE's payload. */
     private static final int READ_BUFFER = 256 * 1024;
+    /** Initial handshake buffer; it grows up to one option frame of the largest size. */
+    private static final int HANDSHAKE_BUFFER = 1024;
+    private static final int MAX_FRAME = NbdProtocol.OPTION_HEADER_SIZE + NbdProtocol.MAX_OPTION_SIZE;
     /** Send and receive buffer of UNIX sockets in transmission: a few 256 KiB requests each way. */
     static final int UNIX_SOCKET_BUFFER = 4 << 20;
 
@@ -39,6 +49,17 @@ final class Connection implements Runnable {
     private final Handshake.Context context;
     private final NbdServerConfig config;
     private final Runnable onEnd;
+    private final RequestMemory memory;
+    /** HANDSHAKING until the handshake thread (DONE) or the timeout (TIMED_OUT) moves it on; once. */
+    private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.HANDSHAKING);
+    /** The virtual thread of the handshake; set once before it starts. */
+    private volatile Thread handshakeThread;
+    /** The platform thread of the transmission, or null; set once by the handshake thread before it ends. */
+    private volatile Thread transmissionThread;
+    /** The handshake's read buffer; confined to the handshake thread (it may grow). */
+    private ByteBuffer in = ByteBuffer.allocate(HANDSHAKE_BUFFER);
+
+    private enum Phase { HANDSHAKING, DONE, TIMED_OUT }
     /** Called on the reader thread once the export is chosen, before any request is read. */
     private final Runnable onTransmission;
     /** Replaced once by the TLS upgrade (reader thread); volatile because {@link #close()} runs elsewhere. */
@@ -47,7 +68,8 @@ final class Connection implements Runnable {
     private volatile NbdExport export;
 
     Connection(String name, SocketChannel channel, String peer, Handshake.Context context, NbdServerConfig config,
-               Runnable onTransmission, Runnable onEnd) {
+               RequestMemory memory, Runnable onTransmission, Runnable onEnd) {
+        this.memory = memory;
         this.name = name;
         this.channel = channel;
         this.context = context;
@@ -66,22 +88,81 @@ final class Connection implements Runnable {
         return export;
     }
 
-    @Override
-    public void run() {
+    /** Starts the handshake on a virtual thread. */
+    void start() {
+        Thread t = Thread.ofVirtual().name(name).unstarted(this::handshakeThenHandOver);
+        handshakeThread = t;
+        t.start();
+    }
+
+    /**
+     * Called by the server's timer when the handshake limit has passed: closes the connection if it is
+     * still handshaking (the handshake thread then fails its I/O and ends); otherwise nothing.
+     */
+    void handshakeTimedOut(java.time.Duration limit) {
+        if (phase.compareAndSet(Phase.HANDSHAKING, Phase.TIMED_OUT)) {
+            LOG.info("{}: handshake not completed within {} s, disconnecting", name, limit.toSeconds());
+            close();
+        }
+    }
+
+    /** Waits until the connection's threads have ended. */
+    void join() throws InterruptedException {
+        Thread h = handshakeThread;
+        if (h != null) {
+            h.join();
+        }
+        Thread t = transmissionThread; // set before the handshake thread ended
+        if (t != null) {
+            t.join();
+        }
+    }
+
+    private void handshakeThenHandOver() {
+        boolean handedOver = false;
         try {
-            // direct: the socket reads into it without the JDK's bounce buffer
-            ByteBuffer in = ByteBuffer.allocateDirect(READ_BUFFER);
-            Handshake.State state = handshake(in);
+            Handshake.State state = handshake();
             if (state instanceof Handshake.Transmitting t) {
+                if (!phase.compareAndSet(Phase.HANDSHAKING, Phase.DONE)) {
+                    return; // the timeout closed us a moment ago
+                }
                 export = t.export();
                 onTransmission.run();
                 LOG.debug("{}: transmission on export '{}' (structured={}, contexts={})", name, t.export().name(),
                         t.structured(), t.contexts());
-                growUnixSocketBuffers();
-                new Transmission(t, transport, config.maxInFlight(), name).run(in);
+                // direct: the socket reads into it without the JDK's bounce buffer; it takes any request
+                // bytes the client pipelined behind its last option
+                ByteBuffer direct = ByteBuffer.allocateDirect(READ_BUFFER);
+                direct.put(in.flip());
+                in = null;
+                Thread th = Thread.ofPlatform().daemon(true).name(name).unstarted(() -> transmit(t, direct));
+                transmissionThread = th;
+                th.start();
+                handedOver = true;
             } else if (state instanceof Handshake.Closed c) {
                 LOG.debug("{}: handshake ended: {}", name, c.reason());
             }
+        } catch (NbdProtocolException e) {
+            LOG.info("{}: protocol error, closing: {}", name, e.getMessage());
+        } catch (IOException e) {
+            LOG.debug("{}: connection closed during the handshake: {}", name, e.toString());
+        } catch (RuntimeException e) {
+            LOG.error("{}: internal error, closing the connection", name, e);
+        } finally {
+            if (!handedOver) {
+                phase.compareAndSet(Phase.HANDSHAKING, Phase.DONE);
+                closeGracefully();
+                onEnd.run();
+            }
+        }
+    }
+
+    private void transmit(Handshake.Transmitting t, ByteBuffer direct) {
+        try {
+            growUnixSocketBuffers();
+            ConnectionMemory share = new ConnectionMemory(memory, config.connectionMemory(),
+                    config.memoryWait().toNanos());
+            new Transmission(t, transport, config.maxInFlight(), share, name).run(direct);
         } catch (NbdProtocolException e) {
             LOG.info("{}: protocol error, closing: {}", name, e.getMessage());
         } catch (IOException e) {
@@ -110,12 +191,12 @@ final class Connection implements Runnable {
         }
     }
 
-    private Handshake.State handshake(ByteBuffer in) throws IOException {
+    private Handshake.State handshake() throws IOException {
         transport.write(ServerGreeting.standard().encode());
-        ClientFlags flags = readFrame(in, ClientFlags::decode);
+        ClientFlags flags = readFrame(ClientFlags::decode);
         Handshake.State state = Handshake.start(flags);
         while (state instanceof Handshake.Negotiating) {
-            OptionRequest option = readFrame(in, OptionRequest::decode);
+            OptionRequest option = readFrame(OptionRequest::decode);
             Handshake.Step step = Handshake.step(state, option, context);
             LOG.debug("{}: {} → {}", name, option, step.next().getClass().getSimpleName());
             if (!step.replies().isEmpty()) {
@@ -129,14 +210,14 @@ final class Connection implements Runnable {
                 }
             }
             if (step.action() == Handshake.Action.START_TLS) {
-                startTls(in);
+                startTls();
             }
             state = step.next();
         }
         return state;
     }
 
-    private void startTls(ByteBuffer in) throws IOException {
+    private void startTls() throws IOException {
         NbdTlsConfig tls = config.tls();
         SSLEngine engine = tls.context().createSSLEngine();
         engine.setUseClientMode(false);
@@ -168,7 +249,7 @@ final class Connection implements Runnable {
         T decode(ByteBuffer in) throws NbdProtocolException;
     }
 
-    private <T> T readFrame(ByteBuffer in, FrameDecoder<T> decoder) throws IOException {
+    private <T> T readFrame(FrameDecoder<T> decoder) throws IOException {
         while (true) {
             in.flip();
             T t;
@@ -181,7 +262,12 @@ final class Connection implements Runnable {
                 return t;
             }
             if (!in.hasRemaining()) {
-                throw new IllegalStateException("read buffer too small for a handshake frame");
+                if (in.capacity() >= MAX_FRAME) {
+                    throw new IllegalStateException("read buffer too small for a handshake frame");
+                }
+                // a frame larger than what we hold: grow (the decoders check the length limit first)
+                ByteBuffer bigger = ByteBuffer.allocate(Math.min(MAX_FRAME, in.capacity() * 4));
+                in = bigger.put(in.flip());
             }
             if (transport.read(in) < 0) {
                 throw new EOFException("client closed the connection during the handshake");

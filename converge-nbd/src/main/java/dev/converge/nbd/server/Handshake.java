@@ -28,7 +28,8 @@ import java.util.function.Supplier;
  * {@link Connection} writes the replies, performs the action (TLS upgrade) and feeds the next option.
  *
  * <pre>
- *   start(flags) ─▶ Negotiating ──option──▶ Negotiating        (LIST, INFO, STRUCTURED_REPLY, *_META_CONTEXT, errors)
+ *   start(flags) ─▶ Negotiating ──option──▶ Negotiating        (LIST, INFO, STRUCTURED_REPLY, EXTENDED_HEADERS,
+ *                                                              *_META_CONTEXT, errors)
  *                       │  ──STARTTLS──▶ Negotiating(tls) + START_TLS action
  *                       │  ──GO / EXPORT_NAME──▶ Transmitting
  *                       └─ ──ABORT / bad EXPORT_NAME──▶ Closed
@@ -52,26 +53,37 @@ public final class Handshake {
      * @param clientFlags what the client agreed to in its flags
      * @param tls         whether TLS is up
      * @param structured  whether STRUCTURED_REPLY was agreed
+     * @param extended    whether EXTENDED_HEADERS was agreed (it implies structured replies)
      * @param metaExport  the export SET_META_CONTEXT was for, or null
      * @param contexts    the selected contexts for {@code metaExport}
      */
-    public record Negotiating(Set<ClientFlag> clientFlags, boolean tls, boolean structured, String metaExport,
-                              List<MetaContext> contexts) implements State {
+    public record Negotiating(Set<ClientFlag> clientFlags, boolean tls, boolean structured, boolean extended,
+                              String metaExport, List<MetaContext> contexts) implements State {
         public Negotiating {
             clientFlags = Set.copyOf(clientFlags);
             contexts = List.copyOf(contexts);
         }
 
+        /** TLS is up; what was agreed before it is void and must be negotiated again (spec, STARTTLS). */
         Negotiating withTls() {
-            return new Negotiating(clientFlags, true, structured, metaExport, contexts);
+            return new Negotiating(clientFlags, true, false, false, null, List.of());
         }
 
         Negotiating withStructured() {
-            return new Negotiating(clientFlags, tls, true, metaExport, contexts);
+            return new Negotiating(clientFlags, tls, true, extended, metaExport, contexts);
+        }
+
+        Negotiating withExtended() {
+            return new Negotiating(clientFlags, tls, structured, true, metaExport, contexts);
         }
 
         Negotiating withContexts(String export, List<MetaContext> selected) {
-            return new Negotiating(clientFlags, tls, structured, export, selected);
+            return new Negotiating(clientFlags, tls, structured, extended, export, selected);
+        }
+
+        /** Whether replies may be structured (chunks), by STRUCTURED_REPLY or EXTENDED_HEADERS. */
+        boolean chunked() {
+            return structured || extended;
         }
     }
 
@@ -80,9 +92,11 @@ public final class Handshake {
      *
      * @param export     the export
      * @param structured whether structured replies were agreed
+     * @param extended   whether extended headers were agreed
      * @param contexts   the meta contexts BLOCK_STATUS reports
      */
-    public record Transmitting(NbdExport export, boolean structured, List<MetaContext> contexts) implements State {
+    public record Transmitting(NbdExport export, boolean structured, boolean extended, List<MetaContext> contexts)
+            implements State {
         public Transmitting {
             contexts = List.copyOf(contexts);
         }
@@ -109,7 +123,7 @@ public final class Handshake {
 
     /** The state after the client's flags. */
     public static Negotiating start(ClientFlags flags) {
-        return new Negotiating(flags.flags(), false, false, null, List.of());
+        return new Negotiating(flags.flags(), false, false, false, null, List.of());
     }
 
     /** One option in, the next state and the replies out. */
@@ -154,8 +168,9 @@ public final class Handshake {
                 case STARTTLS -> startTls(s, r, ctx);
                 case INFO, GO -> info(s, r, opt, ctx);
                 case STRUCTURED_REPLY -> structured(s, r);
+                case EXTENDED_HEADERS -> extendedHeaders(s, r);
                 case LIST_META_CONTEXT, SET_META_CONTEXT -> metaContext(s, r, opt, ctx);
-                case PEEK_EXPORT, EXTENDED_HEADERS -> reply(s, err(code, OptionReplyType.ERR_UNSUP,
+                case PEEK_EXPORT -> reply(s, err(code, OptionReplyType.ERR_UNSUP,
                         "Unsupported option 0x%x (%s)", code, opt));
             };
         } catch (NbdProtocolException e) {
@@ -165,6 +180,11 @@ public final class Handshake {
     }
 
     private static Step exportName(Negotiating s, OptionRequest r, Context ctx) {
+        if (s.extended()) {
+            // no way to say so but closing: the reply would be in a format the client agreed to drop
+            return new Step(new Closed("EXPORT_NAME after EXTENDED_HEADERS (the client must use GO)"), List.of(),
+                    Action.NONE);
+        }
         String name;
         try {
             byte[] d = r.data();
@@ -181,10 +201,10 @@ public final class Handshake {
             // EXPORT_NAME has no way to report an error but closing
             return new Step(new Closed("export '" + name + "' not present"), List.of(), Action.NONE);
         }
-        ExportNameReply reply = new ExportNameReply(e.backend().size(), e.transmissionFlags(s.structured()),
+        ExportNameReply reply = new ExportNameReply(e.backend().size(), e.transmissionFlags(s.chunked()),
                 !s.clientFlags().contains(ClientFlag.NO_ZEROES));
-        return new Step(new Transmitting(e, s.structured(), contextsFor(s, name)), List.of(reply.encode()),
-                Action.NONE);
+        return new Step(new Transmitting(e, s.structured(), s.extended(), contextsFor(s, name)),
+                List.of(reply.encode()), Action.NONE);
     }
 
     private static Step list(Negotiating s, OptionRequest r, Context ctx) {
@@ -239,9 +259,10 @@ public final class Handshake {
         }
         // QEMU sends block sizes whether asked or not; clients that did not ask ignore them
         out.add(OptionReply.infoBlockSize(code, e.minBlockSize(), e.preferredBlockSize(), e.maxBlockSize()).encode());
-        out.add(OptionReply.infoExport(code, e.backend().size(), e.transmissionFlags(s.structured())).encode());
+        out.add(OptionReply.infoExport(code, e.backend().size(), e.transmissionFlags(s.chunked())).encode());
         out.add(OptionReply.ack(code).encode());
-        State next = opt == Option.GO ? new Transmitting(e, s.structured(), contextsFor(s, e.name())) : s;
+        State next = opt == Option.GO ? new Transmitting(e, s.structured(), s.extended(), contextsFor(s, e.name()))
+                : s;
         return new Step(next, out, Action.NONE);
     }
 
@@ -251,16 +272,33 @@ public final class Handshake {
             return reply(s, err(code, OptionReplyType.ERR_INVALID,
                     "STRUCTURED_REPLY with payload of %d bytes (expected: 0)", r.data().length));
         }
+        if (s.extended()) {
+            return reply(s, err(code, OptionReplyType.ERR_EXT_HEADER_REQD,
+                    "extended headers already negotiated; they take precedence over structured replies"));
+        }
         if (s.structured()) {
             return reply(s, err(code, OptionReplyType.ERR_INVALID, "structured reply already negotiated"));
         }
         return new Step(s.withStructured(), List.of(OptionReply.ack(code).encode()), Action.NONE);
     }
 
+    /** EXTENDED_HEADERS: 32-byte headers and 64-bit lengths both ways (structured replies included). */
+    private static Step extendedHeaders(Negotiating s, OptionRequest r) {
+        int code = r.code();
+        if (r.data().length != 0) {
+            return reply(s, err(code, OptionReplyType.ERR_INVALID,
+                    "EXTENDED_HEADERS with payload of %d bytes (expected: 0)", r.data().length));
+        }
+        if (s.extended()) {
+            return reply(s, err(code, OptionReplyType.ERR_INVALID, "extended headers already negotiated"));
+        }
+        return new Step(s.withExtended(), List.of(OptionReply.ack(code).encode()), Action.NONE);
+    }
+
     private static Step metaContext(Negotiating s, OptionRequest r, Option opt, Context ctx)
             throws NbdProtocolException {
         int code = r.code();
-        if (!s.structured()) {
+        if (!s.chunked()) {
             return reply(s, err(code, OptionReplyType.ERR_INVALID,
                     "request option '%s' when structured reply is not negotiated", opt));
         }

@@ -1,16 +1,20 @@
 package dev.converge.nbd.server;
 
+import dev.converge.qmp.net.ListeningSocket;
 import java.io.IOException;
+import java.net.StandardSocketOptions;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.locks.Condition;
+import jdk.net.ExtendedSocketOptions;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Files;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,10 +28,18 @@ import org.slf4j.LoggerFactory;
  * An NBD server (fixed newstyle, structured replies, meta contexts, STARTTLS) on a TCP or UNIX socket,
  * serving registered {@link NbdExport}s to qemu-img, qemu-io, nbdinfo, nbdcopy and the like.
  *
- * <p>Threads: one acceptor thread; one platform thread per connection that runs the handshake and
- * reads requests; requests in flight run on {@link RequestThreads} (a connection waits for its own
- * before its thread ends). {@link #close()} stops accepting, closes
- * every connection and joins every connection thread, so nothing outlives it.
+ * <p>Threads: one acceptor thread; a virtual thread per connection for the handshake, then a platform
+ * thread that reads its requests; requests in flight run on {@link RequestThreads} (a connection
+ * waits for its own before its thread ends). {@link #close()} stops accepting, closes every
+ * connection and joins every connection thread, so nothing outlives it.
+ *
+ * <p>Hostile and broken clients (see {@link NbdServerConfig}): at most {@code maxConnections}
+ * connections, handshaking ones included; at the limit the acceptor stops accepting (as QEMU does),
+ * so further clients wait in the listen backlog (as large as the system allows) instead of being
+ * refused, and are served once a slot frees. A client that has not finished its handshake within
+ * the handshake timeout is disconnected (CVE-2024-7409: idle sockets must not lock real clients
+ * out). TCP connections have keep-alive probes, so a peer that vanished without a FIN is found.
+ * Request buffers come from a process-wide budget ({@link RequestMemory}) with a per-connection share.
  *
  * <p>Exports may be added and removed while serving; a removed export stays served to connections
  * that already selected it (as QEMU's nbd-server-remove mode=safe would refuse, we leave that policy
@@ -37,7 +49,9 @@ public final class NbdServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NbdServer.class);
 
     private final NbdServerConfig config;
+    private final ListeningSocket socket;
     private final ServerSocketChannel listener;
+    private final RequestMemory memory;
     private final SocketAddress localAddress;
     private final Thread acceptor;
     private final AtomicLong connectionIds = new AtomicLong();
@@ -45,32 +59,43 @@ public final class NbdServer implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     /** Exports by name in registration order (LIST shows them so); guarded by {@link #lock}. */
     private final Map<String, NbdExport> exports = new LinkedHashMap<>();
-    /** Live connections and their threads; guarded by {@link #lock}. */
-    private final Map<Connection, Thread> connections = new HashMap<>();
+    /** Live connections, handshaking or transmitting; guarded by {@link #lock}. */
+    private final Set<Connection> connections = new HashSet<>();
+    /** Signalled when a connection ends or the server closes: the acceptor waits on it at the limit. */
+    private final Condition slotFreed = lock.newCondition();
     /** Futures of {@link #whenUnused} by export, by identity as connections are matched; guarded by {@link #lock}. */
     private final Map<NbdExport, List<CompletableFuture<Void>>> unusedWaiters = new java.util.IdentityHashMap<>();
     /** Set once by {@link #close()}; guarded by {@link #lock}. */
     private boolean closed;
 
-    private NbdServer(NbdServerConfig config, ServerSocketChannel listener) throws IOException {
+    private NbdServer(NbdServerConfig config, ListeningSocket socket, RequestMemory memory) {
         this.config = config;
-        this.listener = listener;
-        this.localAddress = listener.getLocalAddress();
+        this.socket = socket;
+        this.listener = socket.channel();
+        this.memory = memory;
+        this.localAddress = socket.address();
         this.acceptor = Thread.ofPlatform().name("nbd-accept " + localAddress).daemon(true).unstarted(this::acceptLoop);
     }
 
-    /** Binds and starts accepting. A UNIX socket path must not exist yet. */
+    /**
+     * Binds and starts accepting. A UNIX socket file left by a dead process is replaced; one a server
+     * answers on, or a file that is not a socket, is an error (see {@link ListeningSocket}).
+     */
     public static NbdServer start(NbdServerConfig config) throws IOException {
-        ServerSocketChannel ch = config.address() instanceof UnixDomainSocketAddress
-                ? ServerSocketChannel.open(StandardProtocolFamily.UNIX)
-                : ServerSocketChannel.open();
+        return start(config, RequestMemory.SHARED);
+    }
+
+    /** As {@link #start(NbdServerConfig)}, with request buffers from {@code memory} (tests size it). */
+    static NbdServer start(NbdServerConfig config, RequestMemory memory) throws IOException {
+        ListeningSocket socket;
         try {
-            ch.bind(config.address());
+            socket = config.address() instanceof UnixDomainSocketAddress unix
+                    ? ListeningSocket.unix(unix.getPath(), config.unixSocketMode())
+                    : ListeningSocket.tcp((InetSocketAddress) config.address());
         } catch (IOException e) {
-            ch.close();
             throw new IOException("cannot listen on " + config.address() + ": " + e.getMessage(), e);
         }
-        NbdServer server = new NbdServer(config, ch);
+        NbdServer server = new NbdServer(config, socket, memory);
         server.acceptor.start();
         LOG.info("NBD server listening on {}{}", server.localAddress, config.tls() != null ? " (TLS)" : "");
         return server;
@@ -79,6 +104,11 @@ public final class NbdServer implements AutoCloseable {
     /** The bound address (with the chosen port when port 0 was asked for). */
     public SocketAddress localAddress() {
         return localAddress;
+    }
+
+    /** Connections served at once, from the configuration. */
+    public int maxConnections() {
+        return config.maxConnections();
     }
 
     /** The bound TCP port; fails for UNIX sockets. */
@@ -143,6 +173,9 @@ public final class NbdServer implements AutoCloseable {
     private void acceptLoop() {
         Handshake.Context ctx = new Handshake.Context(this::export, this::exports, config.tls() != null);
         while (true) {
+            if (!awaitSlot()) {
+                return;
+            }
             SocketChannel ch;
             try {
                 ch = listener.accept();
@@ -159,29 +192,69 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until a connection slot is free (QEMU stops accepting at max-connections likewise; the
+     * clients queue in the backlog). Returns false once the server is closed.
+     */
+    private boolean awaitSlot() {
+        lock.lock();
+        try {
+            boolean logged = false;
+            while (!closed && connections.size() >= config.maxConnections()) {
+                if (!logged) {
+                    LOG.info("NBD server {}: max-connections {} reached; new clients wait", localAddress,
+                            config.maxConnections());
+                    logged = true;
+                }
+                slotFreed.awaitUninterruptibly();
+            }
+            return !closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void admit(SocketChannel ch, Handshake.Context ctx) {
         String peer = peerOf(ch);
         String name = "nbd-conn-" + connectionIds.incrementAndGet();
+        keepAlive(ch);
         lock.lock();
         try {
-            if (closed || connections.size() >= config.maxConnections()) {
-                LOG.info("{}: refusing {} ({})", name, peer, closed ? "server closed"
-                        : "max-connections " + config.maxConnections() + " reached");
+            if (closed) {
                 closeQuietly(ch);
                 return;
             }
             Connection[] self = new Connection[1];
-            Connection c = new Connection(name, ch, peer, ctx, config, () -> transmitting(self[0]),
+            Connection c = new Connection(name, ch, peer, ctx, config, memory, () -> transmitting(self[0]),
                     () -> ended(self[0]));
             self[0] = c;
-            // a platform thread: its socket reads block in the kernel, not through the virtual-thread poller
-            Thread t = Thread.ofPlatform().daemon(true).name(name).unstarted(c);
-            connections.put(c, t);
-            t.start();
+            connections.add(c);
+            c.start();
+            Duration limit = config.handshakeTimeout();
+            if (!limit.isZero()) {
+                HandshakeTimer.schedule(() -> c.handshakeTimedOut(limit), limit);
+            }
         } finally {
             lock.unlock();
         }
         LOG.debug("{}: accepted {}", name, peer);
+    }
+
+    /**
+     * TCP keep-alive probes after 30 s of silence, every 10 s, 3 of them: a peer that vanished without
+     * closing (power loss, a cut cable) is found within about a minute instead of never. Best effort.
+     */
+    private static void keepAlive(SocketChannel ch) {
+        try {
+            if (ch.getLocalAddress() instanceof InetSocketAddress) {
+                ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+                ch.setOption(ExtendedSocketOptions.TCP_KEEPIDLE, 30);
+                ch.setOption(ExtendedSocketOptions.TCP_KEEPINTERVAL, 10);
+                ch.setOption(ExtendedSocketOptions.TCP_KEEPCOUNT, 3);
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("cannot set keep-alive: {}", e.toString());
+        }
     }
 
     private void transmitting(Connection c) {
@@ -201,6 +274,7 @@ public final class NbdServer implements AutoCloseable {
         lock.lock();
         try {
             connections.remove(c);
+            slotFreed.signalAll();
             NbdExport e = c.export();
             if (e != null && countLocked(e) == 0) {
                 List<CompletableFuture<Void>> w = unusedWaiters.remove(e);
@@ -227,7 +301,7 @@ public final class NbdServer implements AutoCloseable {
     private int countLocked(NbdExport export) {
         assert lock.isHeldByCurrentThread();
         int n = 0;
-        for (Connection c : connections.keySet()) {
+        for (Connection c : connections) {
             if (c.export() == export) {
                 n++;
             }
@@ -242,7 +316,7 @@ public final class NbdServer implements AutoCloseable {
     public void closeConnections(NbdExport export) {
         lock.lock();
         try {
-            for (Connection c : connections.keySet()) {
+            for (Connection c : connections) {
                 if (c.export() == export) {
                     c.close();
                 }
@@ -283,44 +357,37 @@ public final class NbdServer implements AutoCloseable {
     /** Stops accepting, closes every connection and waits until their threads have ended. Idempotent. */
     @Override
     public void close() {
-        List<Thread> threads;
+        List<Connection> live;
         lock.lock();
         try {
             closed = true;
-            threads = new ArrayList<>(connections.values());
-            connections.keySet().forEach(Connection::close);
+            slotFreed.signalAll();
+            live = new ArrayList<>(connections);
+            live.forEach(Connection::close);
         } finally {
             lock.unlock();
         }
         closeQuietly(listener);
         boolean interrupted = false;
-        for (Thread t : prepend(acceptor, threads)) {
-            while (true) {
-                try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
+        while (true) {
+            try {
+                acceptor.join();
+                for (Connection c : live) {
+                    c.join();
                 }
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // joining again is harmless: ended threads join at once
             }
         }
-        if (config.address() instanceof UnixDomainSocketAddress unix) {
-            try {
-                Files.deleteIfExists(unix.getPath());
-            } catch (IOException e) {
-                LOG.warn("cannot remove socket {}: {}", unix.getPath(), e.toString());
-            }
+        try {
+            socket.close(); // removes a UNIX socket file that is still ours
+        } catch (IOException e) {
+            LOG.warn("cannot remove socket {}: {}", localAddress, e.toString());
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    private static List<Thread> prepend(Thread first, List<Thread> rest) {
-        List<Thread> all = new ArrayList<>(rest.size() + 1);
-        all.add(first);
-        all.addAll(rest);
-        return all;
     }
 
     private static void closeQuietly(java.io.Closeable c) {

@@ -1,9 +1,10 @@
 package dev.converge.nbd.server;
 
 import dev.converge.nbd.transport.Transport;
+import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocol.Errno;
 import dev.converge.nbd.wire.NbdProtocol.ReplyType;
-import dev.converge.nbd.wire.NbdProtocol;
+import dev.converge.nbd.wire.Request;
 import dev.converge.nbd.wire.SimpleReply;
 import dev.converge.nbd.wire.StructuredChunk;
 import java.io.IOException;
@@ -14,42 +15,65 @@ import java.util.concurrent.locks.ReentrantLock;
  * The single writer of a connection's transmission phase. Each reply or chunk goes out whole under
  * {@link #lock}, so chunks of different requests interleave only at chunk boundaries (as the spec
  * allows) and never inside one. Data buffers are written as they are, not copied into a frame.
+ *
+ * <p>Three header styles, fixed by the handshake: simple replies only; structured chunks (20-byte
+ * headers) and simple replies without data; or, with extended headers, 32-byte extended chunks for
+ * everything, a bare success included (a NONE chunk), each carrying the offset of its request.
  */
 final class ReplyWriter {
     private final Transport transport;
+    private final boolean structured;
+    private final boolean extended;
     /** Held while one reply or chunk is written; never held across backend I/O. */
     private final ReentrantLock lock = new ReentrantLock();
 
-    ReplyWriter(Transport transport) {
+    ReplyWriter(Transport transport, boolean structured, boolean extended) {
         this.transport = transport;
+        this.structured = structured || extended;
+        this.extended = extended;
     }
 
-    void simple(long cookie, int error, ByteBuffer data) throws IOException {
-        ByteBuffer header = new SimpleReply(error, cookie, null).encodeHeader();
-        write(data == null ? new ByteBuffer[] {header} : new ByteBuffer[] {header, data});
+    /** Success without data. */
+    void done(Request r) throws IOException {
+        if (extended) {
+            chunk(r, StructuredChunk.none(r.cookie()));
+        } else {
+            write(new SimpleReply(0, r.cookie(), null).encodeHeader());
+        }
     }
 
-    void chunk(StructuredChunk chunk) throws IOException {
-        ByteBuffer header = StructuredChunk.header(chunk.flags(), chunk.type(), chunk.cookie(),
-                chunk.payload().remaining());
-        write(header, chunk.payload().duplicate());
+    /** A simple reply carrying READ data (neither structured replies nor extended headers agreed). */
+    void simpleData(Request r, ByteBuffer data) throws IOException {
+        if (structured) {
+            throw new IllegalStateException("a simple reply with data after structured replies were agreed");
+        }
+        write(new SimpleReply(0, r.cookie(), null).encodeHeader(), data);
+    }
+
+    void chunk(Request r, StructuredChunk chunk) throws IOException {
+        write(header(r, chunk.flags(), chunk.type(), chunk.payload().remaining()), chunk.payload().duplicate());
     }
 
     /** An OFFSET_DATA chunk written without copying {@code data}. */
-    void data(long cookie, long offset, ByteBuffer data, boolean done) throws IOException {
-        ByteBuffer header = StructuredChunk.header(done ? NbdProtocol.REPLY_FLAG_DONE : 0, ReplyType.OFFSET_DATA,
-                cookie, 8 + data.remaining());
+    void data(Request r, long offset, ByteBuffer data, boolean done) throws IOException {
+        ByteBuffer header = header(r, done ? NbdProtocol.REPLY_FLAG_DONE : 0, ReplyType.OFFSET_DATA,
+                8 + data.remaining());
         ByteBuffer off = ByteBuffer.allocate(8).putLong(0, offset);
         write(header, off, data);
     }
 
-    /** An error reply: a structured ERROR chunk when structured replies are on, else a simple reply. */
-    void error(long cookie, boolean structured, Errno errno, String message) throws IOException {
+    /** An error reply: an ERROR chunk when structured replies or extended headers are on, else a simple reply. */
+    void error(Request r, Errno errno, String message) throws IOException {
         if (structured) {
-            chunk(StructuredChunk.error(cookie, errno, message, true));
+            chunk(r, StructuredChunk.error(r.cookie(), errno, message, true));
         } else {
-            simple(cookie, errno.wire(), null);
+            write(new SimpleReply(errno.wire(), r.cookie(), null).encodeHeader());
         }
+    }
+
+    private ByteBuffer header(Request r, int flags, ReplyType type, int payloadLength) {
+        return extended ? StructuredChunk.extendedHeader(flags, type, r.cookie(), r.offset(), payloadLength)
+                : StructuredChunk.header(flags, type, r.cookie(), payloadLength);
     }
 
     private void write(ByteBuffer... buffers) throws IOException {

@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * each to a thread of {@link RequestThreads}, at most {@code maxInFlight} at a time
  * (the reader blocks on {@link #inFlight} beyond that, so a client cannot make us buffer without
  * bound). WRITE payloads are read straight from the socket into pooled direct buffers
- * ({@link IoBuffers}, allocated only after the length check), which go to the backend as they are. Replies go out
+ * ({@link ConnectionMemory}, taken only after the length check), which go to the backend as they are;
+ * READ buffers are taken by the reader before the request is handed on, so a connection's memory is
+ * bounded and a request the process-wide budget has no room for is answered ENOMEM. Replies go out
  * through one {@link ReplyWriter} in whatever order requests finish; clients match them by cookie.
  *
  * <p>On DISC, end of stream or a framing error the reader stops, waits until every request in
@@ -42,31 +44,40 @@ final class Transmission {
     private final NbdExport export;
     private final NbdExportBackend backend;
     private final boolean structured;
+    /** Whether extended headers (32-byte requests and replies, 64-bit lengths) were agreed. */
+    private final boolean extended;
     private final List<MetaContext> contexts;
     private final Transport transport;
     private final ReplyWriter writer;
     private final int maxInFlight;
     /** Permits for requests in flight; the reader takes one per request, the handler returns it. */
     private final Semaphore inFlight;
-    /** READ data and WRITE payload buffers, reused across this connection's requests. */
-    private final IoBuffers buffers;
+    /** READ data and WRITE payload buffers: this connection's share of the process-wide budget. */
+    private final ConnectionMemory memory;
     private final String name;
     /**
      * The latest data range found by a sparse read, or null; a hint (see {@link DataRange}). Set and
      * read by request threads without a lock: volatile, and immutable, so a reader sees a whole range.
      */
     private volatile DataRange knownData;
+    /**
+     * Set once a reply could not be written (the socket is closed): the reader stops instead of
+     * working through requests it had already buffered for a client that is gone.
+     */
+    private volatile boolean broken;
 
-    Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, String name) {
+    Transmission(Handshake.Transmitting t, Transport transport, int maxInFlight, ConnectionMemory memory,
+                 String name) {
         this.export = t.export();
         this.backend = export.backend();
-        this.structured = t.structured();
+        this.extended = t.extended();
+        this.structured = t.structured() || extended; // extended headers imply structured replies
         this.contexts = t.contexts();
         this.transport = transport;
-        this.writer = new ReplyWriter(transport);
+        this.writer = new ReplyWriter(transport, t.structured(), t.extended());
         this.maxInFlight = maxInFlight;
         this.inFlight = new Semaphore(maxInFlight);
-        this.buffers = new IoBuffers(maxInFlight);
+        this.memory = memory;
         this.name = name;
     }
 
@@ -76,7 +87,8 @@ final class Transmission {
      */
     void run(ByteBuffer in) throws IOException {
         // WRITE payloads land in pooled direct buffers that go to the backend as they are
-        RequestDecoder decoder = new RequestDecoder(buffers::take);
+        // (null from the budget: the decoder reads past the payload and the WRITE is answered ENOMEM)
+        RequestDecoder decoder = new RequestDecoder(memory::take).extended(extended);
         ByteBuffer[] scatter = new ByteBuffer[2];
         try {
             while (true) {
@@ -109,18 +121,38 @@ final class Transmission {
                 try {
                     c = r.command();
                 } catch (NbdProtocolException.UnknownCode e) {
-                    writer.error(r.cookie(), structured, Errno.EINVAL, "unsupported command " + r.type());
+                    writer.error(r, Errno.EINVAL, "unsupported command " + r.type());
                     continue;
                 }
                 if (c == Command.DISC) {
                     LOG.debug("{}: client disconnected", name);
                     return;
                 }
+                if (broken) {
+                    LOG.debug("{}: a reply failed; dropping the requests still buffered", name);
+                    release(r, null);
+                    return;
+                }
                 inFlight.acquireUninterruptibly();
                 try {
+                    ByteBuffer data = null;
+                    boolean refused = c == Command.WRITE && r.payloadDropped()
+                            && r.length() <= NbdProtocol.MAX_BUFFER_SIZE
+                            && (!extended || r.has(CommandFlag.PAYLOAD_LEN)); // else: EINVAL, no payload sent
+                    if (c == Command.READ && r.length() > 0 && r.length() <= NbdProtocol.MAX_BUFFER_SIZE) {
+                        data = memory.take((int) r.length()); // waits for memory here, in the reader
+                        refused = data == null;
+                    }
+                    if (broken) { // the client went while this reader waited for memory
+                        release(r, data);
+                        inFlight.release();
+                        return;
+                    }
+                    ByteBuffer readBuffer = data;
+                    boolean noMemory = refused;
                     Runnable task = () -> {
                         try {
-                            handle(r, c);
+                            handle(r, c, readBuffer, noMemory);
                         } finally {
                             inFlight.release();
                         }
@@ -134,6 +166,10 @@ final class Transmission {
                 }
             }
         } finally {
+            ByteBuffer partial = decoder.payloadInProgress(); // a WRITE cut off by the end of the stream
+            if (partial != null) {
+                memory.give(partial, partial.limit());
+            }
             // every handler ends: backend calls return and writes to a closed socket fail
             inFlight.acquireUninterruptibly(maxInFlight);
             inFlight.release(maxInFlight);
@@ -144,31 +180,59 @@ final class Transmission {
     private record Rejection(Errno errno, String message) {
     }
 
-    private void handle(Request r, Command c) {
+    /**
+     * Runs one request on a request thread. {@code data} is the READ buffer the reader took, and
+     * {@code noMemory} says the budget had none for this READ or WRITE: it is answered ENOMEM.
+     */
+    private void handle(Request r, Command c, ByteBuffer data, boolean noMemory) {
         try {
-            handleRequest(r, c);
-        } finally {
-            if (r.payload() != null) {
-                buffers.give(r.payload()); // the backend is done with it: writes are synchronous
+            if (noMemory) {
+                LOG.debug("{}: no memory for {}", name, r);
+                reply(r, new Rejection(Errno.ENOMEM, "out of memory for request buffers (" + r.length()
+                        + " bytes asked)"));
+            } else {
+                handleRequest(r, c, data);
             }
+        } finally {
+            // the reply is written (or failed) by now: the writer is synchronous, and so are backend writes
+            release(r, data);
         }
     }
 
-    private void handleRequest(Request r, Command c) {
+    /** Gives back the request's WRITE payload and READ buffer, if it has them. */
+    private void release(Request r, ByteBuffer data) {
+        if (r.payload() != null) {
+            memory.give(r.payload(), (int) r.length());
+        }
+        if (data != null) {
+            memory.give(data, (int) r.length());
+        }
+    }
+
+    private void reply(Request r, Rejection rej) {
+        try {
+            writer.error(r, rej.errno(), rej.message());
+        } catch (IOException e) {
+            LOG.debug("{}: cannot send reply to {}: {}", name, r, e.toString());
+            closeQuietly();
+        }
+    }
+
+    private void handleRequest(Request r, Command c, ByteBuffer data) {
         try {
             Rejection rej = validate(r, c);
             if (rej != null) {
-                writer.error(r.cookie(), structured, rej.errno(), rej.message());
+                writer.error(r, rej.errno(), rej.message());
                 return;
             }
             try {
-                execute(r, c);
+                execute(r, c, data);
             } catch (NbdIoException e) {
-                writer.error(r.cookie(), structured, e.kind().toErrno(), e.getMessage());
+                writer.error(r, e.kind().toErrno(), e.getMessage());
             } catch (RuntimeException e) {
                 // a backend bug, not the client's fault: keep the connection, report EIO, log loudly
                 LOG.error("{}: {} failed in the backend", name, r, e);
-                writer.error(r.cookie(), structured, Errno.EIO, "internal error: " + e);
+                writer.error(r, Errno.EIO, "internal error: " + e);
             }
         } catch (IOException e) {
             LOG.debug("{}: cannot send reply to {}: {}", name, r, e.toString());
@@ -198,9 +262,13 @@ final class Transmission {
             return new Rejection(c == Command.WRITE || c == Command.WRITE_ZEROES ? Errno.ENOSPC : Errno.EINVAL,
                     "operation past EOF");
         }
+        if (extended && c == Command.WRITE && !r.has(CommandFlag.PAYLOAD_LEN)) {
+            return new Rejection(Errno.EINVAL, "WRITE without NBD_CMD_FLAG_PAYLOAD_LEN under extended headers");
+        }
         int allowed = (int) CommandFlag.FUA.code();
         switch (c) {
             case READ -> allowed |= structured ? (int) CommandFlag.DF.code() : 0;
+            case WRITE -> allowed |= extended ? (int) CommandFlag.PAYLOAD_LEN.code() : 0;
             case WRITE_ZEROES -> allowed |= (int) (CommandFlag.NO_HOLE.code() | CommandFlag.FAST_ZERO.code());
             case BLOCK_STATUS -> allowed |= (int) CommandFlag.REQ_ONE.code();
             default -> {
@@ -221,17 +289,17 @@ final class Transmission {
         return null;
     }
 
-    private void execute(Request r, Command c) throws IOException {
+    private void execute(Request r, Command c, ByteBuffer data) throws IOException {
         long cookie = r.cookie();
         switch (c) {
-            case READ -> read(r);
+            case READ -> read(r, data);
             case WRITE -> {
                 backend.write(r.offset(), r.payload(), r.has(CommandFlag.FUA));
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case FLUSH -> {
                 backend.flush();
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case TRIM -> {
                 if (r.length() > 0) {
@@ -240,12 +308,12 @@ final class Transmission {
                 if (r.has(CommandFlag.FUA)) {
                     backend.flush();
                 }
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case WRITE_ZEROES -> {
                 boolean fast = r.has(CommandFlag.FAST_ZERO);
                 if (fast && !backend.canFastZero()) {
-                    writer.error(cookie, structured, Errno.ENOTSUP, "fast zeroing is not supported");
+                    writer.error(r, Errno.ENOTSUP, "fast zeroing is not supported");
                     return;
                 }
                 if (r.length() > 0) {
@@ -254,37 +322,32 @@ final class Transmission {
                 if (r.has(CommandFlag.FUA)) {
                     backend.flush();
                 }
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             case BLOCK_STATUS -> blockStatus(r);
             case DISC, CACHE, RESIZE -> throw new IllegalStateException(c + " passed validation");
         }
     }
 
-    private void read(Request r) throws IOException {
+    private void read(Request r, ByteBuffer data) throws IOException {
         long cookie = r.cookie();
         int len = (int) r.length();
         if (len == 0) {
             if (structured) {
-                writer.chunk(StructuredChunk.none(cookie));
+                writer.chunk(r, StructuredChunk.none(cookie));
             } else {
-                writer.simple(cookie, 0, null);
+                writer.done(r);
             }
             return;
         }
-        ByteBuffer data = buffers.take(len);
-        try {
-            if (!structured) {
-                backend.read(r.offset(), data);
-                writer.simple(cookie, 0, data.flip());
-            } else if (r.has(CommandFlag.DF)) {
-                backend.read(r.offset(), data);
-                writer.data(cookie, r.offset(), data.flip(), true);
-            } else {
-                sparseRead(r, data);
-            }
-        } finally {
-            buffers.give(data); // the reply is written (or failed) by now: the writer is synchronous
+        if (!structured) {
+            backend.read(r.offset(), data);
+            writer.simpleData(r, data.flip());
+        } else if (r.has(CommandFlag.DF)) {
+            backend.read(r.offset(), data);
+            writer.data(r, r.offset(), data.flip(), true);
+        } else {
+            sparseRead(r, data);
         }
     }
 
@@ -301,12 +364,12 @@ final class Transmission {
                 Extent e = extents.get(i);
                 boolean last = i == extents.size() - 1;
                 if (e.readsAsZero()) {
-                    writer.chunk(StructuredChunk.hole(cookie, pos, (int) e.length(), last));
+                    writer.chunk(r, StructuredChunk.hole(cookie, pos, (int) e.length(), last));
                 } else {
                     int at = (int) (pos - r.offset());
                     ByteBuffer slice = data.slice(at, (int) e.length());
                     backend.read(pos, slice);
-                    writer.data(cookie, pos, slice.flip(), last);
+                    writer.data(r, pos, slice.flip(), last);
                 }
                 sent = true;
                 pos += e.length();
@@ -315,7 +378,7 @@ final class Transmission {
             if (!sent) {
                 throw e;
             }
-            writer.chunk(StructuredChunk.errorOffset(cookie, e.kind().toErrno(), e.getMessage(), pos, true));
+            writer.chunk(r, StructuredChunk.errorOffset(cookie, e.kind().toErrno(), e.getMessage(), pos, true));
         }
     }
 
@@ -366,10 +429,12 @@ final class Transmission {
                 source = view::extents;
             }
             List<Extent> extents = normalize(source.extents(r.offset(), r.length()), r.length(), one);
-            chunks.add(StructuredChunk.blockStatus(r.cookie(), ctx.id(), extents, i == contexts.size() - 1));
+            boolean last = i == contexts.size() - 1;
+            chunks.add(extended ? StructuredChunk.blockStatusExt(r.cookie(), ctx.id(), extents, last)
+                    : StructuredChunk.blockStatus(r.cookie(), ctx.id(), extents, last));
         }
         for (StructuredChunk c : chunks) {
-            writer.chunk(c);
+            writer.chunk(r, c);
         }
     }
 
@@ -426,6 +491,7 @@ final class Transmission {
     }
 
     private void closeQuietly() {
+        broken = true;
         try {
             transport.close();
         } catch (IOException ignored) {

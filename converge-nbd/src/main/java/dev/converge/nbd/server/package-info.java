@@ -4,19 +4,28 @@
  * block nodes to it).
  *
  * <pre>
- *  acceptor thread ──accept──▶ Connection (platform thread per connection)
- *                                 │ greeting, client flags
+ *  acceptor thread ──accept (only while below max-connections)──▶ Connection
+ *                                 │ virtual thread: greeting, client flags (HandshakeTimer closes it at the limit)
  *                                 │ loop: OptionRequest ─▶ Handshake.step(state, option) ─▶ replies [+ STARTTLS upgrade]
  *                                 ▼
- *                              Transmission (same thread = the only reader)
- *                                 │ RequestDecoder ─▶ validate ─▶ RequestThreads (≤ maxInFlight)
+ *                              Transmission (a platform thread per connection = the only reader)
+ *                                 │ RequestDecoder ─▶ ConnectionMemory (share of RequestMemory, else ENOMEM)
+ *                                 │                ─▶ validate ─▶ RequestThreads (≤ maxInFlight)
  *                                 │                                   │ backend I/O
  *                                 │                                   ▼
  *                                 │                              ReplyWriter (one chunk at a time, any order)
  *                                 ▼ DISC / EOF / framing error: wait for in-flight replies, close
  * </pre>
  *
- * <p>Errors of a request become the protocol's errno (EINVAL, EPERM, ENOSPC, EOVERFLOW, ENOTSUP, EIO) on
+ * <p>Headers: compact (simple and structured replies) or, after NBD_OPT_EXTENDED_HEADERS, 32-byte
+ * extended requests and replies with 64-bit lengths ({@link dev.converge.nbd.server.ReplyWriter}).
+ *
+ * <p>Resource limits against hostile or broken clients: a process-wide budget of request buffers with a
+ * per-connection share (a request without memory waits, then gets ENOMEM), a handshake time limit,
+ * max-connections with further clients waiting in a somaxconn-sized backlog, TCP keep-alive, and UNIX
+ * sockets made private before they are reachable ({@link dev.converge.qmp.net.ListeningSocket}).
+ *
+ * <p>Errors of a request become the protocol's errno (EINVAL, EPERM, ENOSPC, EOVERFLOW, ENOTSUP, ENOMEM, EIO) on
  * the same connection; framing errors and broken sockets end that connection only; nothing a client sends
  * ends the server. {@code NbdServer.close()} closes every socket and joins every connection thread.
  *

@@ -30,6 +30,10 @@ public final class NbdProtocol {
     public static final int SIMPLE_REPLY_MAGIC = 0x67446698;
     /** Magic of a structured reply chunk. */
     public static final int STRUCTURED_REPLY_MAGIC = 0x668e33ef;
+    /** Magic of an extended (32-byte, 64-bit length) request, once EXTENDED_HEADERS is agreed. */
+    public static final int EXTENDED_REQUEST_MAGIC = 0x21e41c71;
+    /** Magic of an extended reply chunk, once EXTENDED_HEADERS is agreed. */
+    public static final int EXTENDED_REPLY_MAGIC = 0x6e8a278c;
 
     // ---- limits -------------------------------------------------------------------------------
 
@@ -51,6 +55,8 @@ public final class NbdProtocol {
     public static final int REQUEST_HEADER_SIZE = 28;
     /** Length of a simple reply header. */
     public static final int SIMPLE_REPLY_HEADER_SIZE = 16;
+    /** Length of an extended request header and of an extended reply chunk header. */
+    public static final int EXTENDED_HEADER_SIZE = 32;
     /** Length of a structured reply chunk header. */
     public static final int STRUCTURED_REPLY_HEADER_SIZE = 20;
     /** Length of an option request header (magic, option, length). */

@@ -19,6 +19,12 @@ import java.util.function.IntFunction;
  * decoder waits for payload bytes {@link #payloadInProgress()} exposes it, so the caller can read
  * the socket straight into it instead of through its own read buffer.
  *
+ * <p>Extended mode ({@link #extended()}, once NBD_OPT_EXTENDED_HEADERS is agreed) reads 32-byte
+ * headers with a 64-bit length. A payload follows exactly when the flags carry PAYLOAD_LEN: a WRITE's
+ * goes to a buffer as above; any other command's is read past (the server answers EINVAL), and a
+ * payload longer than {@link NbdProtocol#MAX_BUFFER_SIZE} is a framing error (the spec asks for a hard
+ * disconnect). A length of 2^63 or more is a framing error too: no export is that large.
+ *
  * <p>Not thread-safe: one reader per connection.
  */
 public final class RequestDecoder {
@@ -29,6 +35,8 @@ public final class RequestDecoder {
 
     /** Written only by the reading thread. */
     private State state = State.HEADER;
+    /** Whether headers are the 32-byte extended ones; set by the reading thread before transmission. */
+    private boolean extended;
     /** The header being completed in PAYLOAD/DISCARD. */
     private Request pending;
     /** Payload being filled in PAYLOAD. */
@@ -43,10 +51,18 @@ public final class RequestDecoder {
 
     /**
      * @param payloads makes a WRITE payload buffer of exactly the given length (position 0, limit the
-     *                 length); only called with lengths up to {@link NbdProtocol#MAX_BUFFER_SIZE}
+     *                 length); only called with lengths up to {@link NbdProtocol#MAX_BUFFER_SIZE}. It may
+     *                 return null (no memory): the payload is then read past, not kept, and the request
+     *                 comes out with {@link Request#payloadDropped()} as for an oversized WRITE
      */
     public RequestDecoder(IntFunction<ByteBuffer> payloads) {
         this.payloads = payloads;
+    }
+
+    /** Switches to extended headers (before the first request). */
+    public RequestDecoder extended(boolean on) {
+        this.extended = on;
+        return this;
     }
 
     /**
@@ -84,6 +100,9 @@ public final class RequestDecoder {
     }
 
     private Request header(ByteBuffer in) throws NbdProtocolException {
+        if (extended) {
+            return extendedHeader(in);
+        }
         if (in.remaining() < NbdProtocol.REQUEST_HEADER_SIZE) {
             return null;
         }
@@ -103,14 +122,61 @@ public final class RequestDecoder {
         if (type != Command.WRITE.code()) {
             return header;
         }
+        return payloadFor(header, in);
+    }
+
+    private Request extendedHeader(ByteBuffer in) throws NbdProtocolException {
+        if (in.remaining() < NbdProtocol.EXTENDED_HEADER_SIZE) {
+            return null;
+        }
+        int p = in.position();
+        int magic = in.getInt(p);
+        if (magic != NbdProtocol.EXTENDED_REQUEST_MAGIC) {
+            throw new NbdProtocolException.BadMagic("extended request magic", magic & 0xffffffffL,
+                    NbdProtocol.EXTENDED_REQUEST_MAGIC);
+        }
+        int flags = in.getShort(p + 4) & 0xffff;
+        int type = in.getShort(p + 6) & 0xffff;
+        long cookie = in.getLong(p + 8);
+        long offset = in.getLong(p + 16);
+        long length = in.getLong(p + 24);
+        if (length < 0) {
+            throw new NbdProtocolException.LimitExceeded("request length", length, Long.MAX_VALUE);
+        }
+        in.position(p + NbdProtocol.EXTENDED_HEADER_SIZE);
+        Request header = new Request(flags, type, cookie, offset, length, null);
+        if (!header.has(NbdProtocol.CommandFlag.PAYLOAD_LEN)) {
+            return header; // length is an effect length; nothing follows (a WRITE without it gets EINVAL)
+        }
+        if (length > NbdProtocol.MAX_BUFFER_SIZE) {
+            throw new NbdProtocolException.LimitExceeded("payload length", length, NbdProtocol.MAX_BUFFER_SIZE);
+        }
+        if (type != Command.WRITE.code()) {
+            pending = header; // a payload no command of ours takes: read past it, answer EINVAL
+            state = State.DISCARD;
+            discard = length;
+            return discard(in);
+        }
+        return payloadFor(header, in);
+    }
+
+    /** After a WRITE header: its payload into a buffer, or read past when too large or refused. */
+    private Request payloadFor(Request header, ByteBuffer in) {
+        long length = header.length();
         pending = header;
         if (length > NbdProtocol.MAX_BUFFER_SIZE) {
             state = State.DISCARD;
             discard = length;
             return discard(in);
         }
-        state = State.PAYLOAD;
         payload = payloads.apply((int) length);
+        if (payload == null) {
+            // no memory for it: read past the payload, so the caller can answer and stay in step
+            state = State.DISCARD;
+            discard = length;
+            return discard(in);
+        }
+        state = State.PAYLOAD;
         if (payload.position() != 0 || payload.limit() != length) {
             throw new IllegalStateException("payload allocator returned " + payload + " for " + length + " bytes");
         }

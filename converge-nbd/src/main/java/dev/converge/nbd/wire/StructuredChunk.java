@@ -53,6 +53,16 @@ public record StructuredChunk(int flags, ReplyType type, long cookie, ByteBuffer
         return new StructuredChunk(done(done), ReplyType.BLOCK_STATUS, cookie, p.flip());
     }
 
+    /**
+     * BLOCK_STATUS_EXT (extended headers only): context id, descriptor count, and 64-bit lengths and
+     * statuses.
+     */
+    public static StructuredChunk blockStatusExt(long cookie, int contextId, List<Extent> extents, boolean done) {
+        ByteBuffer p = Wire.allocate(8 + 16 * extents.size()).putInt(contextId).putInt(extents.size());
+        extents.forEach(e -> p.putLong(e.length()).putLong(e.flags() & 0xffffffffL));
+        return new StructuredChunk(done(done), ReplyType.BLOCK_STATUS_EXT, cookie, p.flip());
+    }
+
     /** ERROR: errno and a message for humans. */
     public static StructuredChunk error(long cookie, Errno errno, String message, boolean done) {
         byte[] m = message(message);
@@ -80,6 +90,17 @@ public record StructuredChunk(int flags, ReplyType type, long cookie, ByteBuffer
     public static ByteBuffer header(int flags, ReplyType type, long cookie, int payloadLength) {
         return Wire.allocate(NbdProtocol.STRUCTURED_REPLY_HEADER_SIZE).putInt(NbdProtocol.STRUCTURED_REPLY_MAGIC)
                 .putShort((short) flags).putShort((short) type.code()).putLong(cookie).putInt(payloadLength).flip();
+    }
+
+    /**
+     * Extended reply chunk header (extended headers only): as {@link #header}, plus the offset of the
+     * request it answers, with a 64-bit payload length.
+     */
+    public static ByteBuffer extendedHeader(int flags, ReplyType type, long cookie, long requestOffset,
+                                            long payloadLength) {
+        return Wire.allocate(NbdProtocol.EXTENDED_HEADER_SIZE).putInt(NbdProtocol.EXTENDED_REPLY_MAGIC)
+                .putShort((short) flags).putShort((short) type.code()).putLong(cookie).putLong(requestOffset)
+                .putLong(payloadLength).flip();
     }
 
     /** Header and payload as one buffer. */

@@ -92,6 +92,22 @@ class NbdQmpTest {
     }
 
     @Test
+    void multiConnIsAdvertisedUnlessOffOrOneConnectionAndHandshakeLimitIsAccepted() throws Exception {
+        f.exec("nbd-server-start", "{'addr':{'type':'unix','data':{'path':'" + sock + "'}},"
+                + "'handshake-max-seconds':5}");
+        f.exec("block-export-add", "{'type':'nbd','id':'e1','node-name':'disk','writable':true}");
+        f.exec("block-export-add", "{'type':'nbd','id':'e2','node-name':'disk','name':'off','multi-conn':'off'}");
+        assertThat(Peers.run("nbdinfo", url("disk")).ok().out()).contains("can_multi_conn: true");
+        assertThat(Peers.run("nbdinfo", url("off")).ok().out()).contains("can_multi_conn: false");
+        f.exec("block-export-del", "{'id':'e1'}");
+        f.exec("block-export-del", "{'id':'e2'}");
+        f.exec("nbd-server-stop", null);
+        f.exec("nbd-server-start", "{'addr':{'type':'unix','data':{'path':'" + sock + "'}},'max-connections':1}");
+        f.exec("block-export-add", "{'type':'nbd','id':'e1','node-name':'disk','multi-conn':'on'}");
+        assertThat(Peers.run("nbdinfo", url("disk")).ok().out()).contains("can_multi_conn: false");
+    }
+
+    @Test
     void readOnlyExportRefusesWrites() throws Exception {
         startServer();
         f.exec("nbd-server-add", "{'device':'disk','name':'ro'}");

@@ -83,7 +83,7 @@ class HandshakeTest {
                 OptionReply.ack(6));
         assertThat(s.next()).isInstanceOf(Handshake.Negotiating.class);
         Handshake.Step go = Handshake.step(s.next(), OptionRequest.go("disk", List.of()), plain);
-        assertThat(go.next()).isEqualTo(new Handshake.Transmitting(disk, false, List.of()));
+        assertThat(go.next()).isEqualTo(new Handshake.Transmitting(disk, false, false, List.of()));
     }
 
     @Test
@@ -193,7 +193,7 @@ class HandshakeTest {
 
     @Test
     void optionsAfterTheHandshakeAreABug() {
-        Handshake.State t = new Handshake.Transmitting(disk, false, List.of());
+        Handshake.State t = new Handshake.Transmitting(disk, false, false, List.of());
         assertThatThrownBy(() -> Handshake.step(t, OptionRequest.list(), plain))
                 .isInstanceOf(IllegalStateException.class).hasMessage("option LIST in state Transmitting");
     }

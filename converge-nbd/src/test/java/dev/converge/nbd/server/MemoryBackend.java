@@ -15,7 +15,7 @@ import java.util.function.LongFunction;
  * have holes to report) and one dirty bitmap named {@link #BITMAP}. Thread-safe by a monitor: tests
  * need correctness, not speed.
  */
-final class MemoryBackend implements NbdExportBackend {
+class MemoryBackend implements NbdExportBackend {
     static final int CLUSTER = 4096;
     static final String BITMAP = "dirty0";
 

@@ -27,22 +27,29 @@ import java.util.concurrent.ConcurrentHashMap;
 /** A minimal NBD client built from the wire codec, for driving the server byte by byte in tests. */
 final class TestClient implements AutoCloseable {
     final SocketChannel channel;
-    private final ByteBuffer in = ByteBuffer.allocate(40 << 20);
+    private final ByteBuffer in;
     /** Cookie → READ length, so simple replies can be framed. */
     final Map<Long, Long> readLengths = new ConcurrentHashMap<>();
     private final ReplyDecoder replies = new ReplyDecoder(c -> readLengths.getOrDefault(c, 0L));
     long size;
     int transmissionFlags;
 
-    private TestClient(SocketChannel channel) {
+    private TestClient(SocketChannel channel, int bufferSize) {
         this.channel = channel;
+        this.in = ByteBuffer.allocate(bufferSize);
     }
 
+    /** A client that can read replies of the largest READ. */
     static TestClient connect(SocketAddress address) throws IOException {
+        return connect(address, 40 << 20);
+    }
+
+    /** A client with a read buffer of {@code bufferSize} bytes (many clients at once fit the heap). */
+    static TestClient connect(SocketAddress address, int bufferSize) throws IOException {
         SocketChannel ch = address instanceof UnixDomainSocketAddress
                 ? SocketChannel.open(StandardProtocolFamily.UNIX) : SocketChannel.open();
         ch.connect(address);
-        return new TestClient(ch);
+        return new TestClient(ch, bufferSize);
     }
 
     /** Greeting and fixed-newstyle flags with NO_ZEROES. */

@@ -10,10 +10,13 @@ import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.ByteChannel;
 import java.time.Duration;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,6 +32,9 @@ import org.slf4j.LoggerFactory;
  * <b>Ordering.</b> A reply is enqueued by the main-loop task that ran the command, right after
  * the handler returns; an event emitted by that handler was enqueued before it. So a client
  * sees the events a command caused before the command's reply, and replies in request order.
+ * An {@link dev.converge.qmp.AsyncCommandHandler asynchronous} command answers later, from the
+ * main-loop task that finishes it; until then this client's next requests are held (run in
+ * order afterwards), while other clients are served as usual.
  * <p>
  * <b>Back-pressure.</b> The reader hands at most {@link #MAX_IN_FLIGHT} requests to the main
  * loop before the earlier ones are answered (then it stops reading: TCP flow control pushes
@@ -62,7 +68,8 @@ final class QmpConnection {
     private static final Outbound END = new Outbound(new byte[0], null);
 
     private final QmpServer server;
-    private final SocketChannel channel;
+    /** The socket, or TLS over it ({@link TlsByteChannel}). */
+    private final ByteChannel channel;
     private final MainLoop mainLoop;
     private final String name;
     private final QmpFramer framer = new QmpFramer();
@@ -73,6 +80,10 @@ final class QmpConnection {
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Written only on the main loop (by qmp_capabilities); read by event emitters on any thread. */
     private volatile boolean negotiated;
+    /** Whether an asynchronous command of this client has not answered yet; main loop only. */
+    private boolean commandPending;
+    /** This client's requests (and its end of input) waiting for that command; main loop only. */
+    private final java.util.ArrayDeque<Runnable> held = new java.util.ArrayDeque<>();
     /** Set once by {@link #start}; read by close and join. */
     private volatile Thread reader;
     private volatile Thread writer;
@@ -90,7 +101,7 @@ final class QmpConnection {
         }
     };
 
-    QmpConnection(QmpServer server, SocketChannel channel, MainLoop mainLoop, String name) {
+    QmpConnection(QmpServer server, ByteChannel channel, MainLoop mainLoop, String name) {
         this.server = server;
         this.channel = channel;
         this.mainLoop = mainLoop;
@@ -187,18 +198,18 @@ final class QmpConnection {
         inFlight.acquire();
         try {
             switch (frame) {
-                case QmpFramer.Frame.Error err -> mainLoop.execute(() -> answer(() ->
-                        QmpMessages.error(ErrorClass.GenericError, err.desc(), null)));
+                case QmpFramer.Frame.Error err -> mainLoop.execute(() -> answer(() -> CompletableFuture.completedFuture(
+                        QmpMessages.error(ErrorClass.GenericError, err.desc(), null))));
                 case QmpFramer.Frame.Message msg -> {
                     JsonNode request;
                     try {
                         request = QmpJson.parse(msg.json());
                     } catch (QmpJson.ParseException e) {
-                        mainLoop.execute(() -> answer(() ->
-                                QmpMessages.error(ErrorClass.GenericError, e.getMessage(), null)));
+                        mainLoop.execute(() -> answer(() -> CompletableFuture.completedFuture(
+                                QmpMessages.error(ErrorClass.GenericError, e.getMessage(), null))));
                         return;
                     }
-                    mainLoop.execute(() -> answer(() -> server.dispatcher().dispatch(request, session)));
+                    mainLoop.execute(() -> answer(() -> server.dispatcher().dispatchAsync(request, session)));
                 }
             }
         } catch (RuntimeException e) {
@@ -207,21 +218,60 @@ final class QmpConnection {
         }
     }
 
-    /** On the main loop: computes one reply and queues it at once (see the class comment). */
-    private void answer(java.util.function.Supplier<ObjectNode> reply) {
+    /**
+     * On the main loop: runs one command and queues its reply at once, or, for an asynchronous
+     * command, when it ends (see the class comment). Held while an earlier command of this client
+     * has not answered.
+     */
+    private void answer(Supplier<CompletionStage<ObjectNode>> reply) {
+        if (commandPending) {
+            held.add(() -> answer(reply));
+            return;
+        }
+        if (closed.get()) {
+            inFlight.release();
+            return;
+        }
+        CompletableFuture<ObjectNode> message;
+        Runnable after;
+        server.beginCommand();
+        try {
+            message = reply.get().toCompletableFuture();
+        } catch (RuntimeException e) {
+            inFlight.release();
+            throw e;
+        } finally {
+            after = server.endCommand();
+        }
+        if (message.isDone()) {
+            reply(message.join(), after);
+            return;
+        }
+        commandPending = true;
+        message.whenComplete((m, e) -> {
+            try {
+                mainLoop.execute(() -> {
+                    commandPending = false;
+                    reply(m, after);
+                    while (!commandPending && !held.isEmpty()) {
+                        held.poll().run();
+                    }
+                });
+            } catch (RejectedExecutionException shutDown) {
+                inFlight.release();
+                close();
+            }
+        });
+    }
+
+    /** Main loop: queues a finished command's reply (the dispatcher's stage never fails: errors are replies). */
+    private void reply(ObjectNode message, Runnable after) {
         try {
             if (closed.get()) {
-                return;
+                runAfter(after);
+            } else {
+                enqueue(QmpJson.encode(message), after);
             }
-            server.beginCommand();
-            ObjectNode message;
-            Runnable after;
-            try {
-                message = reply.get();
-            } finally {
-                after = server.endCommand();
-            }
-            enqueue(QmpJson.encode(message), after);
         } finally {
             inFlight.release();
         }
@@ -232,12 +282,19 @@ final class QmpConnection {
         LOG.debug("QMP client {} closed its side", name);
         try {
             // Runs after every request this client already handed to the main loop.
-            mainLoop.execute(() -> {
-                if (!closed.get() && !outbound.offer(END)) {
-                    close();
-                }
-            });
+            mainLoop.execute(() -> endAfterReplies());
         } catch (RejectedExecutionException e) {
+            close();
+        }
+    }
+
+    /** Main loop: closes after every reply to what this client sent, also a pending asynchronous one. */
+    private void endAfterReplies() {
+        if (commandPending) {
+            held.add(this::endAfterReplies);
+            return;
+        }
+        if (!closed.get() && !outbound.offer(END)) {
             close();
         }
     }

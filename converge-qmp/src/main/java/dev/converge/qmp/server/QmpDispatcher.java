@@ -3,6 +3,7 @@ package dev.converge.qmp.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.Args;
+import dev.converge.qmp.AsyncCommandHandler;
 import dev.converge.qmp.ErrorClass;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
@@ -12,6 +13,9 @@ import dev.converge.qmp.wire.QmpMessages;
 import dev.converge.qmp.wire.QmpRequest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +43,37 @@ public final class QmpDispatcher {
         this.registry = registry;
     }
 
-    /** The complete reply message (with the request's id) to {@code request}. */
+    /**
+     * The reply message (with the request's id) to {@code request}, once the command ends: at once
+     * for ordinary commands, later for an {@link AsyncCommandHandler}'s. The stage always completes
+     * normally, errors included as error replies. Main loop; the stage may complete on any thread.
+     */
+    public CompletionStage<ObjectNode> dispatchAsync(JsonNode request, Session session) {
+        QmpRequest parsed = QmpRequest.parse(request, false);
+        if (parsed instanceof QmpRequest.Command cmd && session.negotiated()
+                && registry.command(cmd.command()).orElse(null) instanceof CommandSpec spec
+                && spec.handler() instanceof AsyncCommandHandler async) {
+            CompletionStage<JsonNode> started;
+            try {
+                started = async.start(new Args(SchemaValidator.validateArguments(spec, cmd.arguments())));
+            } catch (RuntimeException e) {
+                return CompletableFuture.completedFuture(failure(cmd, e));
+            }
+            return started.handle((result, e) -> e == null ? QmpMessages.success(result, cmd.id())
+                    : failure(cmd, e instanceof CompletionException && e.getCause() != null ? e.getCause() : e));
+        }
+        return CompletableFuture.completedFuture(dispatch(request, session));
+    }
+
+    private static ObjectNode failure(QmpRequest.Command cmd, Throwable e) {
+        if (e instanceof QmpException q) {
+            return QmpMessages.error(q.errorClass(), q.desc(), cmd.id());
+        }
+        LOG.error("internal error in QMP command {}", cmd.command(), e);
+        return QmpMessages.error(ErrorClass.GenericError, "Internal error in command " + cmd.command() + ": " + e, cmd.id());
+    }
+
+    /** The complete reply message (with the request's id) to {@code request}, running every command to its end here. */
     public ObjectNode dispatch(JsonNode request, Session session) {
         return switch (QmpRequest.parse(request, false)) {
             case QmpRequest.Invalid bad -> QmpMessages.error(ErrorClass.GenericError, bad.desc(), bad.id());

@@ -4,22 +4,20 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.EventSink;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.net.ListeningSocket;
 import dev.converge.qmp.sockets.InetSocketAddress;
 import dev.converge.qmp.sockets.SocketAddress;
 import dev.converge.qmp.sockets.UnixSocketAddress;
 import dev.converge.qmp.wire.QmpJson;
 import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
@@ -79,7 +77,16 @@ public final class QmpServer implements EventSink, AutoCloseable {
     /** Main-loop confined: what {@link #afterReply} asked for during the running command. */
     private Runnable afterReplyAction;
 
-    private record Listener(SocketAddress address, ServerSocketChannel channel, Thread acceptor, Path unixPath) {
+    private record Listener(SocketAddress address, ListeningSocket socket, Thread acceptor) {
+    }
+
+    /**
+     * TLS of a listener (QEMU's chardev socket {@code tls-creds}).
+     *
+     * @param context    the server's credentials and the CA it trusts
+     * @param verifyPeer whether clients must present a certificate signed by that CA
+     */
+    public record Tls(javax.net.ssl.SSLContext context, boolean verifyPeer) {
     }
 
     /**
@@ -98,58 +105,55 @@ public final class QmpServer implements EventSink, AutoCloseable {
      * Starts listening on {@code address} and returns the address actually bound (a TCP port 0
      * becomes the port chosen).
      * <p>
-     * For a UNIX socket: an existing socket file nobody answers on (left by a crashed daemon) is
-     * removed first; one a server answers on, or a file that is not a socket, is an error. The
-     * file's mode is set to 0600 right after bind (between bind and chmod the mode comes from the
-     * umask: keep the socket in a directory only the daemon's user can enter), and the file is
-     * deleted on {@link #close()}.
+     * Bound by {@link ListeningSocket}: the largest backlog; for a UNIX socket, mode 0600 before
+     * anyone can connect, a stale socket file (left by a crashed daemon) replaced, one a server
+     * answers on or a file that is not a socket an error, and the file deleted on {@link #close()}.
      *
      * @throws IOException when the address cannot be bound (naming it)
      */
     public SocketAddress listen(SocketAddress address) throws IOException {
+        return listen(address, null);
+    }
+
+    /**
+     * As {@link #listen(SocketAddress)}, with every client's connection over TLS when {@code tls}
+     * is not null. Plain TCP on an address that is not loopback is served, with a warning: whoever
+     * reaches it controls the daemon.
+     */
+    public SocketAddress listen(SocketAddress address, Tls tls) throws IOException {
         address.checkListenable();
-        ServerSocketChannel channel;
-        SocketAddress bound;
-        Path unixPath = null;
-        switch (address) {
-            case UnixSocketAddress unix -> {
-                unixPath = unix.path();
-                removeStaleSocket(unixPath);
-                channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-                try {
-                    channel.bind(unix.resolve());
-                    Files.setPosixFilePermissions(unixPath, PosixFilePermissions.fromString("rw-------"));
-                } catch (IOException e) {
-                    channel.close();
-                    throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
-                }
-                bound = unix;
-            }
-            case InetSocketAddress tcp -> {
-                channel = ServerSocketChannel.open();
-                try {
-                    channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                    channel.bind(tcp.resolve());
-                } catch (IOException e) {
-                    channel.close();
-                    throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
-                }
-                java.net.InetSocketAddress local = (java.net.InetSocketAddress) channel.getLocalAddress();
-                bound = tcp.withPort(local.getPort());
-            }
+        if (tls == null && address instanceof InetSocketAddress tcp && !isLoopback(tcp.host())) {
+            LOG.warn("QMP on {} is plain TCP on an address that is not loopback: anyone who can reach it controls "
+                    + "this daemon; use tls-creds or a UNIX socket", address.uri());
         }
+        ListeningSocket socket;
+        SocketAddress bound;
+        try {
+            switch (address) {
+                case UnixSocketAddress unix -> {
+                    socket = ListeningSocket.unix(unix.path(), ListeningSocket.OWNER_ONLY);
+                    bound = unix;
+                }
+                case InetSocketAddress tcp -> {
+                    socket = ListeningSocket.tcp(tcp.resolve());
+                    bound = tcp.withPort(((java.net.InetSocketAddress) socket.address()).getPort());
+                }
+            }
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+        }
+        ServerSocketChannel channel = socket.channel();
         synchronized (lock) {
             if (closed) {
-                channel.close();
-                deleteSocketFile(unixPath);
+                closeQuietly(socket);
                 throw new IllegalStateException("QMP server is closed");
             }
             Thread acceptor = Thread.ofPlatform().daemon().name("qmp-accept " + bound)
-                    .unstarted(() -> acceptLoop(channel, bound));
-            listeners.add(new Listener(bound, channel, acceptor, unixPath));
+                    .unstarted(() -> acceptLoop(channel, bound, tls));
+            listeners.add(new Listener(bound, socket, acceptor));
             acceptor.start();
         }
-        LOG.info("QMP server listening on {}", bound);
+        LOG.info("QMP server listening on {}{}", bound, tls == null ? "" : " (TLS)");
         return bound;
     }
 
@@ -229,7 +233,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
         }
         for (Listener l : toClose) {
             try {
-                l.channel().close();
+                l.socket().channel().close();
             } catch (IOException e) {
                 LOG.warn("closing QMP listener {} failed", l.address(), e);
             }
@@ -251,7 +255,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
             Thread.currentThread().interrupt();
         }
         for (Listener l : toClose) {
-            deleteSocketFile(l.unixPath());
+            closeQuietly(l.socket()); // removes the socket file
         }
         LOG.info("QMP server closed");
     }
@@ -280,7 +284,21 @@ public final class QmpServer implements EventSink, AutoCloseable {
         connections.remove(c);
     }
 
-    private void acceptLoop(ServerSocketChannel channel, SocketAddress address) {
+    /** Whether {@code host} names only this machine (a loopback address, or a name that resolves only to one). */
+    static boolean isLoopback(String host) {
+        try {
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+                if (!a.isLoopbackAddress()) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    private void acceptLoop(ServerSocketChannel channel, SocketAddress address, Tls tls) {
         while (channel.isOpen()) {
             SocketChannel client;
             try {
@@ -292,7 +310,17 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 continue;
             }
             String name = "qmp#" + connectionIds.incrementAndGet();
-            QmpConnection c = new QmpConnection(this, client, mainLoop, name);
+            java.nio.channels.ByteChannel transport = client;
+            if (tls != null) {
+                try {
+                    transport = TlsByteChannel.server(tls.context(), client, tls.verifyPeer());
+                } catch (IOException e) {
+                    LOG.warn("TLS for QMP client {} on {} failed", name, address, e);
+                    closeQuietly(client);
+                    continue;
+                }
+            }
+            QmpConnection c = new QmpConnection(this, transport, mainLoop, name);
             synchronized (lock) {
                 if (closed) {
                     c.close();
@@ -306,36 +334,19 @@ public final class QmpServer implements EventSink, AutoCloseable {
         }
     }
 
-    private static void removeStaleSocket(Path path) throws IOException {
-        BasicFileAttributes attrs;
+    private static void closeQuietly(ListeningSocket socket) {
         try {
-            attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (java.nio.file.NoSuchFileException e) {
-            return;
+            socket.close();
+        } catch (IOException e) {
+            LOG.warn("closing QMP listener {} failed", socket.address(), e);
         }
-        if (!attrs.isOther()) {
-            throw new IOException("cannot listen on unix:" + path + ": the file exists and is not a socket");
-        }
-        SocketChannel probe;
-        try {
-            probe = SocketChannel.open(new UnixSocketAddress(path).resolve());
-        } catch (ConnectException e) {
-            LOG.info("removing stale QMP socket {}", path);
-            Files.deleteIfExists(path);
-            return;
-        }
-        probe.close();
-        throw new IOException("cannot listen on unix:" + path + ": a server is answering on it");
     }
 
-    private static void deleteSocketFile(Path path) {
-        if (path == null) {
-            return;
-        }
+    private static void closeQuietly(SocketChannel c) {
         try {
-            Files.deleteIfExists(path);
+            c.close();
         } catch (IOException e) {
-            LOG.warn("deleting QMP socket {} failed", path, e);
+            // closing anyway
         }
     }
 }

@@ -1,0 +1,140 @@
+package dev.converge.migration.qmp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.converge.migration.machine.MachineSpec;
+import dev.converge.migration.machine.PatternWorkload;
+import dev.converge.testing.FaultProxy;
+import dev.converge.testing.TestTimeouts;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A migration over a network that delays, partitions or drops (a {@link FaultProxy} between
+ * the daemons, real TCP sockets on both sides). Each ends with the destination verified by
+ * digest, or with the source running on intact and the destination back to waiting.
+ */
+@Tag("integration")
+class NetworkFaultTest {
+    private static final String SPEC = "memory=32M,vcpus=1,workload=pattern,dirty-rate=4M";
+    private final List<AutoCloseable> closing = new ArrayList<>();
+
+    @AfterEach
+    void close() throws Exception {
+        for (AutoCloseable c : closing.reversed()) {
+            c.close();
+        }
+    }
+
+    private Peer peer(MachineConfig config) {
+        Peer p = new Peer(config);
+        closing.add(p);
+        return p;
+    }
+
+    private Peer source() {
+        Peer p = peer(MachineConfig.of("src", MachineSpec.parse(SPEC)));
+        PatternWorkload w = (PatternWorkload) p.machine().workload();
+        await().atMost(TestTimeouts.SHORT).until(() -> w.progress() > 1000);
+        return p;
+    }
+
+    private Peer destination() {
+        return peer(MachineConfig.of("dst", MachineSpec.parse(SPEC)).withIncoming("tcp:127.0.0.1:0").withStartPaused(true));
+    }
+
+    private FaultProxy proxyTo(Peer dst) throws Exception {
+        String[] hostPort = dst.listeningUri().substring(4).split(":");
+        FaultProxy proxy = FaultProxy.to(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])));
+        closing.add(proxy);
+        return proxy;
+    }
+
+    private static void assertVerified(Peer src, Peer dst) {
+        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        PatternWorkload w = (PatternWorkload) dst.machine().workload();
+        assertThat(w.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
+    }
+
+    private static void assertSourceRunsOnIntact(Peer src) {
+        assertThat(src.status()).isEqualTo("running");
+        PatternWorkload w = (PatternWorkload) src.machine().workload();
+        long p = w.progress();
+        await().atMost(TestTimeouts.SHORT).until(() -> w.progress() > p + 100);
+        src.exec("stop");
+        assertThat(w.checkInvariant(src.machine().ram().blocks().get(0))).isEmpty();
+        src.exec("cont");
+    }
+
+    @Test
+    void aSlowLinkDelaysButTheMigrationCompletesVerified() throws Exception {
+        Peer src = source();
+        Peer dst = destination();
+        FaultProxy proxy = proxyTo(dst);
+        proxy.delay(Duration.ofMillis(20)); // 40 ms round trip: every PASS_ACK and the switchover's acks wait for it
+        src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
+        assertVerified(src, dst);
+    }
+
+    @Test
+    void aPartitionThatHealsOnlyPausesTheStream() throws Exception {
+        Peer src = source();
+        Peer dst = destination();
+        FaultProxy proxy = proxyTo(dst);
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
+        src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
+        proxy.partition();
+        long before = dst.exec("query-migrate").get("ram").get("transferred").asLong();
+        assertThat(src.migrationStatus()).as("a partition is not an error").isEqualTo("active");
+        proxy.heal();
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1099511627776}");
+        assertVerified(src, dst);
+        assertThat(dst.exec("query-migrate").get("ram").get("transferred").asLong()).isGreaterThan(before);
+    }
+
+    @Test
+    void cancelDuringAPartitionReturnsAtOnceAndTheSourceRunsOn() throws Exception {
+        Peer src = source();
+        Peer dst = destination();
+        FaultProxy proxy = proxyTo(dst);
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
+        src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
+        proxy.partition(); // the source's writes block once the socket buffers are full
+        src.exec("migrate_cancel");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("cancelled"));
+        assertSourceRunsOnIntact(src);
+        proxy.heal();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        assertThat(dst.status()).isEqualTo("inmigrate");
+    }
+
+    @Test
+    void aDroppedConnectionFailsTheMigrationAndBothSidesCanGoAgain() throws Exception {
+        Peer src = source();
+        Peer dst = destination();
+        FaultProxy proxy = proxyTo(dst);
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
+        src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
+        proxy.drop(); // both ends see a reset
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("failed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        assertSourceRunsOnIntact(src);
+        assertThat(dst.status()).as("discarded, not running").isEqualTo("inmigrate");
+
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1099511627776}");
+        dst.exec("migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}");
+        src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
+        assertVerified(src, dst);
+    }
+}
