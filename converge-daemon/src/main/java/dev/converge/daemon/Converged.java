@@ -1,15 +1,23 @@
 package dev.converge.daemon;
 
 import dev.converge.migration.machine.kvm.MachineOptions;
+import dev.converge.daemon.cmdline.QsdOptions;
+import dev.converge.daemon.metrics.MetricsServer;
+import dev.converge.daemon.service.Daemonize;
+import dev.converge.daemon.service.PidFile;
+import dev.converge.daemon.service.SystemdNotify;
+import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.sockets.SocketAddress;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
+import picocli.CommandLine.Spec;
 
 /** {@code converged}: the daemon's command line. Runs in the foreground until quit or SIGTERM. */
 @Command(name = "converged", mixinStandardHelpOptions = true, version = "converged 0.1.0",
@@ -22,13 +30,49 @@ public final class Converged implements Callable<Integer> {
                     + "an address that is not loopback is served with a warning.")
     List<String> qmp = new ArrayList<>();
 
-    @Option(names = "--object", paramLabel = "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]",
-            description = "Create a user object at start, as object-add (and QEMU's -object) does (repeatable).")
+    @Option(names = "--object", paramLabel = "JSON|[qom-type=]TYPE,id=ID,...",
+            description = "Create a user object at start, as object-add (and QEMU's -object) does, before anything "
+                    + "else (tls-creds-x509, authz-simple, authz-list; repeatable).")
     List<String> objects = new ArrayList<>();
 
-    @Option(names = "--blockdev", paramLabel = "JSON",
-            description = "Open a block node at start, with the same JSON as blockdev-add (repeatable).")
+    @Option(names = "--blockdev", paramLabel = "JSON|[driver=]DRIVER,node-name=NAME,...",
+            description = "Open a block node at start, as blockdev-add: JSON, or key=value as qemu-storage-daemon "
+                    + "(repeatable).")
     List<String> blockdevs = new ArrayList<>();
+
+    @Option(names = "--nbd-server", paramLabel = "addr.type=inet,addr.host=HOST,addr.port=PORT|addr.type=unix,addr.path=PATH[,tls-creds=ID][,tls-authz=ID][,max-connections=N]",
+            description = "Start the NBD server, as qemu-storage-daemon's --nbd-server (nbd-server-start).")
+    List<String> nbdServers = new ArrayList<>();
+
+    @Option(names = "--export", paramLabel = "[type=]nbd,id=ID,node-name=NODE[,name=NAME][,writable=on|off][,bitmaps.0=B]",
+            description = "Export a block node at start, as block-export-add (JSON or key=value).")
+    List<String> exports = new ArrayList<>();
+
+    @Option(names = "--chardev", paramLabel = "socket,id=ID,path=PATH|host=HOST,port=PORT,server=on[,wait=off]",
+            description = "A socket for a --monitor (qemu-storage-daemon's way to say --qmp).")
+    List<String> chardevs = new ArrayList<>();
+
+    @Option(names = "--monitor", paramLabel = "[chardev=]ID[,mode=control]",
+            description = "Serve QMP on the --chardev ID (as --qmp does).")
+    List<String> monitors = new ArrayList<>();
+
+    @Option(names = "--pidfile", paramLabel = "PATH",
+            description = "Write the daemon's pid there, locked while it runs (a second daemon with the same file "
+                    + "refuses to start); removed on exit.")
+    Path pidfile;
+
+    @Option(names = "--daemonize",
+            description = "Return once the daemon serves (status 0) or failed (its error, status 1); it runs on "
+                    + "detached, its standard streams on /dev/null.")
+    boolean daemonize;
+
+    @Option(names = "--metrics", paramLabel = "tcp:HOST:PORT",
+            description = "Serve Prometheus metrics at http://HOST:PORT/metrics (off by default): per job status, "
+                    + "progress, migration pass, dirty rate, expected downtime and throttle; process health.")
+    String metrics;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--machine", paramLabel = "workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]"
             + " | accel=kvm[,memory=SIZE][,vcpus=N][,guest=pattern|FILE][,serial=file:PATH|stdio|none]",
@@ -51,15 +95,17 @@ public final class Converged implements Callable<Integer> {
             description = "Print the QMP reference (every command and event, as Markdown) and exit.")
     boolean qmpReference;
 
+    @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "info",
+            description = "Log from this level on: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}). Lines go to "
+                    + "standard error with a timestamp and the level; each job transition and migration phase is one line.")
+    LogSetup.Level logLevel;
+
     @Override
     public Integer call() throws Exception {
+        LogSetup.configure(logLevel); // before the first logger exists
         if (qmpReference) {
             System.out.print(Daemon.qmpReference());
             return 0;
-        }
-        if (qmp.isEmpty()) {
-            System.err.println("converged: give at least one --qmp unix:PATH or --qmp tcp:HOST:PORT");
-            return 2;
         }
         List<SocketAddress> addresses = new ArrayList<>();
         java.util.Map<SocketAddress, String> tls = new java.util.HashMap<>();
@@ -94,6 +140,24 @@ public final class Converged implements Callable<Integer> {
                 return 2;
             }
         }
+        QsdOptions qsd = new QsdOptions();
+        try {
+            for (String[] option : qsdOptionsInOrder(spec.commandLine().getParseResult().originalArgs())) {
+                qsd.add(option[0], option[1]);
+            }
+            addresses.addAll(qsd.monitors());
+        } catch (IllegalArgumentException e) {
+            System.err.println("converged: " + e.getMessage());
+            return 2;
+        }
+        if (addresses.isEmpty()) {
+            System.err.println("converged: give at least one --qmp unix:PATH or --qmp tcp:HOST:PORT "
+                    + "(or --chardev socket,id=ID,path=PATH,server=on --monitor chardev=ID)");
+            return 2;
+        }
+        if (daemonize && !Daemonize.isChild()) {
+            return Daemonize.runParent(System.err);
+        }
         MachineConfig machineConfig;
         try {
             machineConfig = machineConfig();
@@ -101,12 +165,43 @@ public final class Converged implements Callable<Integer> {
             System.err.println("converged: " + e.getMessage());
             return 2;
         }
+        PidFile pid = null;
+        if (pidfile != null) {
+            try {
+                pid = PidFile.write(pidfile, ProcessHandle.current().pid());
+            } catch (java.io.IOException e) {
+                System.err.println("converged: " + e.getMessage());
+                return 1;
+            }
+        }
         Daemon daemon;
         try {
-            daemon = Daemon.start(new DaemonConfig(addresses, blockdevs, machineConfig, objectJson, tls));
+            daemon = Daemon.start(new DaemonConfig(addresses, List.of(), machineConfig, objectJson, tls, qsd.calls()));
         } catch (DaemonStartException e) {
             System.err.println("converged: " + e.getMessage());
+            if (pid != null) {
+                pid.close();
+            }
             return 1;
+        }
+        MetricsServer metricsServer = null;
+        if (metrics != null) {
+            try {
+                metricsServer = MetricsServer.start(metrics, daemon.registry(), daemon.mainLoop(), "0.1.0");
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                System.err.println("converged: --metrics " + metrics + ": " + e.getMessage());
+                daemon.shutdown();
+                if (pid != null) {
+                    pid.close();
+                }
+                return e instanceof IllegalArgumentException ? 2 : 1;
+            }
+        }
+        SystemdNotify systemd = SystemdNotify.fromEnvironment();
+        systemd.notify("READY=1\nSTATUS=serving QMP on " + daemon.addresses())
+                .ifPresent(problem -> log().warn("systemd readiness not sent: {}", problem));
+        if (Daemonize.isChild()) {
+            Daemonize.childReady();
         }
         // SIGTERM and SIGINT end the daemon as quit does: sockets closed, files removed, status 0.
         // The shutdown hook covers any other orderly exit of the JVM.
@@ -116,7 +211,43 @@ public final class Converged implements Callable<Integer> {
         }
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::shutdown, "shutdown-hook"));
         daemon.awaitShutdown();
+        systemd.notify("STOPPING=1");
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
+        if (pid != null) {
+            pid.close();
+        }
         return 0;
+    }
+
+    private static org.slf4j.Logger log() {
+        return org.slf4j.LoggerFactory.getLogger(Converged.class);
+    }
+
+    /**
+     * The qemu-storage-daemon options in the order they were given (picocli keeps each option's
+     * values apart; QSD runs them in command-line order, and so does converged).
+     */
+    static List<String[]> qsdOptionsInOrder(List<String> args) {
+        List<String[]> out = new ArrayList<>();
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--")) {
+                break;
+            }
+            int eq = a.indexOf('=');
+            String name = eq > 0 ? a.substring(0, eq) : a;
+            if (!QsdOptions.NAMES.contains(name)) {
+                continue;
+            }
+            if (eq > 0) {
+                out.add(new String[] {name, a.substring(eq + 1)});
+            } else if (i + 1 < args.size()) {
+                out.add(new String[] {name, args.get(++i)});
+            }
+        }
+        return out;
     }
 
     /** The machine options as a config; IllegalArgumentException names the bad option. */
@@ -151,6 +282,9 @@ public final class Converged implements Callable<Integer> {
      * KEY=VALUE pairs; on/off (and yes/no, true/false) become booleans.
      */
     static String objectJson(String option) {
+        if (option.stripLeading().startsWith("{")) {
+            return option; // JSON, as object-add takes it
+        }
         String[] parts = option.split(",");
         com.fasterxml.jackson.databind.node.ObjectNode o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
                 .objectNode();

@@ -8,11 +8,18 @@ import dev.converge.job.qmp.JobQmp;
 import dev.converge.job.qmp.TransactionQmp;
 import dev.converge.migration.qmp.MachineConfig;
 import dev.converge.migration.qmp.MigrationModule;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.daemon.cmdline.KeyvalTyping;
+import dev.converge.qmp.Args;
+import dev.converge.qmp.EventSink;
 import dev.converge.nbd.driver.NbdDriver;
 import dev.converge.nbd.qmp.NbdQmp;
 import dev.converge.qmp.MainLoop;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
+import dev.converge.qmp.schema.CommandSpec;
+import dev.converge.qmp.schema.SchemaValidator;
 import dev.converge.qmp.objects.UserObjects;
 import dev.converge.qmp.server.QmpCoreCommands;
 import dev.converge.qmp.server.QmpServer;
@@ -42,6 +49,7 @@ public final class Daemon implements AutoCloseable {
     private final MainLoop mainLoop = new MainLoop();
     private final QmpRegistry registry = new QmpRegistry();
     private final QmpServer server;
+    private final EventSink events;
     private final JobEngine jobs;
     private final JobQmp jobQmp;
     private final BlockGraph blockGraph;
@@ -58,24 +66,25 @@ public final class Daemon implements AutoCloseable {
 
     private Daemon() {
         server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
+        events = new EventLog(server); // every module's events: logged, then sent
         QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
         DaemonQmp.register(registry, server, this::shutdown);
 
         jobs = new JobEngine(mainLoop);
-        jobQmp = new JobQmp(jobs, registry, server);
+        jobQmp = new JobQmp(jobs, registry, events);
         jobQmp.register();
 
         blockGraph = new BlockGraph(mainLoop);
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
-        MirrorQmp mirrors = MirrorQmp.register(registry, server, jobs, jobQmp, blockGraph);
+        MirrorQmp mirrors = MirrorQmp.register(registry, events, jobs, jobQmp, blockGraph);
 
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
 
         objects.register(registry); // object-add, object-del
-        nbd = NbdQmp.register(registry, server, blockGraph, objects);
+        nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
     }
 
@@ -94,11 +103,17 @@ public final class Daemon implements AutoCloseable {
             for (String json : config.blockdevs()) {
                 d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
             }
+            for (StartupCall call : config.startup()) {
+                d.mainLoop.call(() -> d.run(call));
+            }
             d.installMigration(config.machine());
             for (SocketAddress address : config.qmp()) {
                 String creds = config.qmpTls().get(address);
                 d.listening.add(d.server.listen(address, creds == null ? null : d.mainLoop.call(() -> d.qmpTls(creds))));
             }
+        } catch (DaemonStartException e) {
+            d.close();
+            throw e;
         } catch (QmpException e) {
             d.close();
             throw new DaemonStartException(e.getMessage(), e);
@@ -155,8 +170,22 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
+    /** Runs one start-up command as a client's would run (typed from key=value first); main loop. */
+    private JsonNode run(StartupCall call) {
+        CommandSpec spec = registry.command(call.command()).orElseThrow();
+        ObjectNode args = call.arguments();
+        if (call.keyval()) {
+            args = (ObjectNode) KeyvalTyping.coerce(args, spec.arguments());
+        }
+        try {
+            return spec.handler().handle(new Args(SchemaValidator.validateArguments(spec, args)));
+        } catch (QmpException e) {
+            throw new DaemonStartException(call.option() + ": " + e.desc(), e);
+        }
+    }
+
     private void installMigration(MachineConfig machine) {
-        migration = MigrationModule.install(registry, server, mainLoop, jobs, jobQmp, blockGraph, machine);
+        migration = MigrationModule.install(registry, events, mainLoop, jobs, jobQmp, blockGraph, machine);
         migration.registerTransactionAction(transactions);
     }
 

@@ -10,6 +10,7 @@ import dev.converge.qmp.client.QmpCommandException;
 import dev.converge.qmp.sockets.SocketAddress;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,7 +26,7 @@ import picocli.CommandLine;
  */
 @Command(name = "converge", mixinStandardHelpOptions = true, version = "converge 0.1.0",
         description = "Talks to a running converged over QMP.",
-        subcommands = {DemoCommand.class, ConvergeCli.Jobs.class, JobCommand.class, ConvergeCli.Qmp.class})
+        subcommands = {DemoCommand.class, ConvergeCli.Jobs.class, JobCommand.class, EventsCommand.class, ConvergeCli.Qmp.class})
 public final class ConvergeCli implements Callable<Integer> {
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -37,10 +38,17 @@ public final class ConvergeCli implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Where standard output goes (terminal or not, its width); set by {@link #run}. */
+    private Screen screen = Screen.plain();
+
     @Override
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getErr());
         return 2;
+    }
+
+    Screen screen() {
+        return screen;
     }
 
     /** Connects to the daemon named by --qmp; a missing or unreachable address is a clear error. */
@@ -59,22 +67,29 @@ public final class ConvergeCli implements Callable<Integer> {
     }
 
     /** `converge jobs`: a table of the daemon's jobs. */
-    @Command(name = "jobs", description = "Lists the jobs of the daemon (query-jobs) as a table.")
+    @Command(name = "jobs", mixinStandardHelpOptions = true,
+            description = "Lists the jobs of the daemon (query-jobs) as a table, or as JSON with --json.")
     static final class Jobs implements Callable<Integer> {
         @ParentCommand
         ConvergeCli parent;
         @Spec
         CommandLine.Model.CommandSpec spec;
+        @Option(names = "--json", description = "Print query-jobs' answer as JSON (an array of JobInfo) for scripts.")
+        boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws com.fasterxml.jackson.core.JsonProcessingException {
             try (QmpClient client = parent.connect()) {
-                JsonNode jobs = client.execute("query-jobs");
-                PrintWriter out = spec.commandLine().getOut();
-                out.print(jobTable(jobs).render());
-                out.flush();
-                return 0;
+                return print(client, json, spec.commandLine().getOut());
             }
+        }
+
+        static int print(QmpClient client, boolean json, PrintWriter out)
+                throws com.fasterxml.jackson.core.JsonProcessingException {
+            JsonNode jobs = client.execute("query-jobs");
+            out.print(json ? JSON.writerWithDefaultPrettyPrinter().writeValueAsString(jobs) + "\n" : jobTable(jobs).render());
+            out.flush();
+            return 0;
         }
     }
 
@@ -92,7 +107,7 @@ public final class ConvergeCli implements Callable<Integer> {
     }
 
     /** `converge qmp JSON`: one raw command, its reply printed as JSON. */
-    @Command(name = "qmp", description = "Sends one raw QMP command, e.g. '{\"execute\": \"query-version\"}', and prints the reply.")
+    @Command(name = "qmp", mixinStandardHelpOptions = true, description = "Sends one raw QMP command, e.g. '{\"execute\": \"query-version\"}', and prints the reply.")
     static final class Qmp implements Callable<Integer> {
         @ParentCommand
         ConvergeCli parent;
@@ -141,26 +156,71 @@ public final class ConvergeCli implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        int status;
+        try {
+            PrintWriter out = new PrintWriter(System.out, true);
+            PrintWriter err = new PrintWriter(System.err, true);
+            // The frequent, simple calls skip picocli's reflective model (a third of a CLI call's time).
+            OptionalInt quick = QuickPath.run(args, System.getenv("CONVERGE_QMP"), out, err);
+            status = quick.isPresent() ? quick.getAsInt() : run(args, out, err, Screen.stdout());
+        } catch (RuntimeException | Error e) {
+            // Nothing escapes as a stack trace; the message is enough to act on.
+            System.err.println("converge: " + oneLine(e));
+            status = 1;
+        }
+        System.exit(status);
     }
 
-    /** Runs the CLI with the given streams; returns the exit status (for tests and the demo). */
+    /** Runs the CLI with the given streams, as if not on a terminal; returns the exit status (for tests). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new ConvergeCli());
-        JobCommand.addVerbs(cl.getSubcommands().get("job"));
+        return run(args, out, err, Screen.plain());
+    }
+
+    /**
+     * Runs the CLI; returns the exit status. Every error is one line on {@code err}: a usage
+     * error names what is wrong and which --help to read (status 2), a QMP error shows QEMU's
+     * class and description (1), an unreachable daemon says so (3), anything else its message (1).
+     */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Screen screen) {
+        CommandLine cl = commandLine(screen);
         cl.setOut(out);
         cl.setErr(err);
-        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            if (ex instanceof QmpCommandException qe) {
-                commandLine.getErr().println("converge: " + qe.errorClassName() + ": " + qe.desc());
-                return 1;
-            }
-            if (ex instanceof QmpClientException ce) {
-                commandLine.getErr().println("converge: cannot talk to the daemon: " + ce.getMessage());
-                return 3;
-            }
-            throw ex;
+        cl.setParameterExceptionHandler((ex, arguments) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("converge: " + ex.getMessage() + " (see: " + c.getCommandSpec().qualifiedName() + " --help)");
+            c.getErr().flush();
+            return 2;
         });
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> report(ex, commandLine.getErr()));
         return cl.execute(args);
+    }
+
+    /** The whole command tree (the job verbs included), as run() uses it and completion describes it. */
+    public static CommandLine commandLine(Screen screen) {
+        ConvergeCli root = new ConvergeCli();
+        root.screen = screen;
+        CommandLine cl = new CommandLine(root);
+        JobCommand.addVerbs(cl.getSubcommands().get("job"));
+        return cl;
+    }
+
+    /** A failed command as one line on {@code err}; returns the exit status. */
+    static int report(Exception ex, PrintWriter err) {
+        if (ex instanceof QmpCommandException qe) {
+            err.println("converge: " + qe.errorClassName() + ": " + qe.desc());
+            return 1;
+        }
+        if (ex instanceof QmpClientException ce) {
+            err.println("converge: cannot talk to the daemon: " + ce.getMessage());
+            return 3;
+        }
+        err.println("converge: " + oneLine(ex));
+        return 1;
+    }
+
+    /** An exception's message on one line, or its type when it has none. */
+    static String oneLine(Throwable t) {
+        String m = t.getMessage();
+        return (m == null || m.isBlank() ? t.getClass().getSimpleName() : m).replace('\n', ' ');
     }
 }

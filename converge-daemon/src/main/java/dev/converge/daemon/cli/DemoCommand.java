@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** `converge demo`: the live move of memory and disk between two daemons (see {@link Demo}). */
-@Command(name = "demo", description = "Moves a running machine (memory and disk) between two daemons on this host "
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "Moves a running machine (memory and disk) between two daemons on this host "
         + "as one job transaction, verifies it, and cleans up. Needs no --qmp.")
 final class DemoCommand implements Callable<Integer> {
     @Spec
@@ -30,6 +30,6 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Demo.Options o = new Demo.Options(memoryMiB << 20, diskMiB << 20, Duration.ofSeconds(timeoutSeconds), keep);
-        return new Demo(spec.commandLine().getOut(), o, System.console() != null).run();
+        return new Demo(spec.commandLine().getOut(), o, Terminal.stdoutIsTerminal()).run();
     }
 }

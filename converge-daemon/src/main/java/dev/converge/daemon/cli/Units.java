@@ -35,4 +35,23 @@ public final class Units {
     public static String millis(long nanos) {
         return String.format(Locale.ROOT, "%.1f ms", nanos / 1e6);
     }
+
+    /** A rate in decimal units ("850.0 MB/s"), as throughput shows them. */
+    public static String rate(double bytesPerSecond) {
+        if (bytesPerSecond >= 1e9) {
+            return String.format(Locale.ROOT, "%.2f GB/s", bytesPerSecond / 1e9);
+        }
+        if (bytesPerSecond >= 1e6) {
+            return String.format(Locale.ROOT, "%.1f MB/s", bytesPerSecond / 1e6);
+        }
+        return String.format(Locale.ROOT, "%.1f kB/s", bytesPerSecond / 1e3);
+    }
+
+    /** Seconds as M:SS, or H:MM:SS from an hour on. */
+    public static String duration(long seconds) {
+        long h = seconds / 3600;
+        long m = seconds / 60 % 60;
+        long s = seconds % 60;
+        return h > 0 ? String.format(Locale.ROOT, "%d:%02d:%02d", h, m, s) : String.format(Locale.ROOT, "%d:%02d", m, s);
+    }
 }

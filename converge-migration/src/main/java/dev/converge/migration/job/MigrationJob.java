@@ -64,6 +64,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         boolean connect(SocketChannel channel, SocketAddress address) throws IOException;
     }
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MigrationJob.class);
     private final Machine machine;
     private final MigrationUri uri;
     private final MigrationSettings settings;
@@ -202,6 +203,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             status = next;
             events.status(next);
         }
+        // One line per phase, for the operator's log (the event only goes out with the events capability).
+        log.info("outgoing migration of '{}' to {}: {}", machine.name(), uri, next.wireName());
     }
 
     /** The policy of the parameters now (one read of the parameters' reference). */

@@ -116,6 +116,7 @@ final class IncomingSide implements AutoCloseable {
 
     private void setStatus(MigrationStatus s) {
         status = s;
+        logPhase(s);
         // The capability is read at each change, as QEMU's destination does: management often
         // turns events on after starting the destination with -incoming.
         events.get().status(s);
@@ -187,6 +188,22 @@ final class IncomingSide implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             log.error("incoming migration of '{}' failed unexpectedly", machine.name(), e);
             fail(e.toString());
+        }
+    }
+
+    /** One line per phase of the incoming side (a failure is logged with its reason by {@link #fail}). */
+    private void logPhase(MigrationStatus s) {
+        Received r = received;
+        switch (s) {
+            case SETUP -> log.info("incoming migration of '{}': listening on {}", machine.name(), listeningAddress()
+                    .map(Object::toString).orElse("?"));
+            case ACTIVE -> log.info("incoming migration of '{}': receiving", machine.name());
+            case COMPLETED -> log.info("incoming migration of '{}': completed, {} bytes in {} pass(es), {} ms; "
+                    + "the machine is {}", machine.name(), r == null ? 0 : r.stats().bytes(),
+                    r == null ? 0 : r.stats().passes(), r == null ? 0 : r.elapsedNanos() / 1_000_000, machine.runState());
+            case FAILED -> {
+            }
+            default -> log.info("incoming migration of '{}': {}", machine.name(), s.wireName());
         }
     }
 
