@@ -9,10 +9,9 @@ import dev.converge.migration.precopy.IncomingMigration;
 import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.migration.precopy.MigrationException;
 import dev.converge.qmp.QmpException;
-import dev.converge.qmp.UnixSocketFiles;
+import dev.converge.qmp.net.ListeningSocket;
 import java.io.IOException;
 import java.net.SocketAddress;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -47,10 +46,11 @@ final class IncomingSide implements AutoCloseable {
      * accepted. Written by the receiving thread (listen clears it before starting that thread).
      */
     private volatile Received received;
-    /** The listening socket while in setup; main loop and the receiving thread. */
-    private volatile ServerSocketChannel server;
-    /** The UNIX listener's socket file, null for TCP; set with {@link #server}. */
-    private volatile java.nio.file.Path socketFile;
+    /**
+     * The listening socket while in setup (mode 0600, largest backlog, a stale file replaced, its
+     * file removed on close while still ours); main loop and the receiving thread.
+     */
+    private volatile ListeningSocket server;
     private volatile SocketChannel connection;
     private volatile Thread thread;
     private volatile boolean closing;
@@ -103,15 +103,11 @@ final class IncomingSide implements AutoCloseable {
 
     /** Where it listens, while it does (query-migrate's socket-address). */
     Optional<SocketAddress> listeningAddress() {
-        ServerSocketChannel s = server;
+        ListeningSocket s = server;
         if (s == null || status != MigrationStatus.SETUP) {
             return Optional.empty();
         }
-        try {
-            return Optional.ofNullable(s.getLocalAddress());
-        } catch (IOException e) {
-            return Optional.empty();
-        }
+        return Optional.of(s.address()); // the path asked for, not the private one bound first
     }
 
     private void setStatus(MigrationStatus s) {
@@ -135,38 +131,35 @@ final class IncomingSide implements AutoCloseable {
             throw QmpException.generic("The incoming migration has already been started");
         }
         uri.socket().checkListenable();
-        ServerSocketChannel s;
-        java.nio.file.Path file = uri.address() instanceof java.net.UnixDomainSocketAddress u ? u.getPath() : null;
+        ListeningSocket s;
         try {
-            if (file != null) {
-                UnixSocketFiles.removeStale(file, "migration");
-            }
-            s = ServerSocketChannel.open(uri.family()).bind(uri.address());
+            s = uri.address() instanceof java.net.UnixDomainSocketAddress u
+                    ? ListeningSocket.unix(u.getPath(), ListeningSocket.OWNER_ONLY)
+                    : ListeningSocket.tcp((java.net.InetSocketAddress) uri.address());
         } catch (IOException e) {
             throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
         }
         server = s;
-        socketFile = file;
         errorDesc = null;
         received = null;
         setStatus(MigrationStatus.SETUP);
         thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s));
     }
 
-    private void receive(ServerSocketChannel s) {
-        java.nio.file.Path file = socketFile;
+    private void receive(ListeningSocket s) {
         try (s) {
             SocketChannel ch;
             try {
-                ch = s.accept();
+                ch = s.channel().accept();
             } catch (IOException e) {
-                stopListening(s, file);
+                s.close();
                 if (!closing) {
                     fail("accepting the incoming migration failed: " + e.getMessage());
                 }
                 return;
             }
-            stopListening(s, file); // one connection per migrate-incoming, as QEMU
+            s.close(); // one connection per migrate-incoming, as QEMU; the socket file goes before any status
+                       // change, so a new migrate-incoming after "failed" can bind the path
             connection = ch;
             try {
                 ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // PASS_ACK and RESUMED are timed
@@ -207,18 +200,6 @@ final class IncomingSide implements AutoCloseable {
         }
     }
 
-    /**
-     * Closes the listener and removes its socket file, before any status change: once failed
-     * shows, a new migrate-incoming may bind the same path, and its file must not be removed.
-     */
-    private static void stopListening(ServerSocketChannel s, java.nio.file.Path file) throws IOException {
-        try {
-            s.close();
-        } finally {
-            UnixSocketFiles.delete(file, "migration");
-        }
-    }
-
     private void fail(String message) {
         errorDesc = message;
         log.info("incoming migration of '{}' failed: {}", machine.name(), message);
@@ -246,6 +227,5 @@ final class IncomingSide implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        UnixSocketFiles.delete(socketFile, "migration");
     }
 }
