@@ -17,6 +17,9 @@ import dev.converge.migration.precopy.MigrationException;
 import dev.converge.migration.precopy.MigrationProgress;
 import dev.converge.migration.precopy.MigrationResult;
 import dev.converge.migration.precopy.PrecopySender;
+import dev.converge.migration.precopy.SendOptions;
+import dev.converge.migration.multifd.MultifdConfig;
+import dev.converge.migration.multifd.ZeroPageDetection;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
@@ -78,6 +81,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final boolean dirtyLimited;
     /** Whether x-converge-verify was on when the migration started: a verified stream. */
     private final boolean verified;
+    /** multifd's settings when the capability was on at the start, else null. */
+    private final MultifdConfig multifd;
+    /** zero-page-detection when the migration started. */
+    private final ZeroPageDetection zeroPageDetection;
     private final MigrationEvents events;
     /** Changes the parameters as migrate-set-parameters does (the same merge, checks and speed). */
     private final ParameterChange parameterChange;
@@ -126,8 +133,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private volatile long totalTimeMs = -1;
     private volatile long downtimeMs = -1;
     private volatile String errorDesc;
-    /** The connection; written by the job thread, closed by cancel (main loop) or clean. */
+    /** The main connection; written by the job thread. */
     private volatile SocketChannel channel;
+    /** Every connection opened (main and multifd channels); added by the job thread, closed by cancel (main loop) or clean. */
+    private final java.util.List<SocketChannel> connections = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile PrecopySender sender;
     /** Set by cancel() before it closes the channel, so run() reports a cancel, not an I/O error. */
     private volatile boolean cancelled;
@@ -156,6 +165,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
         this.verified = settings.has(MigrationCapability.X_CONVERGE_VERIFY);
+        this.multifd = null; // the capability multifd comes with QEMU 10's parameters
+        this.zeroPageDetection = ZeroPageDetection.MULTIFD;
         this.events = Objects.requireNonNull(events);
         this.parameterChange = Objects.requireNonNull(parameterChange);
         this.onClean = Objects.requireNonNull(onClean);
@@ -218,24 +229,20 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         long t0 = System.nanoTime();
         setStatus(MigrationStatus.SETUP);
         try {
-            SocketChannel ch = SocketChannel.open(uri.family());
-            channel = ch;
-            if (cancelled) {
-                throw new JobCancelledException(ctx.id());
-            }
+            SocketChannel ch;
             try {
-                connector.connect(ch, uri.address());
+                ch = openConnection();
             } catch (IOException e) {
                 if (cancelled) {
                     throw new JobCancelledException(ctx.id());
                 }
-                throw new MigrationException.ChannelFailed("Failed to connect to '" + uri + "': " + e.getMessage(), e);
+                throw new MigrationException.ChannelFailed(e.getMessage(), e);
             }
-            noDelay(ch);
+            channel = ch;
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             Control control = new Control(ctx);
-            PrecopySender s = new PrecopySender(machine, ch, this::policy, control, verified);
+            PrecopySender s = new PrecopySender(machine, ch, this::policy, control, sendOptions());
             sender = s;
             result = s.runToSwitchover();
             control.finished(result);
@@ -247,6 +254,35 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         } finally {
             running = false;
         }
+    }
+
+    /**
+     * Opens one connection to the destination, connected and ready: the main stream's and every
+     * multifd channel's. The one place that connects (through the {@link Connector} seam), so that
+     * TLS wraps every connection here and a cancel finds them all in {@link #connections}.
+     *
+     * @throws IOException with QEMU's "Failed to connect to" text; a cancel closes the socket and ends the wait
+     */
+    private SocketChannel openConnection() throws IOException {
+        SocketChannel ch = SocketChannel.open(uri.family());
+        connections.add(ch);
+        if (cancelled) {
+            ch.close();
+            throw new IOException("cancelled");
+        }
+        try {
+            connector.connect(ch, uri.address());
+        } catch (IOException e) {
+            ch.close();
+            throw new IOException("Failed to connect to '" + uri + "': " + e.getMessage(), e);
+        }
+        noDelay(ch);
+        return ch;
+    }
+
+    /** How the stream is encoded: verification, zero-page detection and multifd, as set when the migration started. */
+    private SendOptions sendOptions() {
+        return new SendOptions(verified, zeroPageDetection, multifd, multifd == null ? null : i -> openConnection());
     }
 
     /** What the precopy loop asks the job engine. Job thread. */
@@ -463,9 +499,9 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
     }
 
+    /** Closes every connection of the migration: the main stream and the multifd channels, as one. */
     private void closeChannel() {
-        SocketChannel ch = channel;
-        if (ch != null) {
+        for (SocketChannel ch : connections) {
             try {
                 ch.close();
             } catch (IOException e) {

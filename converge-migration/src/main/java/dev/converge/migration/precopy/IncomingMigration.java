@@ -4,6 +4,8 @@ import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.PageCrcDigest;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
+import dev.converge.migration.multifd.ChannelAcceptor;
+import dev.converge.migration.multifd.MultifdReceiver;
 import dev.converge.migration.wire.ChecksumMismatchException;
 import dev.converge.migration.wire.ReturnMessage;
 import dev.converge.migration.wire.StreamDecoder;
@@ -119,6 +121,7 @@ public final class IncomingMigration {
                     yield s.plus(b.offsets().length, 0);
                 }
                 case StreamRecord.EndOfPass e -> s.plus(0, 1);
+                case StreamRecord.MultifdSetup m -> s; // the channels are the receiver's (I/O); their pages bypass this step
                 case StreamRecord.DeviceState d -> {
                     byte[] copy = new byte[d.data().remaining()];
                     d.data().duplicate().get(copy);
@@ -196,14 +199,25 @@ public final class IncomingMigration {
      */
     public static Completed run(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats)
             throws MigrationException {
+        return run(machine, channel, ChannelAcceptor.NONE, stats);
+    }
+
+    /**
+     * As {@link #run(Machine, ByteChannel, Consumer)}, and accepts the multifd channels the
+     * stream declares through {@code channels} (closed once every channel is in, when the stream
+     * does not use multifd, or at the end). A failing channel fails the migration with its error.
+     */
+    public static Completed run(Machine machine, ByteChannel channel, ChannelAcceptor channels,
+            Consumer<IncomingStats> stats) throws MigrationException {
         Objects.requireNonNull(stats);
+        Objects.requireNonNull(channels);
         if (machine.runState() != RunState.INMIGRATE) {
             throw new MigrationException.IncomingRejected("machine '" + machine.name()
                     + "' is not waiting for an incoming migration (run state '" + machine.runState().wireName() + "')", null);
         }
         MigrationException failure;
+        Receiver rx = new Receiver(machine, channel, channels, stats);
         try {
-            Receiver rx = new Receiver(machine, channel, stats);
             State state = rx.next();
             if (state instanceof AwaitingDecision) {
                 writeReturn(channel, new ReturnMessage.AckComplete());
@@ -217,14 +231,20 @@ public final class IncomingMigration {
                     // The source's downtime ends here (source stop to destination running).
                     writeReturn(channel, new ReturnMessage.Resumed());
                 }
-                return c;
+                return rx.withChannels(c);
             }
             Failed f = (Failed) state;
             failure = new MigrationException.IncomingRejected("incoming migration refused: " + f.reason(), null);
         } catch (MigrationException e) {
-            failure = e;
+            failure = rx.channelFailure().orElse(e);
         } catch (IOException e) {
-            failure = new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e);
+            failure = rx.channelFailure().orElse(
+                    new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failure = new MigrationException.Interrupted(e);
+        } finally {
+            rx.closeChannels();
         }
         machine.incomingFailed();
         try {
@@ -243,7 +263,12 @@ public final class IncomingMigration {
     private static final class Receiver {
         private final Machine machine;
         private final ByteChannel channel;
+        private final ChannelAcceptor acceptor;
         private final Consumer<IncomingStats> stats;
+        /** The multifd channels once MULTIFD_SETUP came, else null. */
+        private MultifdReceiver multifd;
+        /** Whether the acceptor was closed because the stream does not use multifd. */
+        private boolean acceptorDone;
         private final StreamDecoder decoder = new StreamDecoder();
         private final ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
         private State state = new AwaitingHeader();
@@ -252,15 +277,16 @@ public final class IncomingMigration {
         private long zeroPages;
         private long passes;
 
-        Receiver(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats) {
+        Receiver(Machine machine, ByteChannel channel, ChannelAcceptor acceptor, Consumer<IncomingStats> stats) {
             this.machine = machine;
             this.channel = channel;
+            this.acceptor = acceptor;
             this.stats = stats;
             buf.flip(); // empty, ready for reading
         }
 
         /** Steps until the state is AwaitingDecision, Completed or Failed; publishes the stats however it ends. */
-        State next() throws IOException, MigrationException {
+        State next() throws IOException, MigrationException, InterruptedException {
             try {
                 return receive();
             } finally {
@@ -268,7 +294,7 @@ public final class IncomingMigration {
             }
         }
 
-        private State receive() throws IOException, MigrationException {
+        private State receive() throws IOException, MigrationException, InterruptedException {
             while (true) {
                 try {
                     StreamRecord r;
@@ -276,6 +302,7 @@ public final class IncomingMigration {
                         state = step(machine, state, r);
                         if (!(state instanceof Failed)) {
                             count(r);
+                            channels(r);
                         }
                         if (r instanceof StreamRecord.EndOfPass e && state instanceof Receiving
                                 && decoder.version() >= WireFormat.VERSION_PASS_ACKS) {
@@ -304,6 +331,65 @@ public final class IncomingMigration {
             }
         }
 
+        /** Starts the multifd channels at MULTIFD_SETUP, stops listening when the stream has none, syncs at END_OF_PASS. */
+        private void channels(StreamRecord r) throws IOException, InterruptedException {
+            switch (r) {
+                case StreamRecord.Header h -> { }
+                case StreamRecord.RamBlocks b -> { }
+                case StreamRecord.MultifdSetup m -> {
+                    Receiving rs = (Receiving) state;
+                    multifd = MultifdReceiver.start(m, decoder.version(), decoder.verified(), decoder.layout(), rs.blocks(),
+                            acceptor, rs.crcs(), this::wakeUp, machine.name());
+                }
+                case StreamRecord.EndOfPass e -> {
+                    if (multifd != null) {
+                        multifd.release(e.pass()); // every channel applied the pass: only now may the PASS_ACK go
+                    }
+                }
+                default -> { }
+            }
+            if (multifd == null && !acceptorDone && !(r instanceof StreamRecord.Header || r instanceof StreamRecord.RamBlocks)) {
+                acceptorDone = true;
+                acceptor.close(); // one connection: stop listening as before
+            }
+        }
+
+        /** A channel failed: end the blocking read of the main stream, whose output stays open for the ERROR. */
+        private void wakeUp() {
+            if (channel instanceof java.nio.channels.SocketChannel sc) {
+                try {
+                    sc.shutdownInput();
+                } catch (IOException e) {
+                    // the read ends anyway when the source gives up
+                }
+            }
+        }
+
+        /** A channel's failure, which explains whatever the main stream saw afterwards. */
+        java.util.Optional<MigrationException> channelFailure() {
+            IOException e = multifd == null ? null : multifd.failure();
+            if (e == null) {
+                return java.util.Optional.empty();
+            }
+            boolean format = e.getCause() instanceof WireFormatException;
+            return java.util.Optional.of(format ? new MigrationException.ProtocolFailed("incoming migration " + e.getMessage(), e)
+                    : new MigrationException.ChannelFailed("incoming migration " + e.getMessage(), e));
+        }
+
+        /** Completed, with the pages the channels applied. */
+        Completed withChannels(Completed c) {
+            return multifd == null ? c
+                    : new Completed(c.pages() + multifd.normalPages() + multifd.zeroPages(), c.passes());
+        }
+
+        void closeChannels() {
+            if (multifd != null) {
+                multifd.close();
+                publish();
+            }
+            acceptor.close();
+        }
+
         private void count(StreamRecord r) {
             switch (r) {
                 case StreamRecord.Page p -> normalPages++;
@@ -315,7 +401,10 @@ public final class IncomingMigration {
         }
 
         private void publish() {
-            stats.accept(new IncomingStats(received, normalPages, zeroPages, passes));
+            MultifdReceiver m = multifd;
+            stats.accept(m == null ? new IncomingStats(received, normalPages, zeroPages, passes)
+                    : new IncomingStats(received + m.bytes(), normalPages + m.normalPages(), zeroPages + m.zeroPages(),
+                            passes));
         }
     }
 

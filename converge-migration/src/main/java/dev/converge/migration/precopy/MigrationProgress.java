@@ -14,8 +14,15 @@ package dev.converge.migration.precopy;
  * @param converged          whether the policy says the switchover fits the downtime limit
  * @param throttlePercent    auto-converge's hold on the vCPUs, 0 when none (QEMU's cpu-throttle-percentage)
  * @param dirtyLimit         dirty-limit's cap on each vCPU in bytes per second, 0 when none
+ * @param multifdBytes       of bytesSent, those written on the multifd channels (query-migrate's multifd-bytes)
  */
 public record MigrationProgress(long pass, long bytesSent, long pagesSent, long zeroPages, long remainingBytes,
         double bandwidth, long expectedDowntimeMs, boolean converged, int throttlePercent,
-        long dirtyLimit) {
+        long dirtyLimit, long multifdBytes) {
+    /** A snapshot of a migration without multifd. */
+    public MigrationProgress(long pass, long bytesSent, long pagesSent, long zeroPages, long remainingBytes,
+            double bandwidth, long expectedDowntimeMs, boolean converged, int throttlePercent, long dirtyLimit) {
+        this(pass, bytesSent, pagesSent, zeroPages, remainingBytes, bandwidth, expectedDowntimeMs, converged,
+                throttlePercent, dirtyLimit, 0);
+    }
 }

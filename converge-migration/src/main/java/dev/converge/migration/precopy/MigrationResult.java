@@ -8,6 +8,12 @@ package dev.converge.migration.precopy;
  * @param pagesSent  pages sent with their data
  * @param zeroPages  pages sent as zero markers
  * @param downtimeMs time the source vCPUs were stopped until the destination acknowledged
+ * @param multifdBytes of bytesSent, those written on the multifd channels
  */
-public record MigrationResult(long passes, long bytesSent, long pagesSent, long zeroPages, long downtimeMs) {
+public record MigrationResult(long passes, long bytesSent, long pagesSent, long zeroPages, long downtimeMs,
+        long multifdBytes) {
+    /** The result of a migration without multifd. */
+    public MigrationResult(long passes, long bytesSent, long pagesSent, long zeroPages, long downtimeMs) {
+        this(passes, bytesSent, pagesSent, zeroPages, downtimeMs, 0);
+    }
 }

@@ -5,6 +5,8 @@ import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.MigrationBitmap;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
+import dev.converge.migration.multifd.MultifdSender;
+import dev.converge.migration.multifd.ZeroPageDetection;
 import dev.converge.migration.wire.StreamEncoder;
 import dev.converge.migration.wire.StreamRecord;
 import dev.converge.migration.wire.WireFormat;
@@ -76,6 +78,9 @@ public final class PrecopySender {
     private final MigrationControl control;
     /** Whether the stream is verified (CRC32C trailers, RAM digest in COMPLETE). */
     private final boolean verified;
+    private final SendOptions options;
+    /** The multifd channels while they are open; null without multifd. Set and closed by the running thread. */
+    private MultifdSender multifd;
     /** The run state before the switchover, to return to on abort; set by the running thread before the ack. */
     private volatile RunState previous;
     /** System.nanoTime() when the vCPUs stopped; set by the running thread. */
@@ -144,7 +149,16 @@ public final class PrecopySender {
      */
     public <C extends ByteChannel & GatheringByteChannel> PrecopySender(Machine machine, C channel,
             java.util.function.Supplier<ConvergencePolicy> policy, MigrationControl control, boolean verified) {
-        this.verified = verified;
+        this(machine, channel, policy, control, SendOptions.single(verified));
+    }
+
+    /**
+     * @param options verification, zero-page detection and multifd
+     */
+    public <C extends ByteChannel & GatheringByteChannel> PrecopySender(Machine machine, C channel,
+            java.util.function.Supplier<ConvergencePolicy> policy, MigrationControl control, SendOptions options) {
+        this.options = Objects.requireNonNull(options);
+        this.verified = options.verified();
         if (verified) {
             ByteBuffer copies = ByteBuffer.allocateDirect(WireFormat.MAX_BATCH_PAGES * WireFormat.PAGE_SIZE);
             pageCopies = new ByteBuffer[WireFormat.MAX_BATCH_PAGES];
@@ -193,6 +207,9 @@ public final class PrecopySender {
             Thread.currentThread().interrupt();
             throw new MigrationException.Interrupted(e);
         } finally {
+            if (multifd != null) {
+                multifd.close(); // failed or cancelled: the channels go with the migration (after the switchover: closed already)
+            }
             // Auto-converge ends with the migration (as QEMU's): a source that resumes after a
             // failure or a cancel runs at full speed again.
             if (autoConverge.throttle() > 0) {
@@ -288,28 +305,39 @@ public final class PrecopySender {
             layout.add(new StreamRecord.BlockInfo(b.name(), b.size()));
         }
         ctrl.put(StreamEncoder.encode(new StreamRecord.RamBlocks(layout), verified));
+        long session = options.multifd() == null ? 0 : new java.security.SecureRandom().nextLong();
+        if (options.multifd() != null) {
+            ctrl.put(StreamEncoder.encode(new StreamRecord.MultifdSetup(options.multifd().channels(),
+                    options.multifd().compression(), session), verified));
+        }
         flush();
+        if (options.multifd() != null) {
+            // After the setup is out: the destination accepts the channels only once it has read it.
+            try {
+                multifd = MultifdSender.open(options.multifd(), WireFormat.VERSION_CURRENT,
+                        verified ? WireFormat.FLAG_VERIFIED : 0, session,
+                        options.zeroPageDetection() == ZeroPageDetection.MULTIFD, options.opener(), machine.name());
+            } catch (IOException e) {
+                throw new MigrationException.ChannelFailed(e.getMessage(), e);
+            }
+        }
         ReturnPath rp = new ReturnPath(in);
         returnPath = rp;
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
-        autoConverge.start(System.nanoTime(), bytesSent);
+        autoConverge.start(System.nanoTime(), totalBytes());
 
         BandwidthMeter meter = new BandwidthMeter();
         boolean signalledConverged = false;
         long pass = 0;
         while (true) {
             long passStart = System.nanoTime();
-            long passBytesStart = bytesSent;
+            long passBytesStart = totalBytes();
             sendMarked(bitmap);
             controlPoint(); // a pass shorter than the interval is rate-limited too
             pass++;
-            ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass), verified));
-            // Timed before the write: on a fast link the PASS_ACK can arrive before flush() returns, and
-            // an ack that finds no send time is not timed, which leaves the fixed cost unmeasured (0).
-            rp.passSent(pass, System.nanoTime());
-            flush();
+            endPass(pass);
             long passEnd = System.nanoTime();
-            long passBytes = bytesSent - passBytesStart;
+            long passBytes = totalBytes() - passBytesStart;
             long elapsed = Math.max(1, passEnd - passStart);
             meter.record(passBytes, elapsed);
             double bandwidth = meter.forSwitchover();
@@ -336,9 +364,9 @@ public final class PrecopySender {
             }
             lastEstimate = estimate;
             lastFixedCost = fixed;
-            MigrationProgress progress = new MigrationProgress(pass, bytesSent, pagesSent, zeroPages, remaining,
+            MigrationProgress progress = new MigrationProgress(pass, totalBytes(), normalPages(), zeroPageCount(), remaining,
                     meter.latest(), estimate.expectedDowntimeMs(), estimate.converged(), autoConverge.throttle(),
-                    dirtyLimit);
+                    dirtyLimit, multifdBytes());
             control.progress(progress);
             if (estimate.converged() && !signalledConverged) {
                 signalledConverged = true;
@@ -356,6 +384,27 @@ public final class PrecopySender {
         }
     }
 
+    /**
+     * Ends pass {@code pass}: with multifd a sync point of every channel first (each has written
+     * everything before it), then END_OF_PASS on the main stream, which the destination answers
+     * with PASS_ACK once the pass is applied.
+     */
+    private void endPass(long pass) throws MigrationException, InterruptedException {
+        if (multifd != null) {
+            sendBatch(); // the main stream's zero markers of this pass go before the sync
+            try {
+                multifd.sync(pass);
+            } catch (IOException e) {
+                throw new MigrationException.ChannelFailed(e.getMessage(), e);
+            }
+        }
+        ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass), verified));
+        // Timed before the write: on a fast link the PASS_ACK can arrive before flush() returns, and
+        // an ack that finds no send time is not timed, which leaves the fixed cost unmeasured (0).
+        returnPath.passSent(pass, System.nanoTime());
+        flush();
+    }
+
     private MigrationResult switchover(MigrationBitmap bitmap, long passes) throws MigrationException, InterruptedException {
         long before = System.nanoTime();
         control.switchingOver();
@@ -365,6 +414,9 @@ public final class PrecopySender {
             sync(bitmap);
             sendMarked(bitmap);
             controlPoint();
+            if (multifd != null) {
+                endPass(++passes); // a page sent now may be sent again after the stop: a sync point between
+            }
         }
         RunState previous = machine.beginSwitchover();
         this.previous = previous;
@@ -374,10 +426,19 @@ public final class PrecopySender {
         try {
             control.vcpusStopped();
             long drained = System.nanoTime();
-            long bytesBefore = bytesSent;
+            long bytesBefore = totalBytes();
             ram.syncDirtyLog(bitmap);
             controlInterval = Long.MAX_VALUE; // stopped: no rate limit, no pause point, as fast as it goes
             sendMarked(bitmap);
+            if (multifd != null) {
+                // Every channel drains before the device state: the destination has applied all pages when it loads it.
+                endPass(++passes);
+                try {
+                    multifd.finish();
+                } catch (IOException e) {
+                    throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                }
+            }
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
             if (verified) {
                 // Out before hashing: the destination hashes its copy meanwhile, on receipt of the device state.
@@ -392,14 +453,32 @@ public final class PrecopySender {
             returnPath.awaitAckComplete();
             ConvergencePolicy.Estimate e = lastEstimate;
             trace = new SwitchoverTrace(e.expectedDowntimeMs(), e.remainingBytes(), e.bandwidth(), lastFixedCost.toMillis(),
-                    bytesSent - bytesBefore, stopped, drained, sent, System.nanoTime(), 0, 0);
+                    totalBytes() - bytesBefore, stopped, drained, sent, System.nanoTime(), 0, 0);
             done = true;
-            return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (System.nanoTime() - stopped) / 1_000_000);
+            return new MigrationResult(passes, totalBytes(), normalPages(), zeroPageCount(),
+                    (System.nanoTime() - stopped) / 1_000_000, multifdBytes());
         } finally {
             if (!done) {
                 machine.abortSwitchover(previous);
             }
         }
+    }
+
+    /** Bytes sent on the main stream and the multifd channels. */
+    private long totalBytes() {
+        return bytesSent + multifdBytes();
+    }
+
+    private long multifdBytes() {
+        return (multifd == null ? 0 : multifd.bytes());
+    }
+
+    private long normalPages() {
+        return pagesSent + (multifd == null ? 0 : multifd.normalPages());
+    }
+
+    private long zeroPageCount() {
+        return zeroPages + (multifd == null ? 0 : multifd.zeroPages());
     }
 
     /** Syncs the dirty log into {@code bitmap}; what it newly marks counts for auto-converge. */
@@ -415,7 +494,7 @@ public final class PrecopySender {
         AutoConverge.Params p = control.autoConverge();
         if (p != null) {
             int before = autoConverge.throttle();
-            int now = autoConverge.evaluate(System.nanoTime(), bytesSent, p);
+            int now = autoConverge.evaluate(System.nanoTime(), totalBytes(), p);
             if (now != before) {
                 machine.vcpus().setThrottle(now);
                 log.info("migration of '{}': auto-converge throttles the vCPUs to {}%", machine.name(), now);
@@ -423,7 +502,7 @@ public final class PrecopySender {
             return;
         }
         MigrationControl.DirtyLimit d = control.dirtyLimit();
-        if (d != null && autoConverge.triggered(System.nanoTime(), bytesSent, d.triggerThreshold())
+        if (d != null && autoConverge.triggered(System.nanoTime(), totalBytes(), d.triggerThreshold())
                 && d.bytesPerSecond() != dirtyLimit) {
             dirtyLimit = d.bytesPerSecond();
             machine.vcpus().setDirtyLimit(dirtyLimit);
@@ -434,18 +513,29 @@ public final class PrecopySender {
     /** Sends every page marked in {@code bitmap}, clearing the marks. */
     private void sendMarked(MigrationBitmap bitmap) throws MigrationException, InterruptedException {
         List<RamBlock> blocks = ram.blocks();
+        boolean zeroOnMain = options.zeroPagesOnMain();
         for (int b = 0; b < blocks.size(); b++) {
             RamBlock block = blocks.get(b);
             for (long page = bitmap.nextSet(b, 0); page >= 0; page = bitmap.nextSet(b, page + 1)) {
                 // Clear before reading: a write racing the copy marks the page in the dirty log
                 // again, and the next sync brings it back.
                 bitmap.clear(b, page);
-                if (block.isZeroPage(page)) {
+                if (zeroOnMain && block.isZeroPage(page)) {
                     if (ctrl.remaining() < WireFormat.RECORD_HEADER_SIZE + WireFormat.ZERO_PAGE_PAYLOAD + BATCH_HEAD_MAX) {
                         sendBatch();
                     }
                     StreamEncoder.putZeroPage(ctrl, b, page << RamBlock.PAGE_SHIFT, verified);
                     zeroPages++;
+                } else if (multifd != null) {
+                    try {
+                        sinceControl += multifd.add(b, block, page);
+                    } catch (IOException e) {
+                        throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                    }
+                    if (sinceControl >= controlInterval) {
+                        sendBatch(); // the main stream's zero markers queued so far, then the control point
+                        controlPoint();
+                    }
                 } else {
                     if (batchCount == WireFormat.MAX_BATCH_PAGES || (batchCount > 0 && batchBlock != b)) {
                         sendBatch();
@@ -559,6 +649,11 @@ public final class PrecopySender {
     private void checkCancelled() throws MigrationException {
         if (control.isCancelled()) {
             throw new MigrationException.Cancelled();
+        }
+        MultifdSender m = multifd;
+        IOException channelFailure = m == null ? null : m.failure();
+        if (channelFailure != null) {
+            throw new MigrationException.ChannelFailed(channelFailure.getMessage(), channelFailure);
         }
         ReturnPath rp = returnPath;
         MigrationException f = rp == null ? null : rp.failure();

@@ -5,6 +5,7 @@ import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
+import dev.converge.migration.multifd.ChannelAcceptor;
 import dev.converge.migration.precopy.IncomingMigration;
 import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.migration.precopy.MigrationException;
@@ -150,7 +151,7 @@ final class IncomingSide implements AutoCloseable {
         try (s) {
             SocketChannel ch;
             try {
-                ch = s.channel().accept();
+                ch = accept(s);
             } catch (IOException e) {
                 s.close();
                 if (!closing) {
@@ -158,19 +159,30 @@ final class IncomingSide implements AutoCloseable {
                 }
                 return;
             }
-            s.close(); // one connection per migrate-incoming, as QEMU; the socket file goes before any status
-                       // change, so a new migrate-incoming after "failed" can bind the path
+            // The listener stays open for the multifd channels the stream may declare; the incoming
+            // migration closes it once they are in, or at its first record without them. Either way the
+            // socket file goes before any status change, so a new migrate-incoming after "failed" can bind the path.
             connection = ch;
-            try {
-                ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // PASS_ACK and RESUMED are timed
-            } catch (UnsupportedOperationException e) {
-                // a UNIX socket has no Nagle
-            }
+            ChannelAcceptor channels = new ChannelAcceptor() {
+                @Override
+                public java.nio.channels.ByteChannel accept() throws IOException {
+                    return IncomingSide.this.accept(s);
+                }
+
+                @Override
+                public void close() {
+                    try {
+                        s.close();
+                    } catch (IOException e) {
+                        log.warn("closing the incoming listener of '{}' failed: {}", machine.name(), e.getMessage());
+                    }
+                }
+            };
             try (ch) {
                 received = Received.acceptedNow();
                 setStatus(MigrationStatus.ACTIVE);
                 try {
-                    IncomingMigration.run(machine, ch, stats -> received = received.with(stats));
+                    IncomingMigration.run(machine, ch, channels, stats -> received = received.with(stats));
                 } finally {
                     received = received.endedNow(); // total-time stops here, before completed or failed shows
                 }
@@ -182,6 +194,20 @@ final class IncomingSide implements AutoCloseable {
             log.error("incoming migration of '{}' failed unexpectedly", machine.name(), e);
             fail(e.toString());
         }
+    }
+
+    /**
+     * Accepts one connection of this migration: the main stream's and every multifd channel's.
+     * The one accept path, so that TLS wraps every incoming connection here.
+     */
+    private SocketChannel accept(ListeningSocket s) throws IOException {
+        SocketChannel ch = s.channel().accept();
+        try {
+            ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // PASS_ACK and RESUMED are timed
+        } catch (UnsupportedOperationException e) {
+            // a UNIX socket has no Nagle
+        }
+        return ch;
     }
 
     /** One line per phase of the incoming side (a failure is logged with its reason by {@link #fail}). */

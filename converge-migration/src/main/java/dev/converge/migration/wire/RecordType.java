@@ -9,6 +9,8 @@ package dev.converge.migration.wire;
  *  header ──▶│ RAM_BLOCKS  │ (exactly once, first)
  *            └──────┬──────┘
  *                   ▼
+ *             [MULTIFD_SETUP]       (with multifd: once, right after RAM_BLOCKS)
+ *                   ▼
  *   ┌──▶ PAGE | ZERO_PAGE | PAGE_BATCH ... END_OF_PASS ──┐  (one pass; repeated)
  *   └────────────────────────────────────────────────────┘
  *                   ▼ (switchover: source vCPUs stopped)
@@ -40,7 +42,13 @@ public enum RecordType {
      */
     START(8),
     /** The source rolled the switchover back: the destination discards what it received (since version 3). */
-    ABORT(9);
+    ABORT(9),
+    /**
+     * Multifd (right after RAM_BLOCKS, at most once): RAM pages also travel over this many
+     * extra connections (channels), each opened with a hello that names this session; an END_OF_PASS on
+     * this stream is a sync point of every channel.
+     */
+    MULTIFD_SETUP(10);
 
     private final int code;
 

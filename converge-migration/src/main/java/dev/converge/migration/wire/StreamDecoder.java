@@ -32,6 +32,8 @@ public final class StreamDecoder {
     private int version;
     private boolean verified;
     private List<StreamRecord.BlockInfo> layout = List.of();
+    /** Whether the last record was RAM_BLOCKS: MULTIFD_SETUP may come only right after it. */
+    private boolean justLaidOut;
 
     /** The version from the stream header, 0 before it. */
     public int version() {
@@ -59,6 +61,7 @@ public final class StreamDecoder {
         version = 0;
         verified = false;
         layout = List.of();
+        justLaidOut = false;
     }
 
     /**
@@ -132,6 +135,10 @@ public final class StreamDecoder {
         if (state == State.RECORDS && type == RecordType.RAM_BLOCKS) {
             throw new WireFormatException("record RAM_BLOCKS: a second layout (expected: once per stream)");
         }
+        if (type == RecordType.MULTIFD_SETUP && !justLaidOut) {
+            throw new WireFormatException("record MULTIFD_SETUP not right after RAM_BLOCKS (expected: at most once, "
+                    + "right after RAM_BLOCKS)");
+        }
         boolean decision = type == RecordType.START || type == RecordType.ABORT;
         if (state == State.DECISION && !decision) {
             throw new WireFormatException("record " + type + " after COMPLETE (expected: START or ABORT)");
@@ -169,6 +176,7 @@ public final class StreamDecoder {
                 yield new StreamRecord.ZeroPage(block, offset);
             }
             case PAGE_BATCH -> decodeBatch(in, body, len);
+            case MULTIFD_SETUP -> decodeMultifdSetup(in, body);
             case END_OF_PASS -> new StreamRecord.EndOfPass(in.getLong(body));
             case DEVICE_STATE -> new StreamRecord.DeviceState(in.slice(body, len).asReadOnlyBuffer());
             case COMPLETE -> new StreamRecord.Complete(len == 0 ? null
@@ -177,6 +185,7 @@ public final class StreamDecoder {
             case ABORT -> new StreamRecord.Abort();
         };
         in.position(body + (int) wireLength);
+        justLaidOut = type == RecordType.RAM_BLOCKS;
         if (type == RecordType.RAM_BLOCKS) {
             layout = ((StreamRecord.RamBlocks) record).blocks();
             state = State.RECORDS;
@@ -201,6 +210,7 @@ public final class StreamDecoder {
             case ZERO_PAGE -> checkRange(type, length, ZERO_PAGE_PAYLOAD, ZERO_PAGE_PAYLOAD);
             case PAGE_BATCH -> checkRange(type, length, BATCH_FIXED + 8 + PAGE_SIZE, MAX_BATCH_PAYLOAD);
             case END_OF_PASS -> checkRange(type, length, 8, 8);
+            case MULTIFD_SETUP -> checkRange(type, length, MULTIFD_SETUP_PAYLOAD, MULTIFD_SETUP_PAYLOAD);
             case DEVICE_STATE -> checkRange(type, length, 0, MAX_DEVICE_STATE);
             case COMPLETE -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
             case START, ABORT -> checkRange(type, length, 0, 0);
@@ -215,13 +225,18 @@ public final class StreamDecoder {
         }
     }
 
-    private static void checkReserved(String field, int value) throws WireFormatException {
+    static void checkReserved(String field, int value) throws WireFormatException {
         if (value != 0) {
             throw new WireFormatException(field + ": " + value + " (expected: 0)");
         }
     }
 
     private void checkPage(int block, long offset) throws WireFormatException {
+        checkPage(layout, block, offset);
+    }
+
+    /** Checks a block index and page offset against a declared layout (also the multifd channels' check). */
+    static void checkPage(List<StreamRecord.BlockInfo> layout, int block, long offset) throws WireFormatException {
         if (block < 0 || block >= layout.size()) {
             throw new WireFormatException("block index: " + Integer.toUnsignedString(block)
                     + " (expected: 0.." + (layout.size() - 1) + ")");
@@ -231,6 +246,17 @@ public final class StreamDecoder {
             throw new WireFormatException("page offset in block '" + layout.get(block).name() + "': " + offset
                     + " (expected: a multiple of " + PAGE_SIZE + " in 0.." + (size - PAGE_SIZE) + ")");
         }
+    }
+
+    private static StreamRecord decodeMultifdSetup(ByteBuffer in, int body) throws WireFormatException {
+        int channels = Short.toUnsignedInt(in.getShort(body));
+        if (channels < 1 || channels > MAX_MULTIFD_CHANNELS) {
+            throw new WireFormatException("multifd channels: " + channels + " (expected: 1.." + MAX_MULTIFD_CHANNELS + ")");
+        }
+        MultifdCompression compression = MultifdCompression.fromCode(Byte.toUnsignedInt(in.get(body + 2)));
+        checkReserved("MULTIFD_SETUP reserved", Byte.toUnsignedInt(in.get(body + 3)));
+        checkReserved("MULTIFD_SETUP reserved", in.getInt(body + 4));
+        return new StreamRecord.MultifdSetup(channels, compression, in.getLong(body + 8));
     }
 
     private StreamRecord decodeBatch(ByteBuffer in, int body, int len) throws WireFormatException {

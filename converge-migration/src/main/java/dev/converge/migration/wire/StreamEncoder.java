@@ -154,6 +154,15 @@ public final class StreamEncoder {
                 }
                 b.put(pb.data().duplicate());
             }
+            case StreamRecord.MultifdSetup m -> {
+                if (m.channels() < 1 || m.channels() > MAX_MULTIFD_CHANNELS) {
+                    throw new IllegalArgumentException("multifd channels: " + m.channels() + " (expected: 1.."
+                            + MAX_MULTIFD_CHANNELS + ")");
+                }
+                putRecordHeader(b, RecordType.MULTIFD_SETUP, MULTIFD_SETUP_PAYLOAD);
+                b.putShort((short) m.channels()).put((byte) m.compression().code()).put((byte) 0).putInt(0)
+                        .putLong(m.session());
+            }
             case StreamRecord.EndOfPass e -> {
                 putRecordHeader(b, RecordType.END_OF_PASS, 8);
                 b.putLong(e.pass());
@@ -219,6 +228,7 @@ public final class StreamEncoder {
             case StreamRecord.Page p -> RECORD_HEADER_SIZE + PAGE_PAYLOAD;
             case StreamRecord.ZeroPage z -> RECORD_HEADER_SIZE + ZERO_PAGE_PAYLOAD;
             case StreamRecord.PageBatch pb -> RECORD_HEADER_SIZE + BATCH_FIXED + pb.offsets().length * (8 + PAGE_SIZE);
+            case StreamRecord.MultifdSetup m -> RECORD_HEADER_SIZE + MULTIFD_SETUP_PAYLOAD;
             case StreamRecord.EndOfPass e -> RECORD_HEADER_SIZE + 8;
             case StreamRecord.DeviceState d -> RECORD_HEADER_SIZE + d.data().remaining();
             case StreamRecord.Complete c -> RECORD_HEADER_SIZE + (c.ramDigest() == null ? 0 : DIGEST_SIZE);

@@ -70,6 +70,16 @@ public sealed interface StreamRecord {
         }
     }
 
+    /**
+     * Multifd: pages also travel over {@code channels} extra connections whose hellos carry
+     * {@code session}; their data is compressed with {@code compression}.
+     */
+    record MultifdSetup(int channels, MultifdCompression compression, long session) implements StreamRecord {
+        public MultifdSetup {
+            Objects.requireNonNull(compression);
+        }
+    }
+
     /** A pass ended. */
     record EndOfPass(long pass) implements StreamRecord {
     }

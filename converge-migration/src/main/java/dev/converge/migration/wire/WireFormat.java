@@ -80,4 +80,40 @@ public final class WireFormat {
     /** Largest record, header included: a receive buffer of this size always holds a whole record. */
     public static final int MAX_RECORD_SIZE = RECORD_HEADER_SIZE + CHECKSUM_SIZE
             + Math.max(MAX_DEVICE_STATE, Math.max(MAX_BATCH_PAYLOAD, MAX_RAM_BLOCKS_PAYLOAD));
+
+    /** Bytes of MULTIFD_SETUP's payload: channels u16, compression u8, reserved u8, reserved u32, session u64. */
+    public static final int MULTIFD_SETUP_PAYLOAD = 16;
+    /** Most multifd channels (QEMU's multifd-channels range is 1..255). */
+    public static final int MAX_MULTIFD_CHANNELS = 255;
+    /** A multifd channel's magic: the bytes "CVMF" as they appear on the wire (read as a little-endian u32). */
+    public static final int MULTIFD_MAGIC = 0x464D5643;
+    /**
+     * Bytes of a multifd channel's hello: magic u32, version u16, flags u16, channel u16,
+     * channels u16, reserved u32, session u64.
+     */
+    public static final int MULTIFD_HELLO_SIZE = 24;
+    /** Record type of a multifd channel (its own type space): pages of one block. */
+    public static final int MULTIFD_PAGES = 1;
+    /** Record type of a multifd channel: a sync point (pass u64). */
+    public static final int MULTIFD_SYNC = 2;
+    /** Payload of a multifd SYNC: pass u64. */
+    public static final int MULTIFD_SYNC_PAYLOAD = 8;
+    /** Most pages (normal and zero) in one multifd PAGES record: 512 KiB, QEMU's packet size. */
+    public static final int MULTIFD_MAX_PAGES = 128;
+    /**
+     * Fixed part of a multifd PAGES payload: block u32, normal u16, zero u16, compression u8,
+     * reserved u8, reserved u16, data length u32; then (normal + zero) × offset u64 (normal
+     * first), then the data.
+     */
+    public static final int MULTIFD_PAGES_FIXED = 16;
+    /** Largest PAGES data for {@code normal} pages: the pages themselves, or their compression (which may grow a little). */
+    public static long maxMultifdData(int normal) {
+        long raw = (long) normal * PAGE_SIZE;
+        return raw + (raw >> 7) + 1024;
+    }
+    /** Largest multifd PAGES payload. */
+    public static final int MAX_MULTIFD_PAYLOAD = (int) (MULTIFD_PAGES_FIXED + 8L * MULTIFD_MAX_PAGES
+            + maxMultifdData(MULTIFD_MAX_PAGES));
+    /** Largest multifd record, header and trailer included: a channel's receive buffer of this size holds any record. */
+    public static final int MAX_MULTIFD_RECORD = RECORD_HEADER_SIZE + MAX_MULTIFD_PAYLOAD + CHECKSUM_SIZE;
 }

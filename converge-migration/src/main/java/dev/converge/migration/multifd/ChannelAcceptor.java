@@ -1,0 +1,31 @@
+package dev.converge.migration.multifd;
+
+import java.io.IOException;
+import java.nio.channels.ByteChannel;
+
+/**
+ * The destination's side of {@link ChannelOpener}: accepts the next connection on the incoming
+ * listener through its one accept path (where TLS wraps every connection), and stops listening
+ * on {@link #close} (once every channel is in, when the stream turned out not to use multifd,
+ * or at the end).
+ */
+public interface ChannelAcceptor extends AutoCloseable {
+    /** An acceptor that has nothing to accept (the stream must not use multifd). */
+    ChannelAcceptor NONE = new ChannelAcceptor() {
+        @Override
+        public ByteChannel accept() throws IOException {
+            throw new IOException("this destination accepts no multifd channels");
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+
+    /** The next connection, blocking; a {@link #close} from another thread ends the wait with an IOException. */
+    ByteChannel accept() throws IOException;
+
+    /** Stops listening; idempotent. */
+    @Override
+    void close();
+}
