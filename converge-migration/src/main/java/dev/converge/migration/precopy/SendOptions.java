@@ -27,6 +27,11 @@ public record SendOptions(boolean verified, ZeroPageDetection zeroPageDetection,
         return new SendOptions(verified, ZeroPageDetection.MULTIFD, null, null);
     }
 
+    /** These options with {@code z}. */
+    public SendOptions withZeroPageDetection(ZeroPageDetection z) {
+        return new SendOptions(verified, z, multifd, opener);
+    }
+
     /** Whether the migration thread itself looks for zero pages (and sends them as markers on the main stream). */
     boolean zeroPagesOnMain() {
         return zeroPageDetection == ZeroPageDetection.LEGACY

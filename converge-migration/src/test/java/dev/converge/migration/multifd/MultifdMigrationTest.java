@@ -67,6 +67,7 @@ class MultifdMigrationTest {
         return f;
     }
 
+    /** Accepts the channels on {@code server}; closing it stops listening (and ends an accept in progress). */
     static ChannelAcceptor acceptor(ServerSocketChannel server) {
         return new ChannelAcceptor() {
             @Override
@@ -76,6 +77,11 @@ class MultifdMigrationTest {
 
             @Override
             public void close() {
+                try {
+                    server.close();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
             }
         };
     }
