@@ -37,7 +37,14 @@ public enum MigrationCapability {
      * with the source stopped and the destination holding all state without running it.
      */
     PAUSE_BEFORE_SWITCHOVER("pause-before-switchover", true, ""),
-    MULTIFD("multifd", false, "multifd"),
+    /**
+     * Multifd: RAM pages travel in batches over multifd-channels extra connections next to the
+     * main stream (compressed with multifd-compression, zero pages found per
+     * zero-page-detection), with a sync point of every channel at each pass. Only the source's
+     * setting counts: its stream declares the channels, and the destination accepts them (QEMU
+     * needs it on both sides; turning it on at the destination too is harmless).
+     */
+    MULTIFD("multifd", true, ""),
     DIRTY_BITMAPS("dirty-bitmaps", false, "dirty bitmap migration in the stream"),
     POSTCOPY_BLOCKTIME("postcopy-blocktime", false, "postcopy"),
     LATE_BLOCK_ACTIVATE("late-block-activate", false, "late block activation on the destination"),

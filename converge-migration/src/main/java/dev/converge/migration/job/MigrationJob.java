@@ -165,8 +165,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
         this.verified = settings.has(MigrationCapability.X_CONVERGE_VERIFY);
-        this.multifd = null; // the capability multifd comes with QEMU 10's parameters
-        this.zeroPageDetection = ZeroPageDetection.MULTIFD;
+        MigrationParameters p = settings.parameters();
+        this.multifd = settings.has(MigrationCapability.MULTIFD) ? new MultifdConfig((int) p.multifd().channels(),
+                p.multifd().compression(), (int) p.multifd().zlibLevel(), (int) p.multifd().zstdLevel()) : null;
+        this.zeroPageDetection = p.zeroPageDetection();
         this.events = Objects.requireNonNull(events);
         this.parameterChange = Objects.requireNonNull(parameterChange);
         this.onClean = Objects.requireNonNull(onClean);
@@ -535,7 +537,9 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         MigrationResult r = result;
         long transferred = r != null ? r.bytesSent() : p == null ? 0 : p.bytesSent();
         long normal = r != null ? r.pagesSent() : p == null ? 0 : p.pagesSent();
-        long zero = r != null ? r.zeroPages() : p == null ? 0 : p.zeroPages();
+        PrecopySender s = sender;
+        long zero = (r != null ? r.zeroPages() : p == null ? 0 : p.zeroPages()) + (s == null ? 0 : s.implicitZeroPages());
+        long multifdBytes = r != null ? r.multifdBytes() : p == null ? 0 : p.multifdBytes();
         long pre = precopyBytes < 0 ? transferred : precopyBytes;
         long total = totalTimeMs >= 0 ? totalTimeMs : System.currentTimeMillis() - startMillis;
         return new MigrationView(status, total, setupTimeMs, downtimeMs,
@@ -544,6 +548,6 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                 errorDesc, transferred, status == MigrationStatus.COMPLETED ? 0 : p == null ? machine.ram().size() : p.remainingBytes(),
                 machine.ram().size(), zero, normal, (long) (dirtyRate / RamBlock.PAGE_SIZE),
                 p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? 0 : p.pass(), pre, transferred - pre,
-                status.isFinal() || p == null ? 0 : p.throttlePercent());
+                status.isFinal() || p == null ? 0 : p.throttlePercent(), multifdBytes);
     }
 }

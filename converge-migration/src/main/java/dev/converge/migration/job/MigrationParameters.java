@@ -1,5 +1,7 @@
 package dev.converge.migration.job;
 
+import dev.converge.migration.multifd.ZeroPageDetection;
+import dev.converge.migration.wire.MultifdCompression;
 import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.migration.precopy.ConvergencePolicy;
 import java.time.Duration;

@@ -89,6 +89,12 @@ public final class PrecopySender {
     private volatile long resumedAt;
     /** The return path reader; set by the running thread before the first pass. */
     private volatile ReturnPath returnPath;
+    /**
+     * Pages never written when the migration started: zero on both sides (the destination starts
+     * zeroed), so the first pass skips them; query-migrate counts them as zero pages (duplicate), as
+     * QEMU, whose first pass finds them zero. Set once by the running thread at setup.
+     */
+    private volatile long implicitZeroPages;
     /** The switchover's steps, set by the running thread once the destination acked; RESUMED added by commit. */
     private volatile SwitchoverTrace trace;
 
@@ -221,6 +227,11 @@ public final class PrecopySender {
         }
     }
 
+    /** Pages never written at the start, which the destination holds as zero without a record (see the field). */
+    public long implicitZeroPages() {
+        return implicitZeroPages;
+    }
+
     /** When the vCPUs stopped for the switchover (System.nanoTime()), 0 before. */
     public long stoppedAtNanos() {
         return stoppedAt;
@@ -299,6 +310,9 @@ public final class PrecopySender {
         // the destination's copy (it starts zeroed), so it needs no record at all.
         ram.syncDirtyLog(bitmap);
         ram.markEverWritten(bitmap);
+        if (options.zeroPageDetection() != ZeroPageDetection.NONE) {
+            implicitZeroPages = ram.size() / RamBlock.PAGE_SIZE - bitmap.count();
+        }
         StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT, verified ? WireFormat.FLAG_VERIFIED : 0);
         List<StreamRecord.BlockInfo> layout = new ArrayList<>();
         for (RamBlock b : ram.blocks()) {

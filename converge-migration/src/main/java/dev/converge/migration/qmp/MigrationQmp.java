@@ -71,7 +71,8 @@ final class MigrationQmp {
             required("transferred", BuiltinType.INT, "bytes written to the stream (destination: read from it)"),
             optional("remaining", BuiltinType.INT, "bytes of RAM still dirty (source only)"),
             required("total", BuiltinType.INT, "bytes of guest RAM"),
-            required("duplicate", BuiltinType.INT, "pages sent (destination: received) as zero markers"),
+            required("duplicate", BuiltinType.INT, "zero pages: sent (destination: received) as markers, and on the "
+                    + "source the pages never written, which the destination holds as zero without a record"),
             required("normal", BuiltinType.INT, "pages sent (destination: received) with their data"),
             required("normal-bytes", BuiltinType.INT, "bytes of the pages counted in normal"),
             optional("dirty-pages-rate", BuiltinType.INT, "pages dirtied per second over the last pass (source only)"),
@@ -81,6 +82,8 @@ final class MigrationQmp {
                     + "passes received)"),
             required("page-size", BuiltinType.INT, "page size in bytes"),
             optional("precopy-bytes", BuiltinType.INT, "bytes sent while the vCPUs ran (source only)"),
+            optional("multifd-bytes", BuiltinType.INT, "of transferred, the bytes written on the multifd channels "
+                    + "(source only)"),
             optional("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped (source only)"));
     static final ObjectType SOCKET_INFO = ObjectType.struct("MigrationSocketAddress", "A listening address (QEMU's SocketAddress, flattened)",
             required("type", BuiltinType.STR, "inet or unix"),
@@ -291,6 +294,7 @@ final class MigrationQmp {
                 ram.put("remaining", v.remaining());
                 ram.put("dirty-pages-rate", v.dirtyPagesRate());
                 ram.put("precopy-bytes", v.precopyBytes());
+                ram.put("multifd-bytes", v.multifdBytes());
                 ram.put("downtime-bytes", v.downtimeBytes());
             }
         }

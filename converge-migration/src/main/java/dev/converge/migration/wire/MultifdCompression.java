@@ -3,6 +3,8 @@ package dev.converge.migration.wire;
 /**
  * How a multifd channel's page data is compressed (QEMU's MultiFDCompression, the parameter
  * {@code multifd-compression}); the wire code is a u8 of MULTIFD_SETUP and of every PAGES record.
+ * QEMU's optional qpl, uadk and qatzip need hardware libraries and are absent, as in a QEMU built
+ * without them (their members are conditional in QEMU's schema too).
  */
 public enum MultifdCompression {
     /** The pages as they are. */

@@ -1,5 +1,7 @@
 package dev.converge.migration.job;
 
+import dev.converge.migration.multifd.ZeroPageDetection;
+import dev.converge.migration.wire.MultifdCompression;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
