@@ -106,10 +106,12 @@ function renderTable(jobs) {
     if (job.id === consoleState.selected) tr.classList.add('selected');
     tr.addEventListener('click', () => { consoleState.selected = job.id; update(consoleState.last); });
     const pct = job['total-progress'] > 0 ? Math.min(100, 100 * job['current-progress'] / job['total-progress']) : 0;
-    const eta = last.rate > 0 ? (job['total-progress'] - job['current-progress']) / last.rate : NaN;
+    // A migration's progress moves in steps (per pass): its rate is the link's measured throughput.
+    const rate = job.type === 'migration' ? last.bandwidth : last.rate;
+    const eta = rate > 0 ? (job['total-progress'] - job['current-progress']) / rate : NaN;
     const cells = [
       text(job.id), text(job.type), text(job.status, 'status-' + job.status),
-      progress(pct), text(bytes(last.rate) + '/s'), text(seconds(eta)), text(details(job)),
+      progress(pct), text(bytes(rate) + '/s'), text(seconds(eta)), text(details(job)),
     ];
     cells.forEach((c) => tr.appendChild(c));
     const actions = document.createElement('td');
@@ -274,7 +276,9 @@ function draw(id, h, series) {
     const value = max * (4 - i) / 4;
     g.fillText(id === 'chart-downtime' ? value.toFixed(0) : bytes(value), 4, y + 4);
   }
-  g.fillText(seconds(HISTORY * POLL_MS / 1000) + ' ago', pad.l, ht - 4);
+  // The x axis spans the samples there are (up to HISTORY): a young job fills the chart too.
+  const span = h.length > 1 ? (h[h.length - 1].t - h[0].t) / 1000 : 0;
+  g.fillText(seconds(span) + ' ago', pad.l, ht - 4);
   g.fillText('now', w - pad.r - 24, ht - 4);
   let points = 0;
   for (const s of series) {
@@ -286,7 +290,7 @@ function draw(id, h, series) {
     h.forEach((p, i) => {
       const value = p[s.key];
       if (!Number.isFinite(value)) { started = false; return; }
-      const x = pad.l + (w - pad.l - pad.r) * (i + HISTORY - h.length) / (HISTORY - 1);
+      const x = pad.l + (w - pad.l - pad.r) * (h.length > 1 ? i / (h.length - 1) : 1);
       const y = pad.t + (ht - pad.t - pad.b) * (1 - value / max);
       if (started) g.lineTo(x, y); else g.moveTo(x, y);
       started = true;
