@@ -60,6 +60,8 @@ class WebConsoleTest {
     @AfterEach
     void stop() {
         release.countDown();
+        // The job ends on its own thread, which reports to the main loop: let it, then close.
+        Awaitility.await().atMost(TestTimeouts.MEDIUM).until(() -> jobStatus().equals("concluded"));
         daemon.close();
         http.close();
     }
