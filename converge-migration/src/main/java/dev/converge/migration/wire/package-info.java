@@ -44,6 +44,23 @@
  * record header is there, and every block index and page offset against the declared layout,
  * before anything is allocated or consumed.
  *
+ * <h2>Multifd channels</h2>
+ * With multifd the source declares N extra connections in MULTIFD_SETUP, right after RAM_BLOCKS
+ * (channels u16, compression u8, reserved u8, reserved u32, session u64). Each channel starts with a
+ * 24-byte hello (magic "CVMF", version u16, flags u16 as the main header's, channel u16, channels
+ * u16, reserved u32, session u64), then records in the main stream's framing (and, in a verified
+ * stream, with its CRC32C trailers) from their own type space ({@link dev.converge.migration.wire.MultifdRecord}):
+ * <pre>
+ *  PAGES (1)  block u32, normal u16, zero u16, compression u8, reserved u8, reserved u16,
+ *             data length u32, (normal + zero) × offset u64 (normal first), data
+ *             (normal × 4 KiB, or one zlib stream / zstd frame of them); at most 128 pages
+ *  SYNC (2)   pass u64, strictly increasing: the pass's sync point (see dev.converge.migration.multifd)
+ * </pre>
+ * An END_OF_PASS on the main stream follows the SYNC of that pass on every channel. A channel
+ * ends with its connection, right after the last SYNC. An older destination refuses
+ * MULTIFD_SETUP as an unknown record type, so a stream without multifd is unchanged and the
+ * version stays.
+ *
  * <h2>Versioning</h2>
  * The version in the header is the only negotiation: a destination accepts the current
  * version and the previous one ({@code VERSION_PREVIOUS..VERSION_CURRENT}) and refuses the rest
