@@ -206,6 +206,7 @@ public final class MultifdBench {
                 }
             });
             long t0 = System.nanoTime();
+            long cpu0 = processCpuNanos();
             MigrationResult r;
             try (SocketChannel ch = SocketChannel.open(server.getLocalAddress())) {
                 ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
@@ -213,13 +214,21 @@ public final class MultifdBench {
             }
             in.get(STEP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
             long millis = (System.nanoTime() - t0) / 1_000_000;
+            long cpuMillis = (processCpuNanos() - cpu0) / 1_000_000;
             // The source is stopped (postmigrate): its RAM now is what the destination must hold.
             String note = PageCrcDigest.of(dst.ram()).equals(PageCrcDigest.of(src.ram())) ? "RAM equal" : "RAM DIFFERS";
-            note += String.format(Locale.ROOT, ", %d zero pages, %d passes", r.zeroPages(), r.passes());
+            // Where the time goes: CPU time of this JVM (both sides) over the run, against the wall time.
+            note += String.format(Locale.ROOT, ", %d zero pages, %d passes, CPU %d ms (%.1f cores busy)", r.zeroPages(),
+                    r.passes(), cpuMillis, (double) cpuMillis / Math.max(1, millis));
             src.cont(); // postmigrate → running → stopped again for the next run (the RAM stays as it is)
             src.stop();
             return new Row("converge", what, channels, src.ram().size(), millis, r.bytesSent(), note);
         }
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /** Completes as soon as the estimate fits (the source is stopped: after the first pass). */
