@@ -3,6 +3,7 @@ package dev.converge.migration.precopy;
 import dev.converge.migration.machine.GuestRam;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.MigrationBitmap;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.wire.StreamEncoder;
@@ -43,11 +44,14 @@ import java.util.Objects;
  * how a cancel reaches them). One sender runs one migration; it is not reusable.
  * <p>
  * A verified stream (the default; capability {@code x-converge-verify}) seals every record with
- * a CRC32C and sends the RAM's SHA-256 at the switchover in COMPLETE. Its pages are copied out of
- * guest memory before they are checksummed and sent: the guest keeps writing while they go, and
- * a checksum of memory that changed before the write would fail a correct stream. (The copy, and
- * the CRC32C scan of the stopped RAM for the {@link dev.converge.migration.machine.PageCrcDigest},
- * are what verification costs; an unverified stream writes straight from guest memory.)
+ * a CRC32C, records each page's CRC32C where it encodes the page ({@link PageCrcTable}), and sends
+ * that table's SHA-256 in COMPLETE, which the destination compares with the table of what it
+ * received: the stopped window hashes O(pages) integers, never the RAM. After the hand-over
+ * {@link FrozenRamCheck} compares the frozen RAM with the table in the background
+ * ({@link #frozenRamCheck}). Pages are copied out of guest memory before they are checksummed and
+ * sent: the guest keeps writing while they go, and a checksum of memory that changed before the
+ * write would fail a correct stream. (The copy and the CRCs are what verification costs while the
+ * guest runs; an unverified stream writes straight from guest memory.)
  */
 public final class PrecopySender {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PrecopySender.class);
@@ -86,6 +90,17 @@ public final class PrecopySender {
     private volatile ReturnPath returnPath;
     /** The switchover's steps, set by the running thread once the destination acked; RESUMED added by commit. */
     private volatile SwitchoverTrace trace;
+    /** The check of the frozen RAM after the hand-over; set by commit in a verified stream, else null. */
+    private volatile java.util.concurrent.CompletableFuture<FrozenRamCheck.Result> frozenRamCheck;
+
+    /**
+     * A fault injected where a page has been recorded in the sent table and is about to be
+     * encoded (tests only: a corruption on the send path that the stream's own checksum cannot see).
+     */
+    @FunctionalInterface
+    interface SendFault {
+        void encoding(int block, long page, ByteBuffer data);
+    }
 
     // All state below is confined to the thread that calls run().
     private final ByteBuffer ctrl = ByteBuffer.allocateDirect(CTRL_CAPACITY).order(WireFormat.ORDER);
@@ -95,6 +110,12 @@ public final class PrecopySender {
     private final ByteBuffer[] pageCopies;
     private final ByteBuffer trailer = ByteBuffer.allocateDirect(WireFormat.CHECKSUM_SIZE).order(WireFormat.ORDER);
     private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    /** A verified stream's CRC32C of every page as last sent; null otherwise. Written by the running thread. */
+    private final PageCrcTable sentCrcs;
+    /** How long one digest of {@link #sentCrcs} took at setup: its share of the switchover's fixed cost. */
+    private long digestNanos;
+    /** Tests only; null otherwise. */
+    private SendFault sendFault;
     /** Whether the pending batch ends with {@link #trailer}. */
     private boolean trailerPending;
     private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
@@ -154,12 +175,27 @@ public final class PrecopySender {
         } else {
             pageCopies = null;
         }
+        this.sentCrcs = verified ? new PageCrcTable(machine.ram().blocks()) : null;
         this.machine = Objects.requireNonNull(machine);
         this.ram = machine.ram();
         this.in = Objects.requireNonNull(channel);
         this.out = channel;
         this.policy = Objects.requireNonNull(policy);
         this.control = Objects.requireNonNull(control);
+    }
+
+    /** Tests only: injects {@code fault} on the send path (before run()). */
+    void injectSendFault(SendFault fault) {
+        this.sendFault = fault;
+    }
+
+    /**
+     * The check of the source's frozen RAM against what was sent ({@link FrozenRamCheck}),
+     * started by {@link #commitSwitchover} in a verified stream; empty before, or when the stream
+     * is not verified.
+     */
+    public java.util.Optional<java.util.concurrent.CompletableFuture<FrozenRamCheck.Result>> frozenRamCheck() {
+        return java.util.Optional.ofNullable(frozenRamCheck);
     }
 
     private static java.util.function.Supplier<ConvergencePolicy> constant(ConvergencePolicy p) {
@@ -232,6 +268,9 @@ public final class PrecopySender {
         long decided = System.nanoTime();
         boolean sent = sendDecision(new StreamRecord.Start());
         machine.completeSwitchover();
+        if (sentCrcs != null && sent) {
+            frozenRamCheck = FrozenRamCheck.start(machine, sentCrcs);
+        }
         ReturnPath rp = returnPath;
         long resumed = 0;
         if (sent && rp != null) {
@@ -289,6 +328,12 @@ public final class PrecopySender {
         }
         ctrl.put(StreamEncoder.encode(new StreamRecord.RamBlocks(layout), verified));
         flush();
+        if (sentCrcs != null) {
+            // The digest of the table costs the same now as at the switchover (same size): measure it once.
+            long t = System.nanoTime();
+            sentCrcs.digest();
+            digestNanos = System.nanoTime() - t;
+        }
         ReturnPath rp = new ReturnPath(in);
         returnPath = rp;
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
@@ -380,10 +425,9 @@ public final class PrecopySender {
             sendMarked(bitmap);
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
             if (verified) {
-                // Out before hashing: the destination hashes its copy meanwhile, on receipt of the device state.
+                // Out before hashing: the destination hashes its table meanwhile, on receipt of the device state.
                 flush();
-                putRecord(StreamEncoder.encode(new StreamRecord.Complete(
-                        dev.converge.migration.machine.PageCrcDigest.of(ram)), true));
+                putRecord(StreamEncoder.encode(new StreamRecord.Complete(sentCrcs.digest()), true));
             } else {
                 putRecord(StreamEncoder.encode(new StreamRecord.Complete(), false));
             }
@@ -444,6 +488,9 @@ public final class PrecopySender {
                     if (ctrl.remaining() < WireFormat.RECORD_HEADER_SIZE + WireFormat.ZERO_PAGE_PAYLOAD + BATCH_HEAD_MAX) {
                         sendBatch();
                     }
+                    if (sentCrcs != null) {
+                        sentCrcs.recordZero(b, page);
+                    }
                     StreamEncoder.putZeroPage(ctrl, b, page << RamBlock.PAGE_SHIFT, verified);
                     zeroPages++;
                 } else {
@@ -455,6 +502,10 @@ public final class PrecopySender {
                     ByteBuffer data = block.page(page).asByteBuffer();
                     if (verified) {
                         data = pageCopies[batchCount].clear().put(data).flip();
+                        sentCrcs.record(b, page, data); // of the copy: exactly the bytes that are sent
+                        if (sendFault != null) {
+                            sendFault.encoding(b, page, data);
+                        }
                     }
                     gather[1 + batchCount] = data;
                     batchCount++;
@@ -547,12 +598,14 @@ public final class PrecopySender {
      * acknowledged pass (what is in flight at the stop must still be applied; includes the
      * COMPLETE/ACK round trip), the owner's recent time to decide ({@link MigrationControl#decisionLatency}),
      * one more round trip (START to RESUMED), and what the accelerator adds (KVM: kicking the
-     * vCPUs out of the guest, saving and loading their state). The return path's part is zero before the first ack.
+     * vCPUs out of the guest, saving and loading their state), and in a verified stream the digest
+     * of the sent table (measured at setup; the destination hashes its own table meanwhile). The
+     * return path's part is zero before the first ack.
      */
     private Duration fixedCost(ReturnPath rp) {
         long lag = rp.lastLagNanos();
         long rtt = rp.roundTripNanos();
-        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt)).plus(control.decisionLatency())
+        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt) + digestNanos).plus(control.decisionLatency())
                 .plus(machine.accelerator().switchoverCost());
     }
 

@@ -103,6 +103,10 @@ class VerifiedStreamTest {
         await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
         assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        // After the hand-over the source checks its frozen RAM against what it sent.
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.exec("query-migrate").path("x-converge-ram-check")
+                .path("status").asText().equals("passed"));
+        assertThat(src.exec("query-migrate").get("x-converge-ram-check").get("mismatched-pages").asLong()).isZero();
     }
 
     @Test
@@ -123,5 +127,6 @@ class VerifiedStreamTest {
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
         assertThat(watcher.headerFlags()).as("an unverified stream").isZero();
         assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        assertThat(src.exec("query-migrate").has("x-converge-ram-check")).as("nothing recorded to check against").isFalse();
     }
 }
