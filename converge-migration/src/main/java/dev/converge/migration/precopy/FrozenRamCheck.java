@@ -18,7 +18,7 @@ import java.util.concurrent.CompletableFuture;
  * {@code x-converge-ram-check}) so that the operator can act, e.g. restart the guest from the
  * source, whose RAM is intact.
  * <p>
- * Runs on a thread of its own (pages in parallel), after the downtime. If the source leaves
+ * Runs on a thread of its own (one core), after the downtime. If the source leaves
  * {@code postmigrate} meanwhile ({@code cont}) its RAM changes again and the result is {@link Status#SKIPPED}.
  */
 public final class FrozenRamCheck {
