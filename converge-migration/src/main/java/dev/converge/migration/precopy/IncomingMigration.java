@@ -169,9 +169,6 @@ public final class IncomingMigration {
                 return new Failed("RAM block '" + d.name() + "' size: " + d.size() + " (expected: " + l.size() + ")");
             }
         }
-        if (header.verified()) {
-            PageCrcTable.warmUp(); // the digest at the device state falls into the downtime: compiled by then
-        }
         return new Receiving(header.version(), header.verified(), local, 0, 0,
                 header.verified() ? new PageCrcTable(local) : null);
     }

@@ -45,7 +45,7 @@ import java.util.Objects;
  * <p>
  * A verified stream (the default; capability {@code x-converge-verify}) seals every record with
  * a CRC32C, records each page's CRC32C where it encodes the page ({@link PageCrcTable}), and sends
- * that table's SHA-256 in COMPLETE, which the destination compares with the table of what it
+ * that table's digest in COMPLETE, which the destination compares with the table of what it
  * received: the stopped window hashes O(pages) integers, never the RAM. After the hand-over
  * {@link FrozenRamCheck} compares the frozen RAM with the table in the background
  * ({@link #frozenRamCheck}). Pages are copied out of guest memory before they are checksummed and
@@ -69,8 +69,11 @@ public final class PrecopySender {
     /** See {@link #controlInterval}: two full batches (a full batch is 256 KiB). */
     static final long CONTROL_INTERVAL = 512 << 10;
     private static final int CTRL_CAPACITY = 64 << 10;
-    /** Longest wait before the stop for the digest's JIT warm-up ({@link PageCrcTable#warmUp}); the guest still runs. */
-    static final Duration WARM_UP_WAIT = Duration.ofSeconds(5);
+    /**
+     * After a failed write, the longest wait for the destination's reason on the return path
+     * (its ERROR follows its close by about a round trip); without one the write's own error stands.
+     */
+    static final Duration REASON_WAIT = Duration.ofSeconds(2);
     /** Passes in which the digest of the sent table is timed. */
     static final int DIGEST_SAMPLES = 8;
     private static final int BATCH_HEAD_MAX = WireFormat.RECORD_HEADER_SIZE + WireFormat.BATCH_FIXED
@@ -335,9 +338,6 @@ public final class PrecopySender {
         }
         ctrl.put(StreamEncoder.encode(new StreamRecord.RamBlocks(layout), verified));
         flush();
-        if (sentCrcs != null) {
-            PageCrcTable.warmUp();
-        }
         ReturnPath rp = new ReturnPath(in);
         returnPath = rp;
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
@@ -416,9 +416,6 @@ public final class PrecopySender {
             sendMarked(bitmap);
             controlPoint();
         }
-        if (sentCrcs != null) {
-            awaitWarmDigest();
-        }
         RunState previous = machine.beginSwitchover();
         this.previous = previous;
         long stopped = System.nanoTime();
@@ -456,26 +453,14 @@ public final class PrecopySender {
 
     /**
      * Times one digest of the sent table (the same work as at the switchover: the table's size
-     * is fixed) in the first {@link #DIGEST_SAMPLES} passes after the JIT warm-up; the fastest
-     * counts. (Before the warm-up ends a digest would run interpreted: hundreds of ms per GiB
-     * that the switchover, which waits for the warm-up, never pays.)
+     * is fixed) in the first {@link #DIGEST_SAMPLES} passes; the fastest counts.
      */
     private void measureDigest() {
-        if (sentCrcs != null && digestSamples < DIGEST_SAMPLES && PageCrcTable.warmUp().isDone()) {
+        if (sentCrcs != null && digestSamples < DIGEST_SAMPLES) {
             long t = System.nanoTime();
             sentCrcs.digest();
             long took = System.nanoTime() - t;
             digestNanos = digestSamples++ == 0 ? took : Math.min(digestNanos, took);
-        }
-    }
-
-    /** Waits (bounded) until the digest is compiled, so that the stopped window does not run it interpreted. */
-    private void awaitWarmDigest() throws InterruptedException {
-        try {
-            PageCrcTable.warmUp().get(WARM_UP_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
-            log.warn("migration of '{}': the RAM digest is not warmed up after {} ms; the switchover may take longer",
-                    machine.name(), WARM_UP_WAIT.toMillis());
         }
     }
 
@@ -597,7 +582,7 @@ public final class PrecopySender {
                     bytesSent += out.write(record);
                 }
             } catch (IOException e) {
-                throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+                throw writeFailed(e);
             }
         } else {
             ctrl.put(record);
@@ -618,12 +603,34 @@ public final class PrecopySender {
                 }
             }
         } catch (IOException e) {
-            throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+            throw writeFailed(e);
         } finally {
             ctrl.clear();
         }
         bytesSent += total;
         return total;
+    }
+
+    /**
+     * Why a write to the destination failed: the destination's own reason when it gave one (a
+     * destination that refuses the stream sends ERROR and closes, and the write that finds the
+     * connection closed usually fails before the reader has decoded the ERROR), else the
+     * write's error. A cancel (which closes the channel) does not wait.
+     */
+    private MigrationException writeFailed(IOException e) {
+        ReturnPath rp = returnPath;
+        if (rp != null && !control.isCancelled()) {
+            try {
+                MigrationException reason = rp.awaitReason(REASON_WAIT);
+                if (reason != null) {
+                    reason.addSuppressed(e);
+                    return reason;
+                }
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
     }
 
     /**

@@ -140,8 +140,6 @@ final class IncomingSide implements AutoCloseable {
             throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
         }
         server = s;
-        // A verified stream's digest falls into the downtime: have it compiled while we wait for the source.
-        dev.converge.migration.machine.PageCrcTable.warmUp();
         errorDesc = null;
         received = null;
         setStatus(MigrationStatus.SETUP);

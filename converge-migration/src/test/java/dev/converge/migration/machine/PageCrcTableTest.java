@@ -56,4 +56,25 @@ class PageCrcTableTest {
                     new PageCrcTable.Mismatch(Machine.RAM_BLOCK, 17 * 4096L));
         }
     }
+
+    @Test
+    void everySinglePageChangesTheDigestWhateverItsLaneAndSizesBelowTheLaneCountWork() {
+        for (long memory : new long[] {4096 * 3, 1L << 20}) {
+            try (Machine m = Machine.create("m", MachineSpec.of(memory, 1, WorkloadKind.IDLE), RunState.INMIGRATE)) {
+                PageCrcTable t = new PageCrcTable(m.ram().blocks());
+                String zero = t.digest();
+                assertThat(zero).hasSize(64).isEqualTo(PageCrcTable.scan(m.ram()).digest());
+                java.util.Set<String> seen = new java.util.HashSet<>();
+                for (int b = 0; b < m.ram().blocks().size(); b++) {
+                    RamBlock block = m.ram().blocks().get(b);
+                    for (long page = 0; page < block.pages(); page += Math.max(1, block.pages() / 37)) {
+                        t.record(b, page, ByteBuffer.allocate(RamBlock.PAGE_SIZE).put(0, (byte) 1));
+                        assertThat(seen.add(t.digest())).as("block %d page %d", b, page).isTrue();
+                        t.recordZero(b, page);
+                        assertThat(t.digest()).isEqualTo(zero);
+                    }
+                }
+            }
+        }
+    }
 }
