@@ -1,6 +1,6 @@
 package dev.converge.migration.multifd;
 
-import dev.converge.migration.machine.PageCrcDigest;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.wire.ChecksumMismatchException;
 import dev.converge.migration.wire.MultifdDecoder;
@@ -28,9 +28,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * Sync points: a channel that reads SYNC {@code n} waits there until the main stream's
  * END_OF_PASS {@code n} was read and every channel reached SYNC {@code n}
  * ({@link #release}): nothing of pass n+1 is applied before all of pass n, so a page's newest
- * copy wins. The verified stream's per-page CRCs ({@link PageCrcDigest.Tracker}) are recorded by
- * the channel that applies the page: two channels touch the same page only in different
- * passes, ordered by the sync point.
+ * copy wins. The verified stream's per-page CRCs ({@link PageCrcTable}) are recorded by the
+ * channel that decodes the page: two channels touch the same page only in different passes,
+ * ordered by the sync point, and the main stream reads the table only after the last one.
  * <p>
  * Bad input (garbage, a wrong session or count, a channel id twice, a record that breaks the
  * format, corrupt compressed data) fails this migration with a message naming the channel;
@@ -47,7 +47,7 @@ public final class MultifdReceiver implements AutoCloseable {
     private final List<StreamRecord.BlockInfo> layout;
     private final List<RamBlock> blocks;
     private final ChannelAcceptor acceptor;
-    private final PageCrcDigest.Tracker crcs;
+    private final PageCrcTable crcs;
     private final Runnable onFailure;
     private final String threadPrefix;
     private final LongAdder bytes = new LongAdder();
@@ -74,7 +74,7 @@ public final class MultifdReceiver implements AutoCloseable {
 
     private MultifdReceiver(StreamRecord.MultifdSetup setup, int version, boolean verified,
             List<StreamRecord.BlockInfo> layout, List<RamBlock> blocks, ChannelAcceptor acceptor,
-            PageCrcDigest.Tracker crcs, Runnable onFailure, String threadPrefix) {
+            PageCrcTable crcs, Runnable onFailure, String threadPrefix) {
         this.setup = setup;
         this.version = version;
         this.verified = verified;
@@ -97,7 +97,7 @@ public final class MultifdReceiver implements AutoCloseable {
      */
     public static MultifdReceiver start(StreamRecord.MultifdSetup setup, int version, boolean verified,
             List<StreamRecord.BlockInfo> layout, List<RamBlock> blocks, ChannelAcceptor acceptor,
-            PageCrcDigest.Tracker crcs, Runnable onFailure, String threadPrefix) {
+            PageCrcTable crcs, Runnable onFailure, String threadPrefix) {
         MultifdReceiver r = new MultifdReceiver(setup, version, verified, layout, blocks, acceptor, crcs, onFailure,
                 threadPrefix);
         Thread t = Thread.ofPlatform().daemon().name(threadPrefix + "-multifd-accept").unstarted(r::acceptAll);
@@ -304,15 +304,16 @@ public final class MultifdReceiver implements AutoCloseable {
             data = pages.flip();
         }
         for (int i = 0; i < p.normal().length; i++) {
-            block.loadPage(p.normal()[i], data.slice(data.position() + i * WireFormat.PAGE_SIZE, WireFormat.PAGE_SIZE));
+            ByteBuffer page = data.slice(data.position() + i * WireFormat.PAGE_SIZE, WireFormat.PAGE_SIZE);
             if (crcs != null) {
-                crcs.applied(p.block(), block, p.normal()[i]);
+                crcs.record(p.block(), p.normal()[i] >>> RamBlock.PAGE_SHIFT, page); // where it is decoded
             }
+            block.loadPage(p.normal()[i], page);
         }
         for (long z : p.zero()) {
             block.loadZeroPage(z);
             if (crcs != null) {
-                crcs.zeroed(p.block(), z);
+                crcs.recordZero(p.block(), z >>> RamBlock.PAGE_SHIFT);
             }
         }
         normalPages.add(p.normal().length);

@@ -1,5 +1,6 @@
 package dev.converge.migration.multifd;
 
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.wire.MultifdCompression;
 import dev.converge.migration.wire.MultifdEncoder;
@@ -54,12 +55,15 @@ public final class MultifdSender implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled when a channel wrote a SYNC, ended or failed. */
     private final Condition progress = lock.newCondition();
+    /** A verified stream's table of what was sent (the channels record their pages); null otherwise. */
+    private final PageCrcTable sentCrcs;
 
     // Confined to the migration thread.
     private Batch current;
     private int next;
 
-    private MultifdSender(int channels) {
+    private MultifdSender(int channels, PageCrcTable sentCrcs) {
+        this.sentCrcs = sentCrcs;
         pool = new ArrayBlockingQueue<>(2 * channels + 1);
         for (int i = 0; i < 2 * channels + 1; i++) {
             pool.add(new Batch());
@@ -72,11 +76,13 @@ public final class MultifdSender implements AutoCloseable {
      * @param flags     the main stream's header flags (verified)
      * @param session   the session id MULTIFD_SETUP declared
      * @param detectZeroPages whether the channels find zero pages ({@code zero-page-detection=multifd})
+     * @param sentCrcs  a verified stream's table of sent pages, which the channels fill where they
+     *                  encode each page (distinct pages per pass; read it after {@link #finish}); else null
      * @throws IOException naming the channel that could not be opened; none stays open
      */
     public static MultifdSender open(MultifdConfig config, int version, int flags, long session, boolean detectZeroPages,
-            ChannelOpener opener, String threadPrefix) throws IOException {
-        MultifdSender s = new MultifdSender(config.channels());
+            PageCrcTable sentCrcs, ChannelOpener opener, String threadPrefix) throws IOException {
+        MultifdSender s = new MultifdSender(config.channels(), sentCrcs);
         try {
             for (int i = 0; i < config.channels(); i++) {
                 GatheringByteChannel ch;
@@ -394,7 +400,12 @@ public final class MultifdSender implements AutoCloseable {
                 // A private copy: the guest keeps writing, and the checksum and the compressor must see one version.
                 staging.clear();
                 for (int i = 0; i < nNormal; i++) {
-                    staging.put(b.block.page(normal[i] >>> RamBlock.PAGE_SHIFT).asByteBuffer());
+                    long page = normal[i] >>> RamBlock.PAGE_SHIFT;
+                    staging.put(b.block.page(page).asByteBuffer());
+                    if (sentCrcs != null) {
+                        // Of the copy, where it is encoded: exactly the bytes that are sent.
+                        sentCrcs.record(b.blockIndex, page, staging.slice(i * WireFormat.PAGE_SIZE, WireFormat.PAGE_SIZE));
+                    }
                 }
                 staging.flip();
                 if (codec != null) {
@@ -412,6 +423,11 @@ public final class MultifdSender implements AutoCloseable {
                     gather[buffers++] = b.block.page(normal[i] >>> RamBlock.PAGE_SHIFT).asByteBuffer();
                 }
                 dataLength = nNormal * WireFormat.PAGE_SIZE;
+            }
+            if (sentCrcs != null) {
+                for (int i = 0; i < nZero; i++) {
+                    sentCrcs.recordZero(b.blockIndex, zero[i] >>> RamBlock.PAGE_SHIFT);
+                }
             }
             head.clear();
             MultifdEncoder.putPagesHead(head, b.blockIndex, normal, nNormal, zero, nZero, compression, dataLength, verified);
