@@ -11,7 +11,7 @@ import dev.converge.bench.migration.SideUnavailableException;
 import dev.converge.bench.migration.Workload;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.MachineSpec;
-import dev.converge.migration.machine.PageCrcDigest;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.PatternWorkload;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.multifd.ChannelAcceptor;
@@ -216,7 +216,7 @@ public final class MultifdBench {
             long millis = (System.nanoTime() - t0) / 1_000_000;
             long cpuMillis = (processCpuNanos() - cpu0) / 1_000_000;
             // The source is stopped (postmigrate): its RAM now is what the destination must hold.
-            String note = PageCrcDigest.of(dst.ram()).equals(PageCrcDigest.of(src.ram())) ? "RAM equal" : "RAM DIFFERS";
+            String note = PageCrcTable.scan(dst.ram()).digest().equals(PageCrcTable.scan(src.ram()).digest()) ? "RAM equal" : "RAM DIFFERS";
             // Where the time goes: CPU time of this JVM (both sides) over the run, against the wall time.
             note += String.format(Locale.ROOT, ", %d zero pages, %d passes, CPU %d ms (%.1f cores busy)", r.zeroPages(),
                     r.passes(), cpuMillis, (double) cpuMillis / Math.max(1, millis));
