@@ -350,9 +350,9 @@ class StreamCodecTest {
 
     @Test
     void unknownAndReservedRecordTypesAreRejected() throws Exception {
-        assertRejected("0000000000000000", "record type: 0 (reserved) (expected: 1..9)");
-        assertRejected("0a00000000000000", "record type: 10 (unknown) (expected: 1..9)");
-        assertRejected("ffff000000000000", "record type: 65535 (unknown) (expected: 1..9)");
+        assertRejected("0000000000000000", "record type: 0 (reserved) (expected: 1..10)");
+        assertRejected("0b00000000000000", "record type: 11 (unknown) (expected: 1..10)");
+        assertRejected("ffff000000000000", "record type: 65535 (unknown) (expected: 1..10)");
     }
 
     @Test
