@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -50,9 +49,7 @@ public final class MultifdReceiver implements AutoCloseable {
     private final PageCrcTable crcs;
     private final Runnable onFailure;
     private final String threadPrefix;
-    private final LongAdder bytes = new LongAdder();
-    private final LongAdder normalPages = new LongAdder();
-    private final LongAdder zeroPages = new LongAdder();
+    private final ChannelCounters counters = new ChannelCounters();
     private final AtomicReference<IOException> failure = new AtomicReference<>();
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -111,19 +108,9 @@ public final class MultifdReceiver implements AutoCloseable {
         return failure.get();
     }
 
-    /** Bytes read on the channels. */
-    public long bytes() {
-        return bytes.sum();
-    }
-
-    /** Pages applied with data. */
-    public long normalPages() {
-        return normalPages.sum();
-    }
-
-    /** Zero pages applied. */
-    public long zeroPages() {
-        return zeroPages.sum();
+    /** What the channels applied: bytes read, pages with data, zero pages. */
+    public ChannelCounters counters() {
+        return counters;
     }
 
     /**
@@ -255,7 +242,7 @@ public final class MultifdReceiver implements AutoCloseable {
                     throw new IOException("truncated: the connection ended " + (id < 0 ? "before its hello"
                             : "inside a record (" + buf.remaining() + " bytes)"));
                 }
-                bytes.add(read);
+                counters.bytes.add(read);
             }
         } catch (WireFormatException e) {
             fail(new IOException(name + " is " + (e instanceof ChecksumMismatchException ? "corrupt: " : "malformed: ")
@@ -316,8 +303,8 @@ public final class MultifdReceiver implements AutoCloseable {
                 crcs.recordZero(p.block(), z >>> RamBlock.PAGE_SHIFT);
             }
         }
-        normalPages.add(p.normal().length);
-        zeroPages.add(p.zero().length);
+        counters.normalPages.add(p.normal().length);
+        counters.zeroPages.add(p.zero().length);
     }
 
     /** Channel {@code id} reached SYNC {@code pass}: wait until the main stream releases it. */

@@ -15,7 +15,6 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32C;
@@ -49,9 +48,7 @@ public final class MultifdSender implements AutoCloseable {
     /** Free batches; channels return them after writing. */
     private final BlockingQueue<Batch> pool;
     private final AtomicReference<IOException> failure = new AtomicReference<>();
-    private final LongAdder bytes = new LongAdder();
-    private final LongAdder normalPages = new LongAdder();
-    private final LongAdder zeroPages = new LongAdder();
+    private final ChannelCounters counters = new ChannelCounters();
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled when a channel wrote a SYNC, ended or failed. */
     private final Condition progress = lock.newCondition();
@@ -110,19 +107,9 @@ public final class MultifdSender implements AutoCloseable {
         return failure.get();
     }
 
-    /** Bytes written on the channels (hello and framing included): query-migrate's multifd-bytes. */
-    public long bytes() {
-        return bytes.sum();
-    }
-
-    /** Pages sent with data on the channels. */
-    public long normalPages() {
-        return normalPages.sum();
-    }
-
-    /** Pages the channels found zero and sent as markers. */
-    public long zeroPages() {
-        return zeroPages.sum();
+    /** What the channels sent: bytes (query-migrate's multifd-bytes), pages with data, zero pages. */
+    public ChannelCounters counters() {
+        return counters;
     }
 
     /**
@@ -443,8 +430,8 @@ public final class MultifdSender implements AutoCloseable {
                 gather[buffers++] = trailer;
             }
             write(buffers);
-            normalPages.add(nNormal);
-            zeroPages.add(nZero);
+            counters.normalPages.add(nNormal);
+            counters.zeroPages.add(nZero);
         }
 
         private void write(int count) throws IOException {
@@ -454,7 +441,7 @@ public final class MultifdSender implements AutoCloseable {
                     total += channel.write(gather, 0, count);
                 }
             } finally {
-                bytes.add(total);
+                counters.bytes.add(total);
                 java.util.Arrays.fill(gather, 0, count, null);
             }
         }

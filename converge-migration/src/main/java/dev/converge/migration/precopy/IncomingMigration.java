@@ -380,7 +380,7 @@ public final class IncomingMigration {
         /** Completed, with the pages the channels applied. */
         Completed withChannels(Completed c) {
             return multifd == null ? c
-                    : new Completed(c.pages() + multifd.normalPages() + multifd.zeroPages(), c.passes());
+                    : new Completed(c.pages() + multifd.counters().normalPages() + multifd.counters().zeroPages(), c.passes());
         }
 
         void closeChannels() {
@@ -404,8 +404,8 @@ public final class IncomingMigration {
         private void publish() {
             MultifdReceiver m = multifd;
             stats.accept(m == null ? new IncomingStats(received, normalPages, zeroPages, passes)
-                    : new IncomingStats(received + m.bytes(), normalPages + m.normalPages(), zeroPages + m.zeroPages(),
-                            passes));
+                    : new IncomingStats(received + m.counters().bytes(), normalPages + m.counters().normalPages(),
+                            zeroPages + m.counters().zeroPages(), passes));
         }
     }
 

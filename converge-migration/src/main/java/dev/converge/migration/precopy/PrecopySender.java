@@ -534,15 +534,15 @@ public final class PrecopySender {
     }
 
     private long multifdBytes() {
-        return (multifd == null ? 0 : multifd.bytes());
+        return (multifd == null ? 0 : multifd.counters().bytes());
     }
 
     private long normalPages() {
-        return pagesSent + (multifd == null ? 0 : multifd.normalPages());
+        return pagesSent + (multifd == null ? 0 : multifd.counters().normalPages());
     }
 
     private long zeroPageCount() {
-        return zeroPages + (multifd == null ? 0 : multifd.zeroPages());
+        return zeroPages + (multifd == null ? 0 : multifd.counters().zeroPages());
     }
 
     /**

@@ -111,13 +111,7 @@ public final class MultifdDecoder {
         int body = p + RECORD_HEADER_SIZE;
         int len = (int) length;
         if (verified) {
-            int actual = Checksums.crc32c(in, p, body + len);
-            int expected = in.getInt(body + len);
-            if (actual != expected) {
-                throw new ChecksumMismatchException(String.format(
-                        "multifd %s checksum mismatch: crc32c 0x%08x of the bytes received (expected: 0x%08x, the sender's)",
-                        name, actual, expected));
-            }
+            Checksums.checkTrailer(in, p, body + len, "multifd " + name);
         }
         MultifdRecord r = type == MULTIFD_PAGES ? decodePages(in, body, len) : decodeSync(in.getLong(body));
         in.position(body + (int) wireLength);

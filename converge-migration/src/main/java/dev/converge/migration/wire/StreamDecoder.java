@@ -152,13 +152,7 @@ public final class StreamDecoder {
         int body = p + RECORD_HEADER_SIZE;
         int len = (int) length;
         if (verified) {
-            int actual = Checksums.crc32c(in, p, body + len);
-            int expected = in.getInt(body + len);
-            if (actual != expected) {
-                throw new ChecksumMismatchException(String.format(
-                        "%s checksum mismatch: crc32c 0x%08x of the bytes received (expected: 0x%08x, the sender's)",
-                        type, actual, expected));
-            }
+            Checksums.checkTrailer(in, p, body + len, type.toString());
         }
         StreamRecord record = switch (type) {
             case INVALID -> throw new AssertionError("fromCode never returns INVALID");
