@@ -1,6 +1,7 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
+import dev.converge.block.qmp.ImageJobsQmp;
 import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.JobEngine;
@@ -86,6 +87,7 @@ public final class Daemon implements AutoCloseable {
         objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
+        ImageJobsQmp.register(registry, jobs, jobQmp, blockGraph, mirrors); // after the last driver
     }
 
     /**
