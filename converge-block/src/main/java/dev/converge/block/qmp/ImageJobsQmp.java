@@ -18,5 +18,6 @@ public final class ImageJobsQmp {
     public static void register(QmpRegistry registry, JobEngine engine, JobQmp jobQmp, BlockGraph graph,
             MirrorQmp mirrors) {
         BlockdevCreateQmp.register(registry, engine, jobQmp, graph);
+        ChainQmp.register(registry, engine, jobQmp, graph, mirrors);
     }
 }
