@@ -108,8 +108,8 @@ class ChainJobsTest {
             f.events.await("BLOCK_JOB_COMPLETED", "s");
             writes.get(60, TimeUnit.SECONDS);
             f.events.awaitStatus("s", "null");
-            assertThat(f.events.trace("s")).containsSubsequence("created", "running", "waiting", "pending",
-                    "concluded", "BLOCK_JOB_COMPLETED", "null");
+            assertThat(f.events.trace("s")).containsExactly("created", "running", "waiting", "pending",
+                    "BLOCK_JOB_COMPLETED", "concluded", "null");
             JsonNode completed = f.events.await("BLOCK_JOB_COMPLETED", "s").data();
             assertThat(completed.path("type").asText()).isEqualTo("stream");
             assertThat(completed.has("error")).isFalse();
