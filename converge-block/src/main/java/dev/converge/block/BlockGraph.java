@@ -336,13 +336,26 @@ public final class BlockGraph {
      */
     public void setBacking(BlockNode node, BlockNode backing, String backingFile, String backingFormat)
             throws BlockIOException {
+        setBacking(node, backing, true, backingFile, backingFormat);
+    }
+
+    /**
+     * {@link #setBacking(BlockNode, BlockNode, String, String)} that changes only the graph,
+     * not the image (blockdev-reopen's {@code backing}).
+     */
+    public void replaceBacking(BlockNode node, BlockNode backing) throws BlockIOException {
+        setBacking(node, backing, false, null, null);
+    }
+
+    private void setBacking(BlockNode node, BlockNode backing, boolean record, String backingFile,
+            String backingFormat) throws BlockIOException {
         checkMainLoop();
         BlockNode old = node.backing().orElse(null);
         if (backing != null && isAncestor(node, backing)) {
             throw new IllegalStateException("a backing chain cycle: " + node + " under " + backing);
         }
         try (DrainedSection d = node.drain()) {
-            node.setBacking(backing, backingFile, backingFormat);
+            node.setBacking(backing, record, backingFile, backingFormat);
         }
         if (old != null && old != backing && old.parents().isEmpty() && !monitorOwned.contains(old)
                 && nodes.get(old.nodeName()) == old) {

@@ -277,6 +277,7 @@ public abstract class BlockNode {
                 }
             }
             ok = true;
+            stats.wrote(offset + len);
         } finally {
             gate.exit();
             stats.account(IoStats.Kind.WRITE, len, start, ok);
@@ -305,6 +306,7 @@ public abstract class BlockNode {
                 }
             }
             ok = true;
+            stats.wrote(offset + bytes);
         } finally {
             gate.exit();
             stats.account(IoStats.Kind.WRITE, bytes, start, ok);
@@ -530,19 +532,22 @@ public abstract class BlockNode {
     }
 
     /**
-     * Points the node's backing edge at {@code backing} (none when null) and records
-     * {@code backingFile} and {@code backingFormat} in the image (QEMU's bdrv_change_backing_file
-     * and bdrv_set_backing_hd). Main loop, drained; use the graph's {@code setBacking}.
+     * Points the node's backing edge at {@code backing} (none when null) and, with
+     * {@code record}, records {@code backingFile} and {@code backingFormat} in the image (QEMU's
+     * bdrv_change_backing_file and bdrv_set_backing_hd; blockdev-reopen changes only the graph).
+     * Main loop, drained; use the graph's {@code setBacking}.
      *
      * @throws BlockIOException ENOTSUP for a node that has no backing chain
      */
-    protected void doSetBacking(BlockNode backing, String backingFile, String backingFormat) throws BlockIOException {
+    protected void doSetBacking(BlockNode backing, boolean record, String backingFile, String backingFormat)
+            throws BlockIOException {
         throw new BlockIOException(Errno.ENOTSUP, "Driver '" + driverName + "' of node '" + nodeName
                 + "' does not support backing files");
     }
 
-    final void setBacking(BlockNode backing, String backingFile, String backingFormat) throws BlockIOException {
-        doSetBacking(backing, backingFile, backingFormat);
+    final void setBacking(BlockNode backing, boolean record, String backingFile, String backingFormat)
+            throws BlockIOException {
+        doSetBacking(backing, record, backingFile, backingFormat);
     }
 
     /** Resizes; the default refuses as QEMU does for drivers without truncate. */

@@ -1,6 +1,7 @@
 package dev.converge.block;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -21,6 +22,8 @@ public final class IoStats {
     private final LongAdder[] invalid = adders();
     /** System.nanoTime() at the end of the last request, or 0 before the first. */
     private final AtomicLong lastEnd = new AtomicLong();
+    /** The end of the highest write so far (QEMU's wr_highest_offset). */
+    private final LongAccumulator writeEnd = new LongAccumulator(Math::max, 0);
 
     private static LongAdder[] adders() {
         LongAdder[] a = new LongAdder[Kind.values().length];
@@ -44,6 +47,11 @@ public final class IoStats {
         lastEnd.set(end);
     }
 
+    /** Records that a write reached up to {@code end} (exclusive). */
+    void wrote(long end) {
+        writeEnd.accumulate(end);
+    }
+
     /** Accounts a request refused before it was admitted (bad range, read-only node). */
     void invalid(Kind kind) {
         invalid[kind.ordinal()].increment();
@@ -53,7 +61,7 @@ public final class IoStats {
     public Snapshot snapshot() {
         long last = lastEnd.get();
         return new Snapshot(sum(bytes), sum(ops), sum(timeNs), sum(failed), sum(invalid),
-                last == 0 ? -1 : Math.max(0, System.nanoTime() - last));
+                last == 0 ? -1 : Math.max(0, System.nanoTime() - last), writeEnd.get());
     }
 
     private static long[] sum(LongAdder[] a) {
@@ -67,9 +75,11 @@ public final class IoStats {
     /**
      * Counters summed at one moment, indexed by {@link Kind#ordinal()}.
      *
-     * @param idleNs nanoseconds since the last request ended, or -1 before the first
+     * @param idleNs          nanoseconds since the last request ended, or -1 before the first
+     * @param writeHighOffset the end of the highest write so far
      */
-    public record Snapshot(long[] bytes, long[] ops, long[] timeNs, long[] failed, long[] invalid, long idleNs) {
+    public record Snapshot(long[] bytes, long[] ops, long[] timeNs, long[] failed, long[] invalid, long idleNs,
+            long writeHighOffset) {
         public long bytes(Kind k) {
             return bytes[k.ordinal()];
         }

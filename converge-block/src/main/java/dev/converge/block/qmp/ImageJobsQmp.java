@@ -19,5 +19,7 @@ public final class ImageJobsQmp {
             MirrorQmp mirrors) {
         BlockdevCreateQmp.register(registry, engine, jobQmp, graph);
         ChainQmp.register(registry, engine, jobQmp, graph, mirrors);
+        BlockStatsQmp.register(registry, graph);
+        BlockdevReopenQmp.register(registry, graph);
     }
 }

@@ -717,9 +717,14 @@ public final class Qcow2Node extends BlockNode {
         }
     }
 
-    /** Rewrites the header's backing file name and format, flushes, then moves the edge. */
+    /** With {@code record}: rewrites the header's backing file name and format, flushes; then moves the edge. */
     @Override
-    protected void doSetBacking(BlockNode newBacking, String newFile, String newFormat) throws BlockIOException {
+    protected void doSetBacking(BlockNode newBacking, boolean record, String newFile, String newFormat)
+            throws BlockIOException {
+        if (!record) {
+            backing = replaceChild("backing", newBacking);
+            return;
+        }
         checkWritable();
         if (readOnly()) {
             throw new BlockIOException(Errno.EPERM, "Could not change the backing file of node '" + nodeName()
