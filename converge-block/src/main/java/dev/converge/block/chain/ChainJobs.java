@@ -92,10 +92,7 @@ public final class ChainJobs implements JobListener {
      */
     public Job startStream(String jobId, BlockNode top, BlockNode base, String backingFile, boolean maskProtocol,
             BlockdevOnError onError, JobOptions jobOpts) {
-        List<BlockNode> nodes = new ArrayList<>();
-        nodes.add(top);
-        nodes.addAll(BackingChain.between(top, base));
-        nodes.forEach(this::checkNotBusy);
+        List<BlockNode> nodes = claimable(top, base, false);
         Runnable restoreTop = makeWritable(top);
         String file = backingFile != null ? backingFile : base == null ? null : base.filename();
         String fmt = base == null ? null : formatName(base, maskProtocol);
@@ -113,11 +110,7 @@ public final class ChainJobs implements JobListener {
      */
     public Job startCommit(String jobId, BlockNode top, BlockNode base, BlockNode overlay, String backingFile,
             BlockdevOnError onError, JobOptions jobOpts) {
-        List<BlockNode> nodes = new ArrayList<>();
-        nodes.add(top);
-        nodes.addAll(BackingChain.between(top, base));
-        nodes.add(base);
-        nodes.forEach(this::checkNotBusy);
+        List<BlockNode> nodes = claimable(top, base, true);
         growBase(top, base);
         Runnable restoreBase = makeWritable(base);
         Runnable restoreOverlay;
@@ -142,11 +135,7 @@ public final class ChainJobs implements JobListener {
      */
     public Job startActiveCommit(String jobId, BlockNode top, BlockNode base, BlockdevOnError onError,
             JobOptions jobOpts, String filterNodeName) {
-        List<BlockNode> nodes = new ArrayList<>();
-        nodes.add(top);
-        nodes.addAll(BackingChain.between(top, base));
-        nodes.add(base);
-        nodes.forEach(this::checkNotBusy);
+        List<BlockNode> nodes = claimable(top, base, true);
         growBase(top, base);
         Runnable restoreBase = makeWritable(base);
         MirrorOptions d = MirrorOptions.defaults();
@@ -164,6 +153,21 @@ public final class ChainJobs implements JobListener {
         claim(jobId, CommitJob.KIND.type(), nodes);
         engine.start(job);
         return job;
+    }
+
+    /**
+     * The nodes from {@code top} down to {@code base} (included with {@code withBase}) that a job
+     * will claim, after checking that no job uses them.
+     */
+    private List<BlockNode> claimable(BlockNode top, BlockNode base, boolean withBase) {
+        List<BlockNode> nodes = new ArrayList<>();
+        nodes.add(top);
+        nodes.addAll(BackingChain.between(top, base));
+        if (withBase) {
+            nodes.add(base);
+        }
+        nodes.forEach(this::checkNotBusy);
+        return nodes;
     }
 
     private Job startCopy(String jobId, JobKind<Record, Record> kind, ChainCopyJob driver, JobOptions jobOpts,
