@@ -417,6 +417,23 @@ public final class BlockGraph {
         }
     }
 
+    /**
+     * Flushes every node, newest (parents) first, so a format node's write-back metadata reaches
+     * its file before the file is flushed (QEMU's bdrv_flush_all, at quit). Errors are logged;
+     * every node is tried.
+     */
+    public void flushAll() {
+        checkMainLoop();
+        for (BlockNode n : nodes()) {
+            try {
+                n.flush();
+            } catch (BlockIOException | RuntimeException e) {
+                System.getLogger(BlockGraph.class.getName()).log(System.Logger.Level.WARNING,
+                        "flush of node '" + n.nodeName() + "' failed: " + e.getMessage());
+            }
+        }
+    }
+
     /** Whether {@code maybeChild} is {@code node} or below it. */
     private static boolean isAncestor(BlockNode maybeChild, BlockNode node) {
         if (node == maybeChild) {

@@ -241,6 +241,16 @@ public final class Daemon implements AutoCloseable {
             if (m != null) {
                 m.close(); // stops the incoming side and the machine's vCPUs, frees guest RAM
             }
+            try {
+                // as QEMU's bdrv_flush_all at quit: a qcow2 node's write-back metadata caches reach
+                // the image, or its last allocations would be lost
+                mainLoop.call(() -> {
+                    blockGraph.flushAll();
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                log.warn("flushing the block nodes: {}", e.toString());
+            }
         } finally {
             mainLoop.close();
             stopped.countDown();

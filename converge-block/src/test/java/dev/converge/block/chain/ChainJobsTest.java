@@ -141,6 +141,25 @@ class ChainJobsTest {
     }
 
     @Test
+    void streamAChainOpenedFromTheImagesBackingFileNames() throws Exception {
+        chain();
+        byte[] model = ImageTools.contents(top, dir.resolve("before"));
+        try (MirrorFixture f = new MirrorFixture(dir)) {
+            f.qmp("blockdev-add", "{'driver':'qcow2','node-name':'top','file':{'driver':'file','filename':'" + top
+                    + "'}}");
+            BlockBackend drive = f.attach("drive", "top");
+            f.qmp("block-stream", "{'job-id':'s','device':'top'}");
+            f.events.awaitStatus("s", "null");
+            assertThat(f.node("top").backing()).isEmpty();
+            assertThat(f.mainLoop.call(() -> f.graph.nodes().size())).as("the implicit chain is gone").isEqualTo(2);
+            assertThat(read(drive)).isEqualTo(model);
+            close(f, drive, "top");
+        }
+        ImageTools.checkClean(top);
+        assertThat(ImageTools.contents(top, dir.resolve("after"))).isEqualTo(model);
+    }
+
+    @Test
     void commitAnIntermediateImageWhileTheGuestWrites() throws Exception {
         chain();
         byte[] model = ImageTools.contents(top, dir.resolve("before"));

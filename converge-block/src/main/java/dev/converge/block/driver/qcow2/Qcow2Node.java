@@ -726,6 +726,9 @@ public final class Qcow2Node extends BlockNode {
             return;
         }
         checkWritable();
+        // what the image holds now (a stream's copies: data and L2 entries) is durable before the
+        // header stops pointing at the chain that held it until now
+        doFlush();
         if (readOnly()) {
             throw new BlockIOException(Errno.EPERM, "Could not change the backing file of node '" + nodeName()
                     + "': it is read-only");
