@@ -44,7 +44,8 @@ public final class BitmapQmp {
     /** QEMU's bitmap granularity when the node has no cluster size. */
     private static final long DEFAULT_GRANULARITY = 65536;
 
-    static final ObjectType BLOCK_DIRTY_BITMAP = ObjectType.struct("BlockDirtyBitmap", "A dirty bitmap of a node.",
+    /** QEMU's BlockDirtyBitmap: a bitmap given as {node, name} (also in block-export-add's bitmaps). */
+    public static final ObjectType BLOCK_DIRTY_BITMAP = ObjectType.struct("BlockDirtyBitmap", "A dirty bitmap of a node.",
             required("node", BuiltinType.STR, "name of the device or node which the bitmap is tracking"),
             required("name", BuiltinType.STR, "name of the dirty bitmap"));
     static final ObjectType BLOCK_DIRTY_BITMAP_ADD = ObjectType.struct("BlockDirtyBitmapAdd",
