@@ -77,6 +77,13 @@ class Qcow2BitmapsInteropTest {
         }
     }
 
+    /** The block commands (bitmaps included) over the fixture's graph. */
+    private static QmpRegistry blockCommands(Qcow2Fixture f) {
+        QmpRegistry registry = new QmpRegistry();
+        new BlockQmp(f.graph).register(registry);
+        return registry;
+    }
+
     private static JsonNode qmp(Qcow2Fixture f, QmpRegistry registry, String command, String json) throws Exception {
         var spec = registry.command(command).orElseThrow();
         var args = (com.fasterxml.jackson.databind.node.ObjectNode) Qcow2Fixture.JSON.readTree(json.replace('\'', '"'));
@@ -92,8 +99,7 @@ class Qcow2BitmapsInteropTest {
         img("bitmap", "--add", "-g", "4096", "--disable", image.toString(), "off");
         QemuTools.io(image, "write 1M 64k");
         try (Qcow2Fixture f = new Qcow2Fixture()) {
-            QmpRegistry registry = new QmpRegistry();
-            new BlockQmp(f.graph).register(registry);
+            QmpRegistry registry = blockCommands(f);
             Qcow2Node n = f.qcow2("q", image, false);
             DirtyBitmap theirs = n.dirtyBitmap("theirs").orElseThrow();
             assertThat(theirs.persistent()).isTrue();
@@ -142,8 +148,7 @@ class Qcow2BitmapsInteropTest {
         img("bitmap", "--add", image.toString(), "b");
         QemuTools.io(image, "write 0 64k");
         try (Qcow2Fixture f = new Qcow2Fixture()) {
-            QmpRegistry registry = new QmpRegistry();
-            new BlockQmp(f.graph).register(registry);
+            QmpRegistry registry = blockCommands(f);
             f.qcow2("q", image, false);
             qmp(f, registry, "block-dirty-bitmap-remove", "{'node':'q','name':'a'}");
             assertThat(info(image).at("/format-specific/data/bitmaps").toString()).doesNotContain("\"a\"")
@@ -160,8 +165,7 @@ class Qcow2BitmapsInteropTest {
         Path v2 = dir.resolve("v2.qcow2");
         QemuTools.create(v2, "compat=0.10", 16 * MIB);
         try (Qcow2Fixture f = new Qcow2Fixture()) {
-            QmpRegistry registry = new QmpRegistry();
-            new BlockQmp(f.graph).register(registry);
+            QmpRegistry registry = blockCommands(f);
             Qcow2Node q = f.qcow2("q", v2, false);
             String fileNode = q.children().getFirst().node().nodeName();
             assertThatThrownBy(() -> qmp(f, registry, "block-dirty-bitmap-add",
@@ -191,8 +195,7 @@ class Qcow2BitmapsInteropTest {
         }
         assertThat(info(image).at("/format-specific/data/bitmaps/0/flags").toString()).contains("in-use");
         try (Qcow2Fixture f = new Qcow2Fixture()) {
-            QmpRegistry registry = new QmpRegistry();
-            new BlockQmp(f.graph).register(registry);
+            QmpRegistry registry = blockCommands(f);
             Qcow2Node n = f.qcow2("q", image, false);
             DirtyBitmap b = n.dirtyBitmap("b").orElseThrow();
             assertThat(b.inconsistent()).isTrue();
@@ -205,8 +208,7 @@ class Qcow2BitmapsInteropTest {
         }
         assertThat(info(image).at("/format-specific/data/bitmaps/0/flags").toString()).contains("in-use");
         try (Qcow2Fixture f = new Qcow2Fixture()) {
-            QmpRegistry registry = new QmpRegistry();
-            new BlockQmp(f.graph).register(registry);
+            QmpRegistry registry = blockCommands(f);
             f.qcow2("q", image, false);
             qmp(f, registry, "block-dirty-bitmap-remove", "{'node':'q','name':'b'}");
             f.del("q");
