@@ -745,6 +745,11 @@ public final class Qcow2Node extends BlockNode {
     @Override
     protected void doReopenReadOnly(boolean readOnly) throws BlockIOException {
         checkOpen();
+        if (dirtyBitmaps().stream().anyMatch(dev.converge.block.bitmap.DirtyBitmap::persistent)) {
+            // the bitmap store keeps the mode the image was opened in (in-use flags, write-back at close)
+            throw new BlockIOException(Errno.ENOTSUP, "converge cannot reopen qcow2 node '" + nodeName()
+                    + "' while it has persistent dirty bitmaps");
+        }
         if (readOnly) {
             doFlush();
             return;
