@@ -17,6 +17,13 @@ public enum MigrationCapability {
      * log paces the vCPUs directly.
      */
     DIRTY_LIMIT("dirty-limit"),
+    /**
+     * Postcopy (both sides): migrate-start-postcopy (or job-change start-postcopy) switches a
+     * running migration to postcopy: the source stops, the destination runs at once and fetches
+     * the pages still missing on demand. Software machines only (a KVM guest would need
+     * userfaultfd).
+     */
+    POSTCOPY_RAM("postcopy-ram"),
     /** Send MIGRATION events (both sides) and MIGRATION_PASS events (source). */
     EVENTS("events"),
     /**

@@ -90,6 +90,44 @@ public sealed interface StreamRecord {
         }
     }
 
+    /** Postcopy begins: the source's vCPUs are stopped. */
+    record PostcopyListen() implements StreamRecord {
+    }
+
+    /**
+     * Pages of block {@code block} that are stale on the destination: bit i of {@code words[w]}
+     * is page {@code firstPage + 64 w + i}.
+     */
+    record PostcopyDiscard(int block, long firstPage, long[] words) implements StreamRecord {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PostcopyDiscard d && d.block == block && d.firstPage == firstPage
+                    && Arrays.equals(d.words, words);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(block, firstPage, Arrays.hashCode(words));
+        }
+
+        @Override
+        public String toString() {
+            return "PostcopyDiscard[block=" + block + ", firstPage=" + firstPage + ", words=" + words.length + "]";
+        }
+    }
+
+    /** The destination runs now; {@code ramDigest} as in {@link Complete} (null when not verified). */
+    record PostcopyRun(String ramDigest) implements StreamRecord {
+    }
+
+    /** Every page was sent on this connection. */
+    record PostcopyEnd() implements StreamRecord {
+    }
+
+    /** A recovery connection of a paused postcopy begins. */
+    record PostcopyResume() implements StreamRecord {
+    }
+
     /** The source committed the switchover: the destination runs the machine (version 3). */
     record Start() implements StreamRecord {
     }

@@ -64,6 +64,15 @@ public final class WireFormat {
     public static final int MAX_DEVICE_STATE = 1 << 20;
     /** Payload of {@link ReturnType#PASS_ACK}: pass u64. */
     public static final int PASS_ACK_PAYLOAD = 8;
+    /**
+     * Most bitmap words in one POSTCOPY_DISCARD or RECEIVED_BITMAP (8192 pages, 32 MiB of RAM;
+     * small enough for the source's return-path buffer).
+     */
+    public static final int MAX_BITMAP_WORDS = 128;
+    /** Fixed part of a bitmap payload: block u32, reserved u32, first page u64. */
+    public static final int BITMAP_FIXED = 16;
+    /** Payload of {@link ReturnType#PAGE_REQUEST}: block u32, reserved u32, offset u64. */
+    public static final int PAGE_REQUEST_PAYLOAD = 16;
     /** Longest error message on the return path, in UTF-8 bytes. */
     public static final int MAX_ERROR_MESSAGE = 1024;
 
