@@ -155,6 +155,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final Object recoveryLock = new Object();
     /** Where a paused postcopy resumes; guarded by recoveryLock. */
     private MigrationUri recoveryUri;
+    /** The daemon shuts down: a postcopy can never resume; guarded by recoveryLock. */
+    private boolean shutdown;
 
     /**
      * @param autoComplete switch over by itself once converged (QEMU's behaviour); false keeps the job READY until job-complete
@@ -453,6 +455,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                 MigrationUri to;
                 synchronized (recoveryLock) {
                     while (recoveryUri == null) {
+                        if (shutdown) {
+                            throw new MigrationException.ChannelFailed("the source daemon shut down in postcopy: "
+                                    + "the guest is lost (neither side holds all of it)", null);
+                        }
                         if (ctx.isCancelled()) {
                             throw new MigrationException.Cancelled();
                         }
@@ -478,6 +484,20 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                     phase(PostcopyPhase.PAUSED, "Failed to connect to '" + to + "': " + e.getMessage());
                 }
             }
+        }
+    }
+
+    /**
+     * The daemon shuts down: a migration in postcopy stops sending and can never resume (its job
+     * fails); one in precopy is left to its cancel. Any thread.
+     */
+    public void shutdown() {
+        synchronized (recoveryLock) {
+            shutdown = true;
+            recoveryLock.notifyAll();
+        }
+        if (inPostcopy()) {
+            closeChannel();
         }
     }
 

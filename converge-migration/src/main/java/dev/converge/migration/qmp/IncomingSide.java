@@ -72,6 +72,12 @@ final class IncomingSide implements AutoCloseable {
         this.postcopyEnabled = postcopyEnabled;
     }
 
+    /** Where migrate-recover listens, while it waits (a tcp port 0 resolved). */
+    Optional<java.net.InetSocketAddress> recoveryAddress() {
+        ListeningSocket s = recoveryServer;
+        return s != null && s.address() instanceof java.net.InetSocketAddress a ? Optional.of(a) : Optional.empty();
+    }
+
     /** The postcopy phase of the latest migration, once it switched to postcopy. */
     Optional<PostcopyIncoming> postcopy() {
         return Optional.ofNullable(postcopy);

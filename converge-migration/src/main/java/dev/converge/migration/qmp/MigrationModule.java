@@ -416,6 +416,10 @@ public final class MigrationModule implements AutoCloseable {
     /** Stops the incoming side, cancels nothing else (jobs are the engine's), frees the machine. */
     @Override
     public void close() {
+        MigrationJob j = outgoing;
+        if (j != null) {
+            j.shutdown(); // a postcopy job stops sending before the machine's RAM goes
+        }
         if (incoming != null) {
             incoming.close();
         }
