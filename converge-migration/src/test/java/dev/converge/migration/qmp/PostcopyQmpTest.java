@@ -143,6 +143,7 @@ class PostcopyQmpTest {
         FaultProxy proxy = proxyTo(dst);
         migrateIntoPostcopy(src, proxy.uri());
         dst.awaitMigration("postcopy-active");
+        assertProgressGrowsTowardsAFixedTotal(src);
         assertPostcopyRefusesCancel(src);
         assertThat(error(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\", \"resume\": true}"))
                 .isEqualTo("Cannot resume if there is no paused migration");
@@ -206,6 +207,17 @@ class PostcopyQmpTest {
         return proxy;
     }
 
+    /** The job stays running in postcopy; current-progress grows, total-progress stays (the source dirties nothing). */
+    private static void assertProgressGrowsTowardsAFixedTotal(Peer src) {
+        JsonNode before = src.exec("query-jobs").get(0);
+        assertThat(before.get("status").asText()).isEqualTo("running");
+        assertThat(before.get("migration-status").asText()).isEqualTo("postcopy-active");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.exec("query-jobs").get(0).get("current-progress").asLong()
+                > before.get("current-progress").asLong());
+        JsonNode after = src.exec("query-jobs").get(0);
+        assertThat(after.get("total-progress").asLong()).isEqualTo(before.get("total-progress").asLong());
+    }
+
     private static void assertPostcopyRefusesCancel(Peer src) {
         assertThat(error(src, "migrate_cancel", null)).isEqualTo("Postcopy migration in progress, cannot cancel.");
         assertThat(error(src, "job-cancel", "{\"id\": \"migration\"}"))
@@ -228,6 +240,7 @@ class PostcopyQmpTest {
 
     /** migrate-recover on the destination, migrate resume on the source, over a new direct connection. */
     private static void recover(Peer src, Peer dst) {
+        src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 0}"); // the rest as fast as it goes
         dst.exec("migrate-recover", "{\"uri\": \"tcp:127.0.0.1:0\"}");
         String uri = recoveryUri(dst);
         src.exec("migrate", "{\"uri\": \"" + uri + "\", \"resume\": true}");

@@ -23,7 +23,7 @@ class PostcopyCodecTest {
     @Test
     void discardIsBlockReservedFirstPageAndWords() {
         ByteBuffer b = StreamEncoder.encode(new StreamRecord.PostcopyDiscard(1, 64, new long[] {0x5L}));
-        assertThat(hex(b)).isEqualTo("0b000000" + "20000000" + "01000000" + "00000000" + "4000000000000000"
+        assertThat(hex(b)).isEqualTo("0b000000" + "18000000" + "01000000" + "00000000" + "4000000000000000"
                 + "0500000000000000");
     }
 
