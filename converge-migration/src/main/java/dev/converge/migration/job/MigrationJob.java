@@ -378,6 +378,11 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
 
         @Override
+        public boolean postcopyAdvised() {
+            return postcopyRam;
+        }
+
+        @Override
         public boolean postcopyRequested() {
             return postcopyRequested;
         }

@@ -332,7 +332,8 @@ public final class PostcopySource {
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
         out = ch;
         ByteBuffer header = ByteBuffer.allocate(WireFormat.STREAM_HEADER_SIZE);
-        StreamEncoder.putHeader(header, WireFormat.VERSION_CURRENT, verified ? WireFormat.FLAG_VERIFIED : 0);
+        StreamEncoder.putHeader(header, WireFormat.VERSION_CURRENT,
+                (verified ? WireFormat.FLAG_VERIFIED : 0) | WireFormat.FLAG_POSTCOPY);
         List<StreamRecord.BlockInfo> layout = blocks.stream().map(b -> new StreamRecord.BlockInfo(b.name(), b.size())).toList();
         write(header.flip(), StreamEncoder.encode(new StreamRecord.RamBlocks(layout), verified),
                 StreamEncoder.encode(new StreamRecord.PostcopyResume(), verified));

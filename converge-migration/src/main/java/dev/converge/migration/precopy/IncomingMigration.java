@@ -237,7 +237,7 @@ public final class IncomingMigration {
         }
         MigrationException failure;
         try {
-            Receiver rx = new Receiver(machine, channel, stats);
+            Receiver rx = new Receiver(machine, channel, stats, postcopy != null);
             State state = rx.next();
             if (state instanceof PostcopyListening p) {
                 if (postcopy == null) {
@@ -287,6 +287,8 @@ public final class IncomingMigration {
         private final Machine machine;
         private final ByteChannel channel;
         private final Consumer<IncomingStats> stats;
+        /** Whether this destination has postcopy-ram: a header that advises postcopy is refused without it. */
+        private final boolean postcopyAccepted;
         private final StreamDecoder decoder = new StreamDecoder();
         private final ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
         private State state = new AwaitingHeader();
@@ -295,10 +297,11 @@ public final class IncomingMigration {
         private long zeroPages;
         private long passes;
 
-        Receiver(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats) {
+        Receiver(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats, boolean postcopyAccepted) {
             this.machine = machine;
             this.channel = channel;
             this.stats = stats;
+            this.postcopyAccepted = postcopyAccepted;
             buf.flip(); // empty, ready for reading
         }
 
@@ -316,7 +319,10 @@ public final class IncomingMigration {
                 try {
                     StreamRecord r;
                     while ((r = decoder.decode(buf)) != null) {
-                        state = step(machine, state, r);
+                        state = r instanceof StreamRecord.Header h && h.postcopy() && !postcopyAccepted
+                                ? new Failed("the source has postcopy-ram on, the destination does not (it must be on "
+                                        + "both sides)")
+                                : step(machine, state, r);
                         if (!(state instanceof Failed)) {
                             count(r);
                         }

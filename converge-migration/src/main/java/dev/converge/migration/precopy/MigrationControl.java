@@ -93,6 +93,11 @@ public interface MigrationControl {
         return false;
     }
 
+    /** Whether this migration may switch to postcopy (capability postcopy-ram at its start): the header says so. */
+    default boolean postcopyAdvised() {
+        return false;
+    }
+
     /**
      * The switch to postcopy begins (instead of {@link #switchingOver}): the guest still runs,
      * the owner prepares what must end with it stopped.

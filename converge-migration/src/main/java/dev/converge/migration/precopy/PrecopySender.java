@@ -296,7 +296,8 @@ public final class PrecopySender {
         // the destination's copy (it starts zeroed), so it needs no record at all.
         ram.syncDirtyLog(bitmap);
         ram.markEverWritten(bitmap);
-        StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT, verified ? WireFormat.FLAG_VERIFIED : 0);
+        StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT, (verified ? WireFormat.FLAG_VERIFIED : 0)
+                | (control.postcopyAdvised() ? WireFormat.FLAG_POSTCOPY : 0));
         List<StreamRecord.BlockInfo> layout = new ArrayList<>();
         for (RamBlock b : ram.blocks()) {
             layout.add(new StreamRecord.BlockInfo(b.name(), b.size()));

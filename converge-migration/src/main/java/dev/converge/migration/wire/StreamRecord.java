@@ -23,6 +23,11 @@ public sealed interface StreamRecord {
         public boolean verified() {
             return (flags & WireFormat.FLAG_VERIFIED) != 0;
         }
+
+        /** Whether the source may switch to postcopy ({@link WireFormat#FLAG_POSTCOPY}). */
+        public boolean postcopy() {
+            return (flags & WireFormat.FLAG_POSTCOPY) != 0;
+        }
     }
 
     /** One declared RAM block. */

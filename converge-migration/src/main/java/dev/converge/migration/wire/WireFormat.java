@@ -35,8 +35,14 @@ public final class WireFormat {
      * destination compares with its own before it acknowledges.
      */
     public static final int FLAG_VERIFIED = 1;
+    /**
+     * Header flag: the source may switch this migration to postcopy (its capability postcopy-ram);
+     * a destination without the capability refuses the stream at once, while the source still
+     * runs, rather than at the switch (QEMU's postcopy advise).
+     */
+    public static final int FLAG_POSTCOPY = 2;
     /** Every flag this code knows; a header with another bit set is refused. */
-    public static final int KNOWN_FLAGS = FLAG_VERIFIED;
+    public static final int KNOWN_FLAGS = FLAG_VERIFIED | FLAG_POSTCOPY;
     /** Bytes of a verified record's CRC32C trailer. */
     public static final int CHECKSUM_SIZE = 4;
     /** Bytes of the RAM digest (SHA-256) in a verified stream's COMPLETE. */

@@ -136,6 +136,20 @@ class PostcopyQmpTest {
     }
 
     @Test
+    void aDestinationWithoutPostcopyRamRefusesTheStreamAtOnceAndTheSourceRunsOn() {
+        Peer src = source(STRESS);
+        Peer dst = peer(MachineConfig.of("dst", MachineSpec.parse(STRESS)).withIncoming("tcp:127.0.0.1:0")
+                .withStartPaused(true));
+        src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
+        src.awaitMigration("failed");
+        // The source may see the closed connection before the destination's reason arrives; the destination says why.
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        assertThat(queryMigrate(dst).get("error-desc").asText()).contains("postcopy-ram");
+        assertThat(src.status()).isEqualTo("running");
+        assertThat(dst.status()).isEqualTo("inmigrate");
+    }
+
+    @Test
     void aCutConnectionPausesBothSidesAndRecoveryOverANewOneCompletesWithNothingLost() throws Exception {
         Peer src = source(STRESS);
         Peer dst = destination(STRESS, true);

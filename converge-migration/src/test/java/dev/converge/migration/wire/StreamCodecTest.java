@@ -176,7 +176,7 @@ class StreamCodecTest {
     void unknownHeaderFlagsAndDigestlessCompleteAreRefused() {
         ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(WireFormat.MAGIC)
                 .putShort((short) WireFormat.VERSION_CURRENT).putShort((short) 0x0102).flip();
-        assertThatThrownBy(() -> new StreamDecoder().decode(b)).hasMessage("header flags: 0x0102 (expected: bits of 0x0001)");
+        assertThatThrownBy(() -> new StreamDecoder().decode(b)).hasMessage("header flags: 0x0102 (expected: bits of 0x0003)");
         List<StreamRecord> noDigest = new ArrayList<>(verifiedStream());
         noDigest.set(noDigest.size() - 2, new StreamRecord.Complete());
         assertThatThrownBy(() -> encodeVerified(noDigest)).isInstanceOf(IllegalArgumentException.class);
