@@ -2,7 +2,6 @@ package dev.converge.bench.migration;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpCommandException;
 import java.io.IOException;
@@ -110,17 +109,17 @@ public final class PostcopyBench {
         String uri = "tcp:127.0.0.1:" + MigrationRun.freeLoopbackPort();
         boolean postcopy = true;
         try {
-            dst.execute("migrate-set-capabilities", caps("events", "postcopy-ram"));
-            src.execute("migrate-set-capabilities", caps("events", "postcopy-ram"));
+            dst.execute("migrate-set-capabilities", MigrationRun.capabilities("events", "postcopy-ram"));
+            src.execute("migrate-set-capabilities", MigrationRun.capabilities("events", "postcopy-ram"));
         } catch (QmpCommandException e) {
             postcopy = false; // QEMU without userfaultfd: precopy with auto-converge instead
-            src.execute("migrate-set-capabilities", caps("events", "auto-converge"));
-            dst.execute("migrate-set-capabilities", caps("events"));
+            src.execute("migrate-set-capabilities", MigrationRun.capabilities("events", "auto-converge"));
+            dst.execute("migrate-set-capabilities", MigrationRun.capabilities("events"));
             steady += "; postcopy refused (" + e.desc() + ")";
         }
         if (qemu && postcopy) {
             try {
-                dst.execute("migrate-set-capabilities", caps("postcopy-blocktime"));
+                dst.execute("migrate-set-capabilities", MigrationRun.capabilities("postcopy-blocktime"));
             } catch (QmpCommandException e) {
                 // blocktime is optional
             }
@@ -172,14 +171,6 @@ public final class PostcopyBench {
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
         }
-    }
-
-    private static ObjectNode caps(String... names) {
-        ObjectNode args = JSON.objectNode();
-        for (String n : names) {
-            args.withArray("capabilities").addObject().put("capability", n).put("state", true);
-        }
-        return args;
     }
 
     private static String load() {

@@ -188,7 +188,10 @@ public final class PostcopyIncoming implements AutoCloseable {
                     pages++;
                 }
             }
-            case StreamRecord.PostcopyEnd e -> endSeen = true;
+            case StreamRecord.PostcopyEnd e -> {
+                endSeen = true;
+                sourceDigest = e.ramDigest();
+            }
             case StreamRecord.Header h -> { } // a recovery connection; the decoder checked it
             case StreamRecord.RamBlocks l -> checkLayout(l);
             case StreamRecord.PostcopyResume pr -> resume();
@@ -221,7 +224,6 @@ public final class PostcopyIncoming implements AutoCloseable {
             throw new MigrationException.IncomingRejected("incoming migration refused: device state does not fit the "
                     + "destination: " + e.getMessage(), e);
         }
-        sourceDigest = run.ramDigest();
         for (int b = 0; b < blocks.size(); b++) {
             blocks.get(b).setPageGate(states.gate(b));
         }

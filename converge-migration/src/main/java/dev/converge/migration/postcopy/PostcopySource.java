@@ -30,7 +30,7 @@ import java.util.zip.CRC32C;
  * whose copy on the destination is stale.
  * <ol>
  * <li>{@link #start}: POSTCOPY_LISTEN, the bitmap as POSTCOPY_DISCARD records, the device state
- * and POSTCOPY_RUN (with the RAM digest at the stop in a verified stream). Once that is written
+ * and POSTCOPY_RUN. Once that is written
  * the destination runs the guest; a failure before that leaves the source to resume as in
  * precopy.</li>
  * <li>{@link #run}: until the destination says POSTCOPY_DONE, send every page still marked,
@@ -102,6 +102,8 @@ public final class PostcopySource {
     private long bytes;
     private long requests;
     private int recoveries;
+    /** The RAM digest at the stop, once computed (verified streams). */
+    private String digest;
     /** System.nanoTime() before which the background push must not send (max-postcopy-bandwidth). */
     private long nextBackground;
     private int cursorBlock;
@@ -149,7 +151,7 @@ public final class PostcopySource {
             }
         }
         records.add(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
-        records.add(StreamEncoder.encode(new StreamRecord.PostcopyRun(verified ? PageCrcDigest.of(ram) : null), verified));
+        records.add(StreamEncoder.encode(new StreamRecord.PostcopyRun(), verified));
         write(records.toArray(ByteBuffer[]::new));
         log.info("migration of '{}': postcopy, {} pages left to send", machine.name(), pagesLeft);
     }
@@ -183,7 +185,7 @@ public final class PostcopySource {
                             continue;
                         }
                     } else if (!endSent) {
-                        write(StreamEncoder.encode(new StreamRecord.PostcopyEnd(), verified));
+                        write(StreamEncoder.encode(new StreamRecord.PostcopyEnd(ramDigest()), verified));
                         endSent = true;
                         continue;
                     } else {
@@ -208,6 +210,17 @@ public final class PostcopySource {
                 endSent = false;
             }
         }
+    }
+
+    /**
+     * The RAM digest at the stop for POSTCOPY_END of a verified stream, computed once: the source
+     * is stopped, so its RAM is still what it was then, and this is outside the downtime.
+     */
+    private String ramDigest() {
+        if (verified && digest == null) {
+            digest = PageCrcDigest.of(ram);
+        }
+        return digest;
     }
 
     private void serve(Request r) throws MigrationException {
@@ -395,19 +408,19 @@ public final class PostcopySource {
     }
 
     private void write(ByteBuffer... buffers) throws MigrationException {
-        System.arraycopy(buffers, 0, gather, 0, buffers.length);
-        try {
-            writeGather(buffers.length);
-        } finally {
-            java.util.Arrays.fill(gather, null);
-        }
+        writeAll(buffers, buffers.length);
     }
 
     private long writeGather(int count) throws MigrationException {
+        return writeAll(gather, count);
+    }
+
+    /** Writes {@code buffers[0..count)} whole, in order. */
+    private long writeAll(ByteBuffer[] buffers, int count) throws MigrationException {
         long total = 0;
         try {
-            while (gather[count - 1].hasRemaining()) {
-                total += out.write(gather, 0, count);
+            while (buffers[count - 1].hasRemaining()) {
+                total += out.write(buffers, 0, count);
             }
         } catch (IOException e) {
             throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);

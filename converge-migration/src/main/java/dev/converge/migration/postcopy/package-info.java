@@ -10,11 +10,11 @@
  * <pre>
  *  source (stopped, finish-migrate)               destination
  *   POSTCOPY_LISTEN, POSTCOPY_DISCARD…  ─────────▶ stale pages marked missing
- *   DEVICE_STATE, POSTCOPY_RUN(digest) ─────────▶ gates on every RAM block, the guest runs
+ *   DEVICE_STATE, POSTCOPY_RUN         ─────────▶ gates on every RAM block, the guest runs
  *                                      ◀───────── RESUMED (the downtime ends)
  *   pages: requested first, then the   ◀───────── PAGE_REQUEST (a vCPU waits for that page)
  *   background push (max-postcopy-bandwidth) ───▶ each loaded once, waiting vCPUs go on
- *   POSTCOPY_END                       ─────────▶ no page missing: digest check
+ *   POSTCOPY_END(RAM digest at the stop) ───────▶ no page missing: digest check
  *                                      ◀───────── POSTCOPY_DONE → job completes, source postmigrate
  *  connection breaks / migrate-pause: both postcopy-paused, nothing dropped
  *  migrate-recover URI (destination listens), migrate {uri, resume: true} (source connects):

@@ -53,13 +53,13 @@ public enum RecordType {
      * bitmap words u64 (bit i of word w: page first + 64 w + i).
      */
     POSTCOPY_DISCARD(11),
-    /**
-     * The destination runs the machine now (its device state came just before); in a verified
-     * stream the payload is the source's RAM digest at the stop, which the destination checks
-     * once every page arrived.
-     */
+    /** The destination runs the machine now (its device state came just before). No payload. */
     POSTCOPY_RUN(12),
-    /** Every page the source had to send was sent on this connection. No payload. */
+    /**
+     * Every page the source had to send was sent on this connection. In a verified stream the
+     * payload is the source's RAM digest at the stop (it is stopped: computed here, outside the
+     * downtime), which the destination checks once every page arrived.
+     */
     POSTCOPY_END(13),
     /**
      * The first record after RAM_BLOCKS on a recovery connection of a paused postcopy: the

@@ -184,9 +184,9 @@ public final class StreamDecoder {
                 checkBitmapRange(block, first, words.length);
                 yield new StreamRecord.PostcopyDiscard(block, first, words);
             }
-            case POSTCOPY_RUN -> new StreamRecord.PostcopyRun(len == 0 ? null
+            case POSTCOPY_RUN -> new StreamRecord.PostcopyRun();
+            case POSTCOPY_END -> new StreamRecord.PostcopyEnd(len == 0 ? null
                     : java.util.HexFormat.of().formatHex(bytes(in, body, len)));
-            case POSTCOPY_END -> new StreamRecord.PostcopyEnd();
             case POSTCOPY_RESUME -> new StreamRecord.PostcopyResume();
         };
         in.position(body + (int) wireLength);
@@ -216,7 +216,7 @@ public final class StreamDecoder {
             case END_OF_PASS -> checkRange(type, length, 8, 8);
             case DEVICE_STATE -> checkRange(type, length, 0, MAX_DEVICE_STATE);
             case COMPLETE -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
-            case START, ABORT, POSTCOPY_LISTEN, POSTCOPY_END, POSTCOPY_RESUME -> checkRange(type, length, 0, 0);
+            case START, ABORT, POSTCOPY_LISTEN, POSTCOPY_RUN, POSTCOPY_RESUME -> checkRange(type, length, 0, 0);
             case POSTCOPY_DISCARD -> {
                 checkRange(type, length, BITMAP_FIXED + 8, BITMAP_FIXED + 8L * MAX_BITMAP_WORDS);
                 if ((length - BITMAP_FIXED) % 8 != 0) {
@@ -224,7 +224,7 @@ public final class StreamDecoder {
                             + " + a multiple of 8)");
                 }
             }
-            case POSTCOPY_RUN -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
+            case POSTCOPY_END -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
             case INVALID -> throw new AssertionError("fromCode never returns INVALID");
         }
     }

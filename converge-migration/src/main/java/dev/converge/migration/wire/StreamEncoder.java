@@ -181,15 +181,15 @@ public final class StreamEncoder {
                 putRecordHeader(b, RecordType.POSTCOPY_DISCARD, bitmapPayload(d.words()));
                 putBitmap(b, d.block(), d.firstPage(), d.words());
             }
-            case StreamRecord.PostcopyRun r -> {
-                if (r.ramDigest() == null) {
-                    putRecordHeader(b, RecordType.POSTCOPY_RUN, 0);
+            case StreamRecord.PostcopyRun r -> putRecordHeader(b, RecordType.POSTCOPY_RUN, 0);
+            case StreamRecord.PostcopyEnd e -> {
+                if (e.ramDigest() == null) {
+                    putRecordHeader(b, RecordType.POSTCOPY_END, 0);
                 } else {
-                    putRecordHeader(b, RecordType.POSTCOPY_RUN, DIGEST_SIZE);
-                    b.put(digestBytes(r.ramDigest()));
+                    putRecordHeader(b, RecordType.POSTCOPY_END, DIGEST_SIZE);
+                    b.put(digestBytes(e.ramDigest()));
                 }
             }
-            case StreamRecord.PostcopyEnd e -> putRecordHeader(b, RecordType.POSTCOPY_END, 0);
             case StreamRecord.PostcopyResume r -> putRecordHeader(b, RecordType.POSTCOPY_RESUME, 0);
         }
         return b;
@@ -269,8 +269,8 @@ public final class StreamEncoder {
             case StreamRecord.Abort a -> RECORD_HEADER_SIZE;
             case StreamRecord.PostcopyListen l -> RECORD_HEADER_SIZE;
             case StreamRecord.PostcopyDiscard d -> RECORD_HEADER_SIZE + BITMAP_FIXED + 8 * d.words().length;
-            case StreamRecord.PostcopyRun r -> RECORD_HEADER_SIZE + (r.ramDigest() == null ? 0 : DIGEST_SIZE);
-            case StreamRecord.PostcopyEnd e -> RECORD_HEADER_SIZE;
+            case StreamRecord.PostcopyRun r -> RECORD_HEADER_SIZE;
+            case StreamRecord.PostcopyEnd e -> RECORD_HEADER_SIZE + (e.ramDigest() == null ? 0 : DIGEST_SIZE);
             case StreamRecord.PostcopyResume r -> RECORD_HEADER_SIZE;
         };
     }

@@ -121,12 +121,12 @@ public sealed interface StreamRecord {
         }
     }
 
-    /** The destination runs now; {@code ramDigest} as in {@link Complete} (null when not verified). */
-    record PostcopyRun(String ramDigest) implements StreamRecord {
+    /** The destination runs now. */
+    record PostcopyRun() implements StreamRecord {
     }
 
-    /** Every page was sent on this connection. */
-    record PostcopyEnd() implements StreamRecord {
+    /** Every page was sent on this connection; {@code ramDigest} as in {@link Complete} (null when not verified). */
+    record PostcopyEnd(String ramDigest) implements StreamRecord {
     }
 
     /** A recovery connection of a paused postcopy begins. */

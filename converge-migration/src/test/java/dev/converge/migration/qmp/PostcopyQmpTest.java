@@ -67,9 +67,14 @@ class PostcopyQmpTest {
 
     /** migrate, then migrate-start-postcopy after the first pass; returns once the source is in postcopy. */
     private static void migrateIntoPostcopy(Peer src, String uri) {
+        migrateIntoPostcopy(src, uri, "migrate-start-postcopy", null);
+    }
+
+    /** As {@link #migrateIntoPostcopy(Peer, String)}, switching with {@code command} {@code args}. */
+    private static void migrateIntoPostcopy(Peer src, String uri, String command, String args) {
         src.exec("migrate", "{\"uri\": \"" + uri + "\"}");
         src.client().awaitEvent("MIGRATION_PASS", TestTimeouts.LONG);
-        src.exec("migrate-start-postcopy");
+        src.exec(command, args);
         src.awaitMigration("postcopy-active");
     }
 
@@ -83,7 +88,9 @@ class PostcopyQmpTest {
     void aMachineThatNeverConvergesCompletesThroughPostcopyWithTheSourcesRamAtTheStop() {
         Peer src = source(STRESS);
         Peer dst = destination(STRESS, true); // -S: the guest does not run, so its RAM stays the source's
-        migrateIntoPostcopy(src, dst.listeningUri());
+        // job-change is the job's own way to say migrate-start-postcopy.
+        migrateIntoPostcopy(src, dst.listeningUri(), "job-change",
+                "{\"id\": \"migration\", \"type\": \"migration\", \"start-postcopy\": true}");
         src.awaitMigration("completed");
         dst.awaitMigration("completed");
 

@@ -39,9 +39,9 @@ class PostcopyCodecTest {
                 new StreamRecord.PostcopyListen(),
                 new StreamRecord.PostcopyDiscard(0, 0, new long[] {1L, -1L}),
                 new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[] {7})),
-                new StreamRecord.PostcopyRun(DIGEST),
+                new StreamRecord.PostcopyRun(),
                 new StreamRecord.ZeroPage(0, 4096),
-                new StreamRecord.PostcopyEnd(),
+                new StreamRecord.PostcopyEnd(DIGEST),
                 new StreamRecord.PostcopyResume());
         ByteBuffer in = ByteBuffer.allocate(1 << 16);
         StreamEncoder.putHeader(in, WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED);
