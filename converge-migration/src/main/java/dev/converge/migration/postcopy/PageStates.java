@@ -66,19 +66,26 @@ public final class PageStates {
         }
     }
 
-    /** Marks the pages of a discard bitmap missing (before the guest runs). Receiving thread. */
+    /**
+     * Marks the pages of a discard bitmap missing. Receiving thread, before the guest runs here:
+     * plain writes (the vCPUs' start publishes them), because a discard list of a large guest
+     * has hundreds of thousands of pages and this runs inside the downtime.
+     */
     public void markMissing(int block, long firstPage, long[] words) {
         byte[] s = states[block];
+        long added = 0;
         for (int w = 0; w < words.length; w++) {
             long bits = words[w];
             while (bits != 0) {
                 long page = firstPage + 64L * w + Long.numberOfTrailingZeros(bits);
                 bits &= bits - 1;
-                if (page < s.length && (byte) STATE.getAndSet(s, (int) page, MISSING) == RECEIVED) {
-                    missing.incrementAndGet();
+                if (page < s.length && s[(int) page] == RECEIVED) {
+                    s[(int) page] = MISSING;
+                    added++;
                 }
             }
         }
+        missing.addAndGet(added);
     }
 
     /** Whether page {@code page} of {@code block} still has to be loaded. Receiving thread. */
