@@ -92,6 +92,9 @@ public final class PostcopyBench {
             }
         } finally {
             reaper.killAll();
+            try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
+                paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
         }
         if (ours != null && peer != null && ours.totalMs() > 0 && peer.totalMs() > 0) {
             report.append(String.format(Locale.ROOT, "converge ÷ QEMU: total time %.2f, guest stopped %.2f%n",

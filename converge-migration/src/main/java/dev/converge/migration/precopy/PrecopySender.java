@@ -429,6 +429,9 @@ public final class PrecopySender {
     private MigrationResult switchToPostcopy(MigrationBitmap bitmap, long passes)
             throws MigrationException, InterruptedException {
         control.postcopyStarting();
+        // While the guest still runs, let the destination apply what is in flight (the pass just
+        // ended): else the switch's records queue behind that backlog inside the downtime.
+        returnPath.awaitPassAck(passes, PASS_ACK_WAIT);
         RunState before = machine.beginSwitchover();
         this.previous = before;
         long stopped = System.nanoTime();
