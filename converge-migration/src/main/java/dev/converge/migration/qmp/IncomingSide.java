@@ -72,6 +72,18 @@ final class IncomingSide implements AutoCloseable {
         this.postcopyEnabled = postcopyEnabled;
     }
 
+    /** Binds the listening socket of migrate-incoming or migrate-recover. */
+    private static ListeningSocket bind(MigrationUri uri) {
+        uri.socket().checkListenable();
+        try {
+            return uri.address() instanceof java.net.UnixDomainSocketAddress u
+                    ? ListeningSocket.unix(u.getPath(), ListeningSocket.OWNER_ONLY)
+                    : ListeningSocket.tcp((java.net.InetSocketAddress) uri.address());
+        } catch (IOException e) {
+            throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
+        }
+    }
+
     /** Where migrate-recover listens, while it waits (a tcp port 0 resolved). */
     Optional<java.net.InetSocketAddress> recoveryAddress() {
         ListeningSocket s = recoveryServer;
@@ -94,15 +106,7 @@ final class IncomingSide implements AutoCloseable {
         if (status != MigrationStatus.POSTCOPY_PAUSED || pc == null) {
             throw QmpException.generic("Migrate recover can only be run when postcopy is paused.");
         }
-        uri.socket().checkListenable();
-        ListeningSocket s;
-        try {
-            s = uri.address() instanceof java.net.UnixDomainSocketAddress u
-                    ? ListeningSocket.unix(u.getPath(), ListeningSocket.OWNER_ONLY)
-                    : ListeningSocket.tcp((java.net.InetSocketAddress) uri.address());
-        } catch (IOException e) {
-            throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
-        }
+        ListeningSocket s = bind(uri);
         ListeningSocket old = recoveryServer;
         recoveryServer = s;
         if (old != null) {
@@ -237,15 +241,7 @@ final class IncomingSide implements AutoCloseable {
                 || status == MigrationStatus.POSTCOPY_PAUSED || status == MigrationStatus.POSTCOPY_RECOVER) {
             throw QmpException.generic("The incoming migration has already been started");
         }
-        uri.socket().checkListenable();
-        ListeningSocket s;
-        try {
-            s = uri.address() instanceof java.net.UnixDomainSocketAddress u
-                    ? ListeningSocket.unix(u.getPath(), ListeningSocket.OWNER_ONLY)
-                    : ListeningSocket.tcp((java.net.InetSocketAddress) uri.address());
-        } catch (IOException e) {
-            throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
-        }
+        ListeningSocket s = bind(uri);
         server = s;
         errorDesc = null;
         received = null;
