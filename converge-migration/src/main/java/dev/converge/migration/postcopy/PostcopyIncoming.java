@@ -1,7 +1,7 @@
 package dev.converge.migration.postcopy;
 
 import dev.converge.migration.machine.Machine;
-import dev.converge.migration.machine.PageCrcDigest;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.IncomingMigration;
 import dev.converge.migration.precopy.MigrationException;
@@ -49,7 +49,7 @@ public final class PostcopyIncoming implements AutoCloseable {
 
     private final Machine machine;
     private final List<RamBlock> blocks;
-    private final PageCrcDigest.Tracker crcs;
+    private final PageCrcTable crcs;
     private final Listener listener;
     private final ReturnWriter writer = new ReturnWriter();
     private final PageStates states;
@@ -73,7 +73,7 @@ public final class PostcopyIncoming implements AutoCloseable {
     /**
      * @param crcs the verified stream's CRC tracker from the precopy phase, or null
      */
-    public PostcopyIncoming(Machine machine, List<RamBlock> blocks, PageCrcDigest.Tracker crcs, Listener listener) {
+    public PostcopyIncoming(Machine machine, List<RamBlock> blocks, PageCrcTable crcs, Listener listener) {
         this.machine = machine;
         this.blocks = blocks;
         this.crcs = crcs;
@@ -182,7 +182,7 @@ public final class PostcopyIncoming implements AutoCloseable {
                 if (states.needs(z.block(), page)) {
                     blocks.get(z.block()).loadZeroPage(z.offset());
                     if (crcs != null) {
-                        crcs.zeroed(z.block(), z.offset());
+                        crcs.recordZero(z.block(), page);
                     }
                     states.arrived(z.block(), page);
                     pages++;
@@ -205,11 +205,10 @@ public final class PostcopyIncoming implements AutoCloseable {
         if (!states.needs(block, page)) {
             return; // received already: a copy sent again after recovery
         }
-        RamBlock rb = blocks.get(block);
-        rb.loadPage(offset, data);
         if (crcs != null) {
-            crcs.applied(block, rb, offset);
+            crcs.record(block, page, data); // where it is decoded, as precopy's receiver
         }
+        blocks.get(block).loadPage(offset, data);
         states.arrived(block, page);
         pages++;
     }

@@ -3,7 +3,7 @@ package dev.converge.migration.postcopy;
 import dev.converge.migration.machine.GuestRam;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.MigrationBitmap;
-import dev.converge.migration.machine.PageCrcDigest;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.MigrationException;
 import dev.converge.migration.precopy.ReturnPath;
@@ -218,7 +218,7 @@ public final class PostcopySource {
      */
     private String ramDigest() {
         if (verified && digest == null) {
-            digest = PageCrcDigest.of(ram);
+            digest = PageCrcTable.scan(ram).digest();
         }
         return digest;
     }
