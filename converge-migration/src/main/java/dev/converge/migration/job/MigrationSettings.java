@@ -57,6 +57,9 @@ public final class MigrationSettings {
         if (next.contains(MigrationCapability.DIRTY_LIMIT) && next.contains(MigrationCapability.AUTO_CONVERGE)) {
             return "dirty-limit conflicts with auto-converge either of then available currently";
         }
+        if (next.contains(MigrationCapability.POSTCOPY_RAM) && next.contains(MigrationCapability.MULTIFD)) {
+            return "Postcopy is not yet compatible with multifd"; // QEMU 10.0's migrate_caps_check
+        }
         return null;
     }
 

@@ -5,10 +5,12 @@ package dev.converge.migration.job;
  * Times in ms, sizes in bytes, page counts in 4 KiB pages; throttlePercent is auto-converge's
  * hold on the vCPUs (0 when none); duplicate counts the pages never written at the start too (zero
  * on both sides, not sent), as QEMU's first pass finds them zero; multifdBytes is the part of
- * transferred written on the multifd channels.
+ * transferred written on the multifd channels;
+ * postcopyRequests and postcopyBytes are the page requests
+ * served and the bytes sent since postcopy began (0 before).
  */
 public record MigrationView(MigrationStatus status, long totalTimeMs, long setupTimeMs, long downtimeMs,
         long expectedDowntimeMs, String errorDesc, long transferred, long remaining, long total, long duplicate,
         long normal, long dirtyPagesRate, double mbps, long dirtySyncCount, long precopyBytes, long downtimeBytes,
-        int throttlePercent, long multifdBytes) {
+        int throttlePercent, long postcopyRequests, long postcopyBytes, long multifdBytes) {
 }
