@@ -67,7 +67,7 @@ class MultifdCodecTest {
     @Test
     void setupVectorOnTheMainStream() throws WireFormatException {
         StreamRecord.MultifdSetup s = new StreamRecord.MultifdSetup(4, MultifdCompression.ZSTD, 0x1122334455667788L);
-        String wire = "0a00 0000 10000000 0400 02 00 00000000 8877665544332211".replace(" ", "");
+        String wire = "0f00 0000 10000000 0400 02 00 00000000 8877665544332211".replace(" ", "");
         assertThat(hex(StreamEncoder.encode(s, false))).isEqualTo(wire);
         StreamDecoder d = new StreamDecoder();
         ByteBuffer in = ByteBuffer.allocate(4096);
