@@ -292,17 +292,22 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
      * @throws IOException with QEMU's "Failed to connect to" text; a cancel closes the socket and ends the wait
      */
     private SocketChannel openConnection() throws IOException {
-        SocketChannel ch = SocketChannel.open(uri.family());
+        return openConnection(uri);
+    }
+
+    /** {@link #openConnection()} to {@code to} (a postcopy recovery may go elsewhere). */
+    private SocketChannel openConnection(MigrationUri to) throws IOException {
+        SocketChannel ch = SocketChannel.open(to.family());
         connections.add(ch);
         if (cancelled) {
             ch.close();
             throw new IOException("cancelled");
         }
         try {
-            connector.connect(ch, uri.address());
+            connector.connect(ch, to.address());
         } catch (IOException e) {
             ch.close();
-            throw new IOException("Failed to connect to '" + uri + "': " + e.getMessage(), e);
+            throw new IOException("Failed to connect to '" + to + "': " + e.getMessage(), e);
         }
         noDelay(ch);
         return ch;
@@ -519,21 +524,12 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                     to = recoveryUri;
                     recoveryUri = null;
                 }
-                SocketChannel ch;
                 try {
-                    ch = SocketChannel.open(to.family());
-                } catch (IOException e) {
-                    phase(PostcopyPhase.PAUSED, "Failed to connect to '" + to + "': " + e.getMessage());
-                    continue;
-                }
-                channel = ch;
-                try {
-                    connector.connect(ch, to.address());
-                    noDelay(ch);
+                    SocketChannel ch = openConnection(to);
+                    channel = ch;
                     return ch;
                 } catch (IOException e) {
-                    closeChannel();
-                    phase(PostcopyPhase.PAUSED, "Failed to connect to '" + to + "': " + e.getMessage());
+                    phase(PostcopyPhase.PAUSED, e.getMessage());
                 }
             }
         }
