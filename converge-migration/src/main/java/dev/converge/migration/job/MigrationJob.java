@@ -131,6 +131,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private volatile PrecopySender sender;
     /** Set by cancel() before it closes the channel, so run() reports a cancel, not an I/O error. */
     private volatile boolean cancelled;
+    /** migrate-continue came before the job reached PENDING; main loop only. */
+    private boolean continueRequested;
     /** Whether run() is still working (a cancel must then close the connection to unblock it). */
     private volatile boolean running;
     /**
@@ -324,6 +326,12 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
         @Override
         public void vcpusStopped() throws MigrationException {
+            if (pauseBeforeSwitchover) {
+                // QEMU's order: STOP (the machine announced it), pre-switchover; device only after
+                // migrate-continue. The rest of RAM and the device state still travel meanwhile (see
+                // the package doc): the destination holds them without running.
+                setStatus(MigrationStatus.PRE_SWITCHOVER);
+            }
             JointSwitchover j = joint;
             if (j != null) {
                 j.completeMirrors();
@@ -365,8 +373,16 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             }
             Pass last = lastPass;
             precopyBytes = last == null ? 0 : last.progress().bytesSent();
-            setStatus(MigrationStatus.DEVICE);
             ctx.infoChanged();
+        }
+
+        @Override
+        public void switchoverFailed() {
+            if (!isCancelled()) {
+                // QEMU's order: MIGRATION failed, then RESUME as the source runs again (the sender
+                // resumes the vCPUs right after this); error-desc follows when run() has thrown.
+                setStatus(MigrationStatus.FAILED);
+            }
         }
     }
 
@@ -412,15 +428,24 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         return v.isPresent() ? v.getAsLong() : null;
     }
 
-    /** The job reached PENDING (a job listener on the main loop, never under the job lock). */
-    public void pending() {
-        if (pauseBeforeSwitchover) {
-            setStatus(MigrationStatus.PRE_SWITCHOVER);
-        }
+    /**
+     * migrate-continue arrived while the job still finishes its run (status pre-switchover, job
+     * not yet PENDING): the job is finalized as soon as it is. Main loop.
+     */
+    public void requestContinue() {
+        continueRequested = true;
+    }
+
+    /** Whether migrate-continue is waiting for the job to reach PENDING. Main loop. */
+    public boolean continueRequested() {
+        return continueRequested;
     }
 
     @Override
     public void commit() {
+        if (status == MigrationStatus.PRE_SWITCHOVER) {
+            setStatus(MigrationStatus.DEVICE); // migrate-continue / job-finalize: QEMU's device phase, then completed
+        }
         PrecopySender s = sender;
         s.commitSwitchover();
         // QEMU's meaning: source stop to destination running (the destination's RESUMED).
@@ -433,18 +458,21 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     @Override
     public void abort() {
         PrecopySender s = sender;
-        if (result != null && s != null) {
-            s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
-        }
         Job j = job;
         String error = j == null ? null : j.error().orElse(null);
         // Cancelled by its own user: cancelled. Failed, or aborted because a job of its transaction
         // failed or was cancelled: failed, and error-desc says why (the engine's "Transaction aborted ...").
-        if (j != null && j.outcome().orElse(null) == JobOutcome.CANCELLED) {
-            setStatus(MigrationStatus.CANCELLED);
-        } else {
+        // QEMU's order around the source's RESUME: cancelling, RESUME, cancelled; failed, RESUME.
+        boolean cancelledByUser = j != null && j.outcome().orElse(null) == JobOutcome.CANCELLED;
+        if (!cancelledByUser) {
             errorDesc = error == null ? "migration failed" : error;
             setStatus(MigrationStatus.FAILED);
+        }
+        if (result != null && s != null) {
+            s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
+        }
+        if (cancelledByUser) {
+            setStatus(MigrationStatus.CANCELLED);
         }
     }
 
@@ -508,6 +536,6 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                 errorDesc, transferred, status == MigrationStatus.COMPLETED ? 0 : p == null ? machine.ram().size() : p.remainingBytes(),
                 machine.ram().size(), zero, normal, (long) (dirtyRate / RamBlock.PAGE_SIZE),
                 p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? 0 : p.pass(), pre, transferred - pre,
-                status.isFinal() || p == null ? 0 : p.throttlePercent());
+                status.isFinal() || p == null ? 0 : p.throttlePercent(), 0, 0, 0);
     }
 }

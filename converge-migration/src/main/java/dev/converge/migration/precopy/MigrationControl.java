@@ -84,4 +84,11 @@ public interface MigrationControl {
      */
     default void vcpusStopped() throws MigrationException {
     }
+
+    /**
+     * The switchover failed after the vCPUs stopped, just before the sender resumes them: the
+     * owner can announce the failure first, as QEMU does (MIGRATION failed, then RESUME).
+     */
+    default void switchoverFailed() {
+    }
 }

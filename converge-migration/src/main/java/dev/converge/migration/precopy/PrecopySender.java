@@ -397,6 +397,7 @@ public final class PrecopySender {
             return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (System.nanoTime() - stopped) / 1_000_000);
         } finally {
             if (!done) {
+                control.switchoverFailed();
                 machine.abortSwitchover(previous);
             }
         }

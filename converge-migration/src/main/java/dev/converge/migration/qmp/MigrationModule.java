@@ -40,6 +40,7 @@ import java.util.Optional;
  * so that tests and the job listener may read it from elsewhere.
  */
 public final class MigrationModule implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MigrationModule.class);
     private final MainLoop mainLoop;
     private final EventSink events;
     private final JobEngine engine;
@@ -85,7 +86,7 @@ public final class MigrationModule implements AutoCloseable {
                 if (config.incoming().isPresent() && config.startPaused()) {
                     machine.stop(); // -S on a destination: stay paused after the migration (clears autostart)
                 }
-                MachineQmp.register(registry, machine);
+                MachineQmp.register(registry, machine, events);
                 if (config.spec().get().disk().isPresent()) {
                     String node = config.spec().get().disk().get();
                     m.disk = mainLoop.call(() -> attachDisk(graph, node, config.name() + "-disk"));
@@ -305,6 +306,16 @@ public final class MigrationModule implements AutoCloseable {
         if (now != expected || now != MigrationStatus.PRE_SWITCHOVER) {
             throw QmpException.generic("Migration not in expected state: %s", now.wireName());
         }
+        if (j.job().status() != JobStatus.PENDING) {
+            // pre-switchover shows as soon as the vCPUs stop; the job reaches PENDING once the
+            // destination holds everything: finalize then (PendingListener)
+            j.requestContinue();
+            return;
+        }
+        finalizeMigration(j);
+    }
+
+    private void finalizeMigration(MigrationJob j) {
         try {
             engine.finalizeJob(j.job().id());
         } catch (JobException e) {
@@ -365,13 +376,22 @@ public final class MigrationModule implements AutoCloseable {
         return incoming;
     }
 
-    /** Announces PENDING of the migration job as pre-switchover (a job listener: never under the job lock). */
+    /** Finalizes the migration job at PENDING when migrate-continue came earlier (a job listener: never under the job lock). */
     private final class PendingListener implements JobListener {
         @Override
         public void statusChanged(Job job, JobStatus newStatus) {
             MigrationJob j = outgoing;
             if (newStatus == JobStatus.PENDING && j != null && j.job() == job) {
-                j.pending();
+                // a listener may run on the job's thread and must not call the engine: the main loop finalizes
+                mainLoop.execute(() -> {
+                    if (j.continueRequested() && job.status() == JobStatus.PENDING) {
+                        try {
+                            finalizeMigration(j);
+                        } catch (QmpException e) {
+                            log.warn("migrate-continue of '{}' could not finalize: {}", job.id(), e.getMessage());
+                        }
+                    }
+                });
             }
         }
     }
