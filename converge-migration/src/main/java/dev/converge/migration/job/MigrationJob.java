@@ -66,7 +66,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MigrationJob.class);
     private final Machine machine;
+    /** The socket to migrate to, or null for a file (see {@link #file}). */
     private final MigrationUri uri;
+    /** The file to save to, or null for a socket; see {@link FileSave}. */
+    private final FileTarget file;
     private final MigrationSettings settings;
     private final boolean autoComplete;
     private final boolean pauseBeforeSwitchover;
@@ -78,6 +81,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final boolean dirtyLimited;
     /** Whether x-converge-verify was on when the migration started: a verified stream. */
     private final boolean verified;
+    /** Whether mapped-ram was on when the migration started (a file migration's layout). */
+    private final boolean mappedRam;
     private final MigrationEvents events;
     /** Changes the parameters as migrate-set-parameters does (the same merge, checks and speed). */
     private final ParameterChange parameterChange;
@@ -129,6 +134,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     /** The connection; written by the job thread, closed by cancel (main loop) or clean. */
     private volatile SocketChannel channel;
     private volatile PrecopySender sender;
+    /** The file being saved, for a file migration; written by the job thread before the job can commit or abort. */
+    private volatile FileSave fileSave;
     /** Set by cancel() before it closes the channel, so run() reports a cancel, not an I/O error. */
     private volatile boolean cancelled;
     /** migrate-continue came before the job reached PENDING; main loop only. */
@@ -150,14 +157,30 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
             MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Connector connector,
             Executor mainLoop) {
+        this(machine, Objects.requireNonNull(uri), null, settings, autoComplete, events, parameterChange, onClean,
+                connector, mainLoop);
+    }
+
+    /** A migration into {@code file} (QEMU's {@code file:} URI): see {@link FileSave}. */
+    public static MigrationJob toFile(Machine machine, FileTarget file, MigrationSettings settings,
+            MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Executor mainLoop) {
+        return new MigrationJob(machine, null, Objects.requireNonNull(file), settings, true, events, parameterChange,
+                onClean, Connector.DIRECT, mainLoop);
+    }
+
+    private MigrationJob(Machine machine, MigrationUri uri, FileTarget file, MigrationSettings settings,
+            boolean autoComplete, MigrationEvents events, ParameterChange parameterChange, Runnable onClean,
+            Connector connector, Executor mainLoop) {
         this.machine = Objects.requireNonNull(machine);
-        this.uri = Objects.requireNonNull(uri);
+        this.uri = uri;
+        this.file = file;
         this.settings = Objects.requireNonNull(settings);
         this.autoComplete = autoComplete;
         this.pauseBeforeSwitchover = settings.has(MigrationCapability.PAUSE_BEFORE_SWITCHOVER);
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
         this.verified = settings.has(MigrationCapability.X_CONVERGE_VERIFY);
+        this.mappedRam = settings.has(MigrationCapability.MAPPED_RAM);
         this.events = Objects.requireNonNull(events);
         this.parameterChange = Objects.requireNonNull(parameterChange);
         this.onClean = Objects.requireNonNull(onClean);
@@ -206,7 +229,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             events.status(next);
         }
         // One line per phase, for the operator's log (the event only goes out with the events capability).
-        log.info("outgoing migration of '{}' to {}: {}", machine.name(), uri, next.wireName());
+        log.info("outgoing migration of '{}' to {}: {}", machine.name(), uri != null ? uri : file, next.wireName());
     }
 
     /** The policy of the parameters now (one read of the parameters' reference). */
@@ -216,6 +239,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
     @Override
     public void run(JobContext ctx) throws Exception {
+        if (file != null) {
+            runToFile(ctx);
+            return;
+        }
         running = true;
         long t0 = System.nanoTime();
         setStatus(MigrationStatus.SETUP);
@@ -249,6 +276,37 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         } finally {
             running = false;
         }
+    }
+
+    /**
+     * A migration into a file: the vCPUs stop at once (QEMU: "mapped-ram migration is best done
+     * non-live"), RAM and device state go to the file, and the source stays stopped in
+     * finish-migrate until the job commits (postmigrate, completed) or aborts (it resumes).
+     */
+    private void runToFile(JobContext ctx) throws Exception {
+        long t0 = System.nanoTime();
+        setStatus(MigrationStatus.SETUP);
+        fileSave = new FileSave(machine, file, mappedRam, verified, () -> cancelled || ctx.isCancelled());
+        setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
+        setStatus(MigrationStatus.ACTIVE);
+        fileSave.stop();
+        if (pauseBeforeSwitchover) {
+            setStatus(MigrationStatus.PRE_SWITCHOVER);
+        }
+        try {
+            result = fileSave.write();
+        } catch (Exception e) {
+            if (cancelled || ctx.isCancelled()) {
+                fileSave.resume();
+                throw new JobCancelledException(ctx.id());
+            }
+            setStatus(MigrationStatus.FAILED); // QEMU's order: failed, then RESUME
+            fileSave.resume();
+            throw e;
+        }
+        precopyBytes = 0;
+        ctx.progressDone(result.bytesSent());
+        ctx.progressRemaining(0);
     }
 
     /** What the precopy loop asks the job engine. Job thread. */
@@ -447,12 +505,17 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             setStatus(MigrationStatus.DEVICE); // migrate-continue / job-finalize: QEMU's device phase, then completed
         }
         PrecopySender s = sender;
-        s.commitSwitchover();
-        // QEMU's meaning: source stop to destination running (the destination's RESUMED).
-        long downtime = s.downtimeNanos();
+        FileSave f = fileSave;
+        // QEMU's meaning: source stop to destination running (the destination's RESUMED); a file: until now.
+        long downtime = f != null ? f.commit() : commitStream(s);
         downtimeMs = downtime < 0 ? 0 : Math.round(downtime / 1e6);
         totalTimeMs = System.currentTimeMillis() - startMillis;
         setStatus(MigrationStatus.COMPLETED);
+    }
+
+    private static long commitStream(PrecopySender s) {
+        s.commitSwitchover();
+        return s.downtimeNanos();
     }
 
     @Override
@@ -470,6 +533,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
         if (result != null && s != null) {
             s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
+        }
+        FileSave f = fileSave;
+        if (result != null && f != null) {
+            f.resume(); // the file stays as written; the source runs on
         }
         if (cancelledByUser) {
             setStatus(MigrationStatus.CANCELLED);

@@ -31,7 +31,22 @@ public final class MigrationSettings {
      * @throws MigrationParameters.InvalidParameter with QEMU's text
      */
     public MigrationParameters apply(MigrationParameters.Update u) {
-        return parameters.updateAndGet(p -> p.merge(u));
+        return parameters.updateAndGet(p -> {
+            MigrationParameters next = p.merge(u);
+            String problem = has(MigrationCapability.MAPPED_RAM) ? mappedRamProblem(next) : null;
+            if (problem != null) {
+                throw new MigrationParameters.InvalidParameter(problem);
+            }
+            return next;
+        });
+    }
+
+    /** QEMU's migrate_params_check: mapped-ram writes plain pages, neither compressed nor through TLS. */
+    private static String mappedRamProblem(MigrationParameters p) {
+        if (p.multifd().compression() != MultifdCompression.NONE || p.tls().enabled()) {
+            return "Mapped-ram only available for non-compressed non-TLS multifd migration";
+        }
+        return null;
     }
 
     /**
@@ -56,6 +71,15 @@ public final class MigrationSettings {
         });
         if (next.contains(MigrationCapability.DIRTY_LIMIT) && next.contains(MigrationCapability.AUTO_CONVERGE)) {
             return "dirty-limit conflicts with auto-converge either of then available currently";
+        }
+        if (next.contains(MigrationCapability.MAPPED_RAM)) {
+            if (next.contains(MigrationCapability.POSTCOPY_RAM)) {
+                return "Mapped-ram migration is incompatible with postcopy";
+            }
+            String p = mappedRamProblem(parameters());
+            if (p != null) {
+                return p;
+            }
         }
         return null;
     }

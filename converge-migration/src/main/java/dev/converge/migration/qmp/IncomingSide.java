@@ -1,7 +1,11 @@
 package dev.converge.migration.qmp;
 
+import dev.converge.migration.file.FileHeader;
+import dev.converge.migration.file.FileRestorer;
+import dev.converge.migration.job.FileTarget;
 import dev.converge.migration.job.MigrationEvents;
 import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationTarget;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
@@ -12,7 +16,9 @@ import dev.converge.qmp.QmpException;
 import dev.converge.qmp.net.ListeningSocket;
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -123,13 +129,18 @@ final class IncomingSide implements AutoCloseable {
      *
      * @throws QmpException with QEMU's texts when the machine is not waiting or a listener runs
      */
-    void listen(MigrationUri uri) {
+    void listen(MigrationTarget target) {
         if (machine.runState() != RunState.INMIGRATE) {
             throw QmpException.generic("'-incoming' was not specified on the command line");
         }
         if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE) {
             throw QmpException.generic("The incoming migration has already been started");
         }
+        if (target instanceof FileTarget file) {
+            restore(file);
+            return;
+        }
+        MigrationUri uri = (MigrationUri) target;
         uri.socket().checkListenable();
         ListeningSocket s;
         try {
@@ -144,6 +155,45 @@ final class IncomingSide implements AutoCloseable {
         received = null;
         setStatus(MigrationStatus.SETUP);
         thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s));
+    }
+
+    /**
+     * Restores from a migration file: opened here (a missing file is the command's error, as
+     * QEMU's), read on the incoming thread; setup, active, then completed (the machine runs
+     * unless autostart is off or the source was paused) or failed (RAM discarded, a new
+     * migrate-incoming is accepted).
+     */
+    private void restore(FileTarget file) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(file.path(), StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw QmpException.generic("Could not open '%s': %s", file.path(),
+                    e instanceof java.nio.file.NoSuchFileException ? "No such file or directory" : e.getMessage());
+        }
+        errorDesc = null;
+        received = null;
+        setStatus(MigrationStatus.SETUP);
+        thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> {
+            try (ch) {
+                received = Received.acceptedNow();
+                setStatus(MigrationStatus.ACTIVE);
+                FileRestorer.Restored r;
+                try {
+                    r = FileRestorer.restore(machine, ch, file.offset());
+                } finally {
+                    received = received.endedNow();
+                }
+                received = received.with(new IncomingStats(r.bytes(), r.normalPages(), r.zeroPages(), 1));
+                machine.incomingCompleted();
+                setStatus(MigrationStatus.COMPLETED);
+            } catch (IOException | FileHeader.InvalidFileException | RuntimeException e) {
+                machine.incomingFailed();
+                String why = e instanceof FileHeader.InvalidFileException ? "Migration file '" + file.path() + "' cannot "
+                        + "be restored: " + e.getMessage() : "Failed to read '" + file.path() + "': " + e.getMessage();
+                fail(why);
+            }
+        });
     }
 
     private void receive(ListeningSocket s) {

@@ -13,6 +13,7 @@ import dev.converge.job.JobTxn;
 import dev.converge.job.JobVerb;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.job.qmp.TransactionQmp;
+import dev.converge.migration.job.FileTarget;
 import dev.converge.migration.job.JointSwitchover;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationEvents;
@@ -21,6 +22,7 @@ import dev.converge.migration.job.MigrationMode;
 import dev.converge.migration.job.MigrationParameters;
 import dev.converge.migration.job.MigrationSettings;
 import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationTarget;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
@@ -93,7 +95,7 @@ public final class MigrationModule implements AutoCloseable {
                     machine.attachDisk(m.disk);
                 }
                 if (config.incoming().isPresent() && !config.incoming().get().equals(MachineConfig.DEFER)) {
-                    MigrationUri uri = MigrationUri.parse(config.incoming().get());
+                    MigrationTarget uri = MigrationTarget.parse(config.incoming().get());
                     mainLoop.call(() -> {
                         m.migrateIncoming(uri);
                         return null;
@@ -224,7 +226,7 @@ public final class MigrationModule implements AutoCloseable {
 
     /** migrate: checks, then creates the migration job in {@code txn} (null: its own) without starting it. */
     PreparedMigration migrate(MigrationQmp.MigrateRequest request, JobTxn txn) {
-        MigrationUri uri = request.uri();
+        MigrationTarget target = request.target();
         String jobId = request.jobId();
         boolean autoComplete = request.autoComplete();
         Machine m = requireMachine("migrate");
@@ -233,6 +235,7 @@ public final class MigrationModule implements AutoCloseable {
             throw QmpException.generic("There's a migration process in progress");
         }
         checkActedOn(settings.parameters());
+        checkMappedRam(target);
         switch (m.runState()) {
             case RUNNING, PAUSED -> { }
             case INMIGRATE -> throw QmpException.generic("Guest is waiting for an incoming migration");
@@ -240,8 +243,12 @@ public final class MigrationModule implements AutoCloseable {
             case FINISH_MIGRATE -> throw QmpException.generic("There's a migration process in progress");
             default -> throw QmpException.generic("Can't migrate the vm in run state '%s'", m.runState().wireName());
         }
-        MigrationJob driver = new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
-                this::applyParameters, () -> { }, connector, mainLoop);
+        MigrationJob driver = switch (target) {
+            case MigrationUri uri -> new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
+                    this::applyParameters, () -> { }, connector, mainLoop);
+            case FileTarget file -> MigrationJob.toFile(m, file, settings, eventsSnapshot(), this::applyParameters,
+                    () -> { }, mainLoop);
+        };
         JobOptions options = JobOptions.defaults()
                 .withAutoFinalize(!driver.pauseBeforeSwitchover())
                 .withSpeed(settings.parameters().jobSpeed())
@@ -274,10 +281,18 @@ public final class MigrationModule implements AutoCloseable {
         }
     }
 
+    /** mapped-ram lays pages out at fixed offsets: only a file can take that. */
+    private void checkMappedRam(MigrationTarget target) {
+        if (settings.has(MigrationCapability.MAPPED_RAM) && !(target instanceof FileTarget)) {
+            throw QmpException.generic("Mapped-ram migration requires a file: URI (a socket cannot seek)");
+        }
+    }
+
     /** migrate-incoming. */
-    void migrateIncoming(MigrationUri uri) {
+    void migrateIncoming(MigrationTarget uri) {
         requireMachine("receive into");
         checkActedOn(settings.parameters());
+        checkMappedRam(uri);
         incoming.listen(uri);
         lastWasIncoming = true;
     }

@@ -11,7 +11,7 @@ import dev.converge.job.qmp.JobQmp;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.job.MigrationStatus;
-import dev.converge.migration.job.MigrationUri;
+import dev.converge.migration.job.MigrationTarget;
 import dev.converge.migration.job.MigrationView;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.IncomingStats;
@@ -60,10 +60,13 @@ final class MigrationQmp {
             optional("host", BuiltinType.STR, "inet: host name or address"),
             optional("port", BuiltinType.STR, "inet: port number (a string, as QEMU's)"),
             optional("path", BuiltinType.STR, "unix: socket path"));
+    static final ObjectType FILE_ARGS = ObjectType.struct("FileMigrationArgs", "A migration file",
+            required("filename", BuiltinType.STR, "the file"),
+            required("offset", BuiltinType.UINT64, "where the migration data starts in it"));
     static final ObjectType ADDRESS = ObjectType.union("MigrationAddress", "Where a migration channel goes",
             List.of(required("transport", new EnumType("MigrationAddressType", List.of("socket", "exec", "rdma", "file"),
-                    "Migration transport"), "socket (the others are refused)")),
-            "transport", Map.of("socket", SOCKET_ADDRESS));
+                    "Migration transport"), "socket or file (exec and rdma are refused)")),
+            "transport", Map.of("socket", SOCKET_ADDRESS, "file", FILE_ARGS));
     static final ObjectType CHANNEL = ObjectType.struct("MigrationChannel", "One migration channel",
             required("channel-type", new EnumType("MigrationChannelType", List.of("main", "cpr"), "Channel type"),
                     "main (the only one supported)"),
@@ -114,7 +117,9 @@ final class MigrationQmp {
 
     /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
     static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
-            optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
+            optional("uri", BuiltinType.STR, "tcp:HOST:PORT, unix:PATH or file:PATH[,offset=N] (a file: migration "
+                    + "stops the vCPUs, writes RAM and device state, and leaves the source in postmigrate; with "
+                    + "mapped-ram pages go to fixed offsets and the file is sparse)"),
             optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri: one channel of type main"),
             optional("detach", BuiltinType.BOOL, "ignored, as QEMU"),
             optional("resume", BuiltinType.BOOL, "postcopy recovery: not supported (false only)"),
@@ -137,7 +142,8 @@ final class MigrationQmp {
                     return null;
                 }));
         registry.register(new CommandSpec("migrate-incoming", CommandSpec.args("migrate-incoming",
-                optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH to listen on"),
+                optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH to listen on, or file:PATH[,offset=N] "
+                        + "to restore from (the file's own layout: with or without mapped-ram)"),
                 optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri"),
                 optional("exit-on-error", BuiltinType.BOOL, "ignored: converge never exits on a failed incoming migration")),
                 CommandSpec.EMPTY,
@@ -222,7 +228,7 @@ final class MigrationQmp {
     }
 
     /** migrate's arguments, checked: where to, the job id, auto-complete. */
-    record MigrateRequest(MigrationUri uri, String jobId, boolean autoComplete) {
+    record MigrateRequest(MigrationTarget target, String jobId, boolean autoComplete) {
     }
 
     /** Checks migrate's (or the migrate action's) arguments. */
@@ -247,13 +253,13 @@ final class MigrationQmp {
         throw new IllegalStateException("schema let an unknown status through: " + s);
     }
 
-    private static MigrationUri address(Args args) {
+    private static MigrationTarget address(Args args) {
         boolean hasUri = args.has("uri");
         boolean hasChannels = args.has("channels");
         if (hasUri == hasChannels) {
             throw QmpException.generic("need either 'uri' or 'channels' argument");
         }
-        return hasUri ? MigrationUri.parse(args.str("uri")) : MigrationUri.fromChannels(args.raw("channels"));
+        return hasUri ? MigrationTarget.parse(args.str("uri")) : MigrationTarget.fromChannels(args.raw("channels"));
     }
 
     static ObjectNode queryMigrate(MigrationModule module) {
