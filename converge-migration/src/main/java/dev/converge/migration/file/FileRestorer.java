@@ -52,7 +52,9 @@ public final class FileRestorer {
                     + (base + h.end()));
         }
         FileLayout layout = FileLayout.of(h.layout());
-        long normal = h.mappedRam() ? readMapped(ram, layout, h, ch, base) : readRecords(ram, layout, h, ch, base);
+        // each page's CRC is taken right after it was read (in cache): no second pass over RAM for the digest
+        int[][] crcs = PageCrcDigest.zeroCrcs(ram.blocks());
+        long normal = h.mappedRam() ? readMapped(ram, layout, h, ch, base, crcs) : readRecords(ram, layout, h, ch, base, crcs);
         ByteBuffer device = ByteBuffer.allocate((int) h.deviceLength());
         readFully(ch, device, base + h.deviceOffset(), base + h.end());
         CRC32C crc = new CRC32C();
@@ -65,15 +67,15 @@ public final class FileRestorer {
         } catch (IllegalArgumentException e) {
             throw new FileHeader.InvalidFileException("its " + e.getMessage());
         }
-        if (h.hasDigest() && !Arrays.equals(HexFormat.of().parseHex(PageCrcDigest.of(ram)), h.digest())) {
+        if (h.hasDigest() && !Arrays.equals(HexFormat.of().parseHex(PageCrcDigest.ofCrcs(crcs)), h.digest())) {
             throw new FileHeader.InvalidFileException("the RAM read from it does not match the digest it was saved "
                     + "with (the file is corrupt)");
         }
         return new Restored(h.end(), normal, layout.totalPages() - normal);
     }
 
-    private static long readMapped(GuestRam ram, FileLayout layout, FileHeader h, FileChannel ch, long base)
-            throws IOException, FileHeader.InvalidFileException {
+    private static long readMapped(GuestRam ram, FileLayout layout, FileHeader h, FileChannel ch, long base,
+            int[][] crcs) throws IOException, FileHeader.InvalidFileException {
         if (h.bitmapLength() != layout.bitmapLength() || h.pagesLength() != layout.totalPages() * RamBlock.PAGE_SIZE) {
             throw new FileHeader.InvalidFileException("its header is inconsistent");
         }
@@ -89,11 +91,12 @@ public final class FileRestorer {
             for (int b = 0; b < blocks.size(); b++) {
                 RamBlock block = blocks.get(b);
                 long first = layout.firstPage()[b];
+                int[] blockCrcs = crcs[b];
                 for (long start = 0; start < block.pages(); start += CHUNK_PAGES) {
                     long from = start;
                     long to = Math.min(block.pages(), start + CHUNK_PAGES);
                     work.add(pool.submit(() -> {
-                        readRuns(block, from, to, first, bitmap, ch, pagesAt, base + h.end());
+                        readRuns(block, from, to, first, bitmap, ch, pagesAt, base + h.end(), blockCrcs);
                         return null;
                     }));
                 }
@@ -104,7 +107,7 @@ public final class FileRestorer {
     }
 
     private static void readRuns(RamBlock block, long from, long to, long first, long[] bitmap, FileChannel ch,
-            long pagesAt, long end) throws IOException {
+            long pagesAt, long end, int[] crcs) throws IOException {
         long p = from;
         while (p < to) {
             if (!isSet(bitmap, first + p)) {
@@ -115,7 +118,11 @@ public final class FileRestorer {
             while (p < to && p - runStart < MAX_RUN_PAGES && isSet(bitmap, first + p)) {
                 p++;
             }
-            readFully(ch, block.loadTarget(runStart, p - runStart), pagesAt + (first + runStart) * RamBlock.PAGE_SIZE, end);
+            ByteBuffer target = block.loadTarget(runStart, p - runStart);
+            readFully(ch, target, pagesAt + (first + runStart) * RamBlock.PAGE_SIZE, end);
+            for (long q = runStart; q < p; q++) {
+                crcs[(int) q] = PageCrcDigest.crc(block.page(q).asByteBuffer());
+            }
         }
     }
 
@@ -123,8 +130,8 @@ public final class FileRestorer {
         return (bitmap[(int) (g >>> 6)] & (1L << (g & 63))) != 0;
     }
 
-    private static long readRecords(GuestRam ram, FileLayout layout, FileHeader h, FileChannel ch, long base)
-            throws IOException, FileHeader.InvalidFileException {
+    private static long readRecords(GuestRam ram, FileLayout layout, FileHeader h, FileChannel ch, long base,
+            int[][] crcs) throws IOException, FileHeader.InvalidFileException {
         if (h.pagesLength() % FileLayout.RECORD_SIZE != 0) {
             throw new FileHeader.InvalidFileException("its page records are inconsistent");
         }
@@ -146,7 +153,9 @@ public final class FileRestorer {
                 }
                 int b = blockOf(layout, g);
                 long page = g - layout.firstPage()[b];
-                blocks.get(b).loadPage(page * RamBlock.PAGE_SIZE, buf.slice(buf.position(), RamBlock.PAGE_SIZE));
+                ByteBuffer data = buf.slice(buf.position(), RamBlock.PAGE_SIZE);
+                crcs[b][(int) page] = PageCrcDigest.crc(data);
+                blocks.get(b).loadPage(page * RamBlock.PAGE_SIZE, data);
                 buf.position(buf.position() + RamBlock.PAGE_SIZE);
                 count++;
             }

@@ -45,6 +45,24 @@ public final class PageCrcDigest {
         return hash(crcs);
     }
 
+    /**
+     * The digest of per-page CRCs gathered elsewhere (a writer that reads every page anyway):
+     * {@code crcs[b][p]} is page p of block b, {@link #ZERO_PAGE_CRC} for a zero page.
+     */
+    public static String ofCrcs(int[][] crcs) {
+        return hash(crcs);
+    }
+
+    /** Per-page CRCs for {@code blocks}, every page's set to {@link #ZERO_PAGE_CRC} (filled in as pages are read). */
+    public static int[][] zeroCrcs(List<RamBlock> blocks) {
+        int[][] crcs = new int[blocks.size()][];
+        for (int b = 0; b < blocks.size(); b++) {
+            crcs[b] = new int[Math.toIntExact(blocks.get(b).pages())];
+            java.util.Arrays.fill(crcs[b], ZERO_PAGE_CRC);
+        }
+        return crcs;
+    }
+
     private static String hash(int[][] crcs) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
@@ -74,11 +92,7 @@ public final class PageCrcDigest {
 
         /** For {@code blocks} as they are at the start of an incoming migration: zeroed. */
         public Tracker(List<RamBlock> blocks) {
-            crcs = new int[blocks.size()][];
-            for (int b = 0; b < blocks.size(); b++) {
-                crcs[b] = new int[Math.toIntExact(blocks.get(b).pages())];
-                java.util.Arrays.fill(crcs[b], ZERO_PAGE_CRC);
-            }
+            crcs = zeroCrcs(blocks);
         }
 
         /** Page at {@code offset} of block {@code b} now holds what {@code block} shows there (read back after the apply). */
