@@ -26,6 +26,8 @@ import java.util.Locale;
  * {@code file:} (QEMU 8.2) nor mapped-ram (QEMU 9.0), so its side is {@code exec:cat > FILE} and
  * {@code exec:cat FILE}, the way a file migration was done before 8.2; both sides use unlimited
  * bandwidth. Prints save and restore time, apparent and allocated file size, and the ratios.
+ * Each file is deleted once measured; on a machine whose disk is shared, a {@code --dir} on tmpfs
+ * (/dev/shm) measures the migration code instead of the kernel's writeback of other tenants' data.
  */
 public final class FileMigrationBench {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -116,7 +118,9 @@ public final class FileMigrationBench {
             awaitMigration(q, "completed");
             restore = (System.nanoTime() - t0) / 1e9;
         }
-        return new Result(side, save, restore, Files.size(file), allocated(file), dataPages);
+        Result r = new Result(side, save, restore, Files.size(file), allocated(file), dataPages);
+        Files.delete(file); // a tmpfs --dir holds one file at a time
+        return r;
     }
 
     private static Result qemu(Path work, long memory) throws Exception {
@@ -147,8 +151,10 @@ public final class FileMigrationBench {
             awaitMigration(dst, "completed");
             restore = (System.nanoTime() - t0) / 1e9;
         }
-        return new Result("qemu 7.2 exec:cat (" + accel.option() + ")", save, restore, Files.size(file), allocated(file),
-                dataPages);
+        Result r = new Result("qemu 7.2 exec:cat (" + accel.option() + ")", save, restore, Files.size(file),
+                allocated(file), dataPages);
+        Files.delete(file);
+        return r;
     }
 
     private static void capabilities(QmpClient q, List<String> names) {

@@ -8,12 +8,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.zip.CRC32C;
 
 /**
@@ -25,7 +22,6 @@ import java.util.zip.CRC32C;
  * {@link IOException} naming it; the caller then discards the RAM.
  */
 public final class FileRestorer {
-    private static final long CHUNK_PAGES = 8192;
     private static final long MAX_RUN_PAGES = 256;
 
     /** What a restore read. */
@@ -84,25 +80,8 @@ public final class FileRestorer {
         long[] bitmap = new long[(int) (h.bitmapLength() / 8)];
         bb.flip().asLongBuffer().get(bitmap);
         long pagesAt = base + h.pagesOffset();
-        List<RamBlock> blocks = ram.blocks();
-        int threads = Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors()));
-        try (var pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("file-restore-", 0).factory())) {
-            List<Future<?>> work = new ArrayList<>();
-            for (int b = 0; b < blocks.size(); b++) {
-                RamBlock block = blocks.get(b);
-                long first = layout.firstPage()[b];
-                int[] blockCrcs = crcs[b];
-                for (long start = 0; start < block.pages(); start += CHUNK_PAGES) {
-                    long from = start;
-                    long to = Math.min(block.pages(), start + CHUNK_PAGES);
-                    work.add(pool.submit(() -> {
-                        readRuns(block, from, to, first, bitmap, ch, pagesAt, base + h.end(), blockCrcs);
-                        return null;
-                    }));
-                }
-            }
-            FileSaver.await(work);
-        }
+        PageChunks.run(ram.blocks(), layout, "file-restore-", (b, block, from, to, first) ->
+                readRuns(block, from, to, first, bitmap, ch, pagesAt, base + h.end(), crcs[b]));
         return Arrays.stream(bitmap).map(Long::bitCount).sum();
     }
 

@@ -9,12 +9,8 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 import java.util.zip.CRC32C;
@@ -27,8 +23,6 @@ import java.util.zip.CRC32C;
  */
 public final class FileSaver {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(FileSaver.class);
-    /** Pages per unit of parallel work (a multiple of 64: each unit owns whole bitmap words). */
-    private static final long CHUNK_PAGES = 8192;
     /** Longest run of pages written in one call. */
     private static final long MAX_RUN_PAGES = 256;
 
@@ -94,28 +88,12 @@ public final class FileSaver {
     /** Every non-zero page to its place, runs of pages per call, units of work in parallel. */
     private static void writeMapped(GuestRam ram, FileLayout layout, FileChannel ch, long pagesAt, long[] bitmap,
             LongAdder normal, int[][] crcs, BooleanSupplier cancelled) throws IOException {
-        List<RamBlock> blocks = ram.blocks();
-        int threads = Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors()));
-        try (var pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("file-save-", 0).factory())) {
-            List<Future<?>> work = new ArrayList<>();
-            for (int b = 0; b < blocks.size(); b++) {
-                RamBlock block = blocks.get(b);
-                long first = layout.firstPage()[b];
-                int bi = b;
-                for (long start = 0; start < block.pages(); start += CHUNK_PAGES) {
-                    long from = start;
-                    long to = Math.min(block.pages(), start + CHUNK_PAGES);
-                    work.add(pool.submit(() -> {
-                        if (cancelled.getAsBoolean()) {
-                            throw new InterruptedIOException("migration cancelled");
-                        }
-                        writeRuns(block, from, to, first, ch, pagesAt, bitmap, normal, crcs == null ? null : crcs[bi]);
-                        return null;
-                    }));
-                }
+        PageChunks.run(ram.blocks(), layout, "file-save-", (b, block, from, to, first) -> {
+            if (cancelled.getAsBoolean()) {
+                throw new InterruptedIOException("migration cancelled");
             }
-            await(work);
-        }
+            writeRuns(block, from, to, first, ch, pagesAt, bitmap, normal, crcs == null ? null : crcs[b]);
+        });
     }
 
     private static void writeRuns(RamBlock block, long from, long to, long first, FileChannel ch, long pagesAt,
@@ -188,24 +166,5 @@ public final class FileSaver {
             pos += ch.write(b, pos);
         }
         return n;
-    }
-
-    static void await(List<Future<?>> work) throws IOException {
-        IOException failure = null;
-        for (Future<?> f : work) {
-            try {
-                f.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failure = new InterruptedIOException("interrupted");
-            } catch (ExecutionException e) {
-                if (failure == null) {
-                    failure = e.getCause() instanceof IOException io ? io : new IOException(e.getCause().getMessage(), e.getCause());
-                }
-            }
-        }
-        if (failure != null) {
-            throw failure;
-        }
     }
 }
