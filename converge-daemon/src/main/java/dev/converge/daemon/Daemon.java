@@ -82,6 +82,7 @@ public final class Daemon implements AutoCloseable {
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
+        blockQmp.bitmaps().registerTransactionActions(transactions);
 
         objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);

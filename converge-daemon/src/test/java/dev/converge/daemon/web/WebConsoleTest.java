@@ -61,7 +61,9 @@ class WebConsoleTest {
     void stop() {
         release.countDown();
         // The job ends on its own thread, which reports to the main loop: let it, then close.
-        Awaitility.await().atMost(TestTimeouts.MEDIUM).until(() -> jobStatus().equals("concluded"));
+        Awaitility.await().atMost(TestTimeouts.MEDIUM).until(() -> daemon.mainLoop().call(() -> daemon.registry()
+                .command("query-jobs").orElseThrow().handler().handle(new dev.converge.qmp.Args(JSON.createObjectNode()))
+                .isEmpty()));
         daemon.close();
         http.close();
     }

@@ -29,7 +29,7 @@ import java.util.zip.CRC32C;
  *  64  u64 device state length
  *  72  u32 CRC32C of the device state
  *  76  u32 RAM block count
- *  80  32 bytes: the source's RAM digest (PageCrcDigest), zeros when absent
+ *  80  32 bytes: the digest of the per-page CRC32Cs (PageCrcTable), zeros when absent
  *  112 blocks: u16 name length, the name (UTF-8), u64 size
  *  4092 u32 CRC32C of bytes 0..4091
  * </pre>

@@ -2,7 +2,7 @@ package dev.converge.migration.file;
 
 import dev.converge.migration.machine.GuestRam;
 import dev.converge.migration.machine.Machine;
-import dev.converge.migration.machine.PageCrcDigest;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -49,7 +49,7 @@ public final class FileRestorer {
         }
         FileLayout layout = FileLayout.of(h.layout());
         // each page's CRC is taken right after it was read (in cache): no second pass over RAM for the digest
-        int[][] crcs = PageCrcDigest.zeroCrcs(ram.blocks());
+        PageCrcTable crcs = new PageCrcTable(ram.blocks());
         long normal = h.mappedRam() ? readMapped(ram, layout, h, ch, base, crcs) : readRecords(ram, layout, h, ch, base, crcs);
         ByteBuffer device = ByteBuffer.allocate((int) h.deviceLength());
         readFully(ch, device, base + h.deviceOffset(), base + h.end());
@@ -63,7 +63,7 @@ public final class FileRestorer {
         } catch (IllegalArgumentException e) {
             throw new FileHeader.InvalidFileException("its " + e.getMessage());
         }
-        if (h.hasDigest() && !Arrays.equals(HexFormat.of().parseHex(PageCrcDigest.ofCrcs(crcs)), h.digest())) {
+        if (h.hasDigest() && !Arrays.equals(HexFormat.of().parseHex(crcs.digest()), h.digest())) {
             throw new FileHeader.InvalidFileException("the RAM read from it does not match the digest it was saved "
                     + "with (the file is corrupt)");
         }
@@ -71,7 +71,7 @@ public final class FileRestorer {
     }
 
     private static long readMapped(GuestRam ram, FileLayout layout, FileHeader h, FileChannel ch, long base,
-            int[][] crcs) throws IOException, FileHeader.InvalidFileException {
+            PageCrcTable crcs) throws IOException, FileHeader.InvalidFileException {
         if (h.bitmapLength() != layout.bitmapLength() || h.pagesLength() != layout.totalPages() * RamBlock.PAGE_SIZE) {
             throw new FileHeader.InvalidFileException("its header is inconsistent");
         }
@@ -81,12 +81,12 @@ public final class FileRestorer {
         bb.flip().asLongBuffer().get(bitmap);
         long pagesAt = base + h.pagesOffset();
         PageChunks.run(ram.blocks(), layout, "file-restore-", (b, block, from, to, first) ->
-                readRuns(block, from, to, first, bitmap, ch, pagesAt, base + h.end(), crcs[b]));
+                readRuns(b, block, from, to, first, bitmap, ch, pagesAt, base + h.end(), crcs));
         return Arrays.stream(bitmap).map(Long::bitCount).sum();
     }
 
-    private static void readRuns(RamBlock block, long from, long to, long first, long[] bitmap, FileChannel ch,
-            long pagesAt, long end, int[] crcs) throws IOException {
+    private static void readRuns(int b, RamBlock block, long from, long to, long first, long[] bitmap, FileChannel ch,
+            long pagesAt, long end, PageCrcTable crcs) throws IOException {
         long p = from;
         while (p < to) {
             if (!isSet(bitmap, first + p)) {
@@ -100,7 +100,7 @@ public final class FileRestorer {
             ByteBuffer target = block.loadTarget(runStart, p - runStart);
             readFully(ch, target, pagesAt + (first + runStart) * RamBlock.PAGE_SIZE, end);
             for (long q = runStart; q < p; q++) {
-                crcs[(int) q] = PageCrcDigest.crc(block.page(q).asByteBuffer());
+                crcs.record(b, q, block.page(q).asByteBuffer());
             }
         }
     }
@@ -110,7 +110,7 @@ public final class FileRestorer {
     }
 
     private static long readRecords(GuestRam ram, FileLayout layout, FileHeader h, FileChannel ch, long base,
-            int[][] crcs) throws IOException, FileHeader.InvalidFileException {
+            PageCrcTable crcs) throws IOException, FileHeader.InvalidFileException {
         if (h.pagesLength() % FileLayout.RECORD_SIZE != 0) {
             throw new FileHeader.InvalidFileException("its page records are inconsistent");
         }
@@ -133,7 +133,7 @@ public final class FileRestorer {
                 int b = blockOf(layout, g);
                 long page = g - layout.firstPage()[b];
                 ByteBuffer data = buf.slice(buf.position(), RamBlock.PAGE_SIZE);
-                crcs[b][(int) page] = PageCrcDigest.crc(data);
+                crcs.record(b, page, data);
                 blocks.get(b).loadPage(page * RamBlock.PAGE_SIZE, data);
                 buf.position(buf.position() + RamBlock.PAGE_SIZE);
                 count++;

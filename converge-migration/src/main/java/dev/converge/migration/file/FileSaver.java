@@ -2,7 +2,7 @@ package dev.converge.migration.file;
 
 import dev.converge.migration.machine.GuestRam;
 import dev.converge.migration.machine.Machine;
-import dev.converge.migration.machine.PageCrcDigest;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -52,7 +52,7 @@ public final class FileSaver {
         long bitmapOffset = 0;
         long bitmapLength = 0;
         // With a digest, each page's CRC is taken while the writer has it in cache: no second pass over RAM.
-        int[][] crcs = digest ? PageCrcDigest.zeroCrcs(ram.blocks()) : null;
+        PageCrcTable crcs = digest ? new PageCrcTable(ram.blocks()) : null;
         if (mappedRam) {
             long[] bitmap = new long[(int) (layout.bitmapLength() / 8)];
             pagesOffset = layout.mappedPagesOffset();
@@ -73,7 +73,7 @@ public final class FileSaver {
         CRC32C crc = new CRC32C();
         crc.update(device);
         long t1 = System.nanoTime();
-        byte[] ramDigest = digest ? HexFormat.of().parseHex(PageCrcDigest.ofCrcs(crcs)) : new byte[32];
+        byte[] ramDigest = digest ? HexFormat.of().parseHex(crcs.digest()) : new byte[32];
         long t2 = System.nanoTime();
         FileHeader h = new FileHeader((mappedRam ? FileHeader.MAPPED_RAM : 0) | (digest ? FileHeader.DIGEST : 0),
                 ram.size(), bitmapOffset, bitmapLength, pagesOffset, pagesLength, deviceOffset, device.length,
@@ -87,17 +87,17 @@ public final class FileSaver {
 
     /** Every non-zero page to its place, runs of pages per call, units of work in parallel. */
     private static void writeMapped(GuestRam ram, FileLayout layout, FileChannel ch, long pagesAt, long[] bitmap,
-            LongAdder normal, int[][] crcs, BooleanSupplier cancelled) throws IOException {
+            LongAdder normal, PageCrcTable crcs, BooleanSupplier cancelled) throws IOException {
         PageChunks.run(ram.blocks(), layout, "file-save-", (b, block, from, to, first) -> {
             if (cancelled.getAsBoolean()) {
                 throw new InterruptedIOException("migration cancelled");
             }
-            writeRuns(block, from, to, first, ch, pagesAt, bitmap, normal, crcs == null ? null : crcs[b]);
+            writeRuns(b, block, from, to, first, ch, pagesAt, bitmap, normal, crcs);
         });
     }
 
-    private static void writeRuns(RamBlock block, long from, long to, long first, FileChannel ch, long pagesAt,
-            long[] bitmap, LongAdder normal, int[] crcs) throws IOException {
+    private static void writeRuns(int b, RamBlock block, long from, long to, long first, FileChannel ch, long pagesAt,
+            long[] bitmap, LongAdder normal, PageCrcTable crcs) throws IOException {
         // This unit's bits first, merged once at the end: a block need not start on a bitmap word
         // boundary, so two units may share a word.
         long wordBase = (first + from) >>> 6;
@@ -113,7 +113,7 @@ public final class FileSaver {
                 long g = first + p;
                 bits[(int) ((g >>> 6) - wordBase)] |= 1L << (g & 63);
                 if (crcs != null) {
-                    crcs[(int) p] = PageCrcDigest.crc(block.page(p).asByteBuffer());
+                    crcs.record(b, p, block.page(p).asByteBuffer());
                 }
                 p++;
             }
@@ -130,7 +130,7 @@ public final class FileSaver {
 
     /** The non-zero pages as records [u64 page index][page], in order. @return bytes written */
     private static long writeRecords(GuestRam ram, FileLayout layout, FileChannel ch, long at, LongAdder normal,
-            int[][] crcs, BooleanSupplier cancelled) throws IOException {
+            PageCrcTable crcs, BooleanSupplier cancelled) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(256 * FileLayout.RECORD_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         long pos = at;
         List<RamBlock> blocks = ram.blocks();
@@ -149,7 +149,7 @@ public final class FileSaver {
                 }
                 ByteBuffer page = block.page(p).asByteBuffer();
                 if (crcs != null) {
-                    crcs[b][(int) p] = PageCrcDigest.crc(page);
+                    crcs.record(b, p, page);
                 }
                 buf.putLong(layout.firstPage()[b] + p).put(page);
                 normal.increment();
