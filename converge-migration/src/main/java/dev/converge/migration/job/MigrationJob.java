@@ -306,6 +306,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                 fileSave.resume();
                 throw new JobCancelledException(ctx.id());
             }
+            errorDesc = e.getMessage();
             setStatus(MigrationStatus.FAILED); // QEMU's order: failed, then RESUME
             fileSave.resume();
             throw e;
@@ -441,10 +442,12 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
 
         @Override
-        public void switchoverFailed() {
+        public void switchoverFailed(Throwable cause) {
             if (!isCancelled()) {
                 // QEMU's order: MIGRATION failed, then RESUME as the source runs again (the sender
-                // resumes the vCPUs right after this); error-desc follows when run() has thrown.
+                // resumes the vCPUs right after this). error-desc first, so failed never shows without it;
+                // abort() later sets the job's own error, the same failure.
+                errorDesc = cause == null || cause.getMessage() == null ? "migration failed" : cause.getMessage();
                 setStatus(MigrationStatus.FAILED);
             }
         }

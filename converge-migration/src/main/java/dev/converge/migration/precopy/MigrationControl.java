@@ -88,7 +88,9 @@ public interface MigrationControl {
     /**
      * The switchover failed after the vCPUs stopped, just before the sender resumes them: the
      * owner can announce the failure first, as QEMU does (MIGRATION failed, then RESUME).
+     *
+     * @param cause what failed (the exception the sender is about to throw), or null if unknown
      */
-    default void switchoverFailed() {
+    default void switchoverFailed(Throwable cause) {
     }
 }

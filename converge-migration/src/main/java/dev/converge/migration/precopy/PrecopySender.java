@@ -421,6 +421,7 @@ public final class PrecopySender {
         long stopped = System.nanoTime();
         stoppedAt = stopped;
         boolean done = false;
+        Throwable failure = null;
         try {
             control.vcpusStopped();
             long drained = System.nanoTime();
@@ -444,9 +445,12 @@ public final class PrecopySender {
                     bytesSent - bytesBefore, stopped, drained, sent, System.nanoTime(), 0, 0);
             done = true;
             return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (System.nanoTime() - stopped) / 1_000_000);
+        } catch (Throwable t) {
+            failure = t;
+            throw t;
         } finally {
             if (!done) {
-                control.switchoverFailed();
+                control.switchoverFailed(failure);
                 machine.abortSwitchover(previous);
             }
         }
