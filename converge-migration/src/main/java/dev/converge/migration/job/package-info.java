@@ -18,6 +18,11 @@
  *  pending      active / pre-switchover   with pause-before-switchover the job is manual-finalize:
  *                                         job-finalize and migrate-continue are the same act (a migrate-continue
  *                                         that comes before PENDING finalizes as soon as the job gets there)
+ *  running      postcopy-active           after migrate-start-postcopy / job-change start-postcopy: the vCPUs
+ *                                         stopped at the end of a pass, the destination runs; pages travel
+ *                                         on request and in the background (package postcopy)
+ *  running      postcopy-paused,          the connection broke or migrate-pause: both sides keep everything;
+ *               postcopy-recover(-setup)  migrate {resume: true} reconnects (cancel is refused in postcopy)
  *  concluded    (device →) completed      commit: device (pause-before-switchover only), START to the destination
  *                                         (it runs: RESUME there, then completed), source postmigrate
  *  aborting →   cancelling → cancelled    abort: ABORT to the destination (it discards), the source resumes
