@@ -1,6 +1,7 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
+import dev.converge.block.qmp.BackupQmp;
 import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.JobEngine;
@@ -78,10 +79,12 @@ public final class Daemon implements AutoCloseable {
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
         MirrorQmp mirrors = MirrorQmp.register(registry, events, jobs, jobQmp, blockGraph);
+        BackupQmp backups = BackupQmp.register(registry, jobs, jobQmp, blockGraph, blockQmp, mirrors);
 
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
+        backups.registerTransactionAction(transactions);
 
         objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);

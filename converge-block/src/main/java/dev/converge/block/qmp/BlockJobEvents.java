@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.mirror.BlockErrorAction;
 import dev.converge.block.mirror.MirrorJob;
-import dev.converge.block.mirror.Mirrors;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
@@ -17,8 +16,9 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The BLOCK_JOB_* events of the mirror jobs (QEMU's blockjob.c): READY, PENDING, COMPLETED,
- * CANCELLED from the engine's events, and ERROR from the jobs' I/O errors.
+ * The BLOCK_JOB_* events of the block jobs ({@link BlockJobs}: mirror, backup; QEMU's
+ * blockjob.c): READY, PENDING, COMPLETED, CANCELLED from the engine's events, and ERROR from
+ * the jobs' I/O errors.
  *
  * <h2>Event order (as qemu-storage-daemon 7.2, pinned by MirrorQmpTest)</h2>
  * JOB_STATUS_CHANGE ready, then BLOCK_JOB_READY; JOB_STATUS_CHANGE pending, then
@@ -34,8 +34,8 @@ final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
     private final EventSink events;
     private final JobEngine engine;
     private final BlockGraph graph;
-    /** The live mirror jobs; set once at wiring, before any job exists. */
-    private volatile Mirrors mirrors;
+    /** The live block jobs of every kind; set once at wiring, before any job exists. */
+    private volatile BlockJobs blockJobs;
 
     BlockJobEvents(EventSink events, JobEngine engine, BlockGraph graph) {
         this.events = Objects.requireNonNull(events);
@@ -43,28 +43,35 @@ final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
         this.graph = Objects.requireNonNull(graph);
     }
 
-    /** Wiring: the mirrors whose jobs' events these are (made after this reporter). */
-    void watch(Mirrors m) {
-        mirrors = Objects.requireNonNull(m);
+    /** Wiring: the block jobs whose events these are. */
+    void watch(BlockJobs jobs) {
+        blockJobs = Objects.requireNonNull(jobs);
     }
 
-    private boolean isMirror(Job job) {
-        Mirrors m = mirrors;
-        return m != null && m.isMirror(job.id());
+    private boolean isBlockJob(Job job) {
+        BlockJobs b = blockJobs;
+        return b != null && b.contains(job.id());
     }
 
-    /** From an I/O thread: announce on the main loop; for a stop, pause the job as a user pause. */
     @Override
     public CompletableFuture<Void> onError(MirrorJob job, boolean read, BlockErrorAction action) {
+        return reportError(job.id(), read, action);
+    }
+
+    /**
+     * From an I/O or job thread: announce BLOCK_JOB_ERROR on the main loop; for a stop, pause
+     * the job as a user pause. The future completes once both happened.
+     */
+    CompletableFuture<Void> reportError(String jobId, boolean read, BlockErrorAction action) {
         return graph.mainLoop().submit(() -> {
             ObjectNode d = JSON.objectNode();
-            d.put("device", job.id());
+            d.put("device", jobId);
             d.put("operation", read ? "read" : "write");
             d.put("action", action.wireName());
             events.emit("BLOCK_JOB_ERROR", d);
             if (action == BlockErrorAction.STOP) {
                 try {
-                    engine.pause(job.id());
+                    engine.pause(jobId);
                 } catch (JobException e) {
                     // already paused by the user, or ending: QEMU pauses only when not user-paused
                 }
@@ -86,7 +93,7 @@ final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
 
     @Override
     public void statusChanged(Job job, JobStatus newStatus) {
-        if (newStatus == JobStatus.PENDING && !job.autoFinalize() && isMirror(job)) {
+        if (newStatus == JobStatus.PENDING && !job.autoFinalize() && isBlockJob(job)) {
             ObjectNode d = JSON.objectNode();
             d.put("type", job.type());
             d.put("id", job.id());
@@ -96,14 +103,14 @@ final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
 
     @Override
     public void ready(Job job) {
-        if (isMirror(job)) {
+        if (isBlockJob(job)) {
             events.emit("BLOCK_JOB_READY", progressData(job));
         }
     }
 
     @Override
     public void finalized(Job job) {
-        if (!isMirror(job) || !job.wasStarted()) {
+        if (!isBlockJob(job) || !job.wasStarted()) {
             return;
         }
         ObjectNode d = progressData(job);

@@ -7,8 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.block.mirror.MirrorJob;
-import dev.converge.block.mirror.Mirrors;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
@@ -30,18 +28,19 @@ import java.util.Optional;
 /**
  * The legacy block-job commands on the generic engine (QEMU's blockdev.c for these):
  * query-block-jobs, block-job-set-speed, -pause, -resume, -cancel, -complete, -finalize,
- * -dismiss. They name the job by {@code device} (or {@code id}) and report an unknown one as
- * QEMU does, "Block job 'X' not found" (DeviceNotActive). Main loop.
+ * -dismiss, for every block job kind ({@link BlockJobs}: mirror, backup). They name the job by
+ * {@code device} (or {@code id}) and report an unknown one as QEMU does, "Block job 'X' not
+ * found" (DeviceNotActive). Main loop.
  */
 final class BlockJobQmp {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
     private final JobEngine engine;
-    private final Mirrors mirrors;
+    private final BlockJobs blockJobs;
 
-    BlockJobQmp(JobEngine engine, Mirrors mirrors) {
+    BlockJobQmp(JobEngine engine, BlockJobs blockJobs) {
         this.engine = Objects.requireNonNull(engine);
-        this.mirrors = Objects.requireNonNull(mirrors);
+        this.blockJobs = Objects.requireNonNull(blockJobs);
     }
 
     void register(QmpRegistry r) {
@@ -91,7 +90,7 @@ final class BlockJobQmp {
 
     /** The id of a live block job, or QEMU's "Block job 'X' not found" (DeviceNotActive). */
     private String blockJob(String id) {
-        if (!mirrors.isMirror(id) || engine.find(id).isEmpty()) {
+        if (!blockJobs.contains(id) || engine.find(id).isEmpty()) {
             throw new QmpException(ErrorClass.DeviceNotActive, "Block job '" + id + "' not found");
         }
         return id;
@@ -122,7 +121,7 @@ final class BlockJobQmp {
     private JsonNode queryBlockJobs() {
         ArrayNode out = JSON.arrayNode();
         for (Job j : engine.jobs()) {
-            Optional<MirrorJob> m = mirrors.driver(j.id());
+            Optional<BlockJobs.Entry> m = blockJobs.find(j.id());
             if (m.isEmpty()) {
                 continue;
             }
@@ -133,7 +132,7 @@ final class BlockJobQmp {
             o.put("device", j.id());
             o.put("len", info.totalProgress());
             o.put("offset", info.currentProgress());
-            o.put("busy", m.get().isBusy() && (s == JobStatus.RUNNING || s == JobStatus.READY));
+            o.put("busy", m.get().busy() && (s == JobStatus.RUNNING || s == JobStatus.READY));
             o.put("paused", s == JobStatus.PAUSED || s == JobStatus.STANDBY);
             o.put("speed", j.speed());
             o.put("io-status", m.get().ioStatus());

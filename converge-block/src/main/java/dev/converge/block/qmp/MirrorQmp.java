@@ -32,7 +32,7 @@ import java.util.function.Supplier;
  * ({@link Mirrors}) its nodes and options, translating a {@link MirrorRefusedException} into a
  * GenericError with the same text. The other parts: the types ({@link MirrorSchema}), the
  * legacy block-job commands ({@link BlockJobQmp}), the BLOCK_JOB_* events
- * ({@link BlockJobEvents}), the transaction action ({@link MirrorTransactionAction}), and the
+ * ({@link BlockJobEvents}), the transaction action ({@link BlockJobTransactionAction}), and the
  * job kind {@code mirror} ({@link MirrorJob#KIND}, its job-change and query-jobs members derived
  * by JobQmp). Handlers run on the main loop, as the block graph and the engine require.
  */
@@ -43,11 +43,28 @@ public final class MirrorQmp {
     private final JobEngine engine;
     private final BlockGraph graph;
     private final Mirrors mirrors;
+    /** The legacy layer's block jobs, shared with the other block job kinds (backup). */
+    private final BlockJobs blockJobs;
+    /** The BLOCK_JOB_* events, shared with the other block job kinds. */
+    private final BlockJobEvents blockEvents;
 
-    private MirrorQmp(JobEngine engine, BlockGraph graph, Mirrors mirrors) {
+    private MirrorQmp(JobEngine engine, BlockGraph graph, Mirrors mirrors, BlockJobs blockJobs,
+            BlockJobEvents blockEvents) {
         this.engine = Objects.requireNonNull(engine);
         this.graph = Objects.requireNonNull(graph);
         this.mirrors = Objects.requireNonNull(mirrors);
+        this.blockJobs = Objects.requireNonNull(blockJobs);
+        this.blockEvents = Objects.requireNonNull(blockEvents);
+    }
+
+    /** The block jobs the legacy commands and events serve, for other block job kinds to join. */
+    BlockJobs blockJobs() {
+        return blockJobs;
+    }
+
+    /** The BLOCK_JOB_* events (and the error reporter), for other block job kinds. */
+    BlockJobEvents blockEvents() {
+        return blockEvents;
     }
 
     /**
@@ -58,9 +75,11 @@ public final class MirrorQmp {
     public static MirrorQmp register(QmpRegistry registry, EventSink events, JobEngine engine, JobQmp jobQmp,
             BlockGraph graph) {
         BlockJobEvents blockEvents = new BlockJobEvents(events, engine, graph);
+        BlockJobs blockJobs = new BlockJobs();
         Mirrors mirrors = new Mirrors(engine, graph, blockEvents);
-        blockEvents.watch(mirrors);
-        MirrorQmp m = new MirrorQmp(engine, graph, mirrors);
+        blockJobs.addKind(id -> mirrors.driver(id).map(j -> new BlockJobs.Entry(j.isBusy(), j.ioStatus())));
+        blockEvents.watch(blockJobs);
+        MirrorQmp m = new MirrorQmp(engine, graph, mirrors, blockJobs, blockEvents);
         jobQmp.registerJobKind(MirrorJob.KIND, MirrorSchema.COPY_MODE);
         registry.register(new CommandSpec("blockdev-mirror", MirrorSchema.BLOCKDEV_MIRROR_ARGS,
                 CommandSpec.EMPTY,
@@ -70,7 +89,7 @@ public final class MirrorQmp {
                         + "target of another size fails the started job ('Source and target image have different "
                         + "sizes').",
                 MirrorSchema.SINCE, m::blockdevMirror));
-        new BlockJobQmp(engine, mirrors).register(registry);
+        new BlockJobQmp(engine, blockJobs).register(registry);
         MirrorSchema.EVENTS.forEach(registry::register);
         engine.addListener(blockEvents);
         engine.addListener(mirrors);
@@ -79,11 +98,11 @@ public final class MirrorQmp {
 
     /**
      * Registers the {@code blockdev-mirror} action of QMP {@code transaction} (see
-     * {@link MirrorTransactionAction}). Call once at wiring time, after {@code transactions.register()}.
+     * {@link BlockJobTransactionAction}). Call once at wiring time, after {@code transactions.register()}.
      */
     public void registerTransactionAction(TransactionQmp transactions) {
         transactions.registerAction("blockdev-mirror", MirrorSchema.BLOCKDEV_MIRROR_ARGS,
-                new MirrorTransactionAction(engine, this));
+                new BlockJobTransactionAction(engine, this::create));
     }
 
     private JsonNode blockdevMirror(Args a) {

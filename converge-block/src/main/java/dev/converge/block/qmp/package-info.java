@@ -6,7 +6,7 @@
  * ({@link dev.converge.block.qmp.MirrorQmp}), the legacy block-job commands
  * ({@link dev.converge.block.qmp.BlockJobQmp}), the BLOCK_JOB_* events
  * ({@link dev.converge.block.qmp.BlockJobEvents}) and the transaction action
- * ({@link dev.converge.block.qmp.MirrorTransactionAction}).
+ * ({@link dev.converge.block.qmp.BlockJobTransactionAction}).
  *
  * <p>Owns: translating QMP to block-layer and mirror calls and their errors to QMP errors, on the
  * main loop. Must not: hold block-layer or mirror logic of its own (starting a mirror is
