@@ -346,7 +346,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                 return null;
             }
             MigrationParameters p = settings.parameters();
-            return new DirtyLimit(p.vcpuDirtyLimit() << 20, p.autoConverge().triggerThreshold());
+            long mb = p.vcpuDirtyLimit();
+            // an unsigned limit past what bytes per second can hold caps nothing
+            long bytes = mb < 0 || mb > Long.MAX_VALUE >> 20 ? Long.MAX_VALUE : mb << 20;
+            return new DirtyLimit(bytes, p.autoConverge().triggerThreshold());
         }
 
         @Override

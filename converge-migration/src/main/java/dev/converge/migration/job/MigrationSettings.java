@@ -35,11 +35,17 @@ public final class MigrationSettings {
     }
 
     /**
-     * Checks a capability change as QEMU's migrate_caps_check (on the set it would give).
+     * Checks a capability change as QEMU's migrate_caps_check (on the set it would give), after
+     * refusing to turn on a capability converge does not implement (naming the first).
      *
      * @return the problem, or null when the result is valid
      */
     public String checkCapabilities(java.util.Map<MigrationCapability, Boolean> changes) {
+        for (var c : changes.entrySet()) {
+            if (c.getValue() && !c.getKey().implemented()) {
+                return c.getKey().notImplemented();
+            }
+        }
         Set<MigrationCapability> next = capabilities();
         changes.forEach((c, on) -> {
             if (on) {

@@ -17,6 +17,7 @@ import dev.converge.migration.job.JointSwitchover;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationEvents;
 import dev.converge.migration.job.MigrationJob;
+import dev.converge.migration.job.MigrationMode;
 import dev.converge.migration.job.MigrationParameters;
 import dev.converge.migration.job.MigrationSettings;
 import dev.converge.migration.job.MigrationStatus;
@@ -230,6 +231,7 @@ public final class MigrationModule implements AutoCloseable {
         if (current != null && !current.status().isFinal()) {
             throw QmpException.generic("There's a migration process in progress");
         }
+        checkActedOn(settings.parameters());
         switch (m.runState()) {
             case RUNNING, PAUSED -> { }
             case INMIGRATE -> throw QmpException.generic("Guest is waiting for an incoming migration");
@@ -241,7 +243,7 @@ public final class MigrationModule implements AutoCloseable {
                 this::applyParameters, () -> { }, connector, mainLoop);
         JobOptions options = JobOptions.defaults()
                 .withAutoFinalize(!driver.pauseBeforeSwitchover())
-                .withSpeed(settings.parameters().maxBandwidth())
+                .withSpeed(settings.parameters().jobSpeed())
                 .withTxn(txn);
         Job job;
         try {
@@ -256,9 +258,25 @@ public final class MigrationModule implements AutoCloseable {
         return prepared;
     }
 
+    /**
+     * Refuses a migration under parameters converge accepts but cannot honour, so that a
+     * parameter asking for more than converge does is never silently ignored.
+     */
+    private static void checkActedOn(MigrationParameters p) {
+        if (p.mode() != MigrationMode.NORMAL) {
+            throw QmpException.generic("Migration mode '%s' is not supported by converge (only 'normal')",
+                    p.mode().wireName());
+        }
+        if (p.tls().enabled()) {
+            throw QmpException.generic("TLS migration (tls-creds '%s') is not supported by converge yet",
+                    p.tls().creds());
+        }
+    }
+
     /** migrate-incoming. */
     void migrateIncoming(MigrationUri uri) {
         requireMachine("receive into");
+        checkActedOn(settings.parameters());
         incoming.listen(uri);
         lastWasIncoming = true;
     }
@@ -323,15 +341,14 @@ public final class MigrationModule implements AutoCloseable {
      * @throws MigrationParameters.InvalidParameter with QEMU's text; nothing changed then
      */
     private void applyParameters(MigrationParameters.Update update) {
-        settings.apply(update);
-        Long maxBandwidth = update.maxBandwidth();
-        if (maxBandwidth != null) {
+        MigrationParameters now = settings.apply(update);
+        if (update.setsMaxBandwidth()) {
             MigrationJob j = outgoing;
             if (j != null && !j.status().isFinal()) {
                 Job job = j.job();
                 try {
                     JobTables.checkVerb(job.id(), job.status(), JobVerb.SET_SPEED);
-                    engine.setSpeed(job.id(), maxBandwidth);
+                    engine.setSpeed(job.id(), now.jobSpeed());
                 } catch (JobException e) {
                     // past the copy phase: the speed no longer matters
                 }

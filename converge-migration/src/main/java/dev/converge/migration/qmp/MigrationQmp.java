@@ -10,12 +10,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationJob;
-import dev.converge.migration.job.MigrationParameters;
 import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.job.MigrationView;
 import dev.converge.migration.machine.RamBlock;
-import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.QmpException;
@@ -46,9 +44,9 @@ final class MigrationQmp {
             MigrationStatus::wireName, "The status of a migration, as QEMU's");
     static final EnumType STATUS = STATUS_ENUM.type();
     static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
-            MigrationCapability::wireName, "Migration capabilities converge supports: auto-converge, dirty-limit, "
-                    + "events, pause-before-switchover, return-path, and converge's x-converge-verify (on by default: "
-                    + "CRC32C on every stream record and the RAM digest compared at the switchover)");
+            MigrationCapability::wireName, "QEMU 10.0's migration capabilities and converge's x-converge-verify (on by "
+                    + "default: CRC32C on every stream record and the RAM digest compared at the switchover). converge "
+                    + "implements " + implementedCapabilities() + "; turning on any other is refused, naming it");
     static final ObjectType CAPABILITY_STATUS = ObjectType.struct("MigrationCapabilityStatus",
             "A capability and whether it is on",
             required("capability", CAPABILITY, "the capability"),
@@ -105,35 +103,6 @@ final class MigrationQmp {
             optional("error-desc", BuiltinType.STR, "why it failed; human-readable, not for parsing"),
             optional("socket-address", new ArrayType(SOCKET_INFO), "destination: where it listens (a tcp port 0 shows "
                     + "the port chosen)"));
-    /** The defaults the parameters' docs quote: declared once, in {@link MigrationParameters#DEFAULTS}. */
-    private static final MigrationParameters D = MigrationParameters.DEFAULTS;
-    static final ObjectType PARAMETERS = ObjectType.struct("MigrationParameters", "Migration parameters",
-            optional("downtime-limit", BuiltinType.UINT64, "longest the vCPUs may be stopped for the switchover, ms "
-                    + "(0.." + MigrationParameters.MAX_DOWNTIME_LIMIT_MS + ", default " + D.downtimeLimitMs() + ")"),
-            optional("max-bandwidth", BuiltinType.SIZE, "bytes per second the migration may use (default " + (D.maxBandwidth() >> 20) + " MiB/s; "
-                    + "0 = unlimited); the job's speed"),
-            optional("avail-switchover-bandwidth", BuiltinType.SIZE, "bytes per second available for the switchover, "
-                    + "used instead of the measured bandwidth for the downtime estimate (default " + D.availSwitchoverBandwidth()
-                    + " = measure)"),
-            optional("cpu-throttle-initial", BuiltinType.UINT8, "auto-converge: the first throttle, % of the vCPUs' "
-                    + "time held back (1..99, default " + D.autoConverge().initial() + ")"),
-            optional("cpu-throttle-increment", BuiltinType.UINT8, "auto-converge: how much each further step adds "
-                    + "(1..99, default " + D.autoConverge().increment() + ")"),
-            optional("cpu-throttle-tailslow", BuiltinType.BOOL, "auto-converge: near the goal, step only as far as "
-                    + "needed to bring the dirty rate to the trigger (at most the increment; default " + D.autoConverge().tailslow()
-                    + ")"),
-            optional("max-cpu-throttle", BuiltinType.UINT8, "auto-converge: the highest throttle (1..99, default "
-                    + D.autoConverge().max() + ")"),
-            optional("throttle-trigger-threshold", BuiltinType.UINT8, "auto-converge: a period counts as dirtying too "
-                    + "fast when it dirtied more than this % of the bytes it sent; every second such period raises the "
-                    + "throttle (1..100, default " + D.autoConverge().triggerThreshold() + ")"),
-            optional("x-vcpu-dirty-limit-period", BuiltinType.UINT64, "dirty-limit: QEMU's period for measuring the "
-                    + "vCPUs' dirty rate, ms (1..1000, default " + D.dirtyLimitPeriodMs() + "); accepted and reported: converge paces "
-                    + "each vCPU "
-                    + "exactly and measures nothing"),
-            optional("vcpu-dirty-limit", BuiltinType.UINT64, "dirty-limit: the cap on each vCPU's dirty rate, MB/s as QEMU counts them (MiB/s) "
-                    + "(at least 1, default " + D.vcpuDirtyLimit() + ")"));
-
     /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
     static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
             optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
@@ -187,7 +156,9 @@ final class MigrationQmp {
                 required("capabilities", new ArrayType(CAPABILITY_STATUS), "the capabilities to set")),
                 CommandSpec.EMPTY,
                 "Turn migration capabilities on or off. Errors: \"There's a migration process in progress\", "
-                        + "\"dirty-limit conflicts with auto-converge either of then available currently\".", SINCE,
+                        + "\"Migration capability 'xbzrle' is not supported by converge (...)\" for one converge does "
+                        + "not implement, \"dirty-limit conflicts with auto-converge either of then available "
+                        + "currently\".", SINCE,
                 args -> {
                     Map<MigrationCapability, Boolean> caps = new EnumMap<>(MigrationCapability.class);
                     for (JsonNode c : args.raw("capabilities")) {
@@ -204,37 +175,21 @@ final class MigrationQmp {
                     }
                     return out;
                 }));
-        registry.register(new CommandSpec("migrate-set-parameters",
-                ObjectType.struct("MigrateSetParameters", "Parameters to set; absent ones stay", PARAMETERS.members()),
+        registry.register(new CommandSpec("migrate-set-parameters", MigrationParameterTable.SET_TYPE,
                 CommandSpec.EMPTY,
-                "Set migration parameters; a running migration applies them at once (max-bandwidth is the job's "
-                        + "speed). Error: \"Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms\".",
+                "Set migration parameters (QEMU 10.0's, every one; see MigrationParameters for which converge acts "
+                        + "on); all are checked as one set first, then applied; a running migration sees them at once "
+                        + "(max-bandwidth is the job's speed). Errors are QEMU's, e.g. \"Parameter 'downtime_limit' "
+                        + "expects an integer in the range of 0 to 2000000 ms\", \"Parameter 'multifd_channels' "
+                        + "expects a value between 1 and 255\".",
                 SINCE, args -> {
-                    module.setParameters(new MigrationParameters.Update(opt(args, "downtime-limit"),
-                            opt(args, "max-bandwidth"), opt(args, "avail-switchover-bandwidth"),
-                            opt(args, "cpu-throttle-initial"), opt(args, "cpu-throttle-increment"),
-                            args.has("cpu-throttle-tailslow") ? args.bool("cpu-throttle-tailslow") : null,
-                            opt(args, "max-cpu-throttle"), opt(args, "throttle-trigger-threshold"),
-                            opt(args, "vcpu-dirty-limit"), opt(args, "x-vcpu-dirty-limit-period")));
+                    module.setParameters(MigrationParameterTable.decode(args));
                     return null;
                 }));
-        registry.register(new CommandSpec("query-migrate-parameters", CommandSpec.EMPTY, PARAMETERS,
-                "The migration parameters.", SINCE, args -> {
-                    ObjectNode o = JSON.objectNode();
-                    MigrationParameters p = module.settings().parameters();
-                    o.put("downtime-limit", p.downtimeLimitMs());
-                    o.put("max-bandwidth", p.maxBandwidth());
-                    o.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
-                    AutoConverge.Params a = p.autoConverge();
-                    o.put("cpu-throttle-initial", a.initial());
-                    o.put("cpu-throttle-increment", a.increment());
-                    o.put("cpu-throttle-tailslow", a.tailslow());
-                    o.put("max-cpu-throttle", a.max());
-                    o.put("throttle-trigger-threshold", a.triggerThreshold());
-                    o.put("x-vcpu-dirty-limit-period", p.dirtyLimitPeriodMs());
-                    o.put("vcpu-dirty-limit", p.vcpuDirtyLimit());
-                    return o;
-                }));
+        registry.register(new CommandSpec("query-migrate-parameters", CommandSpec.EMPTY,
+                MigrationParameterTable.QUERY_TYPE, "The migration parameters (every member, as QEMU 10.0 reports them; "
+                        + "block-bitmap-mapping once set).", SINCE,
+                args -> MigrationParameterTable.encode(module.settings().parameters())));
         registry.register(new CommandSpec("query-migrate", CommandSpec.EMPTY, INFO,
                 "The latest migration, source or destination side.", SINCE, args -> queryMigrate(module)));
         registry.register(new EventSpec("MIGRATION", ObjectType.struct("q_obj_MIGRATION-arg", null,
@@ -257,8 +212,9 @@ final class MigrationQmp {
         return new MigrateRequest(address(args), args.str("job-id", "migration"), args.bool("auto-complete", true));
     }
 
-    private static Long opt(Args args, String name) {
-        return args.has(name) ? args.integer(name) : null;
+    private static String implementedCapabilities() {
+        return String.join(", ", java.util.Arrays.stream(MigrationCapability.values())
+                .filter(MigrationCapability::implemented).map(MigrationCapability::wireName).toList());
     }
 
     private static MigrationStatus wireStatus(String s) {

@@ -561,6 +561,81 @@ class MigrationQmpTest {
     }
 
     @Test
+    void everyQemuParameterIsReportedWithItsDefaultAndSetAsLibvirtSendsIt() throws Exception {
+        Peer src = source("memory=16M,vcpus=1,workload=idle");
+        JsonNode defaults = src.exec("query-migrate-parameters");
+        assertThat(defaults).isEqualTo(new com.fasterxml.jackson.databind.ObjectMapper().readTree("""
+                {"announce-initial": 50, "announce-max": 550, "announce-rounds": 5, "announce-step": 100,
+                 "throttle-trigger-threshold": 50, "cpu-throttle-initial": 20, "cpu-throttle-increment": 10,
+                 "cpu-throttle-tailslow": false, "tls-creds": "", "tls-hostname": "", "tls-authz": "",
+                 "max-bandwidth": 134217728, "avail-switchover-bandwidth": 0, "downtime-limit": 300,
+                 "x-checkpoint-delay": 20000, "multifd-channels": 2, "xbzrle-cache-size": 67108864,
+                 "max-postcopy-bandwidth": 0, "max-cpu-throttle": 99, "multifd-compression": "none",
+                 "multifd-zlib-level": 1, "multifd-qatzip-level": 1, "multifd-zstd-level": 1,
+                 "x-vcpu-dirty-limit-period": 1000, "vcpu-dirty-limit": 1, "mode": "normal",
+                 "zero-page-detection": "multifd", "direct-io": false}"""));
+        // What libvirt sends before a plain migration: empty TLS strings mean "no TLS".
+        src.exec("migrate-set-parameters", "{\"tls-creds\": \"\", \"tls-hostname\": \"\", \"tls-authz\": null, "
+                + "\"max-bandwidth\": -1, \"multifd-channels\": 4, \"multifd-compression\": \"zstd\", "
+                + "\"multifd-zstd-level\": 3, \"xbzrle-cache-size\": 1048576, \"announce-rounds\": 0, "
+                + "\"max-postcopy-bandwidth\": 1000, \"zero-page-detection\": \"legacy\", \"mode\": \"normal\", "
+                + "\"block-bitmap-mapping\": [{\"node-name\": \"disk0\", \"alias\": \"d\", \"bitmaps\": "
+                + "[{\"name\": \"b0\", \"alias\": \"b\", \"transform\": {\"persistent\": true}}]}]}");
+        JsonNode p = src.exec("query-migrate-parameters");
+        assertThat(p.get("tls-creds").asText()).isEmpty();
+        assertThat(p.get("max-bandwidth").toString()).as("QEMU's largest value").isEqualTo("18446744073709551615");
+        assertThat(p.get("multifd-channels").asInt()).isEqualTo(4);
+        assertThat(p.get("multifd-compression").asText()).isEqualTo("zstd");
+        assertThat(p.get("multifd-zstd-level").asInt()).isEqualTo(3);
+        assertThat(p.get("xbzrle-cache-size").asLong()).isEqualTo(1 << 20);
+        assertThat(p.get("announce-rounds").asInt()).isZero();
+        assertThat(p.get("zero-page-detection").asText()).isEqualTo("legacy");
+        assertThat(p.get("block-bitmap-mapping").get(0).get("bitmaps").get(0).get("transform").get("persistent")
+                .asBoolean()).isTrue();
+        // The value query-migrate-parameters printed is accepted back.
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 18446744073709551615}");
+        assertError(src, "migrate-set-parameters", "{\"multifd-channels\": 0}",
+                "Parameter 'multifd_channels' expects a value between 1 and 255");
+        assertError(src, "migrate-set-parameters", "{\"multifd-channels\": 256}", "Parameter 'multifd-channels' expects uint8_t");
+        assertError(src, "migrate-set-parameters", "{\"multifd-compression\": \"qpl\"}",
+                "Parameter 'multifd-compression' does not accept value 'qpl'");
+        assertError(src, "migrate-set-parameters", "{\"zero-page-detection\": \"all\"}",
+                "Parameter 'zero-page-detection' does not accept value 'all'");
+        assertError(src, "migrate-set-parameters", "{\"xbzrle-cache-size\": 1000}",
+                "Parameter 'xbzrle_cache_size' expects a power of two no less than the target page size");
+        assertError(src, "migrate-set-parameters", "{\"downtime-limit\": -1}",
+                "Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 ms");
+        assertThat(src.exec("query-migrate-parameters").get("multifd-channels").asInt()).as("refusals changed nothing")
+                .isEqualTo(4);
+        // Accepted parameters that ask for what converge does not do refuse the migration, naming it.
+        src.exec("migrate-set-parameters", "{\"mode\": \"cpr-reboot\"}");
+        assertError(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}",
+                "Migration mode 'cpr-reboot' is not supported by converge (only 'normal')");
+        src.exec("migrate-set-parameters", "{\"mode\": \"normal\", \"tls-creds\": \"tls0\"}");
+        assertError(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}",
+                "TLS migration (tls-creds 'tls0') is not supported by converge yet");
+        src.exec("migrate-set-parameters", "{\"tls-creds\": null}");
+        assertThat(src.exec("query-migrate-parameters").get("tls-creds").asText()).as("null is \"\"").isEmpty();
+    }
+
+    @Test
+    void capabilitiesListQemusAndRefuseTheUnimplementedByName() {
+        Peer src = source("memory=16M,vcpus=1,workload=idle");
+        JsonNode caps = src.exec("query-migrate-capabilities");
+        assertThat(caps).hasSize(23);
+        assertThat(caps.get(0).get("capability").asText()).isEqualTo("xbzrle");
+        assertThat(caps.get(22).get("capability").asText()).isEqualTo("x-converge-verify");
+        assertThat(caps.get(22).get("state").asBoolean()).isTrue();
+        assertError(src, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
+                + "{\"capability\": \"xbzrle\", \"state\": true}]}",
+                "Migration capability 'xbzrle' is not supported by converge (XOR-based zero-run-length encoding of "
+                        + "re-sent pages is not implemented)");
+        assertThat(src.exec("query-migrate-capabilities").get(4).get("state").asBoolean())
+                .as("the refused command turned nothing on").isFalse();
+        src.exec("migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"xbzrle\", \"state\": false}]}");
+    }
+
+    @Test
     void qmpArgumentErrorsUseQemusMessages() {
         Peer src = source("memory=16M,vcpus=1,workload=idle");
         Peer dst = destination("memory=16M,vcpus=1,workload=idle", false);
@@ -581,7 +656,7 @@ class MigrationQmpTest {
         assertError(src, "migrate-set-parameters", "{\"cpu-throttle-initial\": 50, \"max-cpu-throttle\": 40}",
                 "Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99");
         assertError(src, "migrate-set-parameters", "{\"vcpu-dirty-limit\": 0}",
-                "Parameter 'vcpu_dirty_limit' expects is invalid, it must greater then 1 MB/s");
+                "Parameter 'vcpu_dirty_limit' must be greater than 1 MB/s");
         assertError(src, "migrate-set-parameters", "{\"x-vcpu-dirty-limit-period\": 0}",
                 "Parameter 'x-vcpu-dirty-limit-period' expects a value between 1 and 1000");
         assertError(src, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"auto-converge\", "

@@ -15,7 +15,10 @@ public enum BuiltinType implements SchemaType {
     UINT8("uint8", "int", 0, 0xff),
     UINT16("uint16", "int", 0, 0xffff),
     UINT32("uint32", "int", 0, 0xffff_ffffL),
-    /** Values above Long.MAX_VALUE are refused: no converge quantity needs them. */
+    /**
+     * Unsigned 64 bits: any JSON integer of -2^63..2^64-1, negative ones wrapped as QEMU wraps them;
+     * handlers read the bits as an unsigned value (the validator does not check min/max for it).
+     */
     UINT64("uint64", "int", 0, Long.MAX_VALUE),
     /** A byte count; like uint64. */
     SIZE("size", "int", 0, Long.MAX_VALUE),

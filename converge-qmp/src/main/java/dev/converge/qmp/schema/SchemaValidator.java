@@ -20,7 +20,7 @@ import java.util.Set;
  * number, object, array, null)</li>
  * <li>"Parameter 'x' does not accept value 'y'" for enums, "Parameter 'x' expects int8_t"
  * (and int16_t, int32_t, uint8_t, uint16_t, uint32_t) for values out of a sized range,
- * "Parameter 'a.x' expects uint64" for a uint64 or size that is not a non-negative integer</li>
+ * "Parameter 'a.x' expects uint64" for a uint64 or size that is not an integer of -2^63..2^64-1</li>
  * <li>"Invalid parameter type for 'x', expected: AlternateName" for an alternate given a JSON
  * type none of its branches takes</li>
  * </ul>
@@ -34,8 +34,9 @@ import java.util.Set;
  * {@code null} is a value like any other: an optional {@code str} given {@code null} is a type
  * error, as in QEMU.
  * <p>
- * Deliberate difference from QEMU: uint64 and size refuse negative numbers (QEMU wraps them
- * for backward compatibility) and numbers above {@link Long#MAX_VALUE}.
+ * As QEMU, uint64 and size take negative numbers (wrapped: -1 is 2^64-1, for backward
+ * compatibility) and numbers up to 2^64-1: a handler reads them as an unsigned 64-bit value held
+ * in a long ({@code Args.integer} gives its bits) and refuses what it cannot use.
  * <p>
  * Pure and stateless apart from the variant resolver, which may read main-loop state.
  */
@@ -195,9 +196,16 @@ public final class SchemaValidator {
                     }
                     checkRange(b, value.asLong(), seg);
                 }
-                case UINT8, UINT16, UINT32, UINT64, SIZE -> {
-                    if (!value.isIntegralNumber() || !value.canConvertToLong()
-                            || (value.asLong() < 0 && (b == BuiltinType.UINT64 || b == BuiltinType.SIZE))) {
+                case UINT64, SIZE -> {
+                    // QEMU's input visitor takes any int64 (a negative one wraps: -1 is the largest) and
+                    // any uint64; handlers read the value as an unsigned 64-bit number in a long.
+                    if (!value.isIntegralNumber() || (!value.canConvertToLong()
+                            && (value.bigIntegerValue().signum() < 0 || value.bigIntegerValue().bitLength() > 64))) {
+                        throw QmpException.generic("Parameter '%s' expects uint64", fullName(seg));
+                    }
+                }
+                case UINT8, UINT16, UINT32 -> {
+                    if (!value.isIntegralNumber() || !value.canConvertToLong()) {
                         throw QmpException.generic("Parameter '%s' expects uint64", fullName(seg));
                     }
                     checkRange(b, value.asLong(), seg);

@@ -76,6 +76,9 @@ class SchemaValidatorTest {
                 .doesNotThrowAnyException();
         assertThatCode(() -> SchemaValidator.validateArguments(CMD, obj("{\"s\": \"x\", \"n\": 3}")))
                 .as("an integer is a number").doesNotThrowAnyException();
+        assertThatCode(() -> SchemaValidator.validateArguments(CMD,
+                obj("{\"s\": \"x\", \"u64\": 18446744073709551615, \"size\": -1}")))
+                .as("uint64 and size take 2^64-1 and, as QEMU, negative numbers (wrapped)").doesNotThrowAnyException();
     }
 
     @ParameterizedTest(name = "{0} -> {1}")
@@ -101,7 +104,8 @@ class SchemaValidatorTest {
         "{\"s\": \"x\", \"u8\": -1}                  | Parameter 'u8' expects uint8_t",
         "{\"s\": \"x\", \"u32\": 4294967296}         | Parameter 'u32' expects uint32_t",
         "{\"s\": \"x\", \"u8\": \"1\"}               | Parameter 'u8' expects uint64",
-        "{\"s\": \"x\", \"u64\": -1}                 | Parameter 'u64' expects uint64",
+        "{\"s\": \"x\", \"u64\": 18446744073709551616} | Parameter 'u64' expects uint64",
+        "{\"s\": \"x\", \"u64\": -9223372036854775809} | Parameter 'u64' expects uint64",
         "{\"s\": \"x\", \"size\": 1.0}               | Parameter 'size' expects uint64",
         "{\"s\": \"x\", \"a\": {}}                   | Parameter 'a.b' is missing",
         "{\"s\": \"x\", \"a\": {\"b\": 1, \"x\": 2}} | Parameter 'a.x' is unexpected",
@@ -165,7 +169,7 @@ class SchemaValidatorTest {
         assertRefused(spec, "{\"id\": \"j\", \"type\": \"mirror\"}", "Parameter 'copy-mode' is missing");
         assertRefused(spec, "{\"id\": \"j\", \"type\": \"migration\", \"copy-mode\": \"background\"}",
                 "Parameter 'copy-mode' is unexpected");
-        assertRefused(spec, "{\"id\": \"j\", \"type\": \"migration\", \"downtime-limit\": -3}",
+        assertRefused(spec, "{\"id\": \"j\", \"type\": \"migration\", \"downtime-limit\": 1.5}",
                 "Parameter 'downtime-limit' expects uint64");
     }
 
