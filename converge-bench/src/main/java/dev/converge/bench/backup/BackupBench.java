@@ -27,10 +27,11 @@ import java.util.concurrent.TimeUnit;
  * <li>guest write latency without a backup: fio (nbd engine, 4 KiB random writes, iodepth 1,
  *     paced) through a writable NBD export of the source, for a few seconds;</li>
  * <li>full backup (sync=full, bitmap b0 bitmap-mode on-success, so b0 restarts) to a sparse
- *     target, with the same fio running: its time, bytes (the job's final offset) and the
- *     guest's write latency while copy-before-write works;</li>
+ *     target: its time and bytes (the job's final offset);</li>
  * <li>10 % of the disk rewritten in random 64 KiB blocks (fio, unpaced);</li>
- * <li>incremental backup (sync=incremental, bitmap b0) to another sparse target: time and bytes.</li>
+ * <li>incremental backup (sync=incremental, bitmap b0) to another sparse target: time and bytes;</li>
+ * <li>another full backup with the paced fio writing meanwhile: the guest's write latency while
+ *     copy-before-write works.</li>
  * </ol>
  * Prints each side's figures, the ratios converged/QSD, and the machine's load.
  * <pre>
@@ -104,7 +105,7 @@ public final class BackupBench {
         Path own = Files.createDirectories(dir.resolve(side));
         Path src = own.resolve("src.raw");
         Files.copy(base, src, StandardCopyOption.REPLACE_EXISTING);
-        for (String t : List.of("full.raw", "inc.raw")) {
+        for (String t : List.of("full.raw", "inc.raw", "lat.raw")) {
             try (var f = new java.io.RandomAccessFile(own.resolve(t).toFile(), "rw")) {
                 f.setLength(0);
                 f.setLength(size);
@@ -113,7 +114,7 @@ public final class BackupBench {
         Path nbd = own.resolve("nbd.sock");
         try (ChildDaemon d = side.equals("converged") ? Daemons.converged(own) : Daemons.qemuStorageDaemon(own);
                 QmpClient q = d.connect(Duration.ofSeconds(60))) {
-            for (String n : List.of("src", "full", "inc")) {
+            for (String n : List.of("src", "full", "inc", "lat")) {
                 exec(q, "blockdev-add", "{'driver':'raw','node-name':'" + n + "','file':{'driver':'file','filename':'"
                         + own.resolve(n + ".raw") + "'}}");
             }
@@ -125,13 +126,13 @@ public final class BackupBench {
             Process idleFio = fio(own.resolve("fio-idle.json"), uri, size, rate, baseline);
             Latency idle = fioResult(idleFio, own.resolve("fio-idle.json"), false);
 
-            Process during = fio(own.resolve("fio-during.json"), uri, size, rate, 3600);
+            // the chain: full (restarts b0), 10 % rewritten, incremental; no guest meanwhile, so the
+            // incremental copies what the rewrite dirtied on both sides
             long t0 = System.nanoTime();
             exec(q, "blockdev-backup", "{'job-id':'full','device':'src','target':'full','sync':'full','bitmap':'b0',"
                     + "'bitmap-mode':'on-success'}");
             JsonNode full = awaitCompleted(q, "full");
             double fullSeconds = (System.nanoTime() - t0) / 1e9;
-            Latency lat = fioResult(during, own.resolve("fio-during.json"), true);
 
             Process rewrite = new ProcessBuilder("fio", "--name=rewrite", "--ioengine=nbd", "--uri=" + uri,
                     "--rw=randwrite", "--bs=64k", "--iodepth=8", "--size=" + size, "--io_size=" + size / 10,
@@ -145,6 +146,12 @@ public final class BackupBench {
                     + "'bitmap':'b0'}");
             JsonNode inc = awaitCompleted(q, "inc");
             double incSeconds = (System.nanoTime() - t1) / 1e9;
+
+            // copy-before-write's cost: the guest writes while another full backup runs
+            Process during = fio(own.resolve("fio-during.json"), uri, size, rate, 3600);
+            exec(q, "blockdev-backup", "{'job-id':'lat','device':'src','target':'lat','sync':'full'}");
+            awaitCompleted(q, "lat");
+            Latency lat = fioResult(during, own.resolve("fio-during.json"), true);
             exec(q, "block-export-del", "{'id':'guest'}");
             return new Result(side, fullSeconds, full.path("data").path("offset").asLong(), incSeconds,
                     inc.path("data").path("offset").asLong(), idle, lat);

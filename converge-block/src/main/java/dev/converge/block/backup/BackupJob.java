@@ -184,7 +184,9 @@ public final class BackupJob implements JobDriver<Record, Record> {
             }
             ctx.progressRemaining(copy.remaining());
             copyLoop(ctx);
-            flushTarget();
+            // No flush of the target at the end, as QEMU's backup: making it durable is the
+            // user's (blockdev-del, or a flush through an export), and a flush of gigabytes
+            // would add seconds to every backup.
             succeeded = true;
         } finally {
             copy.awaitIdle();
@@ -292,14 +294,6 @@ public final class BackupJob implements JobDriver<Record, Record> {
         }
         if (options.sync() != MirrorSyncMode.NONE) {
             ctx.progressRemaining(copy.remaining());
-        }
-    }
-
-    private void flushTarget() throws BackupException {
-        try {
-            filter.targetEdge().flush();
-        } catch (BlockIOException e) {
-            throw new BackupException(strerror(e.errno()), e);
         }
     }
 
