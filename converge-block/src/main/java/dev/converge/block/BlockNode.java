@@ -1,6 +1,8 @@
 package dev.converge.block;
 
+import dev.converge.block.bitmap.BitmapException;
 import dev.converge.block.bitmap.DirtyBitmap;
+import dev.converge.block.bitmap.NodeBitmaps;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -44,8 +46,8 @@ public abstract class BlockNode {
     private final List<BlockChild> children = new ArrayList<>();
     /** Edges pointing at this node (its users). Mutated on the main loop; read anywhere. */
     private final Set<BlockChild> parents = ConcurrentHashMap.newKeySet();
-    /** Bitmaps, in creation order. Copy-on-write: read by every write without a lock. */
-    private final List<DirtyBitmap> bitmaps = new CopyOnWriteArrayList<>();
+    /** Bitmaps, in creation order; read by every write without a lock. */
+    private final NodeBitmaps bitmaps = new NodeBitmaps();
     /** Before-write notifiers. Copy-on-write: read by every write without a lock. */
     private final List<BeforeWriteNotifier> notifiers = new CopyOnWriteArrayList<>();
     private final IoGate gate = new IoGate();
@@ -306,9 +308,7 @@ public abstract class BlockNode {
     }
 
     private void markDirty(long offset, long bytes) {
-        for (DirtyBitmap b : bitmaps) {
-            b.recordWrite(offset, bytes);
-        }
+        bitmaps.recordWrite(offset, bytes);
     }
 
     private boolean growing(BlockChild via) {
@@ -447,24 +447,34 @@ public abstract class BlockNode {
      * @param granularity bytes per bit, a power of two in [512, 2^31]
      */
     public final DirtyBitmap addDirtyBitmap(String name, long granularity) throws BlockIOException {
-        DirtyBitmap b = new DirtyBitmap(name, granularity, size());
-        bitmaps.add(b);
-        return b;
+        try {
+            return bitmaps.add(name, granularity, size());
+        } catch (BitmapException e) {
+            throw new BlockIOException(Errno.EINVAL, e.getMessage());
+        }
     }
 
-    /** Removes a bitmap; writes that start afterwards no longer mark it. */
+    /** Removes a bitmap (with its successor); writes that start afterwards no longer mark it. */
     public final void removeDirtyBitmap(DirtyBitmap bitmap) {
         bitmaps.remove(bitmap);
     }
 
     /** The named bitmap, if any. */
     public final Optional<DirtyBitmap> dirtyBitmap(String name) {
-        return bitmaps.stream().filter(b -> name.equals(b.name())).findFirst();
+        return bitmaps.find(name);
     }
 
     /** All bitmaps, named and anonymous, in creation order. */
     public final List<DirtyBitmap> dirtyBitmaps() {
-        return List.copyOf(bitmaps);
+        return bitmaps.all();
+    }
+
+    /**
+     * The node's bitmaps as a set: adding with name checks, QEMU's successor protocol
+     * (createSuccessor, abdicate, reclaim). See the package {@code dev.converge.block.bitmap}.
+     */
+    public final NodeBitmaps bitmaps() {
+        return bitmaps;
     }
 
     /**

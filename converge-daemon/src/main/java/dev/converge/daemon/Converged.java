@@ -3,6 +3,7 @@ package dev.converge.daemon;
 import dev.converge.migration.machine.kvm.MachineOptions;
 import dev.converge.daemon.cmdline.QsdOptions;
 import dev.converge.daemon.metrics.MetricsServer;
+import dev.converge.daemon.web.WebConsole;
 import dev.converge.daemon.service.Daemonize;
 import dev.converge.daemon.service.PidFile;
 import dev.converge.daemon.service.SystemdNotify;
@@ -70,6 +71,17 @@ public final class Converged implements Callable<Integer> {
             description = "Serve Prometheus metrics at http://HOST:PORT/metrics (off by default): per job status, "
                     + "progress, migration pass, dirty rate, expected downtime and throttle; process health.")
     String metrics;
+
+    @Option(names = "--http", paramLabel = "tcp:HOST:PORT",
+            description = "Serve the web console at http://HOST:PORT/ (off by default): the daemon's jobs live, and for "
+                    + "a migration or mirror plots of dirty rate against bandwidth, remaining bytes and expected downtime "
+                    + "against the limit. Read-only unless --http-control is given.")
+    String http;
+
+    @Option(names = "--http-control",
+            description = "Let the web console's page pause, resume, cancel, complete and change jobs and start "
+                    + "postcopy (each asks for confirmation). Needs --http.")
+    boolean httpControl;
 
     @Spec
     CommandLine.Model.CommandSpec spec;
@@ -150,6 +162,10 @@ public final class Converged implements Callable<Integer> {
             System.err.println("converged: " + e.getMessage());
             return 2;
         }
+        if (httpControl && http == null) {
+            System.err.println("converged: --http-control needs --http tcp:HOST:PORT");
+            return 2;
+        }
         if (addresses.isEmpty()) {
             System.err.println("converged: give at least one --qmp unix:PATH or --qmp tcp:HOST:PORT "
                     + "(or --chardev socket,id=ID,path=PATH,server=on --monitor chardev=ID)");
@@ -197,6 +213,22 @@ public final class Converged implements Callable<Integer> {
                 return e instanceof IllegalArgumentException ? 2 : 1;
             }
         }
+        WebConsole webConsole = null;
+        if (http != null) {
+            try {
+                webConsole = WebConsole.start(http, httpControl, daemon.registry(), daemon.mainLoop(), "0.1.0");
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                System.err.println("converged: --http " + http + ": " + e.getMessage());
+                daemon.shutdown();
+                if (metricsServer != null) {
+                    metricsServer.close();
+                }
+                if (pid != null) {
+                    pid.close();
+                }
+                return e instanceof IllegalArgumentException ? 2 : 1;
+            }
+        }
         SystemdNotify systemd = SystemdNotify.fromEnvironment();
         systemd.notify("READY=1\nSTATUS=serving QMP on " + daemon.addresses())
                 .ifPresent(problem -> log().warn("systemd readiness not sent: {}", problem));
@@ -214,6 +246,9 @@ public final class Converged implements Callable<Integer> {
         systemd.notify("STOPPING=1");
         if (metricsServer != null) {
             metricsServer.close();
+        }
+        if (webConsole != null) {
+            webConsole.close();
         }
         if (pid != null) {
             pid.close();

@@ -84,6 +84,7 @@ public final class Daemon implements AutoCloseable {
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
+        blockQmp.bitmaps().registerTransactionActions(transactions);
         backups.registerTransactionAction(transactions);
 
         objects.register(registry); // object-add, object-del

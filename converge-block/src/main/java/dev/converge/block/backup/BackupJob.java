@@ -340,7 +340,7 @@ public final class BackupJob implements JobDriver<Record, Record> {
         if (options.bitmapMode() == BitmapSyncMode.ALWAYS) {
             copy.awaitIdle();
             syncBitmap.abdicate();
-            SyncBitmap.merge(copy.toCopy(), syncBitmap.bitmap());
+            syncBitmap.addNotCopied(copy.toCopy());
         } else {
             syncBitmap.reclaim();
         }

@@ -76,6 +76,9 @@ public final class Backups implements JobListener {
         if (opts.perf().maxChunk() < 0) {
             throw new BackupRefusedException("max-chunk must be zero (which means no limit) or positive");
         }
+        if (opts.bitmap() != null && opts.bitmapMode() != BitmapSyncMode.NEVER) {
+            check(opts.bitmap(), DirtyBitmap.Use.MODIFY); // the end writes to it
+        }
         String filterName = checkFilterName(filterNodeName);
         long size = length(source);
         if (length(target) != size) {
@@ -151,14 +154,21 @@ public final class Backups implements JobListener {
     }
 
     /**
-     * QEMU's bdrv_dirty_bitmap_check for a backup's bitmap (BDRV_BITMAP_ALLOW_RO).
+     * QEMU's bdrv_dirty_bitmap_check of a backup's bitmap as blockdev-backup makes it first
+     * (BDRV_BITMAP_ALLOW_RO: busy, inconsistent).
      *
-     * @throws BackupRefusedException "Bitmap 'B' is currently in use by another operation and cannot be used"
+     * @throws BackupRefusedException QEMU's text, e.g. "Bitmap 'B' is currently in use by another
+     *                                operation and cannot be used"
      */
     public static void checkUsable(DirtyBitmap b) {
-        if (b.busy()) {
-            throw new BackupRefusedException("Bitmap '" + b.name()
-                    + "' is currently in use by another operation and cannot be used");
+        check(b, DirtyBitmap.Use.ALLOW_READONLY);
+    }
+
+    private static void check(DirtyBitmap b, java.util.Set<DirtyBitmap.Use> refuse) {
+        try {
+            b.check(refuse);
+        } catch (dev.converge.block.bitmap.BitmapException e) {
+            throw new BackupRefusedException(e.getMessage(), e);
         }
     }
 

@@ -13,7 +13,6 @@ import dev.converge.block.BlockBackend;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
-import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.block.driver.BlkdebugNode;
 import dev.converge.block.driver.qcow2.Qcow2Node;
 import dev.converge.qmp.Args;
@@ -28,18 +27,24 @@ import java.util.Objects;
 
 /**
  * The block QMP commands (QEMU's blockdev.c and block/qapi.c for what we implement):
- * blockdev-add, blockdev-del, query-named-block-nodes, query-block and the dirty bitmap
- * commands. Handlers run on the main loop, as the graph requires; user errors carry QEMU's texts.
+ * blockdev-add, blockdev-del, query-named-block-nodes, query-block, block_resize, and the dirty
+ * bitmap commands of {@link BitmapQmp}. Handlers run on the main loop, as the graph requires; user errors carry QEMU's texts.
  */
 public final class BlockQmp {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
     private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final long DEFAULT_GRANULARITY = 65536;
 
     private final BlockGraph graph;
+    private final BitmapQmp bitmaps;
 
     public BlockQmp(BlockGraph graph) {
         this.graph = Objects.requireNonNull(graph);
+        this.bitmaps = new BitmapQmp(graph);
+    }
+
+    /** The dirty bitmap commands, registered with the others; their transaction actions go through here. */
+    public BitmapQmp bitmaps() {
+        return bitmaps;
     }
 
     /** Registers every block command on {@code registry}. */
@@ -72,39 +77,7 @@ public final class BlockQmp {
         registry.register(new CommandSpec("query-block", CommandSpec.EMPTY, new ArrayType(BlockSchema.BLOCK_INFO),
                 "Gets a list of BlockInfo for the named users (backends) of block nodes.", "0.1",
                 args -> queryBlock()));
-        ObjectType bitmapArgs = ObjectType.struct("BlockDirtyBitmap", "A dirty bitmap of a node.",
-                required("node", BuiltinType.STR, "name of the device or node which the bitmap is tracking"),
-                required("name", BuiltinType.STR, "name of the dirty bitmap"));
-        registry.register(new CommandSpec("block-dirty-bitmap-add", ObjectType.struct("BlockDirtyBitmapAdd",
-                "Arguments of block-dirty-bitmap-add.",
-                required("node", BuiltinType.STR, "name of the device or node which the bitmap is tracking"),
-                required("name", BuiltinType.STR, "name of the dirty bitmap (must be unique on the node)"),
-                optional("granularity", BuiltinType.UINT32, "bytes per bit: a power of two, at least 512; default 65536"),
-                optional("persistent", BuiltinType.BOOL, "store in the image; refused (no qcow2); default false"),
-                optional("disabled", BuiltinType.BOOL, "create without recording writes; default false")),
-                CommandSpec.EMPTY, "Creates a dirty bitmap that records every write to the node.", "0.1",
-                this::bitmapAdd));
-        registry.register(new CommandSpec("block-dirty-bitmap-remove", bitmapArgs, CommandSpec.EMPTY,
-                "Stops write tracking and removes the dirty bitmap.", "0.1", args -> {
-                    BlockNode n = graph.lookup(args.str("node"));
-                    n.removeDirtyBitmap(usableBitmap(n, args.str("name")));
-                    return null;
-                }));
-        registry.register(new CommandSpec("block-dirty-bitmap-clear", bitmapArgs, CommandSpec.EMPTY,
-                "Clears (resets) the dirty bitmap.", "0.1", args -> {
-                    usableBitmap(graph.lookup(args.str("node")), args.str("name")).clear();
-                    return null;
-                }));
-        registry.register(new CommandSpec("block-dirty-bitmap-enable", bitmapArgs, CommandSpec.EMPTY,
-                "Enables the dirty bitmap: it records writes again.", "0.1", args -> {
-                    usableBitmap(graph.lookup(args.str("node")), args.str("name")).setEnabled(true);
-                    return null;
-                }));
-        registry.register(new CommandSpec("block-dirty-bitmap-disable", bitmapArgs, CommandSpec.EMPTY,
-                "Disables the dirty bitmap: it stops recording writes.", "0.1", args -> {
-                    usableBitmap(graph.lookup(args.str("node")), args.str("name")).setEnabled(false);
-                    return null;
-                }));
+        bitmaps.register(registry);
     }
 
     /** block_resize with QEMU's checks and texts. Main loop; the node is drained while it changes. */
@@ -198,45 +171,6 @@ public final class BlockQmp {
         return (ObjectNode) n;
     }
 
-    private JsonNode bitmapAdd(Args args) {
-        String name = args.str("name");
-        if (name.isEmpty()) {
-            throw QmpException.generic("Bitmap name cannot be empty");
-        }
-        BlockNode n = graph.lookup(args.str("node"));
-        long granularity = args.integer("granularity", DEFAULT_GRANULARITY);
-        if (!DirtyBitmap.isValidGranularity(granularity)) {
-            throw QmpException.generic("Granularity must be power of 2 and at least 512");
-        }
-        if (args.bool("persistent", false)) {
-            throw QmpException.generic("Can't store persistent bitmaps to %s: Operation not supported", n.nodeName());
-        }
-        if (name.length() > 1023) {
-            throw QmpException.generic("Bitmap name too long: %s", name);
-        }
-        if (n.dirtyBitmap(name).isPresent()) {
-            throw QmpException.generic("Bitmap already exists: %s", name);
-        }
-        try {
-            DirtyBitmap b = n.addDirtyBitmap(name, granularity);
-            if (args.bool("disabled", false)) {
-                b.setEnabled(false);
-            }
-        } catch (BlockIOException e) {
-            throw QmpException.generic("Could not create bitmap on '%s': %s", n.nodeName(), e.getMessage());
-        }
-        return null;
-    }
-
-    private static DirtyBitmap usableBitmap(BlockNode n, String name) {
-        DirtyBitmap b = n.dirtyBitmap(name)
-                .orElseThrow(() -> QmpException.generic("Dirty bitmap '%s' not found", name));
-        if (b.busy()) {
-            throw QmpException.generic("Bitmap '%s' is currently in use by another operation and cannot be used", name);
-        }
-        return b;
-    }
-
     /** query-named-block-nodes. Main loop. */
     public ArrayNode queryNamedBlockNodes(boolean flat) {
         ArrayNode out = JSON.arrayNode();
@@ -281,21 +215,7 @@ public final class BlockQmp {
         o.put("iops", 0);
         o.put("bps_wr", 0);
         o.put("write_threshold", 0);
-        List<DirtyBitmap> bitmaps = n.dirtyBitmaps().reversed();
-        if (!bitmaps.isEmpty()) {
-            ArrayNode a = o.putArray("dirty-bitmaps");
-            for (DirtyBitmap b : bitmaps) {
-                ObjectNode d = a.addObject();
-                if (b.name() != null) {
-                    d.put("name", b.name());
-                }
-                d.put("recording", b.enabled());
-                d.put("persistent", false);
-                d.put("busy", b.busy());
-                d.put("granularity", b.granularity());
-                d.put("count", b.dirtyBytes());
-            }
-        }
+        BitmapQmp.dirtyBitmapsInfo(n).ifPresent(a -> o.set("dirty-bitmaps", a));
         o.put("encrypted", false);
         o.put("bps", 0);
         o.put("bps_rd", 0);

@@ -36,6 +36,7 @@ class BackupBitmapTest {
         TransactionQmp tx = new TransactionQmp(f.registry);
         tx.register();
         f.backup.registerTransactionAction(tx);
+        f.blockQmp.bitmaps().registerTransactionActions(tx);
         for (String n : new String[] {"src", "t0", "t1", "t2"}) {
             f.image(n, SIZE);
         }
@@ -109,6 +110,21 @@ class BackupBitmapTest {
         assertThat(b0().dirtyBytes()).as("the writes made during the incremental").isPositive();
         assertThat(b0().busy()).isFalse();
         assertThat(f.node("src").dirtyBitmaps()).as("successor gone").hasSize(1);
+    }
+
+    @Test
+    void aBitmapMadeInTheSameTransactionAsAFullBackupStartsTheChain() throws Exception {
+        f.qmp("transaction", "{'actions':[{'type':'block-dirty-bitmap-add','data':{'node':'src','name':'b1'}},"
+                + "{'type':'blockdev-backup','data':{'job-id':'f','device':'disk0','target':'t0','sync':'full'}}]}");
+        f.events.awaitStatus("f", "null");
+        DirtyBitmap b1 = f.node("src").dirtyBitmap("b1").orElseThrow();
+        assertThat(b1.dirtyBytes()).isZero();
+        guestWrites(8, 5);
+        byte[] now = readAll(f.node("src"));
+        MirrorFixture.write(f.node("t1"), 0, readAll(f.node("t0")));
+        backup("i", "'target':'t1','sync':'incremental','bitmap':'b1'");
+        f.events.awaitStatus("i", "null");
+        assertThat(readAll(f.node("t1"))).isEqualTo(now);
     }
 
     @Test

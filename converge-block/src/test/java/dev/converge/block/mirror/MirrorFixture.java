@@ -48,6 +48,7 @@ public final class MirrorFixture implements AutoCloseable {
     public final JobEngine engine;
     final MirrorQmp mirror;
     public final dev.converge.block.qmp.BackupQmp backup;
+    public final BlockQmp blockQmp;
     private final boolean ownsLoop;
 
     public MirrorFixture(Path dir) {
@@ -65,7 +66,7 @@ public final class MirrorFixture implements AutoCloseable {
         };
         graph = new BlockGraph(mainLoop);
         engine = new JobEngine(mainLoop);
-        BlockQmp blockQmp = new BlockQmp(graph);
+        blockQmp = new BlockQmp(graph);
         blockQmp.register(registry);
         JobQmp jobQmp = new JobQmp(engine, registry, sink);
         jobQmp.register();

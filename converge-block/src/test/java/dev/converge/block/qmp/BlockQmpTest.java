@@ -149,7 +149,7 @@ class BlockQmpTest {
         fails("block-dirty-bitmap-add", "{'node':'n0','name':'b1','granularity':1000}",
                 "Granularity must be power of 2 and at least 512");
         fails("block-dirty-bitmap-add", "{'node':'n0','name':'b2','persistent':true}",
-                "Can't store persistent bitmaps to n0: Operation not supported");
+                "Can't store persistent bitmaps to n0");
         fails("block-dirty-bitmap-add", "{'node':'zz','name':'b2'}", "Cannot find device='zz' nor node-name='zz'");
         qmp("block-dirty-bitmap-add", "{'node':'n0','name':'b3','granularity':512,'disabled':true}");
         BlockNode n0 = mainLoop.call(() -> graph.find("n0").orElseThrow());
