@@ -8,7 +8,6 @@ import dev.converge.block.Extent;
 import dev.converge.block.NodeOptions;
 import dev.converge.block.ReqFlag;
 import java.lang.foreign.MemorySegment;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -98,14 +97,7 @@ public final class BackupFilterNode extends BlockNode {
     protected void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback)
             throws BlockIOException {
         copyBeforeWrite(offset, bytes);
-        EnumSet<ReqFlag> flags = EnumSet.noneOf(ReqFlag.class);
-        if (mayUnmap) {
-            flags.add(ReqFlag.MAY_UNMAP);
-        }
-        if (noFallback) {
-            flags.add(ReqFlag.NO_FALLBACK);
-        }
-        file.writeZeroes(offset, bytes, flags);
+        file.writeZeroes(offset, bytes, ReqFlag.writeZeroes(mayUnmap, noFallback));
     }
 
     @Override

@@ -269,7 +269,7 @@ public final class BackupJob implements JobDriver<Record, Record> {
             CompletableFuture<Void> announced = reporter.onError(id, e.read(), action);
             if (action == BlockErrorAction.REPORT) {
                 copy.awaitIdle();
-                throw new BackupException(strerror(e.io().errno()), e);
+                throw new BackupException(Errno.describe(e.io().errno()), e);
             }
             if (action == BlockErrorAction.STOP) {
                 try {
@@ -367,11 +367,6 @@ public final class BackupJob implements JobDriver<Record, Record> {
     /** Whether run() finished its copy (for tests). */
     boolean succeeded() {
         return succeeded;
-    }
-
-    static String strerror(int errno) {
-        Errno e = Errno.of(errno);
-        return e != null ? e.strerror() : "Unknown error " + errno;
     }
 
     /** The backup failed; the message is the job's error. */
