@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -49,6 +51,8 @@ public final class FaultProxy implements AutoCloseable {
     private volatile Tamper upstream = (chunk, offset) -> { };
     private volatile long delayNanos;
     private volatile boolean closed;
+    /** Longest wait of a failed upstream write for the downstream direction to relay what is left. */
+    private static final long DRAIN_WAIT_SECONDS = 5;
 
     private FaultProxy(InetSocketAddress target) throws IOException {
         this.target = Objects.requireNonNull(target);
@@ -161,13 +165,20 @@ public final class FaultProxy implements AutoCloseable {
             }
             open.add(client);
             open.add(upstreamChannel);
-            pump(client, upstreamChannel, true);
-            pump(upstreamChannel, client, false);
+            CountDownLatch downstreamDone = new CountDownLatch(1);
+            pump(client, upstreamChannel, true, downstreamDone);
+            pump(upstreamChannel, client, false, downstreamDone);
         }
     }
 
-    /** One direction: a reader that queues chunks with their due time and a writer that sends them when due. */
-    private void pump(SocketChannel from, SocketChannel to, boolean isUpstream) {
+    /**
+     * One direction: a reader that queues chunks with their due time and a writer that sends them
+     * when due. {@code downstreamDone} is counted down when the downstream direction has relayed
+     * all it will: a failed upstream write (the target closed) waits for it (bounded) before it
+     * resets the client, so that what the target said last (an error message) still reaches the
+     * client, as it would without the proxy.
+     */
+    private void pump(SocketChannel from, SocketChannel to, boolean isUpstream, CountDownLatch downstreamDone) {
         BlockingQueue<Chunk> queue = new LinkedBlockingQueue<>(256);
         Thread.ofVirtual().name("fault-proxy-read").start(() -> {
             ByteBuffer buf = ByteBuffer.allocate(CHUNK);
@@ -208,6 +219,9 @@ public final class FaultProxy implements AutoCloseable {
                     awaitHealed();
                     if (c.data == END) {
                         to.shutdownOutput();
+                        if (!isUpstream) {
+                            downstreamDone.countDown();
+                        }
                         return;
                     }
                     ByteBuffer b = ByteBuffer.wrap(c.data);
@@ -216,6 +230,15 @@ public final class FaultProxy implements AutoCloseable {
                     }
                 }
             } catch (IOException | InterruptedException e) {
+                if (isUpstream) {
+                    try {
+                        downstreamDone.await(DRAIN_WAIT_SECONDS, TimeUnit.SECONDS);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                    }
+                } else {
+                    downstreamDone.countDown();
+                }
                 reset(from);
                 reset(to);
             }

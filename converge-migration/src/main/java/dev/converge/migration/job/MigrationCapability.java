@@ -56,9 +56,11 @@ public enum MigrationCapability {
     DIRTY_LIMIT("dirty-limit", true, ""),
     MAPPED_RAM("mapped-ram", false, "file: migration"),
     /**
-     * converge's own (on by default): a verified stream. Every record carries a CRC32C, and at
-     * the switchover the destination compares its SHA-256 of the received RAM with the source's
-     * before it acknowledges; a mismatch fails the migration and the source runs on. Only the
+     * converge's own (on by default): a verified stream. Every record carries a CRC32C; at the
+     * switchover the destination compares the digest of its table of page CRCs (what it
+     * received) with the source's (what it sent) before it acknowledges, and a mismatch fails
+     * the migration and the source runs on; after the hand-over the source checks its frozen RAM
+     * against what it sent (query-migrate's x-converge-ram-check, X_CONVERGE_RAM_CHECK). Only the
      * source's setting counts (the stream header tells the destination).
      */
     X_CONVERGE_VERIFY("x-converge-verify", true, "");

@@ -10,6 +10,7 @@ import dev.converge.job.JobOutcome;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.precopy.AutoConverge;
+import dev.converge.migration.precopy.FrozenRamCheck;
 import dev.converge.migration.precopy.ConvergencePolicy;
 import dev.converge.migration.precopy.MigrationControl;
 import dev.converge.migration.precopy.MigrationControl.DirtyLimit;
@@ -126,6 +127,11 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private volatile long totalTimeMs = -1;
     private volatile long downtimeMs = -1;
     private volatile String errorDesc;
+    /**
+     * The check of the source's frozen RAM after the hand-over (verified streams): RUNNING from
+     * commit until the check's thread sets the result; null before commit or when not verified.
+     */
+    private volatile FrozenRamCheck.Result ramCheck;
     /** The connection; written by the job thread, closed by cancel (main loop) or clean. */
     private volatile SocketChannel channel;
     private volatile PrecopySender sender;
@@ -423,6 +429,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     public void commit() {
         PrecopySender s = sender;
         s.commitSwitchover();
+        s.frozenRamCheck().ifPresent(check -> {
+            ramCheck = FrozenRamCheck.Result.RUNNING;
+            check.whenComplete(this::ramChecked);
+        });
         // QEMU's meaning: source stop to destination running (the destination's RESUMED).
         long downtime = s.downtimeNanos();
         downtimeMs = downtime < 0 ? 0 : Math.round(downtime / 1e6);
@@ -489,6 +499,29 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                 p != null && p.throttlePercent() > 0 && !s.isFinal() ? OptionalLong.of(p.throttlePercent())
                         : OptionalLong.empty(),
                 p != null && p.dirtyLimit() > 0 && !s.isFinal() ? OptionalLong.of(p.dirtyLimit()) : OptionalLong.empty());
+    }
+
+    /** The frozen-RAM check's outcome (the check's thread): kept for query-migrate, loud when it failed. */
+    private void ramChecked(FrozenRamCheck.Result r, Throwable error) {
+        if (error != null) {
+            log.error("outgoing migration of '{}': the check of the frozen RAM failed to run", machine.name(), error);
+            r = new FrozenRamCheck.Result(FrozenRamCheck.Status.SKIPPED, 0, java.util.List.of());
+        }
+        ramCheck = r;
+        if (r.status() == FrozenRamCheck.Status.FAILED) {
+            log.error("outgoing migration of '{}' to {}: {}", machine.name(), uri, r.describe());
+            events.ramCheckFailed(r);
+        } else {
+            log.info("outgoing migration of '{}': {}", machine.name(), r.describe());
+        }
+    }
+
+    /**
+     * The check of the source's frozen RAM against what was sent (verified streams, after the
+     * hand-over); empty before commit or when the stream was not verified.
+     */
+    public java.util.Optional<FrozenRamCheck.Result> ramCheck() {
+        return java.util.Optional.ofNullable(ramCheck);
     }
 
     /** A consistent view for query-migrate: one pass, each other member read once. */

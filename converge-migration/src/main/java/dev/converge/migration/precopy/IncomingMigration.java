@@ -1,7 +1,7 @@
 package dev.converge.migration.precopy;
 
 import dev.converge.migration.machine.Machine;
-import dev.converge.migration.machine.PageCrcDigest;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.wire.ChecksumMismatchException;
@@ -45,11 +45,11 @@ public final class IncomingMigration {
 
     /**
      * Layout matches the destination; pages are applied as they come. In a verified stream
-     * {@code crcs} keeps every page's CRC for the digest at COMPLETE (mutable, confined to the
-     * receiving thread); else null.
+     * {@code crcs} keeps the CRC of every page as received, for the digest at COMPLETE (mutable,
+     * confined to the receiving thread); else null.
      */
     public record Receiving(int version, boolean verified, List<RamBlock> blocks, long pages, long passes,
-            PageCrcDigest.Tracker crcs) implements State {
+            PageCrcTable crcs) implements State {
         public Receiving {
             blocks = List.copyOf(blocks);
         }
@@ -61,7 +61,7 @@ public final class IncomingMigration {
 
     /**
      * Device state received (a private copy); only COMPLETE may follow. In a verified stream
-     * {@code ramDigest} is the destination's {@link PageCrcDigest} of all RAM, taken when the
+     * {@code ramDigest} is the {@link PageCrcTable#digest} of the pages received, taken when the
      * device state arrived (every page comes before it), for COMPLETE to be checked against; else null.
      */
     public record StateReceived(Receiving receiving, byte[] deviceState, String ramDigest) implements State {
@@ -95,26 +95,19 @@ public final class IncomingMigration {
                     ? matchLayout(machine, s, r.blocks()) : unexpected(record, state);
             case Receiving s -> switch (record) {
                 case StreamRecord.Page p -> {
-                    s.blocks().get(p.block()).loadPage(p.offset(), p.data());
-                    if (s.crcs() != null) {
-                        s.crcs().applied(p.block(), s.blocks().get(p.block()), p.offset());
-                    }
+                    received(s, p.block(), p.offset(), p.data());
                     yield s.plus(1, 0);
                 }
                 case StreamRecord.ZeroPage z -> {
                     s.blocks().get(z.block()).loadZeroPage(z.offset());
                     if (s.crcs() != null) {
-                        s.crcs().zeroed(z.block(), z.offset());
+                        s.crcs().recordZero(z.block(), z.offset() >>> RamBlock.PAGE_SHIFT);
                     }
                     yield s.plus(1, 0);
                 }
                 case StreamRecord.PageBatch b -> {
-                    RamBlock block = s.blocks().get(b.block());
                     for (int i = 0; i < b.offsets().length; i++) {
-                        block.loadPage(b.offsets()[i], b.page(i));
-                        if (s.crcs() != null) {
-                            s.crcs().applied(b.block(), block, b.offsets()[i]);
-                        }
+                        received(s, b.block(), b.offsets()[i], b.page(i));
                     }
                     yield s.plus(b.offsets().length, 0);
                 }
@@ -153,6 +146,14 @@ public final class IncomingMigration {
         };
     }
 
+    /** Applies one received page, recording its CRC where it is decoded (a verified stream). */
+    private static void received(Receiving s, int block, long offset, ByteBuffer data) {
+        if (s.crcs() != null) {
+            s.crcs().record(block, offset >>> RamBlock.PAGE_SHIFT, data);
+        }
+        s.blocks().get(block).loadPage(offset, data);
+    }
+
     private static State matchLayout(Machine machine, AwaitingLayout header, List<StreamRecord.BlockInfo> declared) {
         List<RamBlock> local = machine.ram().blocks();
         if (declared.size() != local.size()) {
@@ -169,7 +170,7 @@ public final class IncomingMigration {
             }
         }
         return new Receiving(header.version(), header.verified(), local, 0, 0,
-                header.verified() ? new PageCrcDigest.Tracker(local) : null);
+                header.verified() ? new PageCrcTable(local) : null);
     }
 
     private static State unexpected(StreamRecord record, State state) {

@@ -3,6 +3,7 @@ package dev.converge.migration.precopy;
 import dev.converge.migration.machine.GuestRam;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.MigrationBitmap;
+import dev.converge.migration.machine.PageCrcTable;
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.wire.StreamEncoder;
@@ -43,11 +44,14 @@ import java.util.Objects;
  * how a cancel reaches them). One sender runs one migration; it is not reusable.
  * <p>
  * A verified stream (the default; capability {@code x-converge-verify}) seals every record with
- * a CRC32C and sends the RAM's SHA-256 at the switchover in COMPLETE. Its pages are copied out of
- * guest memory before they are checksummed and sent: the guest keeps writing while they go, and
- * a checksum of memory that changed before the write would fail a correct stream. (The copy, and
- * the CRC32C scan of the stopped RAM for the {@link dev.converge.migration.machine.PageCrcDigest},
- * are what verification costs; an unverified stream writes straight from guest memory.)
+ * a CRC32C, records each page's CRC32C where it encodes the page ({@link PageCrcTable}), and sends
+ * that table's digest in COMPLETE, which the destination compares with the table of what it
+ * received: the stopped window hashes O(pages) integers, never the RAM. After the hand-over
+ * {@link FrozenRamCheck} compares the frozen RAM with the table in the background
+ * ({@link #frozenRamCheck}). Pages are copied out of guest memory before they are checksummed and
+ * sent: the guest keeps writing while they go, and a checksum of memory that changed before the
+ * write would fail a correct stream. (The copy and the CRCs are what verification costs while the
+ * guest runs; an unverified stream writes straight from guest memory.)
  */
 public final class PrecopySender {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PrecopySender.class);
@@ -65,6 +69,13 @@ public final class PrecopySender {
     /** See {@link #controlInterval}: two full batches (a full batch is 256 KiB). */
     static final long CONTROL_INTERVAL = 512 << 10;
     private static final int CTRL_CAPACITY = 64 << 10;
+    /**
+     * After a failed write, the longest wait for the destination's reason on the return path
+     * (its ERROR follows its close by about a round trip); without one the write's own error stands.
+     */
+    static final Duration REASON_WAIT = Duration.ofSeconds(2);
+    /** Passes in which the digest of the sent table is timed. */
+    static final int DIGEST_SAMPLES = 8;
     private static final int BATCH_HEAD_MAX = WireFormat.RECORD_HEADER_SIZE + WireFormat.BATCH_FIXED
             + 8 * WireFormat.MAX_BATCH_PAGES;
 
@@ -86,6 +97,17 @@ public final class PrecopySender {
     private volatile ReturnPath returnPath;
     /** The switchover's steps, set by the running thread once the destination acked; RESUMED added by commit. */
     private volatile SwitchoverTrace trace;
+    /** The check of the frozen RAM after the hand-over; set by commit in a verified stream, else null. */
+    private volatile java.util.concurrent.CompletableFuture<FrozenRamCheck.Result> frozenRamCheck;
+
+    /**
+     * A fault injected where a page has been recorded in the sent table and is about to be
+     * encoded (tests only: a corruption on the send path that the stream's own checksum cannot see).
+     */
+    @FunctionalInterface
+    interface SendFault {
+        void encoding(int block, long page, ByteBuffer data);
+    }
 
     // All state below is confined to the thread that calls run().
     private final ByteBuffer ctrl = ByteBuffer.allocateDirect(CTRL_CAPACITY).order(WireFormat.ORDER);
@@ -95,6 +117,14 @@ public final class PrecopySender {
     private final ByteBuffer[] pageCopies;
     private final ByteBuffer trailer = ByteBuffer.allocateDirect(WireFormat.CHECKSUM_SIZE).order(WireFormat.ORDER);
     private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    /** A verified stream's CRC32C of every page as last sent; null otherwise. Written by the running thread. */
+    private final PageCrcTable sentCrcs;
+    /** The fastest digest of {@link #sentCrcs} so far ({@link #measureDigest}): its share of the switchover's fixed cost. */
+    private long digestNanos;
+    /** Digests timed so far. */
+    private int digestSamples;
+    /** Tests only; null otherwise. */
+    private SendFault sendFault;
     /** Whether the pending batch ends with {@link #trailer}. */
     private boolean trailerPending;
     private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
@@ -154,12 +184,27 @@ public final class PrecopySender {
         } else {
             pageCopies = null;
         }
+        this.sentCrcs = verified ? new PageCrcTable(machine.ram().blocks()) : null;
         this.machine = Objects.requireNonNull(machine);
         this.ram = machine.ram();
         this.in = Objects.requireNonNull(channel);
         this.out = channel;
         this.policy = Objects.requireNonNull(policy);
         this.control = Objects.requireNonNull(control);
+    }
+
+    /** Tests only: injects {@code fault} on the send path (before run()). */
+    void injectSendFault(SendFault fault) {
+        this.sendFault = fault;
+    }
+
+    /**
+     * The check of the source's frozen RAM against what was sent ({@link FrozenRamCheck}),
+     * started by {@link #commitSwitchover} in a verified stream; empty before, or when the stream
+     * is not verified.
+     */
+    public java.util.Optional<java.util.concurrent.CompletableFuture<FrozenRamCheck.Result>> frozenRamCheck() {
+        return java.util.Optional.ofNullable(frozenRamCheck);
     }
 
     private static java.util.function.Supplier<ConvergencePolicy> constant(ConvergencePolicy p) {
@@ -242,6 +287,10 @@ public final class PrecopySender {
             }
         }
         resumedAt = resumed != 0 ? resumed : System.nanoTime();
+        if (sentCrcs != null && sent) {
+            // After RESUMED: the scan's CPUs must not delay the destination's start (they may share a host).
+            frozenRamCheck = FrozenRamCheck.start(machine, sentCrcs);
+        }
         SwitchoverTrace t = trace;
         if (t != null) {
             trace = t.withDecision(decided, resumed);
@@ -315,6 +364,7 @@ public final class PrecopySender {
             double bandwidth = meter.forSwitchover();
             sync(bitmap);
             throttle();
+            measureDigest();
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
             Duration fixed = fixedCost(rp);
             ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth, fixed);
@@ -380,10 +430,9 @@ public final class PrecopySender {
             sendMarked(bitmap);
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
             if (verified) {
-                // Out before hashing: the destination hashes its copy meanwhile, on receipt of the device state.
+                // Out before hashing: the destination hashes its table meanwhile, on receipt of the device state.
                 flush();
-                putRecord(StreamEncoder.encode(new StreamRecord.Complete(
-                        dev.converge.migration.machine.PageCrcDigest.of(ram)), true));
+                putRecord(StreamEncoder.encode(new StreamRecord.Complete(sentCrcs.digest()), true));
             } else {
                 putRecord(StreamEncoder.encode(new StreamRecord.Complete(), false));
             }
@@ -399,6 +448,19 @@ public final class PrecopySender {
             if (!done) {
                 machine.abortSwitchover(previous);
             }
+        }
+    }
+
+    /**
+     * Times one digest of the sent table (the same work as at the switchover: the table's size
+     * is fixed) in the first {@link #DIGEST_SAMPLES} passes; the fastest counts.
+     */
+    private void measureDigest() {
+        if (sentCrcs != null && digestSamples < DIGEST_SAMPLES) {
+            long t = System.nanoTime();
+            sentCrcs.digest();
+            long took = System.nanoTime() - t;
+            digestNanos = digestSamples++ == 0 ? took : Math.min(digestNanos, took);
         }
     }
 
@@ -444,6 +506,9 @@ public final class PrecopySender {
                     if (ctrl.remaining() < WireFormat.RECORD_HEADER_SIZE + WireFormat.ZERO_PAGE_PAYLOAD + BATCH_HEAD_MAX) {
                         sendBatch();
                     }
+                    if (sentCrcs != null) {
+                        sentCrcs.recordZero(b, page);
+                    }
                     StreamEncoder.putZeroPage(ctrl, b, page << RamBlock.PAGE_SHIFT, verified);
                     zeroPages++;
                 } else {
@@ -455,6 +520,10 @@ public final class PrecopySender {
                     ByteBuffer data = block.page(page).asByteBuffer();
                     if (verified) {
                         data = pageCopies[batchCount].clear().put(data).flip();
+                        sentCrcs.record(b, page, data); // of the copy: exactly the bytes that are sent
+                        if (sendFault != null) {
+                            sendFault.encoding(b, page, data);
+                        }
                     }
                     gather[1 + batchCount] = data;
                     batchCount++;
@@ -513,7 +582,7 @@ public final class PrecopySender {
                     bytesSent += out.write(record);
                 }
             } catch (IOException e) {
-                throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+                throw writeFailed(e);
             }
         } else {
             ctrl.put(record);
@@ -534,7 +603,7 @@ public final class PrecopySender {
                 }
             }
         } catch (IOException e) {
-            throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+            throw writeFailed(e);
         } finally {
             ctrl.clear();
         }
@@ -543,16 +612,40 @@ public final class PrecopySender {
     }
 
     /**
+     * Why a write to the destination failed: the destination's own reason when it gave one (a
+     * destination that refuses the stream sends ERROR and closes, and the write that finds the
+     * connection closed usually fails before the reader has decoded the ERROR), else the
+     * write's error. A cancel (which closes the channel) does not wait.
+     */
+    private MigrationException writeFailed(IOException e) {
+        ReturnPath rp = returnPath;
+        if (rp != null && !control.isCancelled()) {
+            try {
+                MigrationException reason = rp.awaitReason(REASON_WAIT);
+                if (reason != null) {
+                    reason.addSuppressed(e);
+                    return reason;
+                }
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+    }
+
+    /**
      * The switchover's fixed cost: the destination's lag behind the stream at the last
      * acknowledged pass (what is in flight at the stop must still be applied; includes the
      * COMPLETE/ACK round trip), the owner's recent time to decide ({@link MigrationControl#decisionLatency}),
      * one more round trip (START to RESUMED), and what the accelerator adds (KVM: kicking the
-     * vCPUs out of the guest, saving and loading their state). The return path's part is zero before the first ack.
+     * vCPUs out of the guest, saving and loading their state), and in a verified stream the digest
+     * of the sent table (measured at setup; the destination hashes its own table meanwhile). The
+     * return path's part is zero before the first ack.
      */
     private Duration fixedCost(ReturnPath rp) {
         long lag = rp.lastLagNanos();
         long rtt = rp.roundTripNanos();
-        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt)).plus(control.decisionLatency())
+        return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt) + digestNanos).plus(control.decisionLatency())
                 .plus(machine.accelerator().switchoverCost());
     }
 

@@ -144,6 +144,27 @@ final class ReturnPath implements Runnable {
         }
     }
 
+    /**
+     * After a write to the destination failed: waits up to {@code timeout} for the return path to
+     * say why (the destination's ERROR usually arrives just after it closed the connection).
+     *
+     * @return the destination's reason (an ERROR it sent, or a return path it could not decode),
+     *         or null when none came in time or the return path ended without one
+     */
+    MigrationException awaitReason(java.time.Duration timeout) throws InterruptedException {
+        long left = timeout.toNanos();
+        lock.lock();
+        try {
+            while (failure == null && !ended && left > 0) {
+                left = changed.awaitNanos(left);
+            }
+            return failure instanceof MigrationException.DestinationFailed
+                    || failure instanceof MigrationException.ProtocolFailed ? failure : null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Lag of the last acknowledged pass in ns, -1 before any. */
     long lastLagNanos() {
         lock.lock();

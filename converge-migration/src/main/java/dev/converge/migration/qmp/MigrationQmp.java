@@ -9,11 +9,13 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.migration.job.MigrationCapability;
+import dev.converge.migration.job.MigrationEvents;
 import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.job.MigrationView;
 import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.precopy.FrozenRamCheck;
 import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.qmp.Args;
 import dev.converge.qmp.QmpException;
@@ -45,8 +47,19 @@ final class MigrationQmp {
     static final EnumType STATUS = STATUS_ENUM.type();
     static final EnumType CAPABILITY = EnumType.of("MigrationCapability", MigrationCapability.class,
             MigrationCapability::wireName, "QEMU 10.0's migration capabilities and converge's x-converge-verify (on by "
-                    + "default: CRC32C on every stream record and the RAM digest compared at the switchover). converge "
+                    + "default: CRC32C on every stream record, the tables of page CRCs compared at the switchover, the "
+                    + "source's frozen RAM checked against what it sent after the hand-over). converge "
                     + "implements " + implementedCapabilities() + "; turning on any other is refused, naming it");
+    static final EnumType RAM_CHECK_STATUS = EnumType.of("XConvergeRamCheckStatus", FrozenRamCheck.Status.class,
+            FrozenRamCheck.Status::wireName, "Where the check of the source's frozen RAM stands");
+    static final ObjectType RAM_CHECK = ObjectType.struct("XConvergeRamCheck",
+            "The source's RAM, frozen after the hand-over of a verified migration, checked against the CRC32C of "
+                    + "every page as it was last sent. A page that differs was written without being dirty-logged, "
+                    + "and the destination runs with an older copy of it",
+            required("status", RAM_CHECK_STATUS, "running (from completed until the check ends), passed, failed, or "
+                    + "skipped (the source ran again before the check ended)"),
+            required("mismatched-pages", BuiltinType.INT, "pages that differ (failed)"),
+            required("description", BuiltinType.STR, "what the outcome means, naming the first pages that differ"));
     static final ObjectType CAPABILITY_STATUS = ObjectType.struct("MigrationCapabilityStatus",
             "A capability and whether it is on",
             required("capability", CAPABILITY, "the capability"),
@@ -102,7 +115,9 @@ final class MigrationQmp {
                     + "while it holds them back)"),
             optional("error-desc", BuiltinType.STR, "why it failed; human-readable, not for parsing"),
             optional("socket-address", new ArrayType(SOCKET_INFO), "destination: where it listens (a tcp port 0 shows "
-                    + "the port chosen)"));
+                    + "the port chosen)"),
+            optional("x-converge-ram-check", RAM_CHECK, "source, completed, x-converge-verify: the check of the frozen "
+                    + "RAM after the hand-over"));
     /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
     static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
             optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
@@ -198,6 +213,10 @@ final class MigrationQmp {
         registry.register(new EventSpec("MIGRATION_PASS", ObjectType.struct("q_obj_MIGRATION_PASS-arg", null,
                 required("pass", BuiltinType.INT, "passes over RAM so far")),
                 "A pass over dirty RAM ended (source; only with the events capability).", SINCE));
+        registry.register(new EventSpec("X_CONVERGE_RAM_CHECK", RAM_CHECK,
+                "The source's frozen RAM differs from what it sent (x-converge-verify, after the hand-over): pages "
+                        + "were written without being dirty-logged and the destination runs with older copies of them. "
+                        + "Sent whatever the events capability says; query-migrate shows the same.", SINCE));
     }
 
     /** migrate's arguments, checked: where to, the job id, auto-complete. */
@@ -240,7 +259,10 @@ final class MigrationQmp {
             IncomingSide in = module.incoming();
             return in == null ? JSON.objectNode() : incomingInfo(in, module.machine().orElseThrow().ram().size());
         }
-        return outgoingInfo(module.outgoing().orElseThrow().view());
+        MigrationJob job = module.outgoing().orElseThrow();
+        ObjectNode o = outgoingInfo(job.view());
+        job.ramCheck().ifPresent(r -> o.set("x-converge-ram-check", MigrationEvents.ramCheck(r)));
+        return o;
     }
 
     /** The destination's MigrationInfo: status, and once a connection was accepted, what it brought. */

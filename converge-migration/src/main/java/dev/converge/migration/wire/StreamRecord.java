@@ -79,9 +79,9 @@ public sealed interface StreamRecord {
     }
 
     /**
-     * The source sent everything. In a verified stream {@code ramDigest} is the source's SHA-256
-     * of all RAM at the switchover (64 lowercase hex digits, as {@code query-machine-digest}
-     * shows it); otherwise null.
+     * The source sent everything. In a verified stream {@code ramDigest} is the digest of the
+     * source's table of page CRC32Cs at the switchover ({@code PageCrcTable#digest}, 64 lowercase
+     * hex digits); otherwise null.
      */
     record Complete(String ramDigest) implements StreamRecord {
         /** COMPLETE of a stream that is not verified. */

@@ -31,15 +31,16 @@ public final class WireFormat {
      * Header flag (version 5): a verified stream. Every record after the header ends with a
      * {@link #CHECKSUM_SIZE 4-byte} CRC32C trailer over its record header and the payload
      * before it (the record header's length counts the trailer), and COMPLETE carries the
-     * source's {@link #DIGEST_SIZE SHA-256} of all RAM at the switchover, which the
-     * destination compares with its own before it acknowledges.
+     * source's {@link #DIGEST_SIZE digest} of its table of page CRC32Cs (every page as it sent
+     * it: eight CRC32Cs over consecutive eighths of the table), which the destination compares
+     * with the digest of its table of what it received before it acknowledges.
      */
     public static final int FLAG_VERIFIED = 1;
     /** Every flag this code knows; a header with another bit set is refused. */
     public static final int KNOWN_FLAGS = FLAG_VERIFIED;
     /** Bytes of a verified record's CRC32C trailer. */
     public static final int CHECKSUM_SIZE = 4;
-    /** Bytes of the RAM digest (SHA-256) in a verified stream's COMPLETE. */
+    /** Bytes of the page table's digest (eight CRC32Cs) in a verified stream's COMPLETE. */
     public static final int DIGEST_SIZE = 32;
     /** The first version whose destination answers END_OF_PASS with PASS_ACK and START with RESUMED. */
     public static final int VERSION_PASS_ACKS = 4;

@@ -52,8 +52,11 @@
  * older peers never see does not. Version 5 turned the header's reserved u16 into flags: with
  * {@code FLAG_VERIFIED} (the source's capability x-converge-verify) every record after the header
  * ends with a CRC32C (Castagnoli) of its record header and payload, counted in the record's length,
- * and COMPLETE carries the source's SHA-256 of all RAM at the switchover, which the destination
- * compares with its own before it acknowledges (a mismatch is an ERROR, and the source resumes).
+ * and COMPLETE carries the digest of the source's table of page CRC32Cs (every page as it was
+ * last sent; eight CRC32Cs over consecutive eighths of the table), which the destination compares with the same over the pages it received before it
+ * acknowledges (a mismatch is an ERROR, and the source resumes). Each side records a page's CRC
+ * where it encodes or decodes it ({@code PageCrcTable}), so that the comparison costs O(pages)
+ * integers in the downtime, never a read of the RAM.
  * The flag is the negotiation: the destination follows what the source declares. Version 4 added PASS_ACK and RESUMED on the return path and
  * lets the source skip pages never written (the destination starts zeroed). Version 2 added {@code PAGE_BATCH}; version 3 added the
  * START / ABORT decision after COMPLETE (a version 2 stream ends at COMPLETE and its machine

@@ -251,7 +251,7 @@ class IncomingMigrationTest {
         assertThatThrownBy(() -> IncomingMigration.run(dest, ch))
                 .isInstanceOf(MigrationException.IncomingRejected.class)
                 .hasMessage("incoming migration refused: RAM digest mismatch after the switchover: "
-                        + dev.converge.migration.machine.PageCrcDigest.of(dest.ram())
+                        + dev.converge.migration.machine.PageCrcTable.scan(dest.ram()).digest()
                         + " on the destination (expected: " + wrong + ", the source's)");
         assertThat(lastReturned(ch)).as("refused before the ack").isInstanceOf(ReturnMessage.Error.class);
         assertThat(dest.runState()).isEqualTo(RunState.INMIGRATE);

@@ -29,6 +29,9 @@ final class TestControl implements MigrationControl {
     private long rateStart;
     private long rateBytes;
 
+    /** Runs once the vCPUs stopped for the switchover (before the last dirty pages go); set before run(). */
+    volatile Runnable onStopped = () -> { };
+
     final CountDownLatch converged = new CountDownLatch(1);
     final CountDownLatch threePasses = new CountDownLatch(3);
 
@@ -64,6 +67,11 @@ final class TestControl implements MigrationControl {
 
     @Override
     public void checkpoint() {
+    }
+
+    @Override
+    public void vcpusStopped() {
+        onStopped.run();
     }
 
     @Override
