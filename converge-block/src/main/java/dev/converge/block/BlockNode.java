@@ -1,6 +1,7 @@
 package dev.converge.block;
 
 import dev.converge.block.bitmap.BitmapException;
+import dev.converge.block.bitmap.BitmapStorage;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.block.bitmap.NodeBitmaps;
 import java.lang.foreign.MemorySegment;
@@ -475,6 +476,11 @@ public abstract class BlockNode {
      */
     public final NodeBitmaps bitmaps() {
         return bitmaps;
+    }
+
+    /** Where the driver stores persistent bitmaps (qcow2), or empty when it cannot. */
+    public Optional<BitmapStorage> bitmapStorage() {
+        return Optional.empty();
     }
 
     /**

@@ -89,6 +89,8 @@ public final class Qcow2Node extends BlockNode {
     /** Set when corruption was found: every later write fails. */
     private volatile boolean corrupt;
     private volatile boolean closed;
+    /** The image's persistent dirty bitmaps (their own classes: Qcow2BitmapStore). */
+    private final Qcow2BitmapStore bitmapStore;
 
     private Qcow2Node(String nodeName, NodeOptions options, BlockNode fileNode, BlockNode backingNode,
             Probe probe, long l2CacheBytes, long refcountCacheBytes) throws BlockIOException {
@@ -127,6 +129,51 @@ public final class Qcow2Node extends BlockNode {
         this.l2Cache.dependOn(refcounts.cache());
         this.scratch = arena.allocate(clusterSize, 4096);
         this.zeroCluster = arena.allocate(clusterSize, 4096);
+        this.bitmapStore = Qcow2BitmapStore.open(file, h, nodeName, h.size(), bitmaps(), new BitmapClusters(),
+                options.readOnly());
+    }
+
+    /** What the bitmap store needs of the image's metadata: clusters and the metadata lock. */
+    private final class BitmapClusters implements Qcow2BitmapStore.Clusters {
+        @Override
+        public long allocate(long n) throws BlockIOException {
+            meta.lock();
+            try {
+                return refcounts.allocate(n);
+            } finally {
+                meta.unlock();
+            }
+        }
+
+        @Override
+        public void free(long offset, long n) throws BlockIOException {
+            meta.lock();
+            try {
+                refcounts.update(offset, n, -1);
+            } finally {
+                meta.unlock();
+            }
+        }
+
+        @Override
+        public void sync() throws BlockIOException {
+            doFlush();
+        }
+
+        @Override
+        public void locked(Qcow2BitmapStore.IoAction action) throws BlockIOException {
+            meta.lock();
+            try {
+                action.run();
+            } finally {
+                meta.unlock();
+            }
+        }
+    }
+
+    @Override
+    public Optional<dev.converge.block.bitmap.BitmapStorage> bitmapStorage() {
+        return Optional.of(bitmapStore);
     }
 
     /** What {@link #probe} found: the header and the backing file name stored in the image. */
@@ -178,11 +225,6 @@ public final class Qcow2Node extends BlockNode {
             }
             if (!readOnly && h.nbSnapshots() > 0) {
                 throw new OpenException("qcow2 images with internal snapshots can only be opened read-only by converge");
-            }
-            if (!readOnly && (h.autoclearFeatures() & Qcow2Header.AUTOCLEAR_BITMAPS) != 0) {
-                // writes would make the persistent bitmaps stale; QEMU keeps them in step, we cannot yet
-                throw new OpenException("qcow2 images with persistent dirty bitmaps can only be opened read-only "
-                        + "by converge");
             }
             if (h.size() < 0 || (h.l1Size() > 0 && (h.l1TableOffset() & (h.clusterSize() - 1)) != 0)
                     || (h.refcountTableOffset() & (h.clusterSize() - 1)) != 0) {
@@ -970,6 +1012,13 @@ public final class Qcow2Node extends BlockNode {
             return;
         }
         if (!readOnly()) {
+            try {
+                bitmapStore.storeAll();
+            } catch (BlockIOException e) {
+                System.getLogger(Qcow2Node.class.getName()).log(System.Logger.Level.WARNING,
+                        "qcow2 node '" + nodeName() + "': persistent bitmaps could not be stored at close (they stay "
+                                + "in use in the image, inconsistent when next opened): " + e.getMessage());
+            }
             try {
                 doFlush();
             } catch (BlockIOException e) {
