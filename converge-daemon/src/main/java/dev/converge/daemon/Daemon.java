@@ -1,6 +1,7 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
+import dev.converge.block.qmp.ImageJobsQmp;
 import dev.converge.block.qmp.BackupQmp;
 import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
@@ -90,6 +91,7 @@ public final class Daemon implements AutoCloseable {
         objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
+        ImageJobsQmp.register(registry, jobs, jobQmp, blockGraph, mirrors); // after the last driver
     }
 
     /**
@@ -241,6 +243,16 @@ public final class Daemon implements AutoCloseable {
             MigrationModule m = migration;
             if (m != null) {
                 m.close(); // stops the incoming side and the machine's vCPUs, frees guest RAM
+            }
+            try {
+                // as QEMU's bdrv_flush_all at quit: a qcow2 node's write-back metadata caches reach
+                // the image, or its last allocations would be lost
+                mainLoop.call(() -> {
+                    blockGraph.flushAll();
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                log.warn("flushing the block nodes: {}", e.toString());
             }
         } finally {
             mainLoop.close();

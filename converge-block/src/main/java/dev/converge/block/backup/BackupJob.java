@@ -59,7 +59,7 @@ import org.slf4j.LoggerFactory;
  * threads, the verbs and commit/abort/clean on the main loop; the copy state has its own lock
  * ({@link BlockCopy}), never held across I/O or a call into the engine.
  */
-public final class BackupJob implements JobDriver<Record, Record> {
+public final class BackupJob implements JobDriver<Record, Record>, dev.converge.block.BlockJob {
     /** The backup job kind: type {@code backup}, no job-change options, no members of its own. */
     public static final JobKind<Record, Record> KIND = JobKind.plain("backup");
 
@@ -122,6 +122,7 @@ public final class BackupJob implements JobDriver<Record, Record> {
         copyThreads.allowCoreThreadTimeOut(true);
     }
 
+    @Override
     public String id() {
         return id;
     }
@@ -139,11 +140,13 @@ public final class BackupJob implements JobDriver<Record, Record> {
     }
 
     /** QEMU's io-status of the job: ok, failed, nospace. */
+    @Override
     public String ioStatus() {
         return ioStatus;
     }
 
     /** Whether the job thread is doing work now. */
+    @Override
     public boolean isBusy() {
         return working;
     }

@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  * action): decodes the arguments, makes QEMU's argument checks in QEMU's order (do_backup_common)
  * and hands the domain act ({@link Backups}) its nodes and options, translating a
  * {@link BackupRefusedException} into a GenericError with the same text. The job kind
- * {@code backup} joins the mirror's legacy layer ({@link BlockJobs}: block-job-*,
+ * {@code backup} joins the mirror's legacy layer ({@link dev.converge.block.BlockJobs}: block-job-*,
  * query-block-jobs, BLOCK_JOB_* events) rather than having its own. Also adds the
  * {@code snapshot-access} driver to blockdev-add (fleecing). Handlers run on the main loop.
  */
@@ -62,8 +62,8 @@ public final class BackupQmp {
     public static BackupQmp register(QmpRegistry registry, JobEngine engine, JobQmp jobQmp, BlockGraph graph,
             BlockQmp blockQmp, MirrorQmp mirror) {
         BlockJobEvents blockEvents = mirror.blockEvents();
-        Backups backups = new Backups(engine, graph, blockEvents::reportError);
-        mirror.blockJobs().addKind(id -> backups.driver(id).map(j -> new BlockJobs.Entry(j.isBusy(), j.ioStatus())));
+        Backups backups = new Backups(engine, graph, blockEvents::onError);
+        mirror.blockJobs().addSource(backups::driver);
         BackupQmp b = new BackupQmp(engine, graph, backups);
         jobQmp.registerJobKind(BackupJob.KIND);
         registry.register(new CommandSpec("blockdev-backup", BackupSchema.BLOCKDEV_BACKUP_ARGS, CommandSpec.EMPTY,

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.mirror.BlockErrorAction;
 import dev.converge.block.mirror.MirrorJob;
+import dev.converge.block.BlockJobs;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
@@ -16,9 +17,8 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The BLOCK_JOB_* events of the block jobs ({@link BlockJobs}: mirror, backup; QEMU's
- * blockjob.c): READY, PENDING, COMPLETED, CANCELLED from the engine's events, and ERROR from
- * the jobs' I/O errors.
+ * The BLOCK_JOB_* events of the block jobs, every kind in {@link BlockJobs} (QEMU's blockjob.c): READY, PENDING, COMPLETED,
+ * CANCELLED from the engine's events, and ERROR from the jobs' I/O errors.
  *
  * <h2>Event order (as qemu-storage-daemon 7.2, pinned by MirrorQmpTest)</h2>
  * JOB_STATUS_CHANGE ready, then BLOCK_JOB_READY; JOB_STATUS_CHANGE pending, then
@@ -28,41 +28,37 @@ import java.util.concurrent.CompletableFuture;
  * one, so for one change the generic event always comes first. Listeners run outside the job
  * lock (the engine's lock contract), so reading the job's progress here is safe.
  */
-final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
+public final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
     private final EventSink events;
     private final JobEngine engine;
     private final BlockGraph graph;
-    /** The live block jobs of every kind; set once at wiring, before any job exists. */
-    private volatile BlockJobs blockJobs;
+    /** The live block jobs of every kind whose events these are. */
+    private final BlockJobs blockJobs;
 
-    BlockJobEvents(EventSink events, JobEngine engine, BlockGraph graph) {
+    BlockJobEvents(EventSink events, JobEngine engine, BlockGraph graph, BlockJobs blockJobs) {
         this.events = Objects.requireNonNull(events);
         this.engine = Objects.requireNonNull(engine);
         this.graph = Objects.requireNonNull(graph);
+        this.blockJobs = Objects.requireNonNull(blockJobs);
     }
 
-    /** Wiring: the block jobs whose events these are. */
-    void watch(BlockJobs jobs) {
-        blockJobs = Objects.requireNonNull(jobs);
+    private boolean isMirror(Job job) {
+        return blockJobs.contains(job.id());
     }
 
-    private boolean isBlockJob(Job job) {
-        BlockJobs b = blockJobs;
-        return b != null && b.contains(job.id());
-    }
-
+    /** From an I/O thread: announce on the main loop; for a stop, pause the job as a user pause. */
     @Override
     public CompletableFuture<Void> onError(MirrorJob job, boolean read, BlockErrorAction action) {
-        return reportError(job.id(), read, action);
+        return onError(job.id(), read, action);
     }
 
     /**
-     * From an I/O or job thread: announce BLOCK_JOB_ERROR on the main loop; for a stop, pause
-     * the job as a user pause. The future completes once both happened.
+     * A block job's I/O error (BLOCK_JOB_ERROR), from any thread: announced on the main loop;
+     * for a stop, the job is paused as a user pause. The future completes after both.
      */
-    CompletableFuture<Void> reportError(String jobId, boolean read, BlockErrorAction action) {
+    public CompletableFuture<Void> onError(String jobId, boolean read, BlockErrorAction action) {
         return graph.mainLoop().submit(() -> {
             ObjectNode d = JSON.objectNode();
             d.put("device", jobId);
@@ -93,7 +89,7 @@ final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
 
     @Override
     public void statusChanged(Job job, JobStatus newStatus) {
-        if (newStatus == JobStatus.PENDING && !job.autoFinalize() && isBlockJob(job)) {
+        if (newStatus == JobStatus.PENDING && !job.autoFinalize() && isMirror(job)) {
             ObjectNode d = JSON.objectNode();
             d.put("type", job.type());
             d.put("id", job.id());
@@ -103,14 +99,14 @@ final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
 
     @Override
     public void ready(Job job) {
-        if (isBlockJob(job)) {
+        if (isMirror(job)) {
             events.emit("BLOCK_JOB_READY", progressData(job));
         }
     }
 
     @Override
     public void finalized(Job job) {
-        if (!isBlockJob(job) || !job.wasStarted()) {
+        if (!isMirror(job) || !job.wasStarted()) {
             return;
         }
         ObjectNode d = progressData(job);

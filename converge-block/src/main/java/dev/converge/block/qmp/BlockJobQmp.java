@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.block.BlockJob;
+import dev.converge.block.BlockJobs;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
@@ -28,9 +30,8 @@ import java.util.Optional;
 /**
  * The legacy block-job commands on the generic engine (QEMU's blockdev.c for these):
  * query-block-jobs, block-job-set-speed, -pause, -resume, -cancel, -complete, -finalize,
- * -dismiss, for every block job kind ({@link BlockJobs}: mirror, backup). They name the job by
- * {@code device} (or {@code id}) and report an unknown one as QEMU does, "Block job 'X' not
- * found" (DeviceNotActive). Main loop.
+ * -dismiss. They name the job by {@code device} (or {@code id}) and report an unknown one as
+ * QEMU does, "Block job 'X' not found" (DeviceNotActive). Main loop.
  */
 final class BlockJobQmp {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
@@ -121,7 +122,7 @@ final class BlockJobQmp {
     private JsonNode queryBlockJobs() {
         ArrayNode out = JSON.arrayNode();
         for (Job j : engine.jobs()) {
-            Optional<BlockJobs.Entry> m = blockJobs.find(j.id());
+            Optional<BlockJob> m = blockJobs.find(j.id());
             if (m.isEmpty()) {
                 continue;
             }
@@ -132,7 +133,7 @@ final class BlockJobQmp {
             o.put("device", j.id());
             o.put("len", info.totalProgress());
             o.put("offset", info.currentProgress());
-            o.put("busy", m.get().busy() && (s == JobStatus.RUNNING || s == JobStatus.READY));
+            o.put("busy", m.get().isBusy() && (s == JobStatus.RUNNING || s == JobStatus.READY));
             o.put("paused", s == JobStatus.PAUSED || s == JobStatus.STANDBY);
             o.put("speed", j.speed());
             o.put("io-status", m.get().ioStatus());

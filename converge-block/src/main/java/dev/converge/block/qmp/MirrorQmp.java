@@ -3,6 +3,7 @@ package dev.converge.block.qmp;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.converge.block.BlockChild;
 import dev.converge.block.BlockGraph;
+import dev.converge.block.BlockJobs;
 import dev.converge.block.BlockNode;
 import dev.converge.block.mirror.BlockdevOnError;
 import dev.converge.block.mirror.MirrorCopyMode;
@@ -43,9 +44,8 @@ public final class MirrorQmp {
     private final JobEngine engine;
     private final BlockGraph graph;
     private final Mirrors mirrors;
-    /** The legacy layer's block jobs, shared with the other block job kinds (backup). */
+
     private final BlockJobs blockJobs;
-    /** The BLOCK_JOB_* events, shared with the other block job kinds. */
     private final BlockJobEvents blockEvents;
 
     private MirrorQmp(JobEngine engine, BlockGraph graph, Mirrors mirrors, BlockJobs blockJobs,
@@ -57,14 +57,19 @@ public final class MirrorQmp {
         this.blockEvents = Objects.requireNonNull(blockEvents);
     }
 
-    /** The block jobs the legacy commands and events serve, for other block job kinds to join. */
-    BlockJobs blockJobs() {
+    /** The live block jobs of every kind (other block job kinds add their registries here). */
+    public BlockJobs blockJobs() {
         return blockJobs;
     }
 
-    /** The BLOCK_JOB_* events (and the error reporter), for other block job kinds. */
-    BlockJobEvents blockEvents() {
+    /** The BLOCK_JOB_* events, also for the other block job kinds' I/O errors. */
+    public BlockJobEvents blockEvents() {
         return blockEvents;
+    }
+
+    /** The mirrors (active commit runs as a mirror onto the base). */
+    public Mirrors mirrors() {
+        return mirrors;
     }
 
     /**
@@ -74,11 +79,10 @@ public final class MirrorQmp {
      */
     public static MirrorQmp register(QmpRegistry registry, EventSink events, JobEngine engine, JobQmp jobQmp,
             BlockGraph graph) {
-        BlockJobEvents blockEvents = new BlockJobEvents(events, engine, graph);
         BlockJobs blockJobs = new BlockJobs();
+        BlockJobEvents blockEvents = new BlockJobEvents(events, engine, graph, blockJobs);
         Mirrors mirrors = new Mirrors(engine, graph, blockEvents);
-        blockJobs.addKind(id -> mirrors.driver(id).map(j -> new BlockJobs.Entry(j.isBusy(), j.ioStatus())));
-        blockEvents.watch(blockJobs);
+        blockJobs.addSource(mirrors::driver);
         MirrorQmp m = new MirrorQmp(engine, graph, mirrors, blockJobs, blockEvents);
         jobQmp.registerJobKind(MirrorJob.KIND, MirrorSchema.COPY_MODE);
         registry.register(new CommandSpec("blockdev-mirror", MirrorSchema.BLOCKDEV_MIRROR_ARGS,

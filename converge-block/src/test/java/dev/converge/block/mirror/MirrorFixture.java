@@ -33,12 +33,12 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Predicate;
 
 /**
- * A daemon's worth of wiring for block job tests (mirror, backup), without sockets: main loop,
- * block graph, job engine, JobQmp, BlockQmp, MirrorQmp and BackupQmp wired as the daemon does,
- * with events recorded.
+ * A daemon's worth of wiring for mirror tests, without sockets: main loop, block graph, job
+ * engine, JobQmp, BlockQmp, MirrorQmp and the image jobs (ImageJobsQmp) wired as the daemon
+ * does, with events recorded. Public for the tests of the other block job kinds.
  */
 public final class MirrorFixture implements AutoCloseable {
-    public static final ObjectMapper JSON = new ObjectMapper();
+    static final ObjectMapper JSON = new ObjectMapper();
 
     public final Path dir;
     public final MainLoop mainLoop;
@@ -46,7 +46,7 @@ public final class MirrorFixture implements AutoCloseable {
     public final Events events = new Events();
     public final BlockGraph graph;
     public final JobEngine engine;
-    final MirrorQmp mirror;
+    public final MirrorQmp mirror;
     public final dev.converge.block.qmp.BackupQmp backup;
     public final BlockQmp blockQmp;
     private final boolean ownsLoop;
@@ -72,6 +72,7 @@ public final class MirrorFixture implements AutoCloseable {
         jobQmp.register();
         mirror = MirrorQmp.register(registry, sink, engine, jobQmp, graph);
         backup = dev.converge.block.qmp.BackupQmp.register(registry, engine, jobQmp, graph, blockQmp, mirror);
+        dev.converge.block.qmp.ImageJobsQmp.register(registry, engine, jobQmp, graph, mirror);
     }
 
     /** Runs a command's handler on the main loop, as the server would (no schema validation). */
