@@ -2,6 +2,7 @@ package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
 import dev.converge.block.qmp.ImageJobsQmp;
+import dev.converge.block.qmp.BackupQmp;
 import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.JobEngine;
@@ -79,11 +80,13 @@ public final class Daemon implements AutoCloseable {
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
         MirrorQmp mirrors = MirrorQmp.register(registry, events, jobs, jobQmp, blockGraph);
+        BackupQmp backups = BackupQmp.register(registry, jobs, jobQmp, blockGraph, blockQmp, mirrors);
 
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
         blockQmp.bitmaps().registerTransactionActions(transactions);
+        backups.registerTransactionAction(transactions);
 
         objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
