@@ -63,7 +63,60 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
          * @return ignored (SocketChannel's own result)
          */
         boolean connect(SocketChannel channel, SocketAddress address) throws IOException;
+
+        /**
+         * {@code inner} bounded by {@code timeout}: when the connect has not ended by then the
+         * channel is closed and the connect fails with "no connection within N ms (connect
+         * timeout)". QEMU has no bound of its own (the kernel's SYN retries, about two minutes).
+         */
+        static Connector bounded(Connector inner, java.time.Duration timeout) {
+            java.util.Objects.requireNonNull(inner);
+            if (!timeout.isPositive()) {
+                throw new IllegalArgumentException("connect timeout: " + timeout + " (expected: > 0)");
+            }
+            return (channel, address) -> {
+                // 0 connecting, 1 connected or failed on its own, 2 timed out (the channel is closed)
+                java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
+                java.util.concurrent.CompletableFuture.delayedExecutor(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)
+                        .execute(() -> {
+                            if (state.compareAndSet(0, 2)) {
+                                try {
+                                    channel.close();
+                                } catch (IOException e) {
+                                    // closing is all the timeout does
+                                }
+                            }
+                        });
+                IOException failure;
+                try {
+                    boolean r = inner.connect(channel, address);
+                    if (state.compareAndSet(0, 1)) {
+                        return r;
+                    }
+                    failure = null;
+                } catch (IOException e) {
+                    if (state.compareAndSet(0, 1)) {
+                        throw e;
+                    }
+                    failure = e;
+                }
+                java.net.SocketTimeoutException t = new java.net.SocketTimeoutException(
+                        "no connection within " + timeout.toMillis() + " ms (connect timeout)");
+                if (failure != null) {
+                    t.initCause(failure);
+                }
+                throw t;
+            };
+        }
     }
+
+    /**
+     * How long a migration's connect may take (the main channel; multifd channels open through
+     * the same {@link Connector}): then the migration fails with "Failed to connect to 'URI': no
+     * connection within 10000 ms (connect timeout)" and the source runs on. A constant: the
+     * same bound as an NBD node's connect; on loopback or a LAN a connect takes microseconds.
+     */
+    public static final java.time.Duration CONNECT_TIMEOUT = java.time.Duration.ofSeconds(10);
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MigrationJob.class);
     private final Machine machine;

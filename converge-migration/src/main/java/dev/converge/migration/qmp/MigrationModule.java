@@ -54,7 +54,8 @@ public final class MigrationModule implements AutoCloseable {
     /** Whether the latest migration was incoming (query-migrate shows that side). Main loop. */
     private boolean lastWasIncoming;
     /** How migrate's jobs connect; only tests change it, before they migrate. */
-    private volatile MigrationJob.Connector connector = MigrationJob.Connector.DIRECT;
+    private volatile MigrationJob.Connector connector = MigrationJob.Connector.bounded(MigrationJob.Connector.DIRECT,
+            MigrationJob.CONNECT_TIMEOUT);
 
     private MigrationModule(MainLoop mainLoop, EventSink events, JobEngine engine, BlockGraph graph, Machine machine) {
         this.mainLoop = mainLoop;
