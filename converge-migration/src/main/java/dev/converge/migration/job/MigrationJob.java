@@ -111,6 +111,21 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     }
 
     /**
+     * TLS of a migration's connections (tls-creds): applied to every connection right after the
+     * {@link Connector} connected it, before any byte of the stream; null for plain text.
+     */
+    @FunctionalInterface
+    public interface Securer {
+        /**
+         * Runs the TLS handshake on {@code connected} as the client.
+         *
+         * @throws IOException "TLS handshake failed: ..." (a peer that does not speak TLS, a
+         *                     certificate the CA did not sign or that does not name the host)
+         */
+        dev.converge.qmp.tls.SecureChannel secure(SocketChannel connected) throws IOException;
+    }
+
+    /**
      * How long a migration's connect may take (the main channel; multifd channels open through
      * the same {@link Connector}): then the migration fails with "Failed to connect to 'URI': no
      * connection within 10000 ms (connect timeout)" and the source runs on. A constant: the
@@ -137,6 +152,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final ParameterChange parameterChange;
     private final Runnable onClean;
     private final Connector connector;
+    /** TLS after the connect, or null. */
+    private final Securer securer;
     private final long startMillis = System.currentTimeMillis();
     /** Orders status changes and their MIGRATION events between the job thread and the main loop. */
     private final Object statusLock = new Object();
@@ -203,10 +220,12 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
      * @param parameterChange migrate-set-parameters' path, for job-change
      * @param onClean      called on the main loop after commit or abort, when the migration is over
      * @param connector    connects the channel ({@link Connector#DIRECT} outside tests)
+     * @param securer      TLS on every connection after the connect; null for plain text
      */
     public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
             MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Connector connector,
-            Executor mainLoop) {
+            Executor mainLoop, Securer securer) {
+        this.securer = securer;
         this.machine = Objects.requireNonNull(machine);
         this.uri = Objects.requireNonNull(uri);
         this.settings = Objects.requireNonNull(settings);
@@ -294,7 +313,22 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             Control control = new Control(ctx);
-            PrecopySender s = new PrecopySender(machine, ch, this::policy, control, verified);
+            PrecopySender s;
+            if (securer == null) {
+                s = new PrecopySender(machine, ch, this::policy, control, verified);
+            } else {
+                dev.converge.qmp.tls.SecureChannel secure;
+                try {
+                    secure = securer.secure(ch);
+                } catch (IOException e) {
+                    if (cancelled) {
+                        throw new JobCancelledException(ctx.id());
+                    }
+                    throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                }
+                // The cancel closes ch, which ends a blocked TLS read or write too.
+                s = new PrecopySender(machine, secure, this::policy, control, verified);
+            }
             sender = s;
             result = s.runToSwitchover();
             control.finished(result);
