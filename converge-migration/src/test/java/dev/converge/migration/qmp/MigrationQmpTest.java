@@ -633,7 +633,7 @@ class MigrationQmpTest {
                 "Migration mode 'cpr-reboot' is not supported by converge (only 'normal')");
         src.exec("migrate-set-parameters", "{\"mode\": \"normal\", \"tls-creds\": \"tls0\"}");
         assertError(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}",
-                "TLS migration (tls-creds 'tls0') is not supported by converge yet");
+                "No TLS credentials with id 'tls0'");
         src.exec("migrate-set-parameters", "{\"tls-creds\": null}");
         assertThat(src.exec("query-migrate-parameters").get("tls-creds").asText()).as("null is \"\"").isEmpty();
     }
