@@ -288,8 +288,8 @@ public final class BlockGraph {
     /**
      * Points every user of {@code from} (backends and parent nodes) at {@code to}, in one step
      * (QEMU's bdrv_replace_node): the mirror's pivot, and inserting a filter above a node.
-     * Edges held by {@code to} itself are left alone, so a filter whose child is {@code from}
-     * can be put in {@code from}'s place.
+     * Edges held by {@code to} itself, or by a node below it, are left alone (they would make a
+     * cycle), so a filter whose child is {@code from} can be put in {@code from}'s place.
      * <p>
      * Drains both for the switch, so no request runs on either while edges move, and requests
      * that waited at {@code from} run on {@code to}. The upper one is drained first: {@code from}
@@ -304,23 +304,133 @@ public final class BlockGraph {
         if (from == to) {
             return;
         }
-        if (isAncestor(from, to)) {
-            // to sits above from only through its own edges, which are skipped; anything else is a cycle
-            for (BlockChild e : from.parents()) {
-                if (e.parentNode() != to && e.parentNode() != null && isAncestor(e.parentNode(), to)) {
-                    throw QmpException.generic("Making '%s' a child of '%s' would create a cycle", to.nodeName(),
-                            e.parentNode().nodeName());
-                }
-            }
-        }
         boolean toBelowFrom = isAncestor(to, from);
         BlockNode upper = toBelowFrom ? from : to;
         BlockNode lower = toBelowFrom ? to : from;
         try (DrainedSection du = upper.drain(); DrainedSection dl = lower.drain()) {
             for (BlockChild e : from.parents()) {
-                if (e.parentNode() != to) {
+                if (!wouldCycle(e, to)) {
                     e.switchTo(to);
                 }
+            }
+        }
+    }
+
+    /**
+     * Whether pointing {@code e} at {@code to} would make a cycle: its parent is {@code to} or lies
+     * below it (QEMU's should_update_child skips such edges). A backup's copy-before-write filter
+     * has the target below it, and a fleecing target's backing edge points at the source: that
+     * edge keeps pointing at the source.
+     */
+    private static boolean wouldCycle(BlockChild e, BlockNode to) {
+        return e.parentNode() != null && isAncestor(e.parentNode(), to);
+    }
+
+    /**
+     * Points {@code node}'s backing edge at {@code backing} (none when null) and writes
+     * {@code backingFile}/{@code backingFormat} into its image (block-stream and block-commit
+     * dropping the nodes they made redundant). The old backing node, and below it whatever
+     * nothing else holds, leaves the graph unless the monitor owns it. Drains {@code node}.
+     *
+     * @throws BlockIOException when the driver cannot (no backing chain) or the image could not
+     *                          be written; the graph is unchanged then
+     */
+    public void setBacking(BlockNode node, BlockNode backing, String backingFile, String backingFormat)
+            throws BlockIOException {
+        setBacking(node, backing, true, backingFile, backingFormat);
+    }
+
+    /**
+     * {@link #setBacking(BlockNode, BlockNode, String, String)} that changes only the graph,
+     * not the image (blockdev-reopen's {@code backing}).
+     */
+    public void replaceBacking(BlockNode node, BlockNode backing) throws BlockIOException {
+        setBacking(node, backing, false, null, null);
+    }
+
+    private void setBacking(BlockNode node, BlockNode backing, boolean record, String backingFile,
+            String backingFormat) throws BlockIOException {
+        checkMainLoop();
+        BlockNode old = node.backing().orElse(null);
+        if (backing != null && isAncestor(node, backing)) {
+            throw new IllegalStateException("a backing chain cycle: " + node + " under " + backing);
+        }
+        try (DrainedSection d = node.drain()) {
+            node.setBacking(backing, record, backingFile, backingFormat);
+        }
+        if (old != null && old != backing && old.parents().isEmpty() && !monitorOwned.contains(old)
+                && nodes.get(old.nodeName()) == old) {
+            unref(old);
+        }
+    }
+
+    /**
+     * Makes {@code node} read-only or read-write, with the children that inherited its mode
+     * (those it opened inline: not monitor-owned, not its backing), children first when it
+     * becomes writable and last when it becomes read-only, so no node is ever writable above a
+     * read-only child. A monitor-owned read-only child of a node made writable is an error
+     * ("Block node is read-only", as at blockdev-add). Drains each node while it changes.
+     * All or nothing: what changed is changed back when a later step fails.
+     *
+     * @throws BlockIOException with the driver's or the rule's reason
+     */
+    public void reopenReadOnly(BlockNode node, boolean readOnly) throws BlockIOException {
+        checkMainLoop();
+        List<BlockNode> order = new ArrayList<>();
+        collectInherited(node, order);
+        if (!readOnly) {
+            Collections.reverse(order); // children first
+            for (BlockNode n : order) {
+                for (BlockChild c : n.children()) {
+                    if (!c.role().equals("backing") && !order.contains(c.node()) && c.node().readOnly()) {
+                        throw new BlockIOException(Errno.EPERM, "Block node is read-only");
+                    }
+                }
+            }
+        }
+        List<BlockNode> done = new ArrayList<>();
+        try {
+            for (BlockNode n : order) {
+                try (DrainedSection d = n.drain()) {
+                    n.reopenReadOnly(readOnly);
+                }
+                done.add(n);
+            }
+        } catch (BlockIOException e) {
+            for (BlockNode n : done.reversed()) {
+                try (DrainedSection d = n.drain()) {
+                    n.reopenReadOnly(!readOnly);
+                } catch (BlockIOException again) {
+                    e.addSuppressed(again);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** {@code node} and, below it, the children that inherit its options, parents first. */
+    private void collectInherited(BlockNode node, List<BlockNode> out) {
+        out.add(node);
+        for (BlockChild c : node.children()) {
+            if (!c.role().equals("backing") && !monitorOwned.contains(c.node()) && !out.contains(c.node())) {
+                collectInherited(c.node(), out);
+            }
+        }
+    }
+
+    /**
+     * Flushes every node, newest (parents) first, so a format node's write-back metadata reaches
+     * its file before the file is flushed (QEMU's bdrv_flush_all, at quit). Errors are logged;
+     * every node is tried.
+     */
+    public void flushAll() {
+        checkMainLoop();
+        for (BlockNode n : nodes()) {
+            try {
+                n.flush();
+            } catch (BlockIOException | RuntimeException e) {
+                System.getLogger(BlockGraph.class.getName()).log(System.Logger.Level.WARNING,
+                        "flush of node '" + n.nodeName() + "' failed: " + e.getMessage());
             }
         }
     }

@@ -1,6 +1,7 @@
 package dev.converge.block;
 
 import dev.converge.block.bitmap.BitmapException;
+import dev.converge.block.bitmap.BitmapStorage;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.block.bitmap.NodeBitmaps;
 import java.lang.foreign.MemorySegment;
@@ -41,9 +42,15 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public abstract class BlockNode {
     private final String nodeName;
     private final String driverName;
-    private final NodeOptions options;
-    /** Children in role order; added only while the subclass constructor runs. */
-    private final List<BlockChild> children = new ArrayList<>();
+    /** The node's options; replaced on the main loop by {@link #reopen} (read-only), read anywhere. */
+    private volatile NodeOptions options;
+    /**
+     * Children in role order; added while the subclass constructor runs, and replaced on the
+     * main loop by {@link #replaceChild} (a new backing node). Copy-on-write: read anywhere.
+     */
+    private final List<BlockChild> children = new CopyOnWriteArrayList<>();
+    /** Per-node I/O counters (query-blockstats, the metrics endpoint); lock-free. */
+    private final IoStats stats = new IoStats();
     /** Edges pointing at this node (its users). Mutated on the main loop; read anywhere. */
     private final Set<BlockChild> parents = ConcurrentHashMap.newKeySet();
     /** Bitmaps, in creation order; read by every write without a lock. */
@@ -71,6 +78,35 @@ public abstract class BlockNode {
         BlockChild c = new BlockChild(role, this, null, child, mayGrow);
         children.add(c);
         return c;
+    }
+
+    /**
+     * Replaces the child edge in {@code role} with one to {@code child} (none when null),
+     * keeping the role's place among the children; returns the new edge, or null. Main loop,
+     * inside a drained section of this node (the driver's I/O must not use the old edge
+     * meanwhile); the old child stays in the graph: the graph removes it when unused.
+     */
+    protected final BlockChild replaceChild(String role, BlockNode child) {
+        int at = -1;
+        for (int i = 0; i < children.size(); i++) {
+            if (children.get(i).role().equals(role)) {
+                at = i;
+                break;
+            }
+        }
+        BlockChild edge = child == null ? null : new BlockChild(role, this, null, child, false);
+        if (at >= 0) {
+            BlockChild old = children.get(at);
+            if (edge == null) {
+                children.remove(at);
+            } else {
+                children.set(at, edge);
+            }
+            old.detach();
+        } else if (edge != null) {
+            children.add(edge);
+        }
+        return edge;
     }
 
     /**
@@ -109,6 +145,16 @@ public abstract class BlockNode {
     /** The child in {@code role}, if any. */
     public final Optional<BlockChild> child(String role) {
         return children.stream().filter(c -> c.role().equals(role)).findFirst();
+    }
+
+    /** The node this one reads through for what it does not hold itself (QEMU's backing), if any. */
+    public final Optional<BlockNode> backing() {
+        return child("backing").map(BlockChild::node);
+    }
+
+    /** The I/O counters of this node (every request of its one request path). */
+    public final IoStats stats() {
+        return stats;
     }
 
     /** The edges that point at this node now: its parent nodes and backends. */
@@ -192,16 +238,25 @@ public abstract class BlockNode {
 
     final boolean read(BlockChild via, long offset, MemorySegment dst) throws BlockIOException {
         long len = dst.byteSize();
-        checkRange("read", offset, len, Errno.EINVAL);
+        try {
+            checkRange("read", offset, len, Errno.EINVAL);
+        } catch (BlockIOException e) {
+            stats.invalid(IoStats.Kind.READ);
+            throw e;
+        }
         if (!gate.enter(via, this)) {
             return false;
         }
+        long start = System.nanoTime();
+        boolean ok = false;
         try {
             if (len > 0) {
                 doRead(offset, dst);
             }
+            ok = true;
         } finally {
             gate.exit();
+            stats.account(IoStats.Kind.READ, len, start, ok);
         }
         return true;
     }
@@ -209,10 +264,12 @@ public abstract class BlockNode {
     final boolean write(BlockChild via, long offset, MemorySegment src, Set<ReqFlag> flags)
             throws BlockIOException {
         long len = src.byteSize();
-        checkWritable("write", offset, len, growing(via));
+        checkWritable("write", offset, len, growing(via), IoStats.Kind.WRITE);
         if (!gate.enter(via, this)) {
             return false;
         }
+        long start = System.nanoTime();
+        boolean ok = false;
         try {
             if (len > 0) {
                 notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, src, flags));
@@ -222,17 +279,22 @@ public abstract class BlockNode {
                     markDirty(offset, len);
                 }
             }
+            ok = true;
+            stats.wrote(offset + len);
         } finally {
             gate.exit();
+            stats.account(IoStats.Kind.WRITE, len, start, ok);
         }
         return true;
     }
 
     final boolean writeZeroes(BlockChild via, long offset, long bytes, Set<ReqFlag> flags) throws BlockIOException {
-        checkWritable("write-zeroes", offset, bytes, growing(via));
+        checkWritable("write-zeroes", offset, bytes, growing(via), IoStats.Kind.WRITE);
         if (!gate.enter(via, this)) {
             return false;
         }
+        long start = System.nanoTime();
+        boolean ok = false;
         try {
             if (bytes > 0) {
                 boolean unmap = flags.contains(ReqFlag.MAY_UNMAP) && options.discardUnmap();
@@ -246,20 +308,25 @@ public abstract class BlockNode {
                     markDirty(offset, bytes);
                 }
             }
+            ok = true;
+            stats.wrote(offset + bytes);
         } finally {
             gate.exit();
+            stats.account(IoStats.Kind.WRITE, bytes, start, ok);
         }
         return true;
     }
 
     final boolean discard(BlockChild via, long offset, long bytes) throws BlockIOException {
-        checkWritable("discard", offset, bytes, false);
+        checkWritable("discard", offset, bytes, false, IoStats.Kind.UNMAP);
         if (!options.discardUnmap()) {
             return true; // discard=ignore: QEMU returns before the request is even tracked
         }
         if (!gate.enter(via, this)) {
             return false;
         }
+        long start = System.nanoTime();
+        boolean ok = false;
         try {
             if (bytes > 0) {
                 notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.DISCARD, offset, bytes, null, Set.of()));
@@ -269,8 +336,10 @@ public abstract class BlockNode {
                     markDirty(offset, bytes);
                 }
             }
+            ok = true;
         } finally {
             gate.exit();
+            stats.account(IoStats.Kind.UNMAP, bytes, start, ok);
         }
         return true;
     }
@@ -279,14 +348,49 @@ public abstract class BlockNode {
         if (!gate.enter(via, this)) {
             return false;
         }
+        long start = System.nanoTime();
+        boolean ok = false;
         try {
             if (!options.noFlush()) {
                 doFlush();
             }
+            ok = true;
         } finally {
             gate.exit();
+            stats.account(IoStats.Kind.FLUSH, 0, start, ok);
         }
         return true;
+    }
+
+    /**
+     * Fills the parts of [offset, offset + src) that this node does not hold itself (it reads
+     * them through its backing node) with {@code src}, which must be what the range reads as
+     * now; parts the node holds are left alone, also when a writer filled them meanwhile
+     * (QEMU's copy-on-read write, BDRV_REQ_WRITE_UNCHANGED). Guest-visible contents do not
+     * change, so notifiers and dirty bitmaps are not called. block-stream's write.
+     *
+     * @throws BlockIOException ENOTSUP for a node without a backing chain of its own
+     */
+    public final void populate(long offset, MemorySegment src) throws BlockIOException {
+        long len = src.byteSize();
+        checkWritable("populate", offset, len, false, IoStats.Kind.WRITE);
+        gate.enter(null, this); // a direct request: always admitted (after any drain)
+        long start = System.nanoTime();
+        boolean ok = false;
+        try {
+            if (len > 0) {
+                doPopulate(offset, src);
+            }
+            ok = true;
+        } finally {
+            gate.exit();
+            stats.account(IoStats.Kind.WRITE, len, start, ok);
+        }
+    }
+
+    /** Fills what the node does not hold in a checked, non-empty range (see {@link #populate}). */
+    protected void doPopulate(long offset, MemorySegment src) throws BlockIOException {
+        throw new BlockIOException(Errno.ENOTSUP, "node '" + nodeName + "' has no backing chain to populate from");
     }
 
     final List<Extent> blockStatus(BlockChild via, long offset, long bytes) throws BlockIOException {
@@ -313,6 +417,16 @@ public abstract class BlockNode {
 
     private boolean growing(BlockChild via) {
         return via != null && via.mayGrow() && growsOnWrite();
+    }
+
+    private void checkWritable(String op, long offset, long len, boolean mayGrow, IoStats.Kind kind)
+            throws BlockIOException {
+        try {
+            checkWritable(op, offset, len, mayGrow);
+        } catch (BlockIOException e) {
+            stats.invalid(kind);
+            throw e;
+        }
     }
 
     private void checkWritable(String op, long offset, long len, boolean mayGrow) throws BlockIOException {
@@ -397,6 +511,46 @@ public abstract class BlockNode {
         doResize(newSize);
     }
 
+    /**
+     * Makes the node read-only or read-write (blockdev-reopen, a commit job's base). Main loop,
+     * inside a drained section of the node; the caller handles the children (the graph's
+     * {@code reopenReadOnly}). Nothing changes when the driver refuses.
+     *
+     * @throws BlockIOException with the driver's reason (ENOTSUP: it cannot reopen)
+     */
+    public final void reopenReadOnly(boolean readOnly) throws BlockIOException {
+        if (readOnly == readOnly()) {
+            return;
+        }
+        doReopenReadOnly(readOnly);
+        options = options.withReadOnly(readOnly);
+    }
+
+    /** Prepares the driver for the new mode (a host file is reopened); the default refuses, as QEMU. */
+    protected void doReopenReadOnly(boolean readOnly) throws BlockIOException {
+        throw new BlockIOException(Errno.ENOTSUP, "Block format '" + driverName + "' used by node '" + nodeName
+                + "' does not support reopening files");
+    }
+
+    /**
+     * Points the node's backing edge at {@code backing} (none when null) and, with
+     * {@code record}, records {@code backingFile} and {@code backingFormat} in the image (QEMU's
+     * bdrv_change_backing_file and bdrv_set_backing_hd; blockdev-reopen changes only the graph).
+     * Main loop, drained; use the graph's {@code setBacking}.
+     *
+     * @throws BlockIOException ENOTSUP for a node that has no backing chain
+     */
+    protected void doSetBacking(BlockNode backing, boolean record, String backingFile, String backingFormat)
+            throws BlockIOException {
+        throw new BlockIOException(Errno.ENOTSUP, "Driver '" + driverName + "' of node '" + nodeName
+                + "' does not support backing files");
+    }
+
+    final void setBacking(BlockNode backing, boolean record, String backingFile, String backingFormat)
+            throws BlockIOException {
+        doSetBacking(backing, record, backingFile, backingFormat);
+    }
+
     /** Resizes; the default refuses as QEMU does for drivers without truncate. */
     protected void doResize(long newSize) throws BlockIOException {
         throw new BlockIOException(Errno.ENOTSUP, "Image format driver does not support resize");
@@ -475,6 +629,11 @@ public abstract class BlockNode {
      */
     public final NodeBitmaps bitmaps() {
         return bitmaps;
+    }
+
+    /** Where the driver stores persistent bitmaps (qcow2), or empty when it cannot. */
+    public Optional<BitmapStorage> bitmapStorage() {
+        return Optional.empty();
     }
 
     /**

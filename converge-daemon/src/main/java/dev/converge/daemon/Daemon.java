@@ -1,6 +1,8 @@
 package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
+import dev.converge.block.qmp.ImageJobsQmp;
+import dev.converge.block.qmp.BackupQmp;
 import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.JobEngine;
@@ -78,15 +80,18 @@ public final class Daemon implements AutoCloseable {
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
         MirrorQmp mirrors = MirrorQmp.register(registry, events, jobs, jobQmp, blockGraph);
+        BackupQmp backups = BackupQmp.register(registry, jobs, jobQmp, blockGraph, blockQmp, mirrors);
 
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
         blockQmp.bitmaps().registerTransactionActions(transactions);
+        backups.registerTransactionAction(transactions);
 
         objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
+        ImageJobsQmp.register(registry, jobs, jobQmp, blockGraph, mirrors); // after the last driver
     }
 
     /**
@@ -238,6 +243,16 @@ public final class Daemon implements AutoCloseable {
             MigrationModule m = migration;
             if (m != null) {
                 m.close(); // stops the incoming side and the machine's vCPUs, frees guest RAM
+            }
+            try {
+                // as QEMU's bdrv_flush_all at quit: a qcow2 node's write-back metadata caches reach
+                // the image, or its last allocations would be lost
+                mainLoop.call(() -> {
+                    blockGraph.flushAll();
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                log.warn("flushing the block nodes: {}", e.toString());
             }
         } finally {
             mainLoop.close();

@@ -182,7 +182,7 @@ public final class MigrationRun {
         }
     }
 
-    private static ObjectNode capabilities(String... names) {
+    static ObjectNode capabilities(String... names) {
         ObjectNode args = JSON.objectNode();
         for (String n : names) {
             args.withArray("capabilities").addObject().put("capability", n).put("state", true);

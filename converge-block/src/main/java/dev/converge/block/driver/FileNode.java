@@ -37,7 +37,11 @@ public final class FileNode extends BlockNode {
     private static final long ZERO_CHUNK = 1 << 20;
 
     private final String filename;
-    private final int fd;
+    /**
+     * The open file; replaced only by {@link #doReopenReadOnly} on the main loop while the node
+     * is drained (no request uses it then), volatile for the request threads.
+     */
+    private volatile int fd;
     /**
      * The size, taken at open as QEMU caches it. It only changes by our own writes past the end
      * through an edge that may grow the file (a format driver appending clusters), or by
@@ -64,10 +68,9 @@ public final class FileNode extends BlockNode {
      * @throws OpenException with QEMU's "Could not open 'F': strerror" text
      */
     public static FileNode open(String nodeName, NodeOptions options, String filename) throws OpenException {
-        int flags = (options.readOnly() ? Posix.O_RDONLY : Posix.O_RDWR) | (options.cacheDirect() ? Posix.O_DIRECT : 0);
         int fd;
         try {
-            fd = Posix.open(filename, flags);
+            fd = Posix.open(filename, openFlags(options.readOnly(), options.cacheDirect()));
         } catch (Posix.PosixError e) {
             throw new OpenException("Could not open '" + filename + "': " + Posix.strerror(e.errno));
         }
@@ -78,6 +81,74 @@ public final class FileNode extends BlockNode {
             Posix.close(fd);
             throw new OpenException("Could not open '" + filename + "': " + Posix.strerror(e.errno));
         }
+    }
+
+    /**
+     * Creates (or empties) the host file and gives it {@code size} bytes, as QEMU's file-posix
+     * create: {@code off} leaves it sparse, {@code falloc} reserves the blocks, {@code full}
+     * writes zeroes. blockdev-create's {@code file} driver.
+     *
+     * @throws OpenException with QEMU's texts ("Could not create file: ...", "Unsupported
+     *                       preallocation mode: metadata", ...)
+     */
+    public static void create(String filename, long size, PreallocMode prealloc) throws OpenException {
+        if (prealloc == PreallocMode.METADATA) {
+            throw new OpenException("Unsupported preallocation mode: " + prealloc.wireName());
+        }
+        int fd;
+        try {
+            fd = Posix.open(filename, Posix.O_RDWR | Posix.O_CREAT, 0644);
+        } catch (Posix.PosixError e) {
+            throw new OpenException("Could not create file: " + Posix.strerror(e.errno));
+        }
+        try {
+            Posix.ftruncate(fd, 0);
+            switch (prealloc) {
+                case OFF -> Posix.ftruncate(fd, size);
+                case FALLOC -> {
+                    if (size > 0) {
+                        Posix.fallocate(fd, 0, 0, size);
+                    }
+                }
+                case FULL -> {
+                    try (Arena a = Arena.ofConfined()) {
+                        MemorySegment zeroes = a.allocate(ZERO_CHUNK, DIRECT_ALIGN);
+                        for (long done = 0; done < size;) {
+                            long n = Math.min(ZERO_CHUNK, size - done);
+                            Posix.pwriteFully(fd, zeroes.asSlice(0, n), done);
+                            done += n;
+                        }
+                    }
+                    Posix.fdatasync(fd);
+                }
+                default -> throw new IllegalStateException(prealloc.toString());
+            }
+        } catch (Posix.PosixError e) {
+            throw new OpenException((prealloc == PreallocMode.OFF ? "Could not resize file: "
+                    : "Could not preallocate data for the new file: ") + Posix.strerror(e.errno));
+        } finally {
+            Posix.close(fd);
+        }
+    }
+
+    private static int openFlags(boolean readOnly, boolean direct) {
+        return (readOnly ? Posix.O_RDONLY : Posix.O_RDWR) | (direct ? Posix.O_DIRECT : 0);
+    }
+
+    /** Opens the file anew in the other mode and closes the old descriptor (QEMU's raw_reopen_prepare). */
+    @Override
+    protected void doReopenReadOnly(boolean readOnly) throws BlockIOException {
+        checkOpen();
+        int newFd;
+        try {
+            newFd = Posix.open(filename, openFlags(readOnly, options().cacheDirect()));
+        } catch (Posix.PosixError e) {
+            throw new BlockIOException(Errno.of(e.errno) == null ? Errno.EIO : Errno.of(e.errno),
+                    "Could not reopen file: " + Posix.strerror(e.errno));
+        }
+        int old = fd;
+        fd = newFd;
+        Posix.close(old);
     }
 
     @Override

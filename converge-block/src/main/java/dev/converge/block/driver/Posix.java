@@ -24,6 +24,7 @@ final class Posix {
     static final int O_RDWR = 2;
     static final int O_DIRECT = 0x4000;
     static final int O_CLOEXEC = 0x80000;
+    static final int O_CREAT = 0x40;
     static final int SEEK_END = 2;
     static final int SEEK_DATA = 3;
     static final int SEEK_HOLE = 4;
@@ -97,11 +98,16 @@ final class Posix {
     }
 
     static int open(String path, int flags) throws PosixError {
+        return open(path, flags, 0);
+    }
+
+    /** open(2) with the mode a new file gets (with O_CREAT). */
+    static int open(String path, int flags, int mode) throws PosixError {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment cs = a.allocateFrom(path);
             MemorySegment st = a.allocate(CAPTURE);
             for (;;) {
-                int fd = (int) OPEN.invokeExact(st, cs, flags | O_CLOEXEC, 0);
+                int fd = (int) OPEN.invokeExact(st, cs, flags | O_CLOEXEC, mode);
                 if (fd >= 0) {
                     return fd;
                 }

@@ -2,6 +2,7 @@ package dev.converge.block.mirror;
 
 import dev.converge.block.BlockBackend;
 import dev.converge.block.BlockGraph;
+import dev.converge.block.BlockJob;
 import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.DrainedSection;
@@ -79,7 +80,7 @@ import org.slf4j.LoggerFactory;
  * (which may deliver job events, and so call {@link #info()}, on the calling thread), nor
  * across I/O.
  */
-public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, SwitchoverParticipant {
+public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, SwitchoverParticipant, BlockJob {
     /** The mirror job kind: type {@code mirror}, its job-change options and its query-jobs members. */
     public static final JobKind<MirrorChange, MirrorInfo> KIND = new JobKind<>("mirror", MirrorChange.class,
             MirrorInfo.class);
@@ -857,8 +858,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     /** strerror as QEMU puts it in the job's error. */
     static String strerror(int errno) {
-        Errno e = Errno.of(errno);
-        return e != null ? e.strerror() : "Unknown error " + errno;
+        return Errno.describe(errno);
     }
 
     /** The mirror failed; the message is the job's error. */

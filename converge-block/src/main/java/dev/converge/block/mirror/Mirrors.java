@@ -8,7 +8,9 @@ import dev.converge.block.BlockNode;
 import dev.converge.block.NodeNames;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.job.Job;
+import dev.converge.job.JobDriver;
 import dev.converge.job.JobEngine;
+import dev.converge.job.JobKind;
 import dev.converge.job.JobListener;
 import dev.converge.job.JobOptions;
 import dev.converge.job.JobStatus;
@@ -18,6 +20,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * The domain act of starting a mirror, and the live mirror jobs: the checks QEMU makes about
@@ -127,6 +130,20 @@ public final class Mirrors implements JobListener {
      */
     public Job create(String jobId, BlockNode source, BlockNode target, MirrorOptions opts, JobOptions jobOpts,
             String filterNodeName) {
+        return create(jobId, source, target, opts, jobOpts, filterNodeName, MirrorJob.KIND, m -> m,
+                source.backing().orElse(null));
+    }
+
+    /**
+     * {@link #create(String, BlockNode, BlockNode, MirrorOptions, JobOptions, String)} as a job of
+     * another kind that drives the mirror ({@code wrap} makes its driver around the mirror's):
+     * active commit is a mirror of the active layer onto its base. With sync {@code top}, what
+     * the nodes from the source down to {@code base} (excluded; null: the whole chain) hold
+     * starts dirty.
+     */
+    public <C extends Record, I extends Record> Job create(String jobId, BlockNode source, BlockNode target,
+            MirrorOptions opts, JobOptions jobOpts, String filterNodeName, JobKind<C, I> kind,
+            Function<MirrorJob, JobDriver<C, I>> wrap, BlockNode base) {
         String filterName = filterNodeName;
         if (filterName != null) {
             if (!NodeNames.wellFormed(filterName) || filterName.length() > NodeNames.MAX_LENGTH) {
@@ -162,7 +179,7 @@ public final class Mirrors implements JobListener {
             // first such write, or a granule it touches would count as copied while only the
             // written part reached the target.
             if (opts.sync() == MirrorSyncMode.TOP) {
-                markTopLayer(source, bitmap, size);
+                markAllocatedAbove(source, base, bitmap, size);
             } else {
                 bitmap.setDirty(0, size);
             }
@@ -172,7 +189,7 @@ public final class Mirrors implements JobListener {
         MirrorJob driver = new MirrorJob(jobId, graph, source, target, filter, targetUser, bitmap, opts, reporter);
         Job job;
         try {
-            job = engine.create(jobId, MirrorJob.KIND, driver, jobOpts);
+            job = engine.create(jobId, kind, wrap.apply(driver), jobOpts);
         } catch (RuntimeException e) {
             filter.attach(null);
             source.removeDirtyBitmap(bitmap);
@@ -196,16 +213,15 @@ public final class Mirrors implements JobListener {
     }
 
     /**
-     * sync: top: only what the source's top layer holds (allocated in it, not in its backing
-     * chain) starts dirty; the target is expected to have the rest through its own backing.
-     * A node without a backing chain reports everything allocated: the whole disk.
+     * sync: top: only what the chain holds above {@code base} (the source's top layer for a
+     * mirror, everything above the base for active commit) starts dirty; the target is expected
+     * to have the rest through its own backing. A node without a backing chain reports
+     * everything allocated: the whole disk.
      */
-    private static void markTopLayer(BlockNode source, DirtyBitmap bitmap, long size) {
+    private static void markAllocatedAbove(BlockNode source, BlockNode base, DirtyBitmap bitmap, long size) {
         try {
-            for (dev.converge.block.Extent e : source.blockStatus(0, size)) {
-                if (e.isAllocated()) {
-                    bitmap.setDirty(e.offset(), e.length());
-                }
+            for (dev.converge.block.Extent e : dev.converge.block.BackingChain.allocatedAbove(source, base, 0, size)) {
+                bitmap.setDirty(e.offset(), e.length());
             }
         } catch (BlockIOException e) {
             bitmap.setDirty(0, size); // unknown allocation: copy everything, which is always right

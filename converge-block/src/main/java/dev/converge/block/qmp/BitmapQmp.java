@@ -11,6 +11,7 @@ import dev.converge.block.BlockBackend;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.BlockNode;
 import dev.converge.block.bitmap.BitmapException;
+import dev.converge.block.bitmap.BitmapStorage;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.block.bitmap.DirtyBitmap.Use;
 import dev.converge.block.driver.qcow2.Qcow2Node;
@@ -43,7 +44,8 @@ public final class BitmapQmp {
     /** QEMU's bitmap granularity when the node has no cluster size. */
     private static final long DEFAULT_GRANULARITY = 65536;
 
-    static final ObjectType BLOCK_DIRTY_BITMAP = ObjectType.struct("BlockDirtyBitmap", "A dirty bitmap of a node.",
+    /** QEMU's BlockDirtyBitmap: a bitmap given as {node, name} (also in block-export-add's bitmaps). */
+    public static final ObjectType BLOCK_DIRTY_BITMAP = ObjectType.struct("BlockDirtyBitmap", "A dirty bitmap of a node.",
             required("node", BuiltinType.STR, "name of the device or node which the bitmap is tracking"),
             required("name", BuiltinType.STR, "name of the dirty bitmap"));
     static final ObjectType BLOCK_DIRTY_BITMAP_ADD = ObjectType.struct("BlockDirtyBitmapAdd",
@@ -53,7 +55,8 @@ public final class BitmapQmp {
                     + "characters)"),
             optional("granularity", BuiltinType.UINT32, "bytes per bit: a power of two, at least 512; default the "
                     + "node's cluster size clamped to [4096, 65536], 65536 without one"),
-            optional("persistent", BuiltinType.BOOL, "store the bitmap in the image (qcow2 only); default false"),
+            optional("persistent", BuiltinType.BOOL, "store the bitmap in the image (qcow2 v3 only; written when the "
+                    + "node closes); default false"),
             optional("disabled", BuiltinType.BOOL, "create the bitmap without recording writes; default false"));
     static final AlternateType MERGE_SOURCE = new AlternateType("BlockDirtyBitmapMergeSource",
             List.of(BuiltinType.STR, BLOCK_DIRTY_BITMAP),
@@ -160,8 +163,14 @@ public final class BitmapQmp {
         }
         boolean persistent = a.bool("persistent", false);
         if (persistent) {
-            // Storing bitmaps in qcow2 images is not there yet: refused as for a driver without it.
-            throw new BitmapException("Can't store persistent bitmaps to " + deviceOrNodeName(n));
+            BitmapStorage storage = n.bitmapStorage().orElseThrow(
+                    () -> new BitmapException("Can't store persistent bitmaps to " + deviceOrNodeName(n)));
+            try {
+                storage.checkCanStore(name, granularity);
+            } catch (BitmapException e) {
+                throw new BitmapException("Can't make bitmap '" + name + "' persistent in '" + deviceOrNodeName(n)
+                        + "': " + e.getMessage());
+            }
         }
         DirtyBitmap b = n.bitmaps().add(name, granularity, size(n));
         if (a.bool("disabled", false)) {
@@ -184,6 +193,13 @@ public final class BitmapQmp {
         BlockNode n = lookupNode(a.str("node"));
         DirtyBitmap b = lookupBitmap(n, a.str("name"));
         b.check(java.util.EnumSet.of(Use.BUSY, Use.READONLY));
+        if (b.persistent()) {
+            // As QEMU: gone from the image at once; an aborted transaction stores it again at close.
+            Optional<BitmapStorage> storage = n.bitmapStorage();
+            if (storage.isPresent()) {
+                storage.get().remove(b.name());
+            }
+        }
         b.setBusy(true); // nobody else may take it before commit
         return new Step() {
             @Override

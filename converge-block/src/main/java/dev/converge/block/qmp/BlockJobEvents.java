@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.mirror.BlockErrorAction;
 import dev.converge.block.mirror.MirrorJob;
-import dev.converge.block.mirror.Mirrors;
+import dev.converge.block.BlockJobs;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
@@ -17,7 +17,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The BLOCK_JOB_* events of the mirror jobs (QEMU's blockjob.c): READY, PENDING, COMPLETED,
+ * The BLOCK_JOB_* events of the block jobs, every kind in {@link BlockJobs} (QEMU's blockjob.c): READY, PENDING, COMPLETED,
  * CANCELLED from the engine's events, and ERROR from the jobs' I/O errors.
  *
  * <h2>Event order (as qemu-storage-daemon 7.2, pinned by MirrorQmpTest)</h2>
@@ -28,43 +28,46 @@ import java.util.concurrent.CompletableFuture;
  * one, so for one change the generic event always comes first. Listeners run outside the job
  * lock (the engine's lock contract), so reading the job's progress here is safe.
  */
-final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
+public final class BlockJobEvents implements JobListener, MirrorJob.ErrorReporter {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
     private final EventSink events;
     private final JobEngine engine;
     private final BlockGraph graph;
-    /** The live mirror jobs; set once at wiring, before any job exists. */
-    private volatile Mirrors mirrors;
+    /** The live block jobs of every kind whose events these are. */
+    private final BlockJobs blockJobs;
 
-    BlockJobEvents(EventSink events, JobEngine engine, BlockGraph graph) {
+    BlockJobEvents(EventSink events, JobEngine engine, BlockGraph graph, BlockJobs blockJobs) {
         this.events = Objects.requireNonNull(events);
         this.engine = Objects.requireNonNull(engine);
         this.graph = Objects.requireNonNull(graph);
-    }
-
-    /** Wiring: the mirrors whose jobs' events these are (made after this reporter). */
-    void watch(Mirrors m) {
-        mirrors = Objects.requireNonNull(m);
+        this.blockJobs = Objects.requireNonNull(blockJobs);
     }
 
     private boolean isMirror(Job job) {
-        Mirrors m = mirrors;
-        return m != null && m.isMirror(job.id());
+        return blockJobs.contains(job.id());
     }
 
     /** From an I/O thread: announce on the main loop; for a stop, pause the job as a user pause. */
     @Override
     public CompletableFuture<Void> onError(MirrorJob job, boolean read, BlockErrorAction action) {
+        return onError(job.id(), read, action);
+    }
+
+    /**
+     * A block job's I/O error (BLOCK_JOB_ERROR), from any thread: announced on the main loop;
+     * for a stop, the job is paused as a user pause. The future completes after both.
+     */
+    public CompletableFuture<Void> onError(String jobId, boolean read, BlockErrorAction action) {
         return graph.mainLoop().submit(() -> {
             ObjectNode d = JSON.objectNode();
-            d.put("device", job.id());
+            d.put("device", jobId);
             d.put("operation", read ? "read" : "write");
             d.put("action", action.wireName());
             events.emit("BLOCK_JOB_ERROR", d);
             if (action == BlockErrorAction.STOP) {
                 try {
-                    engine.pause(job.id());
+                    engine.pause(jobId);
                 } catch (JobException e) {
                     // already paused by the user, or ending: QEMU pauses only when not user-paused
                 }

@@ -7,8 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.block.mirror.MirrorJob;
-import dev.converge.block.mirror.Mirrors;
+import dev.converge.block.BlockJob;
+import dev.converge.block.BlockJobs;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
 import dev.converge.job.JobException;
@@ -37,11 +37,11 @@ final class BlockJobQmp {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
     private final JobEngine engine;
-    private final Mirrors mirrors;
+    private final BlockJobs blockJobs;
 
-    BlockJobQmp(JobEngine engine, Mirrors mirrors) {
+    BlockJobQmp(JobEngine engine, BlockJobs blockJobs) {
         this.engine = Objects.requireNonNull(engine);
-        this.mirrors = Objects.requireNonNull(mirrors);
+        this.blockJobs = Objects.requireNonNull(blockJobs);
     }
 
     void register(QmpRegistry r) {
@@ -91,7 +91,7 @@ final class BlockJobQmp {
 
     /** The id of a live block job, or QEMU's "Block job 'X' not found" (DeviceNotActive). */
     private String blockJob(String id) {
-        if (!mirrors.isMirror(id) || engine.find(id).isEmpty()) {
+        if (!blockJobs.contains(id) || engine.find(id).isEmpty()) {
             throw new QmpException(ErrorClass.DeviceNotActive, "Block job '" + id + "' not found");
         }
         return id;
@@ -122,7 +122,7 @@ final class BlockJobQmp {
     private JsonNode queryBlockJobs() {
         ArrayNode out = JSON.arrayNode();
         for (Job j : engine.jobs()) {
-            Optional<MirrorJob> m = mirrors.driver(j.id());
+            Optional<BlockJob> m = blockJobs.find(j.id());
             if (m.isEmpty()) {
                 continue;
             }

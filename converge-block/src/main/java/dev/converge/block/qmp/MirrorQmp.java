@@ -3,6 +3,7 @@ package dev.converge.block.qmp;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.converge.block.BlockChild;
 import dev.converge.block.BlockGraph;
+import dev.converge.block.BlockJobs;
 import dev.converge.block.BlockNode;
 import dev.converge.block.mirror.BlockdevOnError;
 import dev.converge.block.mirror.MirrorCopyMode;
@@ -32,7 +33,7 @@ import java.util.function.Supplier;
  * ({@link Mirrors}) its nodes and options, translating a {@link MirrorRefusedException} into a
  * GenericError with the same text. The other parts: the types ({@link MirrorSchema}), the
  * legacy block-job commands ({@link BlockJobQmp}), the BLOCK_JOB_* events
- * ({@link BlockJobEvents}), the transaction action ({@link MirrorTransactionAction}), and the
+ * ({@link BlockJobEvents}), the transaction action ({@link BlockJobTransactionAction}), and the
  * job kind {@code mirror} ({@link MirrorJob#KIND}, its job-change and query-jobs members derived
  * by JobQmp). Handlers run on the main loop, as the block graph and the engine require.
  */
@@ -44,10 +45,31 @@ public final class MirrorQmp {
     private final BlockGraph graph;
     private final Mirrors mirrors;
 
-    private MirrorQmp(JobEngine engine, BlockGraph graph, Mirrors mirrors) {
+    private final BlockJobs blockJobs;
+    private final BlockJobEvents blockEvents;
+
+    private MirrorQmp(JobEngine engine, BlockGraph graph, Mirrors mirrors, BlockJobs blockJobs,
+            BlockJobEvents blockEvents) {
         this.engine = Objects.requireNonNull(engine);
         this.graph = Objects.requireNonNull(graph);
         this.mirrors = Objects.requireNonNull(mirrors);
+        this.blockJobs = Objects.requireNonNull(blockJobs);
+        this.blockEvents = Objects.requireNonNull(blockEvents);
+    }
+
+    /** The live block jobs of every kind (other block job kinds add their registries here). */
+    public BlockJobs blockJobs() {
+        return blockJobs;
+    }
+
+    /** The BLOCK_JOB_* events, also for the other block job kinds' I/O errors. */
+    public BlockJobEvents blockEvents() {
+        return blockEvents;
+    }
+
+    /** The mirrors (active commit runs as a mirror onto the base). */
+    public Mirrors mirrors() {
+        return mirrors;
     }
 
     /**
@@ -57,10 +79,11 @@ public final class MirrorQmp {
      */
     public static MirrorQmp register(QmpRegistry registry, EventSink events, JobEngine engine, JobQmp jobQmp,
             BlockGraph graph) {
-        BlockJobEvents blockEvents = new BlockJobEvents(events, engine, graph);
+        BlockJobs blockJobs = new BlockJobs();
+        BlockJobEvents blockEvents = new BlockJobEvents(events, engine, graph, blockJobs);
         Mirrors mirrors = new Mirrors(engine, graph, blockEvents);
-        blockEvents.watch(mirrors);
-        MirrorQmp m = new MirrorQmp(engine, graph, mirrors);
+        blockJobs.addSource(mirrors::driver);
+        MirrorQmp m = new MirrorQmp(engine, graph, mirrors, blockJobs, blockEvents);
         jobQmp.registerJobKind(MirrorJob.KIND, MirrorSchema.COPY_MODE);
         registry.register(new CommandSpec("blockdev-mirror", MirrorSchema.BLOCKDEV_MIRROR_ARGS,
                 CommandSpec.EMPTY,
@@ -70,7 +93,7 @@ public final class MirrorQmp {
                         + "target of another size fails the started job ('Source and target image have different "
                         + "sizes').",
                 MirrorSchema.SINCE, m::blockdevMirror));
-        new BlockJobQmp(engine, mirrors).register(registry);
+        new BlockJobQmp(engine, blockJobs).register(registry);
         MirrorSchema.EVENTS.forEach(registry::register);
         engine.addListener(blockEvents);
         engine.addListener(mirrors);
@@ -79,11 +102,11 @@ public final class MirrorQmp {
 
     /**
      * Registers the {@code blockdev-mirror} action of QMP {@code transaction} (see
-     * {@link MirrorTransactionAction}). Call once at wiring time, after {@code transactions.register()}.
+     * {@link BlockJobTransactionAction}). Call once at wiring time, after {@code transactions.register()}.
      */
     public void registerTransactionAction(TransactionQmp transactions) {
         transactions.registerAction("blockdev-mirror", MirrorSchema.BLOCKDEV_MIRROR_ARGS,
-                new MirrorTransactionAction(engine, this));
+                new BlockJobTransactionAction(engine, this::create));
     }
 
     private JsonNode blockdevMirror(Args a) {

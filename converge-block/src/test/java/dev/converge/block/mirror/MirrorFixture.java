@@ -34,21 +34,24 @@ import java.util.function.Predicate;
 
 /**
  * A daemon's worth of wiring for mirror tests, without sockets: main loop, block graph, job
- * engine, JobQmp, BlockQmp and MirrorQmp wired as the daemon does, with events recorded.
+ * engine, JobQmp, BlockQmp, MirrorQmp and the image jobs (ImageJobsQmp) wired as the daemon
+ * does, with events recorded. Public for the tests of the other block job kinds.
  */
-final class MirrorFixture implements AutoCloseable {
+public final class MirrorFixture implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
 
-    final Path dir;
-    final MainLoop mainLoop;
-    final QmpRegistry registry = new QmpRegistry();
-    final Events events = new Events();
-    final BlockGraph graph;
-    final JobEngine engine;
-    final MirrorQmp mirror;
+    public final Path dir;
+    public final MainLoop mainLoop;
+    public final QmpRegistry registry = new QmpRegistry();
+    public final Events events = new Events();
+    public final BlockGraph graph;
+    public final JobEngine engine;
+    public final MirrorQmp mirror;
+    public final dev.converge.block.qmp.BackupQmp backup;
+    public final BlockQmp blockQmp;
     private final boolean ownsLoop;
 
-    MirrorFixture(Path dir) {
+    public MirrorFixture(Path dir) {
         this(dir, new MainLoop(), true, null);
     }
 
@@ -63,30 +66,33 @@ final class MirrorFixture implements AutoCloseable {
         };
         graph = new BlockGraph(mainLoop);
         engine = new JobEngine(mainLoop);
-        new BlockQmp(graph).register(registry);
+        blockQmp = new BlockQmp(graph);
+        blockQmp.register(registry);
         JobQmp jobQmp = new JobQmp(engine, registry, sink);
         jobQmp.register();
         mirror = MirrorQmp.register(registry, sink, engine, jobQmp, graph);
+        backup = dev.converge.block.qmp.BackupQmp.register(registry, engine, jobQmp, graph, blockQmp, mirror);
+        dev.converge.block.qmp.ImageJobsQmp.register(registry, engine, jobQmp, graph, mirror);
     }
 
     /** Runs a command's handler on the main loop, as the server would (no schema validation). */
-    JsonNode qmp(String command, String argsJson) {
+    public JsonNode qmp(String command, String argsJson) {
         ObjectNode args = (ObjectNode) parse(argsJson.replace('\'', '"'));
         return mainLoop.call(() -> registry.command(command).orElseThrow().handler().handle(new Args(args)));
     }
 
-    void fails(String command, String args, ErrorClass cls, String desc) {
+    public void fails(String command, String args, ErrorClass cls, String desc) {
         assertThatThrownBy(() -> qmp(command, args)).isInstanceOfSatisfying(QmpException.class, e -> {
             assertThat(e.desc()).isEqualTo(desc);
             assertThat(e.errorClass()).isEqualTo(cls);
         });
     }
 
-    void fails(String command, String args, String desc) {
+    public void fails(String command, String args, String desc) {
         fails(command, args, ErrorClass.GenericError, desc);
     }
 
-    static JsonNode parse(String s) {
+    public static JsonNode parse(String s) {
         try {
             return JSON.readTree(s);
         } catch (Exception e) {
@@ -95,7 +101,7 @@ final class MirrorFixture implements AutoCloseable {
     }
 
     /** A raw image file of {@code size} bytes, added as raw node {@code name} over a file node. */
-    String image(String name, long size) throws Exception {
+    public String image(String name, long size) throws Exception {
         Path p = dir.resolve(name + ".raw");
         try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
             f.setLength(size);
@@ -105,15 +111,15 @@ final class MirrorFixture implements AutoCloseable {
         return p.toString();
     }
 
-    BlockNode node(String name) {
+    public BlockNode node(String name) {
         return mainLoop.call(() -> graph.find(name).orElseThrow());
     }
 
-    BlockBackend attach(String device, String nodeName) {
+    public BlockBackend attach(String device, String nodeName) {
         return mainLoop.call(() -> graph.attachBackend(device, graph.find(nodeName).orElseThrow()));
     }
 
-    static byte[] readAll(BlockNode n) throws Exception {
+    public static byte[] readAll(BlockNode n) throws Exception {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(n.size());
             n.read(0, s);
@@ -121,11 +127,11 @@ final class MirrorFixture implements AutoCloseable {
         }
     }
 
-    static void write(BlockNode n, long offset, byte[] data) throws Exception {
+    public static void write(BlockNode n, long offset, byte[] data) throws Exception {
         n.write(offset, MemorySegment.ofArray(data));
     }
 
-    JsonNode queryJob(String id) {
+    public JsonNode queryJob(String id) {
         for (JsonNode j : qmp("query-jobs", "{}")) {
             if (j.path("id").asText().equals(id)) {
                 return j;
@@ -146,8 +152,8 @@ final class MirrorFixture implements AutoCloseable {
     }
 
     /** Events in emission order; waits on a condition, never sleeps. */
-    static final class Events implements EventSink {
-        record Event(String name, ObjectNode data) {
+    public static final class Events implements EventSink {
+        public record Event(String name, ObjectNode data) {
             @Override
             public String toString() {
                 return name + data;
@@ -170,7 +176,7 @@ final class MirrorFixture implements AutoCloseable {
             }
         }
 
-        List<Event> all() {
+        public List<Event> all() {
             lock.lock();
             try {
                 return List.copyOf(list);
@@ -180,7 +186,7 @@ final class MirrorFixture implements AutoCloseable {
         }
 
         /** The first event named {@code name} whose data matches, waiting up to {@code timeout}. */
-        Event await(String name, Predicate<ObjectNode> match, Duration timeout) {
+        public Event await(String name, Predicate<ObjectNode> match, Duration timeout) {
             long deadline = System.nanoTime() + timeout.toNanos();
             lock.lock();
             try {
@@ -204,19 +210,19 @@ final class MirrorFixture implements AutoCloseable {
             }
         }
 
-        Event await(String name, String jobId) {
+        public Event await(String name, String jobId) {
             return await(name, d -> jobId.equals(d.path("id").asText(d.path("device").asText())),
                     TestTimeouts.MEDIUM);
         }
 
-        Event awaitStatus(String jobId, String status) {
+        public Event awaitStatus(String jobId, String status) {
             return await("JOB_STATUS_CHANGE",
                     d -> jobId.equals(d.path("id").asText()) && status.equals(d.path("status").asText()),
                     TestTimeouts.MEDIUM);
         }
 
         /** "NAME" or "JOB_STATUS_CHANGE:status" for the events of one job, in order. */
-        List<String> trace(String jobId) {
+        public List<String> trace(String jobId) {
             List<String> out = new ArrayList<>();
             for (Event e : all()) {
                 String id = e.data().path("id").asText(e.data().path("device").asText());

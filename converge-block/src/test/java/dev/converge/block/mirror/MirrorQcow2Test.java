@@ -2,11 +2,9 @@ package dev.converge.block.mirror;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
+import dev.converge.block.ImageTools;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,21 +23,13 @@ class MirrorQcow2Test {
     Path dir;
 
     private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor()).as("%s: %s", List.of(cmd), out).isZero();
+        String out = ImageTools.run(cmd);
         assertThat(out).doesNotContain("failed");
         return out;
     }
 
     private static void io(Path img, String... commands) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(IO, "-f", "qcow2"));
-        for (String c : commands) {
-            cmd.add("-c");
-            cmd.add(c);
-        }
-        cmd.add(img.toString());
-        run(cmd.toArray(String[]::new));
+        ImageTools.io(img, commands);
     }
 
     /** base (all data) <- top (two written ranges); the destination: a copy of base <- empty overlay. */

@@ -96,16 +96,19 @@ public final class MetricsServer implements AutoCloseable {
     }
 
     String scrape() {
-        JsonNode[] answers = mainLoop.call(() -> new JsonNode[] {qmp("query-jobs"), qmp("query-migrate-parameters")});
+        JsonNode[] answers = mainLoop.call(() -> new JsonNode[] {qmp("query-jobs"), qmp("query-migrate-parameters"),
+            qmp("query-blockstats", JsonNodeFactory.instance.objectNode().put("query-nodes", true))});
         long limit = answers[1] == null ? -1 : answers[1].path("downtime-limit").asLong(-1);
-        return PrometheusText.render(answers[0], limit, process(), version);
+        return PrometheusText.render(answers[0], limit, process(), version, answers[2]);
     }
 
     /** A QMP query without arguments, run in-process; null when the daemon has no such command. */
     private JsonNode qmp(String command) {
-        return registry.command(command)
-                .map(spec -> spec.handler().handle(new Args(JsonNodeFactory.instance.objectNode())))
-                .orElse(null);
+        return qmp(command, JsonNodeFactory.instance.objectNode());
+    }
+
+    private JsonNode qmp(String command, com.fasterxml.jackson.databind.node.ObjectNode args) {
+        return registry.command(command).map(spec -> spec.handler().handle(new Args(args))).orElse(null);
     }
 
     private static PrometheusText.Process process() {

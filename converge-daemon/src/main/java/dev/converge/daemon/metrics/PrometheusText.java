@@ -27,6 +27,13 @@ public final class PrometheusText {
      * @param downtimeLimitMs the migration downtime-limit (query-migrate-parameters), -1 when unknown
      */
     public static String render(JsonNode jobs, long downtimeLimitMs, Process p, String version) {
+        return render(jobs, downtimeLimitMs, p, version, null);
+    }
+
+    /**
+     * @param blockstats query-blockstats' answer with query-nodes (every named node), or null
+     */
+    public static String render(JsonNode jobs, long downtimeLimitMs, Process p, String version, JsonNode blockstats) {
         Map<String, Family> families = new LinkedHashMap<>();
         family(families, "converge_build_info", "gauge", "converge's version (always 1)")
                 .add(Map.of("version", version), 1);
@@ -70,6 +77,9 @@ public final class PrometheusText {
                         j.path("cpu-throttle-percentage").asInt(0) / 100.0);
             }
         }
+        if (blockstats != null) {
+            nodes(families, blockstats);
+        }
         family(families, "process_resident_memory_bytes", "gauge", "resident memory").add(Map.of(), p.residentBytes());
         family(families, "process_virtual_memory_bytes", "gauge", "virtual memory").add(Map.of(), p.virtualBytes());
         family(families, "process_cpu_seconds_total", "counter", "user and system CPU time").add(Map.of(), p.cpuSeconds());
@@ -85,6 +95,42 @@ public final class PrometheusText {
             f.write(sb);
         }
         return sb.toString();
+    }
+
+    /** Per-node I/O counters: query-blockstats' BlockDeviceStats of each named node, labelled {@code node}. */
+    private static final String[][] NODE_COUNTERS = {
+            {"rd_bytes", "converge_block_read_bytes_total", "bytes read from the node"},
+            {"wr_bytes", "converge_block_written_bytes_total", "bytes written to the node (write-zeroes included)"},
+            {"unmap_bytes", "converge_block_unmapped_bytes_total", "bytes discarded on the node"},
+            {"rd_operations", "converge_block_read_operations_total", "read requests completed"},
+            {"wr_operations", "converge_block_write_operations_total", "write requests completed"},
+            {"flush_operations", "converge_block_flush_operations_total", "flush requests completed"},
+            {"unmap_operations", "converge_block_unmap_operations_total", "discard requests completed"},
+            {"failed_rd_operations", "converge_block_failed_read_operations_total", "read requests that failed"},
+            {"failed_wr_operations", "converge_block_failed_write_operations_total", "write requests that failed"},
+            {"failed_flush_operations", "converge_block_failed_flush_operations_total", "flush requests that failed"},
+            {"invalid_rd_operations", "converge_block_invalid_read_operations_total",
+                    "read requests refused (bad range)"},
+            {"invalid_wr_operations", "converge_block_invalid_write_operations_total",
+                    "write requests refused (bad range, read-only node)"}};
+    private static final String[][] NODE_SECONDS = {
+            {"rd_total_time_ns", "converge_block_read_seconds_total", "time spent in reads"},
+            {"wr_total_time_ns", "converge_block_write_seconds_total", "time spent in writes"},
+            {"flush_total_time_ns", "converge_block_flush_seconds_total", "time spent in flushes"}};
+
+    private static void nodes(Map<String, Family> families, JsonNode blockstats) {
+        for (JsonNode n : blockstats) {
+            Map<String, String> l = Map.of("node", n.path("node-name").asText());
+            JsonNode s = n.path("stats");
+            for (String[] c : NODE_COUNTERS) {
+                family(families, c[1], "counter", c[2]).add(l, s.path(c[0]).asLong());
+            }
+            for (String[] c : NODE_SECONDS) {
+                family(families, c[1], "counter", c[2]).add(l, s.path(c[0]).asLong() / 1e9);
+            }
+            family(families, "converge_block_write_highest_offset_bytes", "gauge",
+                    "the end of the highest write to the node").add(l, s.path("wr_highest_offset").asLong());
+        }
     }
 
     private static Map<String, String> labels(JsonNode job) {

@@ -169,6 +169,27 @@ class JointTransactionTest {
         assertThat(src.exec("query-named-block-nodes").toString()).doesNotContain("mirror_top");
     }
 
+    @Test
+    void aJointTransactionSwitchesOverIntoPostcopyAndTheMirrorCompletesAtTheStop() {
+        JointPeer dst = destination();
+        dst.exec("migrate-set-capabilities", "{'capabilities':[{'capability':'postcopy-ram','state':true}]}");
+        JointPeer src = source();
+        src.exec("migrate-set-capabilities", "{'capabilities':[{'capability':'postcopy-ram','state':true}]}");
+        transaction(src, "tgt0", dst.listeningUri(), "");
+        src.awaitJob("mirror0", "ready");
+        src.exec("migrate-start-postcopy");
+        src.awaitJob("mirror0", "concluded");
+        src.awaitJob("migration", "null");
+
+        List<String> t = src.trace();
+        assertThat(t).contains("MIGRATION:postcopy-active", "BLOCK_JOB_COMPLETED:mirror0").doesNotContain("MIGRATION:device");
+        // Disks and memory as they were when the source stopped (-S keeps the destination paused).
+        assertThat(src.runState()).isEqualTo("postmigrate");
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        PatternWorkload w = (PatternWorkload) dst.machine().workload();
+        assertThat(w.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
+    }
+
     /** The source runs on, on its own disk, with its memory intact; the destination discarded. */
     void assertSourceRunsOnIntact(JointPeer src, JointPeer dst) throws Exception {
         await().atMost(TestTimeouts.MEDIUM).until(() -> src.runState().equals("running"));

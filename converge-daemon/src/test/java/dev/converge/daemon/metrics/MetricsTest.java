@@ -52,6 +52,24 @@ class MetricsTest {
     }
 
     @Test
+    void blockNodesShowTheirIoCounters() throws Exception {
+        var mapper = new ObjectMapper();
+        var stats = mapper.readTree("[{\"node-name\": \"disk0\", \"stats\": {\"rd_bytes\": 4096, \"wr_bytes\": 8192, "
+                + "\"rd_operations\": 1, \"wr_operations\": 2, \"flush_operations\": 3, \"wr_total_time_ns\": 1500000000, "
+                + "\"wr_highest_offset\": 65536}}]");
+        String text = PrometheusText.render(mapper.readTree("[]"), -1, new PrometheusText.Process(1, 2, 3, 4, 5, 6, 7, 8),
+                "0.1.0", stats);
+        assertThat(text).contains("# TYPE converge_block_read_bytes_total counter\n",
+                "converge_block_read_bytes_total{node=\"disk0\"} 4096\n",
+                "converge_block_written_bytes_total{node=\"disk0\"} 8192\n",
+                "converge_block_write_operations_total{node=\"disk0\"} 2\n",
+                "converge_block_flush_operations_total{node=\"disk0\"} 3\n",
+                "converge_block_write_seconds_total{node=\"disk0\"} 1.5\n",
+                "converge_block_write_highest_offset_bytes{node=\"disk0\"} 65536\n");
+        assertWellFormed(text);
+    }
+
+    @Test
     void aScrapeShowsTheDaemonsJobsAndItsHealth() throws Exception {
         try (Daemon daemon = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + dir.resolve("q.sock"))),
                 List.of()))) {

@@ -24,7 +24,13 @@ public enum MigrationCapability {
     ZERO_BLOCKS("zero-blocks", false, "block migration (removed from QEMU in 9.1; deprecated in 10.0)"),
     /** Send MIGRATION events (both sides) and MIGRATION_PASS events (source). */
     EVENTS("events", true, ""),
-    POSTCOPY_RAM("postcopy-ram", false, "postcopy"),
+    /**
+     * Postcopy (both sides): migrate-start-postcopy (or job-change start-postcopy) switches a
+     * running migration to postcopy: the source stops, the destination runs at once and fetches
+     * the pages still missing on demand. Software machines only (a KVM guest would need
+     * userfaultfd).
+     */
+    POSTCOPY_RAM("postcopy-ram", true, ""),
     X_COLO("x-colo", false, "COLO fault tolerance"),
     RELEASE_RAM("release-ram", false, "postcopy"),
     /**

@@ -9,6 +9,9 @@ import dev.converge.job.JobKind;
 import dev.converge.job.JobOutcome;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.postcopy.PostcopyControl;
+import dev.converge.migration.postcopy.PostcopyPhase;
+import dev.converge.migration.postcopy.PostcopyProgress;
 import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.migration.precopy.FrozenRamCheck;
 import dev.converge.migration.precopy.ConvergencePolicy;
@@ -147,6 +150,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final boolean dirtyLimited;
     /** Whether x-converge-verify was on when the migration started: a verified stream. */
     private final boolean verified;
+    /** Whether postcopy-ram was on when the migration started. */
+    private final boolean postcopyRam;
+    /** QEMU's reason a migration in postcopy cannot be cancelled (migrate_cancel and job-cancel). */
+    public static final String POSTCOPY_CANCEL_REFUSED = "Postcopy migration in progress, cannot cancel.";
     private final MigrationEvents events;
     /** Changes the parameters as migrate-set-parameters does (the same merge, checks and speed). */
     private final ParameterChange parameterChange;
@@ -214,6 +221,18 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
      * alone. Set once on the main loop before the job starts.
      */
     private volatile JointSwitchover joint;
+    /** Set by migrate-start-postcopy / job-change (main loop); read by the job thread after every pass. */
+    private volatile boolean postcopyRequested;
+    /** The postcopy phase's numbers, null before it; written by the job thread. */
+    private volatile PostcopyProgress postcopyProgress;
+    /** Why postcopy paused (error-desc while postcopy-paused); written by the job thread. */
+    private volatile String pausedReason;
+    /** Guards {@link #recoveryUri}: migrate resume (main loop) hands it to the paused job thread. */
+    private final Object recoveryLock = new Object();
+    /** Where a paused postcopy resumes; guarded by recoveryLock. */
+    private MigrationUri recoveryUri;
+    /** The daemon shuts down: a postcopy can never resume; guarded by recoveryLock. */
+    private boolean shutdown;
 
     /**
      * @param autoComplete switch over by itself once converged (QEMU's behaviour); false keeps the job READY until job-complete
@@ -234,6 +253,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         this.autoConverge = settings.has(MigrationCapability.AUTO_CONVERGE);
         this.dirtyLimited = settings.has(MigrationCapability.DIRTY_LIMIT);
         this.verified = settings.has(MigrationCapability.X_CONVERGE_VERIFY);
+        this.postcopyRam = settings.has(MigrationCapability.POSTCOPY_RAM);
         this.events = Objects.requireNonNull(events);
         this.parameterChange = Objects.requireNonNull(parameterChange);
         this.onClean = Objects.requireNonNull(onClean);
@@ -451,6 +471,31 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
 
         @Override
+        public boolean postcopyAdvised() {
+            return postcopyRam;
+        }
+
+        @Override
+        public boolean postcopyRequested() {
+            return postcopyRequested;
+        }
+
+        @Override
+        public void postcopyStarting() {
+            JointSwitchover j = joint;
+            if (j != null) {
+                j.prepareMirrors();
+            }
+            Pass last = lastPass;
+            precopyBytes = last == null ? 0 : last.progress().bytesSent();
+        }
+
+        @Override
+        public PostcopyControl postcopy() {
+            return new PostcopySide(ctx);
+        }
+
+        @Override
         public void switchingOver() {
             JointSwitchover j = joint;
             if (j != null) {
@@ -463,8 +508,163 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
     }
 
+    /** The job's side of the postcopy phase. Job thread. */
+    private final class PostcopySide implements PostcopyControl {
+        private final JobContext ctx;
+        private long lastPages = -1;
+
+        PostcopySide(JobContext ctx) {
+            this.ctx = ctx;
+        }
+
+        @Override
+        public void phase(PostcopyPhase phase, String why) {
+            if (phase == PostcopyPhase.PAUSED) {
+                pausedReason = why;
+            }
+            setStatus(switch (phase) {
+                case ACTIVE -> MigrationStatus.POSTCOPY_ACTIVE;
+                case PAUSED -> MigrationStatus.POSTCOPY_PAUSED;
+                case RECOVER_SETUP -> MigrationStatus.POSTCOPY_RECOVER_SETUP;
+                case RECOVER -> MigrationStatus.POSTCOPY_RECOVER;
+            });
+            ctx.infoChanged();
+        }
+
+        /**
+         * current-progress keeps growing by a page per page sent; what remains is the pages left,
+         * so total-progress stays where it was at the switch (the stopped source dirties nothing).
+         */
+        @Override
+        public void progress(PostcopyProgress p) {
+            postcopyProgress = p;
+            if (lastPages >= 0) {
+                ctx.progressDone(Math.max(0, p.pagesSent() - lastPages) * RamBlock.PAGE_SIZE);
+            }
+            lastPages = p.pagesSent();
+            ctx.progressRemaining(p.pagesLeft() * RamBlock.PAGE_SIZE);
+        }
+
+        @Override
+        public long maxPostcopyBandwidth() {
+            return settings.parameters().maxPostcopyBandwidth();
+        }
+
+        @Override
+        public SocketChannel awaitRecovery() throws MigrationException, InterruptedException {
+            while (true) {
+                MigrationUri to;
+                synchronized (recoveryLock) {
+                    while (recoveryUri == null) {
+                        if (shutdown) {
+                            throw new MigrationException.ChannelFailed("the source daemon shut down in postcopy: "
+                                    + "the guest is lost (neither side holds all of it)", null);
+                        }
+                        if (ctx.isCancelled()) {
+                            throw new MigrationException.Cancelled();
+                        }
+                        recoveryLock.wait(1000);
+                    }
+                    to = recoveryUri;
+                    recoveryUri = null;
+                }
+                SocketChannel ch;
+                try {
+                    ch = SocketChannel.open(to.family());
+                } catch (IOException e) {
+                    phase(PostcopyPhase.PAUSED, "Failed to connect to '" + to + "': " + e.getMessage());
+                    continue;
+                }
+                channel = ch;
+                try {
+                    connector.connect(ch, to.address());
+                    noDelay(ch);
+                    return ch;
+                } catch (IOException e) {
+                    closeChannel();
+                    phase(PostcopyPhase.PAUSED, "Failed to connect to '" + to + "': " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    /**
+     * The daemon shuts down: a migration in postcopy stops sending and can never resume (its job
+     * fails); one in precopy is left to its cancel. Any thread.
+     */
+    public void shutdown() {
+        synchronized (recoveryLock) {
+            shutdown = true;
+            recoveryLock.notifyAll();
+        }
+        if (inPostcopy()) {
+            closeChannel();
+        }
+    }
+
+    /** Whether the status is one of postcopy's (the destination runs the guest; nothing can roll back). */
+    public boolean inPostcopy() {
+        MigrationStatus s = status;
+        return s == MigrationStatus.POSTCOPY_ACTIVE || s == MigrationStatus.POSTCOPY_PAUSED
+                || s == MigrationStatus.POSTCOPY_RECOVER_SETUP || s == MigrationStatus.POSTCOPY_RECOVER;
+    }
+
+    /**
+     * migrate-start-postcopy: switch to postcopy after the current pass. Main loop. Without the
+     * capability at the start, refused as QEMU; once the migration ended, ignored (as QEMU: the
+     * command races with the end).
+     *
+     * @throws JobException with QEMU's text
+     */
+    public void startPostcopy() {
+        if (!postcopyRam) {
+            throw JobException.generic("Enable postcopy with migrate_set_capability before the start of migration");
+        }
+        JointSwitchover j = joint;
+        if (j != null && !inPostcopy() && !status.isFinal()) {
+            j.checkComplete(); // every mirror must be ready to complete at the stop
+        }
+        postcopyRequested = true;
+    }
+
+    /**
+     * migrate with resume: continue a paused postcopy over {@code to}. Main loop.
+     *
+     * @throws JobException "Cannot resume if there is no paused migration" (QEMU's text)
+     */
+    public void resumePostcopy(MigrationUri to) {
+        synchronized (statusLock) {
+            if (status != MigrationStatus.POSTCOPY_PAUSED) {
+                throw JobException.generic("Cannot resume if there is no paused migration");
+            }
+            setStatus(MigrationStatus.POSTCOPY_RECOVER_SETUP);
+        }
+        synchronized (recoveryLock) {
+            recoveryUri = to;
+            recoveryLock.notifyAll();
+        }
+    }
+
+    /**
+     * migrate-pause on the source: breaks the connection of an active (or recovering) postcopy,
+     * which then pauses. Main loop.
+     *
+     * @return false when not in postcopy-active or postcopy-recover (the caller reports QEMU's error)
+     */
+    public boolean pausePostcopy() {
+        MigrationStatus s = status;
+        if (s != MigrationStatus.POSTCOPY_ACTIVE && s != MigrationStatus.POSTCOPY_RECOVER) {
+            return false;
+        }
+        closeChannel();
+        return true;
+    }
+
     @Override
     public boolean cancel(boolean force) {
+        if (inPostcopy()) {
+            throw JobException.generic(POSTCOPY_CANCEL_REFUSED);
+        }
         cancelled = true;
         if (!status.isFinal()) {
             setStatus(MigrationStatus.CANCELLING);
@@ -493,6 +693,9 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
      */
     @Override
     public void change(MigrationChange options) {
+        if (options.startPostcopy().orElse(false)) {
+            startPostcopy();
+        }
         try {
             parameterChange.apply(MigrationParameters.Update.ofJobChange(boxed(options.downtimeLimit()),
                     boxed(options.maxBandwidth())));
@@ -530,7 +733,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     @Override
     public void abort() {
         PrecopySender s = sender;
-        if (result != null && s != null) {
+        if (s != null && (result != null || s.postcopied())) {
             s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
         }
         Job j = job;
@@ -617,7 +820,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         MigrationProgress p = last == null ? null : last.progress();
         double dirtyRate = last == null ? 0 : last.dirtyRate();
         MigrationResult r = result;
-        long transferred = r != null ? r.bytesSent() : p == null ? 0 : p.bytesSent();
+        PostcopyProgress pc = postcopyProgress;
+        long transferred = r != null ? r.bytesSent() : p == null ? 0 : p.bytesSent() + (pc == null ? 0 : pc.bytes());
         long normal = r != null ? r.pagesSent() : p == null ? 0 : p.pagesSent();
         long zero = r != null ? r.zeroPages() : p == null ? 0 : p.zeroPages();
         long pre = precopyBytes < 0 ? transferred : precopyBytes;
@@ -625,9 +829,19 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         return new MigrationView(status, total, setupTimeMs, downtimeMs,
                 p == null || p.expectedDowntimeMs() == Long.MAX_VALUE ? settings.parameters().downtimeLimitMs()
                         : p.expectedDowntimeMs(),
-                errorDesc, transferred, status == MigrationStatus.COMPLETED ? 0 : p == null ? machine.ram().size() : p.remainingBytes(),
+                status == MigrationStatus.POSTCOPY_PAUSED ? pausedReason : errorDesc, transferred,
+                status == MigrationStatus.COMPLETED ? 0 : postcopyProgress != null ? postcopyProgress.pagesLeft() * RamBlock.PAGE_SIZE
+                        : p == null ? machine.ram().size() : p.remainingBytes(),
                 machine.ram().size(), zero, normal, (long) (dirtyRate / RamBlock.PAGE_SIZE),
                 p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? 0 : p.pass(), pre, transferred - pre,
-                status.isFinal() || p == null ? 0 : p.throttlePercent());
+                status.isFinal() || p == null ? 0 : p.throttlePercent(),
+                postcopyProgress == null ? 0 : postcopyProgress.requests(),
+                postcopyProgress == null ? 0 : postcopyProgress.bytes());
+    }
+
+    /** Why postcopy paused, while it is paused. */
+    public java.util.Optional<String> pausedReason() {
+        return status == MigrationStatus.POSTCOPY_PAUSED ? java.util.Optional.ofNullable(pausedReason)
+                : java.util.Optional.empty();
     }
 }

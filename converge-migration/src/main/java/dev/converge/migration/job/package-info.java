@@ -16,6 +16,11 @@
  *  waiting      device                    the destination holds all state but does not run it
  *  pending      pre-switchover            only with pause-before-switchover (the job is manual-finalize):
  *                                         job-finalize and migrate-continue are the same act
+ *  running      postcopy-active           after migrate-start-postcopy / job-change start-postcopy: the vCPUs
+ *                                         stopped at the end of a pass, the destination runs; pages travel
+ *                                         on request and in the background (package postcopy)
+ *  running      postcopy-paused,          the connection broke or migrate-pause: both sides keep everything;
+ *               postcopy-recover(-setup)  migrate {resume: true} reconnects (cancel is refused in postcopy)
  *  concluded    completed                 commit: START to the destination (it runs), source postmigrate
  *  aborting →   cancelling → cancelled    abort: ABORT to the destination (it discards), the source resumes
  *  concluded    / failed (error-desc)     in its previous run state; nothing is lost

@@ -23,8 +23,17 @@ public final class MigrationBitmap {
         }
     }
 
-    long[] words(int block) {
+    /**
+     * The live words of {@code block} (bit i of word w: page 64 w + i), for the owning thread:
+     * postcopy sends them to the destination and rebuilds them from its received bitmap.
+     */
+    public long[] words(int block) {
         return blocks.get(block);
+    }
+
+    /** Sets the mark of one page. */
+    public void set(int block, long page) {
+        blocks.get(block)[(int) (page >>> 6)] |= 1L << (page & 63);
     }
 
     /** Number of RAM blocks covered. */

@@ -28,6 +28,10 @@ public final class PatternWorkload implements Workload {
     private final long[] pass;
     /** Per vCPU: next page index within the slice. Written by vCPU i only. */
     private final long[] cursor;
+    /** Pages a vCPU found holding another value than the invariant says (see {@link #violations}). */
+    private final java.util.concurrent.atomic.AtomicLong violations = new java.util.concurrent.atomic.AtomicLong();
+    /** The first of them, described; null while none. */
+    private volatile String firstViolation;
 
     PatternWorkload(RamBlock ram, long pages, int vcpus) {
         this.ram = ram;
@@ -56,6 +60,13 @@ public final class PatternWorkload implements Workload {
         int written = 0;
         while (written < PAGES_PER_STEP) {
             long page = first[vcpu] + cursor[vcpu];
+            // The guest checks what it reads: the page must still hold this pass's value. A page
+            // that a migration had not delivered yet (a postcopy destination's missing page)
+            // would hold an older one, or zero.
+            byte seen = ram.read(page << RamBlock.PAGE_SHIFT);
+            if (seen != (byte) pass[vcpu]) {
+                violated(vcpu, page, seen);
+            }
             ram.write(page << RamBlock.PAGE_SHIFT, (byte) (pass[vcpu] + 1));
             written++;
             if (++cursor[vcpu] == len) {
@@ -81,6 +92,26 @@ public final class PatternWorkload implements Workload {
         ByteBuffer b = ByteBuffer.allocate(RamBlock.PAGE_SIZE);
         java.util.Arrays.fill(b.array(), ram.read(last << RamBlock.PAGE_SHIFT));
         disk.write((last % blocks) * RamBlock.PAGE_SIZE, b);
+    }
+
+    private void violated(int vcpu, long page, byte seen) {
+        if (violations.getAndIncrement() == 0) {
+            firstViolation = "vcpu " + vcpu + " read " + (seen & 0xff) + " from page " + page + " in pass " + pass[vcpu]
+                    + " (expected: " + (pass[vcpu] & 0xff) + ")";
+        }
+    }
+
+    /**
+     * How many times a vCPU read a page that did not hold what the invariant says, just before
+     * writing it: 0 unless a migration lost or withheld a page.
+     */
+    public long violations() {
+        return violations.get();
+    }
+
+    /** The first violation, described, if any. */
+    public Optional<String> firstViolation() {
+        return Optional.ofNullable(firstViolation);
     }
 
     /** Sum of all vCPUs' completed passes plus pages of the current ones (for progress checks). */

@@ -24,6 +24,12 @@ public final class RamBlock {
     private final String name;
     private final MemorySegment memory;
     private final DirtyLog dirtyLog;
+    /**
+     * The postcopy destination's gate, null outside postcopy. A plain field on purpose: it is
+     * set while the vCPUs are stopped (their resume publishes it) and cleared while they run,
+     * when a vCPU that still sees the old gate finds every page arrived, which is as correct.
+     */
+    private PageGate gate;
 
     RamBlock(String name, MemorySegment memory) {
         this.name = Objects.requireNonNull(name);
@@ -55,20 +61,41 @@ public final class RamBlock {
         return dirtyLog;
     }
 
+    /**
+     * Makes every guest access ({@link #write}, {@link #writeLong}, {@link #read}) first wait in
+     * {@code g} for its page (a postcopy destination); null removes it. Set it only while the
+     * vCPUs are stopped; removing it is allowed while they run.
+     */
+    public void setPageGate(PageGate g) {
+        gate = g;
+    }
+
     /** Guest write of one byte: stores it, then marks its page dirty. */
     public void write(long offset, byte value) {
+        PageGate g = gate;
+        if (g != null) {
+            g.awaitPage(offset >>> PAGE_SHIFT);
+        }
         memory.set(ValueLayout.JAVA_BYTE, offset, value);
         dirtyLog.mark(offset >>> PAGE_SHIFT);
     }
 
     /** Guest write of one aligned 8-byte word: stores it, then marks its page dirty. */
     public void writeLong(long offset, long value) {
+        PageGate g = gate;
+        if (g != null) {
+            g.awaitPage(offset >>> PAGE_SHIFT);
+        }
         memory.set(ValueLayout.JAVA_LONG_UNALIGNED, offset, value);
         dirtyLog.mark(offset >>> PAGE_SHIFT);
     }
 
     /** Reads one byte (guest or test read; no effect on the dirty log). */
     public byte read(long offset) {
+        PageGate g = gate;
+        if (g != null) {
+            g.awaitPage(offset >>> PAGE_SHIFT);
+        }
         return memory.get(ValueLayout.JAVA_BYTE, offset);
     }
 

@@ -32,7 +32,30 @@ public final class IncomingMigration {
 
     /** Where an incoming migration stands. */
     public sealed interface State permits AwaitingHeader, AwaitingLayout, Receiving, StateReceived, AwaitingDecision,
-            Completed, Failed {
+            Completed, Failed, PostcopyListening {
+    }
+
+    /**
+     * POSTCOPY_LISTEN arrived: the source switched to postcopy (its vCPUs are stopped); the rest
+     * of the stream is the postcopy phase's ({@link PostcopyHandoff}).
+     */
+    public record PostcopyListening(Receiving receiving) implements State {
+    }
+
+    /**
+     * Who receives the postcopy phase (the capability postcopy-ram on the destination); absent,
+     * POSTCOPY_LISTEN is refused.
+     */
+    @FunctionalInterface
+    public interface PostcopyHandoff {
+        /**
+         * Receives the rest of the stream from {@code channel}, continuing {@code decoder} and its
+         * input {@code buf}, until the guest is complete here (it runs already).
+         *
+         * @throws MigrationException as {@link IncomingMigration#run}; the guest may be running here then
+         */
+        Completed takeOver(Receiving receiving, ByteChannel channel, StreamDecoder decoder, ByteBuffer buf)
+                throws MigrationException;
     }
 
     /** Nothing received yet. */
@@ -112,6 +135,7 @@ public final class IncomingMigration {
                     yield s.plus(b.offsets().length, 0);
                 }
                 case StreamRecord.EndOfPass e -> s.plus(0, 1);
+                case StreamRecord.PostcopyListen l -> new PostcopyListening(s);
                 case StreamRecord.DeviceState d -> {
                     byte[] copy = new byte[d.data().remaining()];
                     d.data().duplicate().get(copy);
@@ -142,6 +166,7 @@ public final class IncomingMigration {
                 default -> unexpected(record, state);
             };
             case Completed s -> unexpected(record, state);
+            case PostcopyListening s -> unexpected(record, state);
             case Failed s -> s;
         };
     }
@@ -197,6 +222,15 @@ public final class IncomingMigration {
      */
     public static Completed run(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats)
             throws MigrationException {
+        return run(machine, channel, stats, null);
+    }
+
+    /**
+     * As {@link #run(Machine, ByteChannel, Consumer)}; a source that switches to postcopy is
+     * handed to {@code postcopy} (null: refused, the destination lacks the capability postcopy-ram).
+     */
+    public static Completed run(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats,
+            PostcopyHandoff postcopy) throws MigrationException {
         Objects.requireNonNull(stats);
         if (machine.runState() != RunState.INMIGRATE) {
             throw new MigrationException.IncomingRejected("machine '" + machine.name()
@@ -204,8 +238,15 @@ public final class IncomingMigration {
         }
         MigrationException failure;
         try {
-            Receiver rx = new Receiver(machine, channel, stats);
+            Receiver rx = new Receiver(machine, channel, stats, postcopy != null);
             State state = rx.next();
+            if (state instanceof PostcopyListening p) {
+                if (postcopy == null) {
+                    state = new Failed("the source switched to postcopy, but postcopy-ram is not enabled on the destination");
+                } else {
+                    return postcopy.takeOver(p.receiving(), channel, rx.decoder, rx.buf);
+                }
+            }
             if (state instanceof AwaitingDecision) {
                 writeReturn(channel, new ReturnMessage.AckComplete());
                 state = rx.next();
@@ -227,7 +268,9 @@ public final class IncomingMigration {
         } catch (IOException e) {
             failure = new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e);
         }
-        machine.incomingFailed();
+        if (machine.runState() == RunState.INMIGRATE) {
+            machine.incomingFailed(); // else the guest ran here already (postcopy): nothing to discard
+        }
         try {
             writeReturn(channel, new ReturnMessage.Error(failure.getMessage()));
         } catch (IOException e) {
@@ -245,6 +288,8 @@ public final class IncomingMigration {
         private final Machine machine;
         private final ByteChannel channel;
         private final Consumer<IncomingStats> stats;
+        /** Whether this destination has postcopy-ram: a header that advises postcopy is refused without it. */
+        private final boolean postcopyAccepted;
         private final StreamDecoder decoder = new StreamDecoder();
         private final ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
         private State state = new AwaitingHeader();
@@ -253,10 +298,11 @@ public final class IncomingMigration {
         private long zeroPages;
         private long passes;
 
-        Receiver(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats) {
+        Receiver(Machine machine, ByteChannel channel, Consumer<IncomingStats> stats, boolean postcopyAccepted) {
             this.machine = machine;
             this.channel = channel;
             this.stats = stats;
+            this.postcopyAccepted = postcopyAccepted;
             buf.flip(); // empty, ready for reading
         }
 
@@ -274,7 +320,10 @@ public final class IncomingMigration {
                 try {
                     StreamRecord r;
                     while ((r = decoder.decode(buf)) != null) {
-                        state = step(machine, state, r);
+                        state = r instanceof StreamRecord.Header h && h.postcopy() && !postcopyAccepted
+                                ? new Failed("the source has postcopy-ram on, the destination does not (it must be on "
+                                        + "both sides)")
+                                : step(machine, state, r);
                         if (!(state instanceof Failed)) {
                             count(r);
                         }
@@ -283,7 +332,8 @@ public final class IncomingMigration {
                             // Everything up to this END_OF_PASS is applied: the source times our lag with it.
                             writeReturn(channel, new ReturnMessage.PassAck(e.pass()));
                         }
-                        if (state instanceof Completed || state instanceof Failed || state instanceof AwaitingDecision) {
+                        if (state instanceof Completed || state instanceof Failed || state instanceof AwaitingDecision
+                                || state instanceof PostcopyListening) {
                             return state;
                         }
                     }

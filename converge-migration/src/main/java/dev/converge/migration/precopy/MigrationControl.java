@@ -84,4 +84,29 @@ public interface MigrationControl {
      */
     default void vcpusStopped() throws MigrationException {
     }
+
+    /**
+     * Whether the owner asked to switch to postcopy (migrate-start-postcopy, job-change); asked
+     * after every pass. The sender then stops the vCPUs and runs the postcopy phase.
+     */
+    default boolean postcopyRequested() {
+        return false;
+    }
+
+    /** Whether this migration may switch to postcopy (capability postcopy-ram at its start): the header says so. */
+    default boolean postcopyAdvised() {
+        return false;
+    }
+
+    /**
+     * The switch to postcopy begins (instead of {@link #switchingOver}): the guest still runs,
+     * the owner prepares what must end with it stopped.
+     */
+    default void postcopyStarting() {
+    }
+
+    /** The owner's side of the postcopy phase; asked once, when the switch happens. */
+    default dev.converge.migration.postcopy.PostcopyControl postcopy() {
+        throw new UnsupportedOperationException("postcopy is not enabled");
+    }
 }

@@ -95,6 +95,11 @@ public final class PrecopySender {
     private volatile long resumedAt;
     /** The return path reader; set by the running thread before the first pass. */
     private volatile ReturnPath returnPath;
+    /**
+     * Whether the migration switched to postcopy: the destination runs the guest since then, so
+     * commit sends no START and nothing can roll back. Set by the running thread.
+     */
+    private volatile boolean postcopied;
     /** The switchover's steps, set by the running thread once the destination acked; RESUMED added by commit. */
     private volatile SwitchoverTrace trace;
     /** The check of the frozen RAM after the hand-over; set by commit in a verified stream, else null. */
@@ -274,6 +279,10 @@ public final class PrecopySender {
      * @return whether START was written
      */
     public boolean commitSwitchover() {
+        if (postcopied) {
+            machine.completeSwitchover(); // the destination has run the guest since POSTCOPY_RUN
+            return true;
+        }
         long decided = System.nanoTime();
         boolean sent = sendDecision(new StreamRecord.Start());
         machine.completeSwitchover();
@@ -305,6 +314,11 @@ public final class PrecopySender {
      * the source in its previous run state.
      */
     public void abortSwitchover() {
+        if (postcopied) {
+            // The guest ran on the destination: the source's copy is stale, it must never resume.
+            machine.completeSwitchover();
+            return;
+        }
         sendDecision(new StreamRecord.Abort());
         RunState p = previous;
         if (p != null) {
@@ -331,7 +345,8 @@ public final class PrecopySender {
         // the destination's copy (it starts zeroed), so it needs no record at all.
         ram.syncDirtyLog(bitmap);
         ram.markEverWritten(bitmap);
-        StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT, verified ? WireFormat.FLAG_VERIFIED : 0);
+        StreamEncoder.putHeader(ctrl, WireFormat.VERSION_CURRENT, (verified ? WireFormat.FLAG_VERIFIED : 0)
+                | (control.postcopyAdvised() ? WireFormat.FLAG_POSTCOPY : 0));
         List<StreamRecord.BlockInfo> layout = new ArrayList<>();
         for (RamBlock b : ram.blocks()) {
             layout.add(new StreamRecord.BlockInfo(b.name(), b.size()));
@@ -395,6 +410,9 @@ public final class PrecopySender {
                 control.converged(progress);
             }
             checkCancelled();
+            if (control.postcopyRequested()) {
+                return switchToPostcopy(bitmap, pass);
+            }
             if (control.completeRequested()) {
                 return switchover(bitmap, pass);
             }
@@ -449,6 +467,48 @@ public final class PrecopySender {
                 machine.abortSwitchover(previous);
             }
         }
+    }
+
+    /**
+     * The switch to postcopy: stop the vCPUs, let the owner finish what ends with them stopped
+     * (the mirrors of a joint switchover), sync the dirty log one last time and hand the bitmap,
+     * which now holds exactly the pages stale on the destination, to the postcopy phase. A
+     * failure before the destination could run the guest resumes the source, as in precopy.
+     */
+    private MigrationResult switchToPostcopy(MigrationBitmap bitmap, long passes)
+            throws MigrationException, InterruptedException {
+        control.postcopyStarting();
+        // While the guest still runs, let the destination apply what is in flight (the pass just
+        // ended): else the switch's records queue behind that backlog inside the downtime.
+        returnPath.awaitPassAck(passes, PASS_ACK_WAIT);
+        RunState before = machine.beginSwitchover();
+        this.previous = before;
+        long stopped = System.nanoTime();
+        stoppedAt = stopped;
+        dev.converge.migration.postcopy.PostcopySource postcopy;
+        try {
+            control.vcpusStopped();
+            ram.syncDirtyLog(bitmap);
+            flush();
+            postcopy = new dev.converge.migration.postcopy.PostcopySource(machine, bitmap, verified, control.postcopy());
+            postcopy.start(out, returnPath);
+        } catch (MigrationException | RuntimeException e) {
+            machine.abortSwitchover(before);
+            throw e;
+        }
+        postcopied = true;
+        dev.converge.migration.postcopy.PostcopySource.Result r = postcopy.run();
+        long resumed = returnPath.resumedAtNanos();
+        resumedAt = resumed != 0 ? resumed : System.nanoTime();
+        bytesSent += r.bytes();
+        pagesSent += r.pagesSent() - r.zeroPages();
+        zeroPages += r.zeroPages();
+        return new MigrationResult(passes, bytesSent, pagesSent, zeroPages, (resumedAt - stopped) / 1_000_000);
+    }
+
+    /** Whether the migration switched to postcopy. */
+    public boolean postcopied() {
+        return postcopied;
     }
 
     /**

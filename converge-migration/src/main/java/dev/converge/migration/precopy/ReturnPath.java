@@ -26,7 +26,20 @@ import java.util.concurrent.locks.ReentrantLock;
  * closed); every other method on the sender's or the job's threads. All mutable state is guarded
  * by {@link #lock}, but the send times, which are an atomic array.
  */
-final class ReturnPath implements Runnable {
+public final class ReturnPath implements Runnable {
+    /**
+     * Where the postcopy messages go once the sender switched to postcopy ({@link #divert}):
+     * page requests, the received bitmap, RESUME_READY, POSTCOPY_DONE, and the end of the
+     * return path. Called on the reader's thread, outside the lock; must not block.
+     */
+    public interface PostcopySink {
+        /** A postcopy message (or RESUMED, which also reaches the sender's own wait). */
+        void message(ReturnMessage m);
+
+        /** The return path ended: {@code why} is the failure, or null after an orderly end. */
+        void ended(MigrationException why);
+    }
+
     /** Pass send times kept (a ring): an ack older than this many passes finds its slot reused and is ignored. */
     private static final int RING = 64;
 
@@ -53,9 +66,30 @@ final class ReturnPath implements Runnable {
     private MigrationException failure;
     /** Whether {@link #run} ended; guarded by lock. */
     private boolean ended;
+    /** The postcopy sink, null in precopy; set once by the sender's thread. */
+    private volatile PostcopySink sink;
 
-    ReturnPath(ReadableByteChannel in) {
+    public ReturnPath(ReadableByteChannel in) {
         this.in = in;
+    }
+
+    /**
+     * From now on, hands postcopy messages and the end of the return path to {@code s}, and keeps
+     * reading after RESUMED (the destination runs, and asks for pages). Sender's thread, before it
+     * sends the first postcopy record.
+     */
+    public void divert(PostcopySink s) {
+        sink = java.util.Objects.requireNonNull(s);
+    }
+
+    /** When RESUMED came (System.nanoTime()), 0 before. */
+    public long resumedAtNanos() {
+        lock.lock();
+        try {
+            return resumedAt;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** The sender wrote END_OF_PASS of {@code pass} at {@code nanos}. */
@@ -68,7 +102,8 @@ final class ReturnPath implements Runnable {
 
     @Override
     public void run() {
-        ByteBuffer buf = ByteBuffer.allocate(WireFormat.RECORD_HEADER_SIZE + WireFormat.MAX_ERROR_MESSAGE);
+        ByteBuffer buf = ByteBuffer.allocate(WireFormat.RECORD_HEADER_SIZE
+                + Math.max(WireFormat.MAX_ERROR_MESSAGE, WireFormat.BITMAP_FIXED + 8 * WireFormat.MAX_BITMAP_WORDS));
         try {
             while (true) {
                 buf.flip();
@@ -96,6 +131,19 @@ final class ReturnPath implements Runnable {
 
     /** Applies one message; returns whether the return path is over. */
     private boolean handle(ReturnMessage m, long now) {
+        PostcopySink s = sink;
+        if (s != null && !(m instanceof ReturnMessage.PassAck || m instanceof ReturnMessage.AckComplete)) {
+            if (m instanceof ReturnMessage.Resumed) {
+                record(m, now);
+            }
+            s.message(m);
+            // ERROR ends the return path; the sink learns it from ended().
+            return m instanceof ReturnMessage.Error && record(m, now);
+        }
+        return record(m, now);
+    }
+
+    private boolean record(ReturnMessage m, long now) {
         lock.lock();
         try {
             switch (m) {
@@ -113,24 +161,33 @@ final class ReturnPath implements Runnable {
                 case ReturnMessage.Resumed r -> resumedAt = now;
                 case ReturnMessage.Error e -> failure = new MigrationException.DestinationFailed(
                         "destination failed the migration: " + e.message());
+                default -> { } // postcopy messages without a sink: nothing waits for them
             }
             changed.signalAll();
-            return resumedAt != 0 || failure != null;
+            return (resumedAt != 0 && sink == null) || failure != null;
         } finally {
             lock.unlock();
         }
     }
 
     private void end(MigrationException why) {
+        MigrationException reported;
+        boolean first;
         lock.lock();
         try {
-            if (why != null && failure == null && resumedAt == 0) {
+            if (why != null && failure == null && (resumedAt == 0 || sink != null)) {
                 failure = why;
             }
+            first = !ended;
             ended = true;
+            reported = failure;
             changed.signalAll();
         } finally {
             lock.unlock();
+        }
+        PostcopySink s = sink;
+        if (s != null && first) {
+            s.ended(reported);
         }
     }
 

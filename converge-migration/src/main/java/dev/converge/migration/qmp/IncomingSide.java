@@ -5,6 +5,11 @@ import dev.converge.migration.job.MigrationStatus;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
+import dev.converge.migration.postcopy.PostcopyIncoming;
+import dev.converge.migration.postcopy.PostcopyPhase;
+import dev.converge.migration.wire.StreamDecoder;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
 import dev.converge.migration.precopy.IncomingMigration;
 import dev.converge.migration.precopy.IncomingStats;
 import dev.converge.migration.precopy.MigrationException;
@@ -54,10 +59,115 @@ final class IncomingSide implements AutoCloseable {
     private volatile SocketChannel connection;
     private volatile Thread thread;
     private volatile boolean closing;
+    /** Whether the capability postcopy-ram is on now (read when the source switches to postcopy). */
+    private final java.util.function.BooleanSupplier postcopyEnabled;
+    /** The postcopy phase of the current migration, null before (or without) one; receiving thread writes. */
+    private volatile PostcopyIncoming postcopy;
+    /** The listener of a migrate-recover, while it waits for the source; main loop and its accept thread. */
+    private volatile ListeningSocket recoveryServer;
 
-    IncomingSide(Machine machine, Supplier<MigrationEvents> events) {
+    IncomingSide(Machine machine, Supplier<MigrationEvents> events, java.util.function.BooleanSupplier postcopyEnabled) {
         this.machine = machine;
         this.events = events;
+        this.postcopyEnabled = postcopyEnabled;
+    }
+
+    /** Binds the listening socket of migrate-incoming or migrate-recover. */
+    private static ListeningSocket bind(MigrationUri uri) {
+        uri.socket().checkListenable();
+        try {
+            return uri.address() instanceof java.net.UnixDomainSocketAddress u
+                    ? ListeningSocket.unix(u.getPath(), ListeningSocket.OWNER_ONLY)
+                    : ListeningSocket.tcp((java.net.InetSocketAddress) uri.address());
+        } catch (IOException e) {
+            throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
+        }
+    }
+
+    /** Where migrate-recover listens, while it waits (a tcp port 0 resolved). */
+    Optional<java.net.InetSocketAddress> recoveryAddress() {
+        ListeningSocket s = recoveryServer;
+        return s != null && s.address() instanceof java.net.InetSocketAddress a ? Optional.of(a) : Optional.empty();
+    }
+
+    /** The postcopy phase of the latest migration, once it switched to postcopy. */
+    Optional<PostcopyIncoming> postcopy() {
+        return Optional.ofNullable(postcopy);
+    }
+
+    /**
+     * migrate-recover: listens on {@code uri} for the source's recovery connection of a paused
+     * postcopy (a repeated one replaces the listener). Main loop.
+     *
+     * @throws QmpException with QEMU's text unless postcopy-paused
+     */
+    void recover(MigrationUri uri) {
+        PostcopyIncoming pc = postcopy;
+        if (status != MigrationStatus.POSTCOPY_PAUSED || pc == null) {
+            throw QmpException.generic("Migrate recover can only be run when postcopy is paused.");
+        }
+        ListeningSocket s = bind(uri);
+        ListeningSocket old = recoveryServer;
+        recoveryServer = s;
+        if (old != null) {
+            try {
+                old.close(); // QEMU too releases an earlier recovery transport
+            } catch (IOException e) {
+                // only releasing
+            }
+        }
+        Thread.ofVirtual().name(machine.name() + "-migration-recover").start(() -> {
+            try (s) {
+                SocketChannel ch = s.channel().accept();
+                try {
+                    ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+                } catch (UnsupportedOperationException | IOException e) {
+                    // a UNIX socket has no Nagle
+                }
+                pc.recover(ch);
+            } catch (IOException e) {
+                log.info("incoming migration of '{}': recovery listener ended: {}", machine.name(), e.getMessage());
+            }
+        });
+        log.info("incoming migration of '{}': waiting for the source to recover postcopy on {}", machine.name(), uri);
+    }
+
+    /**
+     * migrate-pause on the destination: breaks the connection of an active (or recovering)
+     * postcopy. Main loop.
+     *
+     * @return false when not in postcopy-active or postcopy-recover
+     */
+    boolean pause() {
+        PostcopyIncoming pc = postcopy;
+        MigrationStatus s = status;
+        if (pc == null || (s != MigrationStatus.POSTCOPY_ACTIVE && s != MigrationStatus.POSTCOPY_RECOVER)) {
+            return false;
+        }
+        pc.pause();
+        return true;
+    }
+
+    /** Where the postcopy phase takes over from {@link IncomingMigration} (receiving thread). */
+    private IncomingMigration.Completed takeOver(IncomingMigration.Receiving r, ByteChannel ch, StreamDecoder decoder,
+            ByteBuffer buf) throws MigrationException {
+        PostcopyIncoming pc = new PostcopyIncoming(machine, r.blocks(), r.crcs(), (phase, why) -> {
+            if (phase == PostcopyPhase.PAUSED) {
+                errorDesc = why;
+            }
+            setStatus(switch (phase) {
+                case ACTIVE -> MigrationStatus.POSTCOPY_ACTIVE;
+                case PAUSED -> MigrationStatus.POSTCOPY_PAUSED;
+                case RECOVER_SETUP -> MigrationStatus.POSTCOPY_RECOVER_SETUP;
+                case RECOVER -> MigrationStatus.POSTCOPY_RECOVER;
+            });
+        });
+        postcopy = pc;
+        try {
+            return pc.run(ch, decoder, buf, r.pages(), r.passes());
+        } finally {
+            pc.close(); // the last connection; no vCPU waits any more unless the guest was lost
+        }
     }
 
     MigrationStatus status() {
@@ -141,21 +251,15 @@ final class IncomingSide implements AutoCloseable {
         if (machine.runState() != RunState.INMIGRATE) {
             throw QmpException.generic("'-incoming' was not specified on the command line");
         }
-        if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE) {
+        if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE || status == MigrationStatus.POSTCOPY_ACTIVE
+                || status == MigrationStatus.POSTCOPY_PAUSED || status == MigrationStatus.POSTCOPY_RECOVER) {
             throw QmpException.generic("The incoming migration has already been started");
         }
-        uri.socket().checkListenable();
-        ListeningSocket s;
-        try {
-            s = uri.address() instanceof java.net.UnixDomainSocketAddress u
-                    ? ListeningSocket.unix(u.getPath(), ListeningSocket.OWNER_ONLY)
-                    : ListeningSocket.tcp((java.net.InetSocketAddress) uri.address());
-        } catch (IOException e) {
-            throw QmpException.generic("Failed to listen on '%s': %s", uri, e.getMessage());
-        }
+        ListeningSocket s = bind(uri);
         server = s;
         errorDesc = null;
         received = null;
+        postcopy = null;
         setStatus(MigrationStatus.SETUP);
         thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s, tls));
     }
@@ -184,11 +288,9 @@ final class IncomingSide implements AutoCloseable {
                 received = Received.acceptedNow();
                 setStatus(MigrationStatus.ACTIVE);
                 try {
-                    if (tls == null) {
-                        IncomingMigration.run(machine, ch, stats -> received = received.with(stats));
-                    } else {
-                        IncomingMigration.run(machine, secure(ch, tls), stats -> received = received.with(stats));
-                    }
+                    IncomingMigration.run(machine, tls == null ? ch : secure(ch, tls),
+                            stats -> received = received.with(stats),
+                            postcopyEnabled.getAsBoolean() ? this::takeOver : null);
                 } finally {
                     received = received.endedNow(); // total-time stops here, before completed or failed shows
                 }
@@ -254,7 +356,11 @@ final class IncomingSide implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
-        for (AutoCloseable c : new AutoCloseable[] {server, connection}) {
+        PostcopyIncoming pc = postcopy;
+        if (pc != null) {
+            pc.close(); // vCPUs waiting for a page fail, so the machine can stop
+        }
+        for (AutoCloseable c : new AutoCloseable[] {server, connection, recoveryServer}) {
             if (c != null) {
                 try {
                     c.close();

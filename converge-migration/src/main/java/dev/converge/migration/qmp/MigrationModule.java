@@ -67,7 +67,8 @@ public final class MigrationModule implements AutoCloseable {
         this.engine = engine;
         this.graph = graph;
         this.machine = machine;
-        this.incoming = machine == null ? null : new IncomingSide(machine, this::eventsSnapshot);
+        this.incoming = machine == null ? null : new IncomingSide(machine, this::eventsSnapshot,
+                () -> settings.has(MigrationCapability.POSTCOPY_RAM));
     }
 
     /**
@@ -272,6 +273,52 @@ public final class MigrationModule implements AutoCloseable {
         return prepared;
     }
 
+    /** migrate with resume: true: continues the paused postcopy of the outgoing migration over {@code uri}. */
+    void resume(MigrationUri uri) {
+        requireMachine("migrate");
+        MigrationJob j = outgoing;
+        if (j == null) {
+            throw QmpException.generic("Cannot resume if there is no paused migration");
+        }
+        try {
+            j.resumePostcopy(uri);
+        } catch (JobException e) {
+            throw JobQmp.toQmp(e);
+        }
+    }
+
+    /** migrate-start-postcopy (QEMU's checks and texts; after the end of a migration it does nothing). */
+    void startPostcopy() {
+        if (!settings.has(MigrationCapability.POSTCOPY_RAM)) {
+            throw QmpException.generic("Enable postcopy with migrate_set_capability before the start of migration");
+        }
+        MigrationJob j = outgoing;
+        if (j == null || showIncoming()) {
+            throw QmpException.generic("Postcopy must be started after migration has been started");
+        }
+        try {
+            j.startPostcopy();
+        } catch (JobException e) {
+            throw JobQmp.toQmp(e);
+        }
+    }
+
+    /** migrate-pause: breaks the connection of an active postcopy, on whichever side this is. */
+    void pause() {
+        MigrationJob j = outgoing;
+        boolean paused = !showIncoming() && j != null ? j.pausePostcopy() : incoming != null && incoming.pause();
+        if (!paused) {
+            throw QmpException.generic("migrate-pause is currently only supported during postcopy-active or "
+                    + "postcopy-recover state");
+        }
+    }
+
+    /** migrate-recover: the destination listens for the source's recovery connection. */
+    void recover(MigrationUri uri) {
+        requireMachine("receive into");
+        incoming.recover(uri);
+    }
+
     /**
      * Refuses a migration under parameters converge accepts but cannot honour, so that a
      * parameter asking for more than converge does is never silently ignored.
@@ -379,6 +426,13 @@ public final class MigrationModule implements AutoCloseable {
         if (error != null) {
             throw QmpException.generic(error);
         }
+        if (caps.getOrDefault(MigrationCapability.POSTCOPY_RAM, false) && machine != null
+                && machine.accelerator().kind() != dev.converge.migration.machine.Accelerator.Kind.SOFTWARE) {
+            // A vCPU in KVM touches guest RAM without converge's access path: missing pages would
+            // need userfaultfd, which converge does not use yet.
+            throw QmpException.generic("Postcopy is not supported: converge's postcopy needs accel=software "
+                    + "(a KVM guest would need userfaultfd)");
+        }
         caps.forEach(settings::set);
     }
 
@@ -437,6 +491,10 @@ public final class MigrationModule implements AutoCloseable {
     /** Stops the incoming side, cancels nothing else (jobs are the engine's), frees the machine. */
     @Override
     public void close() {
+        MigrationJob j = outgoing;
+        if (j != null) {
+            j.shutdown(); // a postcopy job stops sending before the machine's RAM goes
+        }
         if (incoming != null) {
             incoming.close();
         }

@@ -94,7 +94,10 @@ final class MigrationQmp {
                     + "passes received)"),
             required("page-size", BuiltinType.INT, "page size in bytes"),
             optional("precopy-bytes", BuiltinType.INT, "bytes sent while the vCPUs ran (source only)"),
-            optional("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped (source only)"));
+            optional("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped (source only)"),
+            optional("postcopy-requests", BuiltinType.INT, "page requests received from the destination in postcopy "
+                    + "(source only)"),
+            optional("postcopy-bytes", BuiltinType.INT, "bytes sent since postcopy began (source only)"));
     static final ObjectType SOCKET_INFO = ObjectType.struct("MigrationSocketAddress", "A listening address (QEMU's SocketAddress, flattened)",
             required("type", BuiltinType.STR, "inet or unix"),
             optional("host", BuiltinType.STR, "inet: host"),
@@ -113,7 +116,18 @@ final class MigrationQmp {
             optional("setup-time", BuiltinType.INT, "ms the setup took"),
             optional("cpu-throttle-percentage", BuiltinType.INT, "auto-converge's throttle on the vCPUs now, % (only "
                     + "while it holds them back)"),
-            optional("error-desc", BuiltinType.STR, "why it failed; human-readable, not for parsing"),
+            optional("error-desc", BuiltinType.STR, "why it failed, or (postcopy-paused) why it paused; "
+                    + "human-readable, not for parsing"),
+            optional("postcopy-latency", BuiltinType.UINT64, "destination in postcopy: mean time in ns from a vCPU's "
+                    + "page request to the page's arrival (QEMU 10.1's member)"),
+            optional("postcopy-latency-dist", new ArrayType(BuiltinType.UINT64), "destination in postcopy: page "
+                    + "requests by latency; element N counts latencies in [2^N, 2^(N+1)) microseconds (QEMU 10.1's member)"),
+            optional("x-postcopy-latency-p50", BuiltinType.UINT64, "(converge) destination in postcopy: median "
+                    + "page-request latency in ns, over the last 65536 requests"),
+            optional("x-postcopy-latency-p99", BuiltinType.UINT64, "(converge) destination in postcopy: 99th "
+                    + "percentile page-request latency in ns, over the last 65536 requests"),
+            optional("x-postcopy-requests", BuiltinType.UINT64, "(converge) destination in postcopy: pages its vCPUs "
+                    + "requested"),
             optional("socket-address", new ArrayType(SOCKET_INFO), "destination: where it listens (a tcp port 0 shows "
                     + "the port chosen)"),
             optional("x-converge-ram-check", RAM_CHECK, "source, completed, x-converge-verify: the check of the frozen "
@@ -123,7 +137,8 @@ final class MigrationQmp {
             optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
             optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri: one channel of type main"),
             optional("detach", BuiltinType.BOOL, "ignored, as QEMU"),
-            optional("resume", BuiltinType.BOOL, "postcopy recovery: not supported (false only)"),
+            optional("resume", BuiltinType.BOOL, "postcopy recovery: continue the paused postcopy migration over "
+                    + "this new connection (the destination must be waiting in migrate-recover)"),
             optional("job-id", BuiltinType.STR, "(converge) the migration job's id, default \"migration\""),
             optional("auto-complete", BuiltinType.BOOL, "(converge) switch over by itself once converged, default "
                     + "true; false keeps the job ready until job-complete"));
@@ -136,10 +151,17 @@ final class MigrationQmp {
 
         registry.register(new CommandSpec("migrate", MIGRATE_ARGS,
                 CommandSpec.EMPTY,
-                "Migrate the machine: starts a job of type migration. Errors: \"need either 'uri' or 'channels' "
+                "Migrate the machine: starts a job of type migration; with resume: true, continues its paused "
+                        + "postcopy instead. Errors: \"need either 'uri' or 'channels' "
                         + "argument\", \"unknown migration protocol: URI\", \"There's a migration process in progress\", "
-                        + "\"Guest is waiting for an incoming migration\", a job id in use.", SINCE, args -> {
-                    module.migrate(migrateRequest(args), null).start();
+                        + "\"Guest is waiting for an incoming migration\", \"Cannot resume if there is no paused "
+                        + "migration\", a job id in use.", SINCE, args -> {
+                    MigrateRequest request = migrateRequest(args);
+                    if (request.resume()) {
+                        module.resume(request.uri());
+                    } else {
+                        module.migrate(request, null).start();
+                    }
                     return null;
                 }));
         registry.register(new CommandSpec("migrate-incoming", CommandSpec.args("migrate-incoming",
@@ -153,8 +175,35 @@ final class MigrationQmp {
                     module.migrateIncoming(address(args));
                     return null;
                 }));
+        registry.register(new CommandSpec("migrate-start-postcopy", CommandSpec.EMPTY, CommandSpec.EMPTY,
+                "Switch the running migration to postcopy after its current pass (needs the capability postcopy-ram "
+                        + "on both sides; the same as job-change start-postcopy). The source stops, the destination "
+                        + "runs at once and fetches the missing pages. Errors: \"Enable postcopy with "
+                        + "migrate_set_capability before the start of migration\", \"Postcopy must be started after "
+                        + "migration has been started\".", SINCE, args -> {
+                    module.startPostcopy();
+                    return null;
+                }));
+        registry.register(new CommandSpec("migrate-pause", CommandSpec.EMPTY, CommandSpec.EMPTY,
+                "Break the connection of a postcopy migration on purpose (either side): both sides go to "
+                        + "postcopy-paused and keep every byte. Error: \"migrate-pause is currently only supported "
+                        + "during postcopy-active or postcopy-recover state\".", SINCE, args -> {
+                    module.pause();
+                    return null;
+                }));
+        registry.register(new CommandSpec("migrate-recover", CommandSpec.args("migrate-recover",
+                required("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH to listen on for the source's recovery "
+                        + "connection")),
+                CommandSpec.EMPTY,
+                "Destination of a paused postcopy migration: wait for the source's recovery connection there (the "
+                        + "source then runs migrate with resume: true). Error: \"Migrate recover can only be run when "
+                        + "postcopy is paused.\"", SINCE, args -> {
+                    module.recover(MigrationUri.parse(args.str("uri")));
+                    return null;
+                }));
         registry.register(new CommandSpec("migrate_cancel", CommandSpec.EMPTY, CommandSpec.EMPTY,
-                "Cancel the outgoing migration (job-cancel of the migration job); nothing happens when none runs.",
+                "Cancel the outgoing migration (job-cancel of the migration job); nothing happens when none runs. "
+                        + "Refused once postcopy began: \"Postcopy migration in progress, cannot cancel.\"",
                 SINCE, args -> {
                     module.cancel();
                     return null;
@@ -220,15 +269,13 @@ final class MigrationQmp {
     }
 
     /** migrate's arguments, checked: where to, the job id, auto-complete. */
-    record MigrateRequest(MigrationUri uri, String jobId, boolean autoComplete) {
+    record MigrateRequest(MigrationUri uri, String jobId, boolean autoComplete, boolean resume) {
     }
 
     /** Checks migrate's (or the migrate action's) arguments. */
     static MigrateRequest migrateRequest(Args args) {
-        if (args.bool("resume", false)) {
-            throw QmpException.generic("Postcopy recovery is not supported");
-        }
-        return new MigrateRequest(address(args), args.str("job-id", "migration"), args.bool("auto-complete", true));
+        return new MigrateRequest(address(args), args.str("job-id", "migration"), args.bool("auto-complete", true),
+                args.bool("resume", false));
     }
 
     private static String implementedCapabilities() {
@@ -281,7 +328,19 @@ final class MigrationQmp {
             double mbps = elapsed <= 0 ? 0 : s.bytes() * 8 / 1e6 / (elapsed / 1e9);
             putRam(o, new RamStats(s.bytes(), ramSize, s.zeroPages(), s.normalPages(), mbps, s.passes()));
         });
-        in.errorDesc().filter(e -> status == MigrationStatus.FAILED).ifPresent(e -> o.put("error-desc", e));
+        in.errorDesc().filter(e -> status == MigrationStatus.FAILED || status == MigrationStatus.POSTCOPY_PAUSED)
+                .ifPresent(e -> o.put("error-desc", e));
+        in.postcopy().ifPresent(pc -> {
+            dev.converge.migration.postcopy.LatencyRecorder l = pc.states().latency();
+            o.put("postcopy-latency", l.averageNanos());
+            ArrayNode dist = o.putArray("postcopy-latency-dist");
+            for (long n : l.distribution()) {
+                dist.add(n);
+            }
+            o.put("x-postcopy-latency-p50", l.percentileNanos(0.5));
+            o.put("x-postcopy-latency-p99", l.percentileNanos(0.99));
+            o.put("x-postcopy-requests", pc.states().requests());
+        });
         in.listeningAddress().ifPresent(a -> o.putArray("socket-address").add(SocketAddress.of(a).toQmp()));
         return o;
     }
@@ -314,6 +373,11 @@ final class MigrationQmp {
                 ram.put("dirty-pages-rate", v.dirtyPagesRate());
                 ram.put("precopy-bytes", v.precopyBytes());
                 ram.put("downtime-bytes", v.downtimeBytes());
+                ram.put("postcopy-requests", v.postcopyRequests());
+                ram.put("postcopy-bytes", v.postcopyBytes());
+                if (v.status() == MigrationStatus.POSTCOPY_PAUSED && v.errorDesc() != null) {
+                    o.put("error-desc", v.errorDesc());
+                }
             }
         }
         return o;

@@ -40,7 +40,32 @@ public enum RecordType {
      */
     START(8),
     /** The source rolled the switchover back: the destination discards what it received (since version 3). */
-    ABORT(9);
+    ABORT(9),
+    /**
+     * Postcopy begins (capability postcopy-ram): the source's vCPUs are stopped; POSTCOPY_DISCARD
+     * records, DEVICE_STATE and POSTCOPY_RUN follow, then the remaining pages in any order and
+     * POSTCOPY_END. No payload.
+     */
+    POSTCOPY_LISTEN(10),
+    /**
+     * Pages whose copy on the destination is stale or absent (still dirty on the source at the
+     * stop): block u32, reserved u32 = 0, first page u64, then 1..{@link WireFormat#MAX_BITMAP_WORDS}
+     * bitmap words u64 (bit i of word w: page first + 64 w + i).
+     */
+    POSTCOPY_DISCARD(11),
+    /** The destination runs the machine now (its device state came just before). No payload. */
+    POSTCOPY_RUN(12),
+    /**
+     * Every page the source had to send was sent on this connection. In a verified stream the
+     * payload is the source's RAM digest at the stop (it is stopped: computed here, outside the
+     * downtime), which the destination checks once every page arrived.
+     */
+    POSTCOPY_END(13),
+    /**
+     * The first record after RAM_BLOCKS on a recovery connection of a paused postcopy: the
+     * destination answers with its received bitmap and RESUME_READY. No payload.
+     */
+    POSTCOPY_RESUME(14);
 
     private final int code;
 

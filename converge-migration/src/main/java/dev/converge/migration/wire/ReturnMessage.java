@@ -19,7 +19,33 @@ public sealed interface ReturnMessage {
     record PassAck(long pass) implements ReturnMessage {
     }
 
-    /** The destination left inmigrate after START (version 4). */
+    /** The destination left inmigrate after START (version 4), or runs after POSTCOPY_RUN. */
     record Resumed() implements ReturnMessage {
+    }
+
+    /** Postcopy: a vCPU waits for the page at {@code offset} of block {@code block}. */
+    record PageRequest(int block, long offset) implements ReturnMessage {
+    }
+
+    /** Postcopy recovery: the pages of {@code block} the destination holds (bit layout of POSTCOPY_DISCARD). */
+    record ReceivedBitmap(int block, long firstPage, long[] words) implements ReturnMessage {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ReceivedBitmap r && r.block == block && r.firstPage == firstPage
+                    && java.util.Arrays.equals(r.words, words);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(block, firstPage, java.util.Arrays.hashCode(words));
+        }
+    }
+
+    /** Postcopy recovery: the received bitmap is complete. */
+    record ResumeReady() implements ReturnMessage {
+    }
+
+    /** Postcopy: the destination holds every page. */
+    record PostcopyDone() implements ReturnMessage {
     }
 }

@@ -17,7 +17,18 @@ public enum ReturnType {
      * The destination applied START and left {@code inmigrate} (running, or paused without
      * autostart); since version 4. The downtime ends here.
      */
-    RESUMED(4);
+    RESUMED(4),
+    /** Postcopy: a vCPU waits for this page: block u32, reserved u32 = 0, page offset u64. */
+    PAGE_REQUEST(5),
+    /**
+     * Postcopy recovery: pages the destination holds, in the layout of
+     * {@link RecordType#POSTCOPY_DISCARD} (block, reserved, first page, bitmap words).
+     */
+    RECEIVED_BITMAP(6),
+    /** Postcopy recovery: the received bitmap is complete; the source may go on. No payload. */
+    RESUME_READY(7),
+    /** Postcopy: the destination holds every page; the migration is over. No payload. */
+    POSTCOPY_DONE(8);
 
     private final int code;
 

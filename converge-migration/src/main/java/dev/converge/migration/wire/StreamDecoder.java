@@ -175,6 +175,19 @@ public final class StreamDecoder {
                     : java.util.HexFormat.of().formatHex(bytes(in, body, len)));
             case START -> new StreamRecord.Start();
             case ABORT -> new StreamRecord.Abort();
+            case POSTCOPY_LISTEN -> new StreamRecord.PostcopyListen();
+            case POSTCOPY_DISCARD -> {
+                int block = in.getInt(body);
+                checkReserved("POSTCOPY_DISCARD reserved", in.getInt(body + 4));
+                long first = in.getLong(body + 8);
+                long[] words = bitmapWords(in, body, len);
+                checkBitmapRange(block, first, words.length);
+                yield new StreamRecord.PostcopyDiscard(block, first, words);
+            }
+            case POSTCOPY_RUN -> new StreamRecord.PostcopyRun();
+            case POSTCOPY_END -> new StreamRecord.PostcopyEnd(len == 0 ? null
+                    : java.util.HexFormat.of().formatHex(bytes(in, body, len)));
+            case POSTCOPY_RESUME -> new StreamRecord.PostcopyResume();
         };
         in.position(body + (int) wireLength);
         if (type == RecordType.RAM_BLOCKS) {
@@ -203,7 +216,15 @@ public final class StreamDecoder {
             case END_OF_PASS -> checkRange(type, length, 8, 8);
             case DEVICE_STATE -> checkRange(type, length, 0, MAX_DEVICE_STATE);
             case COMPLETE -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
-            case START, ABORT -> checkRange(type, length, 0, 0);
+            case START, ABORT, POSTCOPY_LISTEN, POSTCOPY_RUN, POSTCOPY_RESUME -> checkRange(type, length, 0, 0);
+            case POSTCOPY_DISCARD -> {
+                checkRange(type, length, BITMAP_FIXED + 8, BITMAP_FIXED + 8L * MAX_BITMAP_WORDS);
+                if ((length - BITMAP_FIXED) % 8 != 0) {
+                    throw new WireFormatException(type + " length: " + length + " (expected: " + BITMAP_FIXED
+                            + " + a multiple of 8)");
+                }
+            }
+            case POSTCOPY_END -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
             case INVALID -> throw new AssertionError("fromCode never returns INVALID");
         }
     }
@@ -218,6 +239,28 @@ public final class StreamDecoder {
     private static void checkReserved(String field, int value) throws WireFormatException {
         if (value != 0) {
             throw new WireFormatException(field + ": " + value + " (expected: 0)");
+        }
+    }
+
+    /** The bitmap words of a POSTCOPY_DISCARD or RECEIVED_BITMAP payload at {@code body} (length checked). */
+    static long[] bitmapWords(ByteBuffer in, int body, int len) {
+        long[] words = new long[(len - BITMAP_FIXED) / 8];
+        for (int i = 0; i < words.length; i++) {
+            words[i] = in.getLong(body + BITMAP_FIXED + 8 * i);
+        }
+        return words;
+    }
+
+    /** A bitmap of {@code count} words from {@code firstPage} must lie in block {@code block} of the layout. */
+    private void checkBitmapRange(int block, long firstPage, int count) throws WireFormatException {
+        if (block < 0 || block >= layout.size()) {
+            throw new WireFormatException("block index: " + Integer.toUnsignedString(block)
+                    + " (expected: 0.." + (layout.size() - 1) + ")");
+        }
+        long pages = layout.get(block).size() / PAGE_SIZE;
+        if (firstPage < 0 || firstPage % 64 != 0 || firstPage >= pages || (pages - firstPage + 63) / 64 < count) {
+            throw new WireFormatException("bitmap of block '" + layout.get(block).name() + "': first page " + firstPage
+                    + ", " + count + " words (expected: a multiple of 64 below " + pages + ", words within the block)");
         }
     }
 

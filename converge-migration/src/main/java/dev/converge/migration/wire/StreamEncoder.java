@@ -176,8 +176,42 @@ public final class StreamEncoder {
             }
             case StreamRecord.Start s -> putRecordHeader(b, RecordType.START, 0);
             case StreamRecord.Abort a -> putRecordHeader(b, RecordType.ABORT, 0);
+            case StreamRecord.PostcopyListen l -> putRecordHeader(b, RecordType.POSTCOPY_LISTEN, 0);
+            case StreamRecord.PostcopyDiscard d -> {
+                putRecordHeader(b, RecordType.POSTCOPY_DISCARD, bitmapPayload(d.words()));
+                putBitmap(b, d.block(), d.firstPage(), d.words());
+            }
+            case StreamRecord.PostcopyRun r -> putRecordHeader(b, RecordType.POSTCOPY_RUN, 0);
+            case StreamRecord.PostcopyEnd e -> {
+                if (e.ramDigest() == null) {
+                    putRecordHeader(b, RecordType.POSTCOPY_END, 0);
+                } else {
+                    putRecordHeader(b, RecordType.POSTCOPY_END, DIGEST_SIZE);
+                    b.put(digestBytes(e.ramDigest()));
+                }
+            }
+            case StreamRecord.PostcopyResume r -> putRecordHeader(b, RecordType.POSTCOPY_RESUME, 0);
         }
         return b;
+    }
+
+    private static int bitmapPayload(long[] words) {
+        if (words.length < 1 || words.length > MAX_BITMAP_WORDS) {
+            throw new IllegalArgumentException("bitmap words: " + words.length + " (expected: 1.." + MAX_BITMAP_WORDS + ")");
+        }
+        return BITMAP_FIXED + 8 * words.length;
+    }
+
+    private static void putBitmap(ByteBuffer b, int block, long firstPage, long[] words) {
+        b.putInt(block).putInt(0).putLong(firstPage);
+        for (long w : words) {
+            b.putLong(w);
+        }
+    }
+
+    private static ByteBuffer returnHeader(ReturnType type, int payload) {
+        return ByteBuffer.allocate(RECORD_HEADER_SIZE + payload).order(ORDER).putShort((short) type.code())
+                .putShort((short) 0).putInt(payload);
     }
 
     private static byte[] digestBytes(String hex) {
@@ -203,6 +237,15 @@ public final class StreamEncoder {
                     .putLong(a.pass()).flip();
             case ReturnMessage.Resumed r -> ByteBuffer.allocate(RECORD_HEADER_SIZE).order(ORDER)
                     .putShort((short) ReturnType.RESUMED.code()).putShort((short) 0).putInt(0).flip();
+            case ReturnMessage.PageRequest r -> returnHeader(ReturnType.PAGE_REQUEST, PAGE_REQUEST_PAYLOAD)
+                    .putInt(r.block()).putInt(0).putLong(r.offset()).flip();
+            case ReturnMessage.ReceivedBitmap r -> {
+                ByteBuffer b = returnHeader(ReturnType.RECEIVED_BITMAP, bitmapPayload(r.words()));
+                putBitmap(b, r.block(), r.firstPage(), r.words());
+                yield b.flip();
+            }
+            case ReturnMessage.ResumeReady r -> returnHeader(ReturnType.RESUME_READY, 0).flip();
+            case ReturnMessage.PostcopyDone d -> returnHeader(ReturnType.POSTCOPY_DONE, 0).flip();
             case ReturnMessage.Error e -> {
                 byte[] text = truncateUtf8(e.message(), MAX_ERROR_MESSAGE);
                 yield ByteBuffer.allocate(RECORD_HEADER_SIZE + text.length).order(ORDER)
@@ -224,6 +267,11 @@ public final class StreamEncoder {
             case StreamRecord.Complete c -> RECORD_HEADER_SIZE + (c.ramDigest() == null ? 0 : DIGEST_SIZE);
             case StreamRecord.Start s -> RECORD_HEADER_SIZE;
             case StreamRecord.Abort a -> RECORD_HEADER_SIZE;
+            case StreamRecord.PostcopyListen l -> RECORD_HEADER_SIZE;
+            case StreamRecord.PostcopyDiscard d -> RECORD_HEADER_SIZE + BITMAP_FIXED + 8 * d.words().length;
+            case StreamRecord.PostcopyRun r -> RECORD_HEADER_SIZE;
+            case StreamRecord.PostcopyEnd e -> RECORD_HEADER_SIZE + (e.ramDigest() == null ? 0 : DIGEST_SIZE);
+            case StreamRecord.PostcopyResume r -> RECORD_HEADER_SIZE;
         };
     }
 

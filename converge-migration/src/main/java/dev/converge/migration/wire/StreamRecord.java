@@ -23,6 +23,11 @@ public sealed interface StreamRecord {
         public boolean verified() {
             return (flags & WireFormat.FLAG_VERIFIED) != 0;
         }
+
+        /** Whether the source may switch to postcopy ({@link WireFormat#FLAG_POSTCOPY}). */
+        public boolean postcopy() {
+            return (flags & WireFormat.FLAG_POSTCOPY) != 0;
+        }
     }
 
     /** One declared RAM block. */
@@ -88,6 +93,44 @@ public sealed interface StreamRecord {
         public Complete() {
             this(null);
         }
+    }
+
+    /** Postcopy begins: the source's vCPUs are stopped. */
+    record PostcopyListen() implements StreamRecord {
+    }
+
+    /**
+     * Pages of block {@code block} that are stale on the destination: bit i of {@code words[w]}
+     * is page {@code firstPage + 64 w + i}.
+     */
+    record PostcopyDiscard(int block, long firstPage, long[] words) implements StreamRecord {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PostcopyDiscard d && d.block == block && d.firstPage == firstPage
+                    && Arrays.equals(d.words, words);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(block, firstPage, Arrays.hashCode(words));
+        }
+
+        @Override
+        public String toString() {
+            return "PostcopyDiscard[block=" + block + ", firstPage=" + firstPage + ", words=" + words.length + "]";
+        }
+    }
+
+    /** The destination runs now. */
+    record PostcopyRun() implements StreamRecord {
+    }
+
+    /** Every page was sent on this connection; {@code ramDigest} as in {@link Complete} (null when not verified). */
+    record PostcopyEnd(String ramDigest) implements StreamRecord {
+    }
+
+    /** A recovery connection of a paused postcopy begins. */
+    record PostcopyResume() implements StreamRecord {
     }
 
     /** The source committed the switchover: the destination runs the machine (version 3). */

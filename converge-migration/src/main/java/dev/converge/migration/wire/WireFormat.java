@@ -36,8 +36,14 @@ public final class WireFormat {
      * with the digest of its table of what it received before it acknowledges.
      */
     public static final int FLAG_VERIFIED = 1;
+    /**
+     * Header flag: the source may switch this migration to postcopy (its capability postcopy-ram);
+     * a destination without the capability refuses the stream at once, while the source still
+     * runs, rather than at the switch (QEMU's postcopy advise).
+     */
+    public static final int FLAG_POSTCOPY = 2;
     /** Every flag this code knows; a header with another bit set is refused. */
-    public static final int KNOWN_FLAGS = FLAG_VERIFIED;
+    public static final int KNOWN_FLAGS = FLAG_VERIFIED | FLAG_POSTCOPY;
     /** Bytes of a verified record's CRC32C trailer. */
     public static final int CHECKSUM_SIZE = 4;
     /** Bytes of the page table's digest (eight CRC32Cs) in a verified stream's COMPLETE. */
@@ -65,6 +71,15 @@ public final class WireFormat {
     public static final int MAX_DEVICE_STATE = 1 << 20;
     /** Payload of {@link ReturnType#PASS_ACK}: pass u64. */
     public static final int PASS_ACK_PAYLOAD = 8;
+    /**
+     * Most bitmap words in one POSTCOPY_DISCARD or RECEIVED_BITMAP (8192 pages, 32 MiB of RAM;
+     * small enough for the source's return-path buffer).
+     */
+    public static final int MAX_BITMAP_WORDS = 128;
+    /** Fixed part of a bitmap payload: block u32, reserved u32, first page u64. */
+    public static final int BITMAP_FIXED = 16;
+    /** Payload of {@link ReturnType#PAGE_REQUEST}: block u32, reserved u32, offset u64. */
+    public static final int PAGE_REQUEST_PAYLOAD = 16;
     /** Longest error message on the return path, in UTF-8 bytes. */
     public static final int MAX_ERROR_MESSAGE = 1024;
 

@@ -193,14 +193,15 @@ class IncomingMigrationTest {
     @Test
     void corruptedRecordTypeMidStreamIsRefused() throws Exception {
         byte[] bad = stream.clone();
-        // The first record after the header and RAM_BLOCKS: overwrite its type code with 10.
+        // The first record after the header and RAM_BLOCKS: overwrite its type code with the first unknown one.
+        int unknown = dev.converge.migration.wire.RecordType.values().length;
         int ramBlocksLen = java.nio.ByteBuffer.wrap(bad, 12, 4).order(WireFormat.ORDER).getInt();
         int next = 8 + 8 + ramBlocksLen;
-        bad[next] = 10;
+        bad[next] = (byte) unknown;
         bad[next + 1] = 0;
         assertThatThrownBy(() -> IncomingMigration.run(dest, new MemoryChannel(bad, 1 << 16)))
                 .isInstanceOf(MigrationException.ProtocolFailed.class)
-                .hasMessageEndingWith("record type: 10 (unknown) (expected: 1..9)");
+                .hasMessageEndingWith("record type: " + unknown + " (unknown) (expected: 1.." + (unknown - 1) + ")");
         assertThat(dest.ramDigest()).isEqualTo(zeroDigest);
     }
 

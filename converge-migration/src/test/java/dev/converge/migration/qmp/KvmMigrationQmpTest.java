@@ -72,6 +72,16 @@ class KvmMigrationQmpTest {
     }
 
     @Test
+    void postcopyIsRefusedOnAKvmMachine() {
+        Peer src = peer(config("src", SPEC));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> src.capabilities("postcopy-ram"))
+                .isInstanceOfSatisfying(dev.converge.qmp.client.QmpCommandException.class, e -> assertThat(e.desc())
+                        .isEqualTo("Postcopy is not supported: converge's postcopy needs accel=software (a KVM guest "
+                                + "would need userfaultfd)"));
+        assertThat(src.exec("query-migrate-capabilities").toString()).contains("{\"capability\":\"postcopy-ram\",\"state\":false}");
+    }
+
+    @Test
     void softwareAndKvmMachinesRefuseEachOthersState() {
         Peer src = peer(config("src", SPEC));
         Peer dst = peer(config("dst", "memory=64M,vcpus=2,workload=idle").withIncoming("tcp:127.0.0.1:0"));

@@ -129,6 +129,7 @@ final class Peer implements AutoCloseable {
                 });
                 return null;
             });
+            module.outgoing().ifPresent(j -> j.shutdown()); // postcopy refuses the cancel; it ends as the daemon's would
             engine.awaitThreadsEnded(TestTimeouts.MEDIUM);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

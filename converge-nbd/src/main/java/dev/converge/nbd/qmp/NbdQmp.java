@@ -255,13 +255,14 @@ public final class NbdQmp implements AutoCloseable {
 
     /** What block-export-add (and nbd-server-add) asks for. */
     record ExportRequest(String id, String nodeName, BlockNode node, String name, String description,
-                         boolean writable, boolean writethrough, List<String> bitmaps, boolean allocationDepth,
+                         boolean writable, boolean writethrough, List<BitmapRef> bitmaps, boolean allocationDepth,
                          String iothread, String multiConn) {
         static ExportRequest of(Args a) {
-            List<String> bitmaps = new ArrayList<>();
+            List<BitmapRef> bitmaps = new ArrayList<>();
             JsonNode b = a.raw("bitmaps");
             if (b != null) {
-                b.forEach(n -> bitmaps.add(n.asText()));
+                b.forEach(n -> bitmaps.add(n.isTextual() ? new BitmapRef(null, n.asText())
+                        : new BitmapRef(n.get("node").asText(), n.get("name").asText())));
             }
             return new ExportRequest(a.str("id"), a.str("node-name"), null, a.optStr("name").orElse(null),
                     a.str("description", ""), a.bool("writable", false), a.bool("writethrough", false), bitmaps,
@@ -269,12 +270,17 @@ public final class NbdQmp implements AutoCloseable {
         }
     }
 
+    /** A bitmap to export: by name on the exported node or below it (node null), or on a named node. */
+    record BitmapRef(String node, String name) {
+    }
+
     private JsonNode legacyAdd(Args a) {
         String device = a.str("device");
         BlockNode node = graph.lookup(device); // QEMU's text names device= and node-name=
         String name = a.optStr("name").orElse(device);
         exportAdd(new ExportRequest(name, node.nodeName(), node, name, a.str("description", ""),
-                a.bool("writable", false), false, a.optStr("bitmap").map(List::of).orElse(List.of()), false, null,
+                a.bool("writable", false), false,
+                a.optStr("bitmap").map(b -> List.of(new BitmapRef(null, b))).orElse(List.of()), false, null,
                 "auto"));
         return null;
     }
@@ -312,13 +318,14 @@ public final class NbdQmp implements AutoCloseable {
             throw QmpException.generic("Parameter 'allocation-depth' is not supported by converge");
         }
         Map<String, DirtyBitmap> bitmaps = new LinkedHashMap<>();
-        for (String b : r.bitmaps()) {
-            DirtyBitmap bm = node.dirtyBitmap(b).orElseThrow(() -> QmpException.generic("Bitmap '%s' is not found", b));
-            if (bm.busy()) {
-                throw QmpException.generic("Bitmap '%s' is currently in use by another operation and cannot be used",
-                        b);
+        for (BitmapRef ref : r.bitmaps()) {
+            DirtyBitmap bm = exportedBitmap(node, ref);
+            try {
+                bm.check(DirtyBitmap.Use.ALLOW_READONLY);
+            } catch (dev.converge.block.bitmap.BitmapException e) {
+                throw QmpException.generic("%s", e.getMessage());
             }
-            bitmaps.put(b, bm);
+            bitmaps.put(bm.name(), bm);
         }
         long size;
         try {
@@ -341,6 +348,38 @@ public final class NbdQmp implements AutoCloseable {
         exports.put(r.id(), new ExportEntry(r.id(), export, backend, List.copyOf(bitmaps.values())));
         LOG.info("block export '{}': node '{}' as NBD export '{}'{}", r.id(), node.nodeName(), name,
                 r.writable() ? " (writable)" : "");
+    }
+
+    /**
+     * QEMU's lookup of an exported bitmap: by name on the node, then down its filter or backing
+     * chain ("Bitmap 'B' is not found"); as {node, name} on that node ("Node 'N' not found",
+     * "Dirty bitmap 'B' not found").
+     */
+    private DirtyBitmap exportedBitmap(BlockNode node, BitmapRef ref) {
+        if (ref.node() == null) {
+            for (BlockNode n = node; n != null; n = filteredOrBacking(n)) {
+                var bm = n.dirtyBitmap(ref.name());
+                if (bm.isPresent()) {
+                    return bm.get();
+                }
+            }
+            throw QmpException.generic("Bitmap '%s' is not found", ref.name());
+        }
+        BlockNode owner = graph.backends().stream().filter(b -> ref.node().equals(b.name())).map(BlockBackend::node)
+                .findFirst().or(() -> graph.find(ref.node()))
+                .orElseThrow(() -> QmpException.generic("Node '%s' not found", ref.node()));
+        return owner.dirtyBitmap(ref.name())
+                .orElseThrow(() -> QmpException.generic("Dirty bitmap '%s' not found", ref.name()));
+    }
+
+    /** QEMU's bdrv_filter_or_cow_bs: the backing node, or a filter's (raw, blkdebug) only child. */
+    private static BlockNode filteredOrBacking(BlockNode n) {
+        var backing = n.child("backing");
+        if (backing.isPresent()) {
+            return backing.get().node();
+        }
+        boolean filter = n.driverName().equals("raw") || n.driverName().equals("blkdebug");
+        return filter && n.children().size() == 1 ? n.children().getFirst().node() : null;
     }
 
     /**

@@ -268,4 +268,55 @@ public record Qcow2Header(int version, long backingFileOffset, int backingFileSi
         }
         return pos + 8;
     }
+
+    /**
+     * The first cluster of an existing image with its backing file name and backing format
+     * replaced (none when empty): the fixed header as it is but for the name's offset and
+     * length, every other extension kept in order, then the backing format extension, the end
+     * marker and the name (QEMU keeps the same layout when it rewrites a header).
+     *
+     * @param head the image's first cluster
+     * @throws FormatException when the header cannot be read, or the result does not fit in
+     *                         the first cluster
+     */
+    public static ByteBuffer withBacking(ByteBuffer head, Optional<String> backingFile, Optional<String> backingFormat)
+            throws FormatException {
+        Qcow2Header h = parse(head);
+        ByteBuffer in = head.duplicate().order(ByteOrder.BIG_ENDIAN);
+        int clusterSize = (int) h.clusterSize();
+        ByteBuffer out = ByteBuffer.allocate(clusterSize).order(ByteOrder.BIG_ENDIAN);
+        int fixed = h.version() == 2 ? V2_HEADER_LENGTH : h.headerLength();
+        try {
+            out.put(0, in, 0, fixed).position(fixed);
+            int pos = fixed;
+            while (pos + 8 <= in.limit()) {
+                int type = in.getInt(pos);
+                int len = in.getInt(pos + 4);
+                if (type == EXT_END) {
+                    break;
+                }
+                int padded = (len + 7) & ~7;
+                if (type != EXT_BACKING_FORMAT) {
+                    out.put(out.position(), in, pos, 8 + padded).position(out.position() + 8 + padded);
+                }
+                pos += 8 + padded;
+            }
+            if (backingFormat.isPresent()) {
+                byte[] f = backingFormat.get().getBytes(StandardCharsets.UTF_8);
+                out.putInt(EXT_BACKING_FORMAT).putInt(f.length).put(f);
+                while (out.position() % 8 != 0) {
+                    out.put((byte) 0);
+                }
+            }
+            out.putInt(EXT_END).putInt(0);
+            int nameAt = out.position();
+            byte[] name = backingFile.map(n -> n.getBytes(StandardCharsets.UTF_8)).orElse(new byte[0]);
+            out.put(name);
+            out.putLong(8, name.length == 0 ? 0 : nameAt).putInt(16, name.length);
+        } catch (java.nio.BufferOverflowException | IndexOutOfBoundsException e) {
+            throw new FormatException("Could not change the backing file: the header and its extensions do not fit "
+                    + "in the first cluster");
+        }
+        return out.position(0);
+    }
 }

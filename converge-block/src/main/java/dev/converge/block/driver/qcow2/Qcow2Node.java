@@ -54,10 +54,14 @@ public final class Qcow2Node extends BlockNode {
     static final long DEFAULT_L2_CACHE_MAX = 32L << 20;
 
     private final BlockChild file;
-    /** The backing node's edge, or null. */
-    private final BlockChild backing;
-    private final String backingFileName;
-    private final String backingFormat;
+    /**
+     * The backing node's edge, or null. Replaced on the main loop while the node is drained
+     * ({@link #doSetBacking}); volatile for the request threads.
+     */
+    private volatile BlockChild backing;
+    /** The backing file name and format in the image; written with {@link #backing}. */
+    private volatile String backingFileName;
+    private volatile String backingFormat;
     private final int version;
     private final int clusterBits;
     private final long clusterSize;
@@ -89,6 +93,8 @@ public final class Qcow2Node extends BlockNode {
     /** Set when corruption was found: every later write fails. */
     private volatile boolean corrupt;
     private volatile boolean closed;
+    /** The image's persistent dirty bitmaps (their own classes: Qcow2BitmapStore). */
+    private final Qcow2BitmapStore bitmapStore;
 
     private Qcow2Node(String nodeName, NodeOptions options, BlockNode fileNode, BlockNode backingNode,
             Probe probe, long l2CacheBytes, long refcountCacheBytes) throws BlockIOException {
@@ -127,6 +133,51 @@ public final class Qcow2Node extends BlockNode {
         this.l2Cache.dependOn(refcounts.cache());
         this.scratch = arena.allocate(clusterSize, 4096);
         this.zeroCluster = arena.allocate(clusterSize, 4096);
+        this.bitmapStore = Qcow2BitmapStore.open(file, h, nodeName, h.size(), bitmaps(), new BitmapClusters(),
+                options.readOnly());
+    }
+
+    /** What the bitmap store needs of the image's metadata: clusters and the metadata lock. */
+    private final class BitmapClusters implements Qcow2BitmapStore.Clusters {
+        @Override
+        public long allocate(long n) throws BlockIOException {
+            meta.lock();
+            try {
+                return refcounts.allocate(n);
+            } finally {
+                meta.unlock();
+            }
+        }
+
+        @Override
+        public void free(long offset, long n) throws BlockIOException {
+            meta.lock();
+            try {
+                refcounts.update(offset, n, -1);
+            } finally {
+                meta.unlock();
+            }
+        }
+
+        @Override
+        public void sync() throws BlockIOException {
+            doFlush();
+        }
+
+        @Override
+        public void locked(Qcow2BitmapStore.IoAction action) throws BlockIOException {
+            meta.lock();
+            try {
+                action.run();
+            } finally {
+                meta.unlock();
+            }
+        }
+    }
+
+    @Override
+    public Optional<dev.converge.block.bitmap.BitmapStorage> bitmapStorage() {
+        return Optional.of(bitmapStore);
     }
 
     /** What {@link #probe} found: the header and the backing file name stored in the image. */
@@ -178,11 +229,6 @@ public final class Qcow2Node extends BlockNode {
             }
             if (!readOnly && h.nbSnapshots() > 0) {
                 throw new OpenException("qcow2 images with internal snapshots can only be opened read-only by converge");
-            }
-            if (!readOnly && (h.autoclearFeatures() & Qcow2Header.AUTOCLEAR_BITMAPS) != 0) {
-                // writes would make the persistent bitmaps stale; QEMU keeps them in step, we cannot yet
-                throw new OpenException("qcow2 images with persistent dirty bitmaps can only be opened read-only "
-                        + "by converge");
             }
             if (h.size() < 0 || (h.l1Size() > 0 && (h.l1TableOffset() & (h.clusterSize() - 1)) != 0)
                     || (h.refcountTableOffset() & (h.clusterSize() - 1)) != 0) {
@@ -237,7 +283,8 @@ public final class Qcow2Node extends BlockNode {
 
     /** The backing node, if any. */
     public Optional<BlockNode> backingNode() {
-        return backing == null ? Optional.empty() : Optional.of(backing.node());
+        BlockChild b = backing;
+        return b == null ? Optional.empty() : Optional.of(b.node());
     }
 
     /** The backing file name stored in the image, if any. */
@@ -414,6 +461,7 @@ public final class Qcow2Node extends BlockNode {
 
     /** Reads what lies under this image: the backing node's bytes, zeroes past its end or without one. */
     private void readBacking(long off, MemorySegment dst) throws BlockIOException {
+        BlockChild backing = this.backing;
         if (backing == null) {
             dst.fill((byte) 0);
             return;
@@ -652,6 +700,104 @@ public final class Qcow2Node extends BlockNode {
     private void syncFile() throws BlockIOException {
         if (!options().noFlush()) {
             file.flush();
+        }
+    }
+
+    /**
+     * Fills the unallocated runs of the range with {@code src} (what they read as now, from the
+     * backing chain): each run is checked and written under {@link #meta}, so a guest write
+     * that allocated it meanwhile is never overwritten.
+     */
+    @Override
+    protected void doPopulate(long offset, MemorySegment src) throws BlockIOException {
+        checkWritable();
+        long len = src.byteSize();
+        long pos = 0;
+        while (pos < len) {
+            freeLock.readLock().lock();
+            try {
+                meta.lock();
+                try {
+                    Run r = map(offset + pos, len - pos);
+                    if (r.kind() == L2Entry.Kind.UNALLOCATED) {
+                        long end = pos + r.length();
+                        while (pos < end) {
+                            pos += allocatingWrite(offset + pos, src.asSlice(pos, end - pos));
+                        }
+                    } else {
+                        pos += r.length();
+                    }
+                } finally {
+                    meta.unlock();
+                }
+            } finally {
+                freeLock.readLock().unlock();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- reopen and backing
+
+    /**
+     * Read-only: the caches are written back first. Read-write: the header is read again and
+     * checked as at a read-write open (corrupt, dirty, internal snapshots, persistent bitmaps).
+     */
+    @Override
+    protected void doReopenReadOnly(boolean readOnly) throws BlockIOException {
+        checkOpen();
+        if (dirtyBitmaps().stream().anyMatch(dev.converge.block.bitmap.DirtyBitmap::persistent)) {
+            // the bitmap store keeps the mode the image was opened in (in-use flags, write-back at close)
+            throw new BlockIOException(Errno.ENOTSUP, "converge cannot reopen qcow2 node '" + nodeName()
+                    + "' while it has persistent dirty bitmaps");
+        }
+        if (readOnly) {
+            doFlush();
+            return;
+        }
+        try {
+            probe(file.node(), false);
+        } catch (OpenException e) {
+            throw new BlockIOException(Errno.EPERM, e.getMessage());
+        }
+        if (corrupt) {
+            throw new BlockIOException(Errno.EPERM, "qcow2: Image is corrupt; cannot be opened read/write");
+        }
+    }
+
+    /** With {@code record}: rewrites the header's backing file name and format, flushes; then moves the edge. */
+    @Override
+    protected void doSetBacking(BlockNode newBacking, boolean record, String newFile, String newFormat)
+            throws BlockIOException {
+        if (!record) {
+            backing = replaceChild("backing", newBacking);
+            return;
+        }
+        checkWritable();
+        // what the image holds now (a stream's copies: data and L2 entries) is durable before the
+        // header stops pointing at the chain that held it until now
+        doFlush();
+        if (readOnly()) {
+            throw new BlockIOException(Errno.EPERM, "Could not change the backing file of node '" + nodeName()
+                    + "': it is read-only");
+        }
+        meta.lock();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment head = a.allocate(clusterSize);
+            file.read(0, head.asSlice(0, Math.min(clusterSize, file.node().size())));
+            ByteBuffer updated;
+            try {
+                updated = Qcow2Header.withBacking(head.asByteBuffer(), Optional.ofNullable(newFile),
+                        Optional.ofNullable(newFile == null ? null : newFormat));
+            } catch (Qcow2Header.FormatException e) {
+                throw new BlockIOException(Errno.ENOSPC, e.getMessage());
+            }
+            file.write(0, MemorySegment.ofBuffer(updated), Set.of());
+            syncFile();
+            backing = replaceChild("backing", newBacking);
+            backingFileName = newFile;
+            backingFormat = newFile == null ? null : newFormat;
+        } finally {
+            meta.unlock();
         }
     }
 
@@ -948,6 +1094,7 @@ public final class Qcow2Node extends BlockNode {
 
     /** The status of an unallocated range: the backing node's, without ALLOCATED; zero past it or without one. */
     private void backingStatus(long off, long len, List<Extent> out) throws BlockIOException {
+        BlockChild backing = this.backing;
         long covered = 0;
         if (backing != null) {
             long bsize = backing.node().size();
@@ -970,6 +1117,13 @@ public final class Qcow2Node extends BlockNode {
             return;
         }
         if (!readOnly()) {
+            try {
+                bitmapStore.storeAll();
+            } catch (BlockIOException e) {
+                System.getLogger(Qcow2Node.class.getName()).log(System.Logger.Level.WARNING,
+                        "qcow2 node '" + nodeName() + "': persistent bitmaps could not be stored at close (they stay "
+                                + "in use in the image, inconsistent when next opened): " + e.getMessage());
+            }
             try {
                 doFlush();
             } catch (BlockIOException e) {

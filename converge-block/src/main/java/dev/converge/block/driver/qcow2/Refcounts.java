@@ -115,6 +115,12 @@ final class Refcounts {
     }
 
     private void write(MemorySegment b, long i, long v) {
+        writeEntry(b, refcountBits, i, v);
+    }
+
+    /** Sets entry {@code i} of refcount block {@code b} with {@code refcountBits}-bit entries to {@code v}. */
+    static void writeEntry(MemorySegment b, int refcountBits, long i, long v) {
+        long maxRefcount = refcountBits == 64 ? Long.MAX_VALUE : (1L << refcountBits) - 1;
         switch (refcountBits) {
             case 64 -> b.setAtIndex(BE64, i, v);
             case 32 -> b.setAtIndex(BE32, i, (int) v);

@@ -9,10 +9,13 @@
  * <li>{@code Refcounts}: the refcount table and blocks, cluster allocation, table growth.</li>
  * <li>{@link dev.converge.block.driver.qcow2.Qcow2Node}: the node: mapping, reads through the
  *     backing chain, allocating writes with copy-on-write, zero clusters, discard, compressed
- *     clusters, block status.</li>
+ *     clusters, block status, populate (block-stream's copy-on-read write), reopen, and a new
+ *     backing (the header's backing file rewritten).</li>
+ * <li>{@link dev.converge.block.driver.qcow2.Qcow2Formatter}: a new image (blockdev-create).</li>
  * </ul>
- * Seam for persistent dirty bitmaps (issue 16): the header parser records the bitmaps extension
- * and its autoclear bit; images carrying it open read-only until the bitmap directory is kept
- * in step with writes.
+ * Persistent dirty bitmaps live in their own classes: {@code Qcow2BitmapDirectory} (the bitmaps
+ * extension and bitmap directory, pure codecs) and {@code Qcow2BitmapStore} (load at open with the
+ * in_use flag set on writable images, store at close, remove at once); the node only lends them
+ * cluster allocation and its metadata lock.
  */
 package dev.converge.block.driver.qcow2;

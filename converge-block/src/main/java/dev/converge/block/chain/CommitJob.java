@@ -1,0 +1,63 @@
+package dev.converge.block.chain;
+
+import dev.converge.block.BackingChain;
+import dev.converge.block.BlockGraph;
+import dev.converge.block.BlockIOException;
+import dev.converge.block.BlockNode;
+import dev.converge.block.Extent;
+import dev.converge.block.mirror.BlockdevOnError;
+import dev.converge.job.JobKind;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * The block-commit job for an intermediate image (QEMU's block/commit.c): copies into
+ * {@code base} what the chain from {@code top} down to {@code base} holds, then points the
+ * overlay of {@code top} at {@code base} (dropping the committed images from the chain) and
+ * records it in the overlay's image. The guest writes into the active layer above, so nothing
+ * it does can race the copy: the committed part of the chain is read-only. A commit of the
+ * active layer is {@link ActiveCommitJob}.
+ */
+public final class CommitJob extends ChainCopyJob {
+    /** The job kind: type {@code commit}, no job-change options, no members of its own. */
+    public static final JobKind<Record, Record> KIND = JobKind.plain("commit");
+
+    private final BlockGraph graph;
+    private final BlockNode base;
+    /** The node whose backing is {@code top}: it gets {@code base} as its new backing. */
+    private final BlockNode overlay;
+    private final String backingFile;
+    private final Runnable release;
+
+    CommitJob(String id, BlockGraph graph, BlockNode top, BlockNode base, BlockNode overlay, String backingFile,
+            BlockdevOnError onError, ErrorReporter reporter, Runnable release) {
+        super(id, top, onError, reporter);
+        this.graph = graph;
+        this.base = base;
+        this.overlay = overlay;
+        this.backingFile = backingFile;
+        this.release = release;
+    }
+
+    @Override
+    protected List<Extent> rangesToMove(long offset, long length) throws BlockIOException {
+        return BackingChain.allocatedAbove(top, base, offset, length);
+    }
+
+    @Override
+    protected void store(long offset, MemorySegment data) throws BlockIOException {
+        base.write(offset, data);
+    }
+
+    /** QEMU's commit_prepare (bdrv_drop_intermediate): the overlay reads through {@code base} now. */
+    @Override
+    public void prepare() throws Exception {
+        base.flush();
+        graph.setBacking(overlay, base, backingFile, base.driverName());
+    }
+
+    @Override
+    public void clean() {
+        release.run();
+    }
+}

@@ -1,0 +1,77 @@
+package dev.converge.block.chain;
+
+import dev.converge.block.BackingChain;
+import dev.converge.block.BlockGraph;
+import dev.converge.block.BlockIOException;
+import dev.converge.block.BlockNode;
+import dev.converge.block.Extent;
+import dev.converge.block.mirror.BlockdevOnError;
+import dev.converge.job.JobKind;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The block-stream job (QEMU's block/stream.c): copies into {@code top} what the chain below
+ * it holds above {@code base} (everything when there is no base), then makes {@code base} the
+ * new backing node of {@code top} (none without a base) and records it in the image.
+ * <p>
+ * The copy is a {@linkplain BlockNode#populate populate} of each range {@code top} does not
+ * hold: the driver fills only what is still unallocated, under its metadata lock, so a guest
+ * write into the same range meanwhile (which allocates it) is never overwritten with the old
+ * data. The guest-visible contents never change, so mirrors and bitmaps of {@code top} are
+ * not disturbed.
+ */
+public final class StreamJob extends ChainCopyJob {
+    /** The job kind: type {@code stream}, no job-change options, no members of its own. */
+    public static final JobKind<Record, Record> KIND = JobKind.plain("stream");
+
+    private final BlockGraph graph;
+    /** The new backing node, or null: the whole chain is streamed. */
+    private final BlockNode base;
+    private final String backingFile;
+    private final String backingFormat;
+    /** Main loop: gives back what the start took (the claim on the chain, a temporary read-write mode). */
+    private final Runnable release;
+
+    StreamJob(String id, BlockGraph graph, BlockNode top, BlockNode base, String backingFile, String backingFormat,
+            BlockdevOnError onError, ErrorReporter reporter, Runnable release) {
+        super(id, top, onError, reporter);
+        this.graph = graph;
+        this.base = base;
+        this.backingFile = backingFile;
+        this.backingFormat = backingFormat;
+        this.release = release;
+    }
+
+    @Override
+    protected List<Extent> rangesToMove(long offset, long length) throws BlockIOException {
+        List<Extent> out = new ArrayList<>();
+        BlockNode below = top.backing().orElse(null);
+        if (below == null) {
+            return out;
+        }
+        for (Extent e : top.blockStatus(offset, length)) {
+            if (!e.isAllocated()) {
+                out.addAll(BackingChain.allocatedAbove(below, base, e.offset(), e.length()));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    protected void store(long offset, MemorySegment data) throws BlockIOException {
+        top.populate(offset, data);
+    }
+
+    /** QEMU's stream_prepare: the new backing link and file name; a failure fails the job. */
+    @Override
+    public void prepare() throws Exception {
+        graph.setBacking(top, base, backingFile, backingFormat);
+    }
+
+    @Override
+    public void clean() {
+        release.run();
+    }
+}
