@@ -152,8 +152,8 @@ public final class Daemon implements AutoCloseable {
             throw QmpException.generic("Expecting TLS credentials with a server endpoint");
         }
         try {
-            return new QmpServer.Tls(dev.converge.nbd.transport.NbdTlsConfig.sslContext(creds.dir(),
-                    dev.converge.nbd.transport.NbdTlsConfig.Endpoint.SERVER), creds.verifyPeer());
+            return new QmpServer.Tls(dev.converge.qmp.tls.TlsContexts.fromDirectory(creds.dir(),
+                    dev.converge.qmp.tls.TlsContexts.Endpoint.SERVER), creds.verifyPeer());
         } catch (IOException e) {
             throw QmpException.generic("Unable to load TLS credentials '%s': %s", id, e.getMessage());
         }
@@ -191,7 +191,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void installMigration(MachineConfig machine) {
-        migration = MigrationModule.install(registry, events, mainLoop, jobs, jobQmp, blockGraph, machine);
+        migration = MigrationModule.install(registry, events, mainLoop, jobs, jobQmp, blockGraph, machine, objects);
         migration.registerTransactionAction(transactions);
     }
 

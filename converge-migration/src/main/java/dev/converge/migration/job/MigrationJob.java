@@ -66,7 +66,75 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
          * @return ignored (SocketChannel's own result)
          */
         boolean connect(SocketChannel channel, SocketAddress address) throws IOException;
+
+        /**
+         * {@code inner} bounded by {@code timeout}: when the connect has not ended by then the
+         * channel is closed and the connect fails with "no connection within N ms (connect
+         * timeout)". QEMU has no bound of its own (the kernel's SYN retries, about two minutes).
+         */
+        static Connector bounded(Connector inner, java.time.Duration timeout) {
+            java.util.Objects.requireNonNull(inner);
+            if (!timeout.isPositive()) {
+                throw new IllegalArgumentException("connect timeout: " + timeout + " (expected: > 0)");
+            }
+            return (channel, address) -> {
+                // 0 connecting, 1 connected or failed on its own, 2 timed out (the channel is closed)
+                java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
+                java.util.concurrent.CompletableFuture.delayedExecutor(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)
+                        .execute(() -> {
+                            if (state.compareAndSet(0, 2)) {
+                                try {
+                                    channel.close();
+                                } catch (IOException e) {
+                                    // closing is all the timeout does
+                                }
+                            }
+                        });
+                IOException failure;
+                try {
+                    boolean r = inner.connect(channel, address);
+                    if (state.compareAndSet(0, 1)) {
+                        return r;
+                    }
+                    failure = null;
+                } catch (IOException e) {
+                    if (state.compareAndSet(0, 1)) {
+                        throw e;
+                    }
+                    failure = e;
+                }
+                java.net.SocketTimeoutException t = new java.net.SocketTimeoutException(
+                        "no connection within " + timeout.toMillis() + " ms (connect timeout)");
+                if (failure != null) {
+                    t.initCause(failure);
+                }
+                throw t;
+            };
+        }
     }
+
+    /**
+     * TLS of a migration's connections (tls-creds): applied to every connection right after the
+     * {@link Connector} connected it, before any byte of the stream; null for plain text.
+     */
+    @FunctionalInterface
+    public interface Securer {
+        /**
+         * Runs the TLS handshake on {@code connected} as the client.
+         *
+         * @throws IOException "TLS handshake failed: ..." (a peer that does not speak TLS, a
+         *                     certificate the CA did not sign or that does not name the host)
+         */
+        dev.converge.qmp.tls.SecureChannel secure(SocketChannel connected) throws IOException;
+    }
+
+    /**
+     * How long a migration's connect may take (the main channel; multifd channels open through
+     * the same {@link Connector}): then the migration fails with "Failed to connect to 'URI': no
+     * connection within 10000 ms (connect timeout)" and the source runs on. A constant: the
+     * same bound as an NBD node's connect; on loopback or a LAN a connect takes microseconds.
+     */
+    public static final java.time.Duration CONNECT_TIMEOUT = java.time.Duration.ofSeconds(10);
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MigrationJob.class);
     private final Machine machine;
@@ -96,6 +164,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final ParameterChange parameterChange;
     private final Runnable onClean;
     private final Connector connector;
+    /** TLS after the connect, or null. */
+    private final Securer securer;
     private final long startMillis = System.currentTimeMillis();
     /** Orders status changes and their MIGRATION events between the job thread and the main loop. */
     private final Object statusLock = new Object();
@@ -178,24 +248,26 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
      * @param parameterChange migrate-set-parameters' path, for job-change
      * @param onClean      called on the main loop after commit or abort, when the migration is over
      * @param connector    connects the channel ({@link Connector#DIRECT} outside tests)
+     * @param securer      TLS on every connection after the connect; null for plain text
      */
     public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
             MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Connector connector,
-            Executor mainLoop) {
+            Executor mainLoop, Securer securer) {
         this(machine, Objects.requireNonNull(uri), null, settings, autoComplete, events, parameterChange, onClean,
-                connector, mainLoop);
+                connector, mainLoop, securer);
     }
 
     /** A migration into {@code file} (QEMU's {@code file:} URI): see {@link FileSave}. */
     public static MigrationJob toFile(Machine machine, FileTarget file, MigrationSettings settings,
             MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Executor mainLoop) {
         return new MigrationJob(machine, null, Objects.requireNonNull(file), settings, true, events, parameterChange,
-                onClean, Connector.DIRECT, mainLoop);
+                onClean, Connector.DIRECT, mainLoop, null);
     }
 
     private MigrationJob(Machine machine, MigrationUri uri, FileTarget file, MigrationSettings settings,
             boolean autoComplete, MigrationEvents events, ParameterChange parameterChange, Runnable onClean,
-            Connector connector, Executor mainLoop) {
+            Connector connector, Executor mainLoop, Securer securer) {
+        this.securer = securer;
         this.machine = Objects.requireNonNull(machine);
         this.uri = uri;
         this.file = file;
@@ -290,7 +362,22 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             Control control = new Control(ctx);
-            PrecopySender s = new PrecopySender(machine, ch, this::policy, control, verified);
+            PrecopySender s;
+            if (securer == null) {
+                s = new PrecopySender(machine, ch, this::policy, control, verified);
+            } else {
+                dev.converge.qmp.tls.SecureChannel secure;
+                try {
+                    secure = securer.secure(ch);
+                } catch (IOException e) {
+                    if (cancelled) {
+                        throw new JobCancelledException(ctx.id());
+                    }
+                    throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                }
+                // The cancel closes ch, which ends a blocked TLS read or write too.
+                s = new PrecopySender(machine, secure, this::policy, control, verified);
+            }
             sender = s;
             result = s.runToSwitchover();
             control.finished(result);

@@ -55,6 +55,13 @@
  * because another job of its transaction failed or was cancelled shows {@code failed} in
  * query-migrate with the engine's reason ("Transaction aborted because job 'X' failed").
  *
+ * <h2>Connections</h2>
+ * Every connection of a migration is opened through the job's {@link dev.converge.migration.job.MigrationJob.Connector}
+ * (bounded by {@link dev.converge.migration.job.MigrationJob#CONNECT_TIMEOUT}) and, with
+ * {@code tls-creds}, secured right after by its {@link dev.converge.migration.job.MigrationJob.Securer}
+ * (TLS client, checking {@code tls-hostname}); the destination secures what it accepts the same
+ * way (server endpoint, {@code tls-authz}). Channels added later (multifd) go through the same two places.
+ *
  * <h2>Errors and cancel</h2>
  * One error per migration: the job keeps the first (query-jobs {@code error}) and query-migrate
  * shows it as {@code error-desc}. A cancel closes the connection, which ends a blocked connect,

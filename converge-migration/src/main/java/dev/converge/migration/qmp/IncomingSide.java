@@ -239,7 +239,21 @@ final class IncomingSide implements AutoCloseable {
      *
      * @throws QmpException with QEMU's texts when the machine is not waiting or a listener runs
      */
+    /**
+     * The destination's TLS (tls-creds with a server endpoint).
+     *
+     * @param authz tls-authz's check of the source's certificate subject, or null
+     */
+    record ServerTls(javax.net.ssl.SSLContext context, boolean verifyPeer,
+            java.util.function.Predicate<javax.security.auth.x500.X500Principal> authz) {
+    }
+
     void listen(MigrationTarget target) {
+        listen(target, null);
+    }
+
+    /** As {@link #listen(MigrationTarget)}, with TLS on the connection when {@code tls} is not null (sockets only). */
+    void listen(MigrationTarget target, ServerTls tls) {
         if (machine.runState() != RunState.INMIGRATE) {
             throw QmpException.generic("'-incoming' was not specified on the command line");
         }
@@ -257,7 +271,7 @@ final class IncomingSide implements AutoCloseable {
         received = null;
         postcopy = null;
         setStatus(MigrationStatus.SETUP);
-        thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s));
+        thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s, tls));
     }
 
     /**
@@ -299,7 +313,7 @@ final class IncomingSide implements AutoCloseable {
         });
     }
 
-    private void receive(ListeningSocket s) {
+    private void receive(ListeningSocket s, ServerTls tls) {
         try (s) {
             SocketChannel ch;
             try {
@@ -323,7 +337,8 @@ final class IncomingSide implements AutoCloseable {
                 received = Received.acceptedNow();
                 setStatus(MigrationStatus.ACTIVE);
                 try {
-                    IncomingMigration.run(machine, ch, stats -> received = received.with(stats),
+                    IncomingMigration.run(machine, tls == null ? ch : secure(ch, tls),
+                            stats -> received = received.with(stats),
                             postcopyEnabled.getAsBoolean() ? this::takeOver : null);
                 } finally {
                     received = received.endedNow(); // total-time stops here, before completed or failed shows
@@ -336,6 +351,32 @@ final class IncomingSide implements AutoCloseable {
             log.error("incoming migration of '{}' failed unexpectedly", machine.name(), e);
             fail(e.toString());
         }
+    }
+
+    /**
+     * TLS on the accepted connection, and tls-authz's check of the source's certificate (QEMU's
+     * texts); a failure discards the connection as a bad stream would (the machine stays inmigrate).
+     */
+    private static dev.converge.qmp.tls.SecureChannel secure(SocketChannel ch, ServerTls tls) throws MigrationException {
+        dev.converge.qmp.tls.SecureChannel secure;
+        try {
+            secure = dev.converge.qmp.tls.SecureChannel.server(ch, tls.context(), tls.verifyPeer());
+        } catch (IOException e) {
+            throw new MigrationException.IncomingRejected(e.getMessage(), e);
+        }
+        if (tls.authz() != null) {
+            javax.security.auth.x500.X500Principal subject;
+            try {
+                subject = (javax.security.auth.x500.X500Principal) secure.session().getPeerPrincipal();
+            } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                throw new MigrationException.IncomingRejected("TLS x509 authz check: no client certificate", e);
+            }
+            if (!tls.authz().test(subject)) {
+                throw new MigrationException.IncomingRejected("TLS x509 authz check for " + subject.getName()
+                        + " is denied", null);
+            }
+        }
+        return secure;
     }
 
     /** One line per phase of the incoming side (a failure is logged with its reason by {@link #fail}). */

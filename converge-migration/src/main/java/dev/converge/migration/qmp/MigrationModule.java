@@ -57,9 +57,14 @@ public final class MigrationModule implements AutoCloseable {
     /** Whether the latest migration was incoming (query-migrate shows that side). Main loop. */
     private boolean lastWasIncoming;
     /** How migrate's jobs connect; only tests change it, before they migrate. */
-    private volatile MigrationJob.Connector connector = MigrationJob.Connector.DIRECT;
+    /** tls-creds-x509 and authz objects (object-add); looked up at migrate / migrate-incoming. */
+    private final dev.converge.qmp.objects.UserObjects objects;
+    private volatile MigrationJob.Connector connector = MigrationJob.Connector.bounded(MigrationJob.Connector.DIRECT,
+            MigrationJob.CONNECT_TIMEOUT);
 
-    private MigrationModule(MainLoop mainLoop, EventSink events, JobEngine engine, BlockGraph graph, Machine machine) {
+    private MigrationModule(MainLoop mainLoop, EventSink events, JobEngine engine, BlockGraph graph, Machine machine,
+            dev.converge.qmp.objects.UserObjects objects) {
+        this.objects = java.util.Objects.requireNonNull(objects);
         this.mainLoop = mainLoop;
         this.events = events;
         this.engine = engine;
@@ -80,10 +85,19 @@ public final class MigrationModule implements AutoCloseable {
      */
     public static MigrationModule install(QmpRegistry registry, EventSink events, MainLoop mainLoop, JobEngine engine,
             JobQmp jobQmp, BlockGraph graph, MachineConfig config) {
+        return install(registry, events, mainLoop, engine, jobQmp, graph, config, new dev.converge.qmp.objects.UserObjects());
+    }
+
+    /**
+     * As {@link #install(QmpRegistry, EventSink, MainLoop, JobEngine, JobQmp, BlockGraph, MachineConfig)},
+     * with the daemon's user objects: tls-creds and tls-authz name objects there.
+     */
+    public static MigrationModule install(QmpRegistry registry, EventSink events, MainLoop mainLoop, JobEngine engine,
+            JobQmp jobQmp, BlockGraph graph, MachineConfig config, dev.converge.qmp.objects.UserObjects objects) {
         Machine machine = config.spec().map(spec -> Machine.create(config.name(), spec,
                 config.incoming().isPresent() ? RunState.INMIGRATE
                         : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING, config.accelerator().get())).orElse(null);
-        MigrationModule m = new MigrationModule(mainLoop, events, engine, graph, machine);
+        MigrationModule m = new MigrationModule(mainLoop, events, engine, graph, machine, objects);
         try {
             if (machine != null) {
                 if (config.incoming().isPresent() && config.startPaused()) {
@@ -246,7 +260,7 @@ public final class MigrationModule implements AutoCloseable {
         }
         MigrationJob driver = switch (target) {
             case MigrationUri uri -> new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
-                    this::applyParameters, () -> { }, connector, mainLoop);
+                    this::applyParameters, () -> { }, connector, mainLoop, clientTls(settings.parameters().tls(), uri));
             case FileTarget file -> MigrationJob.toFile(m, file, settings, eventsSnapshot(), this::applyParameters,
                     () -> { }, mainLoop);
         };
@@ -322,9 +336,53 @@ public final class MigrationModule implements AutoCloseable {
             throw QmpException.generic("Migration mode '%s' is not supported by converge (only 'normal')",
                     p.mode().wireName());
         }
-        if (p.tls().enabled()) {
-            throw QmpException.generic("TLS migration (tls-creds '%s') is not supported by converge yet",
-                    p.tls().creds());
+    }
+
+    /**
+     * The source's TLS from the parameters, checked now with QEMU's texts (a missing object, one
+     * that is not TLS credentials, a server endpoint, no host name to check); null without tls-creds.
+     */
+    private MigrationJob.Securer clientTls(MigrationParameters.Tls tls, MigrationUri uri) {
+        if (!tls.enabled()) {
+            return null;
+        }
+        dev.converge.qmp.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(tls.creds());
+        if (creds.endpoint() != dev.converge.qmp.objects.UserObject.Endpoint.CLIENT) {
+            throw QmpException.generic("Expecting TLS credentials with a client endpoint");
+        }
+        String host = !tls.hostname().isEmpty() ? tls.hostname()
+                : uri.address() instanceof java.net.InetSocketAddress a ? a.getHostString() : null;
+        if (host == null) {
+            throw QmpException.generic("No hostname available for TLS");
+        }
+        javax.net.ssl.SSLContext context = loadTls(creds, dev.converge.qmp.tls.TlsContexts.Endpoint.CLIENT);
+        return ch -> dev.converge.qmp.tls.SecureChannel.client(ch, context, host);
+    }
+
+    /** The destination's TLS from the parameters (server endpoint; tls-authz looked up per connection); null without tls-creds. */
+    private IncomingSide.ServerTls serverTls(MigrationParameters.Tls tls) {
+        if (!tls.enabled()) {
+            return null;
+        }
+        dev.converge.qmp.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(tls.creds());
+        if (creds.endpoint() != dev.converge.qmp.objects.UserObject.Endpoint.SERVER) {
+            throw QmpException.generic("Expecting TLS credentials with a server endpoint");
+        }
+        String authz = tls.authz();
+        if (!authz.isEmpty() && !creds.verifyPeer()) {
+            throw QmpException.generic("tls-authz needs TLS credentials with verify-peer=on");
+        }
+        javax.net.ssl.SSLContext context = loadTls(creds, dev.converge.qmp.tls.TlsContexts.Endpoint.SERVER);
+        return new IncomingSide.ServerTls(context, creds.verifyPeer(),
+                authz.isEmpty() ? null : subject -> objects.authorizes(authz, subject));
+    }
+
+    private static javax.net.ssl.SSLContext loadTls(dev.converge.qmp.objects.UserObject.TlsCredsX509 creds,
+            dev.converge.qmp.tls.TlsContexts.Endpoint endpoint) {
+        try {
+            return dev.converge.qmp.tls.TlsContexts.fromDirectory(creds.dir(), endpoint);
+        } catch (java.io.IOException e) {
+            throw QmpException.generic("Unable to load TLS credentials '%s': %s", creds.id(), e.getMessage());
         }
     }
 
@@ -340,7 +398,7 @@ public final class MigrationModule implements AutoCloseable {
         requireMachine("receive into");
         checkActedOn(settings.parameters());
         checkMappedRam(uri);
-        incoming.listen(uri);
+        incoming.listen(uri, uri instanceof MigrationUri ? serverTls(settings.parameters().tls()) : null);
         lastWasIncoming = true;
     }
 

@@ -467,6 +467,26 @@ class MigrationQmpTest {
         assertThat(failed.get("total-time").asLong()).isGreaterThanOrEqualTo(later.get("total-time").asLong());
     }
 
+    @Test
+    void aConnectThatDoesNotEndInTimeFailsTheMigrationAndTheSourceRunsOn() throws Exception {
+        String spec = "memory=16M,vcpus=1,workload=idle";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        // A connect that never ends on its own (a peer whose SYNs are dropped) until the channel is closed.
+        src.module.useConnector(MigrationJob.Connector.bounded((channel, address) -> {
+            await().atMost(TestTimeouts.MEDIUM).until(() -> !channel.isOpen());
+            throw new java.nio.channels.AsynchronousCloseException();
+        }, java.time.Duration.ofMillis(300)));
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("failed"));
+        assertThat(queryMigrate(src).get("error-desc").asText()).startsWith("Failed to connect to '")
+                .endsWith("': no connection within 300 ms (connect timeout)");
+        assertThat(src.status()).isEqualTo("running");
+        assertThat(dst.migrationStatus()).as("never got a connection").isEqualTo("setup");
+        assertThatThrownBy(() -> MigrationJob.Connector.bounded(MigrationJob.Connector.DIRECT, java.time.Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connect timeout: PT0S (expected: > 0)");
+    }
+
     @ParameterizedTest(name = "{0}, job held {1}")
     @CsvSource({"migrate_cancel, BEFORE_CONNECTING", "job-cancel, BEFORE_CONNECTING",
             "migrate_cancel, AFTER_CONNECTING", "job-cancel, AFTER_CONNECTING"})
@@ -701,7 +721,7 @@ class MigrationQmpTest {
                 "Migration mode 'cpr-reboot' is not supported by converge (only 'normal')");
         src.exec("migrate-set-parameters", "{\"mode\": \"normal\", \"tls-creds\": \"tls0\"}");
         assertError(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}",
-                "TLS migration (tls-creds 'tls0') is not supported by converge yet");
+                "No TLS credentials with id 'tls0'");
         src.exec("migrate-set-parameters", "{\"tls-creds\": null}");
         assertThat(src.exec("query-migrate-parameters").get("tls-creds").asText()).as("null is \"\"").isEmpty();
     }
