@@ -288,8 +288,8 @@ public final class BlockGraph {
     /**
      * Points every user of {@code from} (backends and parent nodes) at {@code to}, in one step
      * (QEMU's bdrv_replace_node): the mirror's pivot, and inserting a filter above a node.
-     * Edges held by {@code to} itself are left alone, so a filter whose child is {@code from}
-     * can be put in {@code from}'s place.
+     * Edges held by {@code to} itself, or by a node below it, are left alone (they would make a
+     * cycle), so a filter whose child is {@code from} can be put in {@code from}'s place.
      * <p>
      * Drains both for the switch, so no request runs on either while edges move, and requests
      * that waited at {@code from} run on {@code to}. The upper one is drained first: {@code from}
@@ -304,25 +304,26 @@ public final class BlockGraph {
         if (from == to) {
             return;
         }
-        if (isAncestor(from, to)) {
-            // to sits above from only through its own edges, which are skipped; anything else is a cycle
-            for (BlockChild e : from.parents()) {
-                if (e.parentNode() != to && e.parentNode() != null && isAncestor(e.parentNode(), to)) {
-                    throw QmpException.generic("Making '%s' a child of '%s' would create a cycle", to.nodeName(),
-                            e.parentNode().nodeName());
-                }
-            }
-        }
         boolean toBelowFrom = isAncestor(to, from);
         BlockNode upper = toBelowFrom ? from : to;
         BlockNode lower = toBelowFrom ? to : from;
         try (DrainedSection du = upper.drain(); DrainedSection dl = lower.drain()) {
             for (BlockChild e : from.parents()) {
-                if (e.parentNode() != to) {
+                if (!wouldCycle(e, to)) {
                     e.switchTo(to);
                 }
             }
         }
+    }
+
+    /**
+     * Whether pointing {@code e} at {@code to} would make a cycle: its parent is {@code to} or lies
+     * below it (QEMU's should_update_child skips such edges). A backup's copy-before-write filter
+     * has the target below it, and a fleecing target's backing edge points at the source: that
+     * edge keeps pointing at the source.
+     */
+    private static boolean wouldCycle(BlockChild e, BlockNode to) {
+        return e.parentNode() != null && isAncestor(e.parentNode(), to);
     }
 
     /**

@@ -39,6 +39,12 @@ public enum Errno {
         return text;
     }
 
+    /** What strerror(3) says for a Linux errno number, as a job's error shows it ("Unknown error N" when unlisted). */
+    public static String describe(int code) {
+        Errno e = of(code);
+        return e != null ? e.text : "Unknown error " + code;
+    }
+
     /** The constant for a Linux errno number, or null when this enum does not list it. */
     public static Errno of(int code) {
         for (Errno e : values()) {

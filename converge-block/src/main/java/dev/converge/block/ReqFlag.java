@@ -7,5 +7,17 @@ public enum ReqFlag {
     /** Write-zeroes may deallocate (punch a hole) instead of writing zeroes; ignored unless the node has discard=unmap. */
     MAY_UNMAP,
     /** Write-zeroes must fail with ENOTSUP rather than fall back to writing zero buffers. */
-    NO_FALLBACK
+    NO_FALLBACK;
+
+    /** The flags of a write-zeroes passed on to a child (a filter's, a format's file). */
+    public static java.util.Set<ReqFlag> writeZeroes(boolean mayUnmap, boolean noFallback) {
+        java.util.EnumSet<ReqFlag> flags = java.util.EnumSet.noneOf(ReqFlag.class);
+        if (mayUnmap) {
+            flags.add(MAY_UNMAP);
+        }
+        if (noFallback) {
+            flags.add(NO_FALLBACK);
+        }
+        return flags;
+    }
 }

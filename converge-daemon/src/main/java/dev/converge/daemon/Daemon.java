@@ -2,6 +2,7 @@ package dev.converge.daemon;
 
 import dev.converge.block.BlockGraph;
 import dev.converge.block.qmp.ImageJobsQmp;
+import dev.converge.block.qmp.BackupQmp;
 import dev.converge.block.qmp.MirrorQmp;
 import dev.converge.block.qmp.BlockQmp;
 import dev.converge.job.JobEngine;
@@ -79,11 +80,13 @@ public final class Daemon implements AutoCloseable {
         blockQmp = new BlockQmp(blockGraph);
         blockQmp.register(registry);
         MirrorQmp mirrors = MirrorQmp.register(registry, events, jobs, jobQmp, blockGraph);
+        BackupQmp backups = BackupQmp.register(registry, jobs, jobQmp, blockGraph, blockQmp, mirrors);
 
         transactions = new TransactionQmp(registry);
         transactions.register();
         mirrors.registerTransactionAction(transactions);
         blockQmp.bitmaps().registerTransactionActions(transactions);
+        backups.registerTransactionAction(transactions);
 
         objects.register(registry); // object-add, object-del
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
@@ -149,8 +152,8 @@ public final class Daemon implements AutoCloseable {
             throw QmpException.generic("Expecting TLS credentials with a server endpoint");
         }
         try {
-            return new QmpServer.Tls(dev.converge.nbd.transport.NbdTlsConfig.sslContext(creds.dir(),
-                    dev.converge.nbd.transport.NbdTlsConfig.Endpoint.SERVER), creds.verifyPeer());
+            return new QmpServer.Tls(dev.converge.qmp.tls.TlsContexts.fromDirectory(creds.dir(),
+                    dev.converge.qmp.tls.TlsContexts.Endpoint.SERVER), creds.verifyPeer());
         } catch (IOException e) {
             throw QmpException.generic("Unable to load TLS credentials '%s': %s", id, e.getMessage());
         }
@@ -188,7 +191,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void installMigration(MachineConfig machine) {
-        migration = MigrationModule.install(registry, events, mainLoop, jobs, jobQmp, blockGraph, machine);
+        migration = MigrationModule.install(registry, events, mainLoop, jobs, jobQmp, blockGraph, machine, objects);
         migration.registerTransactionAction(transactions);
     }
 

@@ -8,7 +8,6 @@ import dev.converge.block.NodeOptions;
 import dev.converge.block.ReqFlag;
 import dev.converge.block.WriteRequest;
 import java.lang.foreign.MemorySegment;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -72,13 +71,7 @@ public final class MirrorFilterNode extends BlockNode {
     @Override
     protected void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback)
             throws BlockIOException {
-        EnumSet<ReqFlag> flags = EnumSet.noneOf(ReqFlag.class);
-        if (mayUnmap) {
-            flags.add(ReqFlag.MAY_UNMAP);
-        }
-        if (noFallback) {
-            flags.add(ReqFlag.NO_FALLBACK);
-        }
+        Set<ReqFlag> flags = ReqFlag.writeZeroes(mayUnmap, noFallback);
         write(WriteRequest.Kind.WRITE_ZEROES, offset, bytes, null, flags,
                 () -> source.writeZeroes(offset, bytes, flags));
     }

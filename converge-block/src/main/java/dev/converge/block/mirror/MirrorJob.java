@@ -858,8 +858,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     /** strerror as QEMU puts it in the job's error. */
     static String strerror(int errno) {
-        Errno e = Errno.of(errno);
-        return e != null ? e.strerror() : "Unknown error " + errno;
+        return Errno.describe(errno);
     }
 
     /** The mirror failed; the message is the job's error. */

@@ -33,7 +33,7 @@ import java.util.function.Supplier;
  * ({@link Mirrors}) its nodes and options, translating a {@link MirrorRefusedException} into a
  * GenericError with the same text. The other parts: the types ({@link MirrorSchema}), the
  * legacy block-job commands ({@link BlockJobQmp}), the BLOCK_JOB_* events
- * ({@link BlockJobEvents}), the transaction action ({@link MirrorTransactionAction}), and the
+ * ({@link BlockJobEvents}), the transaction action ({@link BlockJobTransactionAction}), and the
  * job kind {@code mirror} ({@link MirrorJob#KIND}, its job-change and query-jobs members derived
  * by JobQmp). Handlers run on the main loop, as the block graph and the engine require.
  */
@@ -102,11 +102,11 @@ public final class MirrorQmp {
 
     /**
      * Registers the {@code blockdev-mirror} action of QMP {@code transaction} (see
-     * {@link MirrorTransactionAction}). Call once at wiring time, after {@code transactions.register()}.
+     * {@link BlockJobTransactionAction}). Call once at wiring time, after {@code transactions.register()}.
      */
     public void registerTransactionAction(TransactionQmp transactions) {
         transactions.registerAction("blockdev-mirror", MirrorSchema.BLOCKDEV_MIRROR_ARGS,
-                new MirrorTransactionAction(engine, this));
+                new BlockJobTransactionAction(engine, this::create));
     }
 
     private JsonNode blockdevMirror(Args a) {

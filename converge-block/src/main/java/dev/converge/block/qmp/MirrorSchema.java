@@ -36,8 +36,9 @@ final class MirrorSchema {
             "background: new writes are copied later; write-blocking: new writes are written to the target "
                     + "before they complete");
     static final EnumType SYNC = EnumType.of("MirrorSyncMode", MirrorSyncMode.class, MirrorSyncMode::wireName,
-            "What to copy: full (the whole disk), top (same as full: no backing chains), none (only new writes); "
-                    + "incremental and bitmap are refused");
+            "What to copy: full (the whole disk), top (what the top layer holds), none (mirror: only new "
+                    + "writes; backup: only what copy-before-write saves), bitmap and incremental (backup only: the "
+                    + "clusters of a dirty bitmap; blockdev-mirror refuses them)");
     static final EnumType ACTION = EnumType.of("BlockErrorAction", BlockErrorAction.class,
             BlockErrorAction::wireName, "What was done about an I/O error");
     static final EnumType IO_OP = new EnumType("IoOperationType", List.of("read", "write"),

@@ -6,7 +6,7 @@
  * ({@link dev.converge.block.qmp.MirrorQmp}), the legacy block-job commands
  * ({@link dev.converge.block.qmp.BlockJobQmp}), the BLOCK_JOB_* events
  * ({@link dev.converge.block.qmp.BlockJobEvents}) and the transaction action
- * ({@link dev.converge.block.qmp.MirrorTransactionAction}); the image jobs and commands wired by
+ * ({@link dev.converge.block.qmp.BlockJobTransactionAction}); the image jobs and commands wired by
  * {@link dev.converge.block.qmp.ImageJobsQmp}: blockdev-create
  * ({@link dev.converge.block.qmp.BlockdevCreateQmp}), block-stream and block-commit
  * ({@code ChainQmp}), blockdev-reopen ({@code BlockdevReopenQmp}) and query-blockstats

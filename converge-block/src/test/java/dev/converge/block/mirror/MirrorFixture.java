@@ -47,6 +47,8 @@ public final class MirrorFixture implements AutoCloseable {
     public final BlockGraph graph;
     public final JobEngine engine;
     public final MirrorQmp mirror;
+    public final dev.converge.block.qmp.BackupQmp backup;
+    public final BlockQmp blockQmp;
     private final boolean ownsLoop;
 
     public MirrorFixture(Path dir) {
@@ -64,10 +66,12 @@ public final class MirrorFixture implements AutoCloseable {
         };
         graph = new BlockGraph(mainLoop);
         engine = new JobEngine(mainLoop);
-        new BlockQmp(graph).register(registry);
+        blockQmp = new BlockQmp(graph);
+        blockQmp.register(registry);
         JobQmp jobQmp = new JobQmp(engine, registry, sink);
         jobQmp.register();
         mirror = MirrorQmp.register(registry, sink, engine, jobQmp, graph);
+        backup = dev.converge.block.qmp.BackupQmp.register(registry, engine, jobQmp, graph, blockQmp, mirror);
         dev.converge.block.qmp.ImageJobsQmp.register(registry, engine, jobQmp, graph, mirror);
     }
 

@@ -10,8 +10,7 @@ import java.util.Set;
  * and may be turned off, but turning it on is refused, naming it ({@link #notImplemented()}).
  *
  * <p>Owners flip their row when the feature lands: {@code multifd} (helper multifd),
- * {@code postcopy-ram} and {@code postcopy-preempt} (helper postcopy), {@code mapped-ram}
- * (file: migration).
+ * {@code postcopy-ram} and {@code postcopy-preempt} (helper postcopy).
  */
 public enum MigrationCapability {
     XBZRLE("xbzrle", false, "XOR-based zero-run-length encoding of re-sent pages"),
@@ -67,7 +66,11 @@ public enum MigrationCapability {
      * log paces the vCPUs directly.
      */
     DIRTY_LIMIT("dirty-limit", true, ""),
-    MAPPED_RAM("mapped-ram", false, "file: migration"),
+    /**
+     * file: migrations only: every page at a fixed offset of the file (zero pages are holes, so
+     * the file is sparse), written and read back by several threads at once.
+     */
+    MAPPED_RAM("mapped-ram", true, ""),
     /**
      * converge's own (on by default): a verified stream. Every record carries a CRC32C; at the
      * switchover the destination compares the digest of its table of page CRCs (what it

@@ -69,11 +69,82 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
          * @return ignored (SocketChannel's own result)
          */
         boolean connect(SocketChannel channel, SocketAddress address) throws IOException;
+
+        /**
+         * {@code inner} bounded by {@code timeout}: when the connect has not ended by then the
+         * channel is closed and the connect fails with "no connection within N ms (connect
+         * timeout)". QEMU has no bound of its own (the kernel's SYN retries, about two minutes).
+         */
+        static Connector bounded(Connector inner, java.time.Duration timeout) {
+            java.util.Objects.requireNonNull(inner);
+            if (!timeout.isPositive()) {
+                throw new IllegalArgumentException("connect timeout: " + timeout + " (expected: > 0)");
+            }
+            return (channel, address) -> {
+                // 0 connecting, 1 connected or failed on its own, 2 timed out (the channel is closed)
+                java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
+                java.util.concurrent.CompletableFuture.delayedExecutor(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)
+                        .execute(() -> {
+                            if (state.compareAndSet(0, 2)) {
+                                try {
+                                    channel.close();
+                                } catch (IOException e) {
+                                    // closing is all the timeout does
+                                }
+                            }
+                        });
+                IOException failure;
+                try {
+                    boolean r = inner.connect(channel, address);
+                    if (state.compareAndSet(0, 1)) {
+                        return r;
+                    }
+                    failure = null;
+                } catch (IOException e) {
+                    if (state.compareAndSet(0, 1)) {
+                        throw e;
+                    }
+                    failure = e;
+                }
+                java.net.SocketTimeoutException t = new java.net.SocketTimeoutException(
+                        "no connection within " + timeout.toMillis() + " ms (connect timeout)");
+                if (failure != null) {
+                    t.initCause(failure);
+                }
+                throw t;
+            };
+        }
     }
+
+    /**
+     * TLS of a migration's connections (tls-creds): applied to every connection right after the
+     * {@link Connector} connected it, before any byte of the stream; null for plain text.
+     */
+    @FunctionalInterface
+    public interface Securer {
+        /**
+         * Runs the TLS handshake on {@code connected} as the client.
+         *
+         * @throws IOException "TLS handshake failed: ..." (a peer that does not speak TLS, a
+         *                     certificate the CA did not sign or that does not name the host)
+         */
+        dev.converge.qmp.tls.SecureChannel secure(SocketChannel connected) throws IOException;
+    }
+
+    /**
+     * How long a migration's connect may take (the main channel; multifd channels open through
+     * the same {@link Connector}): then the migration fails with "Failed to connect to 'URI': no
+     * connection within 10000 ms (connect timeout)" and the source runs on. A constant: the
+     * same bound as an NBD node's connect; on loopback or a LAN a connect takes microseconds.
+     */
+    public static final java.time.Duration CONNECT_TIMEOUT = java.time.Duration.ofSeconds(10);
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MigrationJob.class);
     private final Machine machine;
+    /** The socket to migrate to, or null for a file (see {@link #file}). */
     private final MigrationUri uri;
+    /** The file to save to, or null for a socket; see {@link FileSave}. */
+    private final FileTarget file;
     private final MigrationSettings settings;
     private final boolean autoComplete;
     private final boolean pauseBeforeSwitchover;
@@ -89,6 +160,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final MultifdConfig multifd;
     /** zero-page-detection when the migration started. */
     private final ZeroPageDetection zeroPageDetection;
+    /** Whether mapped-ram was on when the migration started (a file migration's layout). */
+    private final boolean mappedRam;
     /** Whether postcopy-ram was on when the migration started. */
     private final boolean postcopyRam;
     /** QEMU's reason a migration in postcopy cannot be cancelled (migrate_cancel and job-cancel). */
@@ -98,6 +171,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final ParameterChange parameterChange;
     private final Runnable onClean;
     private final Connector connector;
+    /** TLS after the connect, or null. */
+    private final Securer securer;
     private final long startMillis = System.currentTimeMillis();
     /** Orders status changes and their MIGRATION events between the job thread and the main loop. */
     private final Object statusLock = new Object();
@@ -151,8 +226,12 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     /** Every connection opened (main and multifd channels); added by the job thread, closed by cancel (main loop) or clean. */
     private final java.util.List<SocketChannel> connections = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile PrecopySender sender;
+    /** The file being saved, for a file migration; written by the job thread before the job can commit or abort. */
+    private volatile FileSave fileSave;
     /** Set by cancel() before it closes the channel, so run() reports a cancel, not an I/O error. */
     private volatile boolean cancelled;
+    /** migrate-continue came before the job reached PENDING; main loop only. */
+    private boolean continueRequested;
     /** Whether run() is still working (a cancel must then close the connection to unblock it). */
     private volatile boolean running;
     /**
@@ -178,12 +257,29 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
      * @param parameterChange migrate-set-parameters' path, for job-change
      * @param onClean      called on the main loop after commit or abort, when the migration is over
      * @param connector    connects the channel ({@link Connector#DIRECT} outside tests)
+     * @param securer      TLS on every connection after the connect; null for plain text
      */
     public MigrationJob(Machine machine, MigrationUri uri, MigrationSettings settings, boolean autoComplete,
             MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Connector connector,
-            Executor mainLoop) {
+            Executor mainLoop, Securer securer) {
+        this(machine, Objects.requireNonNull(uri), null, settings, autoComplete, events, parameterChange, onClean,
+                connector, mainLoop, securer);
+    }
+
+    /** A migration into {@code file} (QEMU's {@code file:} URI): see {@link FileSave}. */
+    public static MigrationJob toFile(Machine machine, FileTarget file, MigrationSettings settings,
+            MigrationEvents events, ParameterChange parameterChange, Runnable onClean, Executor mainLoop) {
+        return new MigrationJob(machine, null, Objects.requireNonNull(file), settings, true, events, parameterChange,
+                onClean, Connector.DIRECT, mainLoop, null);
+    }
+
+    private MigrationJob(Machine machine, MigrationUri uri, FileTarget file, MigrationSettings settings,
+            boolean autoComplete, MigrationEvents events, ParameterChange parameterChange, Runnable onClean,
+            Connector connector, Executor mainLoop, Securer securer) {
+        this.securer = securer;
         this.machine = Objects.requireNonNull(machine);
-        this.uri = Objects.requireNonNull(uri);
+        this.uri = uri;
+        this.file = file;
         this.settings = Objects.requireNonNull(settings);
         this.autoComplete = autoComplete;
         this.pauseBeforeSwitchover = settings.has(MigrationCapability.PAUSE_BEFORE_SWITCHOVER);
@@ -194,6 +290,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         this.multifd = settings.has(MigrationCapability.MULTIFD) ? new MultifdConfig((int) p.multifd().channels(),
                 p.multifd().compression(), (int) p.multifd().zlibLevel(), (int) p.multifd().zstdLevel()) : null;
         this.zeroPageDetection = p.zeroPageDetection();
+        this.mappedRam = settings.has(MigrationCapability.MAPPED_RAM);
         this.postcopyRam = settings.has(MigrationCapability.POSTCOPY_RAM);
         this.events = Objects.requireNonNull(events);
         this.parameterChange = Objects.requireNonNull(parameterChange);
@@ -243,7 +340,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             events.status(next);
         }
         // One line per phase, for the operator's log (the event only goes out with the events capability).
-        log.info("outgoing migration of '{}' to {}: {}", machine.name(), uri, next.wireName());
+        log.info("outgoing migration of '{}' to {}: {}", machine.name(), uri != null ? uri : file, next.wireName());
     }
 
     /** The policy of the parameters now (one read of the parameters' reference). */
@@ -253,6 +350,10 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
     @Override
     public void run(JobContext ctx) throws Exception {
+        if (file != null) {
+            runToFile(ctx);
+            return;
+        }
         running = true;
         long t0 = System.nanoTime();
         setStatus(MigrationStatus.SETUP);
@@ -270,7 +371,22 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             Control control = new Control(ctx);
-            PrecopySender s = new PrecopySender(machine, ch, this::policy, control, sendOptions());
+            PrecopySender s;
+            if (securer == null) {
+                s = new PrecopySender(machine, ch, this::policy, control, sendOptions());
+            } else {
+                dev.converge.qmp.tls.SecureChannel secure;
+                try {
+                    secure = securer.secure(ch);
+                } catch (IOException e) {
+                    if (cancelled) {
+                        throw new JobCancelledException(ctx.id());
+                    }
+                    throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                }
+                // The cancel closes ch, which ends a blocked TLS read or write too.
+                s = new PrecopySender(machine, secure, this::policy, control, sendOptions());
+            }
             sender = s;
             result = s.runToSwitchover();
             control.finished(result);
@@ -315,7 +431,41 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
     /** How the stream is encoded: verification, zero-page detection and multifd, as set when the migration started. */
     private SendOptions sendOptions() {
-        return new SendOptions(verified, zeroPageDetection, multifd, multifd == null ? null : i -> openConnection());
+        // Every multifd channel gets TLS as the main stream does (its close ends a blocked TLS write too).
+        return new SendOptions(verified, zeroPageDetection, multifd, multifd == null ? null
+                : i -> securer == null ? openConnection() : securer.secure(openConnection()));
+    }
+
+    /**
+     * A migration into a file: the vCPUs stop at once (QEMU: "mapped-ram migration is best done
+     * non-live"), RAM and device state go to the file, and the source stays stopped in
+     * finish-migrate until the job commits (postmigrate, completed) or aborts (it resumes).
+     */
+    private void runToFile(JobContext ctx) throws Exception {
+        long t0 = System.nanoTime();
+        setStatus(MigrationStatus.SETUP);
+        fileSave = new FileSave(machine, file, mappedRam, verified, () -> cancelled || ctx.isCancelled());
+        setupTimeMs = (System.nanoTime() - t0) / 1_000_000;
+        setStatus(MigrationStatus.ACTIVE);
+        fileSave.stop();
+        if (pauseBeforeSwitchover) {
+            setStatus(MigrationStatus.PRE_SWITCHOVER);
+        }
+        try {
+            result = fileSave.write();
+        } catch (Exception e) {
+            if (cancelled || ctx.isCancelled()) {
+                fileSave.resume();
+                throw new JobCancelledException(ctx.id());
+            }
+            errorDesc = e.getMessage();
+            setStatus(MigrationStatus.FAILED); // QEMU's order: failed, then RESUME
+            fileSave.resume();
+            throw e;
+        }
+        precopyBytes = 0;
+        ctx.progressDone(result.bytesSent());
+        ctx.progressRemaining(0);
     }
 
     /** What the precopy loop asks the job engine. Job thread. */
@@ -393,6 +543,12 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
         @Override
         public void vcpusStopped() throws MigrationException {
+            if (pauseBeforeSwitchover) {
+                // QEMU's order: STOP (the machine announced it), pre-switchover; device only after
+                // migrate-continue. The rest of RAM and the device state still travel meanwhile (see
+                // the package doc): the destination holds them without running.
+                setStatus(MigrationStatus.PRE_SWITCHOVER);
+            }
             JointSwitchover j = joint;
             if (j != null) {
                 j.completeMirrors();
@@ -459,8 +615,18 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             }
             Pass last = lastPass;
             precopyBytes = last == null ? 0 : last.progress().bytesSent();
-            setStatus(MigrationStatus.DEVICE);
             ctx.infoChanged();
+        }
+
+        @Override
+        public void switchoverFailed(Throwable cause) {
+            if (!isCancelled()) {
+                // QEMU's order: MIGRATION failed, then RESUME as the source runs again (the sender
+                // resumes the vCPUs right after this). error-desc first, so failed never shows without it;
+                // abort() later sets the job's own error, the same failure.
+                errorDesc = cause == null || cause.getMessage() == null ? "migration failed" : cause.getMessage();
+                setStatus(MigrationStatus.FAILED);
+            }
         }
     }
 
@@ -655,43 +821,64 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         return v.isPresent() ? v.getAsLong() : null;
     }
 
-    /** The job reached PENDING (a job listener on the main loop, never under the job lock). */
-    public void pending() {
-        if (pauseBeforeSwitchover) {
-            setStatus(MigrationStatus.PRE_SWITCHOVER);
-        }
+    /**
+     * migrate-continue arrived while the job still finishes its run (status pre-switchover, job
+     * not yet PENDING): the job is finalized as soon as it is. Main loop.
+     */
+    public void requestContinue() {
+        continueRequested = true;
+    }
+
+    /** Whether migrate-continue is waiting for the job to reach PENDING. Main loop. */
+    public boolean continueRequested() {
+        return continueRequested;
     }
 
     @Override
     public void commit() {
+        if (status == MigrationStatus.PRE_SWITCHOVER) {
+            setStatus(MigrationStatus.DEVICE); // migrate-continue / job-finalize: QEMU's device phase, then completed
+        }
         PrecopySender s = sender;
-        s.commitSwitchover();
-        s.frozenRamCheck().ifPresent(check -> {
-            ramCheck = FrozenRamCheck.Result.RUNNING;
-            check.whenComplete(this::ramChecked);
-        });
-        // QEMU's meaning: source stop to destination running (the destination's RESUMED).
-        long downtime = s.downtimeNanos();
+        FileSave f = fileSave;
+        // QEMU's meaning: source stop to destination running (the destination's RESUMED); a file: until now.
+        long downtime = f != null ? f.commit() : commitStream(s);
         downtimeMs = downtime < 0 ? 0 : Math.round(downtime / 1e6);
         totalTimeMs = System.currentTimeMillis() - startMillis;
         setStatus(MigrationStatus.COMPLETED);
     }
 
+    private long commitStream(PrecopySender s) {
+        s.commitSwitchover();
+        s.frozenRamCheck().ifPresent(check -> {
+            ramCheck = FrozenRamCheck.Result.RUNNING;
+            check.whenComplete(this::ramChecked);
+        });
+        return s.downtimeNanos();
+    }
+
     @Override
     public void abort() {
         PrecopySender s = sender;
-        if (s != null && (result != null || s.postcopied())) {
-            s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
-        }
         Job j = job;
         String error = j == null ? null : j.error().orElse(null);
         // Cancelled by its own user: cancelled. Failed, or aborted because a job of its transaction
         // failed or was cancelled: failed, and error-desc says why (the engine's "Transaction aborted ...").
-        if (j != null && j.outcome().orElse(null) == JobOutcome.CANCELLED) {
-            setStatus(MigrationStatus.CANCELLED);
-        } else {
+        // QEMU's order around the source's RESUME: cancelling, RESUME, cancelled; failed, RESUME.
+        boolean cancelledByUser = j != null && j.outcome().orElse(null) == JobOutcome.CANCELLED;
+        if (!cancelledByUser) {
             errorDesc = error == null ? "migration failed" : error;
             setStatus(MigrationStatus.FAILED);
+        }
+        if (s != null && (result != null || s.postcopied())) {
+            s.abortSwitchover(); // run() ended with the source stopped: the destination discards, the source resumes
+        }
+        FileSave f = fileSave;
+        if (result != null && f != null) {
+            f.resume(); // the file stays as written; the source runs on
+        }
+        if (cancelledByUser) {
+            setStatus(MigrationStatus.CANCELLED);
         }
     }
 

@@ -229,7 +229,7 @@ public record MigrationParameters(Announce announce, Throttle throttle, Tls tls,
     public static final class InvalidParameter extends IllegalArgumentException {
         private static final long serialVersionUID = 1L;
 
-        InvalidParameter(String message) {
+        public InvalidParameter(String message) {
             super(message);
         }
     }

@@ -1,5 +1,6 @@
 package dev.converge.migration.job;
 
+import dev.converge.migration.wire.MultifdCompression;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
@@ -31,7 +32,22 @@ public final class MigrationSettings {
      * @throws MigrationParameters.InvalidParameter with QEMU's text
      */
     public MigrationParameters apply(MigrationParameters.Update u) {
-        return parameters.updateAndGet(p -> p.merge(u));
+        return parameters.updateAndGet(p -> {
+            MigrationParameters next = p.merge(u);
+            String problem = has(MigrationCapability.MAPPED_RAM) ? mappedRamProblem(next) : null;
+            if (problem != null) {
+                throw new MigrationParameters.InvalidParameter(problem);
+            }
+            return next;
+        });
+    }
+
+    /** QEMU's migrate_params_check: mapped-ram writes plain pages, neither compressed nor through TLS. */
+    private static String mappedRamProblem(MigrationParameters p) {
+        if (p.multifd().compression() != MultifdCompression.NONE || p.tls().enabled()) {
+            return "Mapped-ram only available for non-compressed non-TLS multifd migration";
+        }
+        return null;
     }
 
     /**
@@ -59,6 +75,15 @@ public final class MigrationSettings {
         }
         if (next.contains(MigrationCapability.POSTCOPY_RAM) && next.contains(MigrationCapability.MULTIFD)) {
             return "Postcopy is not yet compatible with multifd"; // QEMU 10.0's migrate_caps_check
+        }
+        if (next.contains(MigrationCapability.MAPPED_RAM)) {
+            if (next.contains(MigrationCapability.POSTCOPY_RAM)) {
+                return "Mapped-ram migration is incompatible with postcopy";
+            }
+            String p = mappedRamProblem(parameters());
+            if (p != null) {
+                return p;
+            }
         }
         return null;
     }

@@ -17,7 +17,7 @@ import java.util.Objects;
  * @param socket the address as given
  * @param address the resolved address to connect to or listen on
  */
-public record MigrationUri(SocketAddress socket, java.net.SocketAddress address) {
+public record MigrationUri(SocketAddress socket, java.net.SocketAddress address) implements MigrationTarget {
     public MigrationUri {
         Objects.requireNonNull(socket);
         Objects.requireNonNull(address);
@@ -46,21 +46,13 @@ public record MigrationUri(SocketAddress socket, java.net.SocketAddress address)
     }
 
     /**
-     * The address of a QEMU 9 {@code channels} list: exactly one channel of type main, whose addr
-     * is a MigrationAddress of transport socket (a flat SocketAddress).
+     * The socket of a main channel's MigrationAddress (see {@link MigrationTarget#fromChannels}):
+     * transport socket, a flat SocketAddress.
      */
-    public static MigrationUri fromChannels(JsonNode channels) {
-        if (channels.size() != 1) {
-            throw QmpException.generic("Channel list must have only one entry, for type 'main'");
-        }
-        JsonNode c = channels.get(0);
-        if (!"main".equals(c.path("channel-type").asText())) {
-            throw QmpException.generic("Channel list has no main entry");
-        }
-        JsonNode addr = c.get("addr");
+    static MigrationUri fromChannelAddress(JsonNode addr) {
         String transport = addr.path("transport").asText();
         if (!"socket".equals(transport)) {
-            throw QmpException.generic("Migration transport '%s' is not supported (expected: socket)", transport);
+            throw QmpException.generic("Migration transport '%s' is not supported (expected: socket or file)", transport);
         }
         return of(SocketAddress.fromQmp(addr, "addr"));
     }

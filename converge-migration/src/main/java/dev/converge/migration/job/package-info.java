@@ -11,33 +11,40 @@
  *  ready        active (converged)        only with auto-complete false: remainder ÷ bandwidth ≤ downtime-limit;
  *                                         keeps iterating; job-complete switches over at the next pass whose
  *                                         estimate fits (ready is sticky; the info's converged says whether it fits now)
- *  running/ready device                   vCPUs stop (finish-migrate), last dirty pages, device state, COMPLETE,
- *                                         wait for the destination's ack; run() returns
- *  waiting      device                    the destination holds all state but does not run it
- *  pending      pre-switchover            only with pause-before-switchover (the job is manual-finalize):
- *                                         job-finalize and migrate-continue are the same act
+ *  running/ready active                   vCPUs stop (finish-migrate, event STOP), last dirty pages, device state,
+ *                                         COMPLETE, wait for the destination's ack; run() returns
+ *           (pre-switchover)              with pause-before-switchover the status turns pre-switchover at the STOP
+ *  waiting      active / pre-switchover   the destination holds all state but does not run it
+ *  pending      active / pre-switchover   with pause-before-switchover the job is manual-finalize:
+ *                                         job-finalize and migrate-continue are the same act (a migrate-continue
+ *                                         that comes before PENDING finalizes as soon as the job gets there)
  *  running      postcopy-active           after migrate-start-postcopy / job-change start-postcopy: the vCPUs
  *                                         stopped at the end of a pass, the destination runs; pages travel
  *                                         on request and in the background (package postcopy)
  *  running      postcopy-paused,          the connection broke or migrate-pause: both sides keep everything;
  *               postcopy-recover(-setup)  migrate {resume: true} reconnects (cancel is refused in postcopy)
- *  concluded    completed                 commit: START to the destination (it runs), source postmigrate
+ *  concluded    (device →) completed      commit: device (pause-before-switchover only), START to the destination
+ *                                         (it runs: RESUME there, then completed), source postmigrate
  *  aborting →   cancelling → cancelled    abort: ABORT to the destination (it discards), the source resumes
- *  concluded    / failed (error-desc)     in its previous run state; nothing is lost
+ *  concluded    / failed (error-desc)     in its previous run state (RESUME after failed, before cancelled); nothing is lost
  * </pre>
  *
- * <h2>Why pre-switchover comes after the device state</h2>
- * QEMU stops the vCPUs, enters pre-switchover, and sends the device state only after
- * migrate-continue. Here PENDING can only follow the end of run(), and run() ends only once the
- * destination has acknowledged everything: so the vCPUs stop, the rest and the device state
- * travel (status device), and the job then waits in PENDING (status pre-switchover) with the
- * source stopped and the destination holding but not running the guest. What management relies
- * on at pre-switchover still holds: the guest runs nowhere, and nothing is committed until
- * migrate-continue / job-finalize, which sends START. What differs is unobservable to the guest:
- * its device state is already at the destination, so finalizing is quick, and cancelling in
- * pending resumes the source exactly as before. With pause-before-switchover the MIGRATION
- * events therefore read active, device, pre-switchover, completed (QEMU: active, pre-switchover,
- * device, completed).
+ * <h2>The order of events, as QEMU's</h2>
+ * Checked against a QEMU 7.2 pair (QEMU 10.0's code has the same order): source {@code MIGRATION
+ * setup, active, STOP, completed}; with pause-before-switchover {@code active, STOP,
+ * pre-switchover}, then after migrate-continue {@code device, completed}; a cancel after the stop
+ * {@code cancelling, RESUME, cancelled}; a failure after the stop {@code failed, RESUME}. The
+ * destination: {@code active, RESUME, completed} (no RESUME when the source was paused or -S: it
+ * stays paused, the source's run state travels in the device state). QEMU shows {@code device}
+ * only with pause-before-switchover, so without it the status stays {@code active} through the
+ * switchover.
+ * <p>
+ * What differs from QEMU is unobservable to the guest: with pause-before-switchover QEMU sends
+ * the device state only after migrate-continue, while here the rest of RAM and the device state
+ * travel right after the stop (status pre-switchover already) and the destination holds them
+ * without running; nothing is committed until migrate-continue / job-finalize, which sends START.
+ * Finalizing is therefore quick, and cancelling in pre-switchover resumes the source exactly as
+ * in QEMU.
  *
  * <h2>Joint switchover with mirrors</h2>
  * A {@code migrate} action in a grouped QMP {@code transaction} with {@code blockdev-mirror}
@@ -47,6 +54,13 @@
  * A job-complete while a mirror is not ready is refused, naming the mirror. A migration aborted
  * because another job of its transaction failed or was cancelled shows {@code failed} in
  * query-migrate with the engine's reason ("Transaction aborted because job 'X' failed").
+ *
+ * <h2>Connections</h2>
+ * Every connection of a migration is opened through the job's {@link dev.converge.migration.job.MigrationJob.Connector}
+ * (bounded by {@link dev.converge.migration.job.MigrationJob#CONNECT_TIMEOUT}) and, with
+ * {@code tls-creds}, secured right after by its {@link dev.converge.migration.job.MigrationJob.Securer}
+ * (TLS client, checking {@code tls-hostname}); the destination secures what it accepts the same
+ * way (server endpoint, {@code tls-authz}). Channels added later (multifd) go through the same two places.
  *
  * <h2>Errors and cancel</h2>
  * One error per migration: the job keeps the first (query-jobs {@code error}) and query-migrate

@@ -27,6 +27,8 @@ public final class Machine implements AutoCloseable {
     /** Version of the device state layout; see {@link #saveDeviceState()}. */
     static final int DEVICE_STATE_VERSION = 1;
     private static final int DEVICE_STATE_HEADER = 16;
+    /** Device state flag: the source's vCPUs were stopped when the switchover began. */
+    private static final int FLAG_SOURCE_STOPPED = 1;
 
     private final String name;
     private final MachineSpec spec;
@@ -39,6 +41,16 @@ public final class Machine implements AutoCloseable {
     private RunState state = RunState.PRELAUNCH;
     /** Whether a completed incoming migration starts the vCPUs (QEMU's autostart); guarded by lock. */
     private boolean autostart = true;
+    /** The run state an outgoing switchover began in (running or paused), null outside one; guarded by lock. */
+    private RunState switchoverFrom;
+    /**
+     * Whether the device state loaded by an incoming migration says the source's vCPUs were
+     * stopped (QEMU's global state): the machine then stays paused whatever autostart says.
+     * Guarded by lock.
+     */
+    private boolean sourceStopped;
+    /** Told when the vCPUs stop and start; set once at wiring time, called under {@link #lock}. */
+    private volatile RunStateListener runStateListener = RunStateListener.NONE;
     /** The disk ({@code disk=NODE}), or null; volatile: attached once at wiring time, read by QMP handlers. */
     private volatile MachineDisk disk;
 
@@ -152,12 +164,48 @@ public final class Machine implements AutoCloseable {
         if (!state.canGoTo(next)) {
             throw new IllegalStateException("invalid runstate transition: '" + state.wireName() + "' -> '" + next.wireName() + "'");
         }
+        boolean wasRunning = state.vcpusRun();
+        if (!wasRunning && next.vcpusRun()) {
+            runStateListener.resuming(); // QEMU announces RESUME just before the vCPUs start (vm_prepare_start)
+        }
         state = next;
         if (next.vcpusRun()) {
             accel.vcpus().resume();
         } else {
             accel.vcpus().stop();
         }
+        if (wasRunning && !next.vcpusRun()) {
+            runStateListener.stopped(); // and STOP once they have stopped (do_vm_stop)
+        }
+    }
+
+    /**
+     * What is told of the vCPUs starting and stopping: QEMU's RESUME and STOP events, which
+     * management software follows the guest's run state by. Only a change between a state in
+     * which the vCPUs run and one in which they do not counts (paused to postmigrate is none).
+     * Called under the machine's lock, in the order of the changes: implementations only enqueue.
+     */
+    public interface RunStateListener {
+        RunStateListener NONE = new RunStateListener() {
+            @Override
+            public void resuming() {
+            }
+
+            @Override
+            public void stopped() {
+            }
+        };
+
+        /** The vCPUs are about to run (a stopped state goes to running). */
+        void resuming();
+
+        /** The vCPUs stopped (running went to a stopped state). */
+        void stopped();
+    }
+
+    /** Sets who is told when the vCPUs stop or start. Once, at wiring time. */
+    public void setRunStateListener(RunStateListener l) {
+        runStateListener = Objects.requireNonNull(l);
     }
 
     /**
@@ -212,6 +260,7 @@ public final class Machine implements AutoCloseable {
                 throw new IllegalStateException("cannot finish a migration from run state '" + previous.wireName() + "'");
             }
             transitionLocked(RunState.FINISH_MIGRATE);
+            switchoverFrom = previous;
             return previous;
         } finally {
             lock.unlock();
@@ -239,7 +288,9 @@ public final class Machine implements AutoCloseable {
     public void incomingCompleted() {
         lock.lock();
         try {
-            transitionLocked(autostart ? RunState.RUNNING : RunState.PAUSED);
+            // As QEMU's global state: a source that was paused gives a paused destination (no RESUME).
+            transitionLocked(autostart && !sourceStopped ? RunState.RUNNING : RunState.PAUSED);
+            sourceStopped = false;
         } finally {
             lock.unlock();
         }
@@ -256,13 +307,15 @@ public final class Machine implements AutoCloseable {
                 throw new IllegalStateException("incoming migration failed in run state '" + state.wireName() + "'");
             }
             ram.clear();
+            sourceStopped = false;
         } finally {
             lock.unlock();
         }
     }
 
     /**
-     * The device state: version u16, reserved u16 (0), vcpus u16, workload u8, accelerator u8
+     * The device state: version u16, flags u16 (bit 0: the vCPUs were stopped when the switchover
+     * began, so the destination stays paused; the other bits 0), vcpus u16, workload u8, accelerator u8
      * ({@link Accelerator.Kind} ordinal: 0 software, 1 kvm), memory u64, then the workload
      * state, then the accelerator's state (none for software); all little-endian. vCPUs must
      * be stopped.
@@ -276,7 +329,8 @@ public final class Machine implements AutoCloseable {
             byte[] accelState = accel.saveState();
             ByteBuffer out = ByteBuffer.allocate(DEVICE_STATE_HEADER + workload.stateSize() + accelState.length)
                     .order(ByteOrder.LITTLE_ENDIAN);
-            out.putShort((short) DEVICE_STATE_VERSION).putShort((short) 0).putShort((short) spec.vcpus())
+            int flags = switchoverFrom != null && !switchoverFrom.vcpusRun() ? FLAG_SOURCE_STOPPED : 0;
+            out.putShort((short) DEVICE_STATE_VERSION).putShort((short) flags).putShort((short) spec.vcpus())
                     .put((byte) workload.kind().ordinal()).put((byte) accel.kind().ordinal()).putLong(spec.memory());
             workload.save(out);
             out.put(accelState);
@@ -311,13 +365,13 @@ public final class Machine implements AutoCloseable {
             if (version != DEVICE_STATE_VERSION) {
                 throw new IllegalArgumentException("device state version: " + version + " (expected: " + DEVICE_STATE_VERSION + ")");
             }
-            int reserved = Short.toUnsignedInt(in.getShort());
+            int flags = Short.toUnsignedInt(in.getShort());
             int vcpuCount = Short.toUnsignedInt(in.getShort());
             int kind = Byte.toUnsignedInt(in.get());
             int accelKind = Byte.toUnsignedInt(in.get());
             long memory = in.getLong();
-            if (reserved != 0) {
-                throw new IllegalArgumentException("device state reserved field: " + reserved + " (expected: 0)");
+            if ((flags & ~FLAG_SOURCE_STOPPED) != 0) {
+                throw new IllegalArgumentException("device state flags: " + flags + " (expected: 0 or " + FLAG_SOURCE_STOPPED + ")");
             }
             if (accelKind != accel.kind().ordinal()) {
                 throw new IllegalArgumentException("device state accelerator: " + accelKind + " (expected: " + accel.kind().ordinal()
@@ -335,6 +389,7 @@ public final class Machine implements AutoCloseable {
             }
             workload.load(in);
             accel.loadState(in.slice().order(ByteOrder.LITTLE_ENDIAN));
+            sourceStopped = (flags & FLAG_SOURCE_STOPPED) != 0;
         } finally {
             lock.unlock();
         }

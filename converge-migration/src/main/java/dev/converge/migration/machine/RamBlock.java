@@ -104,6 +104,22 @@ public final class RamBlock {
         return memory.asSlice(page << PAGE_SHIFT, PAGE_SIZE).asReadOnly();
     }
 
+    /** A read-only view of {@code count} pages from {@code first}, for a sender that writes runs of pages. */
+    public MemorySegment pages(long first, long count) {
+        return memory.asSlice(first << PAGE_SHIFT, count << PAGE_SHIFT).asReadOnly();
+    }
+
+    /**
+     * The memory of {@code count} pages from {@code first}, to be filled in place (a file restore
+     * reads straight into RAM); the pages count as written, not dirtied, as {@link #loadPage}.
+     */
+    public java.nio.ByteBuffer loadTarget(long first, long count) {
+        for (long p = first; p < first + count; p++) {
+            dirtyLog.markWritten(p);
+        }
+        return memory.asSlice(first << PAGE_SHIFT, count << PAGE_SHIFT).asByteBuffer();
+    }
+
     /** Whether a page holds only zero bytes. */
     public boolean isZeroPage(long page) {
         return MemorySegment.mismatch(memory, page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT,

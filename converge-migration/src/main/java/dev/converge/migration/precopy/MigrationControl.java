@@ -86,6 +86,15 @@ public interface MigrationControl {
     }
 
     /**
+     * The switchover failed after the vCPUs stopped, just before the sender resumes them: the
+     * owner can announce the failure first, as QEMU does (MIGRATION failed, then RESUME).
+     *
+     * @param cause what failed (the exception the sender is about to throw), or null if unknown
+     */
+    default void switchoverFailed(Throwable cause) {
+    }
+
+    /**
      * Whether the owner asked to switch to postcopy (migrate-start-postcopy, job-change); asked
      * after every pass. The sender then stops the vCPUs and runs the postcopy phase.
      */

@@ -506,6 +506,7 @@ public final class PrecopySender {
         long stopped = System.nanoTime();
         stoppedAt = stopped;
         boolean done = false;
+        Throwable failure = null;
         try {
             control.vcpusStopped();
             long drained = System.nanoTime();
@@ -539,8 +540,12 @@ public final class PrecopySender {
             done = true;
             return new MigrationResult(passes, totalBytes(), normalPages(), zeroPageCount(),
                     (System.nanoTime() - stopped) / 1_000_000, multifdBytes());
+        } catch (Throwable t) {
+            failure = t;
+            throw t;
         } finally {
             if (!done) {
+                control.switchoverFailed(failure);
                 machine.abortSwitchover(previous);
             }
         }

@@ -1,7 +1,11 @@
 package dev.converge.migration.qmp;
 
+import dev.converge.migration.file.FileHeader;
+import dev.converge.migration.file.FileRestorer;
+import dev.converge.migration.job.FileTarget;
 import dev.converge.migration.job.MigrationEvents;
 import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationTarget;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
@@ -18,7 +22,9 @@ import dev.converge.qmp.QmpException;
 import dev.converge.qmp.net.ListeningSocket;
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -234,7 +240,21 @@ final class IncomingSide implements AutoCloseable {
      *
      * @throws QmpException with QEMU's texts when the machine is not waiting or a listener runs
      */
-    void listen(MigrationUri uri) {
+    /**
+     * The destination's TLS (tls-creds with a server endpoint).
+     *
+     * @param authz tls-authz's check of the source's certificate subject, or null
+     */
+    record ServerTls(javax.net.ssl.SSLContext context, boolean verifyPeer,
+            java.util.function.Predicate<javax.security.auth.x500.X500Principal> authz) {
+    }
+
+    void listen(MigrationTarget target) {
+        listen(target, null);
+    }
+
+    /** As {@link #listen(MigrationTarget)}, with TLS on the connection when {@code tls} is not null (sockets only). */
+    void listen(MigrationTarget target, ServerTls tls) {
         if (machine.runState() != RunState.INMIGRATE) {
             throw QmpException.generic("'-incoming' was not specified on the command line");
         }
@@ -242,16 +262,59 @@ final class IncomingSide implements AutoCloseable {
                 || status == MigrationStatus.POSTCOPY_PAUSED || status == MigrationStatus.POSTCOPY_RECOVER) {
             throw QmpException.generic("The incoming migration has already been started");
         }
-        ListeningSocket s = bind(uri);
+        if (target instanceof FileTarget file) {
+            restore(file);
+            return;
+        }
+        ListeningSocket s = bind((MigrationUri) target);
         server = s;
         errorDesc = null;
         received = null;
         postcopy = null;
         setStatus(MigrationStatus.SETUP);
-        thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s));
+        thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> receive(s, tls));
     }
 
-    private void receive(ListeningSocket s) {
+    /**
+     * Restores from a migration file: opened here (a missing file is the command's error, as
+     * QEMU's), read on the incoming thread; setup, active, then completed (the machine runs
+     * unless autostart is off or the source was paused) or failed (RAM discarded, a new
+     * migrate-incoming is accepted).
+     */
+    private void restore(FileTarget file) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(file.path(), StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw QmpException.generic("Could not open '%s': %s", file.path(),
+                    e instanceof java.nio.file.NoSuchFileException ? "No such file or directory" : e.getMessage());
+        }
+        errorDesc = null;
+        received = null;
+        setStatus(MigrationStatus.SETUP);
+        thread = Thread.ofPlatform().daemon().name(machine.name() + "-migration-incoming").start(() -> {
+            try (ch) {
+                received = Received.acceptedNow();
+                setStatus(MigrationStatus.ACTIVE);
+                FileRestorer.Restored r;
+                try {
+                    r = FileRestorer.restore(machine, ch, file.offset());
+                } finally {
+                    received = received.endedNow();
+                }
+                received = received.with(new IncomingStats(r.bytes(), r.normalPages(), r.zeroPages(), 1));
+                machine.incomingCompleted();
+                setStatus(MigrationStatus.COMPLETED);
+            } catch (IOException | FileHeader.InvalidFileException | RuntimeException e) {
+                machine.incomingFailed();
+                String why = e instanceof FileHeader.InvalidFileException ? "Migration file '" + file.path() + "' cannot "
+                        + "be restored: " + e.getMessage() : "Failed to read '" + file.path() + "': " + e.getMessage();
+                fail(why);
+            }
+        });
+    }
+
+    private void receive(ListeningSocket s, ServerTls tls) {
         try (s) {
             SocketChannel ch;
             try {
@@ -270,7 +333,16 @@ final class IncomingSide implements AutoCloseable {
             ChannelAcceptor channels = new ChannelAcceptor() {
                 @Override
                 public java.nio.channels.ByteChannel accept() throws IOException {
-                    return IncomingSide.this.accept(s);
+                    SocketChannel c = IncomingSide.this.accept(s);
+                    if (tls == null) {
+                        return c;
+                    }
+                    try {
+                        return secure(c, tls); // every multifd channel gets TLS and the authz check, as the main one
+                    } catch (MigrationException e) {
+                        c.close();
+                        throw new IOException(e.getMessage(), e);
+                    }
                 }
 
                 @Override
@@ -286,7 +358,8 @@ final class IncomingSide implements AutoCloseable {
                 received = Received.acceptedNow();
                 setStatus(MigrationStatus.ACTIVE);
                 try {
-                    IncomingMigration.run(machine, ch, channels, stats -> received = received.with(stats),
+                    IncomingMigration.run(machine, tls == null ? ch : secure(ch, tls), channels,
+                            stats -> received = received.with(stats),
                             postcopyEnabled.getAsBoolean() ? this::takeOver : null);
                 } finally {
                     received = received.endedNow(); // total-time stops here, before completed or failed shows
@@ -313,6 +386,32 @@ final class IncomingSide implements AutoCloseable {
             // a UNIX socket has no Nagle
         }
         return ch;
+    }
+
+    /**
+     * TLS on the accepted connection, and tls-authz's check of the source's certificate (QEMU's
+     * texts); a failure discards the connection as a bad stream would (the machine stays inmigrate).
+     */
+    private static dev.converge.qmp.tls.SecureChannel secure(SocketChannel ch, ServerTls tls) throws MigrationException {
+        dev.converge.qmp.tls.SecureChannel secure;
+        try {
+            secure = dev.converge.qmp.tls.SecureChannel.server(ch, tls.context(), tls.verifyPeer());
+        } catch (IOException e) {
+            throw new MigrationException.IncomingRejected(e.getMessage(), e);
+        }
+        if (tls.authz() != null) {
+            javax.security.auth.x500.X500Principal subject;
+            try {
+                subject = (javax.security.auth.x500.X500Principal) secure.session().getPeerPrincipal();
+            } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                throw new MigrationException.IncomingRejected("TLS x509 authz check: no client certificate", e);
+            }
+            if (!tls.authz().test(subject)) {
+                throw new MigrationException.IncomingRejected("TLS x509 authz check for " + subject.getName()
+                        + " is denied", null);
+            }
+        }
+        return secure;
     }
 
     /** One line per phase of the incoming side (a failure is logged with its reason by {@link #fail}). */

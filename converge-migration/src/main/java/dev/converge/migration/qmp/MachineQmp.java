@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
+import dev.converge.qmp.EventSink;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.QmpRegistry;
 import dev.converge.qmp.schema.BuiltinType;
 import dev.converge.qmp.schema.CommandSpec;
 import dev.converge.qmp.schema.EnumType;
+import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.ObjectType;
 
 /**
@@ -40,6 +42,7 @@ public final class MachineQmp {
      */
     public static void registerWithoutMachine(QmpRegistry registry) {
         JsonNodeFactory json = JsonNodeFactory.instance;
+        registerEvents(registry);
         registry.register(new CommandSpec("query-status", CommandSpec.EMPTY, STATUS_INFO,
                 "Query the run status of the machine.", "0.1", args -> {
                     ObjectNode r = json.objectNode();
@@ -64,9 +67,31 @@ public final class MachineQmp {
         return QmpException.generic("No machine: converged was started without --machine");
     }
 
-    /** Registers the commands for {@code machine}. */
-    public static void register(QmpRegistry registry, Machine machine) {
+    /** QEMU's STOP and RESUME events (no data). */
+    private static void registerEvents(QmpRegistry registry) {
+        registry.register(new EventSpec("STOP", CommandSpec.EMPTY, "The vCPUs stopped: by stop, or for the switchover of an outgoing "
+                + "migration (before MIGRATION pre-switchover or completed), as QEMU.", "0.1"));
+        registry.register(new EventSpec("RESUME", CommandSpec.EMPTY, "The vCPUs are about to run: by cont; on the source when a "
+                + "failed or cancelled migration resumes it (after MIGRATION failed, between cancelling and cancelled); "
+                + "on the destination when an incoming migration completes with autostart and a running source "
+                + "(before MIGRATION completed), as QEMU.", "0.1"));
+    }
+
+    /** Registers the commands and events for {@code machine}; STOP and RESUME go to {@code events}. */
+    public static void register(QmpRegistry registry, Machine machine, EventSink events) {
         JsonNodeFactory json = JsonNodeFactory.instance;
+        registerEvents(registry);
+        machine.setRunStateListener(new Machine.RunStateListener() {
+            @Override
+            public void resuming() {
+                events.emit("RESUME", null);
+            }
+
+            @Override
+            public void stopped() {
+                events.emit("STOP", null);
+            }
+        });
         registry.register(new CommandSpec("query-status", CommandSpec.EMPTY, STATUS_INFO,
                 "Query the run status of the machine.", "0.1", args -> {
                     RunState s = machine.runState();

@@ -13,6 +13,7 @@ import dev.converge.job.JobTxn;
 import dev.converge.job.JobVerb;
 import dev.converge.job.qmp.JobQmp;
 import dev.converge.job.qmp.TransactionQmp;
+import dev.converge.migration.job.FileTarget;
 import dev.converge.migration.job.JointSwitchover;
 import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationEvents;
@@ -21,6 +22,7 @@ import dev.converge.migration.job.MigrationMode;
 import dev.converge.migration.job.MigrationParameters;
 import dev.converge.migration.job.MigrationSettings;
 import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationTarget;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
@@ -40,6 +42,7 @@ import java.util.Optional;
  * so that tests and the job listener may read it from elsewhere.
  */
 public final class MigrationModule implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MigrationModule.class);
     private final MainLoop mainLoop;
     private final EventSink events;
     private final JobEngine engine;
@@ -54,9 +57,14 @@ public final class MigrationModule implements AutoCloseable {
     /** Whether the latest migration was incoming (query-migrate shows that side). Main loop. */
     private boolean lastWasIncoming;
     /** How migrate's jobs connect; only tests change it, before they migrate. */
-    private volatile MigrationJob.Connector connector = MigrationJob.Connector.DIRECT;
+    /** tls-creds-x509 and authz objects (object-add); looked up at migrate / migrate-incoming. */
+    private final dev.converge.qmp.objects.UserObjects objects;
+    private volatile MigrationJob.Connector connector = MigrationJob.Connector.bounded(MigrationJob.Connector.DIRECT,
+            MigrationJob.CONNECT_TIMEOUT);
 
-    private MigrationModule(MainLoop mainLoop, EventSink events, JobEngine engine, BlockGraph graph, Machine machine) {
+    private MigrationModule(MainLoop mainLoop, EventSink events, JobEngine engine, BlockGraph graph, Machine machine,
+            dev.converge.qmp.objects.UserObjects objects) {
+        this.objects = java.util.Objects.requireNonNull(objects);
         this.mainLoop = mainLoop;
         this.events = events;
         this.engine = engine;
@@ -77,23 +85,32 @@ public final class MigrationModule implements AutoCloseable {
      */
     public static MigrationModule install(QmpRegistry registry, EventSink events, MainLoop mainLoop, JobEngine engine,
             JobQmp jobQmp, BlockGraph graph, MachineConfig config) {
+        return install(registry, events, mainLoop, engine, jobQmp, graph, config, new dev.converge.qmp.objects.UserObjects());
+    }
+
+    /**
+     * As {@link #install(QmpRegistry, EventSink, MainLoop, JobEngine, JobQmp, BlockGraph, MachineConfig)},
+     * with the daemon's user objects: tls-creds and tls-authz name objects there.
+     */
+    public static MigrationModule install(QmpRegistry registry, EventSink events, MainLoop mainLoop, JobEngine engine,
+            JobQmp jobQmp, BlockGraph graph, MachineConfig config, dev.converge.qmp.objects.UserObjects objects) {
         Machine machine = config.spec().map(spec -> Machine.create(config.name(), spec,
                 config.incoming().isPresent() ? RunState.INMIGRATE
                         : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING, config.accelerator().get())).orElse(null);
-        MigrationModule m = new MigrationModule(mainLoop, events, engine, graph, machine);
+        MigrationModule m = new MigrationModule(mainLoop, events, engine, graph, machine, objects);
         try {
             if (machine != null) {
                 if (config.incoming().isPresent() && config.startPaused()) {
                     machine.stop(); // -S on a destination: stay paused after the migration (clears autostart)
                 }
-                MachineQmp.register(registry, machine);
+                MachineQmp.register(registry, machine, events);
                 if (config.spec().get().disk().isPresent()) {
                     String node = config.spec().get().disk().get();
                     m.disk = mainLoop.call(() -> attachDisk(graph, node, config.name() + "-disk"));
                     machine.attachDisk(m.disk);
                 }
                 if (config.incoming().isPresent() && !config.incoming().get().equals(MachineConfig.DEFER)) {
-                    MigrationUri uri = MigrationUri.parse(config.incoming().get());
+                    MigrationTarget uri = MigrationTarget.parse(config.incoming().get());
                     mainLoop.call(() -> {
                         m.migrateIncoming(uri);
                         return null;
@@ -224,7 +241,7 @@ public final class MigrationModule implements AutoCloseable {
 
     /** migrate: checks, then creates the migration job in {@code txn} (null: its own) without starting it. */
     PreparedMigration migrate(MigrationQmp.MigrateRequest request, JobTxn txn) {
-        MigrationUri uri = request.uri();
+        MigrationTarget target = request.target();
         String jobId = request.jobId();
         boolean autoComplete = request.autoComplete();
         Machine m = requireMachine("migrate");
@@ -233,6 +250,7 @@ public final class MigrationModule implements AutoCloseable {
             throw QmpException.generic("There's a migration process in progress");
         }
         checkActedOn(settings.parameters());
+        checkMappedRam(target);
         switch (m.runState()) {
             case RUNNING, PAUSED -> { }
             case INMIGRATE -> throw QmpException.generic("Guest is waiting for an incoming migration");
@@ -240,8 +258,12 @@ public final class MigrationModule implements AutoCloseable {
             case FINISH_MIGRATE -> throw QmpException.generic("There's a migration process in progress");
             default -> throw QmpException.generic("Can't migrate the vm in run state '%s'", m.runState().wireName());
         }
-        MigrationJob driver = new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
-                this::applyParameters, () -> { }, connector, mainLoop);
+        MigrationJob driver = switch (target) {
+            case MigrationUri uri -> new MigrationJob(m, uri, settings, autoComplete, eventsSnapshot(),
+                    this::applyParameters, () -> { }, connector, mainLoop, clientTls(settings.parameters().tls(), uri));
+            case FileTarget file -> MigrationJob.toFile(m, file, settings, eventsSnapshot(), this::applyParameters,
+                    () -> { }, mainLoop);
+        };
         JobOptions options = JobOptions.defaults()
                 .withAutoFinalize(!driver.pauseBeforeSwitchover())
                 .withSpeed(settings.parameters().jobSpeed())
@@ -314,17 +336,69 @@ public final class MigrationModule implements AutoCloseable {
             throw QmpException.generic("Migration mode '%s' is not supported by converge (only 'normal')",
                     p.mode().wireName());
         }
-        if (p.tls().enabled()) {
-            throw QmpException.generic("TLS migration (tls-creds '%s') is not supported by converge yet",
-                    p.tls().creds());
+    }
+
+    /**
+     * The source's TLS from the parameters, checked now with QEMU's texts (a missing object, one
+     * that is not TLS credentials, a server endpoint, no host name to check); null without tls-creds.
+     */
+    private MigrationJob.Securer clientTls(MigrationParameters.Tls tls, MigrationUri uri) {
+        if (!tls.enabled()) {
+            return null;
+        }
+        dev.converge.qmp.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(tls.creds());
+        if (creds.endpoint() != dev.converge.qmp.objects.UserObject.Endpoint.CLIENT) {
+            throw QmpException.generic("Expecting TLS credentials with a client endpoint");
+        }
+        String host = !tls.hostname().isEmpty() ? tls.hostname()
+                : uri.address() instanceof java.net.InetSocketAddress a ? a.getHostString() : null;
+        if (host == null) {
+            throw QmpException.generic("No hostname available for TLS");
+        }
+        javax.net.ssl.SSLContext context = loadTls(creds, dev.converge.qmp.tls.TlsContexts.Endpoint.CLIENT);
+        return ch -> dev.converge.qmp.tls.SecureChannel.client(ch, context, host);
+    }
+
+    /** The destination's TLS from the parameters (server endpoint; tls-authz looked up per connection); null without tls-creds. */
+    private IncomingSide.ServerTls serverTls(MigrationParameters.Tls tls) {
+        if (!tls.enabled()) {
+            return null;
+        }
+        dev.converge.qmp.objects.UserObject.TlsCredsX509 creds = objects.tlsCreds(tls.creds());
+        if (creds.endpoint() != dev.converge.qmp.objects.UserObject.Endpoint.SERVER) {
+            throw QmpException.generic("Expecting TLS credentials with a server endpoint");
+        }
+        String authz = tls.authz();
+        if (!authz.isEmpty() && !creds.verifyPeer()) {
+            throw QmpException.generic("tls-authz needs TLS credentials with verify-peer=on");
+        }
+        javax.net.ssl.SSLContext context = loadTls(creds, dev.converge.qmp.tls.TlsContexts.Endpoint.SERVER);
+        return new IncomingSide.ServerTls(context, creds.verifyPeer(),
+                authz.isEmpty() ? null : subject -> objects.authorizes(authz, subject));
+    }
+
+    private static javax.net.ssl.SSLContext loadTls(dev.converge.qmp.objects.UserObject.TlsCredsX509 creds,
+            dev.converge.qmp.tls.TlsContexts.Endpoint endpoint) {
+        try {
+            return dev.converge.qmp.tls.TlsContexts.fromDirectory(creds.dir(), endpoint);
+        } catch (java.io.IOException e) {
+            throw QmpException.generic("Unable to load TLS credentials '%s': %s", creds.id(), e.getMessage());
+        }
+    }
+
+    /** mapped-ram lays pages out at fixed offsets: only a file can take that. */
+    private void checkMappedRam(MigrationTarget target) {
+        if (settings.has(MigrationCapability.MAPPED_RAM) && !(target instanceof FileTarget)) {
+            throw QmpException.generic("Mapped-ram migration requires a file: URI (a socket cannot seek)");
         }
     }
 
     /** migrate-incoming. */
-    void migrateIncoming(MigrationUri uri) {
+    void migrateIncoming(MigrationTarget uri) {
         requireMachine("receive into");
         checkActedOn(settings.parameters());
-        incoming.listen(uri);
+        checkMappedRam(uri);
+        incoming.listen(uri, uri instanceof MigrationUri ? serverTls(settings.parameters().tls()) : null);
         lastWasIncoming = true;
     }
 
@@ -352,6 +426,16 @@ public final class MigrationModule implements AutoCloseable {
         if (now != expected || now != MigrationStatus.PRE_SWITCHOVER) {
             throw QmpException.generic("Migration not in expected state: %s", now.wireName());
         }
+        if (j.job().status() != JobStatus.PENDING) {
+            // pre-switchover shows as soon as the vCPUs stop; the job reaches PENDING once the
+            // destination holds everything: finalize then (PendingListener)
+            j.requestContinue();
+            return;
+        }
+        finalizeMigration(j);
+    }
+
+    private void finalizeMigration(MigrationJob j) {
         try {
             engine.finalizeJob(j.job().id());
         } catch (JobException e) {
@@ -419,13 +503,22 @@ public final class MigrationModule implements AutoCloseable {
         return incoming;
     }
 
-    /** Announces PENDING of the migration job as pre-switchover (a job listener: never under the job lock). */
+    /** Finalizes the migration job at PENDING when migrate-continue came earlier (a job listener: never under the job lock). */
     private final class PendingListener implements JobListener {
         @Override
         public void statusChanged(Job job, JobStatus newStatus) {
             MigrationJob j = outgoing;
             if (newStatus == JobStatus.PENDING && j != null && j.job() == job) {
-                j.pending();
+                // a listener may run on the job's thread and must not call the engine: the main loop finalizes
+                mainLoop.execute(() -> {
+                    if (j.continueRequested() && job.status() == JobStatus.PENDING) {
+                        try {
+                            finalizeMigration(j);
+                        } catch (QmpException e) {
+                            log.warn("migrate-continue of '{}' could not finalize: {}", job.id(), e.getMessage());
+                        }
+                    }
+                });
             }
         }
     }

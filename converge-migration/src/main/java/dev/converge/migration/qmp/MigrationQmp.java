@@ -12,6 +12,7 @@ import dev.converge.migration.job.MigrationCapability;
 import dev.converge.migration.job.MigrationEvents;
 import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.job.MigrationStatus;
+import dev.converge.migration.job.MigrationTarget;
 import dev.converge.migration.job.MigrationUri;
 import dev.converge.migration.job.MigrationView;
 import dev.converge.migration.machine.RamBlock;
@@ -27,7 +28,9 @@ import dev.converge.qmp.schema.EnumType;
 import dev.converge.qmp.schema.EventSpec;
 import dev.converge.qmp.schema.ObjectType;
 import dev.converge.qmp.schema.WireEnum;
+import dev.converge.qmp.sockets.InetSocketAddress;
 import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.sockets.SocketAddressQmp;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -71,50 +74,53 @@ final class MigrationQmp {
             optional("host", BuiltinType.STR, "inet: host name or address"),
             optional("port", BuiltinType.STR, "inet: port number (a string, as QEMU's)"),
             optional("path", BuiltinType.STR, "unix: socket path"));
+    static final ObjectType FILE_ARGS = ObjectType.struct("FileMigrationArgs", "A migration file",
+            required("filename", BuiltinType.STR, "the file"),
+            required("offset", BuiltinType.UINT64, "where the migration data starts in it"));
     static final ObjectType ADDRESS = ObjectType.union("MigrationAddress", "Where a migration channel goes",
             List.of(required("transport", new EnumType("MigrationAddressType", List.of("socket", "exec", "rdma", "file"),
-                    "Migration transport"), "socket (the others are refused)")),
-            "transport", Map.of("socket", SOCKET_ADDRESS));
+                    "Migration transport"), "socket or file (exec and rdma are refused)")),
+            "transport", Map.of("socket", SOCKET_ADDRESS, "file", FILE_ARGS));
     static final ObjectType CHANNEL = ObjectType.struct("MigrationChannel", "One migration channel",
             required("channel-type", new EnumType("MigrationChannelType", List.of("main", "cpr"), "Channel type"),
                     "main (the only one supported)"),
             required("addr", ADDRESS, "the channel's address"));
-    static final ObjectType STATS = ObjectType.struct("MigrationStats", "RAM migration statistics. The source "
-                    + "shows every member; the destination those it can know from what it received",
+    static final ObjectType STATS = ObjectType.struct("MigrationStats", "RAM migration statistics, every member "
+                    + "QEMU 10.0 has. The destination fills those it can know from what it received (QEMU's "
+                    + "destination shows no ram at all) and 0 for the others",
             required("transferred", BuiltinType.INT, "bytes written to the stream (destination: read from it)"),
-            optional("remaining", BuiltinType.INT, "bytes of RAM still dirty (source only)"),
+            required("remaining", BuiltinType.INT, "bytes of RAM still dirty (destination: 0)"),
             required("total", BuiltinType.INT, "bytes of guest RAM"),
             required("duplicate", BuiltinType.INT, "zero pages: sent (destination: received) as markers, and on the "
                     + "source the pages never written, which the destination holds as zero without a record"),
             required("normal", BuiltinType.INT, "pages sent (destination: received) with their data"),
             required("normal-bytes", BuiltinType.INT, "bytes of the pages counted in normal"),
-            optional("dirty-pages-rate", BuiltinType.INT, "pages dirtied per second over the last pass (source only)"),
+            required("dirty-pages-rate", BuiltinType.INT, "pages dirtied per second over the last pass (destination: 0)"),
             required("mbps", BuiltinType.NUMBER, "throughput in megabits per second: source, of the last pass; "
                     + "destination, received since the connection was accepted"),
             required("dirty-sync-count", BuiltinType.INT, "passes over RAM (source: dirty log syncs; destination: "
                     + "passes received)"),
+            required("postcopy-requests", BuiltinType.INT, "pages the destination asked for in postcopy"),
             required("page-size", BuiltinType.INT, "page size in bytes"),
-            optional("precopy-bytes", BuiltinType.INT, "bytes sent while the vCPUs ran (source only)"),
-            optional("multifd-bytes", BuiltinType.INT, "of transferred, the bytes written on the multifd channels "
-                    + "(source only)"),
-            optional("downtime-bytes", BuiltinType.INT, "bytes sent while the vCPUs were stopped (source only)"),
-            optional("postcopy-requests", BuiltinType.INT, "page requests received from the destination in postcopy "
-                    + "(source only)"),
-            optional("postcopy-bytes", BuiltinType.INT, "bytes sent since postcopy began (source only)"));
-    static final ObjectType SOCKET_INFO = ObjectType.struct("MigrationSocketAddress", "A listening address (QEMU's SocketAddress, flattened)",
-            required("type", BuiltinType.STR, "inet or unix"),
-            optional("host", BuiltinType.STR, "inet: host"),
-            optional("port", BuiltinType.STR, "inet: port"),
-            optional("path", BuiltinType.STR, "unix: path"));
+            required("multifd-bytes", BuiltinType.UINT64, "bytes sent over the multifd channels"),
+            required("pages-per-second", BuiltinType.UINT64, "pages per second at the rate of mbps"),
+            required("precopy-bytes", BuiltinType.UINT64, "bytes sent while the vCPUs ran (destination: 0)"),
+            required("downtime-bytes", BuiltinType.UINT64, "bytes sent while the vCPUs were stopped (destination: 0)"),
+            required("postcopy-bytes", BuiltinType.UINT64, "bytes sent in postcopy"),
+            required("dirty-sync-missed-zero-copy", BuiltinType.UINT64, "dirty syncs that could not avoid copying "
+                    + "pages (zero-copy-send is not implemented: 0)"));
     static final ObjectType INFO = ObjectType.struct("MigrationInfo",
             "The latest migration of this daemon (source or destination side); which members appear depends "
-                    + "on the status, as QEMU's",
+                    + "on the status, as QEMU's. Not reported: vfio (no VFIO devices), xbzrle-cache (xbzrle is not "
+                    + "implemented), blocked-reasons (nothing blocks a migration), postcopy-blocktime and "
+                    + "postcopy-vcpu-blocktime (postcopy-blocktime is not implemented), dirty-limit-throttle-time-per-round "
+                    + "and dirty-limit-ring-full-time (converge's dirty limit has no dirty ring)",
             optional("status", STATUS, "absent when no migration has happened"),
-            optional("ram", STATS, "RAM statistics (source: active, device, pre-switchover, cancelling, completed; "
+            optional("ram", STATS, "RAM statistics (source: active, pre-switchover, device, cancelling, completed; "
                     + "destination: active, completed, failed, once a connection was accepted)"),
             optional("total-time", BuiltinType.INT, "ms since the migration started (destination: since the "
                     + "connection was accepted), frozen when it ended"),
-            optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now (while active)"),
+            optional("expected-downtime", BuiltinType.INT, "ms the switchover would take now (source, until completed)"),
             optional("downtime", BuiltinType.INT, "ms the vCPUs were stopped (completed)"),
             optional("setup-time", BuiltinType.INT, "ms the setup took"),
             optional("cpu-throttle-percentage", BuiltinType.INT, "auto-converge's throttle on the vCPUs now, % (only "
@@ -131,13 +137,17 @@ final class MigrationQmp {
                     + "percentile page-request latency in ns, over the last 65536 requests"),
             optional("x-postcopy-requests", BuiltinType.UINT64, "(converge) destination in postcopy: pages its vCPUs "
                     + "requested"),
-            optional("socket-address", new ArrayType(SOCKET_INFO), "destination: where it listens (a tcp port 0 shows "
-                    + "the port chosen)"),
+            optional("socket-address", new ArrayType(SocketAddressQmp.SOCKET_ADDRESS), "destination: where it listens "
+                    + "(QEMU's SocketAddress: inet with host, port and ipv4 or ipv6 true as the socket's family; a tcp "
+                    + "port 0 shows the port chosen; or unix with path)"),
             optional("x-converge-ram-check", RAM_CHECK, "source, completed, x-converge-verify: the check of the frozen "
                     + "RAM after the hand-over"));
+
     /** The arguments of migrate; also the data of the {@code migrate} transaction action. */
     static final ObjectType MIGRATE_ARGS = CommandSpec.args("migrate",
-            optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH"),
+            optional("uri", BuiltinType.STR, "tcp:HOST:PORT, unix:PATH or file:PATH[,offset=N] (a file: migration "
+                    + "stops the vCPUs, writes RAM and device state, and leaves the source in postmigrate; with "
+                    + "mapped-ram pages go to fixed offsets and the file is sparse)"),
             optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri: one channel of type main"),
             optional("detach", BuiltinType.BOOL, "ignored, as QEMU"),
             optional("resume", BuiltinType.BOOL, "postcopy recovery: continue the paused postcopy migration over "
@@ -161,14 +171,18 @@ final class MigrationQmp {
                         + "migration\", a job id in use.", SINCE, args -> {
                     MigrateRequest request = migrateRequest(args);
                     if (request.resume()) {
-                        module.resume(request.uri());
+                        if (!(request.target() instanceof MigrationUri uri)) {
+                            throw QmpException.generic("Postcopy recovery needs a socket URI (tcp: or unix:)");
+                        }
+                        module.resume(uri);
                     } else {
                         module.migrate(request, null).start();
                     }
                     return null;
                 }));
         registry.register(new CommandSpec("migrate-incoming", CommandSpec.args("migrate-incoming",
-                optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH to listen on"),
+                optional("uri", BuiltinType.STR, "tcp:HOST:PORT or unix:PATH to listen on, or file:PATH[,offset=N] "
+                        + "to restore from (the file's own layout: with or without mapped-ram)"),
                 optional("channels", new ArrayType(CHANNEL), "QEMU 9's alternative to uri"),
                 optional("exit-on-error", BuiltinType.BOOL, "ignored: converge never exits on a failed incoming migration")),
                 CommandSpec.EMPTY,
@@ -257,6 +271,18 @@ final class MigrationQmp {
                 MigrationParameterTable.QUERY_TYPE, "The migration parameters (every member, as QEMU 10.0 reports them; "
                         + "block-bitmap-mapping once set).", SINCE,
                 args -> MigrationParameterTable.encode(module.settings().parameters())));
+        registry.register(new CommandSpec("announce-self", ObjectType.struct("AnnounceParameters",
+                "Self-announce timing (QEMU 4.0)",
+                required("initial", BuiltinType.INT, "initial delay before the first packet, ms"),
+                required("max", BuiltinType.INT, "longest delay between packets, ms"),
+                required("rounds", BuiltinType.INT, "packets to send"),
+                required("step", BuiltinType.INT, "increase of the delay between packets, ms"),
+                optional("interfaces", new ArrayType(BuiltinType.STR), "the network interfaces to announce on"),
+                optional("id", BuiltinType.STR, "a name for this announce timer")),
+                CommandSpec.EMPTY, "Trigger a self-announcement of the guest's network interfaces (QEMU sends "
+                        + "RARP/GARP packets so switches learn where the guest now is). A no-op here: converge's "
+                        + "machine has no network devices, so there is nothing to announce; accepted so that "
+                        + "management software can send it after a migration as it does to QEMU.", SINCE, args -> null));
         registry.register(new CommandSpec("query-migrate", CommandSpec.EMPTY, INFO,
                 "The latest migration, source or destination side.", SINCE, args -> queryMigrate(module)));
         registry.register(new EventSpec("MIGRATION", ObjectType.struct("q_obj_MIGRATION-arg", null,
@@ -272,7 +298,7 @@ final class MigrationQmp {
     }
 
     /** migrate's arguments, checked: where to, the job id, auto-complete. */
-    record MigrateRequest(MigrationUri uri, String jobId, boolean autoComplete, boolean resume) {
+    record MigrateRequest(MigrationTarget target, String jobId, boolean autoComplete, boolean resume) {
     }
 
     /** Checks migrate's (or the migrate action's) arguments. */
@@ -295,13 +321,13 @@ final class MigrationQmp {
         throw new IllegalStateException("schema let an unknown status through: " + s);
     }
 
-    private static MigrationUri address(Args args) {
+    private static MigrationTarget address(Args args) {
         boolean hasUri = args.has("uri");
         boolean hasChannels = args.has("channels");
         if (hasUri == hasChannels) {
             throw QmpException.generic("need either 'uri' or 'channels' argument");
         }
-        return hasUri ? MigrationUri.parse(args.str("uri")) : MigrationUri.fromChannels(args.raw("channels"));
+        return hasUri ? MigrationTarget.parse(args.str("uri")) : MigrationTarget.fromChannels(args.raw("channels"));
     }
 
     static ObjectNode queryMigrate(MigrationModule module) {
@@ -329,7 +355,8 @@ final class MigrationQmp {
             o.put("total-time", elapsed / 1_000_000);
             IncomingStats s = r.stats();
             double mbps = elapsed <= 0 ? 0 : s.bytes() * 8 / 1e6 / (elapsed / 1e9);
-            putRam(o, new RamStats(s.bytes(), ramSize, s.zeroPages(), s.normalPages(), mbps, s.passes()));
+            putRam(o, new RamStats(s.bytes(), 0, ramSize, s.zeroPages(), s.normalPages(), 0, mbps, s.passes(), 0, 0, 0,
+                    0, 0));
         });
         in.errorDesc().filter(e -> status == MigrationStatus.FAILED || status == MigrationStatus.POSTCOPY_PAUSED)
                 .ifPresent(e -> o.put("error-desc", e));
@@ -344,7 +371,7 @@ final class MigrationQmp {
             o.put("x-postcopy-latency-p99", l.percentileNanos(0.99));
             o.put("x-postcopy-requests", pc.states().requests());
         });
-        in.listeningAddress().ifPresent(a -> o.putArray("socket-address").add(SocketAddress.of(a).toQmp()));
+        in.listeningAddress().ifPresent(a -> o.putArray("socket-address").add(listening(a)));
         return o;
     }
 
@@ -364,21 +391,16 @@ final class MigrationQmp {
                 if (v.status() == MigrationStatus.COMPLETED) {
                     o.put("downtime", v.downtimeMs());
                 } else {
+                    // QEMU (populate_time_info): every state but completed that shows times
                     o.put("expected-downtime", v.expectedDowntimeMs());
                 }
                 o.put("setup-time", v.setupTimeMs());
                 if (v.throttlePercent() > 0) {
                     o.put("cpu-throttle-percentage", v.throttlePercent());
                 }
-                ObjectNode ram = putRam(o, new RamStats(v.transferred(), v.total(), v.duplicate(), v.normal(), v.mbps(),
-                        v.dirtySyncCount()));
-                ram.put("remaining", v.remaining());
-                ram.put("dirty-pages-rate", v.dirtyPagesRate());
-                ram.put("precopy-bytes", v.precopyBytes());
-                ram.put("multifd-bytes", v.multifdBytes());
-                ram.put("downtime-bytes", v.downtimeBytes());
-                ram.put("postcopy-requests", v.postcopyRequests());
-                ram.put("postcopy-bytes", v.postcopyBytes());
+                putRam(o, new RamStats(v.transferred(), v.remaining(), v.total(), v.duplicate(), v.normal(),
+                        v.dirtyPagesRate(), v.mbps(), v.dirtySyncCount(), v.precopyBytes(), v.downtimeBytes(),
+                        v.multifdBytes(), v.postcopyBytes(), v.postcopyRequests()));
                 if (v.status() == MigrationStatus.POSTCOPY_PAUSED && v.errorDesc() != null) {
                     o.put("error-desc", v.errorDesc());
                 }
@@ -387,21 +409,45 @@ final class MigrationQmp {
         return o;
     }
 
-    /** The MigrationStats members both sides know; sizes in bytes, page counts in pages of {@link RamBlock#PAGE_SIZE}. */
-    record RamStats(long transferred, long total, long duplicate, long normal, double mbps, long dirtySyncCount) {
+    /** The MigrationStats members; sizes in bytes, page counts in pages of {@link RamBlock#PAGE_SIZE}. */
+    record RamStats(long transferred, long remaining, long total, long duplicate, long normal, long dirtyPagesRate,
+            double mbps, long dirtySyncCount, long precopyBytes, long downtimeBytes, long multifdBytes,
+            long postcopyBytes, long postcopyRequests) {
     }
 
-    /** Adds {@code ram} with the members both sides show to {@code info}; returns it for the source's own members. */
-    private static ObjectNode putRam(ObjectNode info, RamStats s) {
+    /** Adds {@code ram} to {@code info}, every member in QEMU's order. */
+    private static void putRam(ObjectNode info, RamStats s) {
         ObjectNode ram = info.putObject("ram");
         ram.put("transferred", s.transferred());
+        ram.put("remaining", s.remaining());
         ram.put("total", s.total());
         ram.put("duplicate", s.duplicate());
         ram.put("normal", s.normal());
         ram.put("normal-bytes", s.normal() * RamBlock.PAGE_SIZE);
+        ram.put("dirty-pages-rate", s.dirtyPagesRate());
         ram.put("mbps", s.mbps());
         ram.put("dirty-sync-count", s.dirtySyncCount());
+        ram.put("postcopy-requests", s.postcopyRequests());
         ram.put("page-size", RamBlock.PAGE_SIZE);
-        return ram;
+        ram.put("multifd-bytes", s.multifdBytes());
+        ram.put("pages-per-second", (long) (s.mbps() * 1e6 / 8 / RamBlock.PAGE_SIZE));
+        ram.put("precopy-bytes", s.precopyBytes());
+        ram.put("downtime-bytes", s.downtimeBytes());
+        ram.put("postcopy-bytes", s.postcopyBytes());
+        ram.put("dirty-sync-missed-zero-copy", 0);
+    }
+
+    /**
+     * A listening address as QEMU reports it (socket_sockaddr_to_address_inet): an inet address
+     * says its family with ipv4 or ipv6 true.
+     */
+    static ObjectNode listening(java.net.SocketAddress a) {
+        if (a instanceof java.net.InetSocketAddress i) {
+            boolean v6 = i.getAddress() instanceof java.net.Inet6Address;
+            return new InetSocketAddress(i.getAddress().getHostAddress(), i.getPort(), java.util.Optional.empty(),
+                    java.util.OptionalInt.empty(), v6 ? java.util.Optional.empty() : java.util.Optional.of(true),
+                    v6 ? java.util.Optional.of(true) : java.util.Optional.empty(), java.util.Optional.empty()).toQmp();
+        }
+        return SocketAddress.of(a).toQmp();
     }
 }

@@ -14,6 +14,7 @@ import dev.converge.qmp.QmpRegistry;
 import dev.converge.testing.TestTimeouts;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class MachineTest {
@@ -88,12 +89,17 @@ class MachineTest {
     void qmpStatusStopContAndDigest() {
         try (Machine m = Machine.create("m", MachineSpec.of(1L << 20, 1, WorkloadKind.IDLE), RunState.RUNNING)) {
             QmpRegistry r = new QmpRegistry();
-            MachineQmp.register(r, m);
+            List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+            MachineQmp.register(r, m, (name, data) -> events.add(name));
             assertThat(call(r, "query-status").toString()).isEqualTo("{\"running\":true,\"status\":\"running\"}");
             call(r, "stop");
             assertThat(call(r, "query-status").toString()).isEqualTo("{\"running\":false,\"status\":\"paused\"}");
+            call(r, "stop");
             call(r, "cont");
             assertThat(call(r, "query-status").get("status").asText()).isEqualTo("running");
+            call(r, "cont");
+            assertThat(events).as("QEMU's STOP and RESUME, once per change of whether the vCPUs run")
+                    .containsExactly("STOP", "RESUME");
             JsonNode digest = call(r, "query-machine-digest");
             assertThat(digest.get("ram").asText()).hasSize(64).isEqualTo(m.ramDigest());
             assertThat(digest.get("disks").isObject()).isTrue();

@@ -26,6 +26,8 @@ final class Peer implements AutoCloseable {
     final JobEngine engine;
     final BlockGraph graph;
     final MigrationModule module;
+    /** object-add's objects (tls-creds-x509, authz-*), as the daemon has them. */
+    final dev.converge.qmp.objects.UserObjects objects = new dev.converge.qmp.objects.UserObjects();
     private boolean closed;
 
     Peer(MachineConfig config, String... blockdevs) {
@@ -40,7 +42,8 @@ final class Peer implements AutoCloseable {
             for (String b : blockdevs) {
                 qmp.mainLoop().call(() -> block.blockdevAdd(BlockQmp.parseBlockdevJson(b)));
             }
-            module = MigrationModule.install(registry, qmp.events(), qmp.mainLoop(), engine, jobQmp, graph, config);
+            objects.register(registry);
+            module = MigrationModule.install(registry, qmp.events(), qmp.mainLoop(), engine, jobQmp, graph, config, objects);
         } catch (RuntimeException e) {
             qmp.close();
             throw e;

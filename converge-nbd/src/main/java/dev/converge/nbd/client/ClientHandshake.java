@@ -1,8 +1,8 @@
 package dev.converge.nbd.client;
 
-import dev.converge.nbd.transport.PlainTransport;
-import dev.converge.nbd.transport.TlsTransport;
-import dev.converge.nbd.transport.Transport;
+import dev.converge.qmp.tls.PlainTransport;
+import dev.converge.qmp.tls.TlsTransport;
+import dev.converge.qmp.tls.Transport;
 import dev.converge.nbd.wire.ClientFlags;
 import dev.converge.nbd.wire.NbdProtocol.ClientFlag;
 import dev.converge.nbd.wire.NbdProtocol.HandshakeFlag;

@@ -89,7 +89,7 @@ public final class NbdDriver {
                 throw QmpException.generic("Expecting TLS credentials with a client endpoint");
             }
             try {
-                c = c.withTls(NbdTlsConfig.sslContext(creds.dir(), NbdTlsConfig.Endpoint.CLIENT),
+                c = c.withTls(dev.converge.qmp.tls.TlsContexts.fromDirectory(creds.dir(), dev.converge.qmp.tls.TlsContexts.Endpoint.CLIENT),
                         options.has("tls-hostname") ? options.get("tls-hostname").asText() : null);
             } catch (IOException e) {
                 throw QmpException.generic("Unable to load TLS credentials '%s': %s", id, e.getMessage());

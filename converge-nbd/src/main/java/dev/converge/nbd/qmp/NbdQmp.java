@@ -204,7 +204,7 @@ public final class NbdQmp implements AutoCloseable {
             throw QmpException.generic("tls-authz needs TLS credentials with verify-peer=on");
         }
         try {
-            NbdTlsConfig tls = new NbdTlsConfig(NbdTlsConfig.sslContext(creds.dir(), NbdTlsConfig.Endpoint.SERVER),
+            NbdTlsConfig tls = new NbdTlsConfig(dev.converge.qmp.tls.TlsContexts.fromDirectory(creds.dir(), dev.converge.qmp.tls.TlsContexts.Endpoint.SERVER),
                     creds.verifyPeer(), Set.of(), NbdTlsConfig.defaultProtocols(creds.verifyPeer()));
             // looked up per connection, as QEMU: the authz object may be added or replaced later
             return authzId == null ? tls : tls.withAuthz(subject -> objects.authorizes(authzId, subject));

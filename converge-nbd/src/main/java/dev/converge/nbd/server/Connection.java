@@ -1,9 +1,9 @@
 package dev.converge.nbd.server;
 
 import dev.converge.nbd.transport.NbdTlsConfig;
-import dev.converge.nbd.transport.PlainTransport;
-import dev.converge.nbd.transport.TlsTransport;
-import dev.converge.nbd.transport.Transport;
+import dev.converge.qmp.tls.PlainTransport;
+import dev.converge.qmp.tls.TlsTransport;
+import dev.converge.qmp.tls.Transport;
 import dev.converge.nbd.wire.ClientFlags;
 import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocolException;

@@ -1,6 +1,6 @@
 package dev.converge.nbd.server;
 
-import dev.converge.nbd.transport.Transport;
+import dev.converge.qmp.tls.Transport;
 import dev.converge.nbd.wire.NbdProtocol;
 import dev.converge.nbd.wire.NbdProtocol.Errno;
 import dev.converge.nbd.wire.NbdProtocol.ReplyType;

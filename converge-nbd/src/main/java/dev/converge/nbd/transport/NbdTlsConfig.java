@@ -1,20 +1,12 @@
 package dev.converge.nbd.transport;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import javax.security.auth.x500.X500Principal;
 
 /**
@@ -75,19 +67,11 @@ public record NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Princ
         return new NbdTlsConfig(context, verifyPeer, allowedClients, protocols, newAuthz);
     }
 
-    /** Which side's certificate to load from the directory. */
-    public enum Endpoint {
-        /** server-cert.pem, server-key.pem. */
-        SERVER,
-        /** client-cert.pem, client-key.pem (optional for clients). */
-        CLIENT
-    }
-
     /** Server credentials from {@code dir}; {@code allowedDns} are distinguished names as RFC 2253 strings. */
     public static NbdTlsConfig fromDirectory(Path dir, boolean verifyPeer, Collection<String> allowedDns)
             throws IOException {
         Set<X500Principal> allowed = allowedDns.stream().map(X500Principal::new).collect(Collectors.toSet());
-        return new NbdTlsConfig(sslContext(dir, Endpoint.SERVER), verifyPeer, allowed, defaultProtocols(verifyPeer));
+        return new NbdTlsConfig(dev.converge.qmp.tls.TlsContexts.fromDirectory(dir, dev.converge.qmp.tls.TlsContexts.Endpoint.SERVER), verifyPeer, allowed, defaultProtocols(verifyPeer));
     }
 
     /**
@@ -101,36 +85,4 @@ public record NbdTlsConfig(SSLContext context, boolean verifyPeer, Set<X500Princ
         return verifyPeer ? List.of("TLSv1.2") : List.of("TLSv1.3", "TLSv1.2");
     }
 
-    /** An SSL context for {@code endpoint} from a tls-creds-x509 directory. */
-    public static SSLContext sslContext(Path dir, Endpoint endpoint) throws IOException {
-        String prefix = endpoint == Endpoint.SERVER ? "server" : "client";
-        Path cert = dir.resolve(prefix + "-cert.pem");
-        Path key = dir.resolve(prefix + "-key.pem");
-        Path ca = dir.resolve("ca-cert.pem");
-        try {
-            KeyStore trust = KeyStore.getInstance("PKCS12");
-            trust.load(null, null);
-            List<X509Certificate> cas = PemFiles.certificates(ca);
-            for (int i = 0; i < cas.size(); i++) {
-                trust.setCertificateEntry("ca" + i, cas.get(i));
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-            KeyManagerFactory kmf = null;
-            if (endpoint == Endpoint.SERVER || Files.exists(cert)) {
-                char[] pw = new char[0];
-                KeyStore keys = KeyStore.getInstance("PKCS12");
-                keys.load(null, null);
-                PrivateKey pk = PemFiles.privateKey(key);
-                keys.setKeyEntry(prefix, pk, pw, PemFiles.certificates(cert).toArray(X509Certificate[]::new));
-                kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-                kmf.init(keys, pw);
-            }
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), new SecureRandom());
-            return ctx;
-        } catch (GeneralSecurityException e) {
-            throw new IOException("TLS credentials in " + dir + ": " + e.getMessage(), e);
-        }
-    }
 }

@@ -7,7 +7,7 @@ import dev.converge.nbd.server.NbdExport;
 import dev.converge.nbd.server.NbdServer;
 import dev.converge.nbd.server.NbdServerConfig;
 import dev.converge.nbd.testing.Peers;
-import dev.converge.nbd.testing.Pki;
+import dev.converge.testing.Pki;
 import dev.converge.nbd.transport.NbdTlsConfig;
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.IoErrorKind;
@@ -154,7 +154,7 @@ class NbdClientTest {
         s.addExport(NbdExport.writable("disk", new MemoryExport(SIZE)));
         NbdClientConfig plain = NbdClientConfig.of(s.localAddress(), "disk");
         assertThatThrownBy(() -> new NbdClient(plain)).hasMessageContaining("TLS");
-        NbdClientConfig tls = plain.withTls(NbdTlsConfig.sslContext(pki, NbdTlsConfig.Endpoint.CLIENT), "localhost");
+        NbdClientConfig tls = plain.withTls(dev.converge.qmp.tls.TlsContexts.fromDirectory(pki, dev.converge.qmp.tls.TlsContexts.Endpoint.CLIENT), "localhost");
         exercise(client(tls));
         // our client against qemu-nbd with TLS (verify the server's name: SAN DNS:localhost)
         Path img = dir.resolve("t.raw");
@@ -163,7 +163,7 @@ class NbdClientTest {
                 "tls-creds-x509,id=tls0,endpoint=server,verify-peer=off,dir=" + pki, "--tls-creds", "tls0",
                 "-e", "4", "-f", "raw", "-t", img.toString());
         NbdClientConfig q = NbdClientConfig.of(UnixDomainSocketAddress.of(sock), "")
-                .withTls(NbdTlsConfig.sslContext(pki, NbdTlsConfig.Endpoint.CLIENT), "localhost");
+                .withTls(dev.converge.qmp.tls.TlsContexts.fromDirectory(pki, dev.converge.qmp.tls.TlsContexts.Endpoint.CLIENT), "localhost");
         exercise(client(q));
         NbdClientConfig wrongName = q.withTls(q.tls(), "not-the-server");
         assertThatThrownBy(() -> new NbdClient(wrongName)).isInstanceOf(java.io.IOException.class);

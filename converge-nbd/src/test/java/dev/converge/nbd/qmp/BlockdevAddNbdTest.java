@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.converge.nbd.testing.Peers;
-import dev.converge.nbd.testing.Pki;
+import dev.converge.testing.Pki;
 import dev.converge.testing.TestTimeouts;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;

@@ -6,7 +6,7 @@ import dev.converge.block.BlockNode;
 import dev.converge.nbd.client.NbdClient;
 import dev.converge.nbd.client.NbdClientConfig;
 import dev.converge.nbd.testing.Peers;
-import dev.converge.nbd.testing.Pki;
+import dev.converge.testing.Pki;
 import dev.converge.nbd.transport.NbdTlsConfig;
 import java.net.InetSocketAddress;
 import java.net.UnixDomainSocketAddress;
@@ -80,7 +80,7 @@ class NbdQmpTlsAndPivotTest {
         assertThat(plain.exit()).isNotZero();
         // our client, over TLS, with its client certificate
         try (NbdClient c = new NbdClient(NbdClientConfig.of(new InetSocketAddress("127.0.0.1", port), "a")
-                .withTls(NbdTlsConfig.sslContext(pki, NbdTlsConfig.Endpoint.CLIENT), "localhost"))) {
+                .withTls(dev.converge.qmp.tls.TlsContexts.fromDirectory(pki, dev.converge.qmp.tls.TlsContexts.Endpoint.CLIENT), "localhost"))) {
             ByteBuffer b = ByteBuffer.allocate(4);
             c.read(0, b);
             assertThat(b.array()).containsOnly(0x42);

@@ -2,7 +2,7 @@ package dev.converge.nbd.server;
 
 import dev.converge.nbd.testing.Peers;
 import dev.converge.nbd.transport.NbdTlsConfig;
-import dev.converge.nbd.transport.PemFiles;
+import dev.converge.qmp.tls.PemFiles;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -125,7 +125,7 @@ class TlsTest {
     void withoutClientCertificatesTls13IsOffered() throws Exception {
         Peers.assume("openssl");
         disk = new MemoryBackend(SIZE).fill(0, 4096, (byte) 0x42);
-        NbdTlsConfig tls = new NbdTlsConfig(NbdTlsConfig.sslContext(pki, NbdTlsConfig.Endpoint.SERVER), false,
+        NbdTlsConfig tls = new NbdTlsConfig(dev.converge.qmp.tls.TlsContexts.fromDirectory(pki, dev.converge.qmp.tls.TlsContexts.Endpoint.SERVER), false,
                 java.util.Set.of(), NbdTlsConfig.defaultProtocols(false));
         assertThat(tls.protocols()).contains("TLSv1.3");
         server = NbdServer.start(NbdServerConfig.tcp("127.0.0.1", 0).withTls(tls));

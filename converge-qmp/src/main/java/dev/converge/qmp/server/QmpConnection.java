@@ -84,6 +84,10 @@ final class QmpConnection {
     private boolean commandPending;
     /** This client's requests (and its end of input) waiting for that command; main loop only. */
     private final java.util.ArrayDeque<Runnable> held = new java.util.ArrayDeque<>();
+    /** System.nanoTime() when the write in progress began, 0 while the writer does not write; the writer's. */
+    private volatile long writingSince;
+    /** System.nanoTime() of the accept while a TLS handshake is pending, 0 otherwise; the reader's. */
+    private volatile long handshakingSince;
     /** Set once by {@link #start}; read by close and join. */
     private volatile Thread reader;
     private volatile Thread writer;
@@ -166,9 +170,35 @@ final class QmpConnection {
         }
     }
 
+    /**
+     * The watchdog's check ({@link QmpServer.Timeouts}): a TLS handshake or a write that has not
+     * ended in time disconnects this client (closing the channel ends the blocked call).
+     */
+    void checkProgress(long now, QmpServer.Timeouts t) {
+        long h = handshakingSince;
+        if (h != 0 && now - h > t.tlsHandshake().toNanos()) {
+            LOG.warn("QMP client {}: no TLS handshake within {} ms; disconnecting", name, t.tlsHandshake().toMillis());
+            close();
+            return;
+        }
+        long w = writingSince;
+        if (w != 0 && now - w > t.write().toNanos()) {
+            LOG.warn("QMP client {} has not read what it was sent for {} ms; disconnecting", name, t.write().toMillis());
+            close();
+        }
+    }
+
     private void readLoop() {
         ByteBuffer buf = ByteBuffer.allocate(READ_BUFFER_BYTES);
         try {
+            if (channel instanceof TlsByteChannel tls) {
+                handshakingSince = System.nanoTime();
+                try {
+                    tls.handshake();
+                } finally {
+                    handshakingSince = 0;
+                }
+            }
             while (!closed.get()) {
                 buf.clear();
                 int n = channel.read(buf);
@@ -311,12 +341,14 @@ final class QmpConnection {
                     return;
                 }
                 queuedBytes.addAndGet(-o.bytes().length);
+                writingSince = System.nanoTime();
                 try {
                     ByteBuffer b = ByteBuffer.wrap(o.bytes());
                     while (b.hasRemaining()) {
                         channel.write(b);
                     }
                 } finally {
+                    writingSince = 0;
                     runAfter(o.afterWrite());
                 }
             }

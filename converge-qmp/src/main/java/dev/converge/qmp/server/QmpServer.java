@@ -62,6 +62,9 @@ public final class QmpServer implements EventSink, AutoCloseable {
     private final ServerIdentity identity;
     private final QmpDispatcher dispatcher;
     private final AtomicLong connectionIds = new AtomicLong();
+    private final Timeouts timeouts;
+    /** Checks the clients' progress against {@link #timeouts}; started by the first listen, guarded by {@link #lock}. */
+    private java.util.concurrent.ScheduledExecutorService watchdog;
 
     /** Guards {@link #listeners} and {@link #closed}, and orders event broadcasts. */
     private final Object lock = new Object();
@@ -90,15 +93,58 @@ public final class QmpServer implements EventSink, AutoCloseable {
     }
 
     /**
+     * How long a client may hold the server's resources without progress (QEMU has neither: a
+     * client that never reads or never finishes its TLS handshake keeps its QMP connection for
+     * ever there). Past either, that client is disconnected; the others are not affected.
+     *
+     * @param tlsHandshake from accept to the end of the TLS handshake (default 10 s, QEMU's NBD
+     *                     handshake limit)
+     * @param write        one message (reply, event, greeting) stuck in a write, i.e. a client
+     *                     that does not read what it asked for (default 30 s)
+     */
+    public record Timeouts(java.time.Duration tlsHandshake, java.time.Duration write) {
+        /** The defaults. */
+        public static final Timeouts DEFAULTS = new Timeouts(java.time.Duration.ofSeconds(10), java.time.Duration.ofSeconds(30));
+
+        public Timeouts {
+            if (!tlsHandshake.isPositive() || !write.isPositive()) {
+                throw new IllegalArgumentException("QMP timeouts: " + tlsHandshake + ", " + write + " (expected: > 0)");
+            }
+        }
+
+        /** How often the watchdog looks: a quarter of the shorter timeout, at most once a second. */
+        java.time.Duration period() {
+            java.time.Duration q = (tlsHandshake.compareTo(write) < 0 ? tlsHandshake : write).dividedBy(4);
+            return q.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? java.time.Duration.ofSeconds(1) : q;
+        }
+    }
+
+    /**
      * @param registry the commands and events served (read on every request)
      * @param mainLoop where commands run; not closed by this server
      * @param identity what the greeting and query-version say
      */
     public QmpServer(QmpRegistry registry, MainLoop mainLoop, ServerIdentity identity) {
+        this(registry, mainLoop, identity, Timeouts.DEFAULTS);
+    }
+
+    /**
+     * @param timeouts when a client that makes no progress is disconnected
+     */
+    public QmpServer(QmpRegistry registry, MainLoop mainLoop, ServerIdentity identity, Timeouts timeouts) {
         this.registry = registry;
         this.mainLoop = mainLoop;
         this.identity = identity;
         this.dispatcher = new QmpDispatcher(registry);
+        this.timeouts = java.util.Objects.requireNonNull(timeouts);
+    }
+
+    /** The watchdog's look: disconnects every client past a timeout (its own thread; closing only enqueues and closes a channel). */
+    private void watch() {
+        long now = System.nanoTime();
+        for (QmpConnection c : connections) {
+            c.checkProgress(now, timeouts);
+        }
     }
 
     /**
@@ -147,6 +193,12 @@ public final class QmpServer implements EventSink, AutoCloseable {
             if (closed) {
                 closeQuietly(socket);
                 throw new IllegalStateException("QMP server is closed");
+            }
+            if (watchdog == null) {
+                watchdog = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                        Thread.ofPlatform().daemon().name("qmp-watchdog").factory());
+                long period = timeouts.period().toNanos();
+                watchdog.scheduleWithFixedDelay(this::watch, period, period, java.util.concurrent.TimeUnit.NANOSECONDS);
             }
             Thread acceptor = Thread.ofPlatform().daemon().name("qmp-accept " + bound)
                     .unstarted(() -> acceptLoop(channel, bound, tls));
@@ -230,6 +282,9 @@ public final class QmpServer implements EventSink, AutoCloseable {
             closed = true;
             toClose = new ArrayList<>(listeners);
             listeners.clear();
+            if (watchdog != null) {
+                watchdog.shutdownNow();
+            }
         }
         for (Listener l : toClose) {
             try {

@@ -12,16 +12,19 @@ import javax.net.ssl.SSLSocket;
 /**
  * A QMP connection over TLS (QEMU's chardev socket with tls-creds): the JDK's SSLSocket layered
  * on the accepted socket, seen as a blocking ByteChannel by the connection's reader and writer
- * threads (an SSLSocket takes one reader and one writer at once). The handshake happens on the
- * first read or write.
+ * threads (an SSLSocket takes one reader and one writer at once). The reader runs the handshake
+ * first, bounded by {@link QmpServer.Timeouts} (the writer's greeting joins it).
  */
 final class TlsByteChannel implements ByteChannel {
     private final SSLSocket socket;
+    /** The accepted connection under {@link #socket}: closed directly, so that a close never waits for a stuck write. */
+    private final SocketChannel raw;
     private final InputStream in;
     private final OutputStream out;
 
-    private TlsByteChannel(SSLSocket socket) throws IOException {
+    private TlsByteChannel(SSLSocket socket, SocketChannel raw) throws IOException {
         this.socket = socket;
+        this.raw = raw;
         this.in = socket.getInputStream();
         this.out = socket.getOutputStream();
     }
@@ -36,7 +39,12 @@ final class TlsByteChannel implements ByteChannel {
                 accepted.socket().getPort(), true);
         s.setUseClientMode(false);
         s.setNeedClientAuth(verifyPeer);
-        return new TlsByteChannel(s);
+        return new TlsByteChannel(s, accepted);
+    }
+
+    /** Runs the TLS handshake now (on the reader; the server bounds it, see QmpServer.Timeouts). */
+    void handshake() throws IOException {
+        socket.startHandshake();
     }
 
     @Override
@@ -66,11 +74,13 @@ final class TlsByteChannel implements ByteChannel {
 
     @Override
     public boolean isOpen() {
-        return !socket.isClosed();
+        return raw.isOpen();
     }
 
     @Override
     public void close() throws IOException {
-        socket.close();
+        // The raw channel, not the SSLSocket: its close would send close_notify, which waits for a
+        // writer stuck on a client that does not read; a cut-off client gets no goodbye.
+        raw.close();
     }
 }

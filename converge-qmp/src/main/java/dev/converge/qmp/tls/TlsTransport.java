@@ -1,4 +1,4 @@
-package dev.converge.nbd.transport;
+package dev.converge.qmp.tls;
 
 import java.io.EOFException;
 import java.io.IOException;
