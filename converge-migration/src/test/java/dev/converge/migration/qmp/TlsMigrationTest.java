@@ -96,6 +96,19 @@ class TlsMigrationTest {
     }
 
     @Test
+    void multifdChannelsGoOverTlsToo() throws Exception {
+        Peer src = source(pki);
+        Peer dst = destination(Pki.CLIENT_DN);
+        src.capabilities("multifd");
+        src.exec("migrate-set-parameters", "{\"multifd-channels\": 3}");
+        src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
+        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        assertThat(src.exec("query-migrate").get("ram").get("multifd-bytes").asLong()).isPositive();
+    }
+
+    @Test
     void aServerCertificateFromAnotherCaIsRefused() throws Exception {
         Path other = Files.createDirectories(dir.resolve("other"));
         Pki.generate(other);
