@@ -372,6 +372,12 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
             setStatus(MigrationStatus.ACTIVE);
             Control control = new Control(ctx);
             PrecopySender s;
+            if (securer != null && multifd != null) {
+                // The channels can go through securer (sendOptions), but that path hung once under load in the
+                // full suite and is not understood yet: refused until it is, rather than a migration that may hang.
+                throw new MigrationException.ChannelFailed("multifd with TLS (tls-creds) is not supported by converge yet: "
+                        + "turn off the capability multifd or tls-creds", null);
+            }
             if (securer == null) {
                 s = new PrecopySender(machine, ch, this::policy, control, sendOptions());
             } else {

@@ -356,6 +356,11 @@ class MigrationQmpTest {
         src.capabilities("auto-converge");
         src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"cpu-throttle-initial\": 30, "
                 + "\"max-cpu-throttle\": 30}");
+        // Under load the vCPUs may not have run yet: a working set never written is not sent, and the
+        // migration would complete before the throttle starts.
+        RamBlock ram = src.machine().ram().blocks().get(0);
+        await().atMost(TestTimeouts.MEDIUM).until(() -> java.util.stream.LongStream.range(0, 1024)
+                .filter(pg -> ram.dirtyLog().everWritten(pg)).count() > 512);
         src.exec("migrate", migrateArgs(dst.listeningUri(), null));
         await().atMost(TestTimeouts.LONG).until(() -> src.machine().vcpus().throttle() == 30);
         src.exec("migrate_cancel");

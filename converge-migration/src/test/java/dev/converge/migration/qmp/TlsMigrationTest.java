@@ -96,16 +96,15 @@ class TlsMigrationTest {
     }
 
     @Test
-    void multifdChannelsGoOverTlsToo() throws Exception {
+    void multifdWithTlsIsRefusedAndTheSourceRunsOn() throws Exception {
         Peer src = source(pki);
         Peer dst = destination(Pki.CLIENT_DN);
         src.capabilities("multifd");
-        src.exec("migrate-set-parameters", "{\"multifd-channels\": 3}");
         src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
-        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
-        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
-        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
-        assertThat(src.exec("query-migrate").get("ram").get("multifd-bytes").asLong()).isPositive();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("failed"));
+        assertThat(src.exec("query-migrate").get("error-desc").asText())
+                .startsWith("multifd with TLS (tls-creds) is not supported by converge yet");
+        assertThat(src.status()).isEqualTo("running");
     }
 
     @Test
