@@ -1,5 +1,6 @@
 package dev.converge.block.backup;
 
+import dev.converge.block.CopyThreads;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
@@ -16,7 +17,6 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -117,9 +117,7 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
         this.reporter = Objects.requireNonNull(reporter);
         int threads = options.perf().threads();
         this.slots = new Semaphore(threads);
-        this.copyThreads = new ThreadPoolExecutor(threads, threads, 5, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                Thread.ofPlatform().daemon(true).name(id + "-copy-", 0).factory());
-        copyThreads.allowCoreThreadTimeOut(true);
+        this.copyThreads = CopyThreads.pool(id, threads, Duration.ofSeconds(5));
     }
 
     @Override

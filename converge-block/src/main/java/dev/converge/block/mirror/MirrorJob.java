@@ -1,5 +1,6 @@
 package dev.converge.block.mirror;
 
+import dev.converge.block.CopyThreads;
 import dev.converge.block.BlockBackend;
 import dev.converge.block.BlockGraph;
 import dev.converge.block.BlockJob;
@@ -25,9 +26,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -213,10 +212,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.copyMode = options.copyMode();
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
         // One per operation and one for a flush; they end when idle and at clean.
-        this.copyThreads = new ThreadPoolExecutor(MirrorOptions.MAX_IN_FLIGHT + 1, MirrorOptions.MAX_IN_FLIGHT + 1,
-                COPY_THREAD_KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
-                Thread.ofPlatform().daemon(true).name(id + "-copy-", 0).factory());
-        copyThreads.allowCoreThreadTimeOut(true);
+        this.copyThreads = CopyThreads.pool(id, MirrorOptions.MAX_IN_FLIGHT + 1, COPY_THREAD_KEEP_ALIVE);
         filter.attach(this);
     }
 
