@@ -274,7 +274,11 @@ public abstract class BlockNode {
             if (len > 0) {
                 notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, src, flags));
                 try {
-                    doWrite(offset, src, flags.contains(ReqFlag.FUA));
+                    if (flags.contains(ReqFlag.WRITE_COMPRESSED)) {
+                        doWriteCompressed(offset, src, flags.contains(ReqFlag.FUA));
+                    } else {
+                        doWrite(offset, src, flags.contains(ReqFlag.FUA));
+                    }
                 } finally {
                     markDirty(offset, len);
                 }
@@ -478,6 +482,23 @@ public abstract class BlockNode {
 
     /** Writes a checked, non-empty range; with {@code fua}, durably. */
     protected abstract void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException;
+
+    /**
+     * Whether the node stores writes with {@link ReqFlag#WRITE_COMPRESSED} compressed (QEMU's
+     * bdrv_supports_compressed_writes): false unless the driver says so.
+     */
+    public boolean supportsCompressedWrites() {
+        return false;
+    }
+
+    /**
+     * Writes a checked, non-empty range compressed ({@link ReqFlag#WRITE_COMPRESSED}); drivers
+     * that {@link #supportsCompressedWrites support} it override this.
+     */
+    protected void doWriteCompressed(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+        throw new BlockIOException(Errno.ENOTSUP, "node '" + nodeName() + "' (" + driverName()
+                + ") does not support compressed writes");
+    }
 
     /**
      * Zeroes a checked, non-empty range. {@code mayUnmap} is already false unless discard=unmap.
