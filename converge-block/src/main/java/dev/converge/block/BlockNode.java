@@ -485,10 +485,18 @@ public abstract class BlockNode {
 
     /**
      * Whether the node stores writes with {@link ReqFlag#WRITE_COMPRESSED} compressed (QEMU's
-     * bdrv_supports_compressed_writes): false unless the driver says so.
+     * bdrv_supports_compressed_writes): only where the driver names a {@link #compressedWriteCluster}.
      */
-    public boolean supportsCompressedWrites() {
-        return false;
+    public final boolean supportsCompressedWrites() {
+        return compressedWriteCluster() > 0;
+    }
+
+    /**
+     * The unit of compressed writes (they cover whole, aligned units of it: a qcow2 cluster), or
+     * 0 when the node has no compressed writes.
+     */
+    public long compressedWriteCluster() {
+        return 0;
     }
 
     /**

@@ -64,8 +64,8 @@ public final class Backups implements JobListener {
         if (source == target) {
             throw new BackupRefusedException("Source and target cannot be the same");
         }
-        if (opts.compress()) {
-            // No converge driver writes compressed clusters (QEMU names the target's device: none for a node).
+        if (opts.compress() && !target.supportsCompressedWrites()) {
+            // QEMU names the target's device: none for a node added with blockdev-add
             throw new BackupRefusedException("Compression is not supported for this drive " + deviceName(target));
         }
         checkNotBusy(source);
@@ -86,8 +86,10 @@ public final class Backups implements JobListener {
         }
         SyncBitmap sync = opts.bitmap() == null ? null : SyncBitmap.freeze(source, opts.bitmap());
         BackupFilterNode filter = new BackupFilterNode(filterName, source, target);
-        BlockCopy copy = new BlockCopy(filter.fileEdge(), filter.targetEdge(), size, CLUSTER_SIZE,
-                opts.discardSource());
+        // compressed writes cover whole target clusters: copy in units of them when they are larger
+        long cluster = opts.compress() ? Math.max(CLUSTER_SIZE, target.compressedWriteCluster()) : CLUSTER_SIZE;
+        BlockCopy copy = new BlockCopy(filter.fileEdge(), filter.targetEdge(), size, cluster, opts.discardSource(),
+                opts.compress());
         if (opts.sync() == MirrorSyncMode.BITMAP) {
             SyncBitmap.merge(opts.bitmap(), copy.toCopy());
         } else {

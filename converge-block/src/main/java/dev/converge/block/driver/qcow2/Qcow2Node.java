@@ -31,7 +31,8 @@ import java.util.zip.Inflater;
  * node (zeroes past its end, or without one); zero clusters (v3), compressed clusters (deflate)
  * and extended L2 entries with 32 subclusters are read. Writes allocate whole clusters: a partial
  * write into an unallocated, zero, compressed or shared cluster first reads the cluster's current
- * contents (copy-on-write from the backing node) and writes the whole cluster anew.
+ * contents (copy-on-write from the backing node) and writes the whole cluster anew. Compressed
+ * writes (a job's {@code compress}) are {@link CompressedWrites}'.
  *
  * <h2>Crash safety</h2>
  * In QEMU's order: refcounts are raised (cached) before the data is written, the data before the
@@ -1000,9 +1001,10 @@ public final class Qcow2Node extends BlockNode {
 
     // ---------------------------------------------------------------- compressed writes
 
+    /** Compressed writes cover whole clusters. */
     @Override
-    public boolean supportsCompressedWrites() {
-        return true;
+    public long compressedWriteCluster() {
+        return clusterSize;
     }
 
     /** QEMU's compressed writes: whole clusters into unallocated clusters ({@link CompressedWrites}). */
