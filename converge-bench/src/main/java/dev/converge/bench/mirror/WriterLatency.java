@@ -8,7 +8,7 @@ import java.util.Locale;
  * one, the 99th percentile, and the worst 250 ms window's throughput. A pure function of the
  * samples, so the figures the report prints are tested with plain vectors.
  */
-final class WriterLatency {
+public final class WriterLatency {
     /** The window the worst throughput is taken over (the 250 ms). */
     static final long WINDOW_MS = 250;
     /** Step of the sliding window. */
@@ -22,7 +22,7 @@ final class WriterLatency {
      * @param bytes        size of the write
      * @param offset       where it wrote ({@code --log_offset=1})
      */
-    record Sample(long endMillis, long latencyNanos, long bytes, long offset) {
+    public record Sample(long endMillis, long latencyNanos, long bytes, long offset) {
         /** Unix milliseconds when the write was submitted. */
         long startMillis() {
             return endMillis - latencyNanos / 1_000_000;
@@ -38,8 +38,8 @@ final class WriterLatency {
      * @param worstWindowMiBs the fewest MiB/s completed in any {@value #WINDOW_MS} ms window inside
      *                        the interval (the whole interval when it is shorter)
      */
-    record Stats(int writes, double longestMs, double p99Ms, double worstWindowMiBs) {
-        String summary() {
+    public record Stats(int writes, double longestMs, double p99Ms, double worstWindowMiBs) {
+        public String summary() {
             return String.format(Locale.ROOT, "%d writes, longest %.1f ms, p99 %.2f ms, worst %d ms %.1f MiB/s", writes,
                     longestMs, p99Ms, WINDOW_MS, worstWindowMiBs);
         }
@@ -52,7 +52,7 @@ final class WriterLatency {
      * The figures of the writes that were in flight at some point of [fromMs, toMs], and the
      * throughput windows inside it.
      */
-    static Stats of(List<Sample> samples, long fromMs, long toMs) {
+    public static Stats of(List<Sample> samples, long fromMs, long toMs) {
         if (toMs < fromMs) {
             throw new IllegalArgumentException("interval [" + fromMs + ", " + toMs + "]");
         }
@@ -84,7 +84,7 @@ final class WriterLatency {
      * line). Lines that are not such are an error naming them: a silently short log would make a
      * stall look like a quiet writer.
      */
-    static List<Sample> parseFioLog(List<String> lines) {
+    public static List<Sample> parseFioLog(List<String> lines) {
         return lines.stream().filter(l -> !l.isBlank()).map(l -> {
             String[] f = l.split(",");
             if (f.length < 5) {

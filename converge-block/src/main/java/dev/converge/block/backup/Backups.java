@@ -5,6 +5,7 @@ import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.NodeNames;
 import dev.converge.block.bitmap.DirtyBitmap;
+import dev.converge.block.mirror.BlockJobErrors;
 import dev.converge.block.mirror.MirrorSyncMode;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
@@ -35,11 +36,11 @@ public final class Backups implements JobListener {
 
     private final JobEngine engine;
     private final BlockGraph graph;
-    private final BackupJob.ErrorReporter reporter;
+    private final BlockJobErrors.Reporter reporter;
     /** Live backup jobs by id; written on the main loop and by this listener, read by any thread. */
     private final Map<String, BackupJob> jobs = new ConcurrentHashMap<>();
 
-    public Backups(JobEngine engine, BlockGraph graph, BackupJob.ErrorReporter reporter) {
+    public Backups(JobEngine engine, BlockGraph graph, BlockJobErrors.Reporter reporter) {
         this.engine = Objects.requireNonNull(engine);
         this.graph = Objects.requireNonNull(graph);
         this.reporter = Objects.requireNonNull(reporter);
