@@ -93,12 +93,7 @@ public final class SecureChannel implements ByteChannel, GatheringByteChannel {
     private static SecureChannel handshake(SocketChannel ch, SSLEngine engine, String peer, Duration timeout)
             throws IOException {
         TlsTransport t = new TlsTransport(ch, engine, ByteBuffer.allocate(0), peer);
-        AtomicInteger state = new AtomicInteger(HANDSHAKING);
-        CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
-            if (state.compareAndSet(HANDSHAKING, TIMED_OUT)) {
-                closeQuietly(ch);
-            }
-        });
+        AtomicInteger state = closeAfter(ch, timeout);
         try {
             t.handshake();
         } catch (IOException e) {
@@ -117,9 +112,24 @@ public final class SecureChannel implements ByteChannel, GatheringByteChannel {
         return new SecureChannel(t, ch);
     }
 
+    /** A bounded step's state: running until it ends (DONE) or the watchdog closed the socket (TIMED_OUT); once. */
     private static final int HANDSHAKING = 0;
     private static final int DONE = 1;
     private static final int TIMED_OUT = 2;
+
+    /**
+     * A watchdog: closes {@code ch} after {@code timeout} unless the returned state moved from
+     * HANDSHAKING (to DONE) by then.
+     */
+    private static AtomicInteger closeAfter(SocketChannel ch, Duration timeout) {
+        AtomicInteger state = new AtomicInteger(HANDSHAKING);
+        CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
+            if (state.compareAndSet(HANDSHAKING, TIMED_OUT)) {
+                closeQuietly(ch);
+            }
+        });
+        return state;
+    }
 
     private static void closeQuietly(SocketChannel ch) {
         try {
@@ -187,12 +197,7 @@ public final class SecureChannel implements ByteChannel, GatheringByteChannel {
      * read yet, the last records included.
      */
     public void closeGracefully(Duration timeout) throws IOException {
-        AtomicInteger state = new AtomicInteger(HANDSHAKING);
-        CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
-            if (state.compareAndSet(HANDSHAKING, TIMED_OUT)) {
-                closeQuietly(raw);
-            }
-        });
+        AtomicInteger state = closeAfter(raw, timeout);
         try {
             tls.shutdownOutput();
             raw.shutdownOutput();
