@@ -35,7 +35,8 @@ import java.util.concurrent.ThreadPoolExecutor;
  * Without a speed limit, {@value #IN_FLIGHT} chunks of {@value #FAST_CHUNK} bytes are moved at
  * once on the job's copy threads (platform threads: a pread/pwrite through FFM pins a virtual
  * thread's carrier), and their results are taken in disk order, so progress, errors and the
- * policy's retries happen in the order of a sequential walk. The chunks never overlap, and each
+ * policy's retries happen in the order of a sequential walk. Twice as many chunks as threads may
+ * be outstanding, so a slow chunk at the head does not leave the other threads idle. The chunks never overlap, and each
  * store is safe against a racing guest write on its own (stream: populate; commit: the committed
  * part of the chain is read-only). With a speed limit one chunk of {@value #CHUNK} bytes (QEMU's
  * chunk) moves at a time, so the limit holds from the first byte.
@@ -49,7 +50,7 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
     /** QEMU's STREAM_CHUNK and COMMIT_BUFFER_SIZE: 512 KiB (the chunk under a speed limit). */
     static final long CHUNK = 512 * 1024;
     /** The chunk without a speed limit. */
-    static final long FAST_CHUNK = 4L << 20;
+    static final long FAST_CHUNK = 2L << 20;
     /** Chunks in flight without a speed limit. */
     static final int IN_FLIGHT = 4;
     /** How long an idle copy thread waits for the next chunk before it ends. */
@@ -141,7 +142,7 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
         ThreadPoolExecutor threads = CopyThreads.pool(id, inFlight, COPY_THREAD_KEEP_ALIVE);
         try (Arena arena = Arena.ofShared()) {
             ArrayDeque<MemorySegment> free = new ArrayDeque<>();
-            for (int i = 0; i < inFlight; i++) {
+            for (int i = 0; i < (limited ? 1 : 2 * inFlight); i++) {
                 free.add(arena.allocate(chunk, 4096));
             }
             long size = top.size();
