@@ -126,15 +126,18 @@ class Qcow2CompressedWriteTest {
         assertThat(Arrays.equals(QemuTools.contents(img, dir), model)).as("qemu-img convert reads back").isTrue();
         // qemu-io reads a text cluster and a zero cluster with their patterns
         QemuTools.io(img, "read -P 0 " + 2L * clusterSize + " " + clusterSize);
-        // compressed clusters have no plain host offset in qemu-img map
+        // compressed clusters are data without a plain host offset in qemu-img map (7.2 has no
+        // "compressed" member); the random ones have one
         JsonNode map = Qcow2Fixture.JSON.readTree(QemuTools.ok(QemuTools.QEMU_IMG.toString(), "map", "--output=json",
                 img.toString()));
+        long noOffset = 0;
         for (JsonNode e : map) {
-            long start = e.path("start").asLong();
-            if (start == 0 && e.path("length").asLong() <= clusterSize && clusterSize < size) {
-                assertThat(e.has("offset")).as("cluster 0 is compressed: %s", e).isFalse();
+            if (e.path("data").asBoolean() && !e.has("offset")) {
+                noOffset += e.path("length").asLong();
             }
         }
+        long compressedBytes = size - (long) randomClusters * clusterSize;
+        assertThat(noOffset).as("bytes mapped as compressed").isBetween(compressedBytes, compressedBytes + clusterSize);
         if (clusterSize == 65536 && !options.contains("refcount_bits=1")) {
             assertThat(Files.size(img)).as("compressed data shares host clusters").isLessThan(size * 3 / 4);
         }
