@@ -28,9 +28,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * Compressed streams are packed byte after byte into a host cluster shared by several of them
  * (QEMU's free_byte_offset): every compressed cluster adds one reference to each host cluster
  * its sectors touch (the descriptor rounds its end up to a 512-byte sector, and so does
- * {@code qemu-img check} when it counts references; a stream here never crosses into the next
- * host cluster, so that is one). A stream that does not fit in the rest of the current host
- * cluster, or a host cluster whose refcount is at its maximum, starts a fresh one. When the
+ * {@code qemu-img check} when it counts references). A stream that does not fit in the rest of
+ * the current host cluster goes on into the next one when the cluster allocated for it is that
+ * one (contiguous), else starts in the fresh cluster; a host cluster whose refcount is at its
+ * maximum is not added to. When the
  * refcount of the cluster being filled drops to zero (every compressed cluster in it was
  * overwritten or discarded), it is forgotten: {@link #freed}, called by {@link Refcounts}.
  *
@@ -149,11 +150,19 @@ final class CompressedWrites {
         long at = nextByte;
         if (at != 0) {
             long clusterStart = at & ~(clusterSize - 1);
-            boolean fits = at + len <= clusterStart + clusterSize;
-            if (fits && refcounts.get(clusterStart) < refcounts.maxRefcount()) {
+            if (refcounts.get(clusterStart) >= refcounts.maxRefcount()) {
+                at = 0;
+            } else if (at + len <= clusterStart + clusterSize) {
                 refcounts.update(clusterStart, 1, 1);
             } else {
-                at = 0;
+                // the stream goes on into the next host cluster when that is the one allocated
+                // now (its refcount 1 is this stream's), as QEMU's; else the rest here stays unused
+                long fresh = refcounts.allocate(1);
+                if (fresh == clusterStart + clusterSize) {
+                    refcounts.update(clusterStart, 1, 1);
+                } else {
+                    at = fresh;
+                }
             }
         }
         if (at == 0) {

@@ -143,6 +143,33 @@ class Qcow2CompressedWriteTest {
         }
     }
 
+    /** Streams of more than half a cluster (half random, half text) go on into the next host cluster. */
+    @Test
+    void largeStreamsSpanContiguousHostClusters() throws Exception {
+        Path img = dir.resolve("s.qcow2");
+        int clusters = 64;
+        QemuTools.create(img, "compat=1.1", clusters * 65536L);
+        byte[] model = new byte[clusters * 65536];
+        Random r = new Random(21);
+        r.nextBytes(model);
+        for (int c = 0; c < clusters; c++) {
+            for (int i = c * 65536 + 32768; i < (c + 1) * 65536; i++) {
+                model[i] = (byte) ('a' + (model[i] & 15));
+            }
+        }
+        try (Qcow2Fixture f = new Qcow2Fixture(); Arena a = Arena.ofConfined()) {
+            Qcow2Node n = f.qcow2("s", img, false);
+            writeCompressed(n, a, 0, model);
+            assertThat(Arrays.equals(Qcow2Fixture.readAll(n), model)).isTrue();
+            f.del("s");
+        }
+        QemuTools.checkClean(img);
+        assertThat(checkJson(img).path("compressed-clusters").asInt()).isEqualTo(clusters);
+        assertThat(Arrays.equals(QemuTools.contents(img, dir), model)).isTrue();
+        // about 51 KiB per stream, packed: well under one host cluster each
+        assertThat(Files.size(img)).isLessThan(clusters * 65536L * 7 / 8);
+    }
+
     @Test
     void refusesWhatQemuRefuses() throws Exception {
         Path img = dir.resolve("r.qcow2");
