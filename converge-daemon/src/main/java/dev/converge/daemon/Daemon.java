@@ -135,9 +135,9 @@ public final class Daemon implements AutoCloseable {
     private Void objectAdd(String json) {
         com.fasterxml.jackson.databind.JsonNode n;
         try {
-            n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw QmpException.generic("Invalid JSON in --object: %s", e.getOriginalMessage());
+            n = dev.converge.qmp.wire.QmpJson.parse(json);
+        } catch (dev.converge.qmp.wire.QmpJson.ParseException e) {
+            throw QmpException.generic("Invalid JSON in --object: %s", e.detail());
         }
         dev.converge.qmp.schema.CommandSpec spec = registry.command("object-add").orElseThrow();
         spec.handler().handle(new dev.converge.qmp.Args(dev.converge.qmp.schema.SchemaValidator.validateArguments(spec,
