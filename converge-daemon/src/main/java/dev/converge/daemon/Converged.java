@@ -196,6 +196,7 @@ public final class Converged implements Callable<Integer> {
                 return 1;
             }
         }
+        SignalShutdown signals = SignalShutdown.install();
         Daemon daemon;
         try {
             daemon = Daemon.start(new DaemonConfig(addresses, List.of(), machineConfig, objectJson, tls, qsd.calls()));
@@ -206,6 +207,7 @@ public final class Converged implements Callable<Integer> {
             }
             return 1;
         }
+        signals.attach(daemon);
         MetricsServer metricsServer = null;
         if (metrics != null) {
             try {
@@ -241,13 +243,6 @@ public final class Converged implements Callable<Integer> {
         if (Daemonize.isChild()) {
             Daemonize.childReady();
         }
-        // SIGTERM and SIGINT end the daemon as quit does: sockets closed, files removed, status 0.
-        // The shutdown hook covers any other orderly exit of the JVM.
-        for (String signal : new String[] {"TERM", "INT"}) {
-            sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> Thread.ofPlatform().name("sig" + signal)
-                    .start(daemon::shutdown));
-        }
-        Runtime.getRuntime().addShutdownHook(new Thread(daemon::shutdown, "shutdown-hook"));
         daemon.awaitShutdown();
         systemd.notify("STOPPING=1");
         if (metricsServer != null) {
