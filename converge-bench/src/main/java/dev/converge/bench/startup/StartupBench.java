@@ -214,7 +214,7 @@ public final class StartupBench {
             double b = qsd && k < names.length - 2 ? median(theirs, k) : Double.NaN;
             System.out.printf(Locale.ROOT, "%-32s %12.1f %22s %10s %10s%n", names[k], a,
                     Double.isNaN(b) ? "-" : String.format(Locale.ROOT, "%.1f", b),
-                    Double.isNaN(b) ? "-" : String.format(Locale.ROOT, "%.1f×", a / b), goals[k]);
+                    Double.isNaN(b) || b == 0 ? "-" : String.format(Locale.ROOT, "%.1f×", a / b), goals[k]);
         }
     }
 
