@@ -51,7 +51,12 @@ public enum MigrationCapability {
      */
     MULTIFD("multifd", true, ""),
     DIRTY_BITMAPS("dirty-bitmaps", false, "dirty bitmap migration in the stream"),
-    POSTCOPY_BLOCKTIME("postcopy-blocktime", false, "postcopy"),
+    /**
+     * Postcopy blocktime (destination): query-migrate shows how long the vCPUs waited for pages
+     * from the source: postcopy-blocktime, postcopy-vcpu-blocktime, postcopy-latency(-dist),
+     * postcopy-vcpu-latency, postcopy-non-vcpu-latency.
+     */
+    POSTCOPY_BLOCKTIME("postcopy-blocktime", true, ""),
     LATE_BLOCK_ACTIVATE("late-block-activate", false, "late block activation on the destination"),
     X_IGNORE_SHARED("x-ignore-shared", false, "shared-memory RAM"),
     VALIDATE_UUID("validate-uuid", false, "the VM UUID check"),

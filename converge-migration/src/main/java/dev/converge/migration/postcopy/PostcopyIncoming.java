@@ -78,7 +78,7 @@ public final class PostcopyIncoming implements AutoCloseable {
         this.blocks = blocks;
         this.crcs = crcs;
         this.listener = listener;
-        this.states = new PageStates(blocks, (block, page) -> writer.send(
+        this.states = new PageStates(blocks, machine.spec().vcpus(), (block, page) -> writer.send(
                 new ReturnMessage.PageRequest(block, page << RamBlock.PAGE_SHIFT)));
     }
 

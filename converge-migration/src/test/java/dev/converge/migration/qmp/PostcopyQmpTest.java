@@ -119,8 +119,56 @@ class PostcopyQmpTest {
         assertThat(dstWork.violations()).as(dstWork.firstViolation().orElse("no violation")).isZero();
         JsonNode in = queryMigrate(dst);
         assertThat(in.get("x-postcopy-requests").asLong()).as("the vCPUs ran into missing pages").isPositive();
-        assertThat(in.get("postcopy-latency").asLong()).isPositive();
+        assertThat(in.get("x-postcopy-latency-p50").asLong()).isPositive();
+        assertThat(in.has("postcopy-latency")).as("QEMU's members need the capability postcopy-blocktime").isFalse();
+        assertThat(in.has("postcopy-blocktime")).isFalse();
         assertThat(queryMigrate(src).get("ram").get("postcopy-requests").asLong()).isPositive();
+        dst.exec("stop");
+        assertThat(dstWork.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
+    }
+
+    @Test
+    void stopOnTheDestinationReturnsWhileAVcpuWaitsForAPageAndContResumesIt() {
+        Peer src = source(PATTERN);
+        Peer dst = destination(PATTERN, false);
+        dst.capabilities("postcopy-blocktime");
+        PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
+        await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
+        src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 4194304}");
+        migrateIntoPostcopy(src, dst.listeningUri());
+        dst.awaitMigration("postcopy-active");
+        dst.exec("migrate-pause"); // no page arrives any more: a vCPU that touches a missing one waits
+        src.awaitMigration("postcopy-paused");
+        dst.awaitMigration("postcopy-paused");
+        dev.converge.migration.postcopy.PageStates states = dst.module.incoming().postcopy().orElseThrow().states();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> states.waiting() > 0);
+
+        dst.exec("stop"); // returns: the waiting vCPU is out of guest code
+        assertThat(dst.status()).isEqualTo("paused");
+        PatternWorkload dstWork = (PatternWorkload) dst.machine().workload();
+        long stoppedAt = dstWork.progress();
+        recover(src, dst);
+        src.awaitMigration("completed");
+        dst.awaitMigration("completed");
+        assertThat(states.waiting()).isZero();
+        assertThat(dstWork.progress()).as("no vCPU of a stopped machine goes on").isEqualTo(stoppedAt);
+
+        JsonNode in = queryMigrate(dst);
+        assertThat(in.get("postcopy-vcpu-blocktime")).hasSize(2);
+        long blocked = 0;
+        for (JsonNode ms : in.get("postcopy-vcpu-blocktime")) {
+            blocked += ms.asLong();
+        }
+        assertThat(blocked).as("a vCPU waited through the pause").isPositive();
+        assertThat(in.get("postcopy-blocktime").asLong()).isLessThanOrEqualTo(blocked);
+        assertThat(in.get("postcopy-latency").asLong()).isPositive();
+        assertThat(in.get("postcopy-vcpu-latency")).hasSize(2);
+        assertThat(in.get("postcopy-latency-dist")).isNotEmpty();
+        assertThat(in.has("postcopy-non-vcpu-latency")).isTrue();
+
+        dst.exec("cont");
+        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > stoppedAt + 1000);
+        assertThat(dstWork.violations()).as(dstWork.firstViolation().orElse("no violation")).isZero();
         dst.exec("stop");
         assertThat(dstWork.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
     }
