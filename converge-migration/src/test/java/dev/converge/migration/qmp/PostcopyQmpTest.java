@@ -248,21 +248,6 @@ class PostcopyQmpTest {
         assertCompletedWithTheSourcesRam(src, dst);
     }
 
-    @Test
-    void theSourceKilledInPostcopyLeavesTheDestinationPausedWithAClearError() {
-        Peer src = source(STRESS);
-        Peer dst = destination(STRESS, false);
-        src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 4194304}");
-        migrateIntoPostcopy(src, dst.listeningUri());
-        dst.awaitMigration("postcopy-active");
-        src.close(); // the source daemon dies: its memory, the only full copy of the guest, with it
-        dst.awaitMigration("postcopy-paused");
-        JsonNode info = queryMigrate(dst);
-        assertThat(info.get("status").asText()).isEqualTo("postcopy-paused");
-        assertThat(info.get("error-desc").asText()).contains("ended in postcopy");
-        assertThat(dst.status()).isEqualTo("running");
-    }
-
     private FaultProxy proxyTo(Peer dst) throws Exception {
         String[] hostPort = dst.listeningUri().substring(4).split(":");
         FaultProxy proxy = FaultProxy.to(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])));
