@@ -62,7 +62,12 @@ public enum MigrationCapability {
     VALIDATE_UUID("validate-uuid", false, "the VM UUID check"),
     BACKGROUND_SNAPSHOT("background-snapshot", false, "background snapshots"),
     ZERO_COPY_SEND("zero-copy-send", false, "zero-copy multifd sends"),
-    POSTCOPY_PREEMPT("postcopy-preempt", false, "postcopy"),
+    /**
+     * Postcopy preempt (both sides, with postcopy-ram): a second connection, opened at the start,
+     * carries the pages the destination's vCPUs wait for, so that they never queue behind the
+     * background push on the main stream; every recovery opens a new one.
+     */
+    POSTCOPY_PREEMPT("postcopy-preempt", true, ""),
     SWITCHOVER_ACK("switchover-ack", false, "device switchover acks (no device uses them)"),
     /**
      * Dirty limit (QEMU 8.1): when the guest dirties memory faster than the stream carries it

@@ -148,6 +148,8 @@ final class MigrationQmp {
                     + "percentile wait in ns for a page from the source, over the last 65536 waits"),
             optional("x-postcopy-requests", BuiltinType.UINT64, "(converge) destination in postcopy: pages its vCPUs "
                     + "requested"),
+            optional("x-postcopy-preempt-pages", BuiltinType.UINT64, "(converge) destination in postcopy: pages that "
+                    + "came over the preempt channel (postcopy-preempt), 0 without one"),
             optional("socket-address", new ArrayType(SocketAddressQmp.SOCKET_ADDRESS), "destination: where it listens "
                     + "(QEMU's SocketAddress: inet with host, port and ipv4 or ipv6 true as the socket's family; a tcp "
                     + "port 0 shows the port chosen; or unix with path)"),
@@ -380,6 +382,7 @@ final class MigrationQmp {
             o.put("x-postcopy-latency-p50", l.percentileNanos(0.5));
             o.put("x-postcopy-latency-p99", l.percentileNanos(0.99));
             o.put("x-postcopy-requests", pc.states().requests());
+            o.put("x-postcopy-preempt-pages", pc.preemptPages());
         });
         in.listeningAddress().ifPresent(a -> o.putArray("socket-address").add(listening(a)));
         return o;

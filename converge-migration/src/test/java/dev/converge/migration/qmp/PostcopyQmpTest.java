@@ -16,6 +16,8 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Postcopy between two daemons in-process, driven through QMP: machines that never converge at a
@@ -45,17 +47,27 @@ class PostcopyQmpTest {
     }
 
     private Peer source(String spec) {
+        return source(spec, false);
+    }
+
+    /** A source; {@code preempt}: with postcopy-preempt (on both sides). */
+    private Peer source(String spec, boolean preempt) {
         Peer p = peer(MachineConfig.of("src", MachineSpec.parse(spec)));
-        p.capabilities("events", "postcopy-ram");
+        p.capabilities(preempt ? new String[] {"events", "postcopy-ram", "postcopy-preempt"} : new String[] {"events", "postcopy-ram"});
         // Not converging at 50 ms: the link is capped far below what the guest dirties.
         p.exec("migrate-set-parameters", "{\"downtime-limit\": 50, \"max-bandwidth\": 33554432}");
         return p;
     }
 
     private Peer destination(String spec, boolean startPaused) {
-        Peer p = peer(MachineConfig.of("dst", MachineSpec.parse(spec)).withIncoming("tcp:127.0.0.1:0")
-                .withStartPaused(startPaused));
-        p.capabilities("events", "postcopy-ram");
+        return destination(spec, startPaused, false);
+    }
+
+    private Peer destination(String spec, boolean startPaused, boolean preempt) {
+        // -incoming defer, so that postcopy-preempt can be set before the incoming migration starts (as QEMU).
+        Peer p = peer(MachineConfig.of("dst", MachineSpec.parse(spec)).withIncoming("defer").withStartPaused(startPaused));
+        p.capabilities(preempt ? new String[] {"events", "postcopy-ram", "postcopy-preempt"} : new String[] {"events", "postcopy-ram"});
+        p.exec("migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}");
         return p;
     }
 
@@ -103,10 +115,11 @@ class PostcopyQmpTest {
         assertThat(info.get("downtime").asLong()).isGreaterThanOrEqualTo(0);
     }
 
-    @Test
-    void theDestinationRunsDuringPostcopyAndNoVcpuEverReadsAMissingPage() {
-        Peer src = source(PATTERN);
-        Peer dst = destination(PATTERN, false);
+    @ParameterizedTest(name = "postcopy-preempt {0}")
+    @ValueSource(booleans = {false, true})
+    void theDestinationRunsDuringPostcopyAndNoVcpuEverReadsAMissingPage(boolean preempt) {
+        Peer src = source(PATTERN, preempt);
+        Peer dst = destination(PATTERN, false, preempt);
         PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
         await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
         migrateIntoPostcopy(src, dst.listeningUri());
@@ -122,6 +135,12 @@ class PostcopyQmpTest {
         assertThat(in.get("x-postcopy-latency-p50").asLong()).isPositive();
         assertThat(in.has("postcopy-latency")).as("QEMU's members need the capability postcopy-blocktime").isFalse();
         assertThat(in.has("postcopy-blocktime")).isFalse();
+        if (preempt) {
+            assertThat(in.get("x-postcopy-preempt-pages").asLong()).as("requested pages came over the preempt channel")
+                    .isPositive();
+        } else {
+            assertThat(in.get("x-postcopy-preempt-pages").asLong()).isZero();
+        }
         assertThat(queryMigrate(src).get("ram").get("postcopy-requests").asLong()).isPositive();
         dst.exec("stop");
         assertThat(dstWork.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
@@ -188,6 +207,23 @@ class PostcopyQmpTest {
         Peer dst = destination(STRESS, true);
         assertThat(error(dst, "migrate-recover", "{\"uri\": \"tcp:127.0.0.1:0\"}"))
                 .isEqualTo("Migrate recover can only be run when postcopy is paused.");
+        assertThat(error(dst, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"postcopy-preempt\", "
+                + "\"state\": true}]}")).isEqualTo("Postcopy preempt must be set before incoming starts");
+        Peer plain = peer(MachineConfig.of("plain", MachineSpec.parse(STRESS)));
+        assertThat(error(plain, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"postcopy-preempt\", "
+                + "\"state\": true}]}")).isEqualTo("Postcopy preempt requires postcopy-ram");
+    }
+
+    @Test
+    void aDestinationWithoutPostcopyPreemptRefusesTheSourcesPreemptChannelAndTheSourceRunsOn() {
+        Peer src = source(STRESS, true);
+        Peer dst = destination(STRESS, true, false);
+        src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
+        src.awaitMigration("failed");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        assertThat(queryMigrate(dst).get("error-desc").asText()).contains("postcopy-preempt");
+        assertThat(src.status()).isEqualTo("running");
+        assertThat(dst.status()).isEqualTo("inmigrate");
     }
 
     @Test
@@ -204,10 +240,11 @@ class PostcopyQmpTest {
         assertThat(dst.status()).isEqualTo("inmigrate");
     }
 
-    @Test
-    void aCutConnectionPausesBothSidesAndRecoveryOverANewOneCompletesWithNothingLost() throws Exception {
-        Peer src = source(STRESS);
-        Peer dst = destination(STRESS, true);
+    @ParameterizedTest(name = "postcopy-preempt {0}")
+    @ValueSource(booleans = {false, true})
+    void aCutConnectionPausesBothSidesAndRecoveryOverANewOneCompletesWithNothingLost(boolean preempt) throws Exception {
+        Peer src = source(STRESS, preempt);
+        Peer dst = destination(STRESS, true, preempt);
         src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 4194304}"); // postcopy lasts a while
         FaultProxy proxy = proxyTo(dst);
         migrateIntoPostcopy(src, proxy.uri());
@@ -219,12 +256,43 @@ class PostcopyQmpTest {
         assertThat(error(dst, "migrate-recover", "{\"uri\": \"tcp:127.0.0.1:0\"}"))
                 .isEqualTo("Migrate recover can only be run when postcopy is paused.");
 
+        assertThat(proxy.accepted()).as("the main stream and, with preempt, its preempt channel")
+                .isEqualTo(preempt ? 2 : 1);
+
         proxy.drop();
         src.awaitMigration("postcopy-paused");
         dst.awaitMigration("postcopy-paused");
         assertPausedSides(src, dst);
         recover(src, dst);
         assertCompletedWithTheSourcesRam(src, dst);
+    }
+
+    @Test
+    void aPausedPostcopyWithPreemptRecoversWithANewPreemptChannelAndTheRunningGuestReadsNoMissingPage() {
+        Peer src = source(PATTERN, true);
+        Peer dst = destination(PATTERN, false, true);
+        PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
+        await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
+        src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 4194304}");
+        migrateIntoPostcopy(src, dst.listeningUri());
+        dst.awaitMigration("postcopy-active");
+        src.exec("migrate-pause");
+        src.awaitMigration("postcopy-paused");
+        dst.awaitMigration("postcopy-paused");
+        long before = queryMigrate(dst).get("x-postcopy-preempt-pages").asLong();
+        recover(src, dst); // the rest unpaced; the running vCPUs request what they touch first
+        src.awaitMigration("completed");
+        dst.awaitMigration("completed");
+
+        JsonNode in = queryMigrate(dst);
+        assertThat(in.get("x-postcopy-preempt-pages").asLong()).as("requested pages came over the new preempt channel")
+                .isGreaterThan(before);
+        PatternWorkload dstWork = (PatternWorkload) dst.machine().workload();
+        long done = dstWork.progress();
+        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > done + 1000);
+        assertThat(dstWork.violations()).as(dstWork.firstViolation().orElse("no violation")).isZero();
+        dst.exec("stop");
+        assertThat(dstWork.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
     }
 
     @Test
