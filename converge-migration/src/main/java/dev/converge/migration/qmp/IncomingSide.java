@@ -279,12 +279,12 @@ final class IncomingSide implements AutoCloseable {
 
     /** As {@link #listen(MigrationTarget)}, with TLS on the connection when {@code tls} is not null (sockets only). */
     void listen(MigrationTarget target, ServerTls tls) {
+        // This order: a postcopy destination runs the guest (no longer inmigrate) and is still "started".
+        if (started()) {
+            throw QmpException.generic("The incoming migration has already been started");
+        }
         if (machine.runState() != RunState.INMIGRATE) {
             throw QmpException.generic("'-incoming' was not specified on the command line");
-        }
-        if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE || status == MigrationStatus.POSTCOPY_ACTIVE
-                || status == MigrationStatus.POSTCOPY_PAUSED || status == MigrationStatus.POSTCOPY_RECOVER) {
-            throw QmpException.generic("The incoming migration has already been started");
         }
         if (target instanceof FileTarget file) {
             restore(file);

@@ -31,6 +31,8 @@ class PostcopyQmpTest {
     /** Unpaced writes over all of RAM: far more than the capped link carries, so it never converges. */
     private static final String STRESS = "memory=64M,vcpus=2,workload=stress";
     private static final String PATTERN = "memory=64M,vcpus=2,workload=pattern";
+    /** Paced: its sweep over RAM takes seconds, so postcopy (at 4 MiB/s in the background) lasts a while. */
+    private static final String PACED_PATTERN = "memory=64M,vcpus=2,workload=pattern,dirty-rate=8M";
     private final List<AutoCloseable> closing = new ArrayList<>();
 
     @AfterEach
@@ -118,17 +120,25 @@ class PostcopyQmpTest {
     @ParameterizedTest(name = "postcopy-preempt {0}")
     @ValueSource(booleans = {false, true})
     void theDestinationRunsDuringPostcopyAndNoVcpuEverReadsAMissingPage(boolean preempt) {
-        Peer src = source(PATTERN, preempt);
-        Peer dst = destination(PATTERN, false, preempt);
+        Peer src = source(PACED_PATTERN, preempt);
+        Peer dst = destination(PACED_PATTERN, false, preempt);
+        src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 4194304}");
         PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
         await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
         migrateIntoPostcopy(src, dst.listeningUri());
-        dst.awaitMigration("completed");
-        src.awaitMigration("completed");
+        dst.awaitMigration("postcopy-active");
         long atStop = srcWork.progress(); // the source has been stopped since the switch
 
+        // The workload runs here while pages still travel: its counter advances in postcopy-active
+        // (the status is read after the counter, and statuses only move on).
         PatternWorkload dstWork = (PatternWorkload) dst.machine().workload();
-        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > atStop + 1000);
+        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > atStop + 100);
+        assertThat(dst.migrationStatus()).isEqualTo("postcopy-active");
+        dst.awaitMigration("completed");
+        src.awaitMigration("completed");
+        assertThat(srcWork.progress()).as("the source stays stopped").isEqualTo(atStop);
+        long atEnd = dstWork.progress();
+        await().atMost(TestTimeouts.SHORT).until(() -> dstWork.progress() > atEnd + 1000);
         assertThat(dstWork.violations()).as(dstWork.firstViolation().orElse("no violation")).isZero();
         JsonNode in = queryMigrate(dst);
         assertThat(in.get("x-postcopy-requests").asLong()).as("the vCPUs ran into missing pages").isPositive();
@@ -190,6 +200,71 @@ class PostcopyQmpTest {
         assertThat(dstWork.violations()).as(dstWork.firstViolation().orElse("no violation")).isZero();
         dst.exec("stop");
         assertThat(dstWork.checkInvariant(dst.machine().ram().blocks().get(0))).isEmpty();
+    }
+
+    @Test
+    void cancelAndBadRequestsInEveryPostcopyStateGetQemusErrors() throws Exception {
+        Peer src = source(STRESS);
+        Peer dst = destination(STRESS, true);
+        src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 4194304}");
+        migrateIntoPostcopy(src, dst.listeningUri());
+        dst.awaitMigration("postcopy-active");
+        assertBadRequestsInPostcopy(src, dst, "postcopy-active");
+        assertThat(error(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\", \"resume\": true}"))
+                .isEqualTo("Cannot resume if there is no paused migration");
+        assertThat(error(dst, "migrate-recover", "{\"uri\": \"tcp:127.0.0.1:0\"}"))
+                .isEqualTo("Migrate recover can only be run when postcopy is paused.");
+
+        src.exec("migrate-pause");
+        src.awaitMigration("postcopy-paused");
+        dst.awaitMigration("postcopy-paused");
+        assertBadRequestsInPostcopy(src, dst, "postcopy-paused");
+        assertThat(error(src, "migrate-pause", null))
+                .isEqualTo("migrate-pause is currently only supported during postcopy-active or postcopy-recover state");
+        assertThat(error(dst, "migrate-pause", null))
+                .isEqualTo("migrate-pause is currently only supported during postcopy-active or postcopy-recover state");
+        // A recovery to where nobody listens: the command is accepted (as QEMU's), the connect fails, paused again.
+        src.exec("migrate", "{\"uri\": \"unix:" + java.nio.file.Path.of(System.getProperty("java.io.tmpdir"),
+                "converge-nobody-" + ProcessHandle.current().pid() + ".sock") + "\", \"resume\": true}");
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("postcopy-paused")
+                && queryMigrate(src).path("error-desc").asText().startsWith("Failed to connect"));
+
+        // A peer that accepts the connection and never answers: the source waits in postcopy-recover.
+        try (java.nio.channels.ServerSocketChannel silent = java.nio.channels.ServerSocketChannel.open()
+                .bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int port = ((InetSocketAddress) silent.getLocalAddress()).getPort();
+            src.exec("migrate", "{\"uri\": \"tcp:127.0.0.1:" + port + "\", \"resume\": true}");
+            src.awaitMigration("postcopy-recover");
+            assertBadRequestsInPostcopy(src, null, "postcopy-recover");
+            assertThat(error(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\", \"resume\": true}"))
+                    .isEqualTo("Cannot resume if there is no paused migration");
+            src.exec("migrate-pause"); // allowed in postcopy-recover: back to paused
+            src.awaitMigration("postcopy-paused");
+        }
+        recover(src, dst);
+        assertCompletedWithTheSourcesRam(src, dst);
+        assertThat(error(src, "migrate-pause", null))
+                .isEqualTo("migrate-pause is currently only supported during postcopy-active or postcopy-recover state");
+        assertThat(error(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\", \"resume\": true}"))
+                .isEqualTo("Cannot resume if there is no paused migration");
+    }
+
+    /** What every postcopy state of the source refuses, and the destination's (null: not checked) too. */
+    private static void assertBadRequestsInPostcopy(Peer src, Peer dst, String state) {
+        assertThat(src.migrationStatus()).isEqualTo(state);
+        assertPostcopyRefusesCancel(src);
+        assertThat(error(src, "migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}")).as(state)
+                .isEqualTo("There's a migration process in progress");
+        assertThat(error(src, "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"postcopy-ram\", "
+                + "\"state\": false}]}")).as(state).isEqualTo("There's a migration process in progress");
+        assertThat(error(src, "job-finalize", "{\"id\": \"migration\"}")).as(state)
+                .isEqualTo("Job 'migration' in state 'running' cannot accept command verb 'finalize'");
+        if (dst != null) {
+            assertThat(error(dst, "migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}")).as(state)
+                    .isEqualTo("The incoming migration has already been started");
+            assertThat(error(dst, "migrate-start-postcopy", null)).as(state)
+                    .isEqualTo("Postcopy must be started after migration has been started");
+        }
     }
 
     @Test
