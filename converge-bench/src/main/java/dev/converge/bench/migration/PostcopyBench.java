@@ -81,7 +81,7 @@ public final class PostcopyBench {
         ProcessReaper reaper = ProcessReaper.installed();
         QemuGuest.Accel accel = accelName.equals("auto") ? QemuGuest.Accel.detect() : QemuGuest.Accel.valueOf(accelName.toUpperCase(Locale.ROOT));
         Scenario scenario = new Scenario(Workload.PATTERN, memory, DOWNTIME_LIMIT_MS, STEP);
-        Path dir = Files.createTempDirectory("converge-postcopy-bench");
+        Path dir = Files.createTempDirectory("cv-postcopy"); // short: UNIX socket paths below it are limited
         StringBuilder report = new StringBuilder(String.format(Locale.ROOT, "postcopy after the first pass: %d MiB pattern "
                 + "guest (rewrites all its RAM as fast as it runs), max-bandwidth %d MiB/s, downtime-limit %d ms; QEMU: %s "
                 + "-accel %s; load %s%n%-9s %-30s %9s %11s %9s %9s %9s %10s%n", memory >> 20, link >> 20, DOWNTIME_LIMIT_MS,
@@ -92,13 +92,13 @@ public final class PostcopyBench {
         try {
             for (boolean withPreempt : preempts) {
                 for (String side : sides.split(",")) {
-                    Path d = Files.createDirectories(dir.resolve(side + (withPreempt ? "-preempt" : "")));
+                    Path d = Files.createDirectories(dir.resolve(side + (withPreempt ? "-p" : "")));
                     System.err.println("[" + side + (withPreempt ? ", preempt" : "") + "] migrating...");
                     Figures f;
                     try (GuestPair pair = side.equals(ReportTable.OURS) ? ConvergePair.start(d, scenario, reaper, CONNECT_DEADLINE)
                             : QemuPair.start(d, scenario, accel, reaper, CONNECT_DEADLINE)) {
                         f = run(pair, link, side.equals(ReportTable.PEER), withPreempt);
-                    } catch (SideUnavailableException | RuntimeException e) {
+                    } catch (SideUnavailableException | IOException | RuntimeException e) {
                         f = Figures.failed(withPreempt ? "postcopy + preempt" : "postcopy", e.getMessage());
                     }
                     System.err.println("[" + side + "] " + f);

@@ -110,13 +110,7 @@ public final class Vcpus implements VcpuControl {
                 return; // closed while parked in a page wait
             } catch (RuntimeException | Error | java.io.IOException e) {
                 failure = e;
-                lock.lock();
-                try {
-                    parked++;
-                    changed.signalAll();
-                } finally {
-                    lock.unlock();
-                }
+                countParked(); // for good: stop must not wait for it
                 return;
             }
             if (pages < 0) {
@@ -176,13 +170,7 @@ public final class Vcpus implements VcpuControl {
 
         @Override
         public void waitBegins() {
-            lock.lock();
-            try {
-                parked++;
-                changed.signalAll();
-            } finally {
-                lock.unlock();
-            }
+            countParked();
         }
 
         @Override
@@ -209,6 +197,17 @@ public final class Vcpus implements VcpuControl {
             } finally {
                 lock.unlock();
             }
+        }
+    }
+
+    /** One more vCPU is out of guest code. */
+    private void countParked() {
+        lock.lock();
+        try {
+            parked++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
         }
     }
 

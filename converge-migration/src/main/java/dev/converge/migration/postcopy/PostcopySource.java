@@ -107,6 +107,11 @@ public final class PostcopySource {
     private long zeroPages;
     private long bytes;
     private long requests;
+    /**
+     * The connection whose requests may take pages: a return path reader of a connection given up
+     * must not take a page from the bitmap a recovery reset (it could not send it any more).
+     */
+    private int servingConnection;
 
     // Confined to the migration's thread.
     private int connection;
@@ -152,6 +157,7 @@ public final class PostcopySource {
         rp.divert(sink(connection, preemptChannel == null ? null : new PageWriter(blocks, verified, preemptChannel)));
         synchronized (lock) {
             pagesLeft = toSend.count();
+            servingConnection = connection;
         }
         List<ByteBuffer> records = new ArrayList<>();
         records.add(StreamEncoder.encode(new StreamRecord.PostcopyListen(), verified));
@@ -294,6 +300,9 @@ public final class PostcopySource {
         try {
             checkRequest(block, page);
             synchronized (lock) {
+                if (c != servingConnection) {
+                    return; // a connection given up; its requests are asked again on the new one
+                }
                 requests++;
                 if (!take(block, page)) {
                     return;
@@ -408,6 +417,7 @@ public final class PostcopySource {
         synchronized (lock) {
             toSend.setAll(); // until the destination's bitmap says what it holds
             pagesLeft = toSend.count();
+            servingConnection = c;
         }
         deferred.clear();
         use(r.main(), r.preempt());
