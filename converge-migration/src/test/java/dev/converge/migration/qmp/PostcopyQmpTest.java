@@ -31,8 +31,12 @@ class PostcopyQmpTest {
     /** Unpaced writes over all of RAM: far more than the capped link carries, so it never converges. */
     private static final String STRESS = "memory=64M,vcpus=2,workload=stress";
     private static final String PATTERN = "memory=64M,vcpus=2,workload=pattern";
-    /** Paced: its sweep over RAM takes seconds, so postcopy (at 4 MiB/s in the background) lasts a while. */
-    private static final String PACED_PATTERN = "memory=64M,vcpus=2,workload=pattern,dirty-rate=8M";
+    /**
+     * Paced at the link's rate ({@link #PACED_LINK}: it never converges); its sweep over RAM takes
+     * seconds, so postcopy (at 4 MiB/s in the background) lasts a while.
+     */
+    private static final String PACED_PATTERN = "memory=32M,vcpus=2,workload=pattern,dirty-rate=16M";
+    private static final String PACED_LINK = "{\"max-bandwidth\": 16777216, \"max-postcopy-bandwidth\": 4194304}";
     private final List<AutoCloseable> closing = new ArrayList<>();
 
     @AfterEach
@@ -122,9 +126,10 @@ class PostcopyQmpTest {
     void theDestinationRunsDuringPostcopyAndNoVcpuEverReadsAMissingPage(boolean preempt) {
         Peer src = source(PACED_PATTERN, preempt);
         Peer dst = destination(PACED_PATTERN, false, preempt);
-        src.exec("migrate-set-parameters", "{\"max-postcopy-bandwidth\": 4194304}");
+        src.exec("migrate-set-parameters", PACED_LINK);
         PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
-        await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 1000);
+        // Every page written once (32 MiB is 8192 pages), so that postcopy has all of RAM to bring.
+        await().atMost(TestTimeouts.MEDIUM).until(() -> srcWork.progress() > 8192 + 1000);
         migrateIntoPostcopy(src, dst.listeningUri());
         dst.awaitMigration("postcopy-active");
         long atStop = srcWork.progress(); // the source has been stopped since the switch
