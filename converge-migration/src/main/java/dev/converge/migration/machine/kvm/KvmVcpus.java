@@ -47,7 +47,10 @@ final class KvmVcpus implements VcpuControl {
         volatile int tid;
         /** Work for this thread while stopped; guarded by lock. */
         final Queue<Runnable> tasks = new ArrayDeque<>();
-        /** Halted (HLT exit) until the next resume; guarded by lock. */
+        /**
+         * Out of the guest until the next mode change: halted (a HLT exit) or shut down (a triple
+         * fault, whose reset stops and resumes the vCPUs); guarded by lock.
+         */
         boolean halted;
         /** When a latency probe kicked this vCPU (System.nanoTime), 0 when none is pending. */
         final AtomicLong probeAt = new AtomicLong();
@@ -79,8 +82,12 @@ final class KvmVcpus implements VcpuControl {
     /** Recent time from a kick to the vCPU thread being out of KVM_RUN, ns; written by vCPU threads, racy max is fine. */
     private volatile long kickLatency;
     private volatile long dirtyLimit;
-    /** The first failure (a guest shutdown, an unknown exit); volatile: read by anyone. */
+    /** The first failure (an unknown exit, a failed KVM_RUN); volatile: read by anyone. */
     private volatile Throwable failure;
+    /** Collects the dirty rings when a vCPU's is full; volatile: set once at wiring time, read by vCPU threads. */
+    private volatile java.util.function.IntConsumer dirtyRingFull = vcpu -> { };
+    /** Told when a vCPU triple-faults (KVM_EXIT_SHUTDOWN); volatile: set once at wiring time, read by vCPU threads. */
+    private volatile Runnable guestReset = () -> { };
 
     /**
      * Starts a thread per vCPU, stopped; each first runs {@code init} on its vCPU (on its own
@@ -211,18 +218,14 @@ final class KvmVcpus implements VcpuControl {
             int reason = r.vcpu.exitReason();
             switch (reason) {
                 case Kvm.EXIT_IO -> handleIo(r.vcpu.runArea());
-                case Kvm.EXIT_HLT -> {
-                    lock.lock();
-                    try {
-                        r.halted = true;
-                    } finally {
-                        lock.unlock();
-                    }
-                }
+                case Kvm.EXIT_HLT -> park(r);
                 case Kvm.EXIT_INTR -> { }
+                case Kvm.EXIT_DIRTY_RING_FULL -> dirtyRingFull.accept(r.vcpu.id()); // the kernel lets it in again once its ring is reset
                 case Kvm.EXIT_SHUTDOWN -> {
-                    fail(new IllegalStateException("guest shutdown on vCPU " + r.vcpu.id() + " (triple fault)"));
-                    failed = true;
+                    // A triple fault: the guest asks for a reset. Re-entering would fault again; this
+                    // vCPU waits for the machine to stop, reset and resume the vCPUs.
+                    park(r);
+                    guestReset.run();
                 }
                 default -> {
                     fail(new IllegalStateException("vCPU " + r.vcpu.id() + " stopped: KVM exit reason " + reason + describeExit(r.vcpu)));
@@ -264,6 +267,25 @@ final class KvmVcpus implements VcpuControl {
                 }
             }
         }
+    }
+
+    private void park(Runner r) {
+        lock.lock();
+        try {
+            r.halted = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sets what collects the dirty rings when a vCPU's ring is full (runs on that vCPU's thread). */
+    void onDirtyRingFull(java.util.function.IntConsumer collector) {
+        dirtyRingFull = java.util.Objects.requireNonNull(collector);
+    }
+
+    /** Sets who is told of a triple fault (called on the vCPU's thread; must not block). */
+    void onGuestReset(Runnable listener) {
+        guestReset = java.util.Objects.requireNonNull(listener);
     }
 
     private void runTasks(Runner r) {
