@@ -3,8 +3,6 @@ package dev.converge.migration.machine;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The vCPU threads of a machine, running one {@link Workload}.
@@ -12,14 +10,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * Each vCPU loops: safe point, one {@link Workload#step}, then pacing (the dirty rate) and
  * throttling (auto-converge) as a condition wait that a stop cuts short. {@link #stop()}
  * returns only once every vCPU sits at its safe point, so no guest write is in flight and
- * all writes happen-before the return (the vCPUs park under {@link #lock}).
- * <p>
- * Mode transitions: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED ({@link #stop}),
- * any → EXITING ({@link #close}, final).
+ * all writes happen-before the return (the vCPUs park under the {@link VcpuGate}'s lock, whose
+ * mode transitions they follow).
  */
 public final class Vcpus implements VcpuControl {
-    private enum Mode { STOPPED, RUNNING, EXITING }
-
     /**
      * The throttle's sleep granule: the vCPU runs until it owes this much, then sleeps it off
      * (QEMU's throttle works in 10 ms slices; 1 ms keeps a stop or a throttle change prompt).
@@ -31,15 +25,8 @@ public final class Vcpus implements VcpuControl {
     /** Nanoseconds per dirtied page for each vCPU, 0 for unpaced. */
     private final long nanosPerPage;
 
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled on every mode change and every park. */
-    private final Condition changed = lock.newCondition();
-    /** Guarded by lock. */
-    private Mode mode = Mode.STOPPED;
-    /** Incremented on every mode change; guarded by lock. */
-    private long generation;
-    /** vCPUs at their safe point (or exited); guarded by lock. */
-    private int parked;
+    /** Mode, parking and the lock the vCPUs park under. */
+    private final VcpuGate gate;
     /** The dirty limit as nanoseconds per page for each vCPU, 0 for none; volatile: read by vCPUs without the lock. */
     private volatile long limitNanosPerPage;
     /** The dirty limit in bytes per second per vCPU, 0 for none. */
@@ -59,6 +46,7 @@ public final class Vcpus implements VcpuControl {
     public Vcpus(String machineName, int count, Workload workload, long dirtyRate) {
         this.workload = workload;
         this.nanosPerPage = dirtyRate == 0 ? 0 : (long) (1e9 * RamBlock.PAGE_SIZE * count / dirtyRate);
+        this.gate = new VcpuGate(count);
         for (int i = 0; i < count; i++) {
             int index = i;
             Thread t = Thread.ofPlatform().name(machineName + "-vcpu-" + i).daemon().unstarted(() -> loop(index));
@@ -72,26 +60,25 @@ public final class Vcpus implements VcpuControl {
         boolean idle = false;
         long owed = 0; // throttle: nanoseconds of sleep this vCPU still owes
         while (true) {
-            lock.lock();
+            gate.lock().lock();
             try {
-                while (mode != Mode.RUNNING || idle) {
-                    if (mode == Mode.EXITING) {
+                while (gate.mode() != VcpuGate.Mode.RUNNING || idle) {
+                    if (gate.mode() == VcpuGate.Mode.EXITING) {
                         return;
                     }
-                    parked++;
-                    changed.signalAll();
+                    gate.parked();
                     // Wait for a mode change, not for any signal: parks of other vCPUs also
                     // signal, and idle vCPUs must not wake each other in turn.
-                    long seen = generation;
-                    while (generation == seen) {
-                        changed.awaitUninterruptibly();
+                    long seen = gate.generation();
+                    while (gate.generation() == seen) {
+                        gate.changed().awaitUninterruptibly();
                     }
-                    parked--;
+                    gate.unparked();
                     idle = false;
                     due = System.nanoTime();
                 }
             } finally {
-                lock.unlock();
+                gate.lock().unlock();
             }
             long start = System.nanoTime();
             int pages;
@@ -103,12 +90,11 @@ public final class Vcpus implements VcpuControl {
                 }
             } catch (RuntimeException | Error | java.io.IOException e) {
                 failure = e;
-                lock.lock();
+                gate.lock().lock();
                 try {
-                    parked++;
-                    changed.signalAll();
+                    gate.parked();
                 } finally {
-                    lock.unlock();
+                    gate.lock().unlock();
                 }
                 return;
             }
@@ -153,50 +139,17 @@ public final class Vcpus implements VcpuControl {
 
     /** Waits up to {@code nanos} while running (a stop cuts it short); returns the time waited. */
     private long sleep(long nanos) {
-        long from = System.nanoTime();
-        lock.lock();
-        try {
-            long left = nanos;
-            while (left > 0 && mode == Mode.RUNNING) {
-                left = changed.awaitNanos(left);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            lock.unlock();
-        }
-        return System.nanoTime() - from;
+        return gate.sleepWhileRunning(nanos);
     }
 
     /** Lets the vCPUs run. */
     public void resume() {
-        lock.lock();
-        try {
-            if (mode == Mode.STOPPED) {
-                mode = Mode.RUNNING;
-                generation++;
-                changed.signalAll();
-            }
-        } finally {
-            lock.unlock();
-        }
+        gate.resume();
     }
 
     /** Stops the vCPUs and returns once each is at its safe point (no write in flight). */
     public void stop() {
-        lock.lock();
-        try {
-            if (mode == Mode.RUNNING) {
-                mode = Mode.STOPPED;
-                generation++;
-                changed.signalAll();
-            }
-            while (parked < threads.size() && mode != Mode.EXITING) {
-                changed.awaitUninterruptibly();
-            }
-        } finally {
-            lock.unlock();
-        }
+        gate.stop(() -> { }); // a workload step is short: the vCPUs see the mode at their next safe point
     }
 
     /** Makes the workload also write {@code d} (null: no disk). */
@@ -206,12 +159,7 @@ public final class Vcpus implements VcpuControl {
 
     /** Whether the vCPUs are allowed to run. */
     public boolean isRunning() {
-        lock.lock();
-        try {
-            return mode == Mode.RUNNING;
-        } finally {
-            lock.unlock();
-        }
+        return gate.isRunning();
     }
 
     /**
@@ -220,10 +168,7 @@ public final class Vcpus implements VcpuControl {
      * @throws IllegalArgumentException unless 0..99
      */
     public void setThrottle(int percent) {
-        if (percent < 0 || percent > 99) {
-            throw new IllegalArgumentException("throttle: " + percent + " (expected: 0..99)");
-        }
-        throttlePercent = percent;
+        throttlePercent = VcpuGate.checkThrottle(percent);
     }
 
     /**
@@ -234,9 +179,7 @@ public final class Vcpus implements VcpuControl {
      * @throws IllegalArgumentException when negative
      */
     public void setDirtyLimit(long bytesPerSecond) {
-        if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("dirty limit: " + bytesPerSecond + " (expected: >= 0)");
-        }
+        VcpuGate.checkDirtyLimit(bytesPerSecond);
         limitNanosPerPage = bytesPerSecond == 0 ? 0 : Math.max(1, (long) (1e9 * RamBlock.PAGE_SIZE / bytesPerSecond));
         dirtyLimit = bytesPerSecond;
     }
@@ -259,14 +202,7 @@ public final class Vcpus implements VcpuControl {
     /** Stops the threads for good and joins them. */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            mode = Mode.EXITING;
-            generation++;
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        gate.exit(() -> { });
         for (Thread t : threads) {
             try {
                 t.join();

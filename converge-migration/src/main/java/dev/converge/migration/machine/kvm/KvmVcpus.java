@@ -2,6 +2,8 @@ package dev.converge.migration.machine.kvm;
 
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.VcpuControl;
+import dev.converge.migration.machine.VcpuGate;
+import dev.converge.migration.machine.VcpuGate.Mode;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -28,14 +30,11 @@ import java.util.function.Function;
  * returns -EINTR, the signal stays pending (blocked again outside KVM_RUN) and the thread
  * takes it with sigtimedwait before looking at why it was kicked.
  * <p>
- * Mode transitions as {@code Vcpus}: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED
- * ({@link #stop}, which returns once every vCPU is out of KVM_RUN and parked), any → EXITING
- * ({@link #close}). Work that must run on a vCPU's own thread (state save and restore) is
- * queued with {@link #onVcpu} while stopped.
+ * Mode transitions are a {@link VcpuGate}'s, as for the software vCPUs ({@link #stop} returns
+ * once every vCPU is out of KVM_RUN and parked). Work that must run on a vCPU's own thread
+ * (state save and restore) is queued with {@link #onVcpu} while stopped.
  */
 final class KvmVcpus implements VcpuControl {
-    private enum Mode { STOPPED, RUNNING, EXITING }
-
     /** The throttle's period: each vCPU sleeps percent% of every period (QEMU's 10 ms timeslice). */
     static final long THROTTLE_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
@@ -69,15 +68,12 @@ final class KvmVcpus implements VcpuControl {
     private final int pid = LibC.getpid();
     private final Thread throttler;
 
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled on every mode change, task and park. */
-    private final Condition changed = lock.newCondition();
-    /** Guarded by lock. */
-    private Mode mode = Mode.STOPPED;
-    /** Incremented on every mode change; guarded by lock. */
-    private long generation;
-    /** vCPUs parked (or failed); guarded by lock. */
-    private int parked;
+    /** Mode and parking; its lock also guards each Runner's tasks and halted flag. */
+    private final VcpuGate gate;
+    /** The gate's lock. */
+    private final ReentrantLock lock;
+    /** The gate's condition, signalled on every mode change, task and park. */
+    private final Condition changed;
     private volatile int throttlePercent;
     /** Recent time from a kick to the vCPU thread being out of KVM_RUN, ns; written by vCPU threads, racy max is fine. */
     private volatile long kickLatency;
@@ -95,6 +91,9 @@ final class KvmVcpus implements VcpuControl {
      */
     KvmVcpus(String machineName, List<KvmVcpu> vcpus, GuestPorts ports, java.util.function.Consumer<KvmVcpu> init) {
         this.ports = ports;
+        this.gate = new VcpuGate(vcpus.size());
+        this.lock = gate.lock();
+        this.changed = gate.changed();
         this.kickSignal = LibC.sigrtmin() + 4;
         CountDownLatch ready = new CountDownLatch(vcpus.size());
         List<Throwable> initFailures = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -148,9 +147,8 @@ final class KvmVcpus implements VcpuControl {
                 fail(e);
                 lock.lock();
                 try {
-                    parked++;
-                    changed.signalAll();
-                    while (mode != Mode.EXITING) {
+                    gate.parked();
+                    while (gate.mode() != Mode.EXITING) {
                         runTasks(r);
                         changed.awaitUninterruptibly();
                     }
@@ -170,30 +168,29 @@ final class KvmVcpus implements VcpuControl {
         while (true) {
             lock.lock();
             try {
-                if (mode != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
-                    parked++;
-                    changed.signalAll();
-                    while (mode != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
-                        if (mode == Mode.EXITING) {
+                if (gate.mode() != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
+                    gate.parked();
+                    while (gate.mode() != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
+                        if (gate.mode() == Mode.EXITING) {
                             return;
                         }
                         runTasks(r);
-                        long seen = generation;
-                        while (generation == seen && r.tasks.isEmpty()) {
+                        long seen = gate.generation();
+                        while (gate.generation() == seen && r.tasks.isEmpty()) {
                             changed.awaitUninterruptibly();
                         }
-                        if (generation != seen) {
+                        if (gate.generation() != seen) {
                             r.halted = false;
                         }
                     }
-                    parked--;
+                    gate.unparked();
                 }
             } finally {
                 lock.unlock();
             }
             long hold = r.hold.getAndSet(0);
             if (hold > 0) {
-                sleepWhileRunning(hold);
+                gate.sleepWhileRunning(hold);
                 continue;
             }
             int rc = r.vcpu.run();
@@ -307,39 +304,25 @@ final class KvmVcpus implements VcpuControl {
         LibC.tgkill(pid, r.tid, kickSignal);
     }
 
-    private void sleepWhileRunning(long nanos) {
-        lock.lock();
-        try {
-            long left = nanos;
-            while (left > 0 && mode == Mode.RUNNING) {
-                left = changed.awaitNanos(left);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /** Every period, while throttled and running, each vCPU is kicked to sleep its share. */
     private void throttleLoop() {
         while (true) {
             lock.lock();
             try {
-                while (mode != Mode.EXITING && (mode != Mode.RUNNING || throttlePercent == 0)) {
+                while (gate.mode() != Mode.EXITING && (gate.mode() != Mode.RUNNING || throttlePercent == 0)) {
                     changed.awaitUninterruptibly();
                 }
-                if (mode == Mode.EXITING) {
+                if (gate.mode() == Mode.EXITING) {
                     return;
                 }
                 long deadline = System.nanoTime() + THROTTLE_PERIOD_NANOS;
                 long left = THROTTLE_PERIOD_NANOS;
-                while (left > 0 && mode == Mode.RUNNING) {
+                while (left > 0 && gate.mode() == Mode.RUNNING) {
                     changed.awaitNanos(left);
                     left = deadline - System.nanoTime();
                 }
                 int pct = throttlePercent;
-                if (mode == Mode.RUNNING && pct > 0) {
+                if (gate.mode() == Mode.RUNNING && pct > 0) {
                     for (Runner r : runners) {
                         r.hold.set(THROTTLE_PERIOD_NANOS * pct / 100);
                         kick(r);
@@ -362,7 +345,7 @@ final class KvmVcpus implements VcpuControl {
         CompletableFuture<T> result = new CompletableFuture<>();
         lock.lock();
         try {
-            if (mode == Mode.RUNNING) {
+            if (gate.mode() == Mode.RUNNING) {
                 throw new IllegalStateException("vCPU state accessed while the vCPUs run");
             }
             r.tasks.add(() -> {
@@ -396,7 +379,7 @@ final class KvmVcpus implements VcpuControl {
     void probeKickLatency() {
         lock.lock();
         try {
-            if (mode != Mode.RUNNING) {
+            if (gate.mode() != Mode.RUNNING) {
                 return;
             }
             for (Runner r : runners) {
@@ -420,51 +403,22 @@ final class KvmVcpus implements VcpuControl {
 
     @Override
     public void resume() {
-        lock.lock();
-        try {
-            if (mode == Mode.STOPPED) {
-                mode = Mode.RUNNING;
-                generation++;
-                changed.signalAll();
-            }
-        } finally {
-            lock.unlock();
-        }
+        gate.resume();
     }
 
     @Override
     public void stop() {
-        lock.lock();
-        try {
-            if (mode == Mode.RUNNING) {
-                mode = Mode.STOPPED;
-                generation++;
-                changed.signalAll();
-                runners.forEach(this::kick);
-            }
-            while (parked < runners.size() && mode != Mode.EXITING) {
-                changed.awaitUninterruptibly();
-            }
-        } finally {
-            lock.unlock();
-        }
+        gate.stop(() -> runners.forEach(this::kick));
     }
 
     @Override
     public boolean isRunning() {
-        lock.lock();
-        try {
-            return mode == Mode.RUNNING;
-        } finally {
-            lock.unlock();
-        }
+        return gate.isRunning();
     }
 
     @Override
     public void setThrottle(int percent) {
-        if (percent < 0 || percent > 99) {
-            throw new IllegalArgumentException("throttle: " + percent + " (expected: 0..99)");
-        }
+        VcpuGate.checkThrottle(percent);
         lock.lock();
         try {
             throttlePercent = percent;
@@ -485,10 +439,7 @@ final class KvmVcpus implements VcpuControl {
      */
     @Override
     public void setDirtyLimit(long bytesPerSecond) {
-        if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("dirty limit: " + bytesPerSecond + " (expected: >= 0)");
-        }
-        dirtyLimit = bytesPerSecond;
+        dirtyLimit = VcpuGate.checkDirtyLimit(bytesPerSecond);
         if (bytesPerSecond == 0) {
             setThrottle(0);
         }
@@ -531,19 +482,13 @@ final class KvmVcpus implements VcpuControl {
 
     @Override
     public void close() {
-        lock.lock();
-        try {
-            mode = Mode.EXITING;
-            generation++;
-            changed.signalAll();
+        gate.exit(() -> {
             for (Runner r : runners) {
                 if (r.tid != 0 && r.thread.isAlive()) {
                     kick(r);
                 }
             }
-        } finally {
-            lock.unlock();
-        }
+        });
         for (Runner r : runners) {
             try {
                 r.thread.join();
