@@ -15,6 +15,22 @@ public final class BackingChain {
     private BackingChain() {
     }
 
+    /** The parts of [offset, offset + length) that {@code node} does not hold itself, in order. */
+    public static List<Extent> unallocatedHere(BlockNode node, long offset, long length) throws BlockIOException {
+        List<Extent> holes = new ArrayList<>();
+        long pos = offset;
+        for (Extent e : node.allocatedHere(offset, length)) {
+            if (e.offset() > pos) {
+                holes.add(new Extent(pos, e.offset() - pos, 0));
+            }
+            pos = Math.max(pos, e.end());
+        }
+        if (pos < offset + length) {
+            holes.add(new Extent(pos, offset + length - pos, 0));
+        }
+        return holes;
+    }
+
     /** Whether {@code node} is {@code top} or in its backing chain. */
     public static boolean contains(BlockNode top, BlockNode node) {
         for (BlockNode n = top; n != null; n = n.backing().orElse(null)) {
@@ -72,7 +88,8 @@ public final class BackingChain {
      * The parts of [offset, offset + length) that some node from {@code top} (included) down to
      * {@code base} (excluded; null: the whole chain) holds itself, merged and in order (QEMU's
      * bdrv_is_allocated_above). What no node of that part of the chain holds reads the same
-     * through {@code base} alone.
+     * through {@code base} alone. Each node is asked only about itself ({@link BlockNode#allocatedHere}),
+     * so nothing below {@code base} is asked.
      */
     public static List<Extent> allocatedAbove(BlockNode top, BlockNode base, long offset, long length)
             throws BlockIOException {
@@ -82,11 +99,7 @@ public final class BackingChain {
             if (len <= 0) {
                 continue;
             }
-            for (Extent e : n.blockStatus(offset, len)) {
-                if (e.isAllocated()) {
-                    found.add(e);
-                }
-            }
+            found.addAll(n.allocatedHere(offset, len));
         }
         found.sort(Comparator.comparingLong(Extent::offset));
         List<Extent> merged = new ArrayList<>();

@@ -234,6 +234,21 @@ public abstract class BlockNode {
         return blockStatus(null, offset, bytes);
     }
 
+    /**
+     * The parts of [offset, offset + bytes) this node holds itself (QEMU's bdrv_is_allocated), in
+     * order, merged, flagged {@link Extent#ALLOCATED}: unlike {@link #blockStatus}, a node with a
+     * backing chain does not ask the chain about the rest. Any thread.
+     */
+    public final List<Extent> allocatedHere(long offset, long bytes) throws BlockIOException {
+        checkRange("block-status", offset, bytes, Errno.EINVAL);
+        gate.enter(null, this); // a direct request: always admitted (after a drain)
+        try {
+            return bytes == 0 ? List.of() : merge(doAllocatedHere(offset, bytes));
+        } finally {
+            gate.exit();
+        }
+    }
+
     // ---------------------------------------------------------------- the request path
 
     final boolean read(BlockChild via, long offset, MemorySegment dst) throws BlockIOException {
@@ -493,6 +508,21 @@ public abstract class BlockNode {
 
     /** Status of a checked, non-empty range; extents must cover it in order. */
     protected abstract List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException;
+
+    /**
+     * What this node holds itself of a checked, non-empty range, in order (see
+     * {@link #allocatedHere}). The default filters {@link #doBlockStatus}; a driver with a
+     * backing chain overrides it so as not to ask the chain.
+     */
+    protected List<Extent> doAllocatedHere(long offset, long bytes) throws BlockIOException {
+        List<Extent> out = new ArrayList<>();
+        for (Extent e : doBlockStatus(offset, bytes)) {
+            if (e.isAllocated()) {
+                out.add(e);
+            }
+        }
+        return out;
+    }
 
     /**
      * Changes the node's size (block_resize). Call on the main loop inside a drained section

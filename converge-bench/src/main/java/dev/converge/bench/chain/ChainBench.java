@@ -35,8 +35,14 @@ import java.util.Random;
  * </ul>
  * Every run checks its result with {@code qemu-img compare} (the mirror's target, the streamed
  * overlay, the committed base against the chain as it was) and {@code qemu-img check}.
+ * <p>
+ * Each side runs one daemon per case for all its runs, and first {@code --warmup} uncounted runs
+ * on it (default 1), so converged is measured with a warm JIT as a long-running daemon is; each
+ * run adds its own nodes (fresh copies of the images) and deletes them (blockdev-del) before its
+ * result is checked. Every run starts after a sync(1), so no run pays for the write-back of the
+ * one before.
  * Usage: {@code ./bin/bench chain [--size 1G] [--overlay-percent 10] [--dir DIR] [--runs 1]
- * [--cases mirror-full,mirror-top,stream,commit]}.
+ * [--warmup 1] [--cases mirror-full,mirror-top,stream,commit]}.
  */
 public final class ChainBench {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -49,13 +55,17 @@ public final class ChainBench {
     private final int percent;
     private final Path work;
     private final int runs;
+    private final int warmup;
     private final List<String> cases;
+    /** Runs made so far, for unique node names, job ids and directories. */
+    private int serial;
 
-    private ChainBench(long size, int percent, Path work, int runs, List<String> cases) {
+    private ChainBench(long size, int percent, Path work, int runs, int warmup, List<String> cases) {
         this.size = size;
         this.percent = percent;
         this.work = work;
         this.runs = runs;
+        this.warmup = warmup;
         this.cases = cases;
     }
 
@@ -64,6 +74,7 @@ public final class ChainBench {
         int percent = 10;
         Path dir = Path.of(System.getProperty("java.io.tmpdir"));
         int runs = 1;
+        int warmup = 1;
         List<String> cases = List.of("mirror-full", "mirror-top", "stream", "commit");
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
@@ -71,6 +82,7 @@ public final class ChainBench {
                 case "--overlay-percent" -> percent = Integer.parseInt(args[i + 1]);
                 case "--dir" -> dir = Path.of(args[i + 1]);
                 case "--runs" -> runs = Integer.parseInt(args[i + 1]);
+                case "--warmup" -> warmup = Integer.parseInt(args[i + 1]);
                 case "--cases" -> cases = List.of(args[i + 1].split(","));
                 default -> {
                     System.err.println("unknown option " + args[i]);
@@ -80,7 +92,7 @@ public final class ChainBench {
         }
         Path work = Files.createTempDirectory(dir, "converge-chain-bench-");
         try {
-            System.out.print(new ChainBench(size, percent, work, runs, cases).run());
+            System.out.print(new ChainBench(size, percent, work, runs, warmup, cases).run());
         } finally {
             run(List.of("rm", "-rf", work.toString()));
         }
@@ -107,24 +119,38 @@ public final class ChainBench {
         makeChain(base, top);
         StringBuilder out = new StringBuilder();
         out.append(String.format(Locale.ROOT, "chain benchmark: base %d MiB of random data, overlay with %d%% "
-                + "rewritten in 1 MiB extents, %d run(s) per side, dir %s; load average %s%n", size >> 20, percent,
-                runs, work.getParent(), loadAverage()));
+                + "rewritten in 1 MiB extents, %d run(s) per side after %d warm-up run(s) on the same daemon, dir %s; "
+                + "load average %s%n", size >> 20, percent, runs, warmup, work.getParent(), loadAverage()));
         out.append(String.format(Locale.ROOT, "%-12s %-24s %14s %14s %8s%n", "case", "figure", "converged ms",
                 "qsd 7.2 ms", "ratio"));
         for (String c : cases) {
             Map<String, long[]> figures = new LinkedHashMap<>();
-            for (int r = 0; r < runs; r++) {
-                // alternate which side goes first
-                List<Side> order = r % 2 == 0 ? List.of(Side.CONVERGED, Side.QSD) : List.of(Side.QSD, Side.CONVERGED);
-                for (Side s : order) {
-                    System.err.printf("%s: %s run %d...%n", s, c, r + 1);
-                    Map<String, Long> f = runCase(s, c, base, top);
-                    for (Map.Entry<String, Long> e : f.entrySet()) {
-                        figures.computeIfAbsent(e.getKey(), k -> new long[] {Long.MAX_VALUE, Long.MAX_VALUE});
-                        long[] best = figures.get(e.getKey());
-                        best[s.ordinal()] = Math.min(best[s.ordinal()], e.getValue());
+            Path cdir = Files.createDirectories(work.resolve(c));
+            try (ChildDaemon conv = Daemons.converged(Files.createDirectories(cdir.resolve("converged")));
+                    ChildDaemon qsd = Daemons.qemuStorageDaemon(Files.createDirectories(cdir.resolve("qsd")));
+                    QmpClient cq = conv.connect(Duration.ofSeconds(60));
+                    QmpClient qq = qsd.connect(Duration.ofSeconds(60))) {
+                Map<Side, QmpClient> qmp = Map.of(Side.CONVERGED, cq, Side.QSD, qq);
+                for (int r = -warmup; r < runs; r++) {
+                    // alternate which side goes first
+                    List<Side> order = Math.floorMod(r, 2) == 0 ? List.of(Side.CONVERGED, Side.QSD)
+                            : List.of(Side.QSD, Side.CONVERGED);
+                    for (Side s : order) {
+                        System.err.printf("%s: %s %s %d...%n", s, c, r < 0 ? "warm-up" : "run", r < 0 ? r + warmup + 1
+                                : r + 1);
+                        Map<String, Long> f = runCase(s, qmp.get(s), c, base, top);
+                        if (r < 0) {
+                            continue;
+                        }
+                        for (Map.Entry<String, Long> e : f.entrySet()) {
+                            figures.computeIfAbsent(e.getKey(), k -> new long[] {Long.MAX_VALUE, Long.MAX_VALUE});
+                            long[] best = figures.get(e.getKey());
+                            best[s.ordinal()] = Math.min(best[s.ordinal()], e.getValue());
+                        }
                     }
                 }
+                cq.execute("quit");
+                qq.execute("quit");
             }
             for (Map.Entry<String, long[]> e : figures.entrySet()) {
                 long[] v = e.getValue();
@@ -162,9 +188,13 @@ public final class ChainBench {
         run(io);
     }
 
-    /** One case on one side, on fresh copies of what the case changes; returns its figures in ms. */
-    private Map<String, Long> runCase(Side side, String c, Path base, Path top) throws Exception {
-        Path dir = Files.createDirectories(work.resolve(side.name().toLowerCase(Locale.ROOT) + "-" + c));
+    /**
+     * One run of a case on one side's daemon, on fresh copies of what the case changes, under
+     * node names of its own; deletes its nodes, then checks the result. Returns its figures in ms.
+     */
+    private Map<String, Long> runCase(Side side, QmpClient q, String c, Path base, Path top) throws Exception {
+        int n = ++serial;
+        Path dir = Files.createDirectories(work.resolve(side.name().toLowerCase(Locale.ROOT) + "-" + c + "-" + n));
         Path myTop = dir.resolve("top.qcow2");
         Path myBase = base;
         if (c.equals("commit")) {
@@ -183,42 +213,44 @@ public final class ChainBench {
             run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2",
                     target.toString()));
         }
+        run(List.of("sync")); // the copies and earlier runs' writes are on disk: this run starts clean
+        String topNode = "top" + n;
+        String tgtNode = "tgt" + n;
+        String job = "j" + n;
         Map<String, Long> f = new LinkedHashMap<>();
-        try (ChildDaemon d = side == Side.CONVERGED ? Daemons.converged(dir) : Daemons.qemuStorageDaemon(dir);
-                QmpClient q = d.connect(Duration.ofSeconds(60))) {
-            q.execute("blockdev-add", obj("{'driver':'qcow2','node-name':'top','file':{'driver':'file','filename':'"
-                    + myTop + "'}}"));
-            switch (c) {
-                case "mirror-full", "mirror-top" -> {
-                    q.execute("blockdev-add", obj("{'driver':'qcow2','node-name':'tgt','file':{'driver':'file',"
-                            + "'filename':'" + target + "'}}"));
-                    long t0 = System.nanoTime();
-                    q.execute("blockdev-mirror", obj("{'job-id':'j','device':'top','target':'tgt','sync':'"
-                            + (c.equals("mirror-full") ? "full" : "top") + "'}"));
-                    awaitJobEvent(q, "BLOCK_JOB_READY");
-                    f.put("time to READY", ms(t0));
-                    q.execute("block-job-cancel", obj("{'device':'j'}"));
-                    awaitJobEvent(q, "BLOCK_JOB_COMPLETED");
-                }
-                case "stream" -> {
-                    long t0 = System.nanoTime();
-                    q.execute("block-stream", obj("{'job-id':'j','device':'top'}"));
-                    awaitJobEvent(q, "BLOCK_JOB_COMPLETED");
-                    f.put("time to COMPLETED", ms(t0));
-                }
-                case "commit" -> {
-                    long t0 = System.nanoTime();
-                    q.execute("block-commit", obj("{'job-id':'j','device':'top'}"));
-                    awaitJobEvent(q, "BLOCK_JOB_READY");
-                    f.put("time to READY", ms(t0));
-                    q.execute("job-complete", obj("{'id':'j'}"));
-                    awaitJobEvent(q, "BLOCK_JOB_COMPLETED");
-                    f.put("time to COMPLETED", ms(t0));
-                }
-                default -> throw new IllegalArgumentException("unknown case " + c);
+        q.execute("blockdev-add", obj("{'driver':'qcow2','node-name':'" + topNode + "','file':{'driver':'file',"
+                + "'filename':'" + myTop + "'}}"));
+        switch (c) {
+            case "mirror-full", "mirror-top" -> {
+                q.execute("blockdev-add", obj("{'driver':'qcow2','node-name':'" + tgtNode + "','file':{'driver':'file',"
+                        + "'filename':'" + target + "'}}"));
+                long t0 = System.nanoTime();
+                q.execute("blockdev-mirror", obj("{'job-id':'" + job + "','device':'" + topNode + "','target':'"
+                        + tgtNode + "','sync':'" + (c.equals("mirror-full") ? "full" : "top") + "'}"));
+                awaitJobEvent(q, job, "BLOCK_JOB_READY");
+                f.put("time to READY", ms(t0));
+                q.execute("block-job-cancel", obj("{'device':'" + job + "'}"));
+                awaitJobEvent(q, job, "BLOCK_JOB_COMPLETED");
+                q.execute("blockdev-del", obj("{'node-name':'" + tgtNode + "'}"));
             }
-            q.execute("quit");
+            case "stream" -> {
+                long t0 = System.nanoTime();
+                q.execute("block-stream", obj("{'job-id':'" + job + "','device':'" + topNode + "'}"));
+                awaitJobEvent(q, job, "BLOCK_JOB_COMPLETED");
+                f.put("time to COMPLETED", ms(t0));
+            }
+            case "commit" -> {
+                long t0 = System.nanoTime();
+                q.execute("block-commit", obj("{'job-id':'" + job + "','device':'" + topNode + "'}"));
+                awaitJobEvent(q, job, "BLOCK_JOB_READY");
+                f.put("time to READY", ms(t0));
+                q.execute("job-complete", obj("{'id':'" + job + "'}"));
+                awaitJobEvent(q, job, "BLOCK_JOB_COMPLETED");
+                f.put("time to COMPLETED", ms(t0));
+            }
+            default -> throw new IllegalArgumentException("unknown case " + c);
         }
+        q.execute("blockdev-del", obj("{'node-name':'" + topNode + "'}")); // closes the chain it opened
         verify(c, side, base, top, myBase, myTop, target);
         run(List.of("rm", "-rf", dir.toString()));
         return f;
@@ -237,8 +269,9 @@ public final class ChainBench {
         System.err.printf("  %s %s: the result equals the chain (qemu-img compare), qemu-img check clean%n", side, c);
     }
 
-    private static void awaitJobEvent(QmpClient q, String name) {
-        JsonNode e = q.awaitEvent(ev -> name.equals(ev.path("event").asText()), LONG);
+    private static void awaitJobEvent(QmpClient q, String job, String name) {
+        JsonNode e = q.awaitEvent(ev -> name.equals(ev.path("event").asText())
+                && job.equals(ev.path("data").path("device").asText()), LONG);
         if (e.path("data").has("error")) {
             throw new IllegalStateException(name + " with error: " + e.path("data").path("error").asText());
         }

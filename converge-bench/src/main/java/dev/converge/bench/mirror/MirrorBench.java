@@ -137,7 +137,8 @@ public final class MirrorBench {
         }
         header.append("page cache: warm for both sides (sources just written and read from cache; no cache drop without"
                 + " root); each daemon first runs one uncounted warm-up mirror; measured runs alternate which side goes first;"
-                + " targets are fresh sparse files, deleted after each run\n");
+                + " targets are fresh sparse files, deleted after each run; sync(1) before every run, so no run pays for"
+                + " the writeback of the run before\n");
         absent.forEach((s, why) -> header.append(s.label()).append(": ").append(why).append('\n'));
 
         Map<String, MirrorReport.Row> rows = new LinkedHashMap<>();
@@ -153,6 +154,7 @@ public final class MirrorBench {
                 List<RunOutcome> cp = new ArrayList<>();
                 for (int r = 0; r < options.runs(); r++) {
                     progress.printf("cp %s run %d...%n", name, r + 1);
+                    DirtyPages.settle();
                     cp.add(CpBaseline.run(img, work.resolve("target.img"), options.readyTimeout()));
                 }
                 MirrorReport.Row old = rows.get(name);
@@ -228,6 +230,7 @@ public final class MirrorBench {
             slot.discard();
             return new RunOutcome.Failed(side.label() + " did not start: " + e.getMessage());
         }
+        DirtyPages.settle();
         RunOutcome o = runner.run(new MirrorRun.Spec(image, work.resolve("target.img"), mode, writeRate, slot.nbdSocket(),
                 options.readyTimeout(), seed++, fio));
         if (o instanceof RunOutcome.Failed || o instanceof RunOutcome.NotReady) {

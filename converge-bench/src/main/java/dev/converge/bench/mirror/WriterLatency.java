@@ -37,11 +37,17 @@ final class WriterLatency {
      * @param p99Ms           their 99th percentile (nearest rank)
      * @param worstWindowMiBs the fewest MiB/s completed in any {@value #WINDOW_MS} ms window inside
      *                        the interval (the whole interval when it is shorter)
+     * @param longestAtMs     when the longest write was submitted, ms after the interval's start
+     *                        (negative: before it), so a report can tell a stall at the mirror's
+     *                        start from one at READY or at the end
+     * @param worstWindowAtMs where the worst window starts, ms after the interval's start
      */
-    record Stats(int writes, double longestMs, double p99Ms, double worstWindowMiBs) {
+    record Stats(int writes, double longestMs, double p99Ms, double worstWindowMiBs, long longestAtMs,
+            long worstWindowAtMs) {
         String summary() {
-            return String.format(Locale.ROOT, "%d writes, longest %.1f ms, p99 %.2f ms, worst %d ms %.1f MiB/s", writes,
-                    longestMs, p99Ms, WINDOW_MS, worstWindowMiBs);
+            return String.format(Locale.ROOT, "%d writes, longest %.1f ms (submitted at +%d ms), p99 %.2f ms,"
+                    + " worst %d ms %.1f MiB/s (from +%d ms)", writes, longestMs, longestAtMs, p99Ms, WINDOW_MS,
+                    worstWindowMiBs, worstWindowAtMs);
         }
     }
 
@@ -56,12 +62,12 @@ final class WriterLatency {
         if (toMs < fromMs) {
             throw new IllegalArgumentException("interval [" + fromMs + ", " + toMs + "]");
         }
-        long[] lat = samples.stream()
-                .filter(s -> s.endMillis() >= fromMs && s.startMillis() <= toMs)
-                .mapToLong(Sample::latencyNanos).sorted().toArray();
+        List<Sample> inFlight = samples.stream().filter(s -> s.endMillis() >= fromMs && s.startMillis() <= toMs).toList();
+        long[] lat = inFlight.stream().mapToLong(Sample::latencyNanos).sorted().toArray();
         long[] ends = samples.stream().mapToLong(Sample::endMillis).toArray();
         long[] bytes = samples.stream().mapToLong(Sample::bytes).toArray();
         double worst = Double.MAX_VALUE;
+        long worstAt = 0;
         long lastStart = Math.max(fromMs, toMs - WINDOW_MS);
         for (long w = fromMs; w <= lastStart; w += STEP_MS) {
             long sum = 0;
@@ -70,13 +76,19 @@ final class WriterLatency {
                     sum += bytes[i];
                 }
             }
-            worst = Math.min(worst, sum / (double) Sizes.MiB / (WINDOW_MS / 1000.0));
+            double rate = sum / (double) Sizes.MiB / (WINDOW_MS / 1000.0);
+            if (rate < worst) {
+                worst = rate;
+                worstAt = w - fromMs;
+            }
         }
         if (lat.length == 0) {
-            return new Stats(0, 0, 0, 0);
+            return new Stats(0, 0, 0, 0, 0, 0);
         }
         int rank = (int) Math.ceil(0.99 * lat.length) - 1;
-        return new Stats(lat.length, lat[lat.length - 1] / 1e6, lat[Math.max(0, rank)] / 1e6, worst);
+        Sample longest = inFlight.stream().max(java.util.Comparator.comparingLong(Sample::latencyNanos)).orElseThrow();
+        return new Stats(lat.length, lat[lat.length - 1] / 1e6, lat[Math.max(0, rank)] / 1e6, worst,
+                longest.startMillis() - fromMs, worstAt);
     }
 
     /**

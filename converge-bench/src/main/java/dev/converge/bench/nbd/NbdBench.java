@@ -39,7 +39,12 @@ import java.util.concurrent.TimeUnit;
  * <p>
  * With format {@code qcow2} the image is a qcow2 file (converted from the same random data, so
  * every cluster is allocated) opened by our qcow2 driver and by qemu-nbd's; {@code qemu-img
- * check} runs on it afterwards. {@code randwrite} is 4 KiB random writes at queue depth 16.
+ * check} runs on it afterwards. {@code randwrite} is 4 KiB random writes at queue depth 16;
+ * {@code seqread} and {@code seqwrite} are 1 MiB sequential reads and writes at queue depth 4
+ * over one connection, also with fio's nbd engine. With format {@code qcow2-empty} each server
+ * gets its own empty qcow2 image of the size, so the first writes allocate (QEMU's and our
+ * qcow2 allocation path, not writes in place); reads of it are of unallocated clusters, and only
+ * each phase's first run writes into clusters not yet allocated (later runs write in place).
  * <p>
  * Usage: {@code NbdBench [size-MiB (default 1024)] [runs (default 3)] [work-dir (default a temp dir)]
  * [phases (default read,write,read1,write1,randread; also randwrite)] [format raw|qcow2 (default raw)]}
@@ -56,7 +61,7 @@ public final class NbdBench {
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         Path work = args.length > 2 ? Files.createDirectories(Path.of(args[2]))
                 : Files.createTempDirectory("nbd-bench");
-        List<String> all = List.of("read", "write", "read1", "write1", "randread", "randwrite");
+        List<String> all = List.of("read", "write", "read1", "write1", "randread", "randwrite", "seqread", "seqwrite");
         List<String> phases = args.length > 3 ? List.of(args[3].split(","))
                 : List.of("read", "write", "read1", "write1", "randread");
         for (String ph : phases) {
@@ -66,8 +71,8 @@ public final class NbdBench {
             }
         }
         String format = args.length > 4 ? args[4] : "raw";
-        if (!format.equals("raw") && !format.equals("qcow2")) {
-            System.err.println("unknown format '" + format + "' (expected: raw, qcow2)");
+        if (!List.of("raw", "qcow2", "qcow2-empty").contains(format)) {
+            System.err.println("unknown format '" + format + "' (expected: raw, qcow2, qcow2-empty)");
             System.exit(2);
         }
         long size = sizeMiB << 20;
@@ -79,14 +84,22 @@ public final class NbdBench {
         }
         Path source = work.resolve("source.raw");
         Path image = work.resolve("image." + format);
+        // qcow2-empty: one image per server (two qcow2 drivers must not allocate in one file)
+        Path qemuImage = format.equals("qcow2-empty") ? work.resolve("image-qemu-nbd.qcow2") : image;
         System.out.printf("NBD benchmark: %d MiB %s image, %d runs each, in %s%n", sizeMiB, format, runs, work);
         writeRandom(source, size);
         if (format.equals("qcow2")) {
             Files.deleteIfExists(image);
             run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", source.toString(), image.toString());
+        } else if (format.equals("qcow2-empty")) {
+            for (Path p : List.of(image, qemuImage)) {
+                Files.deleteIfExists(p);
+                run("qemu-img", "create", "-q", "-f", "qcow2", p.toString(), Long.toString(size));
+            }
         } else {
             Files.copy(source, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
+        String driver = format.startsWith("qcow2") ? "qcow2" : "raw";
 
         boolean fio = Files.isExecutable(Path.of("/usr/bin/fio"));
         if (!fio) {
@@ -99,15 +112,15 @@ public final class NbdBench {
         Path sock = work.resolve("converge.sock");
         Files.deleteIfExists(qsock);
         Files.deleteIfExists(sock);
-        Process qemu = new ProcessBuilder("qemu-nbd", "-k", qsock.toString(), "-f", format, "-t", "-e", "8",
-                "-x", "disk", image.toString()).redirectErrorStream(true)
+        Process qemu = new ProcessBuilder("qemu-nbd", "-k", qsock.toString(), "-f", driver, "-t", "-e", "8",
+                "-x", "disk", qemuImage.toString()).redirectErrorStream(true)
                 .redirectOutput(work.resolve("qemu-nbd.log").toFile()).start();
         try (MainLoop loop = new MainLoop()) {
             waitFor(qsock, qemu);
             BlockGraph graph = new BlockGraph(loop);
             BlockBackend backend = loop.call(() -> {
                 ObjectNode o = JsonNodeFactory.instance.objectNode();
-                if (format.equals("qcow2")) {
+                if (driver.equals("qcow2")) {
                     o.put("driver", "qcow2").put("node-name", "disk").putObject("file").put("driver", "file")
                             .put("filename", image.toString());
                 } else {
@@ -123,7 +136,7 @@ public final class NbdBench {
                         "qemu-nbd", "nbd+unix:///disk?socket=" + qsock);
                 // both servers run at once and the runs alternate, so page cache and machine load are shared
                 // alike (whoever went first would otherwise pay for the cold cache)
-                List<String> dirs = phases.stream().filter(d -> fio || !d.startsWith("rand")).toList();
+                List<String> dirs = phases.stream().filter(d -> fio || !usesFio(d)).toList();
                 for (String dir : dirs) {
                     for (int i = 1; i <= runs; i++) {
                         for (String srv : List.of("converge", "qemu-nbd")) {
@@ -134,6 +147,7 @@ public final class NbdBench {
                                         "null:");
                                 case "write1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1",
                                         source.toString(), urls.get(srv));
+                                case "seqread", "seqwrite" -> sequentialIo(srv, dir, i, size, urls.get(srv));
                                 default -> randomIo(srv, dir, i, size, urls.get(srv));
                             };
                             samples.computeIfAbsent(dir, d -> new LinkedHashMap<>())
@@ -146,8 +160,11 @@ public final class NbdBench {
             qemu.destroy();
             qemu.waitFor(10, TimeUnit.SECONDS);
         }
-        if (format.equals("qcow2")) {
-            System.out.println("qemu-img check: " + run("qemu-img", "check", image.toString()).strip());
+        if (driver.equals("qcow2")) {
+            for (Path p : new java.util.LinkedHashSet<>(List.of(image, qemuImage))) {
+                System.out.println("qemu-img check " + p.getFileName() + ": "
+                        + run("qemu-img", "check", p.toString()).strip());
+            }
         }
         System.out.println("load after: " + loadAverage());
         System.out.println();
@@ -157,6 +174,10 @@ public final class NbdBench {
         samples.forEach((dir, bySrv) -> System.out.printf("ratio converge/qemu-nbd %-8s: best %.2f, median %.2f%n", dir,
                 best(bySrv.get("converge")) / best(bySrv.get("qemu-nbd")),
                 median(bySrv.get("converge")) / median(bySrv.get("qemu-nbd"))));
+    }
+
+    private static boolean usesFio(String dir) {
+        return dir.startsWith("rand") || dir.startsWith("seq");
     }
 
     private static double scale(String dir) {
@@ -194,9 +215,31 @@ public final class NbdBench {
      */
     private static double randomIo(String server, String rw, int i, long size, String url)
             throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("fio", "--name=" + rw, "--ioengine=nbd", "--uri=" + url, "--rw=" + rw,
-                "--bs=4k", "--iodepth=16", "--runtime=" + RANDREAD_SECONDS, "--time_based", "--size=" + size,
-                "--randseed=" + i, "--output-format=json").redirectErrorStream(true).start();
+        JsonNode job = fio(url, "--name=" + rw, "--rw=" + rw, "--bs=4k", "--iodepth=16",
+                "--runtime=" + RANDREAD_SECONDS, "--time_based", "--size=" + size, "--randseed=" + i);
+        double iops = job.path(rw.equals("randread") ? "read" : "write").path("iops").asDouble();
+        System.out.printf("  %-9s %-9s run %d: %10.0f ops/s%n", server, rw, i, iops);
+        return iops;
+    }
+
+    /**
+     * 1 MiB sequential reads or writes ({@code seqread}, {@code seqwrite}) at queue depth 4 over
+     * one connection through the whole disk once (fio's nbd engine); returns bytes per second.
+     */
+    private static double sequentialIo(String server, String dir, int i, long size, String url)
+            throws IOException, InterruptedException {
+        String rw = dir.equals("seqread") ? "read" : "write";
+        JsonNode job = fio(url, "--name=" + dir, "--rw=" + rw, "--bs=1M", "--iodepth=4", "--size=" + size);
+        double bps = job.path(rw).path("bw_bytes").asDouble();
+        System.out.printf("  %-9s %-9s run %d: %8.1f MB/s%n", server, dir, i, bps / 1e6);
+        return bps;
+    }
+
+    /** One fio run with the nbd engine against {@code url}; returns its job's JSON. */
+    private static JsonNode fio(String url, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("fio", "--ioengine=nbd", "--uri=" + url, "--output-format=json"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         if (p.waitFor() != 0 || out.indexOf('{') < 0) {
             throw new IOException("fio against " + url + " failed: " + out);
@@ -206,9 +249,7 @@ public final class NbdBench {
         if (job.path("error").asInt() != 0) {
             throw new IOException("fio against " + url + " reported error " + job.path("error") + ": " + out);
         }
-        double iops = job.path(rw.equals("randread") ? "read" : "write").path("iops").asDouble();
-        System.out.printf("  %-9s %-9s run %d: %10.0f ops/s%n", server, rw, i, iops);
-        return iops;
+        return job;
     }
 
     /** One nbdcopy run; returns bytes per second. */

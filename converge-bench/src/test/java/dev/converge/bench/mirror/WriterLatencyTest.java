@@ -28,6 +28,8 @@ class WriterLatencyTest {
         assertThat(st.longestMs()).isEqualTo(500.0);
         assertThat(st.p99Ms()).isEqualTo(0.1);
         assertThat(st.worstWindowMiBs()).as("a window inside the stall").isZero();
+        assertThat(st.longestAtMs()).as("the stalled write was submitted at t=500").isEqualTo(500);
+        assertThat(st.worstWindowAtMs()).as("the first window inside the stall").isBetween(501L, 750L);
         WriterLatency.Stats quiet = WriterLatency.of(s, 1100, 2000);
         assertThat(quiet.longestMs()).isEqualTo(0.1);
         assertThat(quiet.worstWindowMiBs()).isCloseTo(600 * 64 / 1024.0, within(1.0));
@@ -39,6 +41,7 @@ class WriterLatencyTest {
                 new WriterLatency.Sample(900, 1_000_000L, KIB64, 0), new WriterLatency.Sample(5000, 1_000_000L, KIB64, 0));
         assertThat(WriterLatency.of(s, 1000, 2000).writes()).isEqualTo(1);
         assertThat(WriterLatency.of(s, 1000, 2000).longestMs()).isEqualTo(300.0);
+        assertThat(WriterLatency.of(s, 1000, 2000).longestAtMs()).as("submitted before the interval").isEqualTo(-100);
     }
 
     @Test

@@ -22,42 +22,25 @@ public final class CommitJob extends ChainCopyJob {
     /** The job kind: type {@code commit}, no job-change options, no members of its own. */
     public static final JobKind<Record, Record> KIND = JobKind.plain("commit");
 
-    private final BlockGraph graph;
-    private final BlockNode base;
-    /** The node whose backing is {@code top}: it gets {@code base} as its new backing. */
-    private final BlockNode overlay;
-    private final String backingFile;
-    private final Runnable release;
-
     CommitJob(String id, BlockGraph graph, BlockNode top, BlockNode base, BlockNode overlay, String backingFile,
             BlockdevOnError onError, ErrorReporter reporter, Runnable release) {
-        super(id, top, onError, reporter);
-        this.graph = graph;
-        this.base = base;
-        this.overlay = overlay;
-        this.backingFile = backingFile;
-        this.release = release;
+        super(id, top, new Relink(graph, overlay, base, backingFile, base.driverName()), onError, reporter, release);
     }
 
     @Override
     protected List<Extent> rangesToMove(long offset, long length) throws BlockIOException {
-        return BackingChain.allocatedAbove(top, base, offset, length);
+        return BackingChain.allocatedAbove(top, relink.base(), offset, length);
     }
 
     @Override
     protected void store(long offset, MemorySegment data) throws BlockIOException {
-        base.write(offset, data);
+        relink.base().write(offset, data);
     }
 
-    /** QEMU's commit_prepare (bdrv_drop_intermediate): the overlay reads through {@code base} now. */
+    /** QEMU's commit_prepare (bdrv_drop_intermediate): the overlay reads through the base now. */
     @Override
     public void prepare() throws Exception {
-        base.flush();
-        graph.setBacking(overlay, base, backingFile, base.driverName());
-    }
-
-    @Override
-    public void clean() {
-        release.run();
+        relink.base().flush();
+        super.prepare();
     }
 }

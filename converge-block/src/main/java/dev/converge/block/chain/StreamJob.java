@@ -26,22 +26,9 @@ public final class StreamJob extends ChainCopyJob {
     /** The job kind: type {@code stream}, no job-change options, no members of its own. */
     public static final JobKind<Record, Record> KIND = JobKind.plain("stream");
 
-    private final BlockGraph graph;
-    /** The new backing node, or null: the whole chain is streamed. */
-    private final BlockNode base;
-    private final String backingFile;
-    private final String backingFormat;
-    /** Main loop: gives back what the start took (the claim on the chain, a temporary read-write mode). */
-    private final Runnable release;
-
     StreamJob(String id, BlockGraph graph, BlockNode top, BlockNode base, String backingFile, String backingFormat,
             BlockdevOnError onError, ErrorReporter reporter, Runnable release) {
-        super(id, top, onError, reporter);
-        this.graph = graph;
-        this.base = base;
-        this.backingFile = backingFile;
-        this.backingFormat = backingFormat;
-        this.release = release;
+        super(id, top, new Relink(graph, top, base, backingFile, backingFormat), onError, reporter, release);
     }
 
     @Override
@@ -51,10 +38,8 @@ public final class StreamJob extends ChainCopyJob {
         if (below == null) {
             return out;
         }
-        for (Extent e : top.blockStatus(offset, length)) {
-            if (!e.isAllocated()) {
-                out.addAll(BackingChain.allocatedAbove(below, base, e.offset(), e.length()));
-            }
+        for (Extent hole : BackingChain.unallocatedHere(top, offset, length)) {
+            out.addAll(BackingChain.allocatedAbove(below, relink.base(), hole.offset(), hole.length()));
         }
         return out;
     }
@@ -62,16 +47,5 @@ public final class StreamJob extends ChainCopyJob {
     @Override
     protected void store(long offset, MemorySegment data) throws BlockIOException {
         top.populate(offset, data);
-    }
-
-    /** QEMU's stream_prepare: the new backing link and file name; a failure fails the job. */
-    @Override
-    public void prepare() throws Exception {
-        graph.setBacking(top, base, backingFile, backingFormat);
-    }
-
-    @Override
-    public void clean() {
-        release.run();
     }
 }

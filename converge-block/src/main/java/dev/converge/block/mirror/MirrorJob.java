@@ -40,12 +40,15 @@ import org.slf4j.LoggerFactory;
  * <h2>How data moves</h2>
  * <ul>
  * <li>The dirty bitmap on the source exists before the job starts ({@link Mirrors} makes it, and
- *     for sync full/top marks the whole disk dirty before the filter passes any guest write),
+ *     for sync full marks the whole disk dirty, for sync top what the source's top layer holds,
+ *     before the filter passes any guest write),
  *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
  *     unmap=true), data is read and written.</li>
- * <li>First an allocation scan ({@link #skipZeroes}) marks clean what reads as zeroes on both
- *     sides, without reading or writing it.</li>
+ * <li>First, for sync full, an allocation scan ({@link #skipZeroes}) marks clean what reads as
+ *     zeroes on both sides, without reading or writing it. Sync top needs none: only what the top
+ *     layer holds is dirty, found by asking the top alone (QEMU's mirror_dirty_init with
+ *     bdrv_is_allocated_above down to the top's backing); nothing below it is read or asked.</li>
  * <li>Up to {@link MirrorOptions#MAX_IN_FLIGHT} operations, at most buf-size bytes, run at once,
  *     on the job's platform copy threads. An operation resets its granules in the bitmap
  *     <em>before</em> it reads, so a write racing the copy dirties them again.</li>
@@ -261,11 +264,11 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         if (size != target.size()) {
             throw new MirrorException("Source and target image have different sizes");
         }
-        // Mirrors.create marked the whole disk dirty (sync full/top) before the filter could pass
-        // a guest write: see Mirrors.create for why not here.
+        // Mirrors.create marked what to copy dirty (sync full: the whole disk; top: what the top
+        // layer holds) before the filter could pass a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
         try {
-            if (bitmap.dirtyChunks() > 0 && speed == 0) {
+            if (bitmap.dirtyChunks() > 0 && speed == 0 && options.sync() != MirrorSyncMode.TOP) {
                 skipZeroes(ctx, size);
             }
             copyLoop(ctx, size);
@@ -311,6 +314,13 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         for (long pos = 0; pos < size; pos += SCAN_WINDOW) {
             ctx.checkpoint();
             long end = Math.min(size, pos + SCAN_WINDOW);
+            long firstDirty = bitmap.nextDirty(pos);
+            if (firstDirty < 0) {
+                break; // nothing dirty from here on: nothing to skip
+            }
+            if (firstDirty >= end) {
+                continue; // nothing dirty in this window: no block status to ask
+            }
             InFlightRanges.Range window;
             lock.lock();
             try {

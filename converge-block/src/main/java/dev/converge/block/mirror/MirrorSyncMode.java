@@ -32,7 +32,10 @@ public enum MirrorSyncMode {
         return null;
     }
 
-    /** Whether the job starts with every byte dirty (FULL and TOP). */
+    /**
+     * Whether the job copies data that exists when it starts: FULL (every byte starts dirty) and
+     * TOP (what the top layer holds starts dirty).
+     */
     public boolean copiesExistingData() {
         return this == FULL || this == TOP;
     }

@@ -16,6 +16,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.zip.DataFormatException;
@@ -42,8 +45,12 @@ import java.util.zip.Inflater;
  * refcount drops. A kill -9 at any point leaves at most leaked clusters.
  *
  * <h2>Locks</h2>
- * {@link #meta} guards every metadata structure (L1, caches, refcounts, header state) and is held
- * across allocating writes, so two writers never allocate the same guest cluster.
+ * {@link #meta} guards every metadata structure (L1, caches, refcounts, header state). An
+ * allocating write into clusters without a host cluster holds it only to allocate and claim
+ * (the guest clusters go into {@link #allocating}) and to set the L2 entries after its data is
+ * written; the data moves unlocked, so allocating writes run in parallel (QEMU's do too). A
+ * request that meets a claimed cluster waits on {@link #allocated}, then maps again: two writers
+ * never allocate the same guest cluster, and a populate never overwrites a guest write.
  * {@link #freeLock} keeps clusters from being freed under in-flight I/O: reads and in-place
  * writes hold it shared, requests that free clusters (discard, zeroing with unmap) exclusive.
  * Order: freeLock before meta. Compressed data is read under {@link #meta}.
@@ -87,6 +94,15 @@ public final class Qcow2Node extends BlockNode {
     private final Refcounts refcounts;
     /** A cluster-sized buffer for copy-on-write; guarded by meta. */
     private final MemorySegment scratch;
+    /**
+     * Guest clusters whose allocating write is writing its data outside {@link #meta}, as
+     * [first, end) cluster indexes; their L2 entries are set when it is done. Guarded by meta.
+     */
+    private final List<long[]> allocating = new ArrayList<>();
+    /** Signalled under meta whenever a claim of {@link #allocating} is dropped. */
+    private final Condition allocated = meta.newCondition();
+    /** Cluster buffers for copy-on-write outside meta, reused; allocated in {@link #arena} on demand. */
+    private final Queue<MemorySegment> cowBuffers = new ConcurrentLinkedQueue<>();
     /** A cluster of zeroes, never written. */
     private final MemorySegment zeroCluster;
     private final Arena arena = Arena.ofShared();
@@ -562,34 +578,62 @@ public final class Qcow2Node extends BlockNode {
     }
 
     /**
-     * Writes into clusters that need new metadata: whole unallocated or zero clusters get fresh
-     * clusters (several at once, written with one request); any other cluster is rewritten whole
-     * with its current contents around the new bytes. Under meta; returns the bytes written.
+     * Writes into clusters that need new metadata: whole clusters without a host cluster get
+     * fresh clusters (several at once, written with one request); a partial write into a cluster
+     * without a host cluster gets a fresh cluster holding what the cluster reads as now (its
+     * backing bytes or zeroes) around the new bytes. Both write their data <em>outside</em>
+     * {@link #meta} (QEMU's qcow2 allocates under its lock and writes the data without it): the
+     * host clusters are allocated and the guest clusters claimed ({@link #allocating}) under
+     * meta, then the data is written unlocked, then, under meta again, the L2 entries are set
+     * (after the data, so a crash leaves at most a leaked cluster) and the claim dropped. A guest
+     * cluster claimed by another request is waited for; the caller then maps again (this returns
+     * 0). Any other cluster (our own zero-flagged cluster, a compressed or a shared one) is
+     * rewritten whole under meta with its current contents around the new bytes.
+     * <p>
+     * Under meta (held once) on entry and on return; returns the bytes written, or 0 after a wait.
      */
     private long allocatingWrite(long off, MemorySegment src) throws BlockIOException {
+        assert meta.getHoldCount() == 1;
         long inCluster = off & (clusterSize - 1);
+        long cluster = off >>> clusterBits;
+        if (claimed(cluster, cluster + 1)) {
+            allocated.awaitUninterruptibly(); // its entry is set meanwhile: map again
+            return 0;
+        }
         TableCache.Table t = l2Table(off, true);
         int index = l2Index(off);
         if (inCluster == 0 && src.byteSize() >= clusterSize) {
             // whole clusters with no host cluster of their own: allocate them together
             long max = Math.min(src.byteSize() >>> clusterBits, (1L << l2Bits) - index);
             long n = 0;
-            while (n < max && hasNoHostCluster(t, index + (int) n)) {
+            while (n < max && hasNoHostCluster(t, index + (int) n) && !claimed(cluster + n, cluster + n + 1)) {
                 n++;
             }
             if (n > 0) {
                 long host = refcounts.allocate(n);
-                file.write(host, src.asSlice(0, n << clusterBits), Set.of());
-                t = l2Table(off, false); // the allocation may have evicted it
-                for (int i = 0; i < n; i++) {
-                    setEntry(t, index + i, (host + ((long) i << clusterBits)) | L2Entry.COPIED,
-                            L2Entry.ALL_ALLOCATED);
-                }
+                writeFresh(off, n, host, src.asSlice(0, n << clusterBits));
                 return n << clusterBits;
             }
         }
         long n = Math.min(src.byteSize(), clusterSize - inCluster);
         long clusterStart = off - inCluster;
+        if (hasNoHostCluster(t, index)) {
+            // what the cluster reads as now: its runs (zero or unallocated) are stable while it is claimed
+            List<Run> runs = clusterRuns(clusterStart);
+            long host = refcounts.allocate(1);
+            MemorySegment buf = cowBuffers.poll();
+            MemorySegment cow = buf != null ? buf : arena.allocate(clusterSize, 4096);
+            try {
+                writeFresh(off, 1, host, () -> {
+                    fillFromRuns(clusterStart, runs, cow);
+                    MemorySegment.copy(src, 0, cow, inCluster, n);
+                    file.write(host, cow, Set.of());
+                });
+            } finally {
+                cowBuffers.add(cow);
+            }
+            return n;
+        }
         // the cluster's current contents around the new bytes
         if (n < clusterSize) {
             readCurrent(clusterStart, scratch);
@@ -619,6 +663,93 @@ public final class Qcow2Node extends BlockNode {
             refcounts.update(oldHost, 1, -1);
         }
         return n;
+    }
+
+    /** Writes {@code data} to the fresh host clusters at {@code host} (see {@link #writeFresh(long, long, long, IoAction)}). */
+    private void writeFresh(long off, long n, long host, MemorySegment data) throws BlockIOException {
+        writeFresh(off, n, host, () -> file.write(host, data, Set.of()));
+    }
+
+    /**
+     * The unlocked part of an allocating write of the {@code n} guest clusters from {@code off}
+     * into the fresh host clusters at {@code host} (refcounts already raised): claims the guest
+     * clusters, releases meta while {@code write} runs, then sets their L2 entries and drops the
+     * claim. A failed write gives the host clusters back. Under meta on entry and on return.
+     */
+    private void writeFresh(long off, long n, long host, IoAction write) throws BlockIOException {
+        long cluster = off >>> clusterBits;
+        long[] claim = {cluster, cluster + n};
+        allocating.add(claim);
+        boolean written = false;
+        try {
+            meta.unlock();
+            try {
+                write.run();
+                written = true;
+            } finally {
+                meta.lock();
+            }
+            TableCache.Table t = l2Table(off, false); // it may have been evicted meanwhile
+            int index = l2Index(off);
+            for (int i = 0; i < n; i++) {
+                setEntry(t, index + i, (host + ((long) i << clusterBits)) | L2Entry.COPIED, L2Entry.ALL_ALLOCATED);
+            }
+        } finally {
+            allocating.remove(claim);
+            allocated.signalAll();
+            if (!written) {
+                refcounts.update(host, n, -1); // never referenced: free again (a crash now leaks it at most)
+            }
+        }
+    }
+
+    /** An I/O step run while {@link #meta} is released. */
+    @FunctionalInterface
+    private interface IoAction {
+        void run() throws BlockIOException;
+    }
+
+    /** Whether a guest cluster of [first, end) has an allocating write in flight. Under meta. */
+    private boolean claimed(long first, long end) {
+        for (long[] c : allocating) {
+            if (c[0] < end && first < c[1]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The runs of the guest cluster at {@code clusterStart}, clipped to the disk. Under meta. */
+    private List<Run> clusterRuns(long clusterStart) throws BlockIOException {
+        List<Run> runs = new ArrayList<>();
+        long n = Math.min(clusterSize, size - clusterStart);
+        for (long pos = 0; pos < n;) {
+            Run r = map(clusterStart + pos, n - pos);
+            runs.add(r);
+            pos += r.length();
+        }
+        return runs;
+    }
+
+    /**
+     * Fills {@code buf} with what a cluster without a host cluster reads as, from its runs (zero
+     * or unallocated: the backing node's bytes); zeroes past the disk's end. Needs no lock: the
+     * runs are the caller's snapshot, and the backing node is another node.
+     */
+    private void fillFromRuns(long clusterStart, List<Run> runs, MemorySegment buf) throws BlockIOException {
+        long pos = 0;
+        for (Run r : runs) {
+            MemorySegment part = buf.asSlice(pos, r.length());
+            switch (r.kind()) {
+                case ZERO -> part.fill((byte) 0);
+                case UNALLOCATED -> readBacking(clusterStart + pos, part);
+                default -> throw new IllegalStateException("cluster without a host cluster maps as " + r.kind());
+            }
+            pos += r.length();
+        }
+        if (pos < clusterSize) {
+            buf.asSlice(pos).fill((byte) 0);
+        }
     }
 
     /** Reads the guest cluster at {@code clusterStart} (clipped to the disk) as it reads now. Under meta. */
@@ -705,8 +836,9 @@ public final class Qcow2Node extends BlockNode {
 
     /**
      * Fills the unallocated runs of the range with {@code src} (what they read as now, from the
-     * backing chain): each run is checked and written under {@link #meta}, so a guest write
-     * that allocated it meanwhile is never overwritten.
+     * backing chain): each run is checked under {@link #meta} and claimed while its data is
+     * written, so a guest write that allocated it meanwhile is never overwritten, and one that
+     * comes later waits for the claim and then writes over it.
      */
     @Override
     protected void doPopulate(long offset, MemorySegment src) throws BlockIOException {
@@ -718,12 +850,10 @@ public final class Qcow2Node extends BlockNode {
             try {
                 meta.lock();
                 try {
+                    // mapped again after every allocating write: meta was released while it wrote
                     Run r = map(offset + pos, len - pos);
                     if (r.kind() == L2Entry.Kind.UNALLOCATED) {
-                        long end = pos + r.length();
-                        while (pos < end) {
-                            pos += allocatingWrite(offset + pos, src.asSlice(pos, end - pos));
-                        }
+                        pos += allocatingWrite(offset + pos, src.asSlice(pos, r.length()));
                     } else {
                         pos += r.length();
                     }
@@ -1088,6 +1218,30 @@ public final class Qcow2Node extends BlockNode {
                 case UNALLOCATED -> backingStatus(pos, r.length(), out);
             }
             pos += r.length();
+        }
+        return out;
+    }
+
+    /** The clusters this image holds (data, compressed or zero), from the L2 tables alone: the backing chain is not asked. */
+    @Override
+    protected List<Extent> doAllocatedHere(long offset, long bytes) throws BlockIOException {
+        checkOpen();
+        List<Extent> out = new ArrayList<>();
+        long end = offset + bytes;
+        meta.lock();
+        try {
+            for (long pos = offset; pos < end;) {
+                Run r = map(pos, end - pos);
+                switch (r.kind()) {
+                    case NORMAL, COMPRESSED -> out.add(new Extent(pos, r.length(), Extent.DATA | Extent.ALLOCATED));
+                    case ZERO -> out.add(new Extent(pos, r.length(), Extent.ZERO | Extent.ALLOCATED));
+                    case UNALLOCATED -> {
+                    }
+                }
+                pos += r.length();
+            }
+        } finally {
+            meta.unlock();
         }
         return out;
     }

@@ -8,7 +8,8 @@
  *     cache dependency (refcounts reach the disk before the L2 entries that need them).</li>
  * <li>{@code Refcounts}: the refcount table and blocks, cluster allocation, table growth.</li>
  * <li>{@link dev.converge.block.driver.qcow2.Qcow2Node}: the node: mapping, reads through the
- *     backing chain, allocating writes with copy-on-write, zero clusters, discard, compressed
+ *     backing chain, allocating writes with copy-on-write (their data written outside the
+ *     metadata lock, so they run in parallel), zero clusters, discard, compressed
  *     clusters, block status, populate (block-stream's copy-on-read write), reopen, and a new
  *     backing (the header's backing file rewritten).</li>
  * <li>{@link dev.converge.block.driver.qcow2.Qcow2Formatter}: a new image (blockdev-create).</li>

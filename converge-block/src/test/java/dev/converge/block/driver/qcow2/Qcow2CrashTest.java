@@ -19,7 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * kill -9 of a process writing a qcow2 image (allocating writes, zeroes, discards, refcount
- * table growth), then qemu-img check: leaked clusters at most, never corruption.
+ * table growth; from several threads, so allocating writes are in flight outside the metadata
+ * lock when it dies), then qemu-img check: leaked clusters at most, never corruption.
  */
 class Qcow2CrashTest {
     @TempDir
@@ -56,13 +57,29 @@ class Qcow2CrashTest {
         }
     }
 
-    /** The process that is killed: writes without end, reporting each round. */
+    /** The process that is killed: writes without end from several threads, reporting each round of the first. */
     public static final class Writer {
+        private static final int THREADS = 3;
+
         public static void main(String[] args) throws Exception {
             FileNode file = FileNode.open("f", NodeOptions.DEFAULTS.withDiscardUnmap(true), args[0]);
             Qcow2Node.Probe probe = Qcow2Node.probe(file, false);
             Qcow2Node n = Qcow2Node.open("q", NodeOptions.DEFAULTS.withDiscardUnmap(true), file, null, probe, 0, 0);
-            Random rnd = new Random(42);
+            for (int t = 1; t < THREADS; t++) {
+                int seed = 42 + t;
+                Thread.ofPlatform().daemon(true).start(() -> {
+                    try {
+                        write(n, seed, false);
+                    } catch (Exception e) {
+                        System.out.println("writer " + seed + " failed: " + e);
+                    }
+                });
+            }
+            write(n, 42, true);
+        }
+
+        private static void write(Qcow2Node n, int seed, boolean report) throws Exception {
+            Random rnd = new Random(seed);
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment buf = a.allocate(1 << 20);
                 for (int round = 0;; round++) {
@@ -79,7 +96,9 @@ class Qcow2CrashTest {
                     if (round % 7 == 0) {
                         n.flush();
                     }
-                    System.out.println("round " + round);
+                    if (report) {
+                        System.out.println("round " + round);
+                    }
                 }
             }
         }

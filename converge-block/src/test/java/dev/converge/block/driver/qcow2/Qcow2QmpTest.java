@@ -106,4 +106,35 @@ class Qcow2QmpTest {
         assertThat(QemuTools.ok(QemuTools.QEMU_IMG.toString(), "info", img.toString())).contains("20 GiB");
         QemuTools.io(img, "read -P 0x72 " + (newSize - 70_000) + " 70000", "read -P 0x71 0 64k");
     }
+
+    /**
+     * The dirty bit (an image with lazy refcounts not closed cleanly) and the corrupt bit: such an
+     * image opens read-only and reads as it is, read-write is refused with a text that says why
+     * and changes nothing (qemu-img check still sees the bit it saw before).
+     */
+    @Test
+    void dirtyOrCorruptImagesOpenReadOnlyOnly() throws Exception {
+        for (long bit : new long[] {Qcow2Header.INCOMPAT_DIRTY, Qcow2Header.INCOMPAT_CORRUPT}) {
+            Path img = dir.resolve("bits" + bit + ".qcow2");
+            QemuTools.create(img, "compat=1.1,lazy_refcounts=on", 1 << 20);
+            QemuTools.io(img, "write -P 0x5a 0 64k");
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(img,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.allocate(8).putLong(0, bit), Qcow2Header.OFF_INCOMPATIBLE);
+            }
+            byte[] before = java.nio.file.Files.readAllBytes(img);
+            try (Qcow2Fixture f = new Qcow2Fixture()) {
+                assertThatThrownBy(() -> f.qcow2("rw", img, false)).isInstanceOf(QmpException.class)
+                        .hasMessageContaining(bit == Qcow2Header.INCOMPAT_DIRTY ? "not closed cleanly"
+                                : "Image is corrupt; cannot be opened read/write");
+                Qcow2Node ro = f.qcow2("ro", img, true);
+                byte[] data = Qcow2Fixture.readAll(ro);
+                assertThat(data[0]).isEqualTo((byte) 0x5a);
+                assertThat(data[65535]).isEqualTo((byte) 0x5a);
+                assertThat(data[65536]).isZero();
+                f.del("ro");
+            }
+            assertThat(java.nio.file.Files.readAllBytes(img)).as("the refused open changed nothing").isEqualTo(before);
+        }
+    }
 }
