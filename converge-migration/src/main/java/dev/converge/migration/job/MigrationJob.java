@@ -438,7 +438,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
     /**
      * A migration into a file: with mapped-ram a running machine is saved live (passes rewrite
-     * dirtied pages in place until the rest fits downtime-limit, at most
+     * dirtied pages in place until the rest fits downtime-limit or stops shrinking, at most
      * {@link dev.converge.migration.file.FileSaver#MAX_LIVE_PASSES}; then the vCPUs stop for the
      * last one), otherwise the vCPUs stop at once; RAM and device state go to the file, and the
      * source stays stopped in finish-migrate until the job commits (postmigrate, completed) or
