@@ -4,8 +4,8 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The run/stop protocol both kinds of vCPU threads share ({@link Vcpus}, the KVM accelerator's
- * vCPUs): a mode (STOPPED → RUNNING by {@link #resume}, RUNNING → STOPPED by {@link #stop}, any →
+ * The run/stop protocol of the KVM accelerator's vCPU threads ({@link Vcpus} keeps its own copy
+ * of it, with the postcopy page-wait parking, for now): a mode (STOPPED → RUNNING by {@link #resume}, RUNNING → STOPPED by {@link #stop}, any →
  * EXITING by {@link #exit}, final), a generation that counts mode changes (a parked vCPU waits
  * for a change, not for any signal: the parks of other vCPUs signal too), and the count of
  * vCPUs parked, which {@link #stop} waits to reach all of them. The vCPU threads keep their own

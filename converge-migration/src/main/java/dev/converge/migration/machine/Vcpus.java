@@ -3,6 +3,8 @@ package dev.converge.migration.machine;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The vCPU threads of a machine, running one {@link Workload}.
@@ -10,10 +12,16 @@ import java.util.concurrent.TimeUnit;
  * Each vCPU loops: safe point, one {@link Workload#step}, then pacing (the dirty rate) and
  * throttling (auto-converge) as a condition wait that a stop cuts short. {@link #stop()}
  * returns only once every vCPU sits at its safe point, so no guest write is in flight and
- * all writes happen-before the return (the vCPUs park under the {@link VcpuGate}'s lock, whose
- * mode transitions they follow).
+ * all writes happen-before the return (the vCPUs park under {@link #lock}). A vCPU that waits
+ * for a postcopy page ({@link GuestPageWait}) counts as parked: it is out of guest code, and
+ * after its page arrives it goes on only once the vCPUs run again.
+ * <p>
+ * Mode transitions: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED ({@link #stop}),
+ * any → EXITING ({@link #close}, final).
  */
 public final class Vcpus implements VcpuControl {
+    private enum Mode { STOPPED, RUNNING, EXITING }
+
     /**
      * The throttle's sleep granule: the vCPU runs until it owes this much, then sleeps it off
      * (QEMU's throttle works in 10 ms slices; 1 ms keeps a stop or a throttle change prompt).
@@ -25,8 +33,15 @@ public final class Vcpus implements VcpuControl {
     /** Nanoseconds per dirtied page for each vCPU, 0 for unpaced. */
     private final long nanosPerPage;
 
-    /** Mode, parking and the lock the vCPUs park under. */
-    private final VcpuGate gate;
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled on every mode change and every park. */
+    private final Condition changed = lock.newCondition();
+    /** Guarded by lock. */
+    private Mode mode = Mode.STOPPED;
+    /** Incremented on every mode change; guarded by lock. */
+    private long generation;
+    /** vCPUs at their safe point (or exited); guarded by lock. */
+    private int parked;
     /** The dirty limit as nanoseconds per page for each vCPU, 0 for none; volatile: read by vCPUs without the lock. */
     private volatile long limitNanosPerPage;
     /** The dirty limit in bytes per second per vCPU, 0 for none. */
@@ -46,10 +61,12 @@ public final class Vcpus implements VcpuControl {
     public Vcpus(String machineName, int count, Workload workload, long dirtyRate) {
         this.workload = workload;
         this.nanosPerPage = dirtyRate == 0 ? 0 : (long) (1e9 * RamBlock.PAGE_SIZE * count / dirtyRate);
-        this.gate = new VcpuGate(count);
         for (int i = 0; i < count; i++) {
             int index = i;
-            Thread t = Thread.ofPlatform().name(machineName + "-vcpu-" + i).daemon().unstarted(() -> loop(index));
+            Thread t = Thread.ofPlatform().name(machineName + "-vcpu-" + i).daemon().unstarted(() -> {
+                GuestPageWait.bind(new PageWaitParking(index));
+                loop(index);
+            });
             threads.add(t);
         }
         threads.forEach(Thread::start);
@@ -60,25 +77,26 @@ public final class Vcpus implements VcpuControl {
         boolean idle = false;
         long owed = 0; // throttle: nanoseconds of sleep this vCPU still owes
         while (true) {
-            gate.lock().lock();
+            lock.lock();
             try {
-                while (gate.mode() != VcpuGate.Mode.RUNNING || idle) {
-                    if (gate.mode() == VcpuGate.Mode.EXITING) {
+                while (mode != Mode.RUNNING || idle) {
+                    if (mode == Mode.EXITING) {
                         return;
                     }
-                    gate.parked();
+                    parked++;
+                    changed.signalAll();
                     // Wait for a mode change, not for any signal: parks of other vCPUs also
                     // signal, and idle vCPUs must not wake each other in turn.
-                    long seen = gate.generation();
-                    while (gate.generation() == seen) {
-                        gate.changed().awaitUninterruptibly();
+                    long seen = generation;
+                    while (generation == seen) {
+                        changed.awaitUninterruptibly();
                     }
-                    gate.unparked();
+                    parked--;
                     idle = false;
                     due = System.nanoTime();
                 }
             } finally {
-                gate.lock().unlock();
+                lock.unlock();
             }
             long start = System.nanoTime();
             int pages;
@@ -88,14 +106,11 @@ public final class Vcpus implements VcpuControl {
                 if (pages > 0 && d != null) {
                     workload.writeDisk(i, d, d.size());
                 }
+            } catch (GuestPageWait.VcpuExit e) {
+                return; // closed while parked in a page wait
             } catch (RuntimeException | Error | java.io.IOException e) {
                 failure = e;
-                gate.lock().lock();
-                try {
-                    gate.parked();
-                } finally {
-                    gate.lock().unlock();
-                }
+                countParked(); // for good: stop must not wait for it
                 return;
             }
             if (pages < 0) {
@@ -137,19 +152,111 @@ public final class Vcpus implements VcpuControl {
         }
     }
 
+    /**
+     * A vCPU waiting for a postcopy page is out of guest code: parked, so that {@link #stop}
+     * returns; once the page is there it goes on only while running.
+     */
+    private final class PageWaitParking implements GuestPageWait.Parking {
+        private final int index;
+
+        PageWaitParking(int index) {
+            this.index = index;
+        }
+
+        @Override
+        public int index() {
+            return index;
+        }
+
+        @Override
+        public void waitBegins() {
+            countParked();
+        }
+
+        @Override
+        public void waitEnds() {
+            lock.lock();
+            try {
+                while (mode != Mode.RUNNING) {
+                    if (mode == Mode.EXITING) {
+                        throw new GuestPageWait.VcpuExit(); // stays counted: it exits
+                    }
+                    changed.awaitUninterruptibly();
+                }
+                parked--;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void waitFailed() {
+            lock.lock();
+            try {
+                parked--;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** One more vCPU is out of guest code. */
+    private void countParked() {
+        lock.lock();
+        try {
+            parked++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Waits up to {@code nanos} while running (a stop cuts it short); returns the time waited. */
     private long sleep(long nanos) {
-        return gate.sleepWhileRunning(nanos);
+        long from = System.nanoTime();
+        lock.lock();
+        try {
+            long left = nanos;
+            while (left > 0 && mode == Mode.RUNNING) {
+                left = changed.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+        return System.nanoTime() - from;
     }
 
     /** Lets the vCPUs run. */
     public void resume() {
-        gate.resume();
+        lock.lock();
+        try {
+            if (mode == Mode.STOPPED) {
+                mode = Mode.RUNNING;
+                generation++;
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Stops the vCPUs and returns once each is at its safe point (no write in flight). */
     public void stop() {
-        gate.stop(() -> { }); // a workload step is short: the vCPUs see the mode at their next safe point
+        lock.lock();
+        try {
+            if (mode == Mode.RUNNING) {
+                mode = Mode.STOPPED;
+                generation++;
+                changed.signalAll();
+            }
+            while (parked < threads.size() && mode != Mode.EXITING) {
+                changed.awaitUninterruptibly();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Makes the workload also write {@code d} (null: no disk). */
@@ -159,7 +266,12 @@ public final class Vcpus implements VcpuControl {
 
     /** Whether the vCPUs are allowed to run. */
     public boolean isRunning() {
-        return gate.isRunning();
+        lock.lock();
+        try {
+            return mode == Mode.RUNNING;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -168,7 +280,10 @@ public final class Vcpus implements VcpuControl {
      * @throws IllegalArgumentException unless 0..99
      */
     public void setThrottle(int percent) {
-        throttlePercent = VcpuGate.checkThrottle(percent);
+        if (percent < 0 || percent > 99) {
+            throw new IllegalArgumentException("throttle: " + percent + " (expected: 0..99)");
+        }
+        throttlePercent = percent;
     }
 
     /**
@@ -179,7 +294,9 @@ public final class Vcpus implements VcpuControl {
      * @throws IllegalArgumentException when negative
      */
     public void setDirtyLimit(long bytesPerSecond) {
-        VcpuGate.checkDirtyLimit(bytesPerSecond);
+        if (bytesPerSecond < 0) {
+            throw new IllegalArgumentException("dirty limit: " + bytesPerSecond + " (expected: >= 0)");
+        }
         limitNanosPerPage = bytesPerSecond == 0 ? 0 : Math.max(1, (long) (1e9 * RamBlock.PAGE_SIZE / bytesPerSecond));
         dirtyLimit = bytesPerSecond;
     }
@@ -202,7 +319,14 @@ public final class Vcpus implements VcpuControl {
     /** Stops the threads for good and joins them. */
     @Override
     public void close() {
-        gate.exit(() -> { });
+        lock.lock();
+        try {
+            mode = Mode.EXITING;
+            generation++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
         for (Thread t : threads) {
             try {
                 t.join();
