@@ -22,7 +22,9 @@ import java.util.Locale;
 /**
  * {@code ./bin/bench file-migration [--memory 2G] [--dir DIR] [--fill-seconds S]}: save a stopped
  * machine whose every page holds data into a file and restore it into a second process, converge
- * (file: with mapped-ram, and without) against QEMU in the same run. Debian's QEMU 7.2 has neither
+ * (file: with mapped-ram, and without) against QEMU in the same run; and converge's live save of the
+ * same machine still running (mapped-ram: passes while the pattern guest writes, the guest stopped
+ * only for the last; the note shows how long and how many passes). Debian's QEMU 7.2 has neither
  * {@code file:} (QEMU 8.2) nor mapped-ram (QEMU 9.0), so its side is {@code exec:cat > FILE} and
  * {@code exec:cat FILE}, the way a file migration was done before 8.2; both sides use unlimited
  * bandwidth. Prints save and restore time, apparent and allocated file size, and the ratios.
@@ -35,7 +37,7 @@ public final class FileMigrationBench {
 
     /** One side's figures. */
     record Result(String side, double saveSeconds, double restoreSeconds, long apparentBytes, long allocatedBytes,
-            long pagesWithData) {
+            long pagesWithData, String note) {
     }
 
     private FileMigrationBench() {
@@ -58,22 +60,23 @@ public final class FileMigrationBench {
         System.out.printf(Locale.ROOT, "file migration: %d MiB of guest RAM, every page written, then stop; load %s%n",
                 memory >> 20, load());
         List<Result> results = new ArrayList<>();
-        results.add(converge(work, memory, true, fillSeconds));
-        results.add(converge(work, memory, false, fillSeconds));
+        results.add(converge(work, memory, true, fillSeconds, false));
+        results.add(converge(work, memory, false, fillSeconds, false));
+        results.add(converge(work, memory, true, fillSeconds, true));
         if (Daemons.onPath(QemuGuest.BINARY)) {
             results.add(qemu(work, memory));
         } else {
             System.out.println("qemu: skipped (" + QemuGuest.BINARY + " is not installed)");
         }
-        System.out.printf(Locale.ROOT, "%-28s %9s %11s %12s %12s %10s%n", "side", "save s", "restore s",
-                "file MiB", "on disk MiB", "data pages");
+        System.out.printf(Locale.ROOT, "%-34s %9s %11s %12s %12s %10s  %s%n", "side", "save s", "restore s",
+                "file MiB", "on disk MiB", "data pages", "note");
         for (Result r : results) {
-            System.out.printf(Locale.ROOT, "%-28s %9.2f %11.2f %12d %12d %10d%n", r.side(), r.saveSeconds(),
-                    r.restoreSeconds(), r.apparentBytes() >> 20, r.allocatedBytes() >> 20, r.pagesWithData());
+            System.out.printf(Locale.ROOT, "%-34s %9.2f %11.2f %12d %12d %10d  %s%n", r.side(), r.saveSeconds(),
+                    r.restoreSeconds(), r.apparentBytes() >> 20, r.allocatedBytes() >> 20, r.pagesWithData(), r.note());
         }
-        if (results.size() == 3) {
-            Result q = results.get(2);
-            for (Result c : results.subList(0, 2)) {
+        if (results.size() == 4) {
+            Result q = results.get(3);
+            for (Result c : results.subList(0, 3)) {
                 System.out.printf(Locale.ROOT, "ratio qemu/converge (%s): save %.2f, restore %.2f%n", c.side(),
                         q.saveSeconds() / c.saveSeconds(), q.restoreSeconds() / c.restoreSeconds());
             }
@@ -89,24 +92,34 @@ public final class FileMigrationBench {
         }
     }
 
-    private static Result converge(Path work, long memory, boolean mappedRam, int fillSeconds) throws Exception {
-        String side = mappedRam ? "converge file: mapped-ram" : "converge file:";
+    /**
+     * @param live save the machine running (mapped-ram: passes while it runs, stopped for the last), not stopped first
+     */
+    private static Result converge(Path work, long memory, boolean mappedRam, int fillSeconds, boolean live)
+            throws Exception {
+        String side = (mappedRam ? "converge file: mapped-ram" : "converge file:") + (live ? ", running" : "");
         String spec = "memory=" + (memory >> 20) + "M,vcpus=2,workload=pattern";
         Path file = work.resolve(mappedRam ? "converge-mapped.state" : "converge.state");
         Files.deleteIfExists(file);
         double save;
         long dataPages;
+        String note;
         try (ChildDaemon src = Daemons.converged(Files.createDirectories(work.resolve("converge-src")), "--machine", spec);
                 QmpClient q = src.connect(Duration.ofSeconds(60))) {
             Thread.sleep(fillSeconds * 1000L); // the pattern workload sweeps all RAM meanwhile
-            q.execute("stop");
+            if (!live) {
+                q.execute("stop");
+            }
             capabilities(q, mappedRam ? List.of("events", "mapped-ram") : List.of("events"));
             q.execute("migrate-set-parameters", obj().put("max-bandwidth", 0));
             long t0 = System.nanoTime();
             q.execute("migrate", obj().put("uri", "file:" + file));
             awaitMigration(q, "completed");
             save = (System.nanoTime() - t0) / 1e9;
-            dataPages = q.execute("query-migrate").path("ram").path("normal").asLong();
+            JsonNode info = q.execute("query-migrate");
+            dataPages = info.path("ram").path("normal").asLong();
+            note = live ? "guest stopped " + info.path("downtime").asLong() + " ms, " + info.path("ram")
+                    .path("dirty-sync-count").asLong() + " passes" : "stopped before the save";
         }
         double restore;
         try (ChildDaemon dst = Daemons.converged(Files.createDirectories(work.resolve("converge-dst")), "--machine", spec,
@@ -118,7 +131,7 @@ public final class FileMigrationBench {
             awaitMigration(q, "completed");
             restore = (System.nanoTime() - t0) / 1e9;
         }
-        Result r = new Result(side, save, restore, Files.size(file), allocated(file), dataPages);
+        Result r = new Result(side, save, restore, Files.size(file), allocated(file), dataPages, note);
         Files.delete(file); // a tmpfs --dir holds one file at a time
         return r;
     }
@@ -152,7 +165,7 @@ public final class FileMigrationBench {
             restore = (System.nanoTime() - t0) / 1e9;
         }
         Result r = new Result("qemu 7.2 exec:cat (" + accel.option() + ")", save, restore, Files.size(file),
-                allocated(file), dataPages);
+                allocated(file), dataPages, "stopped before the save");
         Files.delete(file);
         return r;
     }

@@ -27,6 +27,9 @@ import dev.converge.migration.precopy.PrecopySender;
 import dev.converge.migration.precopy.SendOptions;
 import dev.converge.migration.wire.MultifdCompression;
 import dev.converge.qmp.client.QmpClient;
+import dev.converge.qmp.tls.SecureChannel;
+import dev.converge.qmp.tls.TlsContexts;
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -58,8 +61,13 @@ import java.util.concurrent.locks.LockSupport;
  * sides share its heap and CPUs; QEMU runs two processes. converge's destination RAM is checked
  * against the source's (the per-page CRC digest) after every run.
  * <p>
+ * With {@code --tls on} every connection of both peers is TLS with x509 certificates made by openssl
+ * for the run (the destination verifies the source's): converge's {@code SecureChannel} (the JDK's
+ * SSLEngine) against QEMU's {@code tls-creds-x509} (GnuTLS), one stream and multifd; the
+ * compression rows are left out.
+ * <p>
  * Usage: {@code ./bin/bench multifd [--memory 2G] [--channels 2,4] [--sides converge,qemu]
- * [--verify on|off] [--zero-page-detection multifd|legacy|none]}.
+ * [--verify on|off] [--zero-page-detection multifd|legacy|none] [--tls on|off]}.
  */
 public final class MultifdBench {
     private static final Duration CONNECT_DEADLINE = Duration.ofSeconds(60);
@@ -82,6 +90,7 @@ public final class MultifdBench {
         List<String> sides = List.of("converge", "qemu");
         boolean verify = false;
         ZeroPageDetection zero = ZeroPageDetection.MULTIFD;
+        boolean tls = false;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : "";
             switch (args[i]) {
@@ -90,25 +99,45 @@ public final class MultifdBench {
                 case "--sides" -> sides = List.of(v.split(","));
                 case "--verify" -> verify = v.equals("on");
                 case "--zero-page-detection" -> zero = ZeroPageDetection.fromWireName(v);
+                case "--tls" -> tls = v.equals("on");
                 default -> {
                     System.err.println("MultifdBench: unknown option " + args[i]
-                            + " (expected: --memory, --channels, --sides, --verify, --zero-page-detection)");
+                            + " (expected: --memory, --channels, --sides, --verify, --zero-page-detection, --tls)");
                     System.exit(2);
                 }
             }
             i++;
         }
-        List<Row> rows = new ArrayList<>();
-        if (sides.contains("converge")) {
-            rows.addAll(converge(memory, channels, verify, zero));
+        Path pki = null;
+        if (tls) {
+            pki = Files.createTempDirectory("converge-multifd-bench-pki");
+            BenchCertificates.generate(pki);
         }
-        if (sides.contains("qemu")) {
-            rows.addAll(qemu(memory, channels));
+        List<Row> rows = new ArrayList<>();
+        String loadBefore = loadAverage();
+        try {
+            if (sides.contains("converge")) {
+                rows.addAll(converge(memory, channels, verify, zero, pki));
+            }
+            if (sides.contains("qemu")) {
+                rows.addAll(qemu(memory, channels, pki));
+            }
+        } finally {
+            if (pki != null) {
+                try (var files = Files.list(pki)) {
+                    for (Path f : files.toList()) {
+                        Files.delete(f);
+                    }
+                }
+                Files.delete(pki);
+            }
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "multifd over loopback TCP: %d MiB of written guest RAM, source stopped, "
-                + "bandwidth unlimited; converge x-converge-verify %s, zero-page-detection %s; %d CPUs; load average: %s%n",
-                memory >> 20, verify ? "on" : "off", zero.wireName(), Runtime.getRuntime().availableProcessors(), loadAverage());
+        System.out.printf(Locale.ROOT, "multifd over loopback TCP%s: %d MiB of written guest RAM, source stopped, "
+                + "bandwidth unlimited; converge x-converge-verify %s, zero-page-detection %s; %d CPUs; "
+                + "load average before: %s, after: %s%n", tls ? " with TLS (x509, both sides verified)" : "",
+                memory >> 20, verify ? "on" : "off", zero.wireName(), Runtime.getRuntime().availableProcessors(), loadBefore,
+                loadAverage());
         System.out.printf(Locale.ROOT, "%-9s %-22s %8s %10s %14s %12s  %s%n", "side", "stream", "GB/s", "time ms",
                 "wire bytes", "vs QEMU", "note");
         for (Row r : rows) {
@@ -143,8 +172,10 @@ public final class MultifdBench {
 
     // ---- converge, in this JVM ----
 
-    private static List<Row> converge(long memory, List<Integer> channels, boolean verify, ZeroPageDetection zero)
+    private static List<Row> converge(long memory, List<Integer> channels, boolean verify, ZeroPageDetection zero, Path pki)
             throws Exception {
+        Tls tls = pki == null ? null : new Tls(TlsContexts.fromDirectory(pki, TlsContexts.Endpoint.CLIENT),
+                TlsContexts.fromDirectory(pki, TlsContexts.Endpoint.SERVER));
         MachineSpec spec = MachineSpec.parse("memory=" + (memory >> 20) + "M,vcpus=1,workload=pattern");
         List<Row> rows = new ArrayList<>();
         try (Machine src = Machine.create("src", spec, RunState.RUNNING)) {
@@ -158,15 +189,19 @@ public final class MultifdBench {
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
             }
             src.stop();
-            rows.add(convergeRun(src, spec, "one stream", 0, SendOptions.single(verify).withZeroPageDetection(zero)));
+            String suffix = tls == null ? "" : " TLS";
+            rows.add(convergeRun(src, spec, "one stream" + suffix, 0, SendOptions.single(verify).withZeroPageDetection(zero),
+                    tls));
             for (int n : channels) {
-                rows.add(convergeRun(src, spec, "multifd " + n, n, multifd(verify, zero,
-                        MultifdConfig.DEFAULTS.withChannels(n))));
+                rows.add(convergeRun(src, spec, "multifd " + n + suffix, n, multifd(verify, zero,
+                        MultifdConfig.DEFAULTS.withChannels(n)), tls));
             }
-            int n = channels.getFirst();
-            for (MultifdCompression c : List.of(MultifdCompression.ZLIB, MultifdCompression.ZSTD)) {
-                rows.add(convergeRun(src, spec, "multifd " + n + " " + c.wireName(), n, multifd(verify, zero,
-                        MultifdConfig.DEFAULTS.withChannels(n).withCompression(c))));
+            if (tls == null) { // compression is measured in the clear; TLS rows are the cipher's cost
+                int n = channels.getFirst();
+                for (MultifdCompression c : List.of(MultifdCompression.ZLIB, MultifdCompression.ZSTD)) {
+                    rows.add(convergeRun(src, spec, "multifd " + n + " " + c.wireName(), n, multifd(verify, zero,
+                            MultifdConfig.DEFAULTS.withChannels(n).withCompression(c)), null));
+                }
             }
         }
         return rows;
@@ -179,22 +214,42 @@ public final class MultifdBench {
         });
     }
 
+    /** The two sides' TLS contexts: the source is the client (it verifies "localhost"), the destination verifies the client. */
+    private record Tls(SSLContext client, SSLContext server) {
+        SecureChannel connect(SocketChannel ch) throws IOException {
+            return SecureChannel.client(ch, client, "localhost");
+        }
+
+        SecureChannel accept(SocketChannel ch) throws IOException {
+            return SecureChannel.server(ch, server, true);
+        }
+    }
+
     private static Row convergeRun(Machine src, MachineSpec spec, String what, int channels,
-            SendOptions options) throws Exception {
+            SendOptions options, Tls tls) throws Exception {
         System.err.printf("converge %s ...%n", what);
         try (Machine dst = Machine.create("dst", spec, RunState.INMIGRATE);
                 ServerSocketChannel server = ServerSocketChannel.open()
                         .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
             dst.stop();
             SendOptions o = options.multifd() == null ? options : new SendOptions(options.verified(),
-                    options.zeroPageDetection(), options.multifd(), i -> SocketChannel.open(server.getLocalAddress()));
+                    options.zeroPageDetection(), options.multifd(), i -> {
+                        SocketChannel c = SocketChannel.open(server.getLocalAddress());
+                        return tls == null ? c : tls.connect(c);
+                    });
             CompletableFuture<IncomingMigration.Completed> in = new CompletableFuture<>();
             Thread.ofPlatform().daemon().name("bench-incoming").start(() -> {
                 try (SocketChannel ch = server.accept()) {
-                    in.complete(IncomingMigration.run(dst, ch, new ChannelAcceptor() {
+                    in.complete(IncomingMigration.run(dst, tls == null ? ch : tls.accept(ch), new ChannelAcceptor() {
+                        @Override
+                        public boolean accepting() {
+                            return options.multifd() != null; // the destination's capability, as the source's
+                        }
+
                         @Override
                         public ByteChannel accept() throws IOException {
-                            return server.accept();
+                            SocketChannel c = server.accept();
+                            return tls == null ? c : tls.accept(c);
                         }
 
                         @Override
@@ -210,7 +265,8 @@ public final class MultifdBench {
             MigrationResult r;
             try (SocketChannel ch = SocketChannel.open(server.getLocalAddress())) {
                 ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
-                r = new PrecopySender(src, ch, () -> new ConvergencePolicy(Duration.ofMillis(300)), new Control(), o).run();
+                var out = tls == null ? ch : tls.connect(ch); // both a ByteChannel and a GatheringByteChannel
+                r = new PrecopySender(src, out, () -> new ConvergencePolicy(Duration.ofMillis(300)), new Control(), o).run();
             }
             in.get(STEP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
             long millis = (System.nanoTime() - t0) / 1_000_000;
@@ -270,7 +326,7 @@ public final class MultifdBench {
 
     // ---- QEMU, two processes ----
 
-    private static List<Row> qemu(long memory, List<Integer> channels) throws Exception {
+    private static List<Row> qemu(long memory, List<Integer> channels, Path pki) throws Exception {
         List<Row> rows = new ArrayList<>();
         List<Integer> runs = new ArrayList<>();
         runs.add(0);
@@ -281,7 +337,7 @@ public final class MultifdBench {
             for (int n : runs) {
                 System.err.printf("qemu %s ...%n", n == 0 ? "one stream" : "multifd " + n);
                 try {
-                    rows.add(qemuRun(dir, memory, n, reaper));
+                    rows.add(qemuRun(dir, memory, n, reaper, pki));
                 } catch (SideUnavailableException e) {
                     rows.add(new Row("qemu", "unavailable", n, memory, 0, 0, e.getMessage()));
                     break;
@@ -293,7 +349,7 @@ public final class MultifdBench {
         return rows;
     }
 
-    private static Row qemuRun(Path dir, long memory, int channels, ProcessReaper reaper) throws Exception {
+    private static Row qemuRun(Path dir, long memory, int channels, ProcessReaper reaper, Path pki) throws Exception {
         Scenario scenario = new Scenario(Workload.PATTERN, memory, 300, STEP_DEADLINE);
         try (QemuPair pair = QemuPair.start(dir, scenario, QemuGuest.Accel.detect(), reaper, CONNECT_DEADLINE)) {
             pair.awaitWorkloadRunning(STEP_DEADLINE); // the guest wrote every page
@@ -308,6 +364,16 @@ public final class MultifdBench {
                     c.execute("migrate-set-parameters", JSON.objectNode().put("multifd-channels", channels));
                 }
             }
+            if (pki != null) {
+                // QEMU's x509 credentials (GnuTLS): the destination is the server and verifies the client's certificate.
+                for (QmpClient c : List.of(src, dst)) {
+                    c.execute("object-add", JSON.objectNode().put("qom-type", "tls-creds-x509").put("id", "tls0")
+                            .put("dir", pki.toString()).put("endpoint", c == dst ? "server" : "client")
+                            .put("verify-peer", true));
+                    c.execute("migrate-set-parameters", JSON.objectNode().put("tls-creds", "tls0"));
+                }
+                src.execute("migrate-set-parameters", JSON.objectNode().put("tls-hostname", "localhost"));
+            }
             src.execute("migrate-set-parameters", JSON.objectNode().put("max-bandwidth", Scenario.UNLIMITED_BANDWIDTH));
             int port;
             try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -321,7 +387,8 @@ public final class MultifdBench {
                 JsonNode q = src.execute("query-migrate");
                 String status = q.path("status").asText();
                 if (status.equals("completed")) {
-                    return new Row("qemu", channels == 0 ? "one stream" : "multifd " + channels, channels, memory,
+                    return new Row("qemu", (channels == 0 ? "one stream" : "multifd " + channels) + (pki == null ? "" : " TLS"),
+                            channels, memory,
                             q.path("total-time").asLong(), q.path("ram").path("transferred").asLong(),
                             q.path("ram").path("duplicate").asLong() + " zero pages");
                 }

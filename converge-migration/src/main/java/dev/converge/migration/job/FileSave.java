@@ -16,8 +16,10 @@ import java.util.function.BooleanSupplier;
 /**
  * One outgoing migration into a file, for {@link MigrationJob}: opens the file (QEMU's flags:
  * created, truncated when the data starts at offset 0, else what comes before the offset is
- * kept), stops the vCPUs, writes through {@link FileSaver}, and then either leaves the source
- * in postmigrate ({@link #commit}) or resumes it ({@link #resume}). Job thread, except commit and
+ * kept), stops the vCPUs and writes through {@link FileSaver} ({@link #write}), or with
+ * mapped-ram and a running machine writes live and stops them for the last pass
+ * ({@link #writeLive}), and then either leaves the source in postmigrate ({@link #commit}) or
+ * resumes it ({@link #resume}). Job thread, except commit and
  * resume (main loop, after the job thread wrote).
  */
 final class FileSave {
@@ -68,6 +70,34 @@ final class FileSave {
         try (channel) {
             FileSaver.Saved s = FileSaver.save(machine, channel, target.offset(), mappedRam, digest, cancelled);
             return new MigrationResult(1, s.bytes(), s.normalPages(), s.zeroPages(),
+                    (System.nanoTime() - stoppedAt) / 1_000_000);
+        } catch (IOException e) {
+            throw new IOException("Failed to write '" + target.path() + "': " + reason(e), e);
+        }
+    }
+
+    /**
+     * Writes a running machine live (mapped-ram): passes while the guest runs, then
+     * {@code atStop} stops it ({@link #stop} and what the job shows), the last pass, device state
+     * and header; the file is closed after.
+     *
+     * @param converged whether the bytes still dirty after a pass, at the pass's rate (bytes/s), fit the downtime limit
+     */
+    MigrationResult writeLive(java.util.function.BiPredicate<Long, Double> converged, Runnable atStop) throws IOException {
+        try (channel) {
+            FileSaver.SavedLive s = FileSaver.saveLive(machine, channel, target.offset(), digest, cancelled,
+                    new FileSaver.LiveControl() {
+                        @Override
+                        public boolean converged(long remainingBytes, double bytesPerSecond) {
+                            return converged.test(remainingBytes, bytesPerSecond);
+                        }
+
+                        @Override
+                        public void stopVcpus() {
+                            atStop.run();
+                        }
+                    });
+            return new MigrationResult(s.passes(), s.saved().bytes(), s.saved().normalPages(), s.saved().zeroPages(),
                     (System.nanoTime() - stoppedAt) / 1_000_000);
         } catch (IOException e) {
             throw new IOException("Failed to write '" + target.path() + "': " + reason(e), e);

@@ -13,6 +13,11 @@ public interface ChannelAcceptor extends AutoCloseable {
     /** An acceptor that has nothing to accept (the stream must not use multifd). */
     ChannelAcceptor NONE = new ChannelAcceptor() {
         @Override
+        public boolean accepting() {
+            return false;
+        }
+
+        @Override
         public ByteChannel accept() throws IOException {
             throw new IOException("this destination accepts no multifd channels");
         }
@@ -21,6 +26,15 @@ public interface ChannelAcceptor extends AutoCloseable {
         public void close() {
         }
     };
+
+    /**
+     * Whether this destination takes multifd channels at all: its own capability {@code multifd}
+     * (as QEMU's destination, which treats extra connections as multifd channels only with it).
+     * A stream whose use of multifd differs is refused with QEMU's capability text.
+     */
+    default boolean accepting() {
+        return true;
+    }
 
     /** The next connection, blocking; a {@link #close} from another thread ends the wait with an IOException. */
     ByteChannel accept() throws IOException;

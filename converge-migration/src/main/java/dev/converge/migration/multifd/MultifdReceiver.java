@@ -237,6 +237,8 @@ public final class MultifdReceiver implements AutoCloseable {
                 if (read < 0) {
                     if (id >= 0 && !buf.hasRemaining()) {
                         end(id);
+                        // Closed at once: a TLS source waits for it to close its side without a reset.
+                        closeQuietly(ch);
                         return;
                     }
                     throw new IOException("truncated: the connection ended " + (id < 0 ? "before its hello"

@@ -43,6 +43,8 @@ import java.util.zip.CRC32C;
 public final class MultifdSender implements AutoCloseable {
     /** How long a blocked hand-over waits before it looks at the failure again. */
     private static final long POLL_MS = 20;
+    /** How long a TLS channel's orderly end waits for the destination to close its side (it does at once). */
+    private static final java.time.Duration END_WAIT = java.time.Duration.ofSeconds(10);
 
     private final List<Channel> channels = new ArrayList<>();
     /** Free batches; channels return them after writing. */
@@ -359,6 +361,7 @@ public final class MultifdSender implements AutoCloseable {
                             }
                         }
                         case Stop s -> {
+                            endChannel();
                             return;
                         }
                     }
@@ -443,6 +446,19 @@ public final class MultifdSender implements AutoCloseable {
             } finally {
                 counters.bytes.add(total);
                 java.util.Arrays.fill(gather, 0, count, null);
+            }
+        }
+
+        /**
+         * After the last SYNC: a TLS channel ends in order (close_notify, then what the
+         * destination still sends is read until it closes), because closing a socket with unread
+         * input (a TLS 1.3 server's session tickets) resets the connection, and a reset drops
+         * what the destination has not read yet, the last SYNC included. A plain channel has
+         * nothing unread: {@link #close} closes it.
+         */
+        private void endChannel() throws IOException {
+            if (channel instanceof dev.converge.qmp.tls.SecureChannel tls) {
+                tls.closeGracefully(END_WAIT);
             }
         }
 

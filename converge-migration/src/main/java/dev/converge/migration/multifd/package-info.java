@@ -9,7 +9,11 @@
  * each starts with a hello naming the session, its id and N. The destination
  * ({@link dev.converge.migration.multifd.MultifdReceiver}) accepts them through the incoming
  * side's one accept path ({@link dev.converge.migration.multifd.ChannelAcceptor}) and then stops
- * listening. One platform thread per channel on each side.
+ * listening; a destination whose own capability is off refuses a stream with MULTIFD_SETUP, and
+ * one whose capability is on refuses a stream without it (QEMU's texts). One platform thread per
+ * channel on each side. With TLS a channel ends in order (close_notify, then the source reads
+ * until the destination, which closes a channel once it read its clean end, closed too), so that
+ * no reset drops its last records.
  *
  * <h2>Ordering: sync points</h2>
  * Within a pass every page is sent at most once, so the channels may deliver in any order. At the

@@ -353,10 +353,11 @@ public final class IncomingMigration {
                 try {
                     StreamRecord r;
                     while ((r = decoder.decode(buf)) != null) {
+                        String mismatch = multifdMismatch(r);
                         state = r instanceof StreamRecord.Header h && h.postcopy() && !postcopyAccepted
                                 ? new Failed("the source has postcopy-ram on, the destination does not (it must be on "
                                         + "both sides)")
-                                : step(machine, state, r);
+                                : mismatch != null ? new Failed(mismatch) : step(machine, state, r);
                         if (!(state instanceof Failed)) {
                             count(r);
                             channels(r);
@@ -389,6 +390,23 @@ public final class IncomingMigration {
             }
         }
 
+        /**
+         * The capability multifd must be the same on both sides (QEMU's text for a capability it
+         * validates): the stream declares the source's with MULTIFD_SETUP right after RAM_BLOCKS,
+         * or goes on without it. Null when they agree (so far).
+         */
+        private String multifdMismatch(StreamRecord r) {
+            boolean setup = r instanceof StreamRecord.MultifdSetup;
+            if (setup && !acceptor.accepting()) {
+                return "Capability multifd is off, but received capability is on";
+            }
+            if (!setup && acceptor.accepting() && multifd == null
+                    && !(r instanceof StreamRecord.Header || r instanceof StreamRecord.RamBlocks)) {
+                return "Capability multifd is on, but received capability is off";
+            }
+            return null;
+        }
+
         /** Starts the multifd channels at MULTIFD_SETUP, stops listening when the stream has none, syncs at END_OF_PASS. */
         private void channels(StreamRecord r) throws IOException, InterruptedException {
             switch (r) {
@@ -414,12 +432,14 @@ public final class IncomingMigration {
 
         /** A channel failed: end the blocking read of the main stream, whose output stays open for the ERROR. */
         private void wakeUp() {
-            if (channel instanceof java.nio.channels.SocketChannel sc) {
-                try {
-                    sc.shutdownInput();
-                } catch (IOException e) {
-                    // the read ends anyway when the source gives up
+            try {
+                switch (channel) {
+                    case java.nio.channels.SocketChannel sc -> sc.shutdownInput();
+                    case dev.converge.qmp.tls.SecureChannel tls -> tls.shutdownInput(); // TLS: the socket under it
+                    default -> { } // a test's pipe: the read ends when the source gives up
                 }
+            } catch (IOException e) {
+                // the read ends anyway when the source gives up
             }
         }
 

@@ -389,6 +389,11 @@ public final class PrecopySender {
                     options.multifd().compression(), session), verified));
         }
         flush();
+        // Read before the channels open: a destination that refuses the stream (its capability
+        // multifd differs) says why, and that reason beats the channels' connect errors.
+        ReturnPath rp = new ReturnPath(in);
+        returnPath = rp;
+        Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
         if (options.multifd() != null) {
             // After the setup is out: the destination accepts the channels only once it has read it.
             try {
@@ -397,12 +402,9 @@ public final class PrecopySender {
                         options.zeroPageDetection() == ZeroPageDetection.MULTIFD, sentCrcs, options.opener(),
                         machine.name());
             } catch (IOException e) {
-                throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                throw channelFailed(e);
             }
         }
-        ReturnPath rp = new ReturnPath(in);
-        returnPath = rp;
-        Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
         autoConverge.start(System.nanoTime(), totalBytes());
 
         BandwidthMeter meter = new BandwidthMeter();
@@ -478,7 +480,7 @@ public final class PrecopySender {
             try {
                 multifd.sync(pass);
             } catch (IOException e) {
-                throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                throw channelFailed(e);
             }
         }
         ctrl.put(StreamEncoder.encode(new StreamRecord.EndOfPass(pass), verified));
@@ -520,7 +522,7 @@ public final class PrecopySender {
                 try {
                     multifd.finish();
                 } catch (IOException e) {
-                    throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                    throw channelFailed(e);
                 }
             }
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
@@ -788,19 +790,30 @@ public final class PrecopySender {
      * write's error. A cancel (which closes the channel) does not wait.
      */
     private MigrationException writeFailed(IOException e) {
+        return destinationReason(e).orElseGet(() ->
+                new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e));
+    }
+
+    /** A multifd channel failed: as {@link #writeFailed}, the destination's reason when it gave one, else the channel's. */
+    private MigrationException channelFailed(IOException e) {
+        return destinationReason(e).orElseGet(() -> new MigrationException.ChannelFailed(e.getMessage(), e));
+    }
+
+    /** The destination's ERROR that explains {@code e}, waited for briefly (not on a cancel). */
+    private java.util.Optional<MigrationException> destinationReason(IOException e) {
         ReturnPath rp = returnPath;
         if (rp != null && !control.isCancelled()) {
             try {
                 MigrationException reason = rp.awaitReason(REASON_WAIT);
                 if (reason != null) {
                     reason.addSuppressed(e);
-                    return reason;
+                    return java.util.Optional.of(reason);
                 }
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
             }
         }
-        return new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+        return java.util.Optional.empty();
     }
 
     /**
@@ -826,7 +839,7 @@ public final class PrecopySender {
         MultifdSender m = multifd;
         IOException channelFailure = m == null ? null : m.failure();
         if (channelFailure != null) {
-            throw new MigrationException.ChannelFailed(channelFailure.getMessage(), channelFailure);
+            throw channelFailed(channelFailure);
         }
         ReturnPath rp = returnPath;
         MigrationException f = rp == null ? null : rp.failure();

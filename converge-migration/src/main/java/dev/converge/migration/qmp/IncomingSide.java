@@ -73,10 +73,15 @@ final class IncomingSide implements AutoCloseable {
     /** The listener of a migrate-recover, while it waits for the source; main loop and its accept thread. */
     private volatile ListeningSocket recoveryServer;
 
-    IncomingSide(Machine machine, Supplier<MigrationEvents> events, java.util.function.BooleanSupplier postcopyEnabled) {
+    /** Whether the capability multifd is on now (read when the source connects: QEMU's destination decides per channel). */
+    private final java.util.function.BooleanSupplier multifdEnabled;
+
+    IncomingSide(Machine machine, Supplier<MigrationEvents> events, java.util.function.BooleanSupplier postcopyEnabled,
+            java.util.function.BooleanSupplier multifdEnabled) {
         this.machine = machine;
         this.events = events;
         this.postcopyEnabled = postcopyEnabled;
+        this.multifdEnabled = multifdEnabled;
     }
 
     /** Binds the listening socket of migrate-incoming or migrate-recover. */
@@ -330,18 +335,33 @@ final class IncomingSide implements AutoCloseable {
             // migration closes it once they are in, or at its first record without them. Either way the
             // socket file goes before any status change, so a new migrate-incoming after "failed" can bind the path.
             connection = ch;
+            boolean multifd = multifdEnabled.getAsBoolean();
             ChannelAcceptor channels = new ChannelAcceptor() {
+                /** The connection in its TLS handshake, which close() ends too; accept thread and close(). */
+                private volatile SocketChannel handshaking;
+
+                @Override
+                public boolean accepting() {
+                    return multifd;
+                }
+
                 @Override
                 public java.nio.channels.ByteChannel accept() throws IOException {
                     SocketChannel c = IncomingSide.this.accept(s);
                     if (tls == null) {
                         return c;
                     }
+                    handshaking = c;
+                    if (!s.channel().isOpen()) {
+                        c.close(); // closed meanwhile: close() may have missed c
+                    }
                     try {
                         return secure(c, tls); // every multifd channel gets TLS and the authz check, as the main one
                     } catch (MigrationException e) {
                         c.close();
                         throw new IOException(e.getMessage(), e);
+                    } finally {
+                        handshaking = null;
                     }
                 }
 
@@ -351,6 +371,14 @@ final class IncomingSide implements AutoCloseable {
                         s.close();
                     } catch (IOException e) {
                         log.warn("closing the incoming listener of '{}' failed: {}", machine.name(), e.getMessage());
+                    }
+                    SocketChannel c = handshaking;
+                    if (c != null) {
+                        try {
+                            c.close(); // a source that stalls in the handshake must not hold the accept thread
+                        } catch (IOException e) {
+                            // only releasing
+                        }
                     }
                 }
             };

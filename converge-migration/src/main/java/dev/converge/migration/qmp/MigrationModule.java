@@ -71,7 +71,7 @@ public final class MigrationModule implements AutoCloseable {
         this.graph = graph;
         this.machine = machine;
         this.incoming = machine == null ? null : new IncomingSide(machine, this::eventsSnapshot,
-                () -> settings.has(MigrationCapability.POSTCOPY_RAM));
+                () -> settings.has(MigrationCapability.POSTCOPY_RAM), () -> settings.has(MigrationCapability.MULTIFD));
     }
 
     /**

@@ -4,19 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.converge.migration.machine.MachineSpec;
-import dev.converge.migration.machine.PatternWorkload;
 import dev.converge.migration.wire.WireFormat;
 import dev.converge.testing.FaultProxy;
 import dev.converge.testing.TestTimeouts;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * multifd through QMP between two daemons: the capability and its parameters, query-migrate's
@@ -26,39 +23,21 @@ import org.junit.jupiter.api.Test;
 @Tag("integration")
 class MultifdQmpTest {
     private static final String SPEC = "memory=32M,vcpus=1,workload=pattern,dirty-rate=8M";
-    private final List<AutoCloseable> closing = new ArrayList<>();
+    private final Peers peers = new Peers(SPEC);
 
     @AfterEach
     void close() throws Exception {
-        for (AutoCloseable c : closing.reversed()) {
-            c.close();
-        }
+        peers.close();
         await().atMost(TestTimeouts.SHORT).untilAsserted(() -> assertThat(Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().contains("-multifd-")).map(Thread::getName).toList()).isEmpty());
     }
 
-    private Peer peer(MachineConfig config) {
-        Peer p = new Peer(config);
-        closing.add(p);
-        return p;
-    }
-
-    private Peer source() {
-        Peer p = peer(MachineConfig.of("src", MachineSpec.parse(SPEC)));
-        PatternWorkload work = (PatternWorkload) p.machine().workload();
-        await().atMost(TestTimeouts.SHORT).until(() -> work.progress() > 1000);
-        return p;
-    }
-
-    private Peer destination() {
-        return peer(MachineConfig.of("dst", MachineSpec.parse(SPEC)).withIncoming("tcp:127.0.0.1:0").withStartPaused(true));
-    }
-
     @Test
     void multifdWithThreeChannelsAndZstdMigratesTheRunningMachineIntact() {
-        Peer src = source();
-        Peer dst = destination();
+        Peer src = peers.source();
+        Peer dst = peers.destination();
         src.capabilities("multifd");
+        dst.capabilities("multifd");
         src.exec("migrate-set-parameters", "{\"multifd-channels\": 3, \"multifd-compression\": \"zstd\", "
                 + "\"multifd-zstd-level\": 3}");
         src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
@@ -77,11 +56,9 @@ class MultifdQmpTest {
 
     @Test
     void aChannelBrokenInFlightFailsTheMigrationAndTheSourceRunsOn() throws Exception {
-        Peer src = source();
-        Peer dst = destination();
-        String[] hostPort = dst.listeningUri().substring(4).split(":");
-        FaultProxy proxy = FaultProxy.to(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])));
-        closing.add(proxy);
+        Peer src = peers.source();
+        Peer dst = peers.destination();
+        FaultProxy proxy = peers.proxyTo(dst);
         // Channel 1's hello loses its magic on the way: the destination refuses that channel.
         proxy.tamperUpstream((chunk, offset) -> {
             ByteBuffer c = chunk.duplicate().order(ByteOrder.LITTLE_ENDIAN);
@@ -91,6 +68,7 @@ class MultifdQmpTest {
             }
         });
         src.capabilities("multifd");
+        dst.capabilities("multifd");
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("failed"));
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
@@ -110,15 +88,33 @@ class MultifdQmpTest {
 
     @Test
     void aCancelClosesEveryChannelAndTheSourceRunsOn() {
-        Peer src = source();
-        Peer dst = destination();
+        Peer src = peers.source();
+        Peer dst = peers.destination();
         src.capabilities("multifd");
+        dst.capabilities("multifd");
         src.exec("migrate-set-parameters", "{\"multifd-channels\": 4, \"max-bandwidth\": 1048576}");
         src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> src.exec("query-migrate").path("ram").path("multifd-bytes").asLong() > 0);
         src.exec("migrate_cancel");
         await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("cancelled"));
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        assertThat(src.status()).isEqualTo("running");
+        assertThat(dst.status()).isEqualTo("inmigrate");
+    }
+
+    @ParameterizedTest(name = "multifd on the source: {0}")
+    @ValueSource(booleans = {true, false})
+    void theCapabilityMustBeOnBothSidesOrNeitherAndTheSourceRunsOn(boolean onTheSource) {
+        Peer src = peers.source();
+        Peer dst = peers.destination();
+        (onTheSource ? src : dst).capabilities("multifd");
+        src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
+        String why = onTheSource ? "Capability multifd is off, but received capability is on"
+                : "Capability multifd is on, but received capability is off";
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("failed"));
+        assertThat(dst.exec("query-migrate").get("error-desc").asText()).contains(why);
+        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("failed"));
+        assertThat(src.exec("query-migrate").get("error-desc").asText()).contains(why);
         assertThat(src.status()).isEqualTo("running");
         assertThat(dst.status()).isEqualTo("inmigrate");
     }

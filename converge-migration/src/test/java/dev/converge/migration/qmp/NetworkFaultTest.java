@@ -3,14 +3,10 @@ package dev.converge.migration.qmp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.machine.PatternWorkload;
 import dev.converge.testing.FaultProxy;
 import dev.converge.testing.TestTimeouts;
-import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -23,37 +19,11 @@ import org.junit.jupiter.api.Test;
 @Tag("integration")
 class NetworkFaultTest {
     private static final String SPEC = "memory=32M,vcpus=1,workload=pattern,dirty-rate=4M";
-    private final List<AutoCloseable> closing = new ArrayList<>();
+    private final Peers peers = new Peers(SPEC);
 
     @AfterEach
     void close() throws Exception {
-        for (AutoCloseable c : closing.reversed()) {
-            c.close();
-        }
-    }
-
-    private Peer peer(MachineConfig config) {
-        Peer p = new Peer(config);
-        closing.add(p);
-        return p;
-    }
-
-    private Peer source() {
-        Peer p = peer(MachineConfig.of("src", MachineSpec.parse(SPEC)));
-        PatternWorkload w = (PatternWorkload) p.machine().workload();
-        await().atMost(TestTimeouts.SHORT).until(() -> w.progress() > 1000);
-        return p;
-    }
-
-    private Peer destination() {
-        return peer(MachineConfig.of("dst", MachineSpec.parse(SPEC)).withIncoming("tcp:127.0.0.1:0").withStartPaused(true));
-    }
-
-    private FaultProxy proxyTo(Peer dst) throws Exception {
-        String[] hostPort = dst.listeningUri().substring(4).split(":");
-        FaultProxy proxy = FaultProxy.to(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])));
-        closing.add(proxy);
-        return proxy;
+        peers.close();
     }
 
     private static void assertVerified(Peer src, Peer dst) {
@@ -76,9 +46,9 @@ class NetworkFaultTest {
 
     @Test
     void aSlowLinkDelaysButTheMigrationCompletesVerified() throws Exception {
-        Peer src = source();
-        Peer dst = destination();
-        FaultProxy proxy = proxyTo(dst);
+        Peer src = peers.source();
+        Peer dst = peers.destination();
+        FaultProxy proxy = peers.proxyTo(dst);
         proxy.delay(Duration.ofMillis(20)); // 40 ms round trip: every PASS_ACK and the switchover's acks wait for it
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         assertVerified(src, dst);
@@ -86,9 +56,9 @@ class NetworkFaultTest {
 
     @Test
     void aPartitionThatHealsOnlyPausesTheStream() throws Exception {
-        Peer src = source();
-        Peer dst = destination();
-        FaultProxy proxy = proxyTo(dst);
+        Peer src = peers.source();
+        Peer dst = peers.destination();
+        FaultProxy proxy = peers.proxyTo(dst);
         src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
@@ -103,9 +73,9 @@ class NetworkFaultTest {
 
     @Test
     void cancelDuringAPartitionReturnsAtOnceAndTheSourceRunsOn() throws Exception {
-        Peer src = source();
-        Peer dst = destination();
-        FaultProxy proxy = proxyTo(dst);
+        Peer src = peers.source();
+        Peer dst = peers.destination();
+        FaultProxy proxy = peers.proxyTo(dst);
         src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
@@ -120,9 +90,9 @@ class NetworkFaultTest {
 
     @Test
     void aDroppedConnectionFailsTheMigrationAndBothSidesCanGoAgain() throws Exception {
-        Peer src = source();
-        Peer dst = destination();
-        FaultProxy proxy = proxyTo(dst);
+        Peer src = peers.source();
+        Peer dst = peers.destination();
+        FaultProxy proxy = peers.proxyTo(dst);
         src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));

@@ -17,6 +17,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Migration over TLS (tls-creds, tls-hostname, tls-authz on both sides) with certificates made by
@@ -74,6 +76,20 @@ class TlsMigrationTest {
         return p;
     }
 
+    /**
+     * The client's certificate and key, but the CA of another PKI: the destination's certificate
+     * is not signed by the CA the source trusts.
+     */
+    private Path credentialsTrustingAnotherCa() throws Exception {
+        Path other = Files.createDirectories(dir.resolve("other"));
+        Pki.generate(other);
+        Path mixed = Files.createDirectories(dir.resolve("mixed"));
+        Files.copy(other.resolve("ca-cert.pem"), mixed.resolve("ca-cert.pem"));
+        Files.copy(pki.resolve("client-cert.pem"), mixed.resolve("client-cert.pem"));
+        Files.copy(pki.resolve("client-key.pem"), mixed.resolve("client-key.pem"));
+        return mixed;
+    }
+
     private static void migrateAndFail(Peer src, Peer dst, String sourceError, String destinationError) {
         src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("failed"));
@@ -95,28 +111,34 @@ class TlsMigrationTest {
         assertThat(src.exec("query-migrate").get("x-converge-ram-check")).isNotNull();
     }
 
-    @Test
-    void multifdWithTlsIsRefusedAndTheSourceRunsOn() throws Exception {
+    @ParameterizedTest(name = "{0} channels")
+    @ValueSource(ints = {2, 4})
+    void multifdChannelsGoOverTlsToo(int channels) throws Exception {
         Peer src = source(pki);
         Peer dst = destination(Pki.CLIENT_DN);
         src.capabilities("multifd");
+        dst.capabilities("multifd");
+        src.exec("migrate-set-parameters", "{\"multifd-channels\": " + channels + "}");
+        dst.exec("migrate-set-parameters", "{\"multifd-channels\": " + channels + "}");
         src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
-        await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("failed"));
-        assertThat(src.exec("query-migrate").get("error-desc").asText())
-                .startsWith("multifd with TLS (tls-creds) is not supported by converge yet");
-        assertThat(src.status()).isEqualTo("running");
+        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.status().equals("paused"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+        assertThat(src.exec("query-migrate").get("ram").get("multifd-bytes").asLong()).isPositive();
+    }
+
+    @Test
+    void multifdToADestinationWhoseCaDidNotSignTheSourceFailsAndTheSourceRunsOn() throws Exception {
+        Peer src = source(credentialsTrustingAnotherCa());
+        Peer dst = destination(null);
+        src.capabilities("multifd");
+        dst.capabilities("multifd");
+        migrateAndFail(src, dst, "TLS handshake failed: ", "TLS handshake failed: ");
     }
 
     @Test
     void aServerCertificateFromAnotherCaIsRefused() throws Exception {
-        Path other = Files.createDirectories(dir.resolve("other"));
-        Pki.generate(other);
-        // The source trusts only the other CA: the destination's certificate is not signed by it.
-        Path mixed = Files.createDirectories(dir.resolve("mixed"));
-        Files.copy(other.resolve("ca-cert.pem"), mixed.resolve("ca-cert.pem"));
-        Files.copy(pki.resolve("client-cert.pem"), mixed.resolve("client-cert.pem"));
-        Files.copy(pki.resolve("client-key.pem"), mixed.resolve("client-key.pem"));
-        Peer src = source(mixed);
+        Peer src = source(credentialsTrustingAnotherCa());
         Peer dst = destination(null);
         migrateAndFail(src, dst, "TLS handshake failed: ", "TLS handshake failed: ");
     }

@@ -198,22 +198,63 @@ public final class TlsTransport implements Transport {
         return peer;
     }
 
+    /**
+     * Sends close_notify after everything written: the peer reads the end of this side's
+     * stream; reading goes on (a half-close).
+     */
+    public void shutdownOutput() throws IOException {
+        writeLock.lock();
+        try {
+            engine.closeOutbound();
+            flushClose();
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** Wraps and writes close_notify; under writeLock, after closeOutbound. */
+    private void flushClose() throws IOException {
+        do {
+            netOut.clear();
+            SSLEngineResult r = engine.wrap(ByteBuffer.allocate(0), netOut);
+            netOut.flip();
+            while (netOut.hasRemaining()) {
+                channel.write(netOut);
+            }
+            if (r.bytesProduced() == 0) {
+                return;
+            }
+        } while (!engine.isOutboundDone());
+    }
+
+    /** How long {@link #close} may spend on close_notify before it closes the socket anyway. */
+    private static final long CLOSE_NOTIFY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
     @Override
     public void close() throws IOException {
-        // close_notify is a courtesy; a peer that vanished must not delay the close
+        // close_notify is a courtesy: a peer that vanished or stopped reading (its buffers full)
+        // must not delay the close, so a watchdog closes the socket if the write blocks.
         if (writeLock.tryLock()) {
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.CompletableFuture.delayedExecutor(CLOSE_NOTIFY_NANOS,
+                    java.util.concurrent.TimeUnit.NANOSECONDS).execute(() -> {
+                        if (done.compareAndSet(false, true)) {
+                            try {
+                                channel.close();
+                            } catch (IOException e) {
+                                // closing is all the watchdog does
+                            }
+                        }
+                    });
             try {
-                engine.closeOutbound();
-                netOut.clear();
-                engine.wrap(ByteBuffer.allocate(0), netOut);
-                netOut.flip();
-                if (channel.isOpen()) {
-                    channel.configureBlocking(true);
-                    channel.write(netOut);
+                if (channel.isOpen() && !engine.isOutboundDone()) {
+                    engine.closeOutbound();
+                    flushClose();
                 }
             } catch (IOException ignored) {
                 // the channel is closed below either way
             } finally {
+                done.set(true);
                 writeLock.unlock();
             }
         }
