@@ -289,7 +289,11 @@ public abstract class BlockNode {
             if (len > 0) {
                 notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, src, flags));
                 try {
-                    doWrite(offset, src, flags.contains(ReqFlag.FUA));
+                    if (flags.contains(ReqFlag.WRITE_COMPRESSED)) {
+                        doWriteCompressed(offset, src, flags.contains(ReqFlag.FUA));
+                    } else {
+                        doWrite(offset, src, flags.contains(ReqFlag.FUA));
+                    }
                 } finally {
                     markDirty(offset, len);
                 }
@@ -493,6 +497,31 @@ public abstract class BlockNode {
 
     /** Writes a checked, non-empty range; with {@code fua}, durably. */
     protected abstract void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException;
+
+    /**
+     * Whether the node stores writes with {@link ReqFlag#WRITE_COMPRESSED} compressed (QEMU's
+     * bdrv_supports_compressed_writes): only where the driver names a {@link #compressedWriteCluster}.
+     */
+    public final boolean supportsCompressedWrites() {
+        return compressedWriteCluster() > 0;
+    }
+
+    /**
+     * The unit of compressed writes (they cover whole, aligned units of it: a qcow2 cluster), or
+     * 0 when the node has no compressed writes.
+     */
+    public long compressedWriteCluster() {
+        return 0;
+    }
+
+    /**
+     * Writes a checked, non-empty range compressed ({@link ReqFlag#WRITE_COMPRESSED}); drivers
+     * that {@link #supportsCompressedWrites support} it override this.
+     */
+    protected void doWriteCompressed(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+        throw new BlockIOException(Errno.ENOTSUP, "node '" + nodeName() + "' (" + driverName()
+                + ") does not support compressed writes");
+    }
 
     /**
      * Zeroes a checked, non-empty range. {@code mayUnmap} is already false unless discard=unmap.

@@ -7,7 +7,13 @@ public enum ReqFlag {
     /** Write-zeroes may deallocate (punch a hole) instead of writing zeroes; ignored unless the node has discard=unmap. */
     MAY_UNMAP,
     /** Write-zeroes must fail with ENOTSUP rather than fall back to writing zero buffers. */
-    NO_FALLBACK;
+    NO_FALLBACK,
+    /**
+     * Store the data compressed (QEMU's BDRV_REQ_WRITE_COMPRESSED, set by jobs with
+     * {@code compress}): only nodes whose {@link BlockNode#supportsCompressedWrites} is true take it,
+     * with their own alignment rules; others fail the write with ENOTSUP.
+     */
+    WRITE_COMPRESSED;
 
     /** The flags of a write-zeroes passed on to a child (a filter's, a format's file). */
     public static java.util.Set<ReqFlag> writeZeroes(boolean mayUnmap, boolean noFallback) {

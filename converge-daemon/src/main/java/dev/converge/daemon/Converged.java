@@ -86,6 +86,9 @@ public final class Converged implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The command line as given (QSD options run in its order); set by QuickOptions, or taken from picocli. */
+    List<String> originalArgs;
+
     @Option(names = "--machine", paramLabel = "workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]"
             + " | accel=kvm[,memory=SIZE][,vcpus=N][,guest=pattern|FILE][,serial=file:PATH|stdio|none]",
             description = "Create the daemon's machine (workload: idle, pattern or stress; disk=NODE also writes that "
@@ -154,7 +157,10 @@ public final class Converged implements Callable<Integer> {
         }
         QsdOptions qsd = new QsdOptions();
         try {
-            for (String[] option : qsdOptionsInOrder(spec.commandLine().getParseResult().originalArgs())) {
+            if (originalArgs == null) {
+                originalArgs = spec.commandLine().getParseResult().originalArgs();
+            }
+            for (String[] option : qsdOptionsInOrder(originalArgs)) {
                 qsd.add(option[0], option[1]);
             }
             addresses.addAll(qsd.monitors());
@@ -190,6 +196,7 @@ public final class Converged implements Callable<Integer> {
                 return 1;
             }
         }
+        SignalShutdown signals = SignalShutdown.install();
         Daemon daemon;
         try {
             daemon = Daemon.start(new DaemonConfig(addresses, List.of(), machineConfig, objectJson, tls, qsd.calls()));
@@ -200,6 +207,7 @@ public final class Converged implements Callable<Integer> {
             }
             return 1;
         }
+        signals.attach(daemon);
         MetricsServer metricsServer = null;
         if (metrics != null) {
             try {
@@ -235,13 +243,6 @@ public final class Converged implements Callable<Integer> {
         if (Daemonize.isChild()) {
             Daemonize.childReady();
         }
-        // SIGTERM and SIGINT end the daemon as quit does: sockets closed, files removed, status 0.
-        // The shutdown hook covers any other orderly exit of the JVM.
-        for (String signal : new String[] {"TERM", "INT"}) {
-            sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> Thread.ofPlatform().name("sig" + signal)
-                    .start(daemon::shutdown));
-        }
-        Runtime.getRuntime().addShutdownHook(new Thread(daemon::shutdown, "shutdown-hook"));
         daemon.awaitShutdown();
         systemd.notify("STOPPING=1");
         if (metricsServer != null) {
@@ -308,8 +309,24 @@ public final class Converged implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        int code = new CommandLine(new Converged()).execute(args);
+        Converged quick = new Converged();
+        int code;
+        if (QuickOptions.parse(List.of(args), quick)) {
+            code = runQuick(quick);
+        } else {
+            code = new CommandLine(new Converged()).execute(args); // help, version, or an error picocli words
+        }
         System.exit(code);
+    }
+
+    /** Runs with options read by {@link QuickOptions}; an exception that escapes is one line and status 1. */
+    private static int runQuick(Converged c) {
+        try {
+            return c.call();
+        } catch (Exception e) {
+            System.err.println("converged: " + e);
+            return 1;
+        }
     }
 
     /**

@@ -40,8 +40,13 @@ import org.slf4j.LoggerFactory;
  * One converge daemon: wires the modules together and serves QMP. Each module registers its own
  * commands; this class only builds the objects and decides the order of start and stop.
  * <p>
- * Lifecycle: {@link #start} opens the start-up block nodes, builds the machine (migration
- * module), then listens; {@link #shutdown}
+ * Lifecycle: {@link #start} listens first on the QMP addresses without TLS, so a client gets its
+ * greeting while the modules are still being built; the modules, the start-up objects, block nodes
+ * and commands, and the machine (migration module) are built by the first task of the main loop,
+ * which runs every QMP command, so the first command a client sends (qmp_capabilities included)
+ * is answered once all of that is done, exactly as if it had been done before listening. A QMP
+ * address with tls-creds listens after that (its credentials are a start-up object).
+ * {@link #shutdown}
  * (from {@code quit}, SIGTERM or a test) closes the QMP server (socket files removed) and the
  * main loop; {@link #awaitShutdown} returns once that is done.
  */
@@ -52,12 +57,14 @@ public final class Daemon implements AutoCloseable {
     private final QmpRegistry registry = new QmpRegistry();
     private final QmpServer server;
     private final EventSink events;
-    private final JobEngine jobs;
-    private final JobQmp jobQmp;
-    private final BlockGraph blockGraph;
-    private final BlockQmp blockQmp;
-    private final TransactionQmp transactions;
-    private final NbdQmp nbd;
+    // The modules: written once by registerModules on the main loop, which runs before any QMP
+    // command; other threads read them only after start() (or qmpReference) waited for that task.
+    private JobEngine jobs;
+    private JobQmp jobQmp;
+    private BlockGraph blockGraph;
+    private BlockQmp blockQmp;
+    private TransactionQmp transactions;
+    private NbdQmp nbd;
     /** tls-creds-x509 and authz objects (object-add, --object); NBD's TLS and QMP's. */
     private final UserObjects objects = new UserObjects();
     /** Installed by {@link #start} once the start-up block nodes are open (a disk=NODE needs them). */
@@ -66,9 +73,14 @@ public final class Daemon implements AutoCloseable {
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
+    /** What the greeting needs: the server (not yet listening), its main loop and its (empty) registry. */
     private Daemon() {
         server = new QmpServer(registry, mainLoop, ServerIdentity.CONVERGE);
         events = new EventLog(server); // every module's events: logged, then sent
+    }
+
+    /** Builds every module and registers its commands, in dependency order. Main loop, before any command. */
+    private Void registerModules() {
         QmpCoreCommands.register(registry, ServerIdentity.CONVERGE);
         DaemonQmp.register(registry, server, this::shutdown);
 
@@ -92,6 +104,7 @@ public final class Daemon implements AutoCloseable {
         nbd = NbdQmp.register(registry, events, blockGraph, objects);
         blockQmp.addDriver(registry, NbdDriver.plugin(objects));
         ImageJobsQmp.register(registry, jobs, jobQmp, blockGraph, mirrors); // after the last driver
+        return null;
     }
 
     /**
@@ -103,19 +116,32 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(DaemonConfig config) {
         Daemon d = new Daemon();
         try {
-            for (String json : config.objects()) {
-                d.mainLoop.call(() -> d.objectAdd(json));
+            // Queued before the first listen, so it runs before any client's command (all run on the main loop).
+            java.util.concurrent.CompletableFuture<Void> ready = d.mainLoop.submit(() -> {
+                d.registerModules();
+                for (String json : config.objects()) {
+                    d.objectAdd(json);
+                }
+                for (String json : config.blockdevs()) {
+                    d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json));
+                }
+                for (StartupCall call : config.startup()) {
+                    d.run(call);
+                }
+                d.installMigration(config.machine());
+                return null;
+            });
+            for (SocketAddress address : config.qmp()) {
+                if (!config.qmpTls().containsKey(address)) {
+                    d.listening.add(d.server.listen(address, null));
+                }
             }
-            for (String json : config.blockdevs()) {
-                d.mainLoop.call(() -> d.blockQmp.blockdevAdd(BlockQmp.parseBlockdevJson(json)));
-            }
-            for (StartupCall call : config.startup()) {
-                d.mainLoop.call(() -> d.run(call));
-            }
-            d.installMigration(config.machine());
+            await(ready);
             for (SocketAddress address : config.qmp()) {
                 String creds = config.qmpTls().get(address);
-                d.listening.add(d.server.listen(address, creds == null ? null : d.mainLoop.call(() -> d.qmpTls(creds))));
+                if (creds != null) {
+                    d.listening.add(d.server.listen(address, d.mainLoop.call(() -> d.qmpTls(creds))));
+                }
             }
         } catch (DaemonStartException e) {
             d.close();
@@ -131,13 +157,25 @@ public final class Daemon implements AutoCloseable {
         return d;
     }
 
+    /** Waits for a main-loop task; its failure is thrown as it was (as MainLoop.call does). */
+    private static void await(java.util.concurrent.CompletableFuture<Void> task) {
+        try {
+            task.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw e;
+        }
+    }
+
     /** object-add with the JSON of {@code --object}, as a client's would run. Main loop. */
     private Void objectAdd(String json) {
         com.fasterxml.jackson.databind.JsonNode n;
         try {
-            n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw QmpException.generic("Invalid JSON in --object: %s", e.getOriginalMessage());
+            n = dev.converge.qmp.wire.QmpJson.parse(json);
+        } catch (dev.converge.qmp.wire.QmpJson.ParseException e) {
+            throw QmpException.generic("Invalid JSON in --object: %s", e.detail());
         }
         dev.converge.qmp.schema.CommandSpec spec = registry.command("object-add").orElseThrow();
         spec.handler().handle(new dev.converge.qmp.Args(dev.converge.qmp.schema.SchemaValidator.validateArguments(spec,
@@ -165,6 +203,7 @@ public final class Daemon implements AutoCloseable {
      */
     public static String qmpReference() {
         try (Daemon d = new Daemon()) {
+            d.mainLoop.call(d::registerModules);
             d.installMigration(MachineConfig.none());
             // Two modules declaring one type name differently would make introspection ambiguous.
             List<String> clashes = dev.converge.qmp.schema.SchemaIntrospection.clashes(d.registry);
@@ -234,7 +273,9 @@ public final class Daemon implements AutoCloseable {
             server.close();
             try {
                 mainLoop.call(() -> {
-                    nbd.close(); // stops the NBD server: its socket file goes, its clients are closed
+                    if (nbd != null) { // null when start-up failed before the modules were built
+                        nbd.close(); // stops the NBD server: its socket file goes, its clients are closed
+                    }
                     return null;
                 });
             } catch (RuntimeException e) {
@@ -248,7 +289,9 @@ public final class Daemon implements AutoCloseable {
                 // as QEMU's bdrv_flush_all at quit: a qcow2 node's write-back metadata caches reach
                 // the image, or its last allocations would be lost
                 mainLoop.call(() -> {
-                    blockGraph.flushAll();
+                    if (blockGraph != null) {
+                        blockGraph.flushAll();
+                    }
                     return null;
                 });
             } catch (RuntimeException e) {

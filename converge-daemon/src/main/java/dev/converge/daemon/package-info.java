@@ -15,6 +15,12 @@
  * metrics), its logging ({@link dev.converge.daemon.LogSetup} configures slf4j-simple;
  * {@link dev.converge.daemon.EventLog} writes one line per job transition) and the wiring of the
  * modules ({@link dev.converge.daemon.Daemon}: each module registers its own QMP commands; start-up
- * calls run in command-line order before QMP is served).
+ * calls run in command-line order before the first QMP command is served: the sockets listen and
+ * greet while the main loop builds the modules, and commands queue behind that).
+ *
+ * <p>Start-up cost is watched by {@code ./bin/bench startup} (docs/benchmarks.md): the common
+ * command lines are read without picocli ({@link dev.converge.daemon.QuickOptions}, as the CLI's
+ * {@code QuickPath}), signals are handled from before the start
+ * ({@link dev.converge.daemon.SignalShutdown}).
  */
 package dev.converge.daemon;

@@ -92,6 +92,31 @@ class DaemonTest {
         assertThat(other).doesNotExist();
     }
 
+    /**
+     * The daemon greets before its modules are built; a client that connects as early as it can
+     * still finds every module's commands and the start-up block nodes in its first replies.
+     */
+    @Test
+    void aClientConnectingDuringTheStartFindsEverythingAtOnce() throws Exception {
+        Path early = dir.resolve("early.sock");
+        java.util.concurrent.CompletableFuture<List<String>> seen = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            QmpClient[] client = new QmpClient[1];
+            org.awaitility.Awaitility.await().atMost(TestTimeouts.LONG).pollDelay(java.time.Duration.ZERO)
+                    .pollInterval(java.time.Duration.ofMillis(1)).ignoreExceptions()
+                    .until(() -> (client[0] = QmpClient.connect("unix:" + early)) != null);
+            try (QmpClient c = client[0]) {
+                List<String> names = new java.util.ArrayList<>(c.execute("query-commands").findValuesAsText("name"));
+                names.addAll(c.execute("query-named-block-nodes").findValuesAsText("node-name"));
+                return names;
+            }
+        });
+        try (Daemon second = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + early)),
+                List.of("{\"driver\": \"null-co\", \"node-name\": \"early0\", \"size\": 1048576}")))) {
+            assertThat(seen.get(TestTimeouts.LONG.toMillis(), TimeUnit.MILLISECONDS))
+                    .contains("blockdev-mirror", "nbd-server-start", "migrate", "query-jobs", "early0");
+        }
+    }
+
     @Test
     void cliJobsPrintsATableAndVerbsReachTheJob() throws Exception {
         CountDownLatch release = new CountDownLatch(1);

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.bench.Daemons;
+import dev.converge.bench.mirror.FioWriter;
+import dev.converge.bench.mirror.WriterLatency;
 import dev.converge.daemon.launch.ChildDaemon;
 import dev.converge.qmp.client.QmpClient;
 import java.io.IOException;
@@ -31,7 +33,12 @@ import java.util.concurrent.TimeUnit;
  * <li>10 % of the disk rewritten in random 64 KiB blocks (fio, unpaced);</li>
  * <li>incremental backup (sync=incremental, bitmap b0) to another sparse target: time and bytes;</li>
  * <li>another full backup with the paced fio writing meanwhile: the guest's write latency while
- *     copy-before-write works.</li>
+ *     copy-before-write works, and from fio's per-write log (the mirror bench's
+ *     {@link WriterLatency}) the longest write and the worst 250 ms window's throughput between
+ *     blockdev-backup and BLOCK_JOB_COMPLETED;</li>
+ * <li>compress: a full backup with {@code compress: true} of a half-compressible image (the same
+ *     file for both sides) into a fresh qcow2 target: its time and the target's size on disk
+ *     after blockdev-del, checked against the source with {@code qemu-img compare}.</li>
  * </ol>
  * Prints each side's figures, the ratios converged/QSD, and the machine's load.
  * <pre>
@@ -44,7 +51,7 @@ public final class BackupBench {
 
     /** One side's figures. */
     record Result(String side, double fullSeconds, long fullBytes, double incSeconds, long incBytes, Latency idle,
-            Latency during) {
+            Latency during, WriterLatency.Stats duringLog, double compressSeconds, long compressedBytes) {
     }
 
     /** fio's completion latency of the guest's writes, microseconds. */
@@ -71,12 +78,14 @@ public final class BackupBench {
         }
         Path base = dir.resolve("base.raw");
         randomImage(base, size);
+        Path text = dir.resolve("half-compressible.raw");
+        halfCompressibleImage(text, size);
         System.out.printf(Locale.ROOT, "backup benchmark: %d MiB random image, guest fio 4k randwrite paced at %d KiB/s%n",
                 size >> 20, rate >> 10);
         List<Result> results = new ArrayList<>();
-        results.add(runSide("converged", dir, base, size, rate, baseline));
+        results.add(runSide("converged", dir, base, text, size, rate, baseline));
         if (Daemons.onPath("qemu-storage-daemon")) {
-            results.add(runSide("qemu-storage-daemon", dir, base, size, rate, baseline));
+            results.add(runSide("qemu-storage-daemon", dir, base, text, size, rate, baseline));
         } else {
             System.out.println("qemu-storage-daemon not installed: no peer");
         }
@@ -85,6 +94,10 @@ public final class BackupBench {
                     r.side(), r.fullSeconds(), r.fullBytes() >> 20, r.incSeconds(), r.incBytes() >> 20);
             System.out.printf(Locale.ROOT, "%-20s guest writes, no backup:     %s%n", "", r.idle().text());
             System.out.printf(Locale.ROOT, "%-20s guest writes, during backup: %s%n", "", r.during().text());
+            System.out.printf(Locale.ROOT, "%-20s guest writes, during backup: %s (fio's log)%n", "",
+                    r.duringLog().summary());
+            System.out.printf(Locale.ROOT, "%-20s compress: full %.2f s, target %d MiB on disk (source %d MiB)%n", "",
+                    r.compressSeconds(), r.compressedBytes() >> 20, size >> 20);
         }
         if (results.size() == 2) {
             Result c = results.get(0);
@@ -95,12 +108,17 @@ public final class BackupBench {
                     (double) c.fullBytes() / q.fullBytes(), (double) c.incBytes() / q.incBytes(),
                     c.during().p50() / q.during().p50(), c.during().p99() / q.during().p99(),
                     c.during().max() / q.during().max());
+            System.out.printf(Locale.ROOT, "ratio converged/QSD: longest write during backup %.2f, worst 250 ms window "
+                    + "%.2f (higher is better), compress time %.2f, compressed target size %.2f%n",
+                    c.duringLog().longestMs() / q.duringLog().longestMs(),
+                    c.duringLog().worstWindowMiBs() / q.duringLog().worstWindowMiBs(),
+                    c.compressSeconds() / q.compressSeconds(), (double) c.compressedBytes() / q.compressedBytes());
         }
         System.out.println("load: " + Files.readString(Path.of("/proc/loadavg")).trim() + " ("
                 + Runtime.getRuntime().availableProcessors() + " CPUs)");
     }
 
-    private static Result runSide(String side, Path dir, Path base, long size, long rate, int baseline)
+    private static Result runSide(String side, Path dir, Path base, Path text, long size, long rate, int baseline)
             throws Exception {
         Path own = Files.createDirectories(dir.resolve(side));
         Path src = own.resolve("src.raw");
@@ -111,7 +129,11 @@ public final class BackupBench {
                 f.setLength(size);
             }
         }
+        Path compressed = own.resolve("compressed.qcow2");
+        Files.deleteIfExists(compressed);
+        run("qemu-img", "create", "-q", "-f", "qcow2", compressed.toString(), Long.toString(size));
         Path nbd = own.resolve("nbd.sock");
+        Result result;
         try (ChildDaemon d = side.equals("converged") ? Daemons.converged(own) : Daemons.qemuStorageDaemon(own);
                 QmpClient q = d.connect(Duration.ofSeconds(60))) {
             for (String n : List.of("src", "full", "inc", "lat")) {
@@ -148,14 +170,51 @@ public final class BackupBench {
             double incSeconds = (System.nanoTime() - t1) / 1e9;
 
             // copy-before-write's cost: the guest writes while another full backup runs
-            Process during = fio(own.resolve("fio-during.json"), uri, size, rate, 3600);
+            Path logs = Files.createDirectories(own.resolve("fio-during-log"));
+            Process during = fio(own.resolve("fio-during.json"), uri, size, rate, 3600, logs.resolve("guest"));
+            long fromMs = System.currentTimeMillis();
             exec(q, "blockdev-backup", "{'job-id':'lat','device':'src','target':'lat','sync':'full'}");
             awaitCompleted(q, "lat");
+            long toMs = System.currentTimeMillis();
             Latency lat = fioResult(during, own.resolve("fio-during.json"), true);
+            WriterLatency.Stats latLog = WriterLatency.of(FioWriter.readLatencyLogs(logs, "guest",
+                    () -> Files.readString(own.resolve("fio-during.json.out"))), fromMs, toMs);
             exec(q, "block-export-del", "{'id':'guest'}");
-            return new Result(side, fullSeconds, full.path("data").path("offset").asLong(), incSeconds,
-                    inc.path("data").path("offset").asLong(), idle, lat);
+
+            // compress: the half-compressible image into a fresh qcow2 target
+            exec(q, "blockdev-add", "{'driver':'raw','node-name':'csrc','file':{'driver':'file','filename':'" + text
+                    + "'}}");
+            exec(q, "blockdev-add", "{'driver':'qcow2','node-name':'ctgt','file':{'driver':'file','filename':'"
+                    + compressed + "'}}");
+            long t2 = System.nanoTime();
+            exec(q, "blockdev-backup", "{'job-id':'cmp','device':'csrc','target':'ctgt','sync':'full',"
+                    + "'compress':true}");
+            awaitCompleted(q, "cmp");
+            double compressSeconds = (System.nanoTime() - t2) / 1e9;
+            exec(q, "blockdev-del", "{'node-name':'ctgt'}");
+            exec(q, "blockdev-del", "{'node-name':'csrc'}");
+            result = new Result(side, fullSeconds, full.path("data").path("offset").asLong(), incSeconds,
+                    inc.path("data").path("offset").asLong(), idle, lat, latLog, compressSeconds, 0);
         }
+        // the daemon is gone: the image is closed; it must hold the source, compressed
+        run("qemu-img", "compare", "-q", "-f", "raw", "-F", "qcow2", text.toString(), compressed.toString());
+        String check = run("qemu-img", "check", compressed.toString());
+        if (!check.contains("No errors were found") || check.contains("leaked")) {
+            throw new IllegalStateException(side + ": qemu-img check of the compressed backup: " + check);
+        }
+        return new Result(result.side(), result.fullSeconds(), result.fullBytes(), result.incSeconds(),
+                result.incBytes(), result.idle(), result.during(), result.duringLog(), result.compressSeconds(),
+                Files.size(compressed));
+    }
+
+    /** Runs a command that must succeed; its output. */
+    private static String run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed: " + out);
+        }
+        return out;
     }
 
     private static JsonNode awaitCompleted(QmpClient q, String id) {
@@ -170,9 +229,18 @@ public final class BackupBench {
 
     /** fio paced 4 KiB random writes at iodepth 1 through {@code uri}, for at most {@code seconds}. */
     private static Process fio(Path json, String uri, long size, long rate, int seconds) throws IOException {
-        return new ProcessBuilder("fio", "--name=guest", "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite",
-                "--bs=4k", "--iodepth=1", "--rate=" + rate, "--size=" + size, "--time_based",
-                "--runtime=" + seconds, "--output-format=json", "--output=" + json).redirectErrorStream(true)
+        return fio(json, uri, size, rate, seconds, null);
+    }
+
+    /** The same, with every write in a latency log {@code LOG_lat.N.log} (Unix times, offsets) when {@code log} is given. */
+    private static Process fio(Path json, String uri, long size, long rate, int seconds, Path log) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("fio", "--name=guest", "--ioengine=nbd", "--uri=" + uri,
+                "--rw=randwrite", "--bs=4k", "--iodepth=1", "--rate=" + rate, "--size=" + size, "--time_based",
+                "--runtime=" + seconds, "--output-format=json", "--output=" + json));
+        if (log != null) {
+            cmd.addAll(List.of("--write_lat_log=" + log, "--log_unix_epoch=1", "--log_offset=1"));
+        }
+        return new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(json.resolveSibling(json.getFileName() + ".out").toFile()).start();
     }
 
@@ -207,6 +275,29 @@ public final class BackupBench {
         try (OutputStream out = Files.newOutputStream(p)) {
             for (long done = 0; done < size; done += buf.length) {
                 r.nextBytes(buf);
+                out.write(buf, 0, (int) Math.min(buf.length, size - done));
+            }
+        }
+    }
+
+    /**
+     * Half of every 64 KiB random, half bytes of a 16-symbol alphabet: about half the image
+     * compresses, to about half (a guest disk's mix, roughly).
+     */
+    private static void halfCompressibleImage(Path p, long size) throws IOException {
+        if (Files.exists(p) && Files.size(p) == size) {
+            return;
+        }
+        byte[] buf = new byte[1 << 20];
+        Random r = new Random(43);
+        try (OutputStream out = Files.newOutputStream(p)) {
+            for (long done = 0; done < size; done += buf.length) {
+                r.nextBytes(buf);
+                for (int c = 0; c < buf.length; c += 65536) {
+                    for (int i = c + 32768; i < c + 65536; i++) {
+                        buf[i] = (byte) ('a' + (buf[i] & 15));
+                    }
+                }
                 out.write(buf, 0, (int) Math.min(buf.length, size - done));
             }
         }

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * It runs until {@link #stop()} ends it (SIGTERM: fio finishes the write in flight and writes its
  * logs).
  */
-final class FioWriter {
+public final class FioWriter {
     /** The fio binary; the case is unavailable without it. */
     static final String FIO = "fio";
 
@@ -72,16 +72,33 @@ final class FioWriter {
             process.destroyForcibly();
             throw new IOException("fio did not stop within 30 s of SIGTERM");
         }
+        Path out = logDir.resolve("fio.stdout");
+        return readLatencyLogs(logDir, "guest", () -> "exit " + process.exitValue() + ": "
+                + (Files.exists(out) ? Files.readString(out).strip() : "no output"));
+    }
+
+    /** What fio's output said, for the error when it logged nothing. */
+    @FunctionalInterface
+    public interface Diagnosis {
+        String text() throws IOException;
+    }
+
+    /**
+     * Every write of the latency logs fio wrote with {@code --write_lat_log=DIR/PREFIX
+     * --log_unix_epoch=1 --log_offset=1}.
+     *
+     * @throws IOException there is no such write (with {@code why}: fio's output)
+     */
+    public static List<WriterLatency.Sample> readLatencyLogs(Path logDir, String prefix, Diagnosis why)
+            throws IOException {
         List<String> lines = new ArrayList<>();
         try (Stream<Path> files = Files.list(logDir)) {
-            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("guest_lat.")).sorted().toList()) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(prefix + "_lat.")).sorted().toList()) {
                 lines.addAll(Files.readAllLines(f));
             }
         }
         if (lines.isEmpty()) {
-            Path out = logDir.resolve("fio.stdout");
-            throw new IOException("fio logged no write (exit " + process.exitValue() + "): "
-                    + (Files.exists(out) ? Files.readString(out).strip() : "no output"));
+            throw new IOException("fio logged no write (" + why.text() + ")");
         }
         return WriterLatency.parseFioLog(lines);
     }

@@ -8,7 +8,7 @@ import java.util.Locale;
  * one, the 99th percentile, and the worst 250 ms window's throughput. A pure function of the
  * samples, so the figures the report prints are tested with plain vectors.
  */
-final class WriterLatency {
+public final class WriterLatency {
     /** The window the worst throughput is taken over (the 250 ms). */
     static final long WINDOW_MS = 250;
     /** Step of the sliding window. */
@@ -22,7 +22,7 @@ final class WriterLatency {
      * @param bytes        size of the write
      * @param offset       where it wrote ({@code --log_offset=1})
      */
-    record Sample(long endMillis, long latencyNanos, long bytes, long offset) {
+    public record Sample(long endMillis, long latencyNanos, long bytes, long offset) {
         /** Unix milliseconds when the write was submitted. */
         long startMillis() {
             return endMillis - latencyNanos / 1_000_000;
@@ -42,9 +42,9 @@ final class WriterLatency {
      *                        start from one at READY or at the end
      * @param worstWindowAtMs where the worst window starts, ms after the interval's start
      */
-    record Stats(int writes, double longestMs, double p99Ms, double worstWindowMiBs, long longestAtMs,
+    public record Stats(int writes, double longestMs, double p99Ms, double worstWindowMiBs, long longestAtMs,
             long worstWindowAtMs) {
-        String summary() {
+        public String summary() {
             return String.format(Locale.ROOT, "%d writes, longest %.1f ms (submitted at +%d ms), p99 %.2f ms,"
                     + " worst %d ms %.1f MiB/s (from +%d ms)", writes, longestMs, longestAtMs, p99Ms, WINDOW_MS,
                     worstWindowMiBs, worstWindowAtMs);
@@ -58,7 +58,7 @@ final class WriterLatency {
      * The figures of the writes that were in flight at some point of [fromMs, toMs], and the
      * throughput windows inside it.
      */
-    static Stats of(List<Sample> samples, long fromMs, long toMs) {
+    public static Stats of(List<Sample> samples, long fromMs, long toMs) {
         if (toMs < fromMs) {
             throw new IllegalArgumentException("interval [" + fromMs + ", " + toMs + "]");
         }
@@ -96,7 +96,7 @@ final class WriterLatency {
      * line). Lines that are not such are an error naming them: a silently short log would make a
      * stall look like a quiet writer.
      */
-    static List<Sample> parseFioLog(List<String> lines) {
+    public static List<Sample> parseFioLog(List<String> lines) {
         return lines.stream().filter(l -> !l.isBlank()).map(l -> {
             String[] f = l.split(",");
             if (f.length < 5) {

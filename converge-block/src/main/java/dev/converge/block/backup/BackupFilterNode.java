@@ -4,12 +4,10 @@ import dev.converge.block.BlockChild;
 import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.Errno;
-import dev.converge.block.Extent;
-import dev.converge.block.NodeOptions;
 import dev.converge.block.ReqFlag;
+import dev.converge.block.WriteFilterNode;
+import dev.converge.block.WriteRequest;
 import java.lang.foreign.MemorySegment;
-import java.util.List;
-import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -21,23 +19,21 @@ import java.util.Set;
  * <p>
  * It also serves the point-in-time image to {@link SnapshotAccessNode}s above it (fleecing).
  */
-public final class BackupFilterNode extends BlockNode {
+public final class BackupFilterNode extends WriteFilterNode {
     /** The driver name query-named-block-nodes shows, as QEMU. */
     public static final String DRIVER = "copy-before-write";
 
-    private final BlockChild file;
     private final BlockChild target;
     /** The copy state; set once on the main loop before users are moved here, cleared at the job's end. */
     private volatile BlockCopy copy;
 
     BackupFilterNode(String nodeName, BlockNode source, BlockNode target) {
-        super(nodeName, DRIVER, NodeOptions.DEFAULTS.withDiscardUnmap(true));
-        this.file = addChild("file", source);
+        super(nodeName, DRIVER, "file", source);
         this.target = addChild("target", target);
     }
 
     BlockChild fileEdge() {
-        return file;
+        return childEdge();
     }
 
     BlockChild targetEdge() {
@@ -46,11 +42,6 @@ public final class BackupFilterNode extends BlockNode {
 
     void attach(BlockCopy c) {
         this.copy = c;
-    }
-
-    /** The node below. */
-    public BlockNode source() {
-        return file.node();
     }
 
     /**
@@ -67,59 +58,14 @@ public final class BackupFilterNode extends BlockNode {
         c.snapshotRead(offset, dst);
     }
 
+    /** Copy-before-write, then the source's write. */
     @Override
-    public long size() throws BlockIOException {
-        return file.node().size();
-    }
-
-    @Override
-    public String filename() {
-        return file.node().filename();
-    }
-
-    @Override
-    public OptionalLong actualSize() {
-        return file.node().actualSize();
-    }
-
-    @Override
-    protected void doRead(long offset, MemorySegment dst) throws BlockIOException {
-        file.read(offset, dst);
-    }
-
-    @Override
-    protected void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
-        copyBeforeWrite(offset, src.byteSize());
-        file.write(offset, src, fua ? Set.of(ReqFlag.FUA) : Set.of());
-    }
-
-    @Override
-    protected void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback)
-            throws BlockIOException {
-        copyBeforeWrite(offset, bytes);
-        file.writeZeroes(offset, bytes, ReqFlag.writeZeroes(mayUnmap, noFallback));
-    }
-
-    @Override
-    protected void doDiscard(long offset, long bytes) throws BlockIOException {
-        copyBeforeWrite(offset, bytes);
-        file.discard(offset, bytes);
-    }
-
-    private void copyBeforeWrite(long offset, long bytes) throws BlockIOException {
+    protected void intercept(WriteRequest.Kind kind, long offset, long bytes, MemorySegment data, Set<ReqFlag> flags,
+            ChildWrite w) throws BlockIOException {
         BlockCopy c = copy;
         if (c != null) {
             c.copyBeforeWrite(offset, bytes);
         }
-    }
-
-    @Override
-    protected void doFlush() throws BlockIOException {
-        file.flush();
-    }
-
-    @Override
-    protected List<Extent> doBlockStatus(long offset, long bytes) throws BlockIOException {
-        return file.blockStatus(offset, bytes);
+        w.run();
     }
 }

@@ -6,17 +6,13 @@ import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.Errno;
 import dev.converge.block.Extent;
-import dev.converge.block.mirror.BlockErrorAction;
-import dev.converge.block.mirror.BlockdevOnError;
+import dev.converge.block.mirror.BlockJobErrors;
 import dev.converge.block.mirror.MirrorSyncMode;
 import dev.converge.job.JobContext;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobKind;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -45,8 +41,8 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Errors</h2>
  * A failed copy of the job's own marks its clusters to copy again and applies on-source-error
- * or on-target-error (report fails the job, ignore retries, stop pauses it as a user pause), each
- * announced to the {@link ErrorReporter} (BLOCK_JOB_ERROR). A failed copy-before-write fails the
+ * or on-target-error through {@link BlockJobErrors}, as the mirror's (report fails the job, ignore
+ * retries, stop pauses it as a user pause), each announced (BLOCK_JOB_ERROR). A failed copy-before-write fails the
  * guest's write (QEMU's default on-cbw-error, break-guest-write).
  *
  * <h2>End</h2>
@@ -69,13 +65,6 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
     /** How long the job waits for a copy in flight before it looks again. */
     private static final long WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
-    /** Announces error actions (BLOCK_JOB_ERROR) and applies a stop, on the main loop. */
-    @FunctionalInterface
-    public interface ErrorReporter {
-        /** Called on the job's thread; completes once announced (and, for a stop, the job paused). */
-        CompletableFuture<Void> onError(String jobId, boolean read, BlockErrorAction action);
-    }
-
     private final String id;
     private final BlockGraph graph;
     private final BlockNode source;
@@ -85,18 +74,17 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
     private final BackupOptions options;
     /** The frozen user bitmap, or null. */
     private final SyncBitmap syncBitmap;
-    private final ErrorReporter reporter;
+    /** on-source-error / on-target-error (shared with the mirror). */
+    private final BlockJobErrors errors;
     private final ThreadPoolExecutor copyThreads;
+    /** One per copy in flight; a copy gives its slot back after its error, if any, was recorded. */
     private final Semaphore slots;
-    /** Failed copies of the job's own, for the job thread to apply the policy to. */
-    private final ConcurrentLinkedQueue<BlockCopy.CopyException> errors = new ConcurrentLinkedQueue<>();
+    private final int threads;
     /** Bytes copied and not yet reported as progress. */
     private final AtomicLong reported = new AtomicLong();
 
     /** The job's context once run() started; volatile for copy threads that wake it. */
     private volatile JobContext ctx;
-    /** QEMU's io-status: ok, failed, nospace. Volatile: for query-block-jobs. */
-    private volatile String ioStatus = "ok";
     /** Whether the job thread is working (not sleeping or parked). */
     private volatile boolean working;
     /** Whether run() succeeded; decides the bitmap in abort (mode always). Job thread, then main loop. */
@@ -105,7 +93,7 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
     private boolean cleaned;
 
     BackupJob(String id, BlockGraph graph, BlockNode source, BlockNode target, BackupFilterNode filter, BlockCopy copy,
-            BackupOptions options, SyncBitmap syncBitmap, ErrorReporter reporter) {
+            BackupOptions options, SyncBitmap syncBitmap, BlockJobErrors.Reporter reporter) {
         this.id = Objects.requireNonNull(id);
         this.graph = Objects.requireNonNull(graph);
         this.source = Objects.requireNonNull(source);
@@ -114,8 +102,8 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
         this.copy = Objects.requireNonNull(copy);
         this.options = Objects.requireNonNull(options);
         this.syncBitmap = syncBitmap;
-        this.reporter = Objects.requireNonNull(reporter);
-        int threads = options.perf().threads();
+        this.errors = new BlockJobErrors(id, options.onSourceError(), options.onTargetError(), reporter);
+        this.threads = options.perf().threads();
         this.slots = new Semaphore(threads);
         this.copyThreads = CopyThreads.pool(id, threads, Duration.ofSeconds(5));
     }
@@ -140,7 +128,7 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
     /** QEMU's io-status of the job: ok, failed, nospace. */
     @Override
     public String ioStatus() {
-        return ioStatus;
+        return errors.ioStatus();
     }
 
     /** Whether the job thread is doing work now. */
@@ -214,13 +202,23 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
         long cursor = 0;
         for (;;) {
             ctx.checkpoint();
-            applyErrors(ctx);
+            errors.awaitStop(ctx); // a stop parks here; resuming retries what is left
+            BlockIOException failure = errors.failure();
+            if (failure != null) {
+                copy.awaitIdle();
+                throw new BackupException(Errno.describe(failure.errno()), failure);
+            }
             reportProgress(ctx);
-            if (copy.done()) {
+            if (copy.done() && slots.availablePermits() == threads) {
+                // every copy ended and recorded its error: a failed one may have been copied again
+                // meanwhile, but a reported error still fails the job
+                if (errors.blocking()) {
+                    continue;
+                }
                 return;
             }
-            if (!slots.tryAcquire(WAIT_NANOS, TimeUnit.NANOSECONDS)) {
-                continue;
+            if (errors.blocking() || !slots.tryAcquire(WAIT_NANOS, TimeUnit.NANOSECONDS)) {
+                continue; // an error came in meanwhile: the top of the loop applies it
             }
             BlockCopy.Claim c = copy.claimNext(cursor, chunk);
             if (c == null && cursor > 0) {
@@ -240,10 +238,10 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
                 try {
                     copy.copy(claim, false);
                 } catch (BlockCopy.CopyException e) {
-                    errors.add(e);
+                    errors.onError(e.read(), e.io()); // its clusters are to copy again
                 } catch (RuntimeException | Error e) {
                     LOG.error("backup job '{}': copy failed (bug)", id, e);
-                    errors.add(new BlockCopy.CopyException(false, new BlockIOException(Errno.EIO, String.valueOf(e), e)));
+                    errors.onError(false, new BlockIOException(Errno.EIO, String.valueOf(e), e));
                 } finally {
                     slots.release();
                     JobContext jc = this.ctx;
@@ -253,37 +251,6 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
                 }
             });
             ctx.rateLimit(bytes);
-        }
-    }
-
-    /** Applies the error policy to the failed copies of the job's own (job thread). */
-    private void applyErrors(JobContext ctx) throws BackupException {
-        BlockCopy.CopyException e;
-        while ((e = errors.poll()) != null) {
-            BlockdevOnError policy = e.read() ? options.onSourceError() : options.onTargetError();
-            BlockErrorAction action = policy.decide(e.io().errno());
-            LOG.debug("backup job '{}': {} error ({}), action {}", id, e.read() ? "read" : "write", e.getMessage(),
-                    action.wireName());
-            if (action == BlockErrorAction.STOP) {
-                ioStatus = e.io().errno() == Errno.ENOSPC.code() ? "nospace" : "failed";
-            }
-            CompletableFuture<Void> announced = reporter.onError(id, e.read(), action);
-            if (action == BlockErrorAction.REPORT) {
-                copy.awaitIdle();
-                throw new BackupException(Errno.describe(e.io().errno()), e);
-            }
-            if (action == BlockErrorAction.STOP) {
-                try {
-                    announced.get();
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                } catch (ExecutionException ee) {
-                    LOG.warn("backup job '{}': stop after an error was not applied", id, ee.getCause());
-                }
-                errors.clear(); // the stop covers them: resume retries every cluster still to copy
-                ctx.checkpoint(); // parks here; job-resume retries
-                return;
-            }
         }
     }
 
@@ -309,7 +276,7 @@ public final class BackupJob implements JobDriver<Record, Record>, dev.converge.
 
     @Override
     public void resume() {
-        ioStatus = "ok";
+        errors.resumed();
         working = true;
     }
 

@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param sync          full, top, none or bitmap
  * @param bitmap        the user's bitmap on the source, or null
  * @param bitmapMode    what happens to {@code bitmap} at the end; null without a bitmap
- * @param compress      compressed writes to the target (refused: no converge driver has them)
+ * @param compress      compressed writes to the target (a node with compressed writes: qcow2)
  * @param onSourceError policy for read errors of the job's own copies
  * @param onTargetError policy for write errors of the job's own copies
  * @param discardSource discard each source cluster once it is copied (QEMU 10.0's discard-source)

@@ -5,6 +5,7 @@ import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.NodeNames;
 import dev.converge.block.bitmap.DirtyBitmap;
+import dev.converge.block.mirror.BlockJobErrors;
 import dev.converge.block.mirror.MirrorSyncMode;
 import dev.converge.job.Job;
 import dev.converge.job.JobEngine;
@@ -35,11 +36,11 @@ public final class Backups implements JobListener {
 
     private final JobEngine engine;
     private final BlockGraph graph;
-    private final BackupJob.ErrorReporter reporter;
+    private final BlockJobErrors.Reporter reporter;
     /** Live backup jobs by id; written on the main loop and by this listener, read by any thread. */
     private final Map<String, BackupJob> jobs = new ConcurrentHashMap<>();
 
-    public Backups(JobEngine engine, BlockGraph graph, BackupJob.ErrorReporter reporter) {
+    public Backups(JobEngine engine, BlockGraph graph, BlockJobErrors.Reporter reporter) {
         this.engine = Objects.requireNonNull(engine);
         this.graph = Objects.requireNonNull(graph);
         this.reporter = Objects.requireNonNull(reporter);
@@ -64,8 +65,8 @@ public final class Backups implements JobListener {
         if (source == target) {
             throw new BackupRefusedException("Source and target cannot be the same");
         }
-        if (opts.compress()) {
-            // No converge driver writes compressed clusters (QEMU names the target's device: none for a node).
+        if (opts.compress() && !target.supportsCompressedWrites()) {
+            // QEMU names the target's device: none for a node added with blockdev-add
             throw new BackupRefusedException("Compression is not supported for this drive " + deviceName(target));
         }
         checkNotBusy(source);
@@ -86,8 +87,10 @@ public final class Backups implements JobListener {
         }
         SyncBitmap sync = opts.bitmap() == null ? null : SyncBitmap.freeze(source, opts.bitmap());
         BackupFilterNode filter = new BackupFilterNode(filterName, source, target);
-        BlockCopy copy = new BlockCopy(filter.fileEdge(), filter.targetEdge(), size, CLUSTER_SIZE,
-                opts.discardSource());
+        // compressed writes cover whole target clusters: copy in units of them when they are larger
+        long cluster = opts.compress() ? Math.max(CLUSTER_SIZE, target.compressedWriteCluster()) : CLUSTER_SIZE;
+        BlockCopy copy = new BlockCopy(filter.fileEdge(), filter.targetEdge(), size, cluster, opts.discardSource(),
+                opts.compress());
         if (opts.sync() == MirrorSyncMode.BITMAP) {
             SyncBitmap.merge(opts.bitmap(), copy.toCopy());
         } else {

@@ -3,6 +3,7 @@ package dev.converge.block.backup;
 import dev.converge.block.BlockChild;
 import dev.converge.block.BlockIOException;
 import dev.converge.block.Extent;
+import dev.converge.block.ReqFlag;
 import dev.converge.block.bitmap.DirtyBitmap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -39,12 +40,16 @@ final class BlockCopy {
     record Claim(long first, long lastExcl) {
     }
 
+    private static final Set<ReqFlag> COMPRESSED = Set.of(ReqFlag.WRITE_COMPRESSED);
+
     private final BlockChild source;
     private final BlockChild target;
     private final long size;
     private final long cluster;
     private final int shift;
     private final boolean discardSource;
+    /** Data goes to the target as compressed writes of whole clusters (blockdev-backup's compress). */
+    private final boolean compress;
     /** Clusters still to copy. Set/reset with atomic bit operations; claims change it under {@link #lock}. */
     private final DirtyBitmap toCopy;
     /** Clusters whose point-in-time data is on the target: set once a copy of them succeeded. */
@@ -66,15 +71,18 @@ final class BlockCopy {
     /**
      * @param source  the filter's edge to the source
      * @param target  the filter's edge to the target
-     * @param cluster bytes per cluster, a power of two
+     * @param cluster bytes per cluster, a power of two; with {@code compress} a multiple of the
+     *                target's compressed-write unit
      */
-    BlockCopy(BlockChild source, BlockChild target, long size, long cluster, boolean discardSource) {
+    BlockCopy(BlockChild source, BlockChild target, long size, long cluster, boolean discardSource,
+            boolean compress) {
         this.source = source;
         this.target = target;
         this.size = size;
         this.cluster = cluster;
         this.shift = Long.numberOfTrailingZeros(cluster);
         this.discardSource = discardSource;
+        this.compress = compress;
         this.toCopy = new DirtyBitmap(null, cluster, size);
         this.onTarget = new DirtyBitmap(null, cluster, size);
     }
@@ -250,7 +258,8 @@ final class BlockCopy {
         try {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment buf = null;
-                for (Extent e : source.blockStatus(off, len)) {
+                List<Extent> status = source.blockStatus(off, len);
+                for (Extent e : compress ? clusterRuns(status, off, len, cluster) : status) {
                     if (e.isZero()) {
                         read = false;
                         // No MAY_UNMAP: a target with a backing file must read these as zeroes, not as its backing.
@@ -263,7 +272,7 @@ final class BlockCopy {
                         MemorySegment slice = buf.asSlice(e.offset() - off, e.length());
                         source.read(e.offset(), slice);
                         read = false;
-                        target.write(e.offset(), slice, Set.of());
+                        target.write(e.offset(), slice, compress ? COMPRESSED : Set.of());
                         dataBytes.addAndGet(e.length());
                     }
                     read = true;
@@ -286,6 +295,35 @@ final class BlockCopy {
         } finally {
             release(c);
         }
+    }
+
+    /**
+     * The extents of [off, off + len) as runs of whole clusters (the last may end at {@code off +
+     * len}): zero where every byte of a cluster reads as zeroes, data otherwise, as QEMU's
+     * block-copy decides per cluster; compressed writes need whole clusters.
+     */
+    static List<Extent> clusterRuns(List<Extent> extents, long off, long len, long cluster) {
+        List<Extent> runs = new ArrayList<>();
+        long end = off + len;
+        int i = 0;
+        for (long c = off; c < end; c += cluster) {
+            long cEnd = Math.min(end, c + cluster);
+            while (i < extents.size() && extents.get(i).end() <= c) {
+                i++;
+            }
+            boolean zero = true;
+            for (int k = i; k < extents.size() && extents.get(k).offset() < cEnd; k++) {
+                zero &= extents.get(k).isZero();
+            }
+            int flags = zero ? Extent.ZERO : Extent.DATA;
+            Extent last = runs.isEmpty() ? null : runs.getLast();
+            if (last != null && last.flags() == flags) {
+                runs.set(runs.size() - 1, new Extent(last.offset(), cEnd - last.offset(), flags));
+            } else {
+                runs.add(new Extent(c, cEnd - c, flags));
+            }
+        }
+        return runs;
     }
 
     /**

@@ -9,7 +9,9 @@
  * ({@link dev.converge.block.backup.BackupJob}) and for guest writes alike;
  * {@link dev.converge.block.backup.SyncBitmap} freezes the user's bitmap for sync=bitmap and
  * settles it by the bitmap mode; {@link dev.converge.block.backup.SnapshotAccessNode}
- * ({@code snapshot-access}) reads the point in time for fleecing.
+ * ({@code snapshot-access}) reads the point in time for fleecing. With {@code compress} the copy
+ * decides data or zeroes per whole cluster and writes data with {@code WRITE_COMPRESSED}, in
+ * units of the target's cluster when that is larger than 64 KiB.
  * <p>
  * Owns: the backup's data movement and its graph changes. Must not: know QMP beyond QEMU's
  * texts (the binding is {@code dev.converge.block.qmp.BackupQmp}); let a guest write overwrite

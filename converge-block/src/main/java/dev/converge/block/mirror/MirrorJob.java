@@ -10,6 +10,7 @@ import dev.converge.block.DrainedSection;
 import dev.converge.block.Errno;
 import dev.converge.block.Extent;
 import dev.converge.block.ReqFlag;
+import dev.converge.block.WriteFilterNode;
 import dev.converge.block.WriteRequest;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.job.JobContext;
@@ -112,12 +113,6 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         CompletableFuture<Void> onError(MirrorJob job, boolean read, BlockErrorAction action);
     }
 
-    /** The source write of a guest request, run by {@link #guestWrite} at the right moment. */
-    @FunctionalInterface
-    interface SourceWrite {
-        void run() throws BlockIOException;
-    }
-
     private final String id;
     private final BlockGraph graph;
     private final BlockNode source;
@@ -127,7 +122,6 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private final BlockBackend targetBackend;
     private final DirtyBitmap bitmap;
     private final MirrorOptions options;
-    private final ErrorReporter reporter;
     private final long granularity;
     private final int shift;
     /**
@@ -153,10 +147,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private int opsInFlight;
     /** Bytes of the copy operations in flight. Guarded by {@link #lock}; volatile for {@link #info()}. */
     private volatile long bytesInFlight;
-    /** The first error whose action was report; the job fails with it. Guarded by {@link #lock}. */
-    private BlockIOException failure;
-    /** A stop being applied on the main loop; the job waits for it, then parks. Guarded by {@link #lock}. */
-    private CompletableFuture<Void> pendingStop;
+    /** on-source-error / on-target-error: the first reported error, a stop being applied, the io-status. */
+    private final BlockJobErrors errors;
     /** Where the next search for dirty granules starts. Job thread only. */
     private long cursor;
 
@@ -186,8 +178,6 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private volatile boolean finishInPlace;
     /** In write-blocking mode and in sync (QEMU actively-synced). Volatile: written by the job thread. */
     private volatile boolean activelySynced;
-    /** QEMU's io-status: "ok", "failed" or "nospace". Volatile: for query-block-jobs. */
-    private volatile String ioStatus = "ok";
     /** Whether the job thread is working (not sleeping or parked): query-block-jobs busy. */
     private volatile boolean working;
     /** The drained section of the filter, from the final copy until clean. Volatile: job thread, then main loop. */
@@ -209,7 +199,9 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.targetBackend = Objects.requireNonNull(targetBackend);
         this.bitmap = Objects.requireNonNull(bitmap);
         this.options = Objects.requireNonNull(options);
-        this.reporter = Objects.requireNonNull(reporter);
+        Objects.requireNonNull(reporter);
+        this.errors = new BlockJobErrors(id, options.onSourceError(), options.onTargetError(),
+                (jobId, read, action) -> reporter.onError(this, read, action));
         this.granularity = bitmap.granularity();
         this.shift = Long.numberOfTrailingZeros(granularity);
         this.copyMode = options.copyMode();
@@ -246,7 +238,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     /** QEMU's io-status of the job: ok, failed, nospace. */
     public String ioStatus() {
-        return ioStatus;
+        return errors.ioStatus();
     }
 
     /** Whether the job thread is doing work now (not sleeping or paused). */
@@ -358,8 +350,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private void copyLoop(JobContext ctx, long size) throws Exception {
         for (;;) {
             ctx.checkpoint();
-            awaitStop(ctx);
-            BlockIOException f = failure();
+            errors.awaitStop(ctx);
+            BlockIOException f = errors.failure();
             if (f != null) {
                 throw new MirrorException(strerror(f.errno()), f);
             }
@@ -372,7 +364,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             boolean idle;
             lock.lock();
             try {
-                idle = opsInFlight == 0 && bitmap.dirtyChunks() == 0 && pendingStop == null && failure == null;
+                // an op reports its error before it leaves opsInFlight (under this lock)
+                idle = opsInFlight == 0 && bitmap.dirtyChunks() == 0 && !errors.blocking();
             } finally {
                 lock.unlock();
             }
@@ -418,7 +411,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             InFlightRanges.Range op;
             lock.lock();
             try {
-                if (failure != null || pendingStop != null || opsInFlight >= MirrorOptions.MAX_IN_FLIGHT) {
+                if (errors.blocking() || opsInFlight >= MirrorOptions.MAX_IN_FLIGHT) {
                     return total;
                 }
                 long[] r = pickLocked(size, opBytes());
@@ -570,63 +563,9 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     /** Applies the error policy to a failed read (source) or write (target); any thread. */
     private void onError(boolean read, BlockIOException e) {
-        BlockdevOnError policy = read ? options.onSourceError() : options.onTargetError();
-        BlockErrorAction action = policy.decide(e.errno());
-        LOG.debug("mirror job '{}': {} error ({}), action {}", id, read ? "read" : "write", e.getMessage(),
-                action.wireName());
         activelySynced = false;
-        if (action == BlockErrorAction.STOP) {
-            ioStatus = e.errno() == Errno.ENOSPC.code() ? "nospace" : "failed";
-        }
-        CompletableFuture<Void> announced = reporter.onError(this, read, action);
-        lock.lock();
-        try {
-            if (action == BlockErrorAction.REPORT && failure == null) {
-                failure = e;
-            } else if (action == BlockErrorAction.STOP && pendingStop == null) {
-                pendingStop = announced;
-            }
-        } finally {
-            lock.unlock();
-        }
+        errors.onError(read, e);
         wake();
-    }
-
-    /** When an error asked for a stop: waits until the main loop paused the job, then parks. */
-    private void awaitStop(JobContext ctx) {
-        CompletableFuture<Void> stop;
-        lock.lock();
-        try {
-            stop = pendingStop;
-        } finally {
-            lock.unlock();
-        }
-        if (stop == null) {
-            return;
-        }
-        try {
-            stop.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (ExecutionException e) {
-            LOG.warn("mirror job '{}': stop after an error was not applied", id, e.getCause());
-        }
-        lock.lock();
-        try {
-            pendingStop = null;
-        } finally {
-            lock.unlock();
-        }
-        ctx.checkpoint(); // parks here: the stop is a user pause, job-resume retries
-    }
-
-    private BlockIOException failure() {
-        lock.lock();
-        try {
-            return failure;
-        } finally {
-            lock.unlock();
-        }
     }
 
     private void reportProgress(JobContext ctx) {
@@ -668,7 +607,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
      * (as QEMU). The job's lock is held only to register and release, never across I/O.
      */
     void guestWrite(WriteRequest.Kind kind, long offset, long bytes, MemorySegment data, Set<ReqFlag> flags,
-            SourceWrite sourceWrite) throws BlockIOException {
+            WriteFilterNode.ChildWrite sourceWrite) throws BlockIOException {
         if (bytes == 0) {
             sourceWrite.run();
             return;
@@ -745,7 +684,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     @Override
     public void resume() {
-        ioStatus = "ok";
+        errors.resumed();
         working = true;
     }
 

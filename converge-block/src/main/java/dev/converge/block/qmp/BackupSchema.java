@@ -45,8 +45,8 @@ final class BackupSchema {
             optional("bitmap", BuiltinType.STR, "a dirty bitmap of the source: with sync bitmap/incremental the "
                     + "clusters to copy; with any sync settled at the end by bitmap-mode"),
             optional("bitmap-mode", BITMAP_SYNC, "what happens to the bitmap at the end; required with a bitmap"),
-            optional("compress", BuiltinType.BOOL, "compressed writes to the target; default false (no converge "
-                    + "driver has them: refused)"),
+            optional("compress", BuiltinType.BOOL, "compressed writes to the target (qcow2: each cluster deflated "
+                    + "when that makes it smaller); refused for a target without them; default false"),
             optional("on-source-error", MirrorSchema.ON_ERROR, "policy for read errors of the job's copies; "
                     + "default report"),
             optional("on-target-error", MirrorSchema.ON_ERROR, "policy for write errors of the job's copies; "

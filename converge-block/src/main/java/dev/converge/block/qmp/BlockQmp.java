@@ -3,9 +3,7 @@ package dev.converge.block.qmp;
 import static dev.converge.qmp.schema.Member.optional;
 import static dev.converge.qmp.schema.Member.required;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -32,7 +30,6 @@ import java.util.Objects;
  */
 public final class BlockQmp {
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
-    private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final BlockGraph graph;
     private final BitmapQmp bitmaps;
@@ -161,9 +158,9 @@ public final class BlockQmp {
     public static ObjectNode parseBlockdevJson(String json) {
         JsonNode n;
         try {
-            n = MAPPER.readTree(json);
-        } catch (JsonProcessingException e) {
-            throw QmpException.generic("Invalid JSON in --blockdev: %s", e.getOriginalMessage());
+            n = dev.converge.qmp.wire.QmpJson.parse(json);
+        } catch (dev.converge.qmp.wire.QmpJson.ParseException e) {
+            throw QmpException.generic("Invalid JSON in --blockdev: %s", e.detail());
         }
         if (n == null || !n.isObject()) {
             throw QmpException.generic("--blockdev expects a JSON object");

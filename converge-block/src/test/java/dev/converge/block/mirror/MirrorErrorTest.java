@@ -35,8 +35,7 @@ class MirrorErrorTest {
     }
 
     private void blkdebug(String name, String image, String rules) {
-        f.qmp("blockdev-add", "{'driver':'blkdebug','node-name':'" + name + "','image':'" + image
-                + "','inject-error':[" + rules + "]}");
+        f.blkdebug(name, image, rules);
     }
 
     /** One operation in flight at a time, so errors come in offset order. */
@@ -46,7 +45,7 @@ class MirrorErrorTest {
     }
 
     private long count(String event) {
-        return f.events.all().stream().filter(e -> e.name().equals(event)).count();
+        return f.count(event);
     }
 
     private void completeAndCheckCopy() throws Exception {

@@ -111,6 +111,17 @@ public final class MirrorFixture implements AutoCloseable {
         return p.toString();
     }
 
+    /** A blkdebug node {@code name} over {@code image} that injects the given errors (JSON objects, comma separated). */
+    public void blkdebug(String name, String image, String rules) {
+        qmp("blockdev-add", "{'driver':'blkdebug','node-name':'" + name + "','image':'" + image
+                + "','inject-error':[" + rules + "]}");
+    }
+
+    /** How many events named {@code name} came so far. */
+    public long count(String name) {
+        return events.all().stream().filter(e -> e.name().equals(name)).count();
+    }
+
     public BlockNode node(String name) {
         return mainLoop.call(() -> graph.find(name).orElseThrow());
     }

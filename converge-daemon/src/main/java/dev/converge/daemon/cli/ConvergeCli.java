@@ -1,13 +1,13 @@
 package dev.converge.daemon.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.QmpException;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpClientException;
 import dev.converge.qmp.client.QmpCommandException;
 import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.qmp.wire.QmpJson;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.OptionalInt;
@@ -28,8 +28,6 @@ import picocli.CommandLine;
         description = "Talks to a running converged over QMP.",
         subcommands = {DemoCommand.class, ConvergeCli.Jobs.class, JobCommand.class, EventsCommand.class, ConvergeCli.Qmp.class})
 public final class ConvergeCli implements Callable<Integer> {
-    static final ObjectMapper JSON = new ObjectMapper();
-
     @Option(names = "--qmp", paramLabel = "unix:PATH|tcp:HOST:PORT", scope = CommandLine.ScopeType.INHERIT,
             defaultValue = "${env:CONVERGE_QMP}",
             description = "The daemon's QMP address (default: $CONVERGE_QMP).")
@@ -78,16 +76,15 @@ public final class ConvergeCli implements Callable<Integer> {
         boolean json;
 
         @Override
-        public Integer call() throws com.fasterxml.jackson.core.JsonProcessingException {
+        public Integer call() {
             try (QmpClient client = parent.connect()) {
                 return print(client, json, spec.commandLine().getOut());
             }
         }
 
-        static int print(QmpClient client, boolean json, PrintWriter out)
-                throws com.fasterxml.jackson.core.JsonProcessingException {
+        static int print(QmpClient client, boolean json, PrintWriter out) {
             JsonNode jobs = client.execute("query-jobs");
-            out.print(json ? JSON.writerWithDefaultPrettyPrinter().writeValueAsString(jobs) + "\n" : jobTable(jobs).render());
+            out.print(json ? QmpJson.toPrettyText(jobs) + "\n" : jobTable(jobs).render());
             out.flush();
             return 0;
         }
@@ -122,9 +119,9 @@ public final class ConvergeCli implements Callable<Integer> {
         public Integer call() throws Exception {
             JsonNode request;
             try {
-                request = JSON.readTree(json);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "not JSON: " + e.getOriginalMessage());
+                request = QmpJson.parse(json);
+            } catch (QmpJson.ParseException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "not JSON: " + e.detail());
             }
             if (!request.isObject() || !request.path("execute").isTextual()) {
                 throw new CommandLine.ParameterException(spec.commandLine(),
@@ -136,17 +133,17 @@ public final class ConvergeCli implements Callable<Integer> {
             }
             PrintWriter out = spec.commandLine().getOut();
             try (QmpClient client = parent.connect()) {
-                ObjectNode reply = JSON.createObjectNode();
+                ObjectNode reply = QmpJson.object();
                 try {
                     reply.set("return", client.execute(request.get("execute").asText(), (ObjectNode) argNode,
                             Duration.ofSeconds(timeoutSeconds)));
-                    out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(reply));
+                    out.println(QmpJson.toPrettyText(reply));
                     return 0;
                 } catch (QmpCommandException e) {
                     ObjectNode err = reply.putObject("error");
                     err.put("class", e.errorClassName());
                     err.put("desc", e.desc());
-                    out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(reply));
+                    out.println(QmpJson.toPrettyText(reply));
                     return 1;
                 }
             } finally {

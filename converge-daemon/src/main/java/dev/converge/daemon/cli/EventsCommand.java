@@ -1,7 +1,7 @@
 package dev.converge.daemon.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.converge.qmp.wire.QmpJson;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpConnectionException;
 import dev.converge.qmp.client.QmpTimeoutException;
@@ -46,7 +46,7 @@ final class EventsCommand implements Callable<Integer> {
     long count;
 
     @Override
-    public Integer call() throws JsonProcessingException {
+    public Integer call() {
         if (count < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--count must be 0 or more");
         }
@@ -68,7 +68,7 @@ final class EventsCommand implements Callable<Integer> {
                 if (!names.isEmpty() && !names.contains(event.path("event").asText())) {
                     continue;
                 }
-                out.println(json ? ConvergeCli.JSON.writeValueAsString(event) : EventFormat.line(event));
+                out.println(json ? QmpJson.toText(event) : EventFormat.line(event));
                 out.flush();
                 printed++;
             }

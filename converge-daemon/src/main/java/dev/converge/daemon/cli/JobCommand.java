@@ -1,6 +1,7 @@
 package dev.converge.daemon.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.converge.qmp.wire.QmpJson;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.client.QmpClient;
 import dev.converge.qmp.client.QmpTimeoutException;
@@ -64,7 +65,7 @@ final class JobCommand implements Callable<Integer> {
         }
 
         static int execute(QmpClient client, String verb, String id, PrintWriter out) {
-            ObjectNode args = ConvergeCli.JSON.createObjectNode().put("id", id);
+            ObjectNode args = QmpJson.object().put("id", id);
             client.execute("job-" + verb, args);
             out.println("job-" + verb + " " + id + ": ok");
             out.flush();

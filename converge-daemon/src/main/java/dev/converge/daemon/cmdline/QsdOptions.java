@@ -1,8 +1,7 @@
 package dev.converge.daemon.cmdline;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.converge.qmp.wire.QmpJson;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.daemon.StartupCall;
 import dev.converge.qmp.QmpException;
@@ -24,7 +23,6 @@ import java.util.Set;
  * {@link #monitors}. Every error is an IllegalArgumentException naming the option.
  */
 public final class QsdOptions {
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** The chardev properties a QMP socket needs; QSD accepts more, converge refuses them rather than ignore them. */
     private static final Set<String> CHARDEV_KEYS = Set.of("backend", "id", "path", "host", "port", "server", "wait",
             "telnet", "nodelay");
@@ -80,9 +78,9 @@ public final class QsdOptions {
     private static ObjectNode jsonObject(String value) {
         JsonNode n;
         try {
-            n = JSON.readTree(value);
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("invalid JSON: " + e.getOriginalMessage());
+            n = QmpJson.parse(value);
+        } catch (QmpJson.ParseException e) {
+            throw new IllegalArgumentException("invalid JSON: " + e.detail());
         }
         if (n == null || !n.isObject()) {
             throw new IllegalArgumentException("expected a JSON object");
@@ -102,7 +100,7 @@ public final class QsdOptions {
             throw new IllegalArgumentException("needs addr.type=inet|unix and its address");
         }
         if (!addr.has("data")) {
-            ObjectNode legacy = JSON.createObjectNode();
+            ObjectNode legacy = QmpJson.object();
             ObjectNode flat = ((ObjectNode) addr).deepCopy();
             legacy.set("type", flat.remove("type"));
             legacy.set("data", flat);

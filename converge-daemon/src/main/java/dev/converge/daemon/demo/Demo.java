@@ -1,7 +1,7 @@
 package dev.converge.daemon.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.converge.qmp.wire.QmpJson;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.daemon.cli.Table;
 import dev.converge.daemon.cli.Units;
@@ -40,7 +40,6 @@ import java.util.stream.Stream;
  * Everything goes through QMP, exactly as management software would drive it.
  */
 public final class Demo {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Knobs of the demo. */
     public record Options(long memory, long diskSize, Duration timeout, boolean keep) {
@@ -225,8 +224,8 @@ public final class Demo {
 
     private static ObjectNode obj(String json) {
         try {
-            return (ObjectNode) JSON.readTree(json);
-        } catch (IOException e) {
+            return (ObjectNode) QmpJson.parse(json);
+        } catch (QmpJson.ParseException e) {
             throw new IllegalArgumentException(json, e);
         }
     }

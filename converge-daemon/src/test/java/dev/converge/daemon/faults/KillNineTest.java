@@ -26,6 +26,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -268,5 +269,34 @@ class KillNineTest {
             }
             assertSourceSafe(src);
         }
+    }
+
+    /**
+     * In postcopy the source holds the only full copy of the guest: its kill -9 loses the guest,
+     * in QEMU too. The destination must not pretend otherwise: it stays postcopy-paused (a
+     * recovery needs the source), says why, and never runs on pages it does not have.
+     */
+    @Test
+    void theSourceKilledInPostcopyLeavesTheDestinationPausedWithAClearError() throws Exception {
+        Side dst = side("dst", false, dstImg, true);
+        Side src = side("src", true, srcImg, false);
+        Path in = dir.resolve("in.sock");
+        for (Side s : List.of(src, dst)) {
+            s.exec("migrate-set-capabilities", "{'capabilities':[{'capability':'postcopy-ram','state':true}]}");
+        }
+        // The first pass takes seconds and postcopy far longer: the kill lands in postcopy-active.
+        src.exec("migrate-set-parameters", "{'max-bandwidth':8388608,'max-postcopy-bandwidth':1048576}");
+        dst.exec("migrate-incoming", "{'uri':'unix:" + in + "'}");
+        src.exec("migrate", "{'uri':'unix:" + in + "'}");
+        src.exec("migrate-start-postcopy", null); // switches at the end of the first pass
+        await().atMost(TestTimeouts.LONG).until(() -> dst.migration().equals("postcopy-active"));
+
+        src.kill9();
+        await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migration().equals("postcopy-paused"));
+        JsonNode info = dst.exec("query-migrate", null);
+        assertThat(info.get("error-desc").asText()).contains("ended in postcopy (the source is gone or paused)");
+        assertThat(dst.status()).as("-S: the guest never ran, and it cannot run without its pages").isEqualTo("paused");
+        assertThat(dst.exec("query-migrate", null).get("status").asText()).as("still waiting for a recovery")
+                .isEqualTo("postcopy-paused");
     }
 }

@@ -122,6 +122,15 @@ public final class FileSaver {
      */
     public static final int MAX_LIVE_PASSES = 10;
 
+    /**
+     * Whether a pass left at most nine tenths of what the pass before it left: a guest that
+     * dirties as fast as the file is written only makes each pass rewrite the same pages, and
+     * the save stops it rather than write them again up to {@link #MAX_LIVE_PASSES} times.
+     */
+    static boolean shrinking(long previousRemaining, long remaining) {
+        return previousRemaining == Long.MAX_VALUE || remaining <= previousRemaining - previousRemaining / 10;
+    }
+
     /** What a live save wrote: the totals and its passes (the last one with the vCPUs stopped). */
     public record SavedLive(Saved saved, int passes) {
     }
@@ -129,8 +138,8 @@ public final class FileSaver {
     /**
      * Saves a running machine with mapped-ram, live: the first pass writes every page ever
      * written to its fixed place while the guest runs; each further pass rewrites, in place, the
-     * pages dirtied during the previous one, until what is left fits the downtime limit (or
-     * after {@link #MAX_LIVE_PASSES}); then {@link LiveControl#stopVcpus}, the last dirty pages,
+     * pages dirtied during the previous one, until what is left fits the downtime limit, stops
+     * shrinking by a tenth a pass ({@link #shrinking}), or after {@link #MAX_LIVE_PASSES}; then {@link LiveControl#stopVcpus}, the last dirty pages,
      * the device state, the page bitmap and the header (last). A page that became zero after it
      * was written is rewritten as zeros; the file stays as large as RAM at most, whatever the
      * guest dirties. The RAM digest is of the pages as the last pass left them, which is the
@@ -148,15 +157,18 @@ public final class FileSaver {
         ram.markEverWritten(dirty);
         long t0 = System.nanoTime();
         int passes = 0;
+        long previous = Long.MAX_VALUE;
         while (true) {
             passes++;
             long start = System.nanoTime();
             long bytes = writeDirty(ram, layout, ch, pagesAt, dirty, present, crcs, cancelled) * RamBlock.PAGE_SIZE;
             double rate = bytes * 1e9 / Math.max(1, System.nanoTime() - start);
             ram.syncDirtyLog(dirty);
-            if (passes >= MAX_LIVE_PASSES || control.converged(dirty.count() * RamBlock.PAGE_SIZE, rate)) {
+            long remaining = dirty.count() * RamBlock.PAGE_SIZE;
+            if (passes >= MAX_LIVE_PASSES || control.converged(remaining, rate) || !shrinking(previous, remaining)) {
                 break;
             }
+            previous = remaining;
         }
         control.stopVcpus();
         ram.syncDirtyLog(dirty);

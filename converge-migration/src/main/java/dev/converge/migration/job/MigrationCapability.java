@@ -51,13 +51,23 @@ public enum MigrationCapability {
      */
     MULTIFD("multifd", true, ""),
     DIRTY_BITMAPS("dirty-bitmaps", false, "dirty bitmap migration in the stream"),
-    POSTCOPY_BLOCKTIME("postcopy-blocktime", false, "postcopy"),
+    /**
+     * Postcopy blocktime (destination): query-migrate shows how long the vCPUs waited for pages
+     * from the source: postcopy-blocktime, postcopy-vcpu-blocktime, postcopy-latency(-dist),
+     * postcopy-vcpu-latency, postcopy-non-vcpu-latency.
+     */
+    POSTCOPY_BLOCKTIME("postcopy-blocktime", true, ""),
     LATE_BLOCK_ACTIVATE("late-block-activate", false, "late block activation on the destination"),
     X_IGNORE_SHARED("x-ignore-shared", false, "shared-memory RAM"),
     VALIDATE_UUID("validate-uuid", false, "the VM UUID check"),
     BACKGROUND_SNAPSHOT("background-snapshot", false, "background snapshots"),
     ZERO_COPY_SEND("zero-copy-send", false, "zero-copy multifd sends"),
-    POSTCOPY_PREEMPT("postcopy-preempt", false, "postcopy"),
+    /**
+     * Postcopy preempt (both sides, with postcopy-ram): a second connection, opened at the start,
+     * carries the pages the destination's vCPUs wait for, so that they never queue behind the
+     * background push on the main stream; every recovery opens a new one.
+     */
+    POSTCOPY_PREEMPT("postcopy-preempt", true, ""),
     SWITCHOVER_ACK("switchover-ack", false, "device switchover acks (no device uses them)"),
     /**
      * Dirty limit (QEMU 8.1): when the guest dirties memory faster than the stream carries it

@@ -164,6 +164,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private final boolean mappedRam;
     /** Whether postcopy-ram was on when the migration started. */
     private final boolean postcopyRam;
+    /** Whether postcopy-preempt was on too: a preempt channel opens at the start, and again at each recovery. */
+    private final boolean postcopyPreempt;
     /** QEMU's reason a migration in postcopy cannot be cancelled (migrate_cancel and job-cancel). */
     public static final String POSTCOPY_CANCEL_REFUSED = "Postcopy migration in progress, cannot cancel.";
     private final MigrationEvents events;
@@ -292,6 +294,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         this.zeroPageDetection = p.zeroPageDetection();
         this.mappedRam = settings.has(MigrationCapability.MAPPED_RAM);
         this.postcopyRam = settings.has(MigrationCapability.POSTCOPY_RAM);
+        this.postcopyPreempt = postcopyRam && settings.has(MigrationCapability.POSTCOPY_PREEMPT);
         this.events = Objects.requireNonNull(events);
         this.parameterChange = Objects.requireNonNull(parameterChange);
         this.onClean = Objects.requireNonNull(onClean);
@@ -431,14 +434,17 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
 
     /** How the stream is encoded: verification, zero-page detection and multifd, as set when the migration started. */
     private SendOptions sendOptions() {
-        // Every multifd channel gets TLS as the main stream does (its close ends a blocked TLS write too).
-        return new SendOptions(verified, zeroPageDetection, multifd, multifd == null ? null
-                : i -> securer == null ? openConnection() : securer.secure(openConnection()));
+        // Every multifd channel and the preempt channel get TLS as the main stream does (its close ends a
+        // blocked TLS write too).
+        dev.converge.migration.multifd.ChannelOpener opener = i -> securer == null ? openConnection()
+                : securer.secure(openConnection());
+        return new SendOptions(verified, zeroPageDetection, multifd, multifd == null ? null : opener,
+                postcopyPreempt ? opener : null);
     }
 
     /**
      * A migration into a file: with mapped-ram a running machine is saved live (passes rewrite
-     * dirtied pages in place until the rest fits downtime-limit, at most
+     * dirtied pages in place until the rest fits downtime-limit or stops shrinking, at most
      * {@link dev.converge.migration.file.FileSaver#MAX_LIVE_PASSES}; then the vCPUs stop for the
      * last one), otherwise the vCPUs stop at once; RAM and device state go to the file, and the
      * source stays stopped in finish-migrate until the job commits (postmigrate, completed) or
@@ -686,7 +692,7 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
 
         @Override
-        public SocketChannel awaitRecovery() throws MigrationException, InterruptedException {
+        public Recovery awaitRecovery(boolean preempt) throws MigrationException, InterruptedException {
             while (true) {
                 MigrationUri to;
                 synchronized (recoveryLock) {
@@ -703,11 +709,20 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                     to = recoveryUri;
                     recoveryUri = null;
                 }
+                SocketChannel ch = null;
                 try {
-                    SocketChannel ch = openConnection(to);
+                    ch = openConnection(to);
                     channel = ch;
-                    return ch;
+                    // The preempt channel after the main one: the destination takes them in this order.
+                    return new Recovery(ch, preempt ? openConnection(to) : null);
                 } catch (IOException e) {
+                    if (ch != null) {
+                        try {
+                            ch.close();
+                        } catch (IOException closing) {
+                            e.addSuppressed(closing);
+                        }
+                    }
                     phase(PostcopyPhase.PAUSED, e.getMessage());
                 }
             }

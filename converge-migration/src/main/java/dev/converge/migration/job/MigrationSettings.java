@@ -73,6 +73,9 @@ public final class MigrationSettings {
         if (next.contains(MigrationCapability.DIRTY_LIMIT) && next.contains(MigrationCapability.AUTO_CONVERGE)) {
             return "dirty-limit conflicts with auto-converge either of then available currently";
         }
+        if (next.contains(MigrationCapability.POSTCOPY_PREEMPT) && !next.contains(MigrationCapability.POSTCOPY_RAM)) {
+            return "Postcopy preempt requires postcopy-ram"; // QEMU 10.0's migrate_caps_check
+        }
         if (next.contains(MigrationCapability.POSTCOPY_RAM) && next.contains(MigrationCapability.MULTIFD)) {
             return "Postcopy is not yet compatible with multifd"; // QEMU 10.0's migrate_caps_check
         }

@@ -12,7 +12,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * Each vCPU loops: safe point, one {@link Workload#step}, then pacing (the dirty rate) and
  * throttling (auto-converge) as a condition wait that a stop cuts short. {@link #stop()}
  * returns only once every vCPU sits at its safe point, so no guest write is in flight and
- * all writes happen-before the return (the vCPUs park under {@link #lock}).
+ * all writes happen-before the return (the vCPUs park under {@link #lock}). A vCPU that waits
+ * for a postcopy page ({@link GuestPageWait}) counts as parked: it is out of guest code, and
+ * after its page arrives it goes on only once the vCPUs run again.
  * <p>
  * Mode transitions: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED ({@link #stop}),
  * any → EXITING ({@link #close}, final).
@@ -61,7 +63,10 @@ public final class Vcpus implements VcpuControl {
         this.nanosPerPage = dirtyRate == 0 ? 0 : (long) (1e9 * RamBlock.PAGE_SIZE * count / dirtyRate);
         for (int i = 0; i < count; i++) {
             int index = i;
-            Thread t = Thread.ofPlatform().name(machineName + "-vcpu-" + i).daemon().unstarted(() -> loop(index));
+            Thread t = Thread.ofPlatform().name(machineName + "-vcpu-" + i).daemon().unstarted(() -> {
+                GuestPageWait.bind(new PageWaitParking(index));
+                loop(index);
+            });
             threads.add(t);
         }
         threads.forEach(Thread::start);
@@ -101,15 +106,11 @@ public final class Vcpus implements VcpuControl {
                 if (pages > 0 && d != null) {
                     workload.writeDisk(i, d, d.size());
                 }
+            } catch (GuestPageWait.VcpuExit e) {
+                return; // closed while parked in a page wait
             } catch (RuntimeException | Error | java.io.IOException e) {
                 failure = e;
-                lock.lock();
-                try {
-                    parked++;
-                    changed.signalAll();
-                } finally {
-                    lock.unlock();
-                }
+                countParked(); // for good: stop must not wait for it
                 return;
             }
             if (pages < 0) {
@@ -148,6 +149,65 @@ public final class Vcpus implements VcpuControl {
                     due += held; // held-back time is not guest time: the pace must not catch up on it
                 }
             }
+        }
+    }
+
+    /**
+     * A vCPU waiting for a postcopy page is out of guest code: parked, so that {@link #stop}
+     * returns; once the page is there it goes on only while running.
+     */
+    private final class PageWaitParking implements GuestPageWait.Parking {
+        private final int index;
+
+        PageWaitParking(int index) {
+            this.index = index;
+        }
+
+        @Override
+        public int index() {
+            return index;
+        }
+
+        @Override
+        public void waitBegins() {
+            countParked();
+        }
+
+        @Override
+        public void waitEnds() {
+            lock.lock();
+            try {
+                while (mode != Mode.RUNNING) {
+                    if (mode == Mode.EXITING) {
+                        throw new GuestPageWait.VcpuExit(); // stays counted: it exits
+                    }
+                    changed.awaitUninterruptibly();
+                }
+                parked--;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void waitFailed() {
+            lock.lock();
+            try {
+                parked--;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** One more vCPU is out of guest code. */
+    private void countParked() {
+        lock.lock();
+        try {
+            parked++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
         }
     }
 

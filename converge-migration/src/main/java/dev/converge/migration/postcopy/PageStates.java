@@ -1,5 +1,6 @@
 package dev.converge.migration.postcopy;
 
+import dev.converge.migration.machine.GuestPageWait;
 import dev.converge.migration.machine.PageGate;
 import dev.converge.migration.machine.RamBlock;
 import java.lang.invoke.MethodHandles;
@@ -49,6 +50,7 @@ public final class PageStates {
     private final AtomicLong missing = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
     private final LatencyRecorder latency = new LatencyRecorder();
+    private final Blocktime blocktime;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition arrivedCondition = lock.newCondition();
     /** vCPUs waiting for some page; changed under {@link #lock}, read by the loader without it. */
@@ -56,9 +58,10 @@ public final class PageStates {
     /** Why no page will ever arrive any more, or null; set once. */
     private volatile String abandoned;
 
-    /** Every page of {@code blocks} received. */
-    public PageStates(List<RamBlock> blocks, Requester requester) {
+    /** Every page of {@code blocks} received; the machine has {@code vcpus} vCPUs (for the blocktime). */
+    public PageStates(List<RamBlock> blocks, int vcpus, Requester requester) {
         this.requester = requester;
+        this.blocktime = new Blocktime(vcpus);
         states = new byte[blocks.size()][];
         for (int b = 0; b < states.length; b++) {
             states[b] = new byte[Math.toIntExact(blocks.get(b).pages())];
@@ -115,14 +118,24 @@ public final class PageStates {
         return missing.get();
     }
 
+    /** Threads waiting for a page now. */
+    public int waiting() {
+        return waiters;
+    }
+
     /** Page requests the vCPUs sent. */
     public long requests() {
         return requests.get();
     }
 
-    /** The request-to-arrival latency of the pages the vCPUs requested. */
+    /** The latency of every wait for a page: from the access to the page's arrival. */
     public LatencyRecorder latency() {
         return latency;
+    }
+
+    /** The waits by thread: per vCPU, the others, and the time all vCPUs were blocked. */
+    public Blocktime blocktime() {
+        return blocktime;
     }
 
     /** The gate of block {@code block}, for {@link RamBlock#setPageGate}. */
@@ -130,15 +143,26 @@ public final class PageStates {
         byte[] s = states[block];
         return page -> {
             if ((byte) STATE.getAcquire(s, (int) page) != RECEIVED) {
-                await(block, s, page);
+                // A vCPU parks meanwhile (stop returns) and after the arrival goes on only while running.
+                GuestPageWait.run(() -> await(block, s, page));
             }
         };
     }
 
     private void await(int block, byte[] s, long page) {
         long t0 = System.nanoTime();
-        boolean mine = STATE.compareAndSet(s, (int) page, MISSING, REQUESTED);
-        if (mine) {
+        int vcpu = GuestPageWait.vcpuIndex();
+        blocktime.begin(vcpu, t0);
+        try {
+            awaitArrival(block, s, page);
+            latency.record(System.nanoTime() - t0);
+        } finally {
+            blocktime.end(vcpu, t0, System.nanoTime());
+        }
+    }
+
+    private void awaitArrival(int block, byte[] s, long page) {
+        if (STATE.compareAndSet(s, (int) page, MISSING, REQUESTED)) {
             requests.incrementAndGet();
             requester.request(block, page);
         }
@@ -158,9 +182,6 @@ public final class PageStates {
             }
         } finally {
             lock.unlock();
-        }
-        if (mine) {
-            latency.record(System.nanoTime() - t0);
         }
     }
 

@@ -18,11 +18,19 @@ public interface PostcopyControl {
     long maxPostcopyBandwidth();
 
     /**
+     * The connections of a recovery: the main stream's and, when the migration uses one, a new
+     * preempt channel's (else null), both to where {@code migrate} with {@code resume} points.
+     */
+    record Recovery(SocketChannel main, SocketChannel preempt) {
+    }
+
+    /**
      * Waits, paused, until the user resumes the migration over a new connection
-     * ({@code migrate} with {@code resume: true}), connects it and returns it.
+     * ({@code migrate} with {@code resume: true}), connects it (and, with {@code preempt}, a
+     * second one for the preempt channel, after the first) and returns them.
      *
      * @throws MigrationException    when the migration can never resume (the daemon shuts down)
      * @throws InterruptedException  likewise
      */
-    SocketChannel awaitRecovery() throws MigrationException, InterruptedException;
+    Recovery awaitRecovery(boolean preempt) throws MigrationException, InterruptedException;
 }

@@ -35,8 +35,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * RESUME_READY, asks again for the pages its vCPUs wait for, and goes on. A break before the guest
  * ran here fails the migration as in precopy (the source resumes).
  * <p>
- * Threads: {@link #run} on the receiving thread; vCPUs through the gates and {@link ReturnWriter};
- * {@link #recover}, {@link #pause}, {@link #close} and the getters from others.
+ * With a preempt channel (capability postcopy-preempt) a {@link PreemptReader} reads the requested
+ * pages from it on a thread of its own, loading them as this one does (one page at a time under
+ * {@link #loadLock}, so a page is loaded once whichever channel brings it); the two channels break,
+ * pause and recover together, the preempt one second on a recovery.
+ * <p>
+ * Threads: {@link #run} on the receiving thread; the preempt channel's reader; vCPUs through the
+ * gates and {@link ReturnWriter}; {@link #recover}, {@link #pause}, {@link #close} and the getters
+ * from others.
  */
 public final class PostcopyIncoming implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PostcopyIncoming.class);
@@ -55,8 +61,16 @@ public final class PostcopyIncoming implements AutoCloseable {
     private final PageStates states;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
-    /** A recovery connection handed in, not taken yet; guarded by lock. */
-    private ByteChannel recovery;
+    /** Recovery connections handed in, not taken yet, in order (main, then preempt); guarded by lock. */
+    private final java.util.ArrayDeque<ByteChannel> recovery = new java.util.ArrayDeque<>();
+    /** Whether the migration uses a preempt channel; set before the guest runs here. */
+    private volatile boolean preempting;
+    /** Loads one page at a time, from either channel. */
+    private final ReentrantLock loadLock = new ReentrantLock();
+    /** The preempt channel's reader of the current connection, or null; receiving thread. */
+    private PreemptReader preemptReader;
+    /** The preempt channel of the current connection, for pause and close; null without one. */
+    private volatile Channel currentPreempt;
     /** Whether the destination shuts down; guarded by lock. */
     private boolean closed;
     /** The connection being read; receiving thread writes, pause and close close it. */
@@ -67,8 +81,11 @@ public final class PostcopyIncoming implements AutoCloseable {
     private String sourceDigest;
     private boolean running;
     private boolean endSeen;
-    private long pages;
     private long bytes;
+    /** Pages loaded in postcopy; guarded by loadLock. */
+    private long pages;
+    /** Of them, pages the preempt channel brought; guarded by loadLock. */
+    private long preemptPages;
 
     /**
      * @param crcs the verified stream's CRC tracker from the precopy phase, or null
@@ -78,7 +95,7 @@ public final class PostcopyIncoming implements AutoCloseable {
         this.blocks = blocks;
         this.crcs = crcs;
         this.listener = listener;
-        this.states = new PageStates(blocks, (block, page) -> writer.send(
+        this.states = new PageStates(blocks, machine.spec().vcpus(), (block, page) -> writer.send(
                 new ReturnMessage.PageRequest(block, page << RamBlock.PAGE_SHIFT)));
     }
 
@@ -89,7 +106,27 @@ public final class PostcopyIncoming implements AutoCloseable {
 
     /** Pages loaded in postcopy. */
     public long pages() {
-        return pages;
+        loadLock.lock();
+        try {
+            return pages;
+        } finally {
+            loadLock.unlock();
+        }
+    }
+
+    /** Pages the preempt channel brought (capability postcopy-preempt). */
+    public long preemptPages() {
+        loadLock.lock();
+        try {
+            return preemptPages;
+        } finally {
+            loadLock.unlock();
+        }
+    }
+
+    /** Connections a recovery hands in: the main one, and a preempt channel when the migration uses one. */
+    public int recoveryConnections() {
+        return preempting ? 2 : 1;
     }
 
     /**
@@ -102,34 +139,91 @@ public final class PostcopyIncoming implements AutoCloseable {
      *                            destination shuts down, the digest does not match)
      */
     public IncomingMigration.Completed run(ByteChannel channel, StreamDecoder decoder, ByteBuffer buf, long precopyPages,
-            long passes) throws MigrationException {
+            long passes, PreemptAcceptor preempt) throws MigrationException {
         ByteChannel ch = channel;
         StreamDecoder dec = decoder;
         ByteBuffer in = buf;
         writer.use(ch);
         current = ch;
-        while (true) {
-            try {
-                if (receive(ch, dec, in)) {
-                    return finish(precopyPages, passes);
+        if (preempt != null) {
+            preempting = true;
+            startPreemptReader(preempt.await(), ch); // before the guest runs: a failure here fails the migration
+        }
+        try {
+            while (true) {
+                try {
+                    if (receive(ch, dec, in)) {
+                        return finish(precopyPages, passes);
+                    }
+                } catch (IOException | MigrationException.ChannelFailed | MigrationException.ProtocolFailed e) {
+                    MigrationException why = e instanceof MigrationException m ? m
+                            : new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e);
+                    if (!running) {
+                        throw why;
+                    }
+                    writer.use(null);
+                    closeQuietly(ch);
+                    stopPreemptReader();
+                    log.info("incoming migration of '{}': postcopy paused: {}", machine.name(), why.getMessage());
+                    listener.phase(PostcopyPhase.PAUSED, why.getMessage());
+                    List<ByteChannel> next = awaitRecovery();
+                    listener.phase(PostcopyPhase.RECOVER, null);
+                    ch = next.get(0);
+                    dec = new StreamDecoder();
+                    in = in.clear().flip();
+                    current = ch;
+                    writer.use(ch);
+                    if (preempting) {
+                        startPreemptReader(next.get(1), ch);
+                    }
                 }
-            } catch (IOException | MigrationException.ChannelFailed | MigrationException.ProtocolFailed e) {
-                MigrationException why = e instanceof MigrationException m ? m
-                        : new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e);
-                if (!running) {
-                    throw why;
-                }
-                writer.use(null);
-                closeQuietly(ch);
-                log.info("incoming migration of '{}': postcopy paused: {}", machine.name(), why.getMessage());
-                listener.phase(PostcopyPhase.PAUSED, why.getMessage());
-                ch = awaitRecovery();
-                listener.phase(PostcopyPhase.RECOVER, null);
-                dec = new StreamDecoder();
-                in = in.clear().flip();
-                current = ch;
-                writer.use(ch);
             }
+        } finally {
+            stopPreemptReader();
+        }
+    }
+
+    /** Reads {@code pch} on its own thread; its break also breaks {@code main}, so that both pause. */
+    private void startPreemptReader(ByteChannel pch, ByteChannel main) {
+        currentPreempt = pch;
+        PreemptReader r = new PreemptReader(pch, new PreemptReader.Loader() {
+            @Override
+            public void layout(StreamRecord.RamBlocks l) throws MigrationException {
+                checkLayout(l);
+            }
+
+            @Override
+            public void page(int block, long offset, ByteBuffer data) {
+                if (load(block, offset, data)) {
+                    countPreempt();
+                }
+            }
+
+            @Override
+            public void zeroPage(int block, long offset) {
+                if (loadZero(block, offset)) {
+                    countPreempt();
+                }
+            }
+        }, states, () -> closeQuietly(main));
+        preemptReader = r;
+        Thread.ofPlatform().daemon().name(machine.name() + "-migration-preempt").start(r);
+    }
+
+    private void countPreempt() {
+        loadLock.lock();
+        try {
+            preemptPages++;
+        } finally {
+            loadLock.unlock();
+        }
+    }
+
+    /** Closes the preempt channel of the connection given up; its reader ends on its own. */
+    private void stopPreemptReader() {
+        if (preemptReader != null) {
+            closeQuietly(preemptReader.channel());
+            preemptReader = null;
         }
     }
 
@@ -139,6 +233,11 @@ public final class PostcopyIncoming implements AutoCloseable {
                 StreamRecord r;
                 while ((r = dec.decode(in)) != null) {
                     if (apply(r)) {
+                        return true;
+                    }
+                    if (endSeen && running && preemptReader != null) {
+                        // Nothing follows END here; the last requested pages may still be on the preempt channel.
+                        preemptReader.awaitNoneMissing();
                         return true;
                     }
                 }
@@ -177,17 +276,7 @@ public final class PostcopyIncoming implements AutoCloseable {
                     load(b.block(), b.offsets()[i], b.page(i));
                 }
             }
-            case StreamRecord.ZeroPage z -> {
-                long page = z.offset() >>> RamBlock.PAGE_SHIFT;
-                if (states.needs(z.block(), page)) {
-                    blocks.get(z.block()).loadZeroPage(z.offset());
-                    if (crcs != null) {
-                        crcs.recordZero(z.block(), page);
-                    }
-                    states.arrived(z.block(), page);
-                    pages++;
-                }
-            }
+            case StreamRecord.ZeroPage z -> loadZero(z.block(), z.offset());
             case StreamRecord.PostcopyEnd e -> {
                 endSeen = true;
                 sourceDigest = e.ramDigest();
@@ -200,17 +289,46 @@ public final class PostcopyIncoming implements AutoCloseable {
         return running && endSeen && states.missing() == 0;
     }
 
-    private void load(int block, long offset, ByteBuffer data) {
+    /**
+     * Loads a page unless it is there already (a copy sent again after recovery). Either channel's
+     * reader. Returns whether it loaded it.
+     */
+    private boolean load(int block, long offset, ByteBuffer data) {
         long page = offset >>> RamBlock.PAGE_SHIFT;
-        if (!states.needs(block, page)) {
-            return; // received already: a copy sent again after recovery
+        loadLock.lock();
+        try {
+            if (!states.needs(block, page)) {
+                return false;
+            }
+            if (crcs != null) {
+                crcs.record(block, page, data); // where it is decoded, as precopy's receiver
+            }
+            blocks.get(block).loadPage(offset, data);
+            states.arrived(block, page);
+            pages++;
+            return true;
+        } finally {
+            loadLock.unlock();
         }
-        if (crcs != null) {
-            crcs.record(block, page, data); // where it is decoded, as precopy's receiver
+    }
+
+    private boolean loadZero(int block, long offset) {
+        long page = offset >>> RamBlock.PAGE_SHIFT;
+        loadLock.lock();
+        try {
+            if (!states.needs(block, page)) {
+                return false;
+            }
+            blocks.get(block).loadZeroPage(offset);
+            if (crcs != null) {
+                crcs.recordZero(block, page);
+            }
+            states.arrived(block, page);
+            pages++;
+            return true;
+        } finally {
+            loadLock.unlock();
         }
-        blocks.get(block).loadPage(offset, data);
-        states.arrived(block, page);
-        pages++;
     }
 
     private void startGuest(StreamRecord.PostcopyRun run) throws MigrationException {
@@ -290,43 +408,55 @@ public final class PostcopyIncoming implements AutoCloseable {
         return new MigrationException.ProtocolFailed("incoming postcopy stream: " + what, null);
     }
 
-    private ByteChannel awaitRecovery() throws MigrationException {
+    /** The connections of the next recovery: the main one, then (preempting) the preempt channel. */
+    private List<ByteChannel> awaitRecovery() throws MigrationException {
+        int needed = recoveryConnections();
         lock.lock();
         try {
-            while (recovery == null) {
+            while (recovery.size() < needed) {
                 if (closed) {
                     throw new MigrationException.ChannelFailed("the destination shut down while postcopy was paused: "
                             + "the guest is lost", null);
                 }
                 changed.awaitUninterruptibly();
             }
-            ByteChannel ch = recovery;
-            recovery = null;
-            return ch;
+            List<ByteChannel> chs = new java.util.ArrayList<>();
+            for (int i = 0; i < needed; i++) {
+                chs.add(recovery.poll());
+            }
+            return chs;
         } finally {
             lock.unlock();
         }
     }
 
-    /** A recovery connection (migrate-recover accepted it). Any thread. */
-    public void recover(ByteChannel ch) {
+    /**
+     * A recovery connection (migrate-recover accepted it), in the order the source opens them:
+     * the main one, then the preempt channel. A new main connection drops what an earlier,
+     * incomplete recovery handed in. Any thread.
+     */
+    public void recover(ByteChannel ch, boolean first) {
         lock.lock();
         try {
             if (closed) {
                 closeQuietly(ch);
                 return;
             }
-            closeQuietly(recovery);
-            recovery = ch;
+            if (first) {
+                recovery.forEach(PostcopyIncoming::closeQuietly);
+                recovery.clear();
+            }
+            recovery.add(ch);
             changed.signalAll();
         } finally {
             lock.unlock();
         }
     }
 
-    /** migrate-pause: closes the connection; the receiving thread pauses. Any thread. */
+    /** migrate-pause: closes the connection (both channels); the receiving thread pauses. Any thread. */
     public void pause() {
         closeQuietly(current);
+        closeQuietly(currentPreempt);
     }
 
     /**
@@ -344,6 +474,7 @@ public final class PostcopyIncoming implements AutoCloseable {
         }
         states.abandon("the destination shut down during postcopy");
         closeQuietly(current);
+        closeQuietly(currentPreempt);
     }
 
     private static void closeQuietly(Channel c) {

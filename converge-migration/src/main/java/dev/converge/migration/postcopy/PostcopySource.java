@@ -15,14 +15,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channel;
 import java.nio.channels.GatheringByteChannel;
-import java.nio.channels.SocketChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.CRC32C;
 
 /**
  * The source's postcopy phase (capability postcopy-ram), after the precopy sender stopped the
@@ -35,9 +33,13 @@ import java.util.zip.CRC32C;
  * precopy.</li>
  * <li>{@link #run}: until the destination says POSTCOPY_DONE, send every page still marked,
  * each exactly once per connection: pages the destination requests (its vCPUs wait for them)
- * first, between batches of the background push, which walks the bitmap in order at
- * max-postcopy-bandwidth. A request never waits for that limit: the limiter's wait is a wait for
- * the next request. When the bitmap is empty, POSTCOPY_END.</li>
+ * first, and the background push, which walks the bitmap in order at max-postcopy-bandwidth. A
+ * request never waits for that limit. Without a preempt channel a request goes out on the main
+ * stream between two batches of the push (the limiter's wait is a wait for the next request),
+ * behind whatever the push already queued in the socket; with one (capability postcopy-preempt,
+ * QEMU's design) the return path's reader writes the requested page at once onto the preempt
+ * channel, which nothing else fills. When the bitmap is empty, POSTCOPY_END on the main stream
+ * (the destination also waits for pages still on their way on the preempt channel).</li>
  * <li>When the connection breaks (or migrate-pause closes it): postcopy-paused. Nothing is lost:
  * the source is stopped, so its RAM is the truth, and on a recovery connection the destination
  * sends what it holds; every page it lacks (also those lost in flight) is sent again.</li>
@@ -46,8 +48,9 @@ import java.util.zip.CRC32C;
  * verified stream: nothing changes them while they are checksummed).
  * <p>
  * Threads: everything on the migration's thread, except the {@link ReturnPath} readers, which
- * only put events into {@link #events}. Each connection has a number; events of a connection
- * given up are dropped.
+ * put events into {@link #events} and, with a preempt channel, send the requested pages on it.
+ * {@link #lock} guards the bitmap and the counters both touch. Each connection has a number;
+ * events of a connection given up are dropped.
  */
 public final class PostcopySource {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PostcopySource.class);
@@ -73,6 +76,10 @@ public final class PostcopySource {
     private record Broken(int connection, MigrationException why) implements Event {
     }
 
+    /** A requested page went out on the preempt channel (the counters changed). */
+    private record Served(int connection) implements Event {
+    }
+
     /**
      * How the postcopy phase went.
      *
@@ -88,19 +95,31 @@ public final class PostcopySource {
     private final Machine machine;
     private final GuestRam ram;
     private final List<RamBlock> blocks;
-    private final MigrationBitmap toSend;
     private final boolean verified;
     private final PostcopyControl control;
     private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
-
-    // Confined to the migration's thread.
-    private int connection;
-    private GatheringByteChannel out;
+    /** Guards {@link #toSend} and the counters: the migration's thread and, with preempt, the return path's. */
+    private final Object lock = new Object();
+    private final MigrationBitmap toSend;
+    /** Pages marked in {@link #toSend}. */
     private long pagesLeft;
     private long pagesSent;
     private long zeroPages;
     private long bytes;
     private long requests;
+    /**
+     * The connection whose requests may take pages: a return path reader of a connection given up
+     * must not take a page from the bitmap a recovery reset (it could not send it any more).
+     */
+    private int servingConnection;
+
+    // Confined to the migration's thread.
+    private int connection;
+    private PageWriter main;
+    /** The preempt channel of the current connection, null without one. */
+    private GatheringByteChannel preempt;
+    /** Whether this migration uses a preempt channel (then every recovery opens one too). */
+    private boolean preempting;
     private int recoveries;
     /** The RAM digest at the stop, once computed (verified streams). */
     private String digest;
@@ -108,12 +127,7 @@ public final class PostcopySource {
     private long nextBackground;
     private int cursorBlock;
     private long cursorPage;
-    private final ByteBuffer head = ByteBuffer.allocateDirect(16 << 10).order(WireFormat.ORDER);
-    private final ByteBuffer trailer = ByteBuffer.allocateDirect(WireFormat.CHECKSUM_SIZE).order(WireFormat.ORDER);
-    private final ByteBuffer[] gather = new ByteBuffer[2 + BATCH];
     private final long[] batchPages = new long[BATCH];
-    private final long[] dataOffsets = new long[BATCH];
-    private final CRC32C crc = new CRC32C();
 
     /**
      * @param toSend the pages still dirty at the stop; this phase owns and empties it
@@ -131,14 +145,20 @@ public final class PostcopySource {
      * Sends the switch to postcopy on {@code channel} (whose return path {@code rp} reads): after
      * it returns, the destination runs the guest.
      *
+     * @param preemptChannel the preempt channel opened at the start ({@link #greetPreempt}), or null
      * @throws MigrationException.ChannelFailed the switch was not written whole; the destination
      *                                          does not run the guest, the source may resume
      */
-    public void start(GatheringByteChannel channel, ReturnPath rp) throws MigrationException {
+    public void start(GatheringByteChannel channel, ReturnPath rp, GatheringByteChannel preemptChannel)
+            throws MigrationException {
         connection++;
-        rp.divert(sink(connection));
-        out = channel;
-        pagesLeft = toSend.count();
+        preempting = preemptChannel != null;
+        use(channel, preemptChannel);
+        rp.divert(sink(connection, preemptChannel == null ? null : new PageWriter(blocks, verified, preemptChannel)));
+        synchronized (lock) {
+            pagesLeft = toSend.count();
+            servingConnection = connection;
+        }
         List<ByteBuffer> records = new ArrayList<>();
         records.add(StreamEncoder.encode(new StreamRecord.PostcopyListen(), verified));
         for (int b = 0; b < blocks.size(); b++) {
@@ -153,7 +173,32 @@ public final class PostcopySource {
         records.add(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
         records.add(StreamEncoder.encode(new StreamRecord.PostcopyRun(), verified));
         write(records.toArray(ByteBuffer[]::new));
-        log.info("migration of '{}': postcopy, {} pages left to send", machine.name(), pagesLeft);
+        log.info("migration of '{}': postcopy{}, {} pages left to send", machine.name(),
+                preempting ? " with a preempt channel" : "", pagesLeft);
+    }
+
+    /**
+     * Opens {@code ch} as the preempt channel of a migration of {@code ram}: header, layout and
+     * POSTCOPY_PREEMPT; pages follow in postcopy only.
+     *
+     * @throws MigrationException.ChannelFailed when the write fails
+     */
+    public static void greetPreempt(GatheringByteChannel ch, GuestRam ram, boolean verified) throws MigrationException {
+        ByteBuffer header = ByteBuffer.allocate(WireFormat.STREAM_HEADER_SIZE);
+        StreamEncoder.putHeader(header, WireFormat.VERSION_CURRENT,
+                (verified ? WireFormat.FLAG_VERIFIED : 0) | WireFormat.FLAG_POSTCOPY);
+        ByteBuffer[] records = {header.flip(), StreamEncoder.encode(new StreamRecord.RamBlocks(layout(ram.blocks())), verified),
+                StreamEncoder.encode(new StreamRecord.PostcopyPreempt(), verified)};
+        PageWriter.write(ch, records, records.length);
+    }
+
+    private static List<StreamRecord.BlockInfo> layout(List<RamBlock> blocks) {
+        return blocks.stream().map(b -> new StreamRecord.BlockInfo(b.name(), b.size())).toList();
+    }
+
+    private void use(GatheringByteChannel channel, GatheringByteChannel preemptChannel) {
+        main = new PageWriter(blocks, verified, channel);
+        preempt = preemptChannel;
     }
 
     /**
@@ -174,7 +219,7 @@ public final class PostcopySource {
                     e = events.poll();
                 }
                 if (e == null) {
-                    if (pagesLeft > 0) {
+                    if (pagesLeft() > 0) {
                         long wait = nextBackground - System.nanoTime();
                         if (wait <= 0) {
                             pushBackground();
@@ -198,10 +243,14 @@ public final class PostcopySource {
                 switch (e) {
                     case Request r -> serve(r);
                     case Done d -> {
-                        closeQuietly(out);
-                        return new Result(pagesSent, zeroPages, bytes, requests, recoveries);
+                        closeQuietly(main.channel());
+                        closeQuietly(preempt);
+                        synchronized (lock) {
+                            return new Result(pagesSent, zeroPages, bytes, requests, recoveries);
+                        }
                     }
                     case Broken b -> throw b.why();
+                    case Served s -> report();
                     case Bitmap b -> { } // only during recovery
                     case Ready r -> { }
                 }
@@ -223,109 +272,133 @@ public final class PostcopySource {
         return digest;
     }
 
+    private long pagesLeft() {
+        synchronized (lock) {
+            return pagesLeft;
+        }
+    }
+
+    /** A request on the main stream (no preempt channel). */
     private void serve(Request r) throws MigrationException {
-        requests++;
-        if (r.block() < 0 || r.block() >= blocks.size() || r.page() >= blocks.get(r.block()).pages()) {
-            throw new MigrationException.ProtocolFailed("destination requested page " + r.page() + " of block "
-                    + r.block() + ", which does not exist", null);
+        checkRequest(r.block(), r.page());
+        synchronized (lock) {
+            requests++;
+            if (!take(r.block(), r.page())) {
+                return; // sent already (in flight); the destination's vCPU gets it with that copy
+            }
         }
-        if (toSend.isSet(r.block(), r.page())) {
-            toSend.clear(r.block(), r.page());
-            batchPages[0] = r.page();
-            sendPages(r.block(), 1);
+        batchPages[0] = r.page();
+        account(main.send(r.block(), batchPages, 1), 1);
+        report();
+    }
+
+    /**
+     * A request with a preempt channel, on the return path's thread: the page goes out on
+     * {@code urgent} at once, whatever the migration's thread is writing on the main stream.
+     */
+    private void serveUrgent(int c, PageWriter urgent, int block, long page) {
+        try {
+            checkRequest(block, page);
+            synchronized (lock) {
+                if (c != servingConnection) {
+                    return; // a connection given up; its requests are asked again on the new one
+                }
+                requests++;
+                if (!take(block, page)) {
+                    return;
+                }
+            }
+            account(urgent.send(block, new long[] {page}, 1), 1);
+            events.add(new Served(c));
+        } catch (MigrationException e) {
+            // What was taken and not sent is sent again after recovery (the destination's bitmap says it lacks it).
+            events.add(new Broken(c, e));
         }
-        // else: sent already (in flight); the destination's vCPU gets it with that copy
+    }
+
+    private void checkRequest(int block, long page) throws MigrationException {
+        if (block < 0 || block >= blocks.size() || page < 0 || page >= blocks.get(block).pages()) {
+            throw new MigrationException.ProtocolFailed("destination requested page " + page + " of block "
+                    + block + ", which does not exist", null);
+        }
+    }
+
+    /** Takes a page to send when it is still marked. Under {@link #lock}. */
+    private boolean take(int block, long page) {
+        if (!toSend.isSet(block, page)) {
+            return false;
+        }
+        toSend.clear(block, page);
+        pagesLeft--;
+        return true;
+    }
+
+    private void account(PageWriter.Sent sent, int pages) {
+        synchronized (lock) {
+            pagesSent += pages;
+            zeroPages += sent.zeroPages();
+            bytes += sent.bytes();
+        }
     }
 
     /** Sends up to one batch of marked pages of one block from the cursor, then charges the limiter. */
     private void pushBackground() throws MigrationException {
         int n = 0;
         int block = cursorBlock;
-        while (n == 0) {
-            long p = toSend.nextSet(block, cursorPage);
-            if (p < 0) {
-                block = (block + 1) % blocks.size();
-                cursorBlock = block;
-                cursorPage = 0;
-                continue;
+        synchronized (lock) {
+            if (pagesLeft == 0) {
+                return; // the preempt channel sent the rest
             }
-            while (p >= 0 && n < BATCH) {
-                toSend.clear(block, p);
-                batchPages[n++] = p;
-                cursorPage = p + 1;
-                p = toSend.nextSet(block, cursorPage);
+            while (n == 0) {
+                long p = toSend.nextSet(block, cursorPage);
+                if (p < 0) {
+                    block = (block + 1) % blocks.size();
+                    cursorBlock = block;
+                    cursorPage = 0;
+                    continue;
+                }
+                while (p >= 0 && n < BATCH) {
+                    toSend.clear(block, p);
+                    batchPages[n++] = p;
+                    cursorPage = p + 1;
+                    p = toSend.nextSet(block, cursorPage);
+                }
             }
+            pagesLeft -= n;
         }
-        long written = sendPages(block, n);
+        PageWriter.Sent sent = main.send(block, batchPages, n);
+        account(sent, n);
+        report();
         long bw = control.maxPostcopyBandwidth();
         if (bw > 0) {
             long now = System.nanoTime();
             nextBackground = Math.max(nextBackground, now - TimeUnit.MILLISECONDS.toNanos(10))
-                    + (long) (written * 1e9 / bw);
+                    + (long) (sent.bytes() * 1e9 / bw);
         }
-    }
-
-    /**
-     * Sends pages {@code batchPages[0..n)} of {@code block}: zero pages as markers, the others as
-     * one PAGE_BATCH written straight from the stopped guest RAM.
-     *
-     * @return bytes written
-     */
-    private long sendPages(int block, int n) throws MigrationException {
-        RamBlock rb = blocks.get(block);
-        head.clear();
-        int data = 0;
-        for (int i = 0; i < n; i++) {
-            long page = batchPages[i];
-            if (rb.isZeroPage(page)) {
-                StreamEncoder.putZeroPage(head, block, page << RamBlock.PAGE_SHIFT, verified);
-                zeroPages++;
-            } else {
-                dataOffsets[data] = page << RamBlock.PAGE_SHIFT;
-                gather[1 + data] = rb.page(page).asByteBuffer();
-                data++;
-            }
-        }
-        int count = 1 + data;
-        if (data > 0) {
-            int start = head.position();
-            StreamEncoder.putBatchHead(head, block, dataOffsets, data, verified);
-            if (verified) {
-                crc.reset();
-                crc.update(head.duplicate().limit(head.position()).position(start));
-                for (int i = 0; i < data; i++) {
-                    crc.update(gather[1 + i].duplicate());
-                }
-                trailer.clear().putInt((int) crc.getValue()).flip();
-                gather[count++] = trailer;
-            }
-        }
-        head.flip();
-        gather[0] = head;
-        long written = writeGather(count);
-        java.util.Arrays.fill(gather, null);
-        pagesSent += n;
-        pagesLeft -= n;
-        report();
-        return written;
     }
 
     private void report() {
-        control.progress(new PostcopyProgress(pagesSent, pagesLeft, requests, bytes));
+        PostcopyProgress p;
+        synchronized (lock) {
+            p = new PostcopyProgress(pagesSent, pagesLeft, requests, bytes);
+        }
+        control.progress(p);
     }
 
     /** Paused: waits for recovery connections until one recovers. */
     private void pause(MigrationException why, Deque<Request> deferred) throws MigrationException, InterruptedException {
-        closeQuietly(out);
+        closeQuietly(main.channel());
+        closeQuietly(preempt);
         log.info("migration of '{}': postcopy paused: {}", machine.name(), why.getMessage());
         control.phase(PostcopyPhase.PAUSED, why.getMessage());
         while (true) {
-            SocketChannel ch = control.awaitRecovery();
+            PostcopyControl.Recovery r = control.awaitRecovery(preempting);
             try {
-                recover(ch, deferred);
+                recover(r, deferred);
                 return;
             } catch (MigrationException.ChannelFailed | MigrationException.ProtocolFailed e) {
-                closeQuietly(ch);
+                closeQuietly(r.main());
+                closeQuietly(r.preempt());
                 log.info("migration of '{}': postcopy recovery failed: {}", machine.name(), e.getMessage());
                 control.phase(PostcopyPhase.PAUSED, e.getMessage());
             }
@@ -333,25 +406,32 @@ public final class PostcopySource {
     }
 
     /**
-     * Recovery on {@code ch}: stream header, layout, POSTCOPY_RESUME; the destination's received
-     * bitmap decides what is still to send (everything it lacks, whatever was sent before).
+     * Recovery on {@code r}: stream header, layout, POSTCOPY_RESUME (and a new preempt channel
+     * greeted as at the start); the destination's received bitmap decides what is still to send
+     * (everything it lacks, whatever was sent before).
      */
-    private void recover(SocketChannel ch, Deque<Request> deferred) throws MigrationException, InterruptedException {
+    private void recover(PostcopyControl.Recovery r, Deque<Request> deferred) throws MigrationException, InterruptedException {
         connection++;
         int c = connection;
         control.phase(PostcopyPhase.RECOVER, null);
-        ReturnPath rp = new ReturnPath(ch);
-        rp.divert(sink(c));
+        synchronized (lock) {
+            toSend.setAll(); // until the destination's bitmap says what it holds
+            pagesLeft = toSend.count();
+            servingConnection = c;
+        }
+        deferred.clear();
+        use(r.main(), r.preempt());
+        ReturnPath rp = new ReturnPath(r.main());
+        rp.divert(sink(c, r.preempt() == null ? null : new PageWriter(blocks, verified, r.preempt())));
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
-        out = ch;
         ByteBuffer header = ByteBuffer.allocate(WireFormat.STREAM_HEADER_SIZE);
         StreamEncoder.putHeader(header, WireFormat.VERSION_CURRENT,
                 (verified ? WireFormat.FLAG_VERIFIED : 0) | WireFormat.FLAG_POSTCOPY);
-        List<StreamRecord.BlockInfo> layout = blocks.stream().map(b -> new StreamRecord.BlockInfo(b.name(), b.size())).toList();
-        write(header.flip(), StreamEncoder.encode(new StreamRecord.RamBlocks(layout), verified),
+        write(header.flip(), StreamEncoder.encode(new StreamRecord.RamBlocks(layout(blocks)), verified),
                 StreamEncoder.encode(new StreamRecord.PostcopyResume(), verified));
-        toSend.setAll();
-        deferred.clear();
+        if (r.preempt() != null) {
+            greetPreempt(r.preempt(), ram, verified);
+        }
         while (true) {
             Event e = events.take();
             if (e.connection() != c) {
@@ -363,35 +443,50 @@ public final class PostcopySource {
                         throw new MigrationException.ProtocolFailed("received bitmap of block " + b.block()
                                 + ", which does not exist", null);
                     }
-                    long[] words = toSend.words(b.block());
-                    int first = (int) (b.firstPage() >>> 6);
-                    for (int w = 0; w < b.words().length && first + w < words.length; w++) {
-                        words[first + w] &= ~b.words()[w];
+                    synchronized (lock) {
+                        long[] words = toSend.words(b.block());
+                        int first = (int) (b.firstPage() >>> 6);
+                        for (int w = 0; w < b.words().length && first + w < words.length; w++) {
+                            words[first + w] &= ~b.words()[w];
+                        }
                     }
                 }
-                case Request r -> deferred.add(r);
-                case Ready r -> {
-                    pagesLeft = toSend.count();
+                case Request q -> deferred.add(q);
+                case Ready q -> {
+                    long left;
+                    synchronized (lock) {
+                        pagesLeft = toSend.count();
+                        left = pagesLeft;
+                    }
                     cursorBlock = 0;
                     cursorPage = 0;
                     recoveries++;
-                    log.info("migration of '{}': postcopy recovered, {} pages left to send", machine.name(), pagesLeft);
+                    log.info("migration of '{}': postcopy recovered, {} pages left to send", machine.name(), left);
                     control.phase(PostcopyPhase.ACTIVE, null);
                     report();
                     return;
                 }
+                case Served q -> { } // a request served on the new preempt channel before RESUME_READY
                 case Done d -> { } // cannot come before RESUME_READY
                 case Broken b -> throw b.why();
             }
         }
     }
 
-    private ReturnPath.PostcopySink sink(int c) {
+    /** What the return path of connection {@code c} reports; with {@code urgent}, requests are served on it at once. */
+    private ReturnPath.PostcopySink sink(int c, PageWriter urgent) {
         return new ReturnPath.PostcopySink() {
             @Override
             public void message(ReturnMessage m) {
                 switch (m) {
-                    case ReturnMessage.PageRequest r -> events.add(new Request(c, r.block(), r.offset() >>> RamBlock.PAGE_SHIFT));
+                    case ReturnMessage.PageRequest r -> {
+                        long page = r.offset() >>> RamBlock.PAGE_SHIFT;
+                        if (urgent != null) {
+                            serveUrgent(c, urgent, r.block(), page);
+                        } else {
+                            events.add(new Request(c, r.block(), page));
+                        }
+                    }
                     case ReturnMessage.ReceivedBitmap b -> events.add(new Bitmap(c, b.block(), b.firstPage(), b.words()));
                     case ReturnMessage.ResumeReady r -> events.add(new Ready(c));
                     case ReturnMessage.PostcopyDone d -> events.add(new Done(c));
@@ -407,26 +502,12 @@ public final class PostcopySource {
         };
     }
 
+    /** Writes control records on the main stream. */
     private void write(ByteBuffer... buffers) throws MigrationException {
-        writeAll(buffers, buffers.length);
-    }
-
-    private long writeGather(int count) throws MigrationException {
-        return writeAll(gather, count);
-    }
-
-    /** Writes {@code buffers[0..count)} whole, in order. */
-    private long writeAll(ByteBuffer[] buffers, int count) throws MigrationException {
-        long total = 0;
-        try {
-            while (buffers[count - 1].hasRemaining()) {
-                total += out.write(buffers, 0, count);
-            }
-        } catch (IOException e) {
-            throw new MigrationException.ChannelFailed("migration stream to the destination failed: " + e.getMessage(), e);
+        long n = PageWriter.write(main.channel(), buffers, buffers.length);
+        synchronized (lock) {
+            bytes += n;
         }
-        bytes += total;
-        return total;
     }
 
     private static void closeQuietly(Channel c) {

@@ -48,16 +48,19 @@ public final class IncomingMigration {
      * Who receives the postcopy phase (the capability postcopy-ram on the destination); absent,
      * POSTCOPY_LISTEN is refused.
      */
-    @FunctionalInterface
     public interface PostcopyHandoff {
         /**
          * Receives the rest of the stream from {@code channel}, continuing {@code decoder} and its
          * input {@code buf}, until the guest is complete here (it runs already).
          *
+         * @param preempt the preempt channel the stream declared, or null
          * @throws MigrationException as {@link IncomingMigration#run}; the guest may be running here then
          */
-        Completed takeOver(Receiving receiving, ByteChannel channel, StreamDecoder decoder, ByteBuffer buf)
-                throws MigrationException;
+        Completed takeOver(Receiving receiving, ByteChannel channel, StreamDecoder decoder, ByteBuffer buf,
+                dev.converge.migration.postcopy.PreemptAcceptor preempt) throws MigrationException;
+
+        /** Whether a preempt channel is accepted (the capability postcopy-preempt); else POSTCOPY_PREEMPT is refused. */
+        boolean acceptsPreempt();
     }
 
     /** Nothing received yet. */
@@ -138,6 +141,7 @@ public final class IncomingMigration {
                 }
                 case StreamRecord.EndOfPass e -> s.plus(0, 1);
                 case StreamRecord.MultifdSetup m -> s; // the channels are the receiver's (I/O); their pages bypass this step
+                case StreamRecord.PostcopyPreempt p -> s; // the channel is the receiver's, used in postcopy only
                 case StreamRecord.PostcopyListen l -> new PostcopyListening(s);
                 case StreamRecord.DeviceState d -> {
                     byte[] copy = new byte[d.data().remaining()];
@@ -257,14 +261,15 @@ public final class IncomingMigration {
                     + "' is not waiting for an incoming migration (run state '" + machine.runState().wireName() + "')", null);
         }
         MigrationException failure;
-        Receiver rx = new Receiver(machine, channel, channels, stats, postcopy != null);
+        Receiver rx = new Receiver(machine, channel, channels, stats, postcopy != null,
+                postcopy != null && postcopy.acceptsPreempt());
         try {
             State state = rx.next();
             if (state instanceof PostcopyListening p) {
                 if (postcopy == null) {
                     state = new Failed("the source switched to postcopy, but postcopy-ram is not enabled on the destination");
                 } else {
-                    return postcopy.takeOver(p.receiving(), channel, rx.decoder, rx.buf);
+                    return postcopy.takeOver(p.receiving(), channel, rx.decoder, rx.buf, rx.preempt);
                 }
             }
             if (state instanceof AwaitingDecision) {
@@ -321,6 +326,10 @@ public final class IncomingMigration {
         private boolean acceptorDone;
         /** Whether this destination has postcopy-ram: a header that advises postcopy is refused without it. */
         private final boolean postcopyAccepted;
+        /** Whether this destination has postcopy-preempt: POSTCOPY_PREEMPT is refused without it. */
+        private final boolean preemptAccepted;
+        /** The preempt channel being accepted, once POSTCOPY_PREEMPT came; else null. */
+        private dev.converge.migration.postcopy.PreemptAcceptor preempt;
         private final StreamDecoder decoder = new StreamDecoder();
         private final ByteBuffer buf = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
         private State state = new AwaitingHeader();
@@ -330,12 +339,13 @@ public final class IncomingMigration {
         private long passes;
 
         Receiver(Machine machine, ByteChannel channel, ChannelAcceptor acceptor, Consumer<IncomingStats> stats,
-                boolean postcopyAccepted) {
+                boolean postcopyAccepted, boolean preemptAccepted) {
             this.machine = machine;
             this.channel = channel;
             this.acceptor = acceptor;
             this.stats = stats;
             this.postcopyAccepted = postcopyAccepted;
+            this.preemptAccepted = preemptAccepted;
             buf.flip(); // empty, ready for reading
         }
 
@@ -357,6 +367,9 @@ public final class IncomingMigration {
                         state = r instanceof StreamRecord.Header h && h.postcopy() && !postcopyAccepted
                                 ? new Failed("the source has postcopy-ram on, the destination does not (it must be on "
                                         + "both sides)")
+                                : r instanceof StreamRecord.PostcopyPreempt && !preemptAccepted
+                                ? new Failed("the source has postcopy-preempt on, the destination does not (it must be "
+                                        + "on both sides)")
                                 : mismatch != null ? new Failed(mismatch) : step(machine, state, r);
                         if (!(state instanceof Failed)) {
                             count(r);
@@ -422,6 +435,12 @@ public final class IncomingMigration {
                         multifd.release(e.pass()); // every channel applied the pass: only now may the PASS_ACK go
                     }
                 }
+                case StreamRecord.PostcopyPreempt p -> {
+                    if (preempt == null && !acceptorDone) {
+                        acceptorDone = true; // the preempt acceptor closes it once its channel is in
+                        preempt = dev.converge.migration.postcopy.PreemptAcceptor.start(acceptor, machine.name());
+                    }
+                }
                 default -> { }
             }
             if (multifd == null && !acceptorDone && !(r instanceof StreamRecord.Header || r instanceof StreamRecord.RamBlocks)) {
@@ -464,6 +483,9 @@ public final class IncomingMigration {
             if (multifd != null) {
                 multifd.close();
                 publish();
+            }
+            if (preempt != null) {
+                preempt.close();
             }
             acceptor.close();
         }

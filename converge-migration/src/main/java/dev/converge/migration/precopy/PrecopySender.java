@@ -92,6 +92,11 @@ public final class PrecopySender {
     private final SendOptions options;
     /** The multifd channels while they are open; null without multifd. Set and closed by the running thread. */
     private MultifdSender multifd;
+    /**
+     * The postcopy preempt channel (capability postcopy-preempt), opened at the start; null
+     * without. Set by the running thread; the postcopy phase takes it over, else it closes with the run.
+     */
+    private GatheringByteChannel preempt;
     /** The run state before the switchover, to return to on abort; set by the running thread before the ack. */
     private volatile RunState previous;
     /** System.nanoTime() when the vCPUs stopped; set by the running thread. */
@@ -266,6 +271,13 @@ public final class PrecopySender {
             if (multifd != null) {
                 multifd.close(); // failed or cancelled: the channels go with the migration (after the switchover: closed already)
             }
+            if (preempt != null) {
+                try {
+                    preempt.close(); // postcopy is over, or the migration ended without it
+                } catch (IOException e) {
+                    // only releasing
+                }
+            }
             // Auto-converge ends with the migration (as QEMU's): a source that resumes after a
             // failure or a cancel runs at full speed again.
             if (autoConverge.throttle() > 0) {
@@ -388,12 +400,25 @@ public final class PrecopySender {
             ctrl.put(StreamEncoder.encode(new StreamRecord.MultifdSetup(options.multifd().channels(),
                     options.multifd().compression(), session), verified));
         }
+        if (options.preempt() != null) {
+            ctrl.put(StreamEncoder.encode(new StreamRecord.PostcopyPreempt(), verified));
+        }
         flush();
         // Read before the channels open: a destination that refuses the stream (its capability
         // multifd differs) says why, and that reason beats the channels' connect errors.
         ReturnPath rp = new ReturnPath(in);
         returnPath = rp;
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
+        if (options.preempt() != null) {
+            // After the declaration, as multifd's channels: the destination accepts it once it has read it.
+            // Opened now (QEMU too sets it up at the start), so that the switch to postcopy connects nothing.
+            try {
+                preempt = options.preempt().open(0);
+            } catch (IOException e) {
+                throw new MigrationException.ChannelFailed("opening the postcopy preempt channel failed: " + e.getMessage(), e);
+            }
+            dev.converge.migration.postcopy.PostcopySource.greetPreempt(preempt, ram, verified);
+        }
         if (options.multifd() != null) {
             // After the setup is out: the destination accepts the channels only once it has read it.
             try {
@@ -592,7 +617,7 @@ public final class PrecopySender {
             ram.syncDirtyLog(bitmap);
             flush();
             postcopy = new dev.converge.migration.postcopy.PostcopySource(machine, bitmap, verified, control.postcopy());
-            postcopy.start(out, returnPath);
+            postcopy.start(out, returnPath, preempt);
         } catch (MigrationException | RuntimeException e) {
             machine.abortSwitchover(before);
             throw e;

@@ -68,6 +68,8 @@ final class IncomingSide implements AutoCloseable {
     private volatile boolean closing;
     /** Whether the capability postcopy-ram is on now (read when the source switches to postcopy). */
     private final java.util.function.BooleanSupplier postcopyEnabled;
+    /** Whether the capability postcopy-preempt is on now (read when a migration is accepted). */
+    private final java.util.function.BooleanSupplier preemptEnabled;
     /** The postcopy phase of the current migration, null before (or without) one; receiving thread writes. */
     private volatile PostcopyIncoming postcopy;
     /** The listener of a migrate-recover, while it waits for the source; main loop and its accept thread. */
@@ -77,11 +79,12 @@ final class IncomingSide implements AutoCloseable {
     private final java.util.function.BooleanSupplier multifdEnabled;
 
     IncomingSide(Machine machine, Supplier<MigrationEvents> events, java.util.function.BooleanSupplier postcopyEnabled,
-            java.util.function.BooleanSupplier multifdEnabled) {
+            java.util.function.BooleanSupplier multifdEnabled, java.util.function.BooleanSupplier preemptEnabled) {
         this.machine = machine;
         this.events = events;
         this.postcopyEnabled = postcopyEnabled;
         this.multifdEnabled = multifdEnabled;
+        this.preemptEnabled = preemptEnabled;
     }
 
     /** Binds the listening socket of migrate-incoming or migrate-recover. */
@@ -130,13 +133,10 @@ final class IncomingSide implements AutoCloseable {
         }
         Thread.ofVirtual().name(machine.name() + "-migration-recover").start(() -> {
             try (s) {
-                SocketChannel ch = s.channel().accept();
-                try {
-                    ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
-                } catch (UnsupportedOperationException | IOException e) {
-                    // a UNIX socket has no Nagle
+                // The main connection, then (postcopy-preempt) the preempt channel: the source opens them in this order.
+                for (int i = 0; i < pc.recoveryConnections(); i++) {
+                    pc.recover(accept(s), i == 0);
                 }
-                pc.recover(ch);
             } catch (IOException e) {
                 log.info("incoming migration of '{}': recovery listener ended: {}", machine.name(), e.getMessage());
             }
@@ -160,9 +160,26 @@ final class IncomingSide implements AutoCloseable {
         return true;
     }
 
+    /** The postcopy phase's hand-over, with the capabilities of now (postcopy-preempt). */
+    private IncomingMigration.PostcopyHandoff postcopyHandoff() {
+        boolean preempt = preemptEnabled.getAsBoolean();
+        return new IncomingMigration.PostcopyHandoff() {
+            @Override
+            public IncomingMigration.Completed takeOver(IncomingMigration.Receiving r, ByteChannel ch, StreamDecoder decoder,
+                    ByteBuffer buf, dev.converge.migration.postcopy.PreemptAcceptor preemptChannel) throws MigrationException {
+                return IncomingSide.this.takeOver(r, ch, decoder, buf, preemptChannel);
+            }
+
+            @Override
+            public boolean acceptsPreempt() {
+                return preempt;
+            }
+        };
+    }
+
     /** Where the postcopy phase takes over from {@link IncomingMigration} (receiving thread). */
     private IncomingMigration.Completed takeOver(IncomingMigration.Receiving r, ByteChannel ch, StreamDecoder decoder,
-            ByteBuffer buf) throws MigrationException {
+            ByteBuffer buf, dev.converge.migration.postcopy.PreemptAcceptor preempt) throws MigrationException {
         PostcopyIncoming pc = new PostcopyIncoming(machine, r.blocks(), r.crcs(), (phase, why) -> {
             if (phase == PostcopyPhase.PAUSED) {
                 errorDesc = why;
@@ -176,7 +193,7 @@ final class IncomingSide implements AutoCloseable {
         });
         postcopy = pc;
         try {
-            return pc.run(ch, decoder, buf, r.pages(), r.passes());
+            return pc.run(ch, decoder, buf, r.pages(), r.passes(), preempt);
         } finally {
             pc.close(); // the last connection; no vCPU waits any more unless the guest was lost
         }
@@ -184,6 +201,12 @@ final class IncomingSide implements AutoCloseable {
 
     MigrationStatus status() {
         return status;
+    }
+
+    /** Whether an incoming migration listens or runs (QEMU's migration_incoming_started, as its capability check uses it). */
+    boolean started() {
+        MigrationStatus s = status;
+        return s != MigrationStatus.NONE && s != MigrationStatus.COMPLETED && s != MigrationStatus.FAILED;
     }
 
     Optional<String> errorDesc() {
@@ -260,12 +283,12 @@ final class IncomingSide implements AutoCloseable {
 
     /** As {@link #listen(MigrationTarget)}, with TLS on the connection when {@code tls} is not null (sockets only). */
     void listen(MigrationTarget target, ServerTls tls) {
+        // This order: a postcopy destination runs the guest (no longer inmigrate) and is still "started".
+        if (started()) {
+            throw QmpException.generic("The incoming migration has already been started");
+        }
         if (machine.runState() != RunState.INMIGRATE) {
             throw QmpException.generic("'-incoming' was not specified on the command line");
-        }
-        if (status == MigrationStatus.SETUP || status == MigrationStatus.ACTIVE || status == MigrationStatus.POSTCOPY_ACTIVE
-                || status == MigrationStatus.POSTCOPY_PAUSED || status == MigrationStatus.POSTCOPY_RECOVER) {
-            throw QmpException.generic("The incoming migration has already been started");
         }
         if (target instanceof FileTarget file) {
             restore(file);
@@ -388,7 +411,7 @@ final class IncomingSide implements AutoCloseable {
                 try {
                     IncomingMigration.run(machine, tls == null ? ch : secure(ch, tls), channels,
                             stats -> received = received.with(stats),
-                            postcopyEnabled.getAsBoolean() ? this::takeOver : null);
+                            postcopyEnabled.getAsBoolean() ? postcopyHandoff() : null);
                 } finally {
                     received = received.endedNow(); // total-time stops here, before completed or failed shows
                 }

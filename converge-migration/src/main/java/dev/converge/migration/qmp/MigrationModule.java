@@ -71,7 +71,8 @@ public final class MigrationModule implements AutoCloseable {
         this.graph = graph;
         this.machine = machine;
         this.incoming = machine == null ? null : new IncomingSide(machine, this::eventsSnapshot,
-                () -> settings.has(MigrationCapability.POSTCOPY_RAM), () -> settings.has(MigrationCapability.MULTIFD));
+                () -> settings.has(MigrationCapability.POSTCOPY_RAM), () -> settings.has(MigrationCapability.MULTIFD),
+                () -> settings.has(MigrationCapability.POSTCOPY_PREEMPT));
     }
 
     /**
@@ -451,6 +452,10 @@ public final class MigrationModule implements AutoCloseable {
         String error = settings.checkCapabilities(caps);
         if (error != null) {
             throw QmpException.generic(error);
+        }
+        if (caps.containsKey(MigrationCapability.POSTCOPY_PREEMPT) && incoming != null && incoming.started()) {
+            // The destination decides at the accept whether it takes a preempt channel.
+            throw QmpException.generic("Postcopy preempt must be set before incoming starts");
         }
         if (caps.getOrDefault(MigrationCapability.POSTCOPY_RAM, false) && machine != null
                 && machine.accelerator().kind() != dev.converge.migration.machine.Accelerator.Kind.SOFTWARE) {

@@ -112,8 +112,7 @@ final class MigrationQmp {
     static final ObjectType INFO = ObjectType.struct("MigrationInfo",
             "The latest migration of this daemon (source or destination side); which members appear depends "
                     + "on the status, as QEMU's. Not reported: vfio (no VFIO devices), xbzrle-cache (xbzrle is not "
-                    + "implemented), blocked-reasons (nothing blocks a migration), postcopy-blocktime and "
-                    + "postcopy-vcpu-blocktime (postcopy-blocktime is not implemented), dirty-limit-throttle-time-per-round "
+                    + "implemented), blocked-reasons (nothing blocks a migration), dirty-limit-throttle-time-per-round "
                     + "and dirty-limit-ring-full-time (converge's dirty limit has no dirty ring)",
             optional("status", STATUS, "absent when no migration has happened"),
             optional("ram", STATS, "RAM statistics (source: active, pre-switchover, device, cancelling, completed; "
@@ -127,16 +126,30 @@ final class MigrationQmp {
                     + "while it holds them back)"),
             optional("error-desc", BuiltinType.STR, "why it failed, or (postcopy-paused) why it paused; "
                     + "human-readable, not for parsing"),
-            optional("postcopy-latency", BuiltinType.UINT64, "destination in postcopy: mean time in ns from a vCPU's "
-                    + "page request to the page's arrival (QEMU 10.1's member)"),
-            optional("postcopy-latency-dist", new ArrayType(BuiltinType.UINT64), "destination in postcopy: page "
-                    + "requests by latency; element N counts latencies in [2^N, 2^(N+1)) microseconds (QEMU 10.1's member)"),
+            optional("postcopy-blocktime", BuiltinType.UINT32, "destination in postcopy with the capability "
+                    + "postcopy-blocktime: ms during which every vCPU at once waited for a page from the source (the "
+                    + "guest made no progress)"),
+            optional("postcopy-vcpu-blocktime", new ArrayType(BuiltinType.UINT32), "destination in postcopy with "
+                    + "postcopy-blocktime: per vCPU, ms it waited for pages from the source"),
+            optional("postcopy-latency", BuiltinType.UINT64, "destination in postcopy with postcopy-blocktime: mean "
+                    + "time in ns from an access to a missing page to its arrival, over every such wait (QEMU 10.1's "
+                    + "member)"),
+            optional("postcopy-latency-dist", new ArrayType(BuiltinType.UINT64), "destination in postcopy with "
+                    + "postcopy-blocktime: those waits by latency; element N counts latencies in [2^N, 2^(N+1)) "
+                    + "microseconds (QEMU 10.1's member)"),
+            optional("postcopy-vcpu-latency", new ArrayType(BuiltinType.UINT64), "destination in postcopy with "
+                    + "postcopy-blocktime: per vCPU, its mean wait in ns, 0 when it never waited (QEMU 10.1's member)"),
+            optional("postcopy-non-vcpu-latency", BuiltinType.UINT64, "destination in postcopy with postcopy-blocktime: "
+                    + "the mean wait in ns of accesses by other threads (a QMP command reading guest RAM), 0 when none "
+                    + "(QEMU 10.1's member)"),
             optional("x-postcopy-latency-p50", BuiltinType.UINT64, "(converge) destination in postcopy: median "
-                    + "page-request latency in ns, over the last 65536 requests"),
+                    + "wait in ns for a page from the source, over the last 65536 waits"),
             optional("x-postcopy-latency-p99", BuiltinType.UINT64, "(converge) destination in postcopy: 99th "
-                    + "percentile page-request latency in ns, over the last 65536 requests"),
+                    + "percentile wait in ns for a page from the source, over the last 65536 waits"),
             optional("x-postcopy-requests", BuiltinType.UINT64, "(converge) destination in postcopy: pages its vCPUs "
                     + "requested"),
+            optional("x-postcopy-preempt-pages", BuiltinType.UINT64, "(converge) destination in postcopy: pages that "
+                    + "came over the preempt channel (postcopy-preempt), 0 without one"),
             optional("socket-address", new ArrayType(SocketAddressQmp.SOCKET_ADDRESS), "destination: where it listens "
                     + "(QEMU's SocketAddress: inet with host, port and ipv4 or ipv6 true as the socket's family; a tcp "
                     + "port 0 shows the port chosen; or unix with path)"),
@@ -333,7 +346,8 @@ final class MigrationQmp {
     static ObjectNode queryMigrate(MigrationModule module) {
         if (module.showIncoming()) {
             IncomingSide in = module.incoming();
-            return in == null ? JSON.objectNode() : incomingInfo(in, module.machine().orElseThrow().ram().size());
+            return in == null ? JSON.objectNode() : incomingInfo(in, module.machine().orElseThrow().ram().size(),
+                    module.settings().has(dev.converge.migration.job.MigrationCapability.POSTCOPY_BLOCKTIME));
         }
         MigrationJob job = module.outgoing().orElseThrow();
         ObjectNode o = outgoingInfo(job.view());
@@ -342,7 +356,7 @@ final class MigrationQmp {
     }
 
     /** The destination's MigrationInfo: status, and once a connection was accepted, what it brought. */
-    private static ObjectNode incomingInfo(IncomingSide in, long ramSize) {
+    private static ObjectNode incomingInfo(IncomingSide in, long ramSize, boolean blocktime) {
         ObjectNode o = JSON.objectNode();
         MigrationStatus status = in.status();
         if (status == MigrationStatus.NONE) {
@@ -362,17 +376,36 @@ final class MigrationQmp {
                 .ifPresent(e -> o.put("error-desc", e));
         in.postcopy().ifPresent(pc -> {
             dev.converge.migration.postcopy.LatencyRecorder l = pc.states().latency();
-            o.put("postcopy-latency", l.averageNanos());
-            ArrayNode dist = o.putArray("postcopy-latency-dist");
-            for (long n : l.distribution()) {
-                dist.add(n);
+            if (blocktime) {
+                putBlocktime(o, l, pc.states().blocktime().stats());
             }
             o.put("x-postcopy-latency-p50", l.percentileNanos(0.5));
             o.put("x-postcopy-latency-p99", l.percentileNanos(0.99));
             o.put("x-postcopy-requests", pc.states().requests());
+            o.put("x-postcopy-preempt-pages", pc.preemptPages());
         });
         in.listeningAddress().ifPresent(a -> o.putArray("socket-address").add(listening(a)));
         return o;
+    }
+
+    /** QEMU's members of the capability postcopy-blocktime (10.0's blocktime, 10.1's latency). */
+    private static void putBlocktime(ObjectNode o, dev.converge.migration.postcopy.LatencyRecorder l,
+            dev.converge.migration.postcopy.Blocktime.Stats b) {
+        o.put("postcopy-blocktime", Math.min(b.allBlockedMs(), 0xffff_ffffL));
+        ArrayNode vcpuBlocktime = o.putArray("postcopy-vcpu-blocktime");
+        for (long ms : b.vcpuBlockedMs()) {
+            vcpuBlocktime.add(Math.min(ms, 0xffff_ffffL));
+        }
+        o.put("postcopy-latency", l.averageNanos());
+        ArrayNode dist = o.putArray("postcopy-latency-dist");
+        for (long n : l.distribution()) {
+            dist.add(n);
+        }
+        ArrayNode vcpuLatency = o.putArray("postcopy-vcpu-latency");
+        for (long ns : b.vcpuLatencyNs()) {
+            vcpuLatency.add(ns);
+        }
+        o.put("postcopy-non-vcpu-latency", b.nonVcpuLatencyNs());
     }
 
     /** The source's MigrationInfo. */

@@ -10,6 +10,7 @@ package dev.converge.migration.wire;
  *            └──────┬──────┘
  *                   ▼
  *             [MULTIFD_SETUP]       (with multifd: once, right after RAM_BLOCKS)
+ *             [POSTCOPY_PREEMPT]    (with postcopy-preempt: once; a preempt channel follows)
  *                   ▼
  *   ┌──▶ PAGE | ZERO_PAGE | PAGE_BATCH ... END_OF_PASS ──┐  (one pass; repeated)
  *   └────────────────────────────────────────────────────┘
@@ -73,7 +74,15 @@ public enum RecordType {
      * extra connections (channels), each opened with a hello that names this session; an END_OF_PASS on
      * this stream is a sync point of every channel.
      */
-    MULTIFD_SETUP(15);
+    MULTIFD_SETUP(15),
+    /**
+     * Postcopy preempt (capability postcopy-preempt). On the main stream, right after RAM_BLOCKS
+     * (or MULTIFD_SETUP), at most once: a preempt channel follows on a connection of its own,
+     * which carries the pages the destination requested, so that they never queue behind the
+     * background push. On that connection (header, RAM_BLOCKS, then this record): this is the
+     * preempt channel; PAGE_BATCH and ZERO_PAGE records follow, in postcopy only. No payload.
+     */
+    POSTCOPY_PREEMPT(16);
 
 
     private final int code;

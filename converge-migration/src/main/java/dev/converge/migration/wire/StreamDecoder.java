@@ -190,6 +190,7 @@ public final class StreamDecoder {
             case POSTCOPY_END -> new StreamRecord.PostcopyEnd(len == 0 ? null
                     : java.util.HexFormat.of().formatHex(bytes(in, body, len)));
             case POSTCOPY_RESUME -> new StreamRecord.PostcopyResume();
+            case POSTCOPY_PREEMPT -> new StreamRecord.PostcopyPreempt();
         };
         in.position(body + (int) wireLength);
         justLaidOut = type == RecordType.RAM_BLOCKS;
@@ -220,7 +221,7 @@ public final class StreamDecoder {
             case MULTIFD_SETUP -> checkRange(type, length, MULTIFD_SETUP_PAYLOAD, MULTIFD_SETUP_PAYLOAD);
             case DEVICE_STATE -> checkRange(type, length, 0, MAX_DEVICE_STATE);
             case COMPLETE -> checkRange(type, length, verified ? DIGEST_SIZE : 0, verified ? DIGEST_SIZE : 0);
-            case START, ABORT, POSTCOPY_LISTEN, POSTCOPY_RUN, POSTCOPY_RESUME -> checkRange(type, length, 0, 0);
+            case START, ABORT, POSTCOPY_LISTEN, POSTCOPY_RUN, POSTCOPY_RESUME, POSTCOPY_PREEMPT -> checkRange(type, length, 0, 0);
             case POSTCOPY_DISCARD -> {
                 checkRange(type, length, BITMAP_FIXED + 8, BITMAP_FIXED + 8L * MAX_BITMAP_WORDS);
                 if ((length - BITMAP_FIXED) % 8 != 0) {

@@ -200,6 +200,7 @@ public final class StreamEncoder {
                 }
             }
             case StreamRecord.PostcopyResume r -> putRecordHeader(b, RecordType.POSTCOPY_RESUME, 0);
+            case StreamRecord.PostcopyPreempt r -> putRecordHeader(b, RecordType.POSTCOPY_PREEMPT, 0);
         }
         return b;
     }
@@ -282,6 +283,7 @@ public final class StreamEncoder {
             case StreamRecord.PostcopyRun r -> RECORD_HEADER_SIZE;
             case StreamRecord.PostcopyEnd e -> RECORD_HEADER_SIZE + (e.ramDigest() == null ? 0 : DIGEST_SIZE);
             case StreamRecord.PostcopyResume r -> RECORD_HEADER_SIZE;
+            case StreamRecord.PostcopyPreempt r -> RECORD_HEADER_SIZE;
         };
     }
 

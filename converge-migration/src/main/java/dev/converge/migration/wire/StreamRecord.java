@@ -143,6 +143,10 @@ public sealed interface StreamRecord {
     record PostcopyResume() implements StreamRecord {
     }
 
+    /** Main stream: a preempt channel follows; on that channel: this is it. */
+    record PostcopyPreempt() implements StreamRecord {
+    }
+
     /** The source committed the switchover: the destination runs the machine (version 3). */
     record Start() implements StreamRecord {
     }

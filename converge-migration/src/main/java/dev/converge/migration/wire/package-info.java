@@ -61,6 +61,14 @@
  * MULTIFD_SETUP as an unknown record type, so a stream without multifd is unchanged and the
  * version stays.
  *
+ * <h2>Postcopy preempt channel</h2>
+ * With postcopy-preempt the source declares one extra connection with POSTCOPY_PREEMPT (no
+ * payload) right after RAM_BLOCKS and opens it at once. It starts as a stream of its own (header
+ * with the main one's flags, RAM_BLOCKS with the same layout, POSTCOPY_PREEMPT) and then carries,
+ * in postcopy only, PAGE_BATCH and ZERO_PAGE records of the pages the destination requested. A
+ * postcopy recovery opens a new one the same way, right after the recovery's main connection. An
+ * older destination refuses POSTCOPY_PREEMPT as an unknown record type; the version stays.
+ *
  * <h2>Versioning</h2>
  * The version in the header is the only negotiation: a destination accepts the current
  * version and the previous one ({@code VERSION_PREVIOUS..VERSION_CURRENT}) and refuses the rest

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class PageStatesTest {
     private final GuestRam ram = new GuestRam(List.of(new GuestRam.BlockInfo("pc.ram", 256 * 4096)));
     private final List<Long> requested = new CopyOnWriteArrayList<>();
-    private final PageStates states = new PageStates(ram.blocks(), (block, page) -> requested.add(page));
+    private final PageStates states = new PageStates(ram.blocks(), 2, (block, page) -> requested.add(page));
 
     @Test
     void aReceivedPagePassesAMissingOneIsRequestedOnceAndWaitsForItsArrival() throws Exception {
@@ -41,7 +41,11 @@ class PageStatesTest {
         }
         assertThat(states.missing()).isZero();
         assertThat(states.requests()).isEqualTo(1);
-        assertThat(states.latency().count()).isEqualTo(1);
+        assertThat(states.latency().count()).as("every wait counts, the requester's and the other's").isEqualTo(2);
+        Blocktime.Stats stats = states.blocktime().stats();
+        assertThat(stats.nonVcpuLatencyNs()).as("the waiters are no vCPUs").isPositive();
+        assertThat(stats.vcpuBlockedMs()).containsExactly(0, 0);
+        assertThat(stats.allBlockedMs()).isZero();
         assertThat(states.receivedWords(0, 64, 1)[0]).isEqualTo(-1L);
     }
 

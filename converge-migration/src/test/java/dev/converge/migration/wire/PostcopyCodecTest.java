@@ -28,6 +28,11 @@ class PostcopyCodecTest {
     }
 
     @Test
+    void preemptIsTypeSixteenWithoutPayload() {
+        assertThat(hex(StreamEncoder.encode(new StreamRecord.PostcopyPreempt()))).isEqualTo("10000000" + "00000000");
+    }
+
+    @Test
     void pageRequestIsBlockReservedAndOffset() {
         assertThat(hex(StreamEncoder.encode(new ReturnMessage.PageRequest(2, 8192))))
                 .isEqualTo("05000000" + "10000000" + "02000000" + "00000000" + "0020000000000000");
@@ -42,7 +47,8 @@ class PostcopyCodecTest {
                 new StreamRecord.PostcopyRun(),
                 new StreamRecord.ZeroPage(0, 4096),
                 new StreamRecord.PostcopyEnd(DIGEST),
-                new StreamRecord.PostcopyResume());
+                new StreamRecord.PostcopyResume(),
+                new StreamRecord.PostcopyPreempt());
         ByteBuffer in = ByteBuffer.allocate(1 << 16);
         StreamEncoder.putHeader(in, WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED);
         in.put(StreamEncoder.encode(new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo("pc.ram", 256 * 4096))),

@@ -46,6 +46,8 @@ public final class ListeningSocket implements AutoCloseable {
     /** Default mode of UNIX socket files: only the daemon's user may connect. */
     public static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
     private static final int FALLBACK_BACKLOG = 4096;
+    /** Names the directories {@link #bindDirectory} creates, unique within this process. */
+    private static final java.util.concurrent.atomic.AtomicLong BIND_DIRECTORIES = new java.util.concurrent.atomic.AtomicLong();
 
     private final ServerSocketChannel channel;
     private final SocketAddress address;
@@ -83,8 +85,7 @@ public final class ListeningSocket implements AutoCloseable {
         boolean stale = checkReplaceable(target);
         Path dir;
         try {
-            dir = Files.createTempDirectory(target.getParent(), ".bind-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            dir = bindDirectory(target.getParent());
         } catch (NoSuchFileException e) {
             throw new IOException("No such file or directory", e); // as bind(2) would say
         } catch (java.nio.file.AccessDeniedException e) {
@@ -112,6 +113,27 @@ public final class ListeningSocket implements AutoCloseable {
         } finally {
             Files.deleteIfExists(tmp);
             Files.deleteIfExists(dir);
+        }
+    }
+
+    /**
+     * A fresh directory, owner only, next to the socket to bind in. Named from the pid and a
+     * counter rather than by Files.createTempDirectory, whose SecureRandom (security providers,
+     * seeding) costs a daemon's start tens of milliseconds; createDirectory refuses an existing
+     * name, so a name taken by anyone else is skipped, never used.
+     */
+    private static Path bindDirectory(Path parent) throws IOException {
+        java.nio.file.attribute.FileAttribute<Set<PosixFilePermission>> ownerOnly =
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+        String prefix = ".bind-" + ProcessHandle.current().pid() + "-";
+        for (int attempt = 1;; attempt++) {
+            try {
+                return Files.createDirectory(parent.resolve(prefix + BIND_DIRECTORIES.incrementAndGet()), ownerOnly);
+            } catch (FileAlreadyExistsException taken) {
+                if (attempt == 1000) {
+                    throw taken;
+                }
+            }
         }
     }
 

@@ -22,7 +22,6 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.zip.DataFormatException;
-import java.util.zip.Deflater;
 import java.util.zip.Inflater;
 
 /**
@@ -35,7 +34,8 @@ import java.util.zip.Inflater;
  * node (zeroes past its end, or without one); zero clusters (v3), compressed clusters (deflate)
  * and extended L2 entries with 32 subclusters are read. Writes allocate whole clusters: a partial
  * write into an unallocated, zero, compressed or shared cluster first reads the cluster's current
- * contents (copy-on-write from the backing node) and writes the whole cluster anew.
+ * contents (copy-on-write from the backing node) and writes the whole cluster anew. Compressed
+ * writes (a job's {@code compress}) are {@link CompressedWrites}'.
  *
  * <h2>Crash safety</h2>
  * In QEMU's order: refcounts are raised (cached) before the data is written, the data before the
@@ -114,6 +114,8 @@ public final class Qcow2Node extends BlockNode {
     /** Set when corruption was found: every later write fails. */
     private volatile boolean corrupt;
     private volatile boolean closed;
+    /** Compressed cluster writes (their own class). */
+    private final CompressedWrites compressedWrites;
     /** The image's persistent dirty bitmaps (their own classes: Qcow2BitmapStore). */
     private final Qcow2BitmapStore bitmapStore;
 
@@ -154,6 +156,8 @@ public final class Qcow2Node extends BlockNode {
         this.l2Cache.dependOn(refcounts.cache());
         this.scratch = arena.allocate(clusterSize, 4096);
         this.zeroCluster = arena.allocate(clusterSize, 4096);
+        this.compressedWrites = new CompressedWrites(new CompressedClusters(), file, meta, refcounts, clusterBits);
+        this.refcounts.onFreed(compressedWrites::freed);
         this.bitmapStore = Qcow2BitmapStore.open(file, h, nodeName, h.size(), bitmaps(), new BitmapClusters(),
                 options.readOnly());
     }
@@ -1159,59 +1163,48 @@ public final class Qcow2Node extends BlockNode {
 
     // ---------------------------------------------------------------- compressed writes
 
-    /**
-     * Writes one whole cluster compressed (deflate), as jobs with {@code compress} do; falls back
-     * to a normal write when the data does not shrink. {@code offset} must be cluster aligned and
-     * {@code src} one cluster long (shorter only for the last cluster of the disk).
-     */
-    public void writeCompressed(long offset, MemorySegment src) throws BlockIOException {
-        if ((offset & (clusterSize - 1)) != 0 || src.byteSize() > clusterSize
-                || (src.byteSize() < clusterSize && offset + src.byteSize() != size)) {
-            throw new BlockIOException(Errno.EINVAL, "compressed writes must cover exactly one cluster");
+    /** Compressed writes cover whole clusters. */
+    @Override
+    public long compressedWriteCluster() {
+        return clusterSize;
+    }
+
+    /** QEMU's compressed writes: whole clusters into unallocated clusters ({@link CompressedWrites}). */
+    @Override
+    protected void doWriteCompressed(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+        compressedWrites.write(offset, src, fua);
+    }
+
+    /** What the compressed writer needs of this node. */
+    private final class CompressedClusters implements CompressedWrites.Node {
+        @Override
+        public void checkWritable() throws BlockIOException {
+            Qcow2Node.this.checkWritable();
         }
-        byte[] in = new byte[(int) clusterSize];
-        MemorySegment.copy(src, 0, MemorySegment.ofArray(in), 0, src.byteSize());
-        Deflater d = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
-        byte[] out = new byte[(int) clusterSize];
-        int clen;
-        try {
-            d.setInput(in);
-            d.finish();
-            clen = d.deflate(out);
-            if (!d.finished()) {
-                clen = -1;
-            }
-        } finally {
-            d.end();
+
+        @Override
+        public long size() {
+            return size;
         }
-        if (clen < 0 || clen >= clusterSize - 512) {
-            write(offset, src); // does not shrink: store it plainly
-            return;
+
+        @Override
+        public long entry(long off) throws BlockIOException {
+            return l2Table(off, true).data.get(BE64, (long) l2Index(off) * l2EntryBytes);
         }
-        checkWritable();
-        freeLock.writeLock().lock();
-        meta.lock();
-        try {
-            TableCache.Table t = l2Table(offset, true);
-            int index = l2Index(offset);
-            long old = t.data.get(BE64, (long) index * l2EntryBytes);
-            long host = refcounts.allocate(1);
-            file.write(host, MemorySegment.ofArray(out).asSlice(0, clen), Set.of());
-            t = l2Table(offset, false);
-            setEntry(t, index, L2Entry.compressedEntry(host, clen, clusterBits), 0);
-            long oldHost = L2Entry.compressed(old) ? 0 : L2Entry.hostOffset(old);
-            if (L2Entry.compressed(old)) {
-                writeBackL2AndSync();
-                long c = L2Entry.compressedOffset(old, clusterBits);
-                long last = c + L2Entry.compressedLength(old, clusterBits) - 1;
-                refcounts.update(c & ~(clusterSize - 1), (last >>> clusterBits) - (c >>> clusterBits) + 1, -1);
-            } else if (oldHost != 0) {
-                writeBackL2AndSync();
-                refcounts.update(oldHost, 1, -1);
-            }
-        } finally {
-            meta.unlock();
-            freeLock.writeLock().unlock();
+
+        @Override
+        public void setEntry(long off, long entry) throws BlockIOException {
+            Qcow2Node.this.setEntry(l2Table(off, false), l2Index(off), entry, 0);
+        }
+
+        @Override
+        public void writePlain(long off, MemorySegment src) throws BlockIOException {
+            doWrite(off, src, false);
+        }
+
+        @Override
+        public void flush() throws BlockIOException {
+            doFlush();
         }
     }
 
@@ -1322,6 +1315,7 @@ public final class Qcow2Node extends BlockNode {
         try {
             l2Cache.close();
             refcounts.close();
+            compressedWrites.close();
             arena.close();
         } finally {
             meta.unlock();

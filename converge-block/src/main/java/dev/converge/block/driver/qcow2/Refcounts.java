@@ -43,6 +43,8 @@ final class Refcounts {
     private int tableClusters;
     /** No cluster below this index is free (a search hint). */
     private long freeHint;
+    /** Told of clusters freed (the compressed writer's cluster being filled). */
+    private java.util.function.LongConsumer freedListener = c -> { };
     /** Clusters at and past this index were never written by us or anyone: they read as zeroes. */
     private long endCluster;
 
@@ -136,6 +138,16 @@ final class Refcounts {
         }
     }
 
+    /** The largest refcount a cluster can have (2^refcount_bits - 1). */
+    long maxRefcount() {
+        return maxRefcount;
+    }
+
+    /** Calls {@code listener} with the host offset of every cluster whose refcount drops to zero. */
+    void onFreed(java.util.function.LongConsumer listener) {
+        this.freedListener = listener;
+    }
+
     /** Adds {@code delta} to the refcount of {@code n} clusters from host {@code offset}; their blocks must exist. */
     void update(long offset, long n, long delta) throws BlockIOException {
         long first = offset >>> clusterBits;
@@ -159,6 +171,9 @@ final class Refcounts {
             t.dirty = true;
             if (nv == 0 && c < freeHint) {
                 freeHint = c;
+            }
+            if (nv == 0 && delta < 0) {
+                freedListener.accept(c << clusterBits);
             }
         }
     }

@@ -12,6 +12,10 @@
  *     metadata lock, so they run in parallel), zero clusters, discard, compressed
  *     clusters, block status, populate (block-stream's copy-on-read write), reopen, and a new
  *     backing (the header's backing file rewritten).</li>
+ * <li>{@code CompressedWrites}: compressed cluster writes ({@code ReqFlag.WRITE_COMPRESSED}, jobs
+ *     with {@code compress}): QEMU's rules, deflate streams packed into shared host clusters;
+ *     {@code ClusterDeflate}: the codec, within QEMU's 4 KiB inflate window. Kept apart from
+ *     the node's allocating-write path.</li>
  * <li>{@link dev.converge.block.driver.qcow2.Qcow2Formatter}: a new image (blockdev-create).</li>
  * </ul>
  * Persistent dirty bitmaps live in their own classes: {@code Qcow2BitmapDirectory} (the bitmaps
