@@ -1,5 +1,6 @@
 package dev.converge.daemon;
 
+import dev.converge.migration.machine.GuestActions;
 import dev.converge.migration.machine.kvm.MachineOptions;
 import dev.converge.daemon.cmdline.QsdOptions;
 import dev.converge.daemon.metrics.MetricsServer;
@@ -90,10 +91,12 @@ public final class Converged implements Callable<Integer> {
     List<String> originalArgs;
 
     @Option(names = "--machine", paramLabel = "workload=NAME[,memory=SIZE][,vcpus=N][,dirty-rate=BYTES/s][,working-set=SIZE][,disk=NODE]"
-            + " | accel=kvm[,memory=SIZE][,vcpus=N][,guest=pattern|FILE][,serial=file:PATH|stdio|none]",
+            + " | accel=kvm[,memory=SIZE][,vcpus=N][,guest=pattern|FILE][,serial=file:PATH|stdio|none][,dirty-ring-size=N]",
             description = "Create the daemon's machine (workload: idle, pattern or stress; disk=NODE also writes that "
                     + "block node; memory defaults to 128M and vcpus to 1, as QEMU's -m and -smp). accel=kvm runs a "
-                    + "boot-sector guest (default: converge's pattern guest) on KVM vCPUs instead. Without it the daemon has "
+                    + "boot-sector guest (default: converge's pattern guest) on KVM vCPUs instead; dirty-ring-size=N tracks "
+                    + "dirty pages with KVM's dirty ring, N entries per vCPU (QEMU's -accel kvm,dirty-ring-size; default 0: "
+                    + "the dirty bitmap). Without it the daemon has "
                     + "no machine.")
     String machine;
 
@@ -105,6 +108,15 @@ public final class Converged implements Callable<Integer> {
     @Option(names = "-S", description = "Do not start the machine by itself (as QEMU's -S): it waits for cont; a "
             + "destination stays paused after the migration until cont.")
     boolean startPaused;
+
+    @Option(names = "--action", paramLabel = "reboot=reset|shutdown[,shutdown=poweroff|pause]",
+            description = "What the machine does on guest events, as QEMU's -action (and QMP set-action): reboot=shutdown "
+                    + "turns a guest's reset request (a triple fault on accel=kvm) into SHUTDOWN and run state 'shutdown' "
+                    + "instead of a reset. converged stays up either way.")
+    java.util.List<String> actions = new java.util.ArrayList<>();
+
+    @Option(names = "--no-reboot", description = "As QEMU's -no-reboot: --action reboot=shutdown.")
+    boolean noReboot;
 
     @Option(names = "--qmp-reference",
             description = "Print the QMP reference (every command and event, as Markdown) and exit.")
@@ -295,6 +307,9 @@ public final class Converged implements Callable<Integer> {
             if (startPaused) {
                 throw new IllegalArgumentException("-S needs --machine");
             }
+            if (!actions.isEmpty() || noReboot) {
+                throw new IllegalArgumentException((noReboot ? "--no-reboot" : "--action") + " needs --machine");
+            }
             return MachineConfig.none();
         }
         MachineOptions options;
@@ -303,8 +318,16 @@ public final class Converged implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--machine " + machine + ": " + e.getMessage(), e);
         }
+        GuestActions a = noReboot ? GuestActions.DEFAULT.withReboot(GuestActions.Reboot.SHUTDOWN) : GuestActions.DEFAULT;
+        for (String action : actions) {
+            try {
+                a = a.parse(action);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--action " + action + ": " + e.getMessage(), e);
+            }
+        }
         MachineConfig c = MachineConfig.of("machine", options.spec()).withStartPaused(startPaused)
-                .withAccelerator(options.accelerator());
+                .withAccelerator(options.accelerator()).withActions(a);
         return incoming == null ? c : c.withIncoming(incoming);
     }
 

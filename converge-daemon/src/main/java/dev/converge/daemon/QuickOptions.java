@@ -34,6 +34,7 @@ final class QuickOptions {
             Map.entry("--http", (c, v) -> c.http = v),
             Map.entry("--machine", (c, v) -> c.machine = v),
             Map.entry("--incoming", (c, v) -> c.incoming = v),
+            Map.entry("--action", (c, v) -> c.actions.add(v)),
             Map.entry("--log-level", (c, v) -> c.logLevel = LogSetup.Level.valueOf(v)));
     /** The valued options picocli accepts once only (a second one is its error to report). */
     private static final Set<String> SINGLE = Set.of("--pidfile", "--metrics", "--http", "--machine", "--incoming",
@@ -42,6 +43,7 @@ final class QuickOptions {
             "--daemonize", (c, v) -> c.daemonize = true,
             "--http-control", (c, v) -> c.httpControl = true,
             "-S", (c, v) -> c.startPaused = true,
+            "--no-reboot", (c, v) -> c.noReboot = true,
             "--qmp-reference", (c, v) -> c.qmpReference = true);
 
     private QuickOptions() {

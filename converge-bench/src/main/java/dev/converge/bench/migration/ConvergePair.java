@@ -54,14 +54,23 @@ public final class ConvergePair implements GuestPair {
     public static ConvergePair start(Path dir, Scenario scenario, ProcessReaper reaper, Duration connectDeadline)
             throws IOException, SideUnavailableException {
         String spec = machineSpec(scenario);
+        return start(dir, scenario, reaper, connectDeadline, new String[] {"--machine", spec},
+                new String[] {"--machine", spec, "--incoming", "defer"});
+    }
+
+    /**
+     * Starts a source daemon with {@code sourceArgs} in {@code dir/converge-src} and a destination
+     * with {@code destinationArgs} in {@code dir/converge-dst} (the KVM pair gives its own).
+     */
+    static ConvergePair start(Path dir, Scenario scenario, ProcessReaper reaper, Duration connectDeadline, String[] sourceArgs,
+            String[] destinationArgs) throws IOException, SideUnavailableException {
         ChildDaemon src = null;
         ChildDaemon dst = null;
         QmpClient srcClient = null;
         try {
-            src = Daemons.converged(Files.createDirectories(dir.resolve("converge-src")), "--machine", spec);
+            src = Daemons.converged(Files.createDirectories(dir.resolve("converge-src")), sourceArgs);
             ProcessHandle.of(src.pid()).ifPresent(reaper::track);
-            dst = Daemons.converged(Files.createDirectories(dir.resolve("converge-dst")), "--machine", spec,
-                    "--incoming", "defer");
+            dst = Daemons.converged(Files.createDirectories(dir.resolve("converge-dst")), destinationArgs);
             ProcessHandle.of(dst.pid()).ifPresent(reaper::track);
             srcClient = src.connect(connectDeadline);
             QmpClient dstClient = dst.connect(connectDeadline);

@@ -100,20 +100,7 @@ public final class KvmMigrationBench {
     }
 
     private static Outcome runOne(String side, Scenario scenario, byte[] guest, MigrationRun run, Path dir, ProcessReaper reaper) {
-        try {
-            GuestPair pair = side.equals(ReportTable.OURS) ? KvmConvergePair.start(dir, scenario, guest, reaper, CONNECT_DEADLINE)
-                    : QemuPair.start(dir, scenario, QemuGuest.Accel.KVM, reaper, CONNECT_DEADLINE, guest);
-            try (pair) {
-                Outcome o = run.run(pair, scenario);
-                if (o instanceof Outcome.Failed f && pair instanceof QemuPair q) {
-                    return new Outcome.Failed(f.reason() + " (" + q.logs() + ")");
-                }
-                return o;
-            }
-        } catch (SideUnavailableException e) {
-            return new Outcome.Unavailable(e.getMessage());
-        } catch (IOException | RuntimeException e) {
-            return new Outcome.Failed(side + " did not start: " + e.getMessage());
-        }
+        return run.runStarted(side, () -> side.equals(ReportTable.OURS) ? KvmConvergePair.start(dir, scenario, guest, reaper, CONNECT_DEADLINE)
+                : QemuPair.start(dir, scenario, QemuGuest.Accel.KVM, reaper, CONNECT_DEADLINE, guest), scenario);
     }
 }

@@ -147,22 +147,11 @@ public final class MigrationBench {
 
     private static Outcome runOne(String side, Scenario scenario, MigrationRun run, QemuGuest.Accel accel, Path dir,
             ProcessReaper reaper) {
-        try {
+        return run.runStarted(side, () -> {
             Files.createDirectories(dir);
-            GuestPair pair = side.equals(ReportTable.OURS) ? ConvergePair.start(dir, scenario, reaper, CONNECT_DEADLINE)
+            return side.equals(ReportTable.OURS) ? ConvergePair.start(dir, scenario, reaper, CONNECT_DEADLINE)
                     : QemuPair.start(dir, scenario, accel, reaper, CONNECT_DEADLINE);
-            try (pair) {
-                Outcome o = run.run(pair, scenario);
-                if (o instanceof Outcome.Failed f && pair instanceof QemuPair q) {
-                    return new Outcome.Failed(f.reason() + " (" + q.logs() + ")");
-                }
-                return o;
-            }
-        } catch (SideUnavailableException e) {
-            return new Outcome.Unavailable(e.getMessage());
-        } catch (IOException | RuntimeException e) {
-            return new Outcome.Failed(side + " did not start: " + e.getMessage());
-        }
+        }, scenario);
     }
 
     private static void deleteTree(Path dir) {

@@ -207,4 +207,32 @@ public final class MigrationRun {
             throw new IllegalStateException("no free loopback port: " + e.getMessage(), e);
         }
     }
+
+    /** Starts one side's pair of guests (a daemon pair, a QEMU pair). */
+    @FunctionalInterface
+    public interface PairStart {
+        GuestPair start() throws IOException, SideUnavailableException;
+    }
+
+    /**
+     * Starts a pair with {@code start}, runs the scenario on it and closes it: a side that cannot
+     * start is {@link Outcome.Unavailable} or {@link Outcome.Failed}; a failed QEMU run carries
+     * QEMU's logs.
+     */
+    public Outcome runStarted(String side, PairStart start, Scenario scenario) {
+        try {
+            GuestPair pair = start.start();
+            try (pair) {
+                Outcome o = run(pair, scenario);
+                if (o instanceof Outcome.Failed f && pair instanceof QemuPair q) {
+                    return new Outcome.Failed(f.reason() + " (" + q.logs() + ")");
+                }
+                return o;
+            }
+        } catch (SideUnavailableException e) {
+            return new Outcome.Unavailable(e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            return new Outcome.Failed(side + " did not start: " + e.getMessage());
+        }
+    }
 }

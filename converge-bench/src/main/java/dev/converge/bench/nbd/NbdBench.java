@@ -83,7 +83,7 @@ public final class NbdBench {
             }
         }
         Path source = work.resolve("source.raw");
-        Path image = work.resolve("image." + format);
+        Path image = work.resolve(format.equals("qcow2-empty") ? "image-converge.qcow2" : "image." + format);
         // qcow2-empty: one image per server (two qcow2 drivers must not allocate in one file)
         Path qemuImage = format.equals("qcow2-empty") ? work.resolve("image-qemu-nbd.qcow2") : image;
         System.out.printf("NBD benchmark: %d MiB %s image, %d runs each, in %s%n", sizeMiB, format, runs, work);

@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadPoolExecutor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What block-stream and block-commit share (QEMU's stream_run and commit_run): walk the disk in
@@ -36,10 +38,18 @@ import java.util.concurrent.ThreadPoolExecutor;
  * once on the job's copy threads (platform threads: a pread/pwrite through FFM pins a virtual
  * thread's carrier), and their results are taken in disk order, so progress, errors and the
  * policy's retries happen in the order of a sequential walk. Twice as many chunks as threads may
- * be outstanding, so a slow chunk at the head does not leave the other threads idle. The chunks never overlap, and each
+ * be outstanding, so a slow chunk at the head does not leave the other threads idle. The chunks
+ * never overlap, and each
  * store is safe against a racing guest write on its own (stream: populate; commit: the committed
  * part of the chain is read-only). With a speed limit one chunk of {@value #CHUNK} bytes (QEMU's
  * chunk) moves at a time, so the limit holds from the first byte.
+ *
+ * <h2>Flushes while copying</h2>
+ * The graph change at the end makes what was copied durable first (the image's header stops
+ * pointing at the data's old home only once the data is on disk), and a flush of gigabytes just
+ * written took seconds. So every {@value #FLUSH_EVERY} bytes moved the destination is flushed on
+ * a thread of its own while the copy goes on (one flush at a time, best effort: an error here is
+ * reported by the final flush), and the final flush finds little left to write.
  *
  * <h2>Threads</h2>
  * run() on the job's thread, the chunks on its copy threads; the graph changes in
@@ -47,12 +57,15 @@ import java.util.concurrent.ThreadPoolExecutor;
  * {@link #speed} are volatile for query-block-jobs and the main loop's setSpeed.
  */
 public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJob {
+    private static final Logger LOG = LoggerFactory.getLogger(ChainCopyJob.class);
     /** QEMU's STREAM_CHUNK and COMMIT_BUFFER_SIZE: 512 KiB (the chunk under a speed limit). */
     static final long CHUNK = 512 * 1024;
     /** The chunk without a speed limit. */
     static final long FAST_CHUNK = 2L << 20;
     /** Chunks in flight without a speed limit. */
     static final int IN_FLIGHT = 4;
+    /** Bytes moved between two flushes of the destination while copying. */
+    static final long FLUSH_EVERY = 256L << 20;
     /** How long an idle copy thread waits for the next chunk before it ends. */
     private static final Duration COPY_THREAD_KEEP_ALIVE = Duration.ofSeconds(5);
 
@@ -88,6 +101,12 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
     private volatile long speed;
     /** Chunks handed to the copy threads and not yet taken. Job thread only. */
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    /** The copy threads while run() runs. Job thread only. */
+    private ThreadPoolExecutor threads;
+    /** The flush of the destination in flight, or a completed future. Job thread only. */
+    private CompletableFuture<Void> flushing = CompletableFuture.completedFuture(null);
+    /** Bytes moved since the last flush began. Job thread only. */
+    private long unflushed;
 
     /** One chunk moving on a copy thread. */
     private record Pending(long offset, long length, MemorySegment buf, CompletableFuture<Outcome> result) {
@@ -128,6 +147,9 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
     /** Stores {@code data} (read through {@link #top}) at {@code offset}. Any copy thread. */
     protected abstract void store(long offset, MemorySegment data) throws BlockIOException;
 
+    /** The node {@link #store} writes to (flushed while copying). */
+    protected abstract BlockNode destination();
+
     @Override
     public void setSpeed(long bytesPerSecond) {
         speed = bytesPerSecond;
@@ -139,7 +161,7 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
         boolean limited = speed > 0;
         long chunk = limited ? CHUNK : FAST_CHUNK;
         int inFlight = limited ? 1 : IN_FLIGHT;
-        ThreadPoolExecutor threads = CopyThreads.pool(id, inFlight, COPY_THREAD_KEEP_ALIVE);
+        threads = CopyThreads.pool(id, inFlight, COPY_THREAD_KEEP_ALIVE);
         try (Arena arena = Arena.ofShared()) {
             ArrayDeque<MemorySegment> free = new ArrayDeque<>();
             for (int i = 0; i < (limited ? 1 : 2 * inFlight); i++) {
@@ -167,6 +189,7 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
             } finally {
                 awaitInFlight(); // the buffers die with the arena: nothing may still write them
                 pending.clear();
+                flushing.join();
             }
         } finally {
             threads.shutdown();
@@ -186,6 +209,13 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
         ioStatus = "ok";
         ctx.progressDone(p.length());
         if (moved > 0) {
+            unflushed += moved;
+            if (unflushed >= FLUSH_EVERY && flushing.isDone()) {
+                unflushed = 0;
+                // a platform thread of its own (an fdatasync pins a virtual thread's carrier)
+                flushing = CompletableFuture.runAsync(this::flushQuietly,
+                        r -> Thread.ofPlatform().daemon(true).name(id + "-flush").start(r));
+            }
             working = false;
             ctx.rateLimit(moved);
             working = true;
@@ -239,6 +269,15 @@ public abstract class ChainCopyJob implements JobDriver<Record, Record>, BlockJo
         } catch (RuntimeException e) {
             // a bug below: fail the chunk as an I/O error (as the mirror does) rather than lose it
             return new Outcome(0, new BlockIOException(Errno.EIO, String.valueOf(e), e), reading);
+        }
+    }
+
+    /** A flush while copying: best effort, the final flush reports what fails. Copy thread. */
+    private void flushQuietly() {
+        try {
+            destination().flush();
+        } catch (BlockIOException | RuntimeException e) {
+            LOG.debug("job '{}': flush of '{}' while copying failed: {}", id, destination().nodeName(), e.getMessage());
         }
     }
 

@@ -33,6 +33,11 @@ public final class CommitJob extends ChainCopyJob {
     }
 
     @Override
+    protected BlockNode destination() {
+        return relink.base();
+    }
+
+    @Override
     protected void store(long offset, MemorySegment data) throws BlockIOException {
         relink.base().write(offset, data);
     }

@@ -45,6 +45,11 @@ public final class StreamJob extends ChainCopyJob {
     }
 
     @Override
+    protected BlockNode destination() {
+        return top;
+    }
+
+    @Override
     protected void store(long offset, MemorySegment data) throws BlockIOException {
         top.populate(offset, data);
     }

@@ -62,6 +62,34 @@ public interface Accelerator extends AutoCloseable {
         return java.time.Duration.ZERO;
     }
 
+    /**
+     * Whether {@link #reset} is supported: the KVM accelerator resets; the software model's
+     * workload has no power-on state to return to.
+     */
+    default boolean canReset() {
+        return false;
+    }
+
+    /**
+     * Puts the machine in its power-on state, as a reset button would: vCPUs and in-kernel
+     * devices to their reset values, the boot code reloaded as a BIOS loads it (the rest of
+     * RAM keeps its contents, as on QEMU). The vCPUs are stopped; pages the reset writes are
+     * marked dirty, so that a migration in progress sends them.
+     *
+     * @throws UnsupportedOperationException unless {@link #canReset}
+     */
+    default void reset() {
+        throw new UnsupportedOperationException("the " + kind().wireName() + " accelerator cannot reset");
+    }
+
+    /**
+     * Sets who is told when the guest asks for a reset (x86: a triple fault). Called on a vCPU
+     * thread, which then stays out of the guest until the vCPUs are next stopped and resumed:
+     * the listener must not block (the machine handles the request on a thread of its own).
+     */
+    default void onGuestReset(Runnable listener) {
+    }
+
     /** Stops the vCPUs for good and frees what the backend holds (not the RAM). */
     @Override
     void close();

@@ -51,6 +51,15 @@ public final class Machine implements AutoCloseable {
     private boolean sourceStopped;
     /** Told when the vCPUs stop and start; set once at wiring time, called under {@link #lock}. */
     private volatile RunStateListener runStateListener = RunStateListener.NONE;
+    /** What a reset request does (set-action, --action); guarded by lock. */
+    private GuestActions actions = GuestActions.DEFAULT;
+    /**
+     * A guest reset requested while a migration moved the machine (inmigrate, finish-migrate):
+     * carried out when the vCPUs next start, so the switchover is not disturbed. Guarded by lock.
+     */
+    private boolean guestResetPending;
+    /** Set by {@link #close}; guarded by lock. */
+    private boolean closed;
     /** The disk ({@code disk=NODE}), or null; volatile: attached once at wiring time, read by QMP handlers. */
     private volatile MachineDisk disk;
 
@@ -67,6 +76,8 @@ public final class Machine implements AutoCloseable {
             throw e;
         }
         ram.attachExternalDirtyLog(accel::collectDirtyLog);
+        // The vCPU that asked must not wait (the reset stops every vCPU, itself included).
+        accel.onGuestReset(() -> Thread.ofVirtual().name(name + "-reset").start(this::guestResetRequested));
     }
 
     /**
@@ -79,7 +90,13 @@ public final class Machine implements AutoCloseable {
 
     /** Creates a machine on the accelerator {@code backend} makes (see {@link #create(String, MachineSpec, RunState)}). */
     public static Machine create(String name, MachineSpec spec, RunState initial, Accelerator.Factory backend) {
+        return create(name, spec, initial, backend, GuestActions.DEFAULT);
+    }
+
+    /** As {@link #create(String, MachineSpec, RunState, Accelerator.Factory)} with {@code actions} in force from the start. */
+    public static Machine create(String name, MachineSpec spec, RunState initial, Accelerator.Factory backend, GuestActions actions) {
         Machine m = new Machine(name, spec, backend, initial);
+        m.setActions(actions);
         if (initial != RunState.PRELAUNCH) {
             m.lock.lock();
             try {
@@ -177,6 +194,97 @@ public final class Machine implements AutoCloseable {
         if (wasRunning && !next.vcpusRun()) {
             runStateListener.stopped(); // and STOP once they have stopped (do_vm_stop)
         }
+        if (next.vcpusRun() && guestResetPending) {
+            resetLocked(ShutdownCause.GUEST_RESET);
+        }
+    }
+
+    /** What a reset request does from now on (QMP set-action, --action). */
+    public void setActions(GuestActions a) {
+        lock.lock();
+        try {
+            actions = Objects.requireNonNull(a);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The current actions. */
+    public GuestActions actions() {
+        lock.lock();
+        try {
+            return actions;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * QMP {@code system_reset}: a reset request from the host, which the reboot action turns
+     * into a reset or a shutdown as a guest's would be (QEMU's qemu_system_reset_request).
+     *
+     * @throws QmpException when this machine cannot reset, or while a migration moves it; nothing changed
+     */
+    public void systemReset() {
+        lock.lock();
+        try {
+            if (!accel.canReset()) {
+                throw QmpException.generic("The %s machine cannot reset (system_reset needs accel=kvm)", accel.kind().wireName());
+            }
+            if (state == RunState.INMIGRATE || state == RunState.FINISH_MIGRATE) {
+                throw QmpException.generic("Cannot reset the machine in run state '%s' (a migration is moving it)", state.wireName());
+            }
+            resetLocked(ShutdownCause.HOST_QMP_SYSTEM_RESET);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A vCPU asked for a reset (a triple fault); runs on a thread of its own. */
+    private void guestResetRequested() {
+        lock.lock();
+        try {
+            if (closed) {
+                return; // asked just before the machine closed: nothing left to reset
+            }
+            if (state == RunState.INMIGRATE || state == RunState.FINISH_MIGRATE) {
+                guestResetPending = true; // the vCPU stays out of the guest; the next start resets
+            } else {
+                resetLocked(ShutdownCause.GUEST_RESET);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A reset request, as QEMU's main loop handles one: with reboot=shutdown, SHUTDOWN and a
+     * running machine goes to {@code shutdown} (STOP follows); else the vCPUs stop, the
+     * accelerator resets, RESET is announced and a running machine runs on (no STOP or RESUME:
+     * the run state stays {@code running}); a stopped one goes to {@code prelaunch}, from which
+     * {@code cont} boots it.
+     */
+    private void resetLocked(ShutdownCause cause) {
+        assert lock.isHeldByCurrentThread();
+        guestResetPending = false;
+        if (actions.reboot() == GuestActions.Reboot.SHUTDOWN) {
+            runStateListener.shutdown(cause);
+            if (state == RunState.RUNNING) {
+                transitionLocked(RunState.SHUTDOWN);
+            }
+            return;
+        }
+        boolean running = state.vcpusRun();
+        if (running) {
+            accel.vcpus().stop();
+        }
+        accel.reset();
+        runStateListener.reset(cause); // QEMU announces RESET once the machine is reset, before the vCPUs go on
+        if (running) {
+            accel.vcpus().resume();
+        } else if (state != RunState.PRELAUNCH) {
+            transitionLocked(RunState.PRELAUNCH);
+        }
     }
 
     /**
@@ -201,6 +309,14 @@ public final class Machine implements AutoCloseable {
 
         /** The vCPUs stopped (running went to a stopped state). */
         void stopped();
+
+        /** The machine was reset (QEMU's RESET event). */
+        default void reset(ShutdownCause cause) {
+        }
+
+        /** The machine shuts down instead of resetting (QEMU's SHUTDOWN event). */
+        default void shutdown(ShutdownCause cause) {
+        }
     }
 
     /** Sets who is told when the vCPUs stop or start. Once, at wiring time. */
@@ -228,7 +344,8 @@ public final class Machine implements AutoCloseable {
     /**
      * QMP {@code cont}: resumes the vCPUs. On a destination waiting for an incoming migration it
      * sets autostart instead, as QEMU does; while an outgoing migration finishes it is refused
-     * with QEMU's "Migration is not finalized yet".
+     * with QEMU's "Migration is not finalized yet", and after a shutdown with QEMU's "Resetting the
+     * Virtual Machine is required" (system_reset first).
      *
      * @throws QmpException when refused; nothing changed
      */
@@ -239,6 +356,7 @@ public final class Machine implements AutoCloseable {
                 case RUNNING -> { }
                 case INMIGRATE -> autostart = true;
                 case FINISH_MIGRATE -> throw QmpException.generic("Migration is not finalized yet");
+                case SHUTDOWN -> throw QmpException.generic("Resetting the Virtual Machine is required");
                 case PRELAUNCH, PAUSED, POSTMIGRATE, INTERNAL_ERROR -> transitionLocked(RunState.RUNNING);
             }
         } finally {
@@ -403,6 +521,12 @@ public final class Machine implements AutoCloseable {
     /** Stops the vCPU threads for good and frees the RAM. */
     @Override
     public void close() {
+        lock.lock();
+        try {
+            closed = true;
+        } finally {
+            lock.unlock();
+        }
         accel.close();
         ram.close();
     }

@@ -17,6 +17,7 @@ import java.util.Set;
  *      ▼            ▼  │          ▼
  *  inmigrate ──▶ finish-migrate ──▶ postmigrate ──▶ running (cont)
  *      │  (incoming completes) ──▶ paused / running
+ *  running ──▶ shutdown (a guest reset with reboot=shutdown) ──▶ prelaunch (system_reset)
  * </pre>
  */
 public enum RunState {
@@ -33,7 +34,12 @@ public enum RunState {
     /** An outgoing migration completed; the destination owns the guest now. */
     POSTMIGRATE("postmigrate", false),
     /** An internal error stopped the vCPUs. */
-    INTERNAL_ERROR("internal-error", false);
+    INTERNAL_ERROR("internal-error", false),
+    /**
+     * The guest shut down: its reset request was turned into a shutdown ({@code set-action
+     * reboot=shutdown}, QEMU's {@code -no-reboot}). Only {@code system_reset} leaves it.
+     */
+    SHUTDOWN("shutdown", false);
 
     /** Allowed transitions: row = from. */
     public static final Map<RunState, Set<RunState>> TRANSITIONS;
@@ -42,11 +48,12 @@ public enum RunState {
         Map<RunState, Set<RunState>> t = new EnumMap<>(RunState.class);
         t.put(PRELAUNCH, EnumSet.of(RUNNING, INMIGRATE, FINISH_MIGRATE));
         t.put(INMIGRATE, EnumSet.of(RUNNING, PAUSED, FINISH_MIGRATE, POSTMIGRATE, INTERNAL_ERROR));
-        t.put(RUNNING, EnumSet.of(PAUSED, FINISH_MIGRATE, POSTMIGRATE, INTERNAL_ERROR));
+        t.put(RUNNING, EnumSet.of(PAUSED, FINISH_MIGRATE, POSTMIGRATE, INTERNAL_ERROR, SHUTDOWN));
         t.put(PAUSED, EnumSet.of(RUNNING, FINISH_MIGRATE, POSTMIGRATE, PRELAUNCH));
         t.put(FINISH_MIGRATE, EnumSet.of(RUNNING, PAUSED, POSTMIGRATE, INTERNAL_ERROR));
         t.put(POSTMIGRATE, EnumSet.of(RUNNING, FINISH_MIGRATE, PRELAUNCH));
         t.put(INTERNAL_ERROR, EnumSet.of(RUNNING, PAUSED, FINISH_MIGRATE, PRELAUNCH));
+        t.put(SHUTDOWN, EnumSet.of(PAUSED, FINISH_MIGRATE, PRELAUNCH));
         TRANSITIONS = java.util.Collections.unmodifiableMap(t);
     }
 

@@ -471,6 +471,12 @@ public final class PrecopySender {
             }
             lastEstimate = estimate;
             lastFixedCost = fixed;
+            if (log.isDebugEnabled()) {
+                log.debug("migration of '{}' pass {}: {} bytes dirty, {} B/s, fixed cost {} (lag {} ns, rtt {} ns, digest {} ns, "
+                        + "decision {}, accelerator {}), expected downtime {} ms", machine.name(), pass, remaining, (long) bandwidth,
+                        fixed, rp.lastLagNanos(), rp.roundTripNanos(), digestNanos, control.decisionLatency(),
+                        machine.accelerator().switchoverCost(), estimate.expectedDowntimeMs());
+            }
             MigrationProgress progress = new MigrationProgress(pass, totalBytes(), normalPages(), zeroPageCount(), remaining,
                     meter.latest(), estimate.expectedDowntimeMs(), estimate.converged(), autoConverge.throttle(),
                     dirtyLimit, multifdBytes());
@@ -528,9 +534,11 @@ public final class PrecopySender {
                 endPass(++passes); // a page sent now may be sent again after the stop: a sync point between
             }
         }
+        // The downtime starts when the stop is asked for, as QEMU's (downtime_start before vm_stop):
+        // getting the vCPUs out of the guest is part of it (KVM: the kick and the exit from KVM_RUN).
+        long stopped = System.nanoTime();
         RunState previous = machine.beginSwitchover();
         this.previous = previous;
-        long stopped = System.nanoTime();
         stoppedAt = stopped;
         boolean done = false;
         Throwable failure = null;
@@ -607,9 +615,9 @@ public final class PrecopySender {
         // While the guest still runs, let the destination apply what is in flight (the pass just
         // ended): else the switch's records queue behind that backlog inside the downtime.
         returnPath.awaitPassAck(passes, PASS_ACK_WAIT);
+        long stopped = System.nanoTime(); // as in precopy: the stop itself is downtime
         RunState before = machine.beginSwitchover();
         this.previous = before;
-        long stopped = System.nanoTime();
         stoppedAt = stopped;
         dev.converge.migration.postcopy.PostcopySource postcopy;
         try {

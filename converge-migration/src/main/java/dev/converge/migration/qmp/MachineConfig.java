@@ -1,6 +1,7 @@
 package dev.converge.migration.qmp;
 
 import dev.converge.migration.machine.Accelerator;
+import dev.converge.migration.machine.GuestActions;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.machine.SoftwareAccelerator;
 import java.util.Objects;
@@ -16,9 +17,10 @@ import java.util.function.Supplier;
  * @param incoming    where to wait for an incoming migration ("defer": wait for migrate-incoming), or empty
  * @param startPaused QEMU's -S: do not start the vCPUs by themselves (a destination stays paused after the migration)
  * @param accelerator makes the backend of the machine ({@code accel=software} unless told otherwise)
+ * @param actions     what a reset request does ({@code --action}, {@code --no-reboot}; QEMU's defaults unless told otherwise)
  */
 public record MachineConfig(String name, Optional<MachineSpec> spec, Optional<String> incoming, boolean startPaused,
-        Supplier<Accelerator.Factory> accelerator) {
+        Supplier<Accelerator.Factory> accelerator, GuestActions actions) {
     /** The value of {@code --incoming} that waits for migrate-incoming. */
     public static final String DEFER = "defer";
 
@@ -27,6 +29,7 @@ public record MachineConfig(String name, Optional<MachineSpec> spec, Optional<St
         Objects.requireNonNull(spec);
         Objects.requireNonNull(incoming);
         Objects.requireNonNull(accelerator);
+        Objects.requireNonNull(actions);
         if (spec.isEmpty() && incoming.isPresent()) {
             throw new IllegalArgumentException("--incoming needs a --machine to receive into");
         }
@@ -37,26 +40,31 @@ public record MachineConfig(String name, Optional<MachineSpec> spec, Optional<St
 
     /** A daemon without a machine. */
     public static MachineConfig none() {
-        return new MachineConfig("machine", Optional.empty(), Optional.empty(), false, () -> SoftwareAccelerator.FACTORY);
+        return new MachineConfig("machine", Optional.empty(), Optional.empty(), false, () -> SoftwareAccelerator.FACTORY, GuestActions.DEFAULT);
     }
 
     /** A machine that starts running at once. */
     public static MachineConfig of(String name, MachineSpec spec) {
-        return new MachineConfig(name, Optional.of(spec), Optional.empty(), false, () -> SoftwareAccelerator.FACTORY);
+        return new MachineConfig(name, Optional.of(spec), Optional.empty(), false, () -> SoftwareAccelerator.FACTORY, GuestActions.DEFAULT);
     }
 
     /** This config with {@code --incoming}. */
     public MachineConfig withIncoming(String where) {
-        return new MachineConfig(name, spec, Optional.of(where), startPaused, accelerator);
+        return new MachineConfig(name, spec, Optional.of(where), startPaused, accelerator, actions);
     }
 
     /** This config on the accelerator {@code factory} makes ({@code accel=kvm}). */
     public MachineConfig withAccelerator(Supplier<Accelerator.Factory> factory) {
-        return new MachineConfig(name, spec, incoming, startPaused, factory);
+        return new MachineConfig(name, spec, incoming, startPaused, factory, actions);
     }
 
     /** This config with {@code -S}. */
     public MachineConfig withStartPaused(boolean v) {
-        return new MachineConfig(name, spec, incoming, v, accelerator);
+        return new MachineConfig(name, spec, incoming, v, accelerator, actions);
+    }
+
+    /** This config with {@code --action} / {@code --no-reboot}. */
+    public MachineConfig withActions(GuestActions a) {
+        return new MachineConfig(name, spec, incoming, startPaused, accelerator, a);
     }
 }

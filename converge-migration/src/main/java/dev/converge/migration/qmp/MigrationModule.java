@@ -97,7 +97,8 @@ public final class MigrationModule implements AutoCloseable {
             JobQmp jobQmp, BlockGraph graph, MachineConfig config, dev.converge.qmp.objects.UserObjects objects) {
         Machine machine = config.spec().map(spec -> Machine.create(config.name(), spec,
                 config.incoming().isPresent() ? RunState.INMIGRATE
-                        : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING, config.accelerator().get())).orElse(null);
+                        : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING, config.accelerator().get(), config.actions()))
+                .orElse(null);
         MigrationModule m = new MigrationModule(mainLoop, events, engine, graph, machine, objects);
         try {
             if (machine != null) {

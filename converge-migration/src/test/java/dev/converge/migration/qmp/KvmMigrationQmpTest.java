@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Two daemons in-process with accel=kvm running the pattern guest, migrated through QMP. Needs /dev/kvm. */
 @RequiresKvm
@@ -39,10 +41,18 @@ class KvmMigrationQmpTest {
         return (KvmAccelerator) p.machine().accelerator();
     }
 
-    @Test
-    void runningGuestMigratesAndTheDestinationContinuesItsComputation() {
-        Peer src = peer(config("src", SPEC));
-        Peer dst = peer(config("dst", SPEC).withIncoming("tcp:127.0.0.1:0").withStartPaused(true));
+    /**
+     * Both dirty tracking sources: the ring (collected by its reaper and at every sync) and the
+     * bitmap; the destination's RAM digest at the switchover point shows that nothing was lost.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"ring:65536", "bitmap:0"})
+    void runningGuestMigratesAndTheDestinationContinuesItsComputation(String tracking) {
+        String[] t = tracking.split(":");
+        String spec = SPEC + ",dirty-ring-size=" + t[1];
+        Peer src = peer(config("src", spec));
+        Peer dst = peer(config("dst", spec).withIncoming("tcp:127.0.0.1:0").withStartPaused(true));
+        assertThat(kvm(src).dirtyTracking()).isEqualTo(t[0]);
         src.capabilities("events");
         dst.capabilities("events");
         await().atMost(TestTimeouts.LONG).until(() -> kvm(src).serialBytes() >= 3);
@@ -69,6 +79,32 @@ class KvmMigrationQmpTest {
         dst.exec("stop");
         assertThat(PatternCheck.passes(dst.machine())).as("the guest went on counting from the source's pass").isGreaterThanOrEqualTo(passes + 2);
         PatternCheck.assertConsistent(dst.machine());
+    }
+
+    @Test
+    void setActionAndSystemResetDriveTheTripleFaultingGuestAsOnQemu(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path guest = dir.resolve("triple-fault.bin");
+        java.nio.file.Files.write(guest, java.util.HexFormat.of().parseHex(dev.converge.migration.machine.kvm.KvmResetTestGuest.HEX));
+        Peer p = peer(config("m", "accel=kvm,memory=16M,vcpus=1,guest=" + guest).withStartPaused(true));
+        assertThat(p.status()).isEqualTo("prelaunch");
+        p.exec("set-action", "{\"reboot\": \"shutdown\", \"shutdown\": \"pause\", \"panic\": \"none\"}");
+        p.exec("cont");
+        com.fasterxml.jackson.databind.JsonNode shutdown = p.client().awaitEvent(e -> "SHUTDOWN".equals(e.path("event").asText()),
+                TestTimeouts.LONG);
+        assertThat(shutdown.get("data").toString()).isEqualTo("{\"guest\":true,\"reason\":\"guest-reset\"}");
+        await().atMost(TestTimeouts.LONG).until(() -> p.status().equals("shutdown"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> p.exec("cont"))
+                .hasMessageContaining("Resetting the Virtual Machine is required");
+
+        p.exec("set-action", "{\"reboot\": \"reset\"}");
+        p.exec("system_reset");
+        com.fasterxml.jackson.databind.JsonNode reset = p.client().awaitEvent(e -> "RESET".equals(e.path("event").asText()),
+                TestTimeouts.LONG);
+        assertThat(reset.get("data").toString()).isEqualTo("{\"guest\":false,\"reason\":\"host-qmp-system-reset\"}");
+        assertThat(p.status()).isEqualTo("prelaunch");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> p.exec("set-action", "{\"reboot\": \"halt\"}"))
+                .hasMessageContaining("halt");
     }
 
     @Test

@@ -57,6 +57,11 @@ import java.util.zip.Inflater;
  */
 public final class Qcow2Node extends BlockNode {
     private static final ValueLayout.OfLong BE64 = Refcounts.BE64;
+    /**
+     * The zero block written at the end of a fresh host cluster past the file's old end, so the
+     * file covers the cluster (one page: aligned for O_DIRECT).
+     */
+    private static final long ZERO_TAIL = 4096;
     /** QEMU's default L2 cache: enough for the whole disk, at most 32 MiB. */
     static final long DEFAULT_L2_CACHE_MAX = 32L << 20;
 
@@ -585,7 +590,9 @@ public final class Qcow2Node extends BlockNode {
      * Writes into clusters that need new metadata: whole clusters without a host cluster get
      * fresh clusters (several at once, written with one request); a partial write into a cluster
      * without a host cluster gets a fresh cluster holding what the cluster reads as now (its
-     * backing bytes or zeroes) around the new bytes. Both write their data <em>outside</em>
+     * backing bytes or zeroes) around the new bytes (when that is zeroes and the fresh cluster
+     * was never used, past the file's old end, only the new bytes and a zero block at the
+     * cluster's end are written: the rest is a hole). Both write their data <em>outside</em>
      * {@link #meta} (QEMU's qcow2 allocates under its lock and writes the data without it): the
      * host clusters are allocated and the guest clusters claimed ({@link #allocating}) under
      * meta, then the data is written unlocked, then, under meta again, the L2 entries are set
@@ -624,7 +631,22 @@ public final class Qcow2Node extends BlockNode {
         if (hasNoHostCluster(t, index)) {
             // what the cluster reads as now: its runs (zero or unallocated) are stable while it is claimed
             List<Run> runs = clusterRuns(clusterStart);
+            long usedEnd = refcounts.endCluster() << clusterBits;
             long host = refcounts.allocate(1);
+            if (host >= usedEnd && readsAsZeroes(runs)) {
+                // A host cluster never used before lies past the file's end as it was: a hole that
+                // reads as zeroes. Only the new bytes are written, and a zero block at the cluster's
+                // end so the file covers the whole cluster (QEMU writes zeroes to a fresh cluster
+                // with a write-zeroes request instead of writing them out).
+                long tail = Math.max(inCluster + n, clusterSize - ZERO_TAIL);
+                writeFresh(off, 1, host, () -> {
+                    file.write(host + inCluster, src.asSlice(0, n), Set.of());
+                    if (tail < clusterSize) {
+                        file.write(host + tail, zeroCluster.asSlice(0, clusterSize - tail), Set.of());
+                    }
+                });
+                return n;
+            }
             MemorySegment buf = cowBuffers.poll();
             MemorySegment cow = buf != null ? buf : arena.allocate(clusterSize, 4096);
             try {
@@ -721,6 +743,16 @@ public final class Qcow2Node extends BlockNode {
             }
         }
         return false;
+    }
+
+    /** Whether runs of a cluster without a host cluster read as zeroes: zero, or unallocated without a backing node. */
+    private boolean readsAsZeroes(List<Run> runs) {
+        for (Run r : runs) {
+            if (!(r.kind() == L2Entry.Kind.ZERO || (r.kind() == L2Entry.Kind.UNALLOCATED && backing == null))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The runs of the guest cluster at {@code clusterStart}, clipped to the disk. Under meta. */

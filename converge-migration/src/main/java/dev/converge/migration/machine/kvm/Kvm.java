@@ -32,6 +32,7 @@ final class Kvm {
     static final long SET_PIT2 = Ioctl.iow(KVMIO, 0xa0, 112);
     static final long ENABLE_CAP = Ioctl.iow(KVMIO, 0xa3, 104);
     static final long CLEAR_DIRTY_LOG = Ioctl.iowr(KVMIO, 0xc0, 24);
+    static final long RESET_DIRTY_RINGS = Ioctl.io(KVMIO, 0xc7);
 
     // vCPU ioctls
     static final long RUN = Ioctl.io(KVMIO, 0x80);
@@ -71,6 +72,7 @@ final class Kvm {
     static final int CAP_XCRS = 56;
     static final int CAP_IMMEDIATE_EXIT = 136;
     static final int CAP_MANUAL_DIRTY_LOG_PROTECT2 = 168;
+    static final int CAP_DIRTY_LOG_RING = 192;
 
     // exit reasons (KVM_EXIT_*)
     static final int EXIT_UNKNOWN = 0;
@@ -83,12 +85,20 @@ final class Kvm {
     static final int EXIT_INTR = 10;
     static final int EXIT_INTERNAL_ERROR = 17;
     static final int EXIT_SYSTEM_EVENT = 24;
+    static final int EXIT_DIRTY_RING_FULL = 31;
 
     static final int API_VERSION = 12;
     static final int MEM_LOG_DIRTY_PAGES = 1;
     static final long DIRTY_LOG_MANUAL_PROTECT_ENABLE = 1;
     static final int EXIT_IO_IN = 0;
     static final int EXIT_IO_OUT = 1;
+    /** Where a vCPU's dirty ring is mapped in its file, in pages (KVM_DIRTY_LOG_PAGE_OFFSET). */
+    static final long DIRTY_LOG_PAGE_OFFSET = 64;
+    /** struct kvm_dirty_gfn: flags u32, slot u32, offset u64. */
+    static final int DIRTY_GFN_SIZE = 16;
+    /** kvm_dirty_gfn.flags: the kernel published the entry; user space set it harvested. */
+    static final int DIRTY_GFN_F_DIRTY = 1;
+    static final int DIRTY_GFN_F_RESET = 2;
 
     private Kvm() {
     }

@@ -21,20 +21,31 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The KVM accelerator: guest RAM mmap'd and handed to KVM as memory slots (pc.ram at guest
  * physical 0, pc.rom just below 4 GiB), an in-kernel irqchip and PIT as QEMU's PC has, one
- * {@link KvmVcpus} thread per vCPU, the kernel's dirty log with manual protection
- * (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_GET_DIRTY_LOG, then KVM_CLEAR_DIRTY_LOG of exactly
- * the pages taken) moved into the RAM blocks' {@link dev.converge.migration.machine.DirtyLog}s,
- * and the vCPU and VM state as {@link StateSections}.
+ * {@link KvmVcpus} thread per vCPU, the kernel's dirty tracking moved into the RAM blocks'
+ * {@link dev.converge.migration.machine.DirtyLog}s, and the vCPU and VM state as
+ * {@link StateSections}.
+ * <p>
+ * Dirty tracking ({@link DirtySource}), one or the other per VM as the kernel allows: by default
+ * (as QEMU's default) the per-slot bitmap with manual protection
+ * (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_GET_DIRTY_LOG, then KVM_CLEAR_DIRTY_LOG of exactly the
+ * pages taken); with the machine option {@code dirty-ring-size=N} (QEMU's {@code -accel
+ * kvm,dirty-ring-size=N}) the per-vCPU dirty rings (KVM_CAP_DIRTY_LOG_RING), which a reaper
+ * thread collects every {@link #RING_REAP_PERIOD_NANOS} ns while the vCPUs run (see
+ * {@link DirtyRings} for why).
  * <p>
  * A fresh machine (not {@code inmigrate}) gets its guest binary at 0x7c00 and vCPU 0 starts
  * there in real mode, as after a BIOS; the other vCPUs wait for a start-up IPI (the in-kernel
- * local APIC's reset state), as application processors do.
+ * local APIC's reset state), as application processors do. That power-on state is saved once
+ * at creation; {@link #reset} (a triple fault, system_reset) loads it again and reloads the
+ * boot sector.
  */
 public final class KvmAccelerator implements Accelerator {
     /** Guest physical address where a boot sector is loaded and vCPU 0 starts. */
     public static final long BOOT_ADDRESS = 0x7c00;
     /** Largest pc.ram: it must end below the TSS, identity map and ROM pages under 4 GiB. */
     public static final long MAX_MEMORY = 3L << 30;
+    /** How often the reaper collects the dirty rings while the vCPUs run. */
+    static final long RING_REAP_PERIOD_NANOS = 5_000_000;
     private static final int SLOT_RAM = 0;
     private static final int SLOT_ROM = 1;
     private static final int IRQCHIP_SIZE = 520;
@@ -49,7 +60,14 @@ public final class KvmAccelerator implements Accelerator {
     private final GuestPorts ports;
     private final SerialSink serial;
     private final VcpuState.Caps caps;
-    private final List<RamBlock> blocks;
+    /** The memory slots: index = slot id. */
+    private final List<RamBlock> slots;
+    private final RamBlock main;
+    private final KvmGuest guest;
+    /** The vCPU and VM state right after creation (vCPU 0 at the boot sector), which a reset loads again. */
+    private final byte[] powerOn;
+    /** Where the dirty pages come from; called under dirtyLock. */
+    private final DirtySource dirty;
     /** Arena of the kvm_run mappings and the CPUID table; closed last. */
     private final Arena arena;
     /** MSRs saved and restored per vCPU (readable on this host); written by the vCPU threads at init. */
@@ -60,19 +78,37 @@ public final class KvmAccelerator implements Accelerator {
     private final ReentrantLock dirtyLock = new ReentrantLock();
     /** When the last collection ran; guarded by dirtyLock. */
     private long lastCollect = System.nanoTime();
+    /** Pages vCPUs collected from their full rings since the last {@link #collectDirtyLog}; guarded by dirtyLock. */
+    private long collectedByVcpus;
+    /** Per vCPU, what had been taken from its ring at its last full-ring exit; guarded by dirtyLock. */
+    private final long[] takenAtLastFull;
 
-    private KvmAccelerator(String machineName, MachineSpec spec, GuestRam ram, Map<String, MemorySegment> memory, KvmGuest guest, SerialSink serial, RunState initial) {
+    /** Collects the dirty rings while the vCPUs run; null with the bitmap. */
+    private final Thread reaper;
+    /** Set by close; the reaper ends. */
+    private volatile boolean closing;
+
+    /**
+     * @param ringEntries dirty ring entries per vCPU: 0 for the bitmap, or a power of two the kernel accepts
+     */
+    private KvmAccelerator(String machineName, MachineSpec spec, GuestRam ram, Map<String, MemorySegment> memory, KvmGuest guest,
+            SerialSink serial, RunState initial, int ringEntries) {
         if (spec.memory() > MAX_MEMORY) {
             throw new IllegalArgumentException("memory: " + spec.memory() + " (expected: at most " + MAX_MEMORY + " with accel=kvm)");
         }
         this.serial = serial;
-        this.blocks = ram.blocks();
+        this.guest = guest;
+        this.main = ram.block(Machine.RAM_BLOCK).orElseThrow();
+        RamBlock rom = ram.block(Machine.ROM_BLOCK).orElseThrow();
+        this.slots = List.of(main, rom); // index = slot id (SLOT_RAM, SLOT_ROM)
         this.arena = Arena.ofShared();
+        this.takenAtLastFull = new long[spec.vcpus()];
+        java.util.Arrays.fill(takenAtLastFull, -1);
         this.kvm = KvmSystem.open();
         KvmVm v = null;
         try {
             for (int cap : new int[] {Kvm.CAP_USER_MEMORY, Kvm.CAP_SET_TSS_ADDR, Kvm.CAP_IRQCHIP, Kvm.CAP_PIT2,
-                    Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2, Kvm.CAP_IMMEDIATE_EXIT, Kvm.CAP_ADJUST_CLOCK}) {
+                    Kvm.CAP_IMMEDIATE_EXIT, Kvm.CAP_ADJUST_CLOCK}) {
                 if (kvm.checkExtension(cap) <= 0) {
                     throw new IllegalStateException("KVM lacks capability " + cap + " that accel=kvm needs");
                 }
@@ -82,9 +118,16 @@ public final class KvmAccelerator implements Accelerator {
             v.setTssAddr();
             v.createIrqchip();
             v.createPit2();
-            v.enableCap(Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2, Kvm.DIRTY_LOG_MANUAL_PROTECT_ENABLE);
-            RamBlock main = ram.block(Machine.RAM_BLOCK).orElseThrow();
-            RamBlock rom = ram.block(Machine.ROM_BLOCK).orElseThrow();
+            int entries = checkRingEntries(v, ringEntries);
+            if (entries > 0) {
+                v.enableCap(Kvm.CAP_DIRTY_LOG_RING, (long) entries * Kvm.DIRTY_GFN_SIZE); // before any vCPU exists
+            } else {
+                if (kvm.checkExtension(Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2) <= 0) {
+                    throw new IllegalStateException("KVM lacks capability " + Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2
+                            + " (manual dirty log protection) that accel=kvm needs without a dirty ring");
+                }
+                v.enableCap(Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2, Kvm.DIRTY_LOG_MANUAL_PROTECT_ENABLE);
+            }
             v.setMemoryRegion(SLOT_RAM, Kvm.MEM_LOG_DIRTY_PAGES, 0, memory.get(main.name()));
             v.setMemoryRegion(SLOT_ROM, Kvm.MEM_LOG_DIRTY_PAGES, (1L << 32) - rom.size(), memory.get(rom.name()));
             this.vm = v;
@@ -93,28 +136,38 @@ public final class KvmAccelerator implements Accelerator {
             }
             this.ports = new GuestPorts(spec.memory(), serial);
             List<KvmVcpu> list = new ArrayList<>();
+            List<MemorySegment> rings = new ArrayList<>();
             for (int i = 0; i < spec.vcpus(); i++) {
-                list.add(v.createVcpu(i, arena));
+                KvmVcpu vcpu = v.createVcpu(i, arena);
+                list.add(vcpu);
+                if (entries > 0) {
+                    rings.add(vcpu.mapDirtyRing((long) entries * Kvm.DIRTY_GFN_SIZE, arena));
+                }
             }
+            this.dirty = entries > 0 ? new DirtyRings(v, slots, rings, entries) : new DirtyBitmaps(v, slots);
             MemorySegment cpuid = kvm.supportedCpuid(arena);
             int[] candidates = kvm.msrIndexList();
-            boolean boot = initial != RunState.INMIGRATE;
             this.vcpus = new KvmVcpus(machineName, list, ports, vcpu -> {
                 vcpu.set(Kvm.SET_CPUID2, cpuid, "KVM_SET_CPUID2");
                 if (vcpu.id() == 0) {
                     msrs = VcpuState.readableMsrs(vcpu, candidates);
-                    if (boot) {
-                        startAtBootSector(vcpu);
-                    }
+                    // Also on a destination (its state is replaced by the incoming one): this is the
+                    // power-on state a reset returns to.
+                    startAtBootSector(vcpu);
                 }
             });
+            vcpus.onDirtyRingFull(this::collectFullRing);
+            this.reaper = entries == 0 ? null
+                    : Thread.ofPlatform().daemon().name(machineName + "-dirty-ring-reaper").start(this::reapRings);
             // What a switchover pays to save the state (the destination about as much to load it):
-            // timed once here, while the vCPUs have not run (the second run, warm).
+            // timed once here, while the vCPUs have not run (the second run, warm). The state is the
+            // power-on state.
             saveState();
             long t0 = System.nanoTime();
-            saveState();
+            this.powerOn = saveState();
             this.stateCostNanos = System.nanoTime() - t0;
         } catch (RuntimeException | Error e) {
+            closing = true; // a reaper started already ends at its next period
             if (v != null) {
                 v.close();
             }
@@ -125,10 +178,34 @@ public final class KvmAccelerator implements Accelerator {
     }
 
     /**
+     * Checks a ring size against what this KVM offers: {@code requested} entries, 0 for the bitmap.
+     *
+     * @throws IllegalArgumentException when a ring was asked for and the kernel has none, or not of that size
+     */
+    private static int checkRingEntries(KvmVm vm, int requested) {
+        long maxBytes = Math.max(0, vm.checkExtension(Kvm.CAP_DIRTY_LOG_RING));
+        if (requested > 0 && maxBytes == 0) {
+            throw new IllegalArgumentException("dirty-ring-size: " + requested + ", but this KVM has no dirty ring "
+                    + "(KVM_CAP_DIRTY_LOG_RING); use dirty-ring-size=0 for the dirty bitmap");
+        }
+        if (requested > 0 && (long) requested * Kvm.DIRTY_GFN_SIZE > maxBytes) {
+            throw new IllegalArgumentException("dirty-ring-size: " + requested + " (expected: at most " + maxBytes / Kvm.DIRTY_GFN_SIZE
+                    + " entries on this KVM)");
+        }
+        return requested;
+    }
+
+    /**
      * The factory of one KVM machine: {@link #allocateRam} maps anonymous memory for each
-     * block and remembers it, {@link #create} hands it to KVM. One machine per factory.
+     * block and remembers it, {@link #create} hands it to KVM. One machine per factory. Dirty
+     * tracking by the bitmap.
      */
     public static Accelerator.Factory factory(KvmGuest guest, SerialSink serial) {
+        return factory(guest, serial, 0);
+    }
+
+    /** The factory with {@code dirtyRingEntries} per vCPU (the machine option {@code dirty-ring-size}; 0: the bitmap). */
+    public static Accelerator.Factory factory(KvmGuest guest, SerialSink serial, int dirtyRingEntries) {
         return new Accelerator.Factory() {
             /** The blocks' mappings by name; written by allocateRam, read by create (same thread). */
             private final Map<String, MemorySegment> memory = new LinkedHashMap<>();
@@ -145,7 +222,7 @@ public final class KvmAccelerator implements Accelerator {
 
             @Override
             public Accelerator create(String machineName, MachineSpec spec, GuestRam ram, Workload workload, RunState initial) {
-                return new KvmAccelerator(machineName, spec, ram, Map.copyOf(memory), guest, serial, initial);
+                return new KvmAccelerator(machineName, spec, ram, Map.copyOf(memory), guest, serial, initial, dirtyRingEntries);
             }
         };
     }
@@ -183,38 +260,73 @@ public final class KvmAccelerator implements Accelerator {
         return ports.serialBytes();
     }
 
+    /** Which dirty tracking this machine uses: "ring" or "bitmap". */
+    public String dirtyTracking() {
+        return dirty.name();
+    }
+
     @Override
     public void collectDirtyLog() {
         dirtyLock.lock();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment getArg = a.allocate(KvmLayouts.DIRTY_LOG);
-            MemorySegment clearArg = a.allocate(KvmLayouts.CLEAR_DIRTY_LOG);
-            long newly = 0;
-            for (int i = 0; i < blocks.size(); i++) {
-                RamBlock b = blocks.get(i);
-                int slot = b.name().equals(Machine.RAM_BLOCK) ? SLOT_RAM : SLOT_ROM;
-                int words = (int) ((b.pages() + 63) >>> 6);
-                MemorySegment bitmap = a.allocate(8L * words, 8);
-                bitmap.fill((byte) 0);
-                vm.getDirtyLog(slot, bitmap, getArg);
-                long[] bits = bitmap.toArray(ValueLayout.JAVA_LONG);
-                long count = 0;
-                for (long w : bits) {
-                    count += Long.bitCount(w);
-                }
-                if (count == 0) {
-                    continue;
-                }
-                newly += count;
-                vm.clearDirtyLog(slot, 0, (int) b.pages(), bitmap, clearArg);
-                b.dirtyLog().markWords(0, bits, bits.length);
-            }
+        try {
+            long newly = dirty.collect() + collectedByVcpus;
+            collectedByVcpus = 0;
             long now = System.nanoTime();
             vcpus.steerDirtyLimit(newly, now - lastCollect);
             lastCollect = now;
             vcpus.probeKickLatency();
         } finally {
             dirtyLock.unlock();
+        }
+    }
+
+    /**
+     * A vCPU's ring is full (KVM_EXIT_DIRTY_RING_FULL): collect all rings on its thread before it
+     * re-enters. A second full ring with nothing taken from it since the first (by this or by the
+     * reaper) means the kernel overwrote entries and its indexes and ours parted (see
+     * {@link DirtyRings}): pages were lost for the migration, so the vCPU fails rather than spins.
+     */
+    private void collectFullRing(int vcpu) {
+        dirtyLock.lock();
+        try {
+            collectedByVcpus += dirty.collect();
+            long took = ((DirtyRings) dirty).takenFrom(vcpu);
+            boolean stuck = took == takenAtLastFull[vcpu];
+            takenAtLastFull[vcpu] = took;
+            if (!stuck) {
+                return;
+            }
+        } finally {
+            dirtyLock.unlock();
+        }
+        throw new IllegalStateException("KVM dirty ring of vCPU " + vcpu + " overflowed: the kernel reported it full twice with "
+                + "nothing to collect (pages it logged were overwritten); use a larger dirty-ring-size, or 0 (the dirty bitmap)");
+    }
+
+    private long collectRings() {
+        dirtyLock.lock();
+        try {
+            long n = dirty.collect();
+            collectedByVcpus += n;
+            return n;
+        } finally {
+            dirtyLock.unlock();
+        }
+    }
+
+    /** The reaper: collects the rings every period while the vCPUs run, so that none gets near full. */
+    private void reapRings() {
+        while (!closing) {
+            java.util.concurrent.locks.LockSupport.parkNanos(RING_REAP_PERIOD_NANOS);
+            if (!closing && vcpus.isRunning()) {
+                try {
+                    collectRings();
+                } catch (RuntimeException e) {
+                    if (!closing) {
+                        throw e;
+                    }
+                }
+            }
         }
     }
 
@@ -256,6 +368,36 @@ public final class KvmAccelerator implements Accelerator {
 
     @Override
     public void loadState(ByteBuffer in) {
+        load(in, true);
+    }
+
+    @Override
+    public boolean canReset() {
+        return true;
+    }
+
+    /**
+     * Power-on again: the boot sector reloaded at 0x7c00 (the rest of RAM as the guest left it,
+     * as on QEMU, whose BIOS does the same) and the vCPU and VM state saved at creation, but the
+     * clock, which goes on. The vCPUs are stopped.
+     */
+    @Override
+    public void reset() {
+        guest.loadInto(main);
+        load(ByteBuffer.wrap(powerOn), false);
+    }
+
+    @Override
+    public void onGuestReset(Runnable listener) {
+        vcpus.onGuestReset(listener);
+    }
+
+    /**
+     * Loads state sections in the order the kernel needs: the interrupt controllers and the PIT
+     * before the vCPUs (a LAPIC routes to the IOAPIC/PIC state just loaded), each vCPU in
+     * {@link VcpuState}'s order, and the clock last (kvmclock counts from when it is set).
+     */
+    private void load(ByteBuffer in, boolean clockToo) {
         List<StateSections.Section> sections = StateSections.decode(in.order(ByteOrder.LITTLE_ENDIAN));
         int perVcpu = VcpuState.pieces(caps).size();
         int expected = CHIPS.length + 1 + perVcpu * vcpus.count() + 1;
@@ -279,9 +421,11 @@ public final class KvmAccelerator implements Accelerator {
                 });
             }
             MemorySegment clock = fixed(a, sections.get(at), "vm.clock", CLOCK_SIZE);
-            // Only the clock value: the flags, realtime and host_tsc the source reported are its own.
-            clock.asSlice(8).fill((byte) 0);
-            vm.set(Kvm.SET_CLOCK, clock, "KVM_SET_CLOCK");
+            if (clockToo) {
+                // Only the clock value: the flags, realtime and host_tsc the source reported are its own.
+                clock.asSlice(8).fill((byte) 0);
+                vm.set(Kvm.SET_CLOCK, clock, "KVM_SET_CLOCK");
+            }
         }
     }
 
@@ -299,6 +443,15 @@ public final class KvmAccelerator implements Accelerator {
 
     @Override
     public void close() {
+        closing = true;
+        if (reaper != null) {
+            java.util.concurrent.locks.LockSupport.unpark(reaper);
+            try {
+                reaper.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         vcpus.close();
         vm.close();
         kvm.close();

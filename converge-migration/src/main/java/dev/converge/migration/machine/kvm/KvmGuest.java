@@ -56,7 +56,11 @@ public record KvmGuest(String name, byte[] image) {
         return image.clone();
     }
 
-    /** Writes the image at 0x7c00 of {@code ram} (a machine that has not run yet), page by page. */
+    /**
+     * Writes the image at 0x7c00 of {@code ram}, page by page, as a BIOS loads a boot sector (at
+     * power-on and at every reset), and marks those pages dirty: KVM's dirty log sees only the
+     * guest's writes, and a migration in progress must send these too.
+     */
     void loadInto(RamBlock ram) {
         long start = KvmAccelerator.BOOT_ADDRESS;
         long end = start + image.length;
@@ -67,6 +71,7 @@ public record KvmGuest(String name, byte[] image) {
                 buf.put((int) (at - page), image[(int) (at - start)]);
             }
             ram.loadPage(page, buf);
+            ram.dirtyLog().mark(page >>> RamBlock.PAGE_SHIFT);
         }
     }
 }

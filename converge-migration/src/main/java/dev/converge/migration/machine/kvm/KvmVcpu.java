@@ -69,6 +69,12 @@ final class KvmVcpu {
         return LibC.ioctlRaw(fd, request, buffer);
     }
 
+    /** Maps this vCPU's dirty ring ({@code bytes} long; the VM enabled KVM_CAP_DIRTY_LOG_RING) into {@code arena}. */
+    MemorySegment mapDirtyRing(long bytes, Arena arena) {
+        return LibC.mmap(bytes, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, Kvm.DIRTY_LOG_PAGE_OFFSET * 4096, arena,
+                "mmap dirty ring of vCPU " + id);
+    }
+
     void close() {
         LibC.close(fd);
     }

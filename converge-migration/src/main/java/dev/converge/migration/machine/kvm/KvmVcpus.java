@@ -2,6 +2,8 @@ package dev.converge.migration.machine.kvm;
 
 import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.VcpuControl;
+import dev.converge.migration.machine.VcpuGate;
+import dev.converge.migration.machine.VcpuGate.Mode;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -28,14 +30,11 @@ import java.util.function.Function;
  * returns -EINTR, the signal stays pending (blocked again outside KVM_RUN) and the thread
  * takes it with sigtimedwait before looking at why it was kicked.
  * <p>
- * Mode transitions as {@code Vcpus}: STOPPED → RUNNING ({@link #resume}), RUNNING → STOPPED
- * ({@link #stop}, which returns once every vCPU is out of KVM_RUN and parked), any → EXITING
- * ({@link #close}). Work that must run on a vCPU's own thread (state save and restore) is
- * queued with {@link #onVcpu} while stopped.
+ * Mode transitions are a {@link VcpuGate}'s, as for the software vCPUs ({@link #stop} returns
+ * once every vCPU is out of KVM_RUN and parked). Work that must run on a vCPU's own thread
+ * (state save and restore) is queued with {@link #onVcpu} while stopped.
  */
 final class KvmVcpus implements VcpuControl {
-    private enum Mode { STOPPED, RUNNING, EXITING }
-
     /** The throttle's period: each vCPU sleeps percent% of every period (QEMU's 10 ms timeslice). */
     static final long THROTTLE_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
@@ -47,7 +46,10 @@ final class KvmVcpus implements VcpuControl {
         volatile int tid;
         /** Work for this thread while stopped; guarded by lock. */
         final Queue<Runnable> tasks = new ArrayDeque<>();
-        /** Halted (HLT exit) until the next resume; guarded by lock. */
+        /**
+         * Out of the guest until the next mode change: halted (a HLT exit) or shut down (a triple
+         * fault, whose reset stops and resumes the vCPUs); guarded by lock.
+         */
         boolean halted;
         /** When a latency probe kicked this vCPU (System.nanoTime), 0 when none is pending. */
         final AtomicLong probeAt = new AtomicLong();
@@ -66,21 +68,22 @@ final class KvmVcpus implements VcpuControl {
     private final int pid = LibC.getpid();
     private final Thread throttler;
 
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled on every mode change, task and park. */
-    private final Condition changed = lock.newCondition();
-    /** Guarded by lock. */
-    private Mode mode = Mode.STOPPED;
-    /** Incremented on every mode change; guarded by lock. */
-    private long generation;
-    /** vCPUs parked (or failed); guarded by lock. */
-    private int parked;
+    /** Mode and parking; its lock also guards each Runner's tasks and halted flag. */
+    private final VcpuGate gate;
+    /** The gate's lock. */
+    private final ReentrantLock lock;
+    /** The gate's condition, signalled on every mode change, task and park. */
+    private final Condition changed;
     private volatile int throttlePercent;
     /** Recent time from a kick to the vCPU thread being out of KVM_RUN, ns; written by vCPU threads, racy max is fine. */
     private volatile long kickLatency;
     private volatile long dirtyLimit;
-    /** The first failure (a guest shutdown, an unknown exit); volatile: read by anyone. */
+    /** The first failure (an unknown exit, a failed KVM_RUN); volatile: read by anyone. */
     private volatile Throwable failure;
+    /** Collects the dirty rings when a vCPU's is full; volatile: set once at wiring time, read by vCPU threads. */
+    private volatile java.util.function.IntConsumer dirtyRingFull = vcpu -> { };
+    /** Told when a vCPU triple-faults (KVM_EXIT_SHUTDOWN); volatile: set once at wiring time, read by vCPU threads. */
+    private volatile Runnable guestReset = () -> { };
 
     /**
      * Starts a thread per vCPU, stopped; each first runs {@code init} on its vCPU (on its own
@@ -88,6 +91,9 @@ final class KvmVcpus implements VcpuControl {
      */
     KvmVcpus(String machineName, List<KvmVcpu> vcpus, GuestPorts ports, java.util.function.Consumer<KvmVcpu> init) {
         this.ports = ports;
+        this.gate = new VcpuGate(vcpus.size());
+        this.lock = gate.lock();
+        this.changed = gate.changed();
         this.kickSignal = LibC.sigrtmin() + 4;
         CountDownLatch ready = new CountDownLatch(vcpus.size());
         List<Throwable> initFailures = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -141,9 +147,8 @@ final class KvmVcpus implements VcpuControl {
                 fail(e);
                 lock.lock();
                 try {
-                    parked++;
-                    changed.signalAll();
-                    while (mode != Mode.EXITING) {
+                    gate.parked();
+                    while (gate.mode() != Mode.EXITING) {
                         runTasks(r);
                         changed.awaitUninterruptibly();
                     }
@@ -163,30 +168,29 @@ final class KvmVcpus implements VcpuControl {
         while (true) {
             lock.lock();
             try {
-                if (mode != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
-                    parked++;
-                    changed.signalAll();
-                    while (mode != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
-                        if (mode == Mode.EXITING) {
+                if (gate.mode() != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
+                    gate.parked();
+                    while (gate.mode() != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
+                        if (gate.mode() == Mode.EXITING) {
                             return;
                         }
                         runTasks(r);
-                        long seen = generation;
-                        while (generation == seen && r.tasks.isEmpty()) {
+                        long seen = gate.generation();
+                        while (gate.generation() == seen && r.tasks.isEmpty()) {
                             changed.awaitUninterruptibly();
                         }
-                        if (generation != seen) {
+                        if (gate.generation() != seen) {
                             r.halted = false;
                         }
                     }
-                    parked--;
+                    gate.unparked();
                 }
             } finally {
                 lock.unlock();
             }
             long hold = r.hold.getAndSet(0);
             if (hold > 0) {
-                sleepWhileRunning(hold);
+                gate.sleepWhileRunning(hold);
                 continue;
             }
             int rc = r.vcpu.run();
@@ -211,18 +215,14 @@ final class KvmVcpus implements VcpuControl {
             int reason = r.vcpu.exitReason();
             switch (reason) {
                 case Kvm.EXIT_IO -> handleIo(r.vcpu.runArea());
-                case Kvm.EXIT_HLT -> {
-                    lock.lock();
-                    try {
-                        r.halted = true;
-                    } finally {
-                        lock.unlock();
-                    }
-                }
+                case Kvm.EXIT_HLT -> park(r);
                 case Kvm.EXIT_INTR -> { }
+                case Kvm.EXIT_DIRTY_RING_FULL -> dirtyRingFull.accept(r.vcpu.id()); // the kernel lets it in again once its ring is reset
                 case Kvm.EXIT_SHUTDOWN -> {
-                    fail(new IllegalStateException("guest shutdown on vCPU " + r.vcpu.id() + " (triple fault)"));
-                    failed = true;
+                    // A triple fault: the guest asks for a reset. Re-entering would fault again; this
+                    // vCPU waits for the machine to stop, reset and resume the vCPUs.
+                    park(r);
+                    guestReset.run();
                 }
                 default -> {
                     fail(new IllegalStateException("vCPU " + r.vcpu.id() + " stopped: KVM exit reason " + reason + describeExit(r.vcpu)));
@@ -266,6 +266,25 @@ final class KvmVcpus implements VcpuControl {
         }
     }
 
+    private void park(Runner r) {
+        lock.lock();
+        try {
+            r.halted = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sets what collects the dirty rings when a vCPU's ring is full (runs on that vCPU's thread). */
+    void onDirtyRingFull(java.util.function.IntConsumer collector) {
+        dirtyRingFull = java.util.Objects.requireNonNull(collector);
+    }
+
+    /** Sets who is told of a triple fault (called on the vCPU's thread; must not block). */
+    void onGuestReset(Runnable listener) {
+        guestReset = java.util.Objects.requireNonNull(listener);
+    }
+
     private void runTasks(Runner r) {
         assert lock.isHeldByCurrentThread();
         Runnable t;
@@ -285,39 +304,25 @@ final class KvmVcpus implements VcpuControl {
         LibC.tgkill(pid, r.tid, kickSignal);
     }
 
-    private void sleepWhileRunning(long nanos) {
-        lock.lock();
-        try {
-            long left = nanos;
-            while (left > 0 && mode == Mode.RUNNING) {
-                left = changed.awaitNanos(left);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /** Every period, while throttled and running, each vCPU is kicked to sleep its share. */
     private void throttleLoop() {
         while (true) {
             lock.lock();
             try {
-                while (mode != Mode.EXITING && (mode != Mode.RUNNING || throttlePercent == 0)) {
+                while (gate.mode() != Mode.EXITING && (gate.mode() != Mode.RUNNING || throttlePercent == 0)) {
                     changed.awaitUninterruptibly();
                 }
-                if (mode == Mode.EXITING) {
+                if (gate.mode() == Mode.EXITING) {
                     return;
                 }
                 long deadline = System.nanoTime() + THROTTLE_PERIOD_NANOS;
                 long left = THROTTLE_PERIOD_NANOS;
-                while (left > 0 && mode == Mode.RUNNING) {
+                while (left > 0 && gate.mode() == Mode.RUNNING) {
                     changed.awaitNanos(left);
                     left = deadline - System.nanoTime();
                 }
                 int pct = throttlePercent;
-                if (mode == Mode.RUNNING && pct > 0) {
+                if (gate.mode() == Mode.RUNNING && pct > 0) {
                     for (Runner r : runners) {
                         r.hold.set(THROTTLE_PERIOD_NANOS * pct / 100);
                         kick(r);
@@ -340,7 +345,7 @@ final class KvmVcpus implements VcpuControl {
         CompletableFuture<T> result = new CompletableFuture<>();
         lock.lock();
         try {
-            if (mode == Mode.RUNNING) {
+            if (gate.mode() == Mode.RUNNING) {
                 throw new IllegalStateException("vCPU state accessed while the vCPUs run");
             }
             r.tasks.add(() -> {
@@ -374,7 +379,7 @@ final class KvmVcpus implements VcpuControl {
     void probeKickLatency() {
         lock.lock();
         try {
-            if (mode != Mode.RUNNING) {
+            if (gate.mode() != Mode.RUNNING) {
                 return;
             }
             for (Runner r : runners) {
@@ -398,51 +403,22 @@ final class KvmVcpus implements VcpuControl {
 
     @Override
     public void resume() {
-        lock.lock();
-        try {
-            if (mode == Mode.STOPPED) {
-                mode = Mode.RUNNING;
-                generation++;
-                changed.signalAll();
-            }
-        } finally {
-            lock.unlock();
-        }
+        gate.resume();
     }
 
     @Override
     public void stop() {
-        lock.lock();
-        try {
-            if (mode == Mode.RUNNING) {
-                mode = Mode.STOPPED;
-                generation++;
-                changed.signalAll();
-                runners.forEach(this::kick);
-            }
-            while (parked < runners.size() && mode != Mode.EXITING) {
-                changed.awaitUninterruptibly();
-            }
-        } finally {
-            lock.unlock();
-        }
+        gate.stop(() -> runners.forEach(this::kick));
     }
 
     @Override
     public boolean isRunning() {
-        lock.lock();
-        try {
-            return mode == Mode.RUNNING;
-        } finally {
-            lock.unlock();
-        }
+        return gate.isRunning();
     }
 
     @Override
     public void setThrottle(int percent) {
-        if (percent < 0 || percent > 99) {
-            throw new IllegalArgumentException("throttle: " + percent + " (expected: 0..99)");
-        }
+        VcpuGate.checkThrottle(percent);
         lock.lock();
         try {
             throttlePercent = percent;
@@ -463,10 +439,7 @@ final class KvmVcpus implements VcpuControl {
      */
     @Override
     public void setDirtyLimit(long bytesPerSecond) {
-        if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("dirty limit: " + bytesPerSecond + " (expected: >= 0)");
-        }
-        dirtyLimit = bytesPerSecond;
+        dirtyLimit = VcpuGate.checkDirtyLimit(bytesPerSecond);
         if (bytesPerSecond == 0) {
             setThrottle(0);
         }
@@ -509,19 +482,13 @@ final class KvmVcpus implements VcpuControl {
 
     @Override
     public void close() {
-        lock.lock();
-        try {
-            mode = Mode.EXITING;
-            generation++;
-            changed.signalAll();
+        gate.exit(() -> {
             for (Runner r : runners) {
                 if (r.tid != 0 && r.thread.isAlive()) {
                     kick(r);
                 }
             }
-        } finally {
-            lock.unlock();
-        }
+        });
         for (Runner r : runners) {
             try {
                 r.thread.join();

@@ -103,6 +103,11 @@ public final class KvmVm implements AutoCloseable {
         LibC.ioctl(fd, Kvm.CLEAR_DIRTY_LOG, scratch, "KVM_CLEAR_DIRTY_LOG slot " + slot);
     }
 
+    /** KVM_RESET_DIRTY_RINGS: write-protects again the pages of every ring entry flagged RESET, and frees those entries. */
+    void resetDirtyRings() {
+        LibC.ioctl(fd, Kvm.RESET_DIRTY_RINGS, 0, "KVM_RESET_DIRTY_RINGS");
+    }
+
     /** A VM-wide state ioctl that reads into {@code buffer}. */
     void get(long request, MemorySegment buffer, String what) {
         LibC.ioctl(fd, request, buffer, what);

@@ -12,7 +12,9 @@ import java.util.function.Supplier;
 
 /**
  * A {@code --machine} value with its accelerator: the keys {@code accel=software|kvm},
- * {@code guest=pattern|FILE} and {@code serial=file:PATH|stdio|none} are taken here, the rest
+ * {@code guest=pattern|FILE}, {@code serial=file:PATH|stdio|none} and {@code dirty-ring-size=N}
+ * (QEMU's {@code -accel kvm,dirty-ring-size=N}: the KVM dirty ring with N entries per vCPU, a
+ * power of two; 0, the default as on QEMU, for the dirty bitmap) are taken here, the rest
  * is a {@link MachineSpec}. With {@code accel=kvm} the vCPUs run the guest's code, so the
  * software workload keys (workload, dirty-rate, working-set, disk) are refused.
  *
@@ -22,6 +24,7 @@ import java.util.function.Supplier;
  */
 public record MachineOptions(MachineSpec spec, Accelerator.Kind accel, Supplier<Accelerator.Factory> accelerator) {
     private static final List<String> SOFTWARE_ONLY = List.of("workload", "dirty-rate", "working-set", "disk");
+    private static final String DIRTY_RING_SIZE = "dirty-ring-size";
 
     /**
      * Parses {@code text}.
@@ -35,7 +38,7 @@ public record MachineOptions(MachineSpec spec, Accelerator.Kind accel, Supplier<
         for (String part : text.split(",", -1)) {
             int eq = part.indexOf('=');
             String key = eq < 0 ? part : part.substring(0, eq);
-            if (key.equals("accel") || key.equals("guest") || key.equals("serial")) {
+            if (key.equals("accel") || key.equals("guest") || key.equals("serial") || key.equals(DIRTY_RING_SIZE)) {
                 if (own.put(key, part.substring(eq + 1)) != null) {
                     throw new IllegalArgumentException("machine: key '" + key + "' given twice");
                 }
@@ -46,7 +49,7 @@ public record MachineOptions(MachineSpec spec, Accelerator.Kind accel, Supplier<
         }
         String accelName = own.getOrDefault("accel", Accelerator.Kind.SOFTWARE.wireName());
         if (accelName.equals(Accelerator.Kind.SOFTWARE.wireName())) {
-            for (String key : List.of("guest", "serial")) {
+            for (String key : List.of("guest", "serial", DIRTY_RING_SIZE)) {
                 if (own.containsKey(key)) {
                     throw new IllegalArgumentException("machine: key '" + key + "' needs accel=kvm");
                 }
@@ -85,6 +88,22 @@ public record MachineOptions(MachineSpec spec, Accelerator.Kind accel, Supplier<
         } else {
             throw new IllegalArgumentException("serial: '" + serial + "' (expected: file:PATH, stdio or none)");
         }
-        return new MachineOptions(spec, Accelerator.Kind.KVM, () -> KvmAccelerator.factory(guest, sink.get()));
+        int ring = own.containsKey(DIRTY_RING_SIZE) ? parseRingSize(own.get(DIRTY_RING_SIZE)) : 0;
+        return new MachineOptions(spec, Accelerator.Kind.KVM, () -> KvmAccelerator.factory(guest, sink.get(), ring));
+    }
+
+    /** 0 (the bitmap) or a power of two from 1024 to 65536 entries (what QEMU accepts and the kernel's reserve needs). */
+    private static int parseRingSize(String text) {
+        int n;
+        try {
+            n = Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        if (n != 0 && (n < 1024 || n > 65536 || Integer.bitCount(n) != 1)) {
+            throw new IllegalArgumentException(DIRTY_RING_SIZE + ": '" + text + "' (expected: 0 for the dirty bitmap, or a power of two "
+                    + "from 1024 to 65536)");
+        }
+        return n;
     }
 }

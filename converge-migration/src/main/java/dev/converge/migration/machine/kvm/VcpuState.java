@@ -9,11 +9,31 @@ import java.util.function.Predicate;
 
 /**
  * Saves and restores one vCPU's architectural state through the KVM_GET_* / KVM_SET_* ioctls.
- * {@link #PIECES} lists the fixed-size pieces in the order the kernel needs them restored (as
- * QEMU's kvm_arch_put_registers): general registers, FPU/XSAVE, XCRs, special registers (they
- * set the APIC base, so they precede the LAPIC), MSRs, LAPIC, pending events, MP state, debug
- * registers. MSRs are the one variable piece: those of KVM_GET_MSR_INDEX_LIST that this vCPU
- * can read. Runs on the vCPU's own thread, with the vCPU stopped.
+ * {@link #PIECES} lists the fixed-size pieces in the order the kernel needs them restored;
+ * MSRs are the one variable piece: those of KVM_GET_MSR_INDEX_LIST that this vCPU can read.
+ * Runs on the vCPU's own thread, with every vCPU stopped (KVM_SET_VCPU_EVENTS is unsafe while
+ * other vCPUs run). The order, and why (the kernel's constraints, as QEMU, Firecracker and
+ * Cloud Hypervisor honour them):
+ * <ol>
+ * <li>KVM_SET_CPUID2 comes before all of them, once, when the vCPU is created (the kernel
+ * refuses to change CPUID after the first KVM_RUN, and which MSRs and XSAVE features are valid
+ * depends on it).</li>
+ * <li>regs: KVM_SET_REGS discards a pending exception, so it precedes vcpu_events, which
+ * restores it.</li>
+ * <li>xsave (or fpu), xcrs: XCR0 and the XSAVE area, checked against CPUID.</li>
+ * <li>sregs: control registers, EFER and the APIC base, which the LAPIC needs first.</li>
+ * <li>lapic: after sregs (its APIC base and x2APIC mode), before the MSRs: the kernel ignores
+ * a write of IA32_TSC_DEADLINE unless the LAPIC timer is already in TSC-deadline mode, so
+ * MSRs restored first would lose the guest's armed deadline.</li>
+ * <li>msrs: after the LAPIC (above) and CPUID.</li>
+ * <li>vcpu_events: pending exception, interrupt, NMI, SMM and latched INIT, after regs and
+ * sregs, which both touch pending events.</li>
+ * <li>mp_state: last but the debug registers (as QEMU): whether the vCPU runs, halts or waits
+ * for a SIPI depends on the LAPIC and the events just restored.</li>
+ * <li>debugregs: independent of the rest.</li>
+ * </ol>
+ * The sections are saved in the same order, so that vcpu_events and mp_state are read after
+ * KVM_GET_LAPIC (which may fold the LAPIC's pending state into the vCPU).
  */
 final class VcpuState {
     /** Which optional KVM features are present (KVM_CHECK_EXTENSION). */
@@ -38,8 +58,8 @@ final class VcpuState {
             new Piece("fpu", Kvm.GET_FPU, Kvm.SET_FPU, 416, c -> !c.xsave()),
             new Piece("xcrs", Kvm.GET_XCRS, Kvm.SET_XCRS, 392, Caps::xcrs),
             new Piece("sregs", Kvm.GET_SREGS, Kvm.SET_SREGS, 312, c -> true),
-            new Piece(MSRS, 0, 0, 0, c -> true),
             new Piece("lapic", Kvm.GET_LAPIC, Kvm.SET_LAPIC, 1024, Caps::irqchip),
+            new Piece(MSRS, 0, 0, 0, c -> true),
             new Piece("vcpu_events", Kvm.GET_VCPU_EVENTS, Kvm.SET_VCPU_EVENTS, 64, Caps::vcpuEvents),
             new Piece("mp_state", Kvm.GET_MP_STATE, Kvm.SET_MP_STATE, 4, Caps::mpState),
             new Piece("debugregs", Kvm.GET_DEBUGREGS, Kvm.SET_DEBUGREGS, 128, Caps::debugregs));

@@ -3,8 +3,11 @@
  * {@link dev.converge.migration.machine.kvm.KvmSystem} ({@code /dev/kvm}),
  * {@link dev.converge.migration.machine.kvm.KvmVm} (memory slots, irqchip, PIT, dirty log, VM
  * state), {@code KvmVcpu} and {@code KvmVcpus} (one platform thread per vCPU in KVM_RUN, kicked by
- * a real-time signal that is blocked except inside KVM_RUN), {@code GuestPorts} (serial, CMOS,
- * A20), {@code VcpuState} and {@code StateSections} (the device section), and
+ * a real-time signal that is blocked except inside KVM_RUN; a triple fault is reported to the
+ * machine as a reset request), {@code DirtySource} ({@code DirtyBitmaps}: the per-slot bitmap under
+ * manual protection; {@code DirtyRings}: the per-vCPU dirty rings, with a reaper),
+ * {@code GuestPorts} (serial, CMOS, A20), {@code VcpuState} (the restore order, and why) and
+ * {@code StateSections} (the device section), and
  * {@link dev.converge.migration.machine.kvm.KvmAccelerator}, which puts them behind the machine's
  * {@link dev.converge.migration.machine.Accelerator} seam.
  * <p>

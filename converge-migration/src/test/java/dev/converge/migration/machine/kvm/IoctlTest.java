@@ -34,6 +34,7 @@ class IoctlTest {
             {Kvm.GET_XCRS, 0x8188aea6L}, {Kvm.SET_XCRS, 0x4188aea7L}, {Kvm.GET_CLOCK, 0x8030ae7cL}, {Kvm.SET_CLOCK, 0x4030ae7bL},
             {Kvm.GET_IRQCHIP, 0xc208ae62L}, {Kvm.SET_IRQCHIP, 0x8208ae63L}, {Kvm.GET_PIT2, 0x8070ae9fL},
             {Kvm.SET_PIT2, 0x4070aea0L}, {Kvm.CLEAR_DIRTY_LOG, 0xc018aec0L},
+            {Kvm.RESET_DIRTY_RINGS, 0xaec7L},
         };
         for (long[] v : vectors) {
             assertThat(Long.toHexString(v[0])).isEqualTo(Long.toHexString(v[1]));

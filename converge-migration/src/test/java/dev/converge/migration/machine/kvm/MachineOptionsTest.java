@@ -26,6 +26,12 @@ class MachineOptionsTest {
     }
 
     @Test
+    void dirtyRingSizeIsTakenAsQemuTakesIt() {
+        assertThat(MachineOptions.parse("accel=kvm,memory=64M,vcpus=1,dirty-ring-size=0").accel()).isEqualTo(Accelerator.Kind.KVM);
+        assertThat(MachineOptions.parse("accel=kvm,memory=64M,vcpus=1,dirty-ring-size=65536").spec().memory()).isEqualTo(64L << 20);
+    }
+
+    @Test
     void badOptionsAreRefusedNamingTheKey() {
         assertThatThrownBy(() -> MachineOptions.parse("accel=kvm,memory=64M,vcpus=1,workload=pattern"))
                 .hasMessageContaining("key 'workload' is for accel=software");
@@ -37,5 +43,11 @@ class MachineOptionsTest {
         assertThatThrownBy(() -> MachineOptions.parse("accel=kvm,memory=64M,vcpus=1,guest=/nonexistent/guest.bin"))
                 .hasMessageContaining("guest: cannot read /nonexistent/guest.bin");
         assertThatThrownBy(() -> MachineOptions.parse("accel=kvm,accel=kvm,memory=64M,vcpus=1")).hasMessageContaining("'accel' given twice");
+        for (String bad : new String[] {"1000", "512", "131072", "-1", "many"}) {
+            assertThatThrownBy(() -> MachineOptions.parse("accel=kvm,memory=64M,vcpus=1,dirty-ring-size=" + bad))
+                    .hasMessage("dirty-ring-size: '" + bad + "' (expected: 0 for the dirty bitmap, or a power of two from 1024 to 65536)");
+        }
+        assertThatThrownBy(() -> MachineOptions.parse("memory=64M,vcpus=1,workload=idle,dirty-ring-size=4096"))
+                .hasMessageContaining("key 'dirty-ring-size' needs accel=kvm");
     }
 }
