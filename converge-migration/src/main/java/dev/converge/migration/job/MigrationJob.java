@@ -15,6 +15,7 @@ import dev.converge.migration.postcopy.PostcopyProgress;
 import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.migration.precopy.FrozenRamCheck;
 import dev.converge.migration.precopy.ConvergencePolicy;
+import dev.converge.migration.precopy.PassProgress;
 import dev.converge.migration.precopy.MigrationControl;
 import dev.converge.migration.precopy.MigrationControl.DirtyLimit;
 import dev.converge.migration.precopy.MigrationException;
@@ -211,6 +212,8 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
     private volatile MigrationStatus status = MigrationStatus.NONE;
     /** The last pass, or null before the first; written by the job thread. */
     private volatile Pass lastPass;
+    /** The counters of the pass under way, newer than {@link #lastPass}; null once a pass ends. */
+    private volatile PassProgress livePass;
     /** Bytes sent when the vCPUs stopped; written by the job thread. */
     private volatile long precopyBytes = -1;
     private volatile MigrationResult result;
@@ -522,8 +525,17 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         }
 
         @Override
+        public void passProgress(PassProgress p) {
+            livePass = p;
+            ctx.progressDone(Math.max(0, p.bytesSent() - lastBytes));
+            lastBytes = p.bytesSent();
+            ctx.progressRemaining(p.remainingBytes());
+        }
+
+        @Override
         public void progress(MigrationProgress p) {
             long now = System.nanoTime();
+            livePass = null;
             lastPass = new Pass(p, p.remainingBytes() * 1e9 / Math.max(1, now - lastNanos));
             lastNanos = now;
             decisionLatency.probe();
@@ -983,11 +995,16 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         double dirtyRate = last == null ? 0 : last.dirtyRate();
         MigrationResult r = result;
         PostcopyProgress pc = postcopyProgress;
-        long transferred = r != null ? r.bytesSent() : p == null ? 0 : p.bytesSent() + (pc == null ? 0 : pc.bytes());
-        long normal = r != null ? r.pagesSent() : p == null ? 0 : p.pagesSent();
+        // Within a pass (no result, no postcopy yet) the live counters are the newest.
+        PassProgress live = r == null && pc == null ? livePass : null;
+        long transferred = r != null ? r.bytesSent() : live != null ? live.bytesSent()
+                : p == null ? 0 : p.bytesSent() + (pc == null ? 0 : pc.bytes());
+        long normal = r != null ? r.pagesSent() : live != null ? live.pagesSent() : p == null ? 0 : p.pagesSent();
         PrecopySender s = sender;
-        long zero = (r != null ? r.zeroPages() : p == null ? 0 : p.zeroPages()) + (s == null ? 0 : s.implicitZeroPages());
-        long multifdBytes = r != null ? r.multifdBytes() : p == null ? 0 : p.multifdBytes();
+        long zero = (r != null ? r.zeroPages() : live != null ? live.zeroPages() : p == null ? 0 : p.zeroPages())
+                + (s == null ? 0 : s.implicitZeroPages());
+        long multifdBytes = r != null ? r.multifdBytes() : live != null ? live.multifdBytes()
+                : p == null ? 0 : p.multifdBytes();
         long pre = precopyBytes < 0 ? transferred : precopyBytes;
         long total = totalTimeMs >= 0 ? totalTimeMs : System.currentTimeMillis() - startMillis;
         return new MigrationView(status, total, setupTimeMs, downtimeMs,
@@ -995,9 +1012,9 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
                         : p.expectedDowntimeMs(),
                 status == MigrationStatus.POSTCOPY_PAUSED ? pausedReason : errorDesc, transferred,
                 status == MigrationStatus.COMPLETED ? 0 : postcopyProgress != null ? postcopyProgress.pagesLeft() * RamBlock.PAGE_SIZE
-                        : p == null ? machine.ram().size() : p.remainingBytes(),
+                        : live != null ? live.remainingBytes() : p == null ? machine.ram().size() : p.remainingBytes(),
                 machine.ram().size(), zero, normal, (long) (dirtyRate / RamBlock.PAGE_SIZE),
-                p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? (r == null ? 0 : r.passes()) : p.pass(), pre, transferred - pre,
+                live != null ? live.bandwidth() * 8 / 1e6 : p == null ? 0 : p.bandwidth() * 8 / 1e6, p == null ? (r == null ? 0 : r.passes()) : p.pass(), pre, transferred - pre,
                 status.isFinal() || p == null ? 0 : p.throttlePercent(),
                 postcopyProgress == null ? 0 : postcopyProgress.requests(),
                 postcopyProgress == null ? 0 : postcopyProgress.bytes(), multifdBytes);

@@ -20,6 +20,10 @@ public interface MigrationControl {
     /** Progress after every pass. */
     void progress(MigrationProgress progress);
 
+    /** Counters within a pass, about every {@link PassProgress#INTERVAL_NANOS}; superseded by the next {@link #progress}. */
+    default void passProgress(PassProgress progress) {
+    }
+
     /** The first pass after which the policy says converged (the job goes ready). */
     void converged(MigrationProgress progress);
 

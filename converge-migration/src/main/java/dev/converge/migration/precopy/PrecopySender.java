@@ -160,6 +160,10 @@ public final class PrecopySender {
      */
     private long controlInterval = CONTROL_INTERVAL;
     private long sinceControl;
+    /** The bitmap of the pass under way, for {@link #reportPassProgress}; null outside the passes. */
+    private MigrationBitmap passBitmap;
+    private long passProgressAt;
+    private long passProgressBytes;
     private int batchBlock = -1;
     private long bytesSent;
     private long pagesSent;
@@ -433,6 +437,7 @@ public final class PrecopySender {
         autoConverge.start(System.nanoTime(), totalBytes());
 
         BandwidthMeter meter = new BandwidthMeter();
+        passBitmap = bitmap;
         boolean signalledConverged = false;
         long pass = 0;
         while (true) {
@@ -522,6 +527,7 @@ public final class PrecopySender {
     }
 
     private MigrationResult switchover(MigrationBitmap bitmap, long passes) throws MigrationException, InterruptedException {
+        passBitmap = null; // the passes are over: the result reports from here
         long before = System.nanoTime();
         control.switchingOver();
         if (System.nanoTime() - before > CATCH_UP_AFTER.toNanos()) {
@@ -611,6 +617,7 @@ public final class PrecopySender {
      */
     private MigrationResult switchToPostcopy(MigrationBitmap bitmap, long passes)
             throws MigrationException, InterruptedException {
+        passBitmap = null; // postcopy reports its own progress from here
         control.postcopyStarting();
         // While the guest still runs, let the destination apply what is in flight (the pass just
         // ended): else the switch's records queue behind that backlog inside the downtime.
@@ -774,8 +781,24 @@ public final class PrecopySender {
     private void controlPoint() throws MigrationException, InterruptedException {
         control.rateLimit(sinceControl);
         sinceControl = 0;
+        reportPassProgress();
         control.checkpoint();
         checkCancelled();
+    }
+
+    /** Reports the counters of the pass under way, at most every {@link PassProgress#INTERVAL_NANOS}. */
+    private void reportPassProgress() {
+        MigrationBitmap bitmap = passBitmap;
+        long now = System.nanoTime();
+        if (bitmap == null || now - passProgressAt < PassProgress.INTERVAL_NANOS) {
+            return;
+        }
+        long bytes = totalBytes();
+        double rate = passProgressAt == 0 ? 0 : (bytes - passProgressBytes) * 1e9 / (now - passProgressAt);
+        passProgressAt = now;
+        passProgressBytes = bytes;
+        control.passProgress(new PassProgress(bytes, normalPages(), zeroPageCount(), bitmap.count() * RamBlock.PAGE_SIZE,
+                rate, multifdBytes()));
     }
 
     /** Queues a control record; one larger than the queue's room goes out on its own. */

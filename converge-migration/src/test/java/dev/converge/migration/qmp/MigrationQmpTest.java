@@ -287,6 +287,39 @@ class MigrationQmpTest {
     }
 
     @Test
+    void theCountersMoveWithinTheFirstPass() {
+        // Every page holds data (pattern at full speed) and 4 MiB/s makes the first pass take 8 s:
+        // management software polling meanwhile must see it move, as QEMU's counters do.
+        String spec = "memory=32M,vcpus=1,workload=pattern";
+        Peer src = source(spec);
+        Peer dst = destination(spec, true);
+        PatternWorkload srcWork = (PatternWorkload) src.machine().workload();
+        await().atMost(TestTimeouts.SHORT).until(() -> srcWork.progress() > 3 * 8192);
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304}");
+        src.exec("migrate", migrateArgs(dst.listeningUri(), null));
+        long total = src.machine().ram().size();
+        JsonNode[] first = new JsonNode[1];
+        await().atMost(TestTimeouts.LONG).until(() -> {
+            JsonNode ram = queryMigrate(src).get("ram");
+            first[0] = ram;
+            return ram.get("transferred").asLong() > 0 || ram.get("dirty-sync-count").asLong() > 0;
+        });
+        assertThat(first[0].get("dirty-sync-count").asLong()).as("still in the first pass").isZero();
+        long seen = first[0].get("transferred").asLong();
+        await().atMost(TestTimeouts.LONG).until(() -> queryMigrate(src).get("ram").get("transferred").asLong() > seen);
+        JsonNode ram = queryMigrate(src).get("ram");
+        JsonNode j = job(src, "migration");
+        assertThat(ram.get("dirty-sync-count").asLong()).as("the capped first pass takes 8 s").isZero();
+        assertThat(ram.get("remaining").asLong()).as("falls as the pass goes on").isLessThan(total);
+        assertThat(ram.get("normal").asLong()).isGreaterThan(0);
+        assertThat(ram.get("mbps").asDouble()).as("measured within the pass").isGreaterThan(0);
+        assertThat(j.get("current-progress").asLong()).as("query-jobs moves too").isGreaterThan(0);
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 0}");
+        await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
+        assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
+    }
+
+    @Test
     void autoConvergeThrottlesAGuestTooFastForTheBandwidthUntilItConverges() {
         // The guest dirties its working set many times over in every pass at this cap: unthrottled it
         // never converges (as above). The first pass is short and the steps steep, to keep the test short.
