@@ -56,8 +56,10 @@ final class Transmission {
     private final ConnectionMemory memory;
     private final String name;
     /**
-     * The latest data range found by a sparse read, or null; a hint (see {@link DataRange}). Set and
-     * read by request threads without a lock: volatile, and immutable, so a reader sees a whole range.
+     * The data range found by sparse reads, or null; a hint (see {@link DataRange}): the ranges found
+     * are joined while they overlap or meet, else the latest replaces it. Set and read by request
+     * threads without a lock: volatile, and immutable, so a reader sees a whole range (two threads
+     * setting it at once may lose one's range: a later read asks again).
      */
     private volatile DataRange knownData;
     /**
@@ -387,7 +389,9 @@ final class Transmission {
      * already found to be data is read without asking the backend again; otherwise the backend is
      * asked about up to {@link #STATUS_LOOKAHEAD} bytes, and a data extent at the start is remembered,
      * so sequential reads cost one status query (two lseeks on a file) per lookahead instead of per
-     * request (QEMU keeps a similar cache of one data range per node).
+     * request (QEMU keeps a similar cache of one data range per node). Random reads over data join
+     * the ranges they found until one covers the disk, then cost none: the status of a range costs a
+     * format node time in proportion to its length (qcow2: one L2 entry per cluster).
      */
     List<Extent> readExtents(long offset, long length) throws NbdIoException {
         DataRange known = knownData;
@@ -399,7 +403,8 @@ final class Transmission {
         if (first.readsAsZero()) {
             return cover(offset, length, backend::blockStatus);
         }
-        knownData = new DataRange(offset, offset + first.length());
+        DataRange found = new DataRange(offset, offset + first.length());
+        knownData = known == null ? found : known.joinedOr(found);
         return first.length() >= length ? List.of(first.withLength(length))
                 : cover(offset, length, backend::blockStatus);
     }
@@ -412,6 +417,12 @@ final class Transmission {
     record DataRange(long start, long end) {
         boolean covers(long offset, long length) {
             return offset >= start && offset + length <= end;
+        }
+
+        /** This range and {@code other} as one when they overlap or meet, else {@code other}. */
+        DataRange joinedOr(DataRange other) {
+            return other.start <= end && start <= other.end
+                    ? new DataRange(Math.min(start, other.start), Math.max(end, other.end)) : other;
         }
     }
 

@@ -233,6 +233,73 @@ class NbdServerTest {
         assertThat(stale.getFirst().data()).isEqualTo(ByteBuffer.allocate(len));
     }
 
+    /**
+     * Random reads over data: each read elsewhere asks for the allocation ahead of it, and the data
+     * ranges found are joined while they overlap, so once they cover the disk no read asks again
+     * (a qcow2 node's status costs time in proportion to the range asked).
+     */
+    @Test
+    void randomReadsOverDataJoinTheRangesFoundAndStopAsking() throws Exception {
+        long mib = 1 << 20;
+        long ahead = Transmission.STATUS_LOOKAHEAD / mib;
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        NbdExportBackend allData = new NbdExportBackend() {
+            @Override
+            public long size() {
+                return 512 * mib;
+            }
+
+            @Override
+            public void read(long offset, ByteBuffer dst) {
+                while (dst.hasRemaining()) {
+                    dst.put((byte) 5);
+                }
+            }
+
+            @Override
+            public void write(long offset, ByteBuffer src, boolean fua) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastZero) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public void trim(long offset, long length) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public List<Extent> blockStatus(long offset, long length) {
+                asked.incrementAndGet();
+                return List.of(Extent.data(length));
+            }
+        };
+        start(local(), NbdExport.readOnly("ro", allData));
+        TestClient c = client().open("ro", true, List.of());
+        // MiB offsets and how often the allocation was asked for after the read at each
+        long[][] steps = {{0, 1}, {3 * ahead, 2}, {3 * ahead - ahead / 2, 3}, {2 * ahead, 4}, {3 * ahead + 1, 4},
+                {2 * ahead + 3, 4}, {ahead + 1, 5}, {ahead / 2, 6}, {0, 7}};
+        long cookie = 0;
+        for (long[] step : steps) {
+            c.send(Request.read(cookie++, step[0] * mib, 4096));
+            assertThat(chunks(c)).extracting(StructuredChunk::type).containsExactly(ReplyType.OFFSET_DATA);
+            assertThat(asked.get()).as("status queries after the read at %d MiB", step[0]).isEqualTo((int) step[1]);
+        }
+        Random rnd = new Random(3);
+        for (int i = 0; i < 200; i++) {
+            c.send(Request.read(cookie++, rnd.nextLong(4 * ahead * mib - 4096), 4096));
+            chunks(c);
+        }
+        assertThat(asked.get()).as("status queries once the ranges joined over [0, %d MiB)", 4 * ahead).isEqualTo(7);
+    }
+
     @Test
     void blockStatusForEveryContextAndReqOne() throws Exception {
         MemoryBackend mem = new MemoryBackend(SIZE).fill(0, 8192, (byte) 1);

@@ -10,6 +10,8 @@ import dev.converge.block.driver.OpenException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,9 +56,21 @@ import java.util.zip.Inflater;
  * {@link #freeLock} keeps clusters from being freed under in-flight I/O: reads and in-place
  * writes hold it shared, requests that free clusters (discard, zeroing with unmap) exclusive.
  * Order: freeLock before meta. Compressed data is read under {@link #meta}.
+ * <p>
+ * Reads and in-place writes map without {@link #meta} ({@link #mapUnlocked}): the L1 entry is
+ * read with acquire semantics, the L2 table is found through {@link #l2Hints} and read under its
+ * sequence stamp ({@link TableCache}), and the run is kept only if the table did not change
+ * meanwhile; otherwise (a table not cached, a change in progress, compressed data, a corrupt
+ * entry) they map under {@link #meta} as before. A read racing an allocating write of the same
+ * cluster reads either the old contents (the entry was not set yet) or the new ones, never a
+ * table half changed.
  */
 public final class Qcow2Node extends BlockNode {
     private static final ValueLayout.OfLong BE64 = Refcounts.BE64;
+    /** Elements of {@link #l1}: written with release under meta, read with acquire by lock-free mapping. */
+    private static final VarHandle L1_ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
+    /** Elements of {@link #l2Hints}. */
+    private static final VarHandle HINT = MethodHandles.arrayElementVarHandle(TableCache.Table[].class);
     /**
      * The zero block written at the end of a fresh host cluster past the file's old end, so the
      * file covers the cluster (one page: aligned for O_DIRECT).
@@ -87,8 +101,17 @@ public final class Qcow2Node extends BlockNode {
     private final Qcow2Header openedHeader;
     private final ReentrantLock meta = new ReentrantLock();
     private final ReentrantReadWriteLock freeLock = new ReentrantReadWriteLock();
-    /** Guarded by meta. */
-    private long[] l1;
+    /**
+     * The L1 table. Changed under meta (entries through {@link #L1_ENTRY}, the array replaced by a
+     * resize); read under meta, or without it by {@link #mapUnlocked}.
+     */
+    private volatile long[] l1;
+    /**
+     * The cached L2 table last seen for each L1 index, for {@link #mapUnlocked}: a hint only (the
+     * table may have been evicted and reused since; its offset is checked under its stamp). Set
+     * under meta through {@link #HINT}; replaced with {@link #l1} by a resize.
+     */
+    private volatile TableCache.Table[] l2Hints;
     /** Guarded by meta. */
     private long l1Offset;
     /** Virtual size; written under meta (resize), read anywhere. */
@@ -139,14 +162,16 @@ public final class Qcow2Node extends BlockNode {
         this.lazyRefcounts = h.lazyRefcounts();
         this.size = h.size();
         this.l1Offset = h.l1TableOffset();
-        this.l1 = new long[h.l1Size()];
+        long[] table = new long[h.l1Size()];
         if (h.l1Size() > 0) {
             MemorySegment seg = arena.allocate((long) h.l1Size() * 8);
             file.read(l1Offset, seg);
-            for (int i = 0; i < l1.length; i++) {
-                l1[i] = seg.getAtIndex(BE64, i);
+            for (int i = 0; i < table.length; i++) {
+                table[i] = seg.getAtIndex(BE64, i);
             }
         }
+        this.l1 = table;
+        this.l2Hints = new TableCache.Table[table.length];
         long l2Max = (long) l1.length * clusterSize;
         int l2Tables = (int) Math.max(16, Math.min(l2Max, l2CacheBytes) / clusterSize);
         int rbTables = (int) Math.max(4, refcountCacheBytes / clusterSize);
@@ -376,15 +401,96 @@ public final class Qcow2Node extends BlockNode {
 
     /** The run starting at guest {@code off}, at most {@code len} bytes, within one L2 table. Under meta. */
     private Run map(long off, long len) throws BlockIOException {
-        long l1Index = off >>> (clusterBits + l2Bits);
-        long tableEnd = (l1Index + 1) * l2Coverage();
-        long max = Math.min(len, tableEnd - off);
-        long l2Offset = l1Index < l1.length ? l1[(int) l1Index] & L2Entry.OFFSET_MASK : 0;
+        int l1Index = (int) (off >>> (clusterBits + l2Bits));
+        long max = Math.min(len, (l1Index + 1L) * l2Coverage() - off);
+        long l2Offset = l1Index < l1.length ? l1[l1Index] & L2Entry.OFFSET_MASK : 0;
         if (l2Offset == 0) {
             return new Run(L2Entry.Kind.UNALLOCATED, 0, max, false);
         }
         checkAligned(l2Offset, "L2 table offset");
+        TableCache.Table t = cachedL2(l1Index, l2Offset);
+        Run r = runIn(t, off, max);
+        if (r.kind() == L2Entry.Kind.NORMAL) {
+            checkAligned(r.host() - (off & (clusterSize - 1)), "data cluster offset");
+        }
+        return r;
+    }
+
+    /** The L2 table at {@code l2Offset} (of L1 entry {@code l1Index}), from the cache; remembered as its hint. Under meta. */
+    private TableCache.Table cachedL2(int l1Index, long l2Offset) throws BlockIOException {
         TableCache.Table t = l2Cache.get(l2Offset);
+        TableCache.Table[] hints = l2Hints;
+        if (l1Index < hints.length && hints[l1Index] != t) {
+            HINT.setRelease(hints, l1Index, t);
+        }
+        return t;
+    }
+
+    /**
+     * {@link #map} without {@link #meta}: null when only the locked map can answer (the L2 table
+     * is not cached or changing, the run is compressed, or an offset is misaligned, which the
+     * locked map reports as corruption). A run returned was consistent at one instant: the table
+     * did not change while it was read.
+     */
+    private Run mapUnlocked(long off, long len) {
+        return mapUnlocked(off, len, false);
+    }
+
+    /** {@link #mapUnlocked(long, long)}; with {@code compressed}, compressed runs are answered too (block status reads no data). */
+    private Run mapUnlocked(long off, long len, boolean compressed) {
+        int l1Index = (int) (off >>> (clusterBits + l2Bits));
+        long max = Math.min(len, (l1Index + 1L) * l2Coverage() - off);
+        long[] l1 = this.l1;
+        TableCache.Table[] hints = this.l2Hints;
+        if (l1Index >= l1.length || l1Index >= hints.length) {
+            return null;
+        }
+        long l2Offset = (long) L1_ENTRY.getAcquire(l1, l1Index) & L2Entry.OFFSET_MASK;
+        if (l2Offset == 0) {
+            return new Run(L2Entry.Kind.UNALLOCATED, 0, max, false);
+        }
+        TableCache.Table t = (TableCache.Table) HINT.getAcquire(hints, l1Index);
+        if (t == null) {
+            return null;
+        }
+        int stamp = t.stamp();
+        if ((stamp & 1) != 0 || t.offset != l2Offset) {
+            return null;
+        }
+        Run r = runIn(t, off, max);
+        if (!t.unchangedSince(stamp) || (r.kind() == L2Entry.Kind.COMPRESSED && !compressed)
+                || (r.kind() == L2Entry.Kind.NORMAL && ((r.host() - (off & (clusterSize - 1))) & (clusterSize - 1)) != 0)) {
+            return null;
+        }
+        if (!t.used) {
+            t.used = true; // written only when it changes: every reader writing it would bounce its cache line
+        }
+        return r;
+    }
+
+    /**
+     * The run at {@code off} for block status, whose answer may be stale as soon as it is given: the
+     * lock-free mapping when it can answer (compressed runs included), else under meta.
+     */
+    private Run mapAny(long off, long len) throws BlockIOException {
+        Run r = mapUnlocked(off, len, true);
+        if (r != null) {
+            return r;
+        }
+        meta.lock();
+        try {
+            return map(off, len);
+        } finally {
+            meta.unlock();
+        }
+    }
+
+    /**
+     * The run from guest {@code off}, at most {@code max} bytes, read from the entries of L2 table
+     * {@code t}: following subclusters or clusters of the same kind (and contiguous host data)
+     * join it. Pure reading of the table: under meta, or inside a stamp check.
+     */
+    private Run runIn(TableCache.Table t, long off, long max) {
         int index = (int) ((off >>> clusterBits) & ((1L << l2Bits) - 1));
         long entry = t.data.get(BE64, (long) index * l2EntryBytes);
         long bitmap = extendedL2 ? t.data.get(BE64, (long) index * l2EntryBytes + 8) : 0;
@@ -397,9 +503,7 @@ public final class Qcow2Node extends BlockNode {
         long host = 0;
         boolean copied = false;
         if (kind == L2Entry.Kind.NORMAL) {
-            long h = L2Entry.hostOffset(entry);
-            checkAligned(h, "data cluster offset");
-            host = h + (off & (clusterSize - 1));
+            host = L2Entry.hostOffset(entry) + (off & (clusterSize - 1));
             copied = (entry & L2Entry.COPIED) != 0;
         }
         // extend over following subclusters/clusters of the same kind (and contiguous host data)
@@ -457,19 +561,21 @@ public final class Qcow2Node extends BlockNode {
             long n;
             freeLock.readLock().lock();
             try {
-                Run r;
-                meta.lock();
-                try {
-                    r = map(off, len - pos);
-                    n = r.length();
-                    if (r.kind() == L2Entry.Kind.COMPRESSED) {
-                        readCompressed(r.host(), off & (clusterSize - 1), dst.asSlice(pos, n));
-                        pos += n;
-                        continue;
+                Run r = mapUnlocked(off, len - pos);
+                if (r == null) {
+                    meta.lock();
+                    try {
+                        r = map(off, len - pos);
+                        if (r.kind() == L2Entry.Kind.COMPRESSED) {
+                            readCompressed(r.host(), off & (clusterSize - 1), dst.asSlice(pos, r.length()));
+                            pos += r.length();
+                            continue;
+                        }
+                    } finally {
+                        meta.unlock();
                     }
-                } finally {
-                    meta.unlock();
                 }
+                n = r.length();
                 MemorySegment part = dst.asSlice(pos, n);
                 switch (r.kind()) {
                     case NORMAL -> file.read(r.host(), part);
@@ -569,15 +675,17 @@ public final class Qcow2Node extends BlockNode {
     private long writeSome(long off, MemorySegment src) throws BlockIOException {
         freeLock.readLock().lock();
         try {
-            Run r;
-            meta.lock();
-            try {
-                r = map(off, src.byteSize());
-                if (r.kind() != L2Entry.Kind.NORMAL || !r.copied()) {
-                    return allocatingWrite(off, src);
+            Run r = mapUnlocked(off, src.byteSize());
+            if (r == null || r.kind() != L2Entry.Kind.NORMAL || !r.copied()) {
+                meta.lock();
+                try {
+                    r = map(off, src.byteSize());
+                    if (r.kind() != L2Entry.Kind.NORMAL || !r.copied()) {
+                        return allocatingWrite(off, src);
+                    }
+                } finally {
+                    meta.unlock();
                 }
-            } finally {
-                meta.unlock();
             }
             file.write(r.host(), src.asSlice(0, r.length()), Set.of()); // in place: no metadata changes
             return r.length();
@@ -670,8 +778,26 @@ public final class Qcow2Node extends BlockNode {
         long oldHost = L2Entry.hostOffset(entry);
         if (!L2Entry.compressed(entry) && oldHost != 0 && (entry & L2Entry.COPIED) != 0) {
             // our own cluster (zero-flagged, or with unallocated subclusters): rewrite it in place
-            file.write(oldHost, scratch, Set.of());
-            setEntry(t, index, oldHost | L2Entry.COPIED, L2Entry.ALL_ALLOCATED);
+            long from = 0;
+            long to = clusterSize;
+            long bitmap = L2Entry.ALL_ALLOCATED;
+            if (extendedL2) {
+                // Its allocated subclusters may be written in place meanwhile (in-place writes do not
+                // hold meta): what we read of them may be stale, so only the request's own bytes go
+                // into them. The subclusters that read as zeroes or from the backing node change only
+                // under meta: they are written whole, with what they read as around the new bytes.
+                long old = t.data.get(BE64, (long) index * l2EntryBytes + 8);
+                int first = (int) (inCluster >>> subclusterBits);
+                int last = (int) ((inCluster + n - 1) >>> subclusterBits);
+                from = L2Entry.kind(entry, old, true, first) == L2Entry.Kind.NORMAL ? inCluster
+                        : (long) first << subclusterBits;
+                to = L2Entry.kind(entry, old, true, last) == L2Entry.Kind.NORMAL ? inCluster + n
+                        : (long) (last + 1) << subclusterBits;
+                long span = ((1L << (last - first + 1)) - 1) << first;
+                bitmap = (old | span) & ~(span << 32);
+            }
+            file.write(oldHost + from, scratch.asSlice(from, to - from), Set.of());
+            setEntry(t, index, oldHost | L2Entry.COPIED, bitmap);
             return n;
         }
         long host = refcounts.allocate(1);
@@ -817,11 +943,14 @@ public final class Qcow2Node extends BlockNode {
         return (int) ((off >>> clusterBits) & ((1L << l2Bits) - 1));
     }
 
+    /** Sets an L2 entry (and its subcluster bitmap), seen by lock-free mapping only whole. Under meta. */
     private void setEntry(TableCache.Table t, int index, long entry, long bitmap) {
+        t.beginChange();
         t.data.set(BE64, (long) index * l2EntryBytes, entry);
         if (extendedL2) {
             t.data.set(BE64, (long) index * l2EntryBytes + 8, bitmap);
         }
+        t.endChange();
         t.dirty = true;
     }
 
@@ -836,7 +965,7 @@ public final class Qcow2Node extends BlockNode {
         }
         long l2Offset = l1[l1Index] & L2Entry.OFFSET_MASK;
         if (l2Offset != 0) {
-            return l2Cache.get(l2Offset);
+            return cachedL2(l1Index, l2Offset);
         }
         if (!create) {
             throw new IllegalStateException("L2 table vanished");
@@ -846,6 +975,7 @@ public final class Qcow2Node extends BlockNode {
         l2Cache.writeBack(t); // refcounts first (dependency), then the table
         syncFile();
         setL1Entry(l1Index, at | L2Entry.COPIED);
+        HINT.setRelease(l2Hints, l1Index, t);
         return t;
     }
 
@@ -855,7 +985,7 @@ public final class Qcow2Node extends BlockNode {
             e.set(BE64, 0, value);
             file.write(l1Offset + index * 8L, e, Set.of());
         }
-        l1[index] = value;
+        L1_ENTRY.setRelease(l1, index, value);
     }
 
     /** Writes the refcount blocks, flushes, writes the L2 tables, flushes (before refcounts may drop). */
@@ -1145,7 +1275,8 @@ public final class Qcow2Node extends BlockNode {
                 syncFile();
                 long oldOffset = l1Offset;
                 long oldClusters = ((long) l1.length * 8 + clusterSize - 1) / clusterSize;
-                l1 = java.util.Arrays.copyOf(l1, (int) need);
+                l2Hints = java.util.Arrays.copyOf(l2Hints, (int) need);
+                l1 = java.util.Arrays.copyOf(l1, (int) need); // the hints first: lock-free mapping checks both bounds
                 l1Offset = at;
                 if (oldClusters > 0 && oldOffset != 0) {
                     refcounts.update(oldOffset, oldClusters, -1);
@@ -1230,13 +1361,7 @@ public final class Qcow2Node extends BlockNode {
         long pos = offset;
         long end = offset + bytes;
         while (pos < end) {
-            Run r;
-            meta.lock();
-            try {
-                r = map(pos, end - pos);
-            } finally {
-                meta.unlock();
-            }
+            Run r = mapAny(pos, end - pos);
             switch (r.kind()) {
                 case NORMAL, COMPRESSED -> out.add(new Extent(pos, r.length(), Extent.DATA | Extent.ALLOCATED));
                 case ZERO -> out.add(new Extent(pos, r.length(), Extent.ZERO | Extent.ALLOCATED));
@@ -1253,20 +1378,15 @@ public final class Qcow2Node extends BlockNode {
         checkOpen();
         List<Extent> out = new ArrayList<>();
         long end = offset + bytes;
-        meta.lock();
-        try {
-            for (long pos = offset; pos < end;) {
-                Run r = map(pos, end - pos);
-                switch (r.kind()) {
-                    case NORMAL, COMPRESSED -> out.add(new Extent(pos, r.length(), Extent.DATA | Extent.ALLOCATED));
-                    case ZERO -> out.add(new Extent(pos, r.length(), Extent.ZERO | Extent.ALLOCATED));
-                    case UNALLOCATED -> {
-                    }
+        for (long pos = offset; pos < end;) {
+            Run r = mapAny(pos, end - pos);
+            switch (r.kind()) {
+                case NORMAL, COMPRESSED -> out.add(new Extent(pos, r.length(), Extent.DATA | Extent.ALLOCATED));
+                case ZERO -> out.add(new Extent(pos, r.length(), Extent.ZERO | Extent.ALLOCATED));
+                case UNALLOCATED -> {
                 }
-                pos += r.length();
             }
-        } finally {
-            meta.unlock();
+            pos += r.length();
         }
         return out;
     }

@@ -4,10 +4,10 @@ import dev.converge.block.BlockChild;
 import dev.converge.block.BlockIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * A write-back, least-recently-used cache of cluster-sized metadata tables (L2 tables or
@@ -20,16 +20,64 @@ import java.util.Map;
  * <p>
  * Not thread-safe: the node's metadata lock guards every call. Table memory is pooled, so a
  * miss that evicts allocates nothing.
+ * <p>
+ * Readers without the lock: a {@link Table} reference may be read by a thread that holds no lock
+ * (the node's lock-free mapping), while the lock holder changes the table's entries, evicts it or
+ * reuses its memory for another table. Every such change happens between {@link Table#beginChange}
+ * and {@link Table#endChange} (a sequence lock per table: the stamp is odd while it changes), so a
+ * lock-free reader takes {@link Table#stamp}, checks the table's {@link Table#offset}, reads its
+ * entries and keeps what it read only if {@link Table#unchangedSince} holds. Lock-free hits mark
+ * the table {@link Table#used}; eviction gives such a table a second chance (CLOCK over the LRU
+ * order), since those hits do not move it in the LRU order.
  */
 final class TableCache {
     /** A cached table: its host offset, its bytes, and whether they differ from the disk. */
     static final class Table {
-        long offset;
+        private static final VarHandle STAMP;
+
+        static {
+            try {
+                STAMP = MethodHandles.lookup().findVarHandle(Table.class, "stamp", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        /** Host offset of the table; -1 while the memory holds no table. Changed only between begin/endChange. */
+        long offset = -1;
         final MemorySegment data;
+        /** Guarded by the node's metadata lock. */
         boolean dirty;
+        /** Set by lock-free hits (racy on purpose: a hint), cleared by eviction's second chance. */
+        boolean used;
+        /** Even while stable, odd while the lock holder changes offset or data; accessed through STAMP. */
+        @SuppressWarnings("unused")
+        private int stamp;
 
         Table(MemorySegment data) {
             this.data = data;
+        }
+
+        /** Lock holder: the entries or the offset are about to change. */
+        void beginChange() {
+            STAMP.setOpaque(this, (int) STAMP.getOpaque(this) + 1);
+            VarHandle.releaseFence(); // the odd stamp is visible before any changed byte
+        }
+
+        /** Lock holder: the change is complete. */
+        void endChange() {
+            STAMP.setRelease(this, (int) STAMP.getOpaque(this) + 1);
+        }
+
+        /** Lock-free reader: the stamp before reading; odd means a change is in progress (do not read). */
+        int stamp() {
+            return (int) STAMP.getAcquire(this);
+        }
+
+        /** Lock-free reader: whether nothing changed since {@code stamp} (what was read in between is consistent). */
+        boolean unchangedSince(int stamp) {
+            VarHandle.acquireFence(); // the reads of the entries happen before the stamp is read again
+            return (stamp & 1) == 0 && (int) STAMP.getOpaque(this) == stamp;
         }
     }
 
@@ -74,14 +122,19 @@ final class TableCache {
         }
         misses++;
         t = take();
+        t.beginChange();
         try {
+            t.offset = -1;
             file.read(offset, t.data);
+            t.offset = offset;
         } catch (BlockIOException e) {
             pool.push(t);
             throw new BlockIOException(e.kind(), "reading " + what + " at " + offset + ": " + e.getMessage(), e);
+        } finally {
+            t.endChange();
         }
-        t.offset = offset;
         t.dirty = false;
+        t.used = false;
         tables.put(offset, t);
         return t;
     }
@@ -91,10 +144,12 @@ final class TableCache {
         Table t = tables.get(offset);
         if (t == null) {
             t = take();
-            t.offset = offset;
             tables.put(offset, t);
         }
+        t.beginChange();
+        t.offset = offset;
         t.data.fill((byte) 0);
+        t.endChange();
         t.dirty = true;
         return t;
     }
@@ -103,6 +158,9 @@ final class TableCache {
     void forget(long offset) {
         Table t = tables.remove(offset);
         if (t != null) {
+            t.beginChange();
+            t.offset = -1;
+            t.endChange();
             pool.push(t);
         }
     }
@@ -153,7 +211,11 @@ final class TableCache {
         t.dirty = false;
     }
 
-    /** A free table buffer: from the pool, new while under capacity, else the least recently used one, written back. */
+    /**
+     * A free table buffer: from the pool, new while under capacity, else the least recently used
+     * one not {@linkplain Table#used used} since it was last passed over, written back. The caller
+     * changes it between begin/endChange.
+     */
     private Table take() throws BlockIOException {
         if (!pool.isEmpty()) {
             return pool.pop();
@@ -161,13 +223,17 @@ final class TableCache {
         if (tables.size() < capacity) {
             return new Table(arena.allocate(clusterSize, 4096));
         }
-        Iterator<Map.Entry<Long, Table>> it = tables.entrySet().iterator();
-        Table victim = it.next().getValue();
+        Table victim = tables.firstEntry().getValue();
+        for (int passed = 0; victim.used && passed < tables.size(); passed++) {
+            victim.used = false; // second chance: to the most recent end
+            tables.get(victim.offset);
+            victim = tables.firstEntry().getValue();
+        }
         if (victim.dirty) {
             writeDependency();
             write(victim);
         }
-        it.remove();
+        tables.remove(victim.offset);
         return victim;
     }
 

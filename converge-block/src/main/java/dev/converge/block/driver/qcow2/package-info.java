@@ -5,10 +5,12 @@
  * <li>{@link dev.converge.block.driver.qcow2.L2Entry}: the bits of L1/L2 entries and compressed
  *     descriptors, pure functions.</li>
  * <li>{@code TableCache}: write-back LRU cache of L2 tables and refcount blocks, with QEMU's
- *     cache dependency (refcounts reach the disk before the L2 entries that need them).</li>
+ *     cache dependency (refcounts reach the disk before the L2 entries that need them), and a
+ *     sequence stamp per table so reads map without the metadata lock.</li>
  * <li>{@code Refcounts}: the refcount table and blocks, cluster allocation, table growth.</li>
- * <li>{@link dev.converge.block.driver.qcow2.Qcow2Node}: the node: mapping, reads through the
- *     backing chain, allocating writes with copy-on-write (their data written outside the
+ * <li>{@link dev.converge.block.driver.qcow2.Qcow2Node}: the node: mapping (lock-free for reads,
+ *     in-place writes and block status, under the metadata lock where it must load or change a
+ *     table), reads through the backing chain, allocating writes with copy-on-write (their data written outside the
  *     metadata lock, so they run in parallel), zero clusters, discard, compressed
  *     clusters, block status, populate (block-stream's copy-on-read write), reopen, and a new
  *     backing (the header's backing file rewritten).</li>
