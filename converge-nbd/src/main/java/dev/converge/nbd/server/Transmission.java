@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,11 +58,12 @@ final class Transmission {
     private final String name;
     /**
      * The data range found by sparse reads, or null; a hint (see {@link DataRange}): the ranges found
-     * are joined while they overlap or meet, else the latest replaces it. Set and read by request
-     * threads without a lock: volatile, and immutable, so a reader sees a whole range (two threads
-     * setting it at once may lose one's range: a later read asks again).
+     * are joined while they overlap or meet, else the longer one is kept. Set and read by request
+     * threads without a lock: ranges are immutable, and a range found is joined atomically into the
+     * one known then (not the one known when the query began: requests in flight at once would
+     * undo each other's joins).
      */
-    private volatile DataRange knownData;
+    private final AtomicReference<DataRange> knownData = new AtomicReference<>();
     /**
      * Set once a reply could not be written (the socket is closed): the reader stops instead of
      * working through requests it had already buffered for a client that is gone.
@@ -394,7 +396,7 @@ final class Transmission {
      * format node time in proportion to its length (qcow2: one L2 entry per cluster).
      */
     List<Extent> readExtents(long offset, long length) throws NbdIoException {
-        DataRange known = knownData;
+        DataRange known = knownData.get();
         if (known != null && known.covers(offset, length)) {
             return List.of(Extent.data(length));
         }
@@ -404,7 +406,7 @@ final class Transmission {
             return cover(offset, length, backend::blockStatus);
         }
         DataRange found = new DataRange(offset, offset + first.length());
-        knownData = known == null ? found : known.joinedOr(found);
+        knownData.updateAndGet(k -> k == null ? found : k.joinedOrLonger(found));
         return first.length() >= length ? List.of(first.withLength(length))
                 : cover(offset, length, backend::blockStatus);
     }
@@ -419,10 +421,12 @@ final class Transmission {
             return offset >= start && offset + length <= end;
         }
 
-        /** This range and {@code other} as one when they overlap or meet, else {@code other}. */
-        DataRange joinedOr(DataRange other) {
-            return other.start <= end && start <= other.end
-                    ? new DataRange(Math.min(start, other.start), Math.max(end, other.end)) : other;
+        /** This range and {@code other} as one when they overlap or meet, else the longer (this one on a tie). */
+        DataRange joinedOrLonger(DataRange other) {
+            if (other.start <= end && start <= other.end) {
+                return new DataRange(Math.min(start, other.start), Math.max(end, other.end));
+            }
+            return other.end - other.start > end - start ? other : this;
         }
     }
 

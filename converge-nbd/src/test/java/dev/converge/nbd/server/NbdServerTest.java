@@ -235,8 +235,9 @@ class NbdServerTest {
 
     /**
      * Random reads over data: each read elsewhere asks for the allocation ahead of it, and the data
-     * ranges found are joined while they overlap, so once they cover the disk no read asks again
-     * (a qcow2 node's status costs time in proportion to the range asked).
+     * ranges found are joined while they overlap or meet (else the longer is kept), so once they
+     * cover the disk no read asks again (a qcow2 node's status costs time in proportion to the
+     * range asked).
      */
     @Test
     void randomReadsOverDataJoinTheRangesFoundAndStopAsking() throws Exception {
@@ -284,8 +285,9 @@ class NbdServerTest {
         start(local(), NbdExport.readOnly("ro", allData));
         TestClient c = client().open("ro", true, List.of());
         // MiB offsets and how often the allocation was asked for after the read at each
-        long[][] steps = {{0, 1}, {3 * ahead, 2}, {3 * ahead - ahead / 2, 3}, {2 * ahead, 4}, {3 * ahead + 1, 4},
-                {2 * ahead + 3, 4}, {ahead + 1, 5}, {ahead / 2, 6}, {0, 7}};
+        long[][] steps = {{0, 1}, {3 * ahead, 2}, {ahead / 2, 2}, {ahead + ahead / 2, 3}, {ahead, 4},
+                {ahead + ahead / 2, 4}, {3 * ahead, 5}, {2 * ahead - 1, 5}, {2 * ahead, 6}, {3 * ahead - 1, 6},
+                {3 * ahead, 7}};
         long cookie = 0;
         for (long[] step : steps) {
             c.send(Request.read(cookie++, step[0] * mib, 4096));
