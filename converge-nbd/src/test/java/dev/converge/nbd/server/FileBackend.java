@@ -9,11 +9,13 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** A raw image file through a FileChannel; reports everything as allocated data. */
 final class FileBackend implements NbdExportBackend, AutoCloseable {
     private final FileChannel channel;
     private final long size;
+    private final AtomicInteger blockStatusCalls = new AtomicInteger();
 
     FileBackend(Path file) throws IOException {
         this.channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -83,7 +85,13 @@ final class FileBackend implements NbdExportBackend, AutoCloseable {
 
     @Override
     public List<Extent> blockStatus(long offset, long length) {
+        blockStatusCalls.incrementAndGet();
         return List.of(Extent.data(Math.min(length, Extent.MAX_LENGTH)));
+    }
+
+    /** Calls of {@link #blockStatus} so far. */
+    int blockStatusCalls() {
+        return blockStatusCalls.get();
     }
 
     private static NbdIoException io(IOException e) {

@@ -240,48 +240,14 @@ class NbdServerTest {
      * range asked).
      */
     @Test
-    void randomReadsOverDataJoinTheRangesFoundAndStopAsking() throws Exception {
+    void randomReadsOverDataJoinTheRangesFoundAndStopAsking(@TempDir Path dir) throws Exception {
         long mib = 1 << 20;
         long ahead = Transmission.STATUS_LOOKAHEAD / mib;
-        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
-        NbdExportBackend allData = new NbdExportBackend() {
-            @Override
-            public long size() {
-                return 512 * mib;
-            }
-
-            @Override
-            public void read(long offset, ByteBuffer dst) {
-                while (dst.hasRemaining()) {
-                    dst.put((byte) 5);
-                }
-            }
-
-            @Override
-            public void write(long offset, ByteBuffer src, boolean fua) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastZero) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public void trim(long offset, long length) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public List<Extent> blockStatus(long offset, long length) {
-                asked.incrementAndGet();
-                return List.of(Extent.data(length));
-            }
-        };
+        Path image = dir.resolve("sparse.raw");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(8 * ahead * mib); // a hole: nothing is written, the backend calls it all data
+        }
+        FileBackend allData = new FileBackend(image);
         start(local(), NbdExport.readOnly("ro", allData));
         TestClient c = client().open("ro", true, List.of());
         // MiB offsets and how often the allocation was asked for after the read at each
@@ -292,14 +258,17 @@ class NbdServerTest {
         for (long[] step : steps) {
             c.send(Request.read(cookie++, step[0] * mib, 4096));
             assertThat(chunks(c)).extracting(StructuredChunk::type).containsExactly(ReplyType.OFFSET_DATA);
-            assertThat(asked.get()).as("status queries after the read at %d MiB", step[0]).isEqualTo((int) step[1]);
+            assertThat(allData.blockStatusCalls()).as("status queries after the read at %d MiB", step[0])
+                    .isEqualTo((int) step[1]);
         }
         Random rnd = new Random(3);
         for (int i = 0; i < 200; i++) {
             c.send(Request.read(cookie++, rnd.nextLong(4 * ahead * mib - 4096), 4096));
             chunks(c);
         }
-        assertThat(asked.get()).as("status queries once the ranges joined over [0, %d MiB)", 4 * ahead).isEqualTo(7);
+        assertThat(allData.blockStatusCalls()).as("status queries once the ranges joined over [0, %d MiB)", 4 * ahead)
+                .isEqualTo(7);
+        allData.close();
     }
 
     @Test
