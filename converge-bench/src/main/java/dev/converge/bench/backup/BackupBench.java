@@ -46,6 +46,9 @@ import java.util.concurrent.TimeUnit;
  * </pre>
  */
 public final class BackupBench {
+    /** How long the guest writer runs before the measured backup starts (the mirror bench's head start). */
+    private static final java.time.Duration FIO_HEAD_START = java.time.Duration.ofSeconds(1);
+
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration TIMEOUT = Duration.ofMinutes(10);
 
@@ -172,6 +175,12 @@ public final class BackupBench {
             // copy-before-write's cost: the guest writes while another full backup runs
             Path logs = Files.createDirectories(own.resolve("fio-during-log"));
             Process during = fio(own.resolve("fio-during.json"), uri, size, rate, 3600, logs.resolve("guest"));
+            // As the mirror bench: the writer runs at its rate before the backup starts. Without the head
+            // start the first 250 ms window fell into fio's own start-up, empty on both sides (0 MiB/s at +0 ms).
+            java.util.concurrent.locks.LockSupport.parkNanos(FIO_HEAD_START.toNanos());
+            if (!during.isAlive()) {
+                throw new IOException("fio ended before the backup started: " + Files.readString(own.resolve("fio-during.json.out")));
+            }
             long fromMs = System.currentTimeMillis();
             exec(q, "blockdev-backup", "{'job-id':'lat','device':'src','target':'lat','sync':'full'}");
             awaitCompleted(q, "lat");

@@ -72,7 +72,11 @@ public final class QmpClient implements AutoCloseable {
         this.channel = channel;
         this.address = address;
         this.timeout = timeout;
-        this.reader = Thread.ofVirtual().name("qmp-client-reader " + address).start(this::readLoop);
+        // A platform thread, not a virtual one: a virtual thread's blocking read parks it on the JDK's
+        // poller thread, which then sits in epoll_wait (native code) for the life of the process, and
+        // a JVM exiting with a thread in native code waits 300 ms for it (HotSpot's VM_Exit). That was
+        // most of a `converge jobs` call. A platform reader leaves native code when close() closes the channel.
+        this.reader = Thread.ofPlatform().daemon().name("qmp-client-reader " + address).start(this::readLoop);
     }
 
     /**
