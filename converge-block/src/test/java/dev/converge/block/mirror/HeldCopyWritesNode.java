@@ -6,8 +6,6 @@ import dev.converge.block.Extent;
 import dev.converge.block.NodeOptions;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A mirror target in memory whose writes from a job's copy threads ({@code JOBID-copy-N}) can
@@ -19,13 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class HeldCopyWritesNode extends BlockNode {
     private final byte[] data;
     private final boolean pageCache;
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled under {@link #lock} when a write arrives or leaves, and on release. */
-    private final Condition changed = lock.newCondition();
-    /** Guarded by {@link #lock}. */
-    private boolean held = true;
-    /** Copy writes waiting at the hold now. Guarded by {@link #lock}. */
-    private int waiting;
+    private final Hold copyWrites = new Hold(true);
 
     HeldCopyWritesNode(String nodeName, int size, boolean pageCache) {
         super(nodeName, "test-held-copy-writes", NodeOptions.DEFAULTS);
@@ -34,23 +26,12 @@ final class HeldCopyWritesNode extends BlockNode {
     }
 
     void release() {
-        lock.lock();
-        try {
-            held = false;
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        copyWrites.release();
     }
 
     /** Copy writes waiting at the hold now. */
     int waiting() {
-        lock.lock();
-        try {
-            return waiting;
-        } finally {
-            lock.unlock();
-        }
+        return copyWrites.waiting();
     }
 
     /** A copy of the bytes now. */
@@ -76,19 +57,8 @@ final class HeldCopyWritesNode extends BlockNode {
     }
 
     private void holdIfCopy() {
-        if (!Thread.currentThread().getName().contains("-copy-")) {
-            return;
-        }
-        lock.lock();
-        try {
-            waiting++;
-            changed.signalAll();
-            while (held) {
-                changed.awaitUninterruptibly();
-            }
-            waiting--;
-        } finally {
-            lock.unlock();
+        if (Thread.currentThread().getName().contains("-copy-")) {
+            copyWrites.pass();
         }
     }
 
