@@ -20,13 +20,14 @@ import java.util.stream.Stream;
  * total time, downtime, the dirty rate the source reported, and converge ÷ QEMU.
  * <p>
  * {@code ./bin/bench kvm-migration [--memory 512M,2G] [--downtimes 300,50] [--aids none,auto-converge]
- * [--timeout SECONDS]}
+ * [--timeout SECONDS] [--sides converge,qemu]} ({@code --sides converge} measures a change of converge
+ * against itself without running QEMU's rows again).
  */
 public final class KvmMigrationBench {
     private static final Duration STEP_DEADLINE = Duration.ofMinutes(3);
     private static final Duration CONNECT_DEADLINE = Duration.ofSeconds(60);
     private static final String USAGE = "usage: KvmMigrationBench [--memory 512M,2G] [--downtimes 300,50]"
-            + " [--aids none,auto-converge] [--timeout SECONDS]";
+            + " [--aids none,auto-converge] [--timeout SECONDS] [--sides converge,qemu]";
 
     private KvmMigrationBench() {
     }
@@ -36,6 +37,7 @@ public final class KvmMigrationBench {
         List<Long> downtimes = List.of(300L, 50L);
         List<ConvergenceAid> aids = List.of(ConvergenceAid.NONE, ConvergenceAid.AUTO_CONVERGE);
         Duration maxTime = Duration.ofSeconds(120);
+        List<String> sides = List.of(ReportTable.OURS, ReportTable.PEER);
         try {
             for (int i = 0; i < args.length; i += 2) {
                 if (i + 1 >= args.length) {
@@ -47,6 +49,7 @@ public final class KvmMigrationBench {
                     case "--downtimes" -> downtimes = Stream.of(v.split(",")).map(Long::parseLong).toList();
                     case "--aids" -> aids = Stream.of(v.split(",")).map(ConvergenceAid::parse).toList();
                     case "--timeout" -> maxTime = Duration.ofSeconds(Long.parseLong(v));
+                    case "--sides" -> sides = parseSides(v);
                     default -> throw new IllegalArgumentException("unknown option '" + args[i] + "' (" + USAGE + ")");
                 }
             }
@@ -70,7 +73,7 @@ public final class KvmMigrationBench {
                         String variant = String.format(Locale.ROOT, " %dM%s", memory >> 20,
                                 aid == ConvergenceAid.NONE ? "" : " " + aid.wireName());
                         Map<String, Outcome> bySide = new LinkedHashMap<>();
-                        for (String side : List.of(ReportTable.OURS, ReportTable.PEER)) {
+                        for (String side : sides) {
                             String what = String.format(Locale.ROOT, "[%s pattern%s %d ms]", side, variant, downtime);
                             System.err.println(what + " migrating...");
                             Path runDir = Files.createDirectories(dir.resolve("run" + n++));
@@ -97,6 +100,16 @@ public final class KvmMigrationBench {
         System.out.print(ReportTable.format(header, rows));
         System.out.println("dirty rate = the last ram.dirty-pages-rate × 4 KiB the source reported while active:");
         rates.forEach(r -> System.out.println("  " + r));
+    }
+
+    private static List<String> parseSides(String v) {
+        List<String> sides = Stream.of(v.split(",")).distinct().toList();
+        for (String s : sides) {
+            if (!s.equals(ReportTable.OURS) && !s.equals(ReportTable.PEER)) {
+                throw new IllegalArgumentException("--sides: '" + s + "' (expected: " + ReportTable.OURS + ", " + ReportTable.PEER + ")");
+            }
+        }
+        return sides;
     }
 
     private static Outcome runOne(String side, Scenario scenario, byte[] guest, MigrationRun run, Path dir, ProcessReaper reaper) {

@@ -46,6 +46,16 @@
  * Finalizing is therefore quick, and cancelling in pre-switchover resumes the source exactly as
  * in QEMU.
  *
+ * <h2>Who sends START</h2>
+ * A migration alone in its job transaction ({@code migrate}, not a QMP {@code transaction}) and
+ * without pause-before-switchover has nothing left to decide once the destination acked: nothing
+ * can abort it but a cancel. Its job thread then sends START itself, right after the ack (the
+ * hand-over to the main loop would sit inside the downtime, with the vCPUs stopped); the engine's
+ * commit only records completed. A cancel that comes after that START is a soft cancel (the job
+ * completes, as QEMU's migrate_cancel does nothing once the migration completed); one that comes
+ * before it aborts as always. In a transaction, or with pause-before-switchover, the main loop's
+ * commit sends START, and the downtime estimate counts that hand-over (its measured dispatch delay).
+ *
  * <h2>Joint switchover with mirrors</h2>
  * A {@code migrate} action in a grouped QMP {@code transaction} with {@code blockdev-mirror}
  * actions makes one job transaction; {@link dev.converge.migration.job.JointSwitchover} then

@@ -54,11 +54,21 @@ public interface Accelerator extends AutoCloseable {
     void loadState(ByteBuffer in);
 
     /**
-     * What stopping the vCPUs and moving this accelerator's state adds to a switchover's
-     * downtime beyond sending RAM (measured by the accelerator; zero for the software model,
-     * whose vCPUs stop at their next step and whose state is a few bytes).
+     * What moving this accelerator's state (saving it here, loading it on the destination) adds
+     * to a switchover's downtime beyond sending RAM (measured by the accelerator; zero for the
+     * software model, whose state is a few bytes).
      */
     default java.time.Duration switchoverCost() {
+        return java.time.Duration.ZERO;
+    }
+
+    /**
+     * How long the vCPUs take, as recently measured, from a stop request until none runs guest
+     * code: part of the downtime, but one the sender overlaps with sending when
+     * {@link VcpuControl#requestStop()} lets it. Zero for the software model, whose vCPUs stop at
+     * their next step.
+     */
+    default java.time.Duration stopCost() {
         return java.time.Duration.ZERO;
     }
 

@@ -385,6 +385,34 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * Asks running vCPUs to stop ahead of {@link #beginSwitchover}, without waiting and without
+     * changing the run state ({@link VcpuControl#requestStop()}): the migration sends meanwhile.
+     * Then exactly one of {@link #beginSwitchover} or {@link #withdrawStopRequest} follows.
+     *
+     * @return whether the vCPUs are on their way out (false: nothing changed)
+     */
+    public boolean requestStop() {
+        lock.lock();
+        try {
+            return state.vcpusRun() && accel.vcpus().requestStop();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Undoes {@link #requestStop} when the switchover failed before it began: running vCPUs go on. */
+    public void withdrawStopRequest() {
+        lock.lock();
+        try {
+            if (state.vcpusRun()) {
+                accel.vcpus().resume();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** An outgoing migration failed after {@link #beginSwitchover}: back to {@code previous}. */
     public void abortSwitchover(RunState previous) {
         lock.lock();

@@ -13,6 +13,16 @@ public interface VcpuControl extends AutoCloseable {
     /** Stops the vCPUs and returns once each is out of guest code (no write in flight). */
     void stop();
 
+    /**
+     * Asks the vCPUs to stop without waiting for them (a {@link #stop()} or {@link #resume()}
+     * follows): for a backend whose vCPUs take a while to leave the guest, so that the caller can
+     * work meanwhile. Returns whether the request is under way; false (the default) when the
+     * vCPUs stop at once anyway or were not running, and then nothing changed.
+     */
+    default boolean requestStop() {
+        return false;
+    }
+
     /** Whether the vCPUs are allowed to run. */
     boolean isRunning();
 

@@ -97,6 +97,26 @@ public final class VcpuGate {
         }
     }
 
+    /**
+     * Stops running vCPUs without waiting: {@code kick} runs under the lock after the change; a
+     * {@link #stop} then waits for them to park, or a {@link #resume} lets them on.
+     *
+     * @return whether they were running (else nothing changed)
+     */
+    public boolean requestStop(Runnable kick) {
+        lock.lock();
+        try {
+            if (mode != Mode.RUNNING) {
+                return false;
+            }
+            change(Mode.STOPPED);
+            kick.run();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Tells the vCPUs to end; {@code kick} runs under the lock after the change. */
     public void exit(Runnable kick) {
         lock.lock();

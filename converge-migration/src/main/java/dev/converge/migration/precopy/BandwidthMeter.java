@@ -1,20 +1,30 @@
 package dev.converge.migration.precopy;
 
 /**
- * The stream's bandwidth as the switchover estimate needs it: measured per pass, and judged by
- * the slowest of the last {@value #WINDOW} passes. On two busy CPUs one pass's rate swings by
- * ±30 % from the next; the last stopped-window send then often ran slower than the pass the
- * estimate was taken from, and the downtime overshot the limit. The slowest recent pass is a
- * rate the stream has really shown, so the estimate stays on the safe side at the price of an
- * extra pass now and then. Even so the stopped window's send, a short burst that starts from an
- * idle connection, ran at 0.6–1.5× the slowest recent pass (2 GiB guests, loopback, two busy
- * CPUs), so {@link #forSwitchover} assumes {@value #SWITCHOVER_SHARE} of it. Pure: no clock of its own.
+ * The stream's bandwidth as the switchover estimate needs it: measured over windows of at least
+ * {@value #WINDOW_NANOS} ns of sending (one long pass, or several short ones together, as QEMU
+ * measures its bandwidth over iterations of at least 100 ms), and judged by the slowest of the
+ * last {@value #WINDOW} windows.
+ * <p>
+ * Why windows: near convergence a guest leaves 6-12 MiB per pass, sent in 20-40 ms; on two busy
+ * CPUs one preemption of the sender (a few ms to tens of ms) then halves that pass's rate, and
+ * the slowest of three such passes was half the link's, which kept a 50 ms limit out of reach
+ * for 1700 passes. Over 100 ms and more such stalls weigh what they really cost.
+ * <p>
+ * Why the slowest window: on two busy CPUs one window's rate still swings by ±30 % from the
+ * next, and the stopped window's send then often ran slower than the window the estimate was
+ * taken from. The slowest recent window is a rate the stream has really shown. Even so the
+ * stopped window's send, a short burst that starts from an idle connection, ran at 0.6–1.5× the
+ * slowest recent pass (2 GiB guests, loopback, two busy CPUs), so {@link #forSwitchover} assumes
+ * {@value #SWITCHOVER_SHARE} of it. Pure: no clock of its own.
  */
 final class BandwidthMeter {
-    /** The share of the slowest recent pass's rate the switchover's send is assumed to reach. */
+    /** The share of the slowest recent window's rate the switchover's send is assumed to reach. */
     static final double SWITCHOVER_SHARE = 0.8;
-    /** Passes remembered. */
+    /** Windows remembered. */
     static final int WINDOW = 3;
+    /** The shortest sending time one window covers. */
+    static final long WINDOW_NANOS = 100_000_000;
     /** A pass that sent less than this is too short to time (a few pages on a quiet guest). */
     static final long MIN_MEASURED_BYTES = 256 << 10;
 
@@ -22,10 +32,13 @@ final class BandwidthMeter {
     private int count;
     private int next;
     private double latest;
+    /** The window being filled: bytes and sending time of the passes recorded since the last sample. */
+    private long windowBytes;
+    private long windowNanos;
 
     /**
      * Records one pass. A pass below {@link #MIN_MEASURED_BYTES} counts only while nothing
-     * better is known.
+     * better is known. Passes add up into the current window until it covers {@link #WINDOW_NANOS}.
      */
     void record(long bytes, long nanos) {
         if (bytes < 0 || nanos <= 0) {
@@ -33,15 +46,22 @@ final class BandwidthMeter {
         }
         double rate = bytes * 1e9 / nanos;
         if (bytes < MIN_MEASURED_BYTES) {
-            if (count == 0 && rate > 0) {
+            if (count == 0 && windowNanos == 0 && rate > 0) {
                 latest = rate; // better than unknown; not kept as a sample
             }
             return;
         }
         latest = rate;
-        samples[next] = rate;
+        windowBytes += bytes;
+        windowNanos += nanos;
+        if (windowNanos < WINDOW_NANOS) {
+            return;
+        }
+        samples[next] = windowBytes * 1e9 / windowNanos;
         next = (next + 1) % WINDOW;
         count = Math.min(WINDOW, count + 1);
+        windowBytes = 0;
+        windowNanos = 0;
     }
 
     /** The last timed pass's rate in bytes/s (what query-migrate shows), 0 before any. */
@@ -54,10 +74,13 @@ final class BandwidthMeter {
         return conservative() * SWITCHOVER_SHARE;
     }
 
-    /** The slowest of the remembered passes in bytes/s; the latest rate before any full sample; 0 before any. */
+    /**
+     * The slowest of the remembered windows in bytes/s; before the first full window, the rate of
+     * the window being filled (or of the latest pass); 0 before any.
+     */
     double conservative() {
         if (count == 0) {
-            return latest;
+            return windowNanos > 0 ? windowBytes * 1e9 / windowNanos : latest;
         }
         double min = Double.MAX_VALUE;
         for (int i = 0; i < count; i++) {

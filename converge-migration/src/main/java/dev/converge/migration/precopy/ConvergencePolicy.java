@@ -56,12 +56,30 @@ public record ConvergencePolicy(Duration downtimeLimit, long switchoverBandwidth
      * @param fixedCost the switchover's measured cost beyond sending {@code remainingBytes} (lag, round trips)
      */
     public Estimate evaluate(long remainingBytes, double bandwidth, Duration fixedCost) {
+        return evaluate(remainingBytes, bandwidth, Duration.ZERO, fixedCost);
+    }
+
+    /**
+     * Evaluates the numbers of one pass when the stop itself takes a while and the sender sends
+     * meanwhile: {@code max(remaining ÷ bandwidth, stopCost) + fixedCost}. The sender asks the
+     * vCPUs to stop and sends what is dirty while they leave the guest (a KVM vCPU that waits for
+     * a host CPU to take its kick runs no guest code meanwhile, so it dirties nothing), so the
+     * two overlap; the downtime counts from the stop request either way.
+     *
+     * @param stopCost  how long the vCPUs take to stop after the request (KVM: the kick latency)
+     * @param fixedCost the switchover's measured cost beyond sending and stopping (lag, round trips, device state)
+     */
+    public Estimate evaluate(long remainingBytes, double bandwidth, Duration stopCost, Duration fixedCost) {
         if (remainingBytes < 0) {
             throw new IllegalArgumentException("remaining bytes: " + remainingBytes + " (expected: >= 0)");
         }
         Objects.requireNonNull(fixedCost);
+        Objects.requireNonNull(stopCost);
         if (fixedCost.isNegative()) {
             throw new IllegalArgumentException("fixed switchover cost: " + fixedCost + " (expected: >= 0)");
+        }
+        if (stopCost.isNegative()) {
+            throw new IllegalArgumentException("stop cost: " + stopCost + " (expected: >= 0)");
         }
         if (switchoverBandwidth > 0) {
             bandwidth = switchoverBandwidth;
@@ -77,10 +95,16 @@ public record ConvergencePolicy(Duration downtimeLimit, long switchoverBandwidth
         }
         if (downtimeMs != Long.MAX_VALUE) {
             // Each part rounded up to whole ms: the estimate never undershoots.
-            long fixedMs = (fixedCost.toNanos() + 999_999) / 1_000_000;
+            downtimeMs = Math.max(downtimeMs, ceilMs(stopCost));
+            long fixedMs = ceilMs(fixedCost);
             downtimeMs = downtimeMs > Long.MAX_VALUE - fixedMs ? Long.MAX_VALUE : downtimeMs + fixedMs;
         }
         return new Estimate(remainingBytes, bandwidth, downtimeMs,
                 downtimeMs != Long.MAX_VALUE && downtimeMs <= downtimeLimit.toMillis());
+    }
+
+    private static long ceilMs(Duration d) {
+        long nanos = d.toNanos();
+        return nanos / 1_000_000 + (nanos % 1_000_000 == 0 ? 0 : 1);
     }
 }

@@ -48,7 +48,8 @@ public interface MigrationControl {
     /**
      * How long, recently, the owner took to decide: the time from the end of
      * {@link PrecopySender#runToSwitchover} to its call of commit, during which the vCPUs stay
-     * stopped (the job engine's hand-over to its main loop). Part of the downtime estimate.
+     * stopped (the job engine's hand-over to its main loop). Part of the downtime estimate. Zero
+     * when the owner commits on the sender's thread as soon as it returns (no hand-over).
      */
     default Duration decisionLatency() {
         return Duration.ZERO;

@@ -29,18 +29,21 @@ import java.util.Objects;
  * starts zeroed), send the header and the RAM layout, start the {@link ReturnPath} reader.</li>
  * <li>Passes: send every marked page (zero pages as markers, others in batches with one
  * gathering write straight from guest memory), END_OF_PASS, sync the dirty log, measure
- * bandwidth (judged by the slowest recent pass, {@link BandwidthMeter}), ask the policy with the measured fixed switchover cost (the destination's lag and
+ * bandwidth (judged by the slowest recent 100 ms window, {@link BandwidthMeter}), ask the policy with the measured fixed switchover cost (the destination's lag and
  * round trip from its PASS_ACKs), report progress. Before trusting a "converged", the sender
  * waits for that pass's ack, so the lag in the estimate is the current one. Repeat until the
  * control requests completion.</li>
- * <li>Switchover ({@link #runToSwitchover}): stop the vCPUs (finish-migrate), let the control
+ * <li>Switchover ({@link #runToSwitchover}): ask the vCPUs to stop and, while a KVM vCPU waits
+ * for a host CPU to take its kick, send what is dirty ({@link Machine#requestStop}); then stop
+ * them (finish-migrate), let the control
  * finish what must end with the guest stopped ({@link MigrationControl#vcpusStopped}), send what is
  * still dirty, the device state and COMPLETE, wait for the destination's ack. On any failure
  * the source returns to its previous run state, so a failed migration leaves it running. After
  * the ack the destination holds everything but does not run it, and the source stays stopped.</li>
  * <li>Decision: {@link #commitSwitchover} (START: the destination runs and answers RESUMED,
  * which ends the downtime; the source goes to postmigrate) or {@link #abortSwitchover} (ABORT: the destination discards, the source
- * resumes). The job engine calls them from its commit and abort.</li>
+ * resumes). The job engine calls them from its commit and abort; a migration alone in its job
+ * transaction commits on its own thread right after the ack (see the job package).</li>
  * </ol>
  * A blocked write or the wait for the ack end when another thread closes the channel (that is
  * how a cancel reaches them). One sender runs one migration; it is not reusable.
@@ -118,6 +121,13 @@ public final class PrecopySender {
     private volatile boolean postcopied;
     /** The switchover's steps, set by the running thread once the destination acked; RESUMED added by commit. */
     private volatile SwitchoverTrace trace;
+    /**
+     * Whether {@link #commitSwitchover} ran (it runs once; a second call returns the first's
+     * outcome), and whether it wrote START. Written by the one thread that commits (the owner
+     * hands the sender over between its threads through its own locks); volatile for the readers.
+     */
+    private volatile boolean committed;
+    private volatile boolean startWritten;
     /** The check of the frozen RAM after the hand-over; set by commit in a verified stream, else null. */
     private volatile java.util.concurrent.CompletableFuture<FrozenRamCheck.Result> frozenRamCheck;
 
@@ -318,17 +328,23 @@ public final class PrecopySender {
      * Commits: sends START and moves the source to {@code postmigrate}. Cannot fail: if START
      * cannot be written the destination sees the connection end and discards, and the source
      * still stays stopped, so the guest never runs twice; nothing is lost (the source keeps
-     * its RAM and {@code cont} resumes it).
+     * its RAM and {@code cont} resumes it). Runs once: a second call returns the first's outcome.
      *
      * @return whether START was written
      */
     public boolean commitSwitchover() {
+        if (committed) {
+            return startWritten; // the owner committed early, on the migration's thread
+        }
+        committed = true;
         if (postcopied) {
             machine.completeSwitchover(); // the destination has run the guest since POSTCOPY_RUN
+            startWritten = true;
             return true;
         }
         long decided = System.nanoTime();
         boolean sent = sendDecision(new StreamRecord.Start());
+        startWritten = sent;
         machine.completeSwitchover();
         ReturnPath rp = returnPath;
         long resumed = 0;
@@ -457,7 +473,7 @@ public final class PrecopySender {
             measureDigest();
             long remaining = bitmap.count() * RamBlock.PAGE_SIZE;
             Duration fixed = fixedCost(rp);
-            ConvergencePolicy.Estimate estimate = policy.get().evaluate(remaining, bandwidth, fixed);
+            ConvergencePolicy.Estimate estimate = estimate(remaining, bandwidth, fixed);
             if (estimate.converged()) {
                 ReturnPath.PassAck ack = rp.awaitPassAck(pass, PASS_ACK_WAIT);
                 if (ack == ReturnPath.PassAck.ACKED) {
@@ -466,21 +482,21 @@ public final class PrecopySender {
                     sync(bitmap);
                     remaining = bitmap.count() * RamBlock.PAGE_SIZE;
                     fixed = fixedCost(rp);
-                    estimate = policy.get().evaluate(remaining, bandwidth, fixed);
+                    estimate = estimate(remaining, bandwidth, fixed);
                 } else if (ack == ReturnPath.PassAck.TIMED_OUT) {
                     // No ack in time: the destination lags at least that long; not converged this pass.
                     fixed = PASS_ACK_WAIT;
-                    estimate = policy.get().evaluate(remaining, bandwidth, fixed);
+                    estimate = estimate(remaining, bandwidth, fixed);
                 }
                 // ENDED: no ack can come; the estimate stands and the switchover reports the loss.
             }
             lastEstimate = estimate;
             lastFixedCost = fixed;
             if (log.isDebugEnabled()) {
-                log.debug("migration of '{}' pass {}: {} bytes dirty, {} B/s, fixed cost {} (lag {} ns, rtt {} ns, digest {} ns, "
-                        + "decision {}, accelerator {}), expected downtime {} ms", machine.name(), pass, remaining, (long) bandwidth,
-                        fixed, rp.lastLagNanos(), rp.roundTripNanos(), digestNanos, control.decisionLatency(),
-                        machine.accelerator().switchoverCost(), estimate.expectedDowntimeMs());
+                log.debug("migration of '{}' pass {}: {} bytes dirty, {} B/s, stop {} (overlaps the send), fixed cost {} (lag {} ns, "
+                        + "rtt {} ns, digest {} ns, decision {}, accelerator state {}), expected downtime {} ms", machine.name(),
+                        pass, remaining, (long) bandwidth, stopCost(), fixed, rp.lastLagNanos(), rp.roundTripNanos(), digestNanos,
+                        control.decisionLatency(), machine.accelerator().switchoverCost(), estimate.expectedDowntimeMs());
             }
             MigrationProgress progress = new MigrationProgress(pass, totalBytes(), normalPages(), zeroPageCount(), remaining,
                     meter.latest(), estimate.expectedDowntimeMs(), estimate.converged(), autoConverge.throttle(),
@@ -495,7 +511,19 @@ public final class PrecopySender {
                 return switchToPostcopy(bitmap, pass);
             }
             if (control.completeRequested()) {
-                return switchover(bitmap, pass);
+                // The estimate is some ms old by now (progress, events, on busy CPUs a preemption),
+                // and the guest went on writing: what the stop finds is what counts (seen: 5 MB at
+                // the estimate, 12.6 MB at the stop, 16 ms later). Look again right before it; when
+                // that no longer fits, the next pass sends it.
+                sync(bitmap);
+                remaining = bitmap.count() * RamBlock.PAGE_SIZE;
+                ConvergencePolicy.Estimate atStop = estimate(remaining, bandwidth, fixed);
+                if (atStop.converged()) {
+                    lastEstimate = atStop;
+                    return switchover(bitmap, pass);
+                }
+                log.debug("migration of '{}' pass {}: {} bytes dirty at the stop, expected downtime {} ms: one more pass",
+                        machine.name(), pass, remaining, atStop.expectedDowntimeMs());
             }
             if (remaining == 0) {
                 control.idle(IDLE_WAIT);
@@ -543,9 +571,34 @@ public final class PrecopySender {
         // The downtime starts when the stop is asked for, as QEMU's (downtime_start before vm_stop):
         // getting the vCPUs out of the guest is part of it (KVM: the kick and the exit from KVM_RUN).
         long stopped = System.nanoTime();
-        RunState previous = machine.beginSwitchover();
+        long beforeStop = totalBytes();
+        if (machine.requestStop()) {
+            // The vCPUs leave the guest meanwhile (a KVM vCPU waits for a host CPU to take its kick,
+            // tens of ms on busy CPUs, and runs no guest code while it waits): send what is dirty now
+            // instead of waiting idle, so that only what they wrote until they stopped is left after.
+            try {
+                controlInterval = Long.MAX_VALUE; // no pause point with the vCPUs on their way out
+                sync(bitmap);
+                sendMarked(bitmap);
+                if (multifd != null) {
+                    endPass(++passes); // a page sent now may be sent again after the stop: a sync point between
+                }
+            } catch (Throwable t) {
+                machine.withdrawStopRequest();
+                throw t;
+            }
+        }
+        RunState previous;
+        try {
+            previous = machine.beginSwitchover();
+        } catch (RuntimeException e) {
+            machine.withdrawStopRequest();
+            throw e;
+        }
         this.previous = previous;
         stoppedAt = stopped;
+        long parked = System.nanoTime();
+        long overlapBytes = totalBytes() - beforeStop;
         boolean done = false;
         Throwable failure = null;
         try {
@@ -577,7 +630,7 @@ public final class PrecopySender {
             returnPath.awaitAckComplete();
             ConvergencePolicy.Estimate e = lastEstimate;
             trace = new SwitchoverTrace(e.expectedDowntimeMs(), e.remainingBytes(), e.bandwidth(), lastFixedCost.toMillis(),
-                    totalBytes() - bytesBefore, stopped, drained, sent, System.nanoTime(), 0, 0);
+                    overlapBytes, totalBytes() - bytesBefore, stopped, parked, drained, sent, System.nanoTime(), 0, 0);
             done = true;
             return new MigrationResult(passes, totalBytes(), normalPages(), zeroPageCount(),
                     (System.nanoTime() - stopped) / 1_000_000, multifdBytes());
@@ -873,11 +926,11 @@ public final class PrecopySender {
     }
 
     /**
-     * The switchover's fixed cost: the destination's lag behind the stream at the last
-     * acknowledged pass (what is in flight at the stop must still be applied; includes the
-     * COMPLETE/ACK round trip), the owner's recent time to decide ({@link MigrationControl#decisionLatency}),
-     * one more round trip (START to RESUMED), and what the accelerator adds (KVM: kicking the
-     * vCPUs out of the guest, saving and loading their state), and in a verified stream the digest
+     * The switchover's fixed cost: the destination's recent lag behind the stream (the longest of
+     * the last acknowledged passes': what is in flight at the stop must still be applied; includes
+     * the COMPLETE/ACK round trip), the owner's recent time to decide ({@link MigrationControl#decisionLatency}),
+     * one more round trip (START to RESUMED), and what the accelerator adds (KVM: saving and
+     * loading the vCPU state; the kick out of the guest is {@link #stopCost}), and in a verified stream the digest
      * of the sent table (measured at setup; the destination hashes its own table meanwhile). The
      * return path's part is zero before the first ack.
      */
@@ -886,6 +939,19 @@ public final class PrecopySender {
         long rtt = rp.roundTripNanos();
         return Duration.ofNanos(Math.max(0, lag) + Math.max(0, rtt) + digestNanos).plus(control.decisionLatency())
                 .plus(machine.accelerator().switchoverCost());
+    }
+
+    /** The estimate of a pass: the stop overlaps the send ({@link #switchover}), the fixed cost adds to both. */
+    private ConvergencePolicy.Estimate estimate(long remaining, double bandwidth, Duration fixed) {
+        return policy.get().evaluate(remaining, bandwidth, stopCost(), fixed);
+    }
+
+    /**
+     * How long the vCPUs take to stop once asked (KVM: the kick latency of the vCPUs in the guest,
+     * as measured now); nothing when they do not run.
+     */
+    private Duration stopCost() {
+        return machine.runState().vcpusRun() ? machine.accelerator().stopCost() : Duration.ZERO;
     }
 
     private void checkCancelled() throws MigrationException {

@@ -49,15 +49,17 @@ public final class ReturnPath implements Runnable {
     /** The pass each slot of {@link #sentAt} belongs to. */
     private final AtomicLongArray sentPass = new AtomicLongArray(RING);
 
+    /** Acknowledged passes whose lags the estimate looks at. */
+    static final int LAG_WINDOW = 4;
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled on every message and at the end. */
     private final Condition changed = lock.newCondition();
     /** Highest pass acknowledged; guarded by lock. */
     private long ackedPass;
-    /** Lag of the last acknowledged pass, ns, -1 before any; guarded by lock. */
-    private long lastLagNanos = -1;
-    /** Smallest lag seen, ns, -1 before any; guarded by lock. */
-    private long minLagNanos = -1;
+    /** Lags of the last {@link #LAG_WINDOW} acknowledged passes, ns, newest at lagCount - 1 (mod); guarded by lock. */
+    private final long[] lags = new long[LAG_WINDOW];
+    /** Lags recorded so far; guarded by lock. */
+    private long lagCount;
     /** Whether ACK_COMPLETE came; guarded by lock. */
     private boolean ackComplete;
     /** System.nanoTime() when RESUMED came, 0 before; guarded by lock. */
@@ -152,8 +154,7 @@ public final class ReturnPath implements Runnable {
                     long sent = sentAt.get(slot);
                     if (sent != 0 && sentPass.get(slot) == a.pass()) {
                         long lag = Math.max(0, now - sent);
-                        lastLagNanos = lag;
-                        minLagNanos = minLagNanos < 0 ? lag : Math.min(minLagNanos, lag);
+                        lags[(int) (lagCount++ % LAG_WINDOW)] = lag;
                     }
                     ackedPass = Math.max(ackedPass, a.pass());
                 }
@@ -222,24 +223,39 @@ public final class ReturnPath implements Runnable {
         }
     }
 
-    /** Lag of the last acknowledged pass in ns, -1 before any. */
+    /**
+     * The destination's recent lag: the longest of the last {@value #LAG_WINDOW} passes' lags in
+     * ns, -1 before any. The longest, because on busy CPUs one ack in a few waits for a host CPU
+     * (seen: 1 ms, then 42 ms for the switchover's ack), and the switchover's may too.
+     */
     long lastLagNanos() {
         lock.lock();
         try {
-            return lastLagNanos;
+            return recentLag(true);
         } finally {
             lock.unlock();
         }
     }
 
-    /** The round trip: the smallest lag seen, in ns, -1 before any. */
+    /** The round trip: the shortest of the recent lags (an ack with no backlog to apply), in ns, -1 before any. */
     long roundTripNanos() {
         lock.lock();
         try {
-            return minLagNanos;
+            return recentLag(false);
         } finally {
             lock.unlock();
         }
+    }
+
+    private long recentLag(boolean longest) {
+        if (lagCount == 0) {
+            return -1;
+        }
+        long r = longest ? 0 : Long.MAX_VALUE;
+        for (int i = 0; i < Math.min(lagCount, LAG_WINDOW); i++) {
+            r = longest ? Math.max(r, lags[i]) : Math.min(r, lags[i]);
+        }
+        return r;
     }
 
     /** How a wait for a pass ack ended. */
@@ -316,8 +332,8 @@ public final class ReturnPath implements Runnable {
     public String toString() {
         lock.lock();
         try {
-            return "ReturnPath[acked=" + ackedPass + ", lag=" + TimeUnit.NANOSECONDS.toMicros(Math.max(0, lastLagNanos))
-                    + " us, rtt=" + TimeUnit.NANOSECONDS.toMicros(Math.max(0, minLagNanos)) + " us]";
+            return "ReturnPath[acked=" + ackedPass + ", lag=" + TimeUnit.NANOSECONDS.toMicros(Math.max(0, recentLag(true)))
+                    + " us, rtt=" + TimeUnit.NANOSECONDS.toMicros(Math.max(0, recentLag(false))) + " us]";
         } finally {
             lock.unlock();
         }

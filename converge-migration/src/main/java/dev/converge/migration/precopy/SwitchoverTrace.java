@@ -12,8 +12,10 @@ import java.util.Locale;
  * @param remainingBytes dirty bytes at that estimate
  * @param bandwidth      the bandwidth of that estimate, bytes/s
  * @param fixedCostMs    the fixed cost in that estimate (lag + round trip)
+ * @param overlapBytes   bytes sent while the vCPUs were on their way out of the guest
  * @param finalBytes     bytes sent while stopped (the last dirty pages, device state, COMPLETE)
- * @param stopped        System.nanoTime() when the vCPUs stopped
+ * @param stopped        System.nanoTime() when the vCPUs were asked to stop (the downtime starts)
+ * @param parked         … when every vCPU was out of the guest (after the overlapped send)
  * @param drained        … when the owner's stopped-window work (the mirrors) ended
  * @param sent           … when the last byte was written
  * @param acked          … when the destination acknowledged COMPLETE
@@ -21,12 +23,13 @@ import java.util.Locale;
  *                       {@code acked} is the engine's hand-over to its main loop
  * @param resumed        … when the destination said RESUMED (0 when it did not)
  */
-public record SwitchoverTrace(long expectedMs, long remainingBytes, double bandwidth, long fixedCostMs, long finalBytes,
-        long stopped, long drained, long sent, long acked, long decided, long resumed) {
+public record SwitchoverTrace(long expectedMs, long remainingBytes, double bandwidth, long fixedCostMs, long overlapBytes,
+        long finalBytes, long stopped, long parked, long drained, long sent, long acked, long decided, long resumed) {
 
     /** The same trace with the commit's and the destination's RESUMED times. */
     SwitchoverTrace withDecision(long decidedNanos, long resumedNanos) {
-        return new SwitchoverTrace(expectedMs, remainingBytes, bandwidth, fixedCostMs, finalBytes, stopped, drained, sent,
+        return new SwitchoverTrace(expectedMs, remainingBytes, bandwidth, fixedCostMs, overlapBytes, finalBytes, stopped,
+                parked, drained, sent,
                 acked, decidedNanos, resumedNanos);
     }
 
@@ -38,9 +41,10 @@ public record SwitchoverTrace(long expectedMs, long remainingBytes, double bandw
     @Override
     public String toString() {
         return String.format(Locale.ROOT,
-                "expected %d ms (%d bytes at %.0f MB/s + fixed %d ms); actual %.1f ms: drain %.1f, send %.1f (%d bytes,"
-                        + " %.0f MB/s), ack %.1f, commit %.1f, resume %.1f",
-                expectedMs, remainingBytes, bandwidth / 1e6, fixedCostMs, downtimeMs(), ms(stopped, drained),
+                "expected %d ms (%d bytes at %.0f MB/s + fixed %d ms); actual %.1f ms: stop %.1f (%d bytes sent meanwhile),"
+                        + " drain %.1f, send %.1f (%d bytes, %.0f MB/s), ack %.1f, commit %.1f, resume %.1f",
+                expectedMs, remainingBytes, bandwidth / 1e6, fixedCostMs, downtimeMs(), ms(stopped, parked), overlapBytes,
+                ms(parked, drained),
                 ms(drained, sent), finalBytes, finalBytes / Math.max(1e-9, (sent - drained) / 1e9) / 1e6, ms(sent, acked),
                 ms(acked, decided), resumed == 0 ? -1 : ms(decided, resumed));
     }

@@ -277,6 +277,9 @@ public final class MigrationModule implements AutoCloseable {
             throw JobQmp.toQmp(e);
         }
         driver.attach(job);
+        if (txn == null) {
+            driver.aloneInTransaction(); // migrate, not QMP transaction: its job transaction is its own
+        }
         PreparedMigration prepared = new PreparedMigration(job, driver, current, lastWasIncoming);
         outgoing = driver;
         lastWasIncoming = false;

@@ -47,4 +47,26 @@ class BandwidthMeterTest {
         assertThatThrownBy(() -> m.record(-1, SECOND)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-1 bytes");
         assertThatThrownBy(() -> m.record(1, 0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0 ns");
     }
+
+    @Test
+    void smallPassesAddUpToWindowsOfAtLeast100Ms() {
+        BandwidthMeter m = new BandwidthMeter();
+        long ms = 1_000_000;
+        // Passes of 8 MB in 25 ms (320 MB/s), one of them stalled to 50 ms (160 MB/s) by a preemption.
+        m.record(8 * MB, 25 * ms);
+        m.record(8 * MB, 50 * ms);
+        assertThat(m.latest()).isEqualTo(160.0 * MB);
+        assertThat(m.conservative()).as("the window being filled, before any full one").isEqualTo(16 * MB * 1e9 / (75 * ms));
+        m.record(8 * MB, 25 * ms); // 100 ms: the window closes at 24 MB / 100 ms
+        assertThat(m.conservative()).isEqualTo(240.0 * MB);
+        for (int i = 0; i < 8; i++) {
+            m.record(8 * MB, 25 * ms); // two windows of 4 passes at 320 MB/s
+        }
+        assertThat(m.conservative()).as("the slowest of the last three windows, not the stalled pass").isEqualTo(240.0 * MB);
+        for (int i = 0; i < 4; i++) {
+            m.record(8 * MB, 25 * ms);
+        }
+        assertThat(m.conservative()).isEqualTo(320.0 * MB);
+        assertThat(m.forSwitchover()).isEqualTo(320.0 * MB * BandwidthMeter.SWITCHOVER_SHARE);
+    }
 }

@@ -72,4 +72,28 @@ class ConvergencePolicyTest {
         assertThatThrownBy(() -> policy.evaluate(0, 1, Duration.ofNanos(-1)))
                 .hasMessage("fixed switchover cost: PT-0.000000001S (expected: >= 0)");
     }
+
+    @ParameterizedTest
+    @CsvSource({
+        // remaining, bandwidth B/s, stop us, fixed us, expected ms, converged (limit 300 ms)
+        "10000000, 100000000, 30000, 20000, 120, true",    // send 100 ms hides a 30 ms stop: 100 + 20
+        "1000000, 100000000, 30000, 20000, 50, true",      // send 10 ms < stop 30 ms: the stop counts, 30 + 20
+        "0, 100000000, 30000, 20000, 50, true",            // nothing dirty: the stop still counts (the downtime starts at the request)
+        "28000000, 100000000, 290000, 20000, 310, false",  // stop 290 ms + 20: over the limit though the send fits
+        "28000000, 100000000, 279001, 20000, 300, true",   // 280 ms send (the larger) + 20
+        "4096, 0, 30000, 0, 9223372036854775807, false",   // bandwidth unknown stays unknown
+    })
+    void theStopOverlapsTheSendAndTheFixedCostAddsToBoth(long remaining, double bandwidth, long stopMicros,
+            long fixedMicros, long expectedMs, boolean converged) {
+        ConvergencePolicy.Estimate e = policy.evaluate(remaining, bandwidth, Duration.ofNanos(stopMicros * 1000),
+                Duration.ofNanos(fixedMicros * 1000));
+        assertThat(e.expectedDowntimeMs()).isEqualTo(expectedMs);
+        assertThat(e.converged()).isEqualTo(converged);
+    }
+
+    @Test
+    void negativeStopCostIsRefused() {
+        assertThatThrownBy(() -> policy.evaluate(0, 1, Duration.ofNanos(-1), Duration.ZERO))
+                .hasMessage("stop cost: PT-0.000000001S (expected: >= 0)");
+    }
 }

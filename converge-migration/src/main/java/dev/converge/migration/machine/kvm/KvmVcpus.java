@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * KVM vCPUs, one platform thread each, looping in KVM_RUN and handling its exits.
@@ -32,7 +32,7 @@ import java.util.function.Function;
  * <p>
  * Mode transitions are a {@link VcpuGate}'s, as for the software vCPUs ({@link #stop} returns
  * once every vCPU is out of KVM_RUN and parked). Work that must run on a vCPU's own thread
- * (state save and restore) is queued with {@link #onVcpu} while stopped.
+ * (state save and restore) is queued with {@link #onEveryVcpu} while stopped, for all vCPUs at once.
  */
 final class KvmVcpus implements VcpuControl {
     /** The throttle's period: each vCPU sleeps percent% of every period (QEMU's 10 ms timeslice). */
@@ -53,6 +53,11 @@ final class KvmVcpus implements VcpuControl {
         boolean halted;
         /** When a latency probe kicked this vCPU (System.nanoTime), 0 when none is pending. */
         final AtomicLong probeAt = new AtomicLong();
+        /**
+         * Recent time from a kick to this thread being out of KVM_RUN, ns (a moving average);
+         * written by this vCPU's thread only.
+         */
+        volatile long kickLatency;
         /** Nanoseconds to sleep before re-entering the guest (the throttle). */
         final AtomicLong hold = new AtomicLong();
 
@@ -75,8 +80,6 @@ final class KvmVcpus implements VcpuControl {
     /** The gate's condition, signalled on every mode change, task and park. */
     private final Condition changed;
     private volatile int throttlePercent;
-    /** Recent time from a kick to the vCPU thread being out of KVM_RUN, ns; written by vCPU threads, racy max is fine. */
-    private volatile long kickLatency;
     private volatile long dirtyLimit;
     /** The first failure (an unknown exit, a failed KVM_RUN); volatile: read by anyone. */
     private volatile Throwable failure;
@@ -169,6 +172,9 @@ final class KvmVcpus implements VcpuControl {
             lock.lock();
             try {
                 if (gate.mode() != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
+                    // A probe's kick taken now would be timed only after the park (seconds later,
+                    // on the next resume): it measures nothing about leaving the guest, so drop it.
+                    r.probeAt.set(0);
                     gate.parked();
                     while (gate.mode() != Mode.RUNNING || r.halted || failed || !r.tasks.isEmpty()) {
                         if (gate.mode() == Mode.EXITING) {
@@ -199,11 +205,7 @@ final class KvmVcpus implements VcpuControl {
                 takeKicks(kick, zero);
                 long probe = r.probeAt.getAndSet(0);
                 if (probe != 0) {
-                    long took = System.nanoTime() - probe;
-                    // A moving average (1/4 weight): one kick delayed by a busy host must not keep
-                    // the estimate high for many passes, nor one lucky kick make it low.
-                    long before = kickLatency;
-                    kickLatency = before == 0 ? took : before + ((took - before) >> 2);
+                    r.kickLatency = nextKickLatency(r.kickLatency, System.nanoTime() - probe);
                 }
                 continue;
             }
@@ -337,44 +339,64 @@ final class KvmVcpus implements VcpuControl {
     }
 
     /**
-     * Runs {@code work} on vCPU {@code i}'s own thread and returns its result; the vCPUs must be
-     * stopped (a running vCPU would not look at its queue).
+     * Runs {@code work} on every vCPU's own thread at once and returns the results in vCPU order:
+     * the switchover saves and loads all vCPUs in parallel, not one hand-over after the other.
+     * The vCPUs must be stopped.
      */
-    <T> T onVcpu(int i, Function<KvmVcpu, T> work) {
-        Runner r = runners.get(i);
-        CompletableFuture<T> result = new CompletableFuture<>();
+    <T> List<T> onEveryVcpu(BiFunction<Integer, KvmVcpu, T> work) {
+        List<CompletableFuture<T>> results = new ArrayList<>();
         lock.lock();
         try {
             if (gate.mode() == Mode.RUNNING) {
                 throw new IllegalStateException("vCPU state accessed while the vCPUs run");
             }
-            r.tasks.add(() -> {
-                try {
-                    result.complete(work.apply(r.vcpu));
-                } catch (RuntimeException | Error e) {
-                    result.completeExceptionally(e);
-                }
-            });
+            for (int n = 0; n < runners.size(); n++) {
+                int i = n;
+                Runner r = runners.get(i);
+                CompletableFuture<T> result = new CompletableFuture<>();
+                results.add(result);
+                r.tasks.add(() -> {
+                    try {
+                        result.complete(work.apply(i, r.vcpu));
+                    } catch (RuntimeException | Error e) {
+                        result.completeExceptionally(e);
+                    }
+                });
+            }
             changed.signalAll();
         } finally {
             lock.unlock();
         }
-        try {
-            return result.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted waiting for vCPU " + i, e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
+        List<T> out = new ArrayList<>();
+        for (int k = 0; k < results.size(); k++) {
+            try {
+                out.add(results.get(k).get());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for vCPU " + k, e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new IllegalStateException(e.getCause());
             }
-            throw new IllegalStateException(e.getCause());
         }
+        return out;
     }
 
     /**
-     * Kicks each running vCPU once to measure how long leaving KVM_RUN takes ({@link #kickLatency});
-     * does not wait. Costs each vCPU one exit.
+     * A vCPU's kick latency after one more sample, ns: a moving average (1/4 weight), so that one
+     * kick delayed by a busy host does not keep the estimate high for many passes, nor one lucky
+     * kick make it low; the first sample stands alone.
+     */
+    static long nextKickLatency(long before, long sample) {
+        return before == 0 ? sample : before + ((sample - before) >> 2);
+    }
+
+    /**
+     * Kicks each vCPU that runs guest code once to measure how long leaving KVM_RUN takes
+     * ({@link #kickLatency}); does not wait. Costs each such vCPU one exit. A halted vCPU is left
+     * alone: it is parked already, and a stop does not wait for it.
      */
     void probeKickLatency() {
         lock.lock();
@@ -383,7 +405,7 @@ final class KvmVcpus implements VcpuControl {
                 return;
             }
             for (Runner r : runners) {
-                if (r.probeAt.compareAndSet(0, System.nanoTime())) {
+                if (!r.halted && r.probeAt.compareAndSet(0, System.nanoTime())) {
                     kick(r);
                 }
             }
@@ -392,9 +414,24 @@ final class KvmVcpus implements VcpuControl {
         }
     }
 
-    /** The recent kick latency in nanoseconds (0 before the first probe). */
+    /**
+     * What a stop waits for now, ns: the slowest recent kick latency among the vCPUs that run
+     * guest code (the kicks go out together, so the slowest decides; a halted vCPU is parked
+     * already and costs nothing). 0 before the first probe.
+     */
     long kickLatency() {
-        return kickLatency;
+        lock.lock();
+        try {
+            long max = 0;
+            for (Runner r : runners) {
+                if (!r.halted) {
+                    max = Math.max(max, r.kickLatency);
+                }
+            }
+            return max;
+        } finally {
+            lock.unlock();
+        }
     }
 
     int count() {
@@ -408,7 +445,20 @@ final class KvmVcpus implements VcpuControl {
 
     @Override
     public void stop() {
-        gate.stop(() -> runners.forEach(this::kick));
+        gate.stop(this::kickAll);
+    }
+
+    /**
+     * Kicks every vCPU at once (immediate_exit and the signal; no wait), so that they leave the
+     * guest in parallel while the caller works; {@link #stop} then waits for the last.
+     */
+    @Override
+    public boolean requestStop() {
+        return gate.requestStop(this::kickAll);
+    }
+
+    private void kickAll() {
+        runners.forEach(this::kick);
     }
 
     @Override
