@@ -181,6 +181,17 @@ public abstract class BlockNode {
         return OptionalLong.empty();
     }
 
+    /**
+     * Whether a write to this node ends as a buffered write into a host file (through the page
+     * cache, under that file's inode lock): then parallel writers gain nothing but queue on the
+     * lock, so a job copying into this node writes one chunk at a time and a guest's write is never
+     * queued behind a crowd of copies. A format or protocol filter over a {@code file} child asks
+     * the child; a {@code file} node answers for itself (true without cache.direct).
+     */
+    public boolean writesIntoHostPageCache() {
+        return child("file").map(c -> c.node().writesIntoHostPageCache()).orElse(false);
+    }
+
     // ---------------------------------------------------------------- public I/O
 
     /** Reads {@code dst.byteSize()} bytes at {@code offset} into {@code dst}. */

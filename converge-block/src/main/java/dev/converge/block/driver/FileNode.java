@@ -220,6 +220,12 @@ public final class FileNode extends BlockNode {
         return ((offset | buf.byteSize() | buf.address()) & mask) != 0;
     }
 
+    /** Buffered I/O goes through the host page cache; cache.direct (O_DIRECT) bypasses it. */
+    @Override
+    public boolean writesIntoHostPageCache() {
+        return !options().cacheDirect();
+    }
+
     @Override
     protected void doRead(long offset, MemorySegment dst) throws BlockIOException {
         checkOpen();

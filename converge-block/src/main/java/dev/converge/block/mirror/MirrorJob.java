@@ -27,6 +27,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -53,6 +54,11 @@ import org.slf4j.LoggerFactory;
  * <li>Up to {@link MirrorOptions#MAX_IN_FLIGHT} operations, at most buf-size bytes, run at once,
  *     on the job's platform copy threads. An operation resets its granules in the bitmap
  *     <em>before</em> it reads, so a write racing the copy dirties them again.</li>
+ * <li>Into a target that {@linkplain BlockNode#writesIntoHostPageCache writes into the host page
+ *     cache} the operations write one at a time ({@link #copyWriteLanes}; they still read in
+ *     parallel): such writes serialize on the host file's inode lock anyway, and sixteen copies
+ *     queued there put a write-blocking guest write behind all of them (measured: 50-200 ms per
+ *     guest write during the bulk copy). Guest writes never take a lane.</li>
  * <li>Work in flight is registered by granules in {@link InFlightRanges}. An operation starts
  *     only on granules nothing else has in flight, so two copies of a granule never overtake
  *     each other on the target.</li>
@@ -143,6 +149,12 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
      * which run on virtual threads, waited for a carrier (issue 13: guest writes of 1-4 s).
      */
     private final ThreadPoolExecutor copyThreads;
+    /**
+     * Copy operations allowed to write the target at once (write and write-zeroes): one for a
+     * target that writes into the host page cache, else as many as may be in flight. Fair, so
+     * the copies take turns in the order they came. Guest writes never take one.
+     */
+    private final Semaphore copyWriteLanes;
     /** Copy operations in flight. Guarded by {@link #lock}. */
     private int opsInFlight;
     /** Bytes of the copy operations in flight. Guarded by {@link #lock}; volatile for {@link #info()}. */
@@ -208,6 +220,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
         // One per operation and one for a flush; they end when idle and at clean.
         this.copyThreads = CopyThreads.pool(id, MirrorOptions.MAX_IN_FLIGHT + 1, COPY_THREAD_KEEP_ALIVE);
+        this.copyWriteLanes = new Semaphore(target.writesIntoHostPageCache() ? 1 : MirrorOptions.MAX_IN_FLIGHT, true);
         filter.attach(this);
     }
 
@@ -225,6 +238,11 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     public MirrorFilterNode filter() {
         return filter;
+    }
+
+    /** Copy operations waiting for a lane to write the target now (for tests). */
+    int copiesWaitingToWrite() {
+        return copyWriteLanes.getQueueLength();
     }
 
     /** The copy buffers (for tests: all back and closed once the job cleaned up). */
@@ -500,8 +518,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             for (Extent e : source.blockStatus(start, len)) {
                 if (e.isZero()) {
                     read = false;
-                    targetBackend.writeZeroes(e.offset(), e.length(),
-                            options.unmap() ? EnumSet.of(ReqFlag.MAY_UNMAP) : Set.of());
+                    inWriteLane(() -> targetBackend.writeZeroes(e.offset(), e.length(),
+                            options.unmap() ? EnumSet.of(ReqFlag.MAY_UNMAP) : Set.of()));
                 } else {
                     read = true;
                     if (opBuf == null) {
@@ -510,7 +528,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                     MemorySegment buf = opBuf.asSlice(e.offset() - start, e.length());
                     source.read(e.offset(), buf);
                     read = false;
-                    targetBackend.write(e.offset(), buf, Set.of());
+                    inWriteLane(() -> targetBackend.write(e.offset(), buf, Set.of()));
                     unflushed.addAndGet(e.length());
                 }
                 read = true;
@@ -538,6 +556,16 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                 lock.unlock();
             }
             wake();
+        }
+    }
+
+    /** A copy operation's write to the target, in one of the {@link #copyWriteLanes}. */
+    private void inWriteLane(WriteFilterNode.ChildWrite targetWrite) throws BlockIOException {
+        copyWriteLanes.acquireUninterruptibly();
+        try {
+            targetWrite.run();
+        } finally {
+            copyWriteLanes.release();
         }
     }
 

@@ -6,8 +6,6 @@ import dev.converge.block.Extent;
 import dev.converge.block.NodeOptions;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A test node in memory whose reads can be held: while {@link #hold()} is in force every read
@@ -19,13 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class HeldReadsNode extends BlockNode {
     private final byte[] data;
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled under {@link #lock} when a read arrives or leaves, and on release. */
-    private final Condition changed = lock.newCondition();
-    /** Guarded by {@link #lock}. */
-    private boolean held;
-    /** Reads waiting at the hold now. Guarded by {@link #lock}. */
-    private int waiting;
+    private final Hold reads = new Hold(false);
     /** Bytes read so far. */
     private final java.util.concurrent.atomic.AtomicLong bytesRead = new java.util.concurrent.atomic.AtomicLong();
     /** Block status in pieces of this many bytes: all-zero pieces are ZERO, others DATA. */
@@ -37,32 +29,16 @@ final class HeldReadsNode extends BlockNode {
     }
 
     void hold() {
-        lock.lock();
-        try {
-            held = true;
-        } finally {
-            lock.unlock();
-        }
+        reads.hold();
     }
 
     void release() {
-        lock.lock();
-        try {
-            held = false;
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        reads.release();
     }
 
     /** Reads waiting at the hold now. */
     int waiting() {
-        lock.lock();
-        try {
-            return waiting;
-        } finally {
-            lock.unlock();
-        }
+        return reads.waiting();
     }
 
     /** Bytes read from this node so far. */
@@ -89,17 +65,7 @@ final class HeldReadsNode extends BlockNode {
 
     @Override
     protected void doRead(long offset, MemorySegment dst) {
-        lock.lock();
-        try {
-            waiting++;
-            changed.signalAll();
-            while (held) {
-                changed.awaitUninterruptibly();
-            }
-            waiting--;
-        } finally {
-            lock.unlock();
-        }
+        reads.pass();
         synchronized (data) {
             MemorySegment.copy(MemorySegment.ofArray(data), offset, dst, 0, dst.byteSize());
         }
