@@ -46,6 +46,11 @@ import java.util.concurrent.TimeUnit;
  * </pre>
  */
 public final class BackupBench {
+    /** a ÷ b, or "n/a (a vs b)" when b is 0 (no ratio against a stall on both or one side). */
+    static String ratioOrNa(double a, double b) {
+        return b == 0 ? String.format(Locale.ROOT, "n/a (%.1f vs %.1f MiB/s)", a, b) : String.format(Locale.ROOT, "%.2f", a / b);
+    }
+
     /** How long the guest writer runs before the measured backup starts (the mirror bench's head start). */
     private static final java.time.Duration FIO_HEAD_START = java.time.Duration.ofSeconds(1);
 
@@ -112,9 +117,9 @@ public final class BackupBench {
                     c.during().p50() / q.during().p50(), c.during().p99() / q.during().p99(),
                     c.during().max() / q.during().max());
             System.out.printf(Locale.ROOT, "ratio converged/QSD: longest write during backup %.2f, worst 250 ms window "
-                    + "%.2f (higher is better), compress time %.2f, compressed target size %.2f%n",
+                    + "%s (higher is better), compress time %.2f, compressed target size %.2f%n",
                     c.duringLog().longestMs() / q.duringLog().longestMs(),
-                    c.duringLog().worstWindowMiBs() / q.duringLog().worstWindowMiBs(),
+                    ratioOrNa(c.duringLog().worstWindowMiBs(), q.duringLog().worstWindowMiBs()),
                     c.compressSeconds() / q.compressSeconds(), (double) c.compressedBytes() / q.compressedBytes());
         }
         System.out.println("load: " + Files.readString(Path.of("/proc/loadavg")).trim() + " ("
