@@ -332,6 +332,7 @@ public final class Converged implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        Thread.ofPlatform().daemon().name("start-up warm-up").start(Converged::warmUp);
         Converged quick = new Converged();
         int code;
         if (QuickOptions.parse(List.of(args), quick)) {
@@ -340,6 +341,22 @@ public final class Converged implements Callable<Integer> {
             code = new CommandLine(new Converged()).execute(args); // help, version, or an error picocli words
         }
         System.exit(code);
+    }
+
+    /**
+     * Runs, on the second CPU while the main thread reads the options and builds the daemon, the
+     * JDK's one-time set-up that the first UNIX listen and the first client would otherwise pay on
+     * the way to the QMP greeting: the UNIX socket support's class initialisation (it seeds a
+     * SecureRandom, loading the security providers) and the first virtual thread's.
+     */
+    private static void warmUp() {
+        try (var ignored = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            Thread.ofVirtual().start(() -> { }).join();
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            // nothing warmed; the listen pays for it, as before
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Runs with options read by {@link QuickOptions}; an exception that escapes is one line and status 1. */
