@@ -1,10 +1,7 @@
 package dev.converge.block.mirror;
 
 import dev.converge.block.BlockIOException;
-import dev.converge.block.BlockNode;
 import dev.converge.block.Extent;
-import dev.converge.block.NodeOptions;
-import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
@@ -14,14 +11,12 @@ import java.util.List;
  * cache} as told, so a test sees how a mirror treats such a target, and it counts the copy writes
  * waiting at the hold.
  */
-final class HeldCopyWritesNode extends BlockNode {
-    private final byte[] data;
+final class HeldCopyWritesNode extends MemoryTestNode {
     private final boolean pageCache;
     private final Hold copyWrites = new Hold(true);
 
     HeldCopyWritesNode(String nodeName, int size, boolean pageCache) {
-        super(nodeName, "test-held-copy-writes", NodeOptions.DEFAULTS);
-        this.data = new byte[size];
+        super(nodeName, "test-held-copy-writes", new byte[size]);
         this.pageCache = pageCache;
     }
 
@@ -34,21 +29,9 @@ final class HeldCopyWritesNode extends BlockNode {
         return copyWrites.waiting();
     }
 
-    /** A copy of the bytes now. */
-    byte[] contents() {
-        synchronized (data) {
-            return data.clone();
-        }
-    }
-
     @Override
     public boolean writesIntoHostPageCache() {
         return pageCache;
-    }
-
-    @Override
-    public long size() {
-        return data.length;
     }
 
     @Override
@@ -56,42 +39,12 @@ final class HeldCopyWritesNode extends BlockNode {
         return "held-copy-writes:" + nodeName();
     }
 
-    private void holdIfCopy() {
+    /** A copy thread's write waits at the hold; the guest's passes. */
+    @Override
+    protected void beforeWrite() {
         if (Thread.currentThread().getName().contains("-copy-")) {
             copyWrites.pass();
         }
-    }
-
-    @Override
-    protected void doRead(long offset, MemorySegment dst) {
-        synchronized (data) {
-            MemorySegment.copy(MemorySegment.ofArray(data), offset, dst, 0, dst.byteSize());
-        }
-    }
-
-    @Override
-    protected void doWrite(long offset, MemorySegment src, boolean fua) {
-        holdIfCopy();
-        synchronized (data) {
-            MemorySegment.copy(src, 0, MemorySegment.ofArray(data), offset, src.byteSize());
-        }
-    }
-
-    @Override
-    protected void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback) {
-        holdIfCopy();
-        synchronized (data) {
-            MemorySegment.ofArray(data).asSlice(offset, bytes).fill((byte) 0);
-        }
-    }
-
-    @Override
-    protected void doDiscard(long offset, long bytes) {
-        // discard=ignore (the default options): never called
-    }
-
-    @Override
-    protected void doFlush() {
     }
 
     @Override

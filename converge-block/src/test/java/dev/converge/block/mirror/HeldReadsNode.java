@@ -1,9 +1,7 @@
 package dev.converge.block.mirror;
 
 import dev.converge.block.BlockIOException;
-import dev.converge.block.BlockNode;
 import dev.converge.block.Extent;
-import dev.converge.block.NodeOptions;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
@@ -15,8 +13,7 @@ import java.util.List;
  * guest, whose writes only write. Block status says ZERO for every all-zero 4 KiB piece, and the
  * node counts the bytes read, so a test sees what a mirror skipped.
  */
-final class HeldReadsNode extends BlockNode {
-    private final byte[] data;
+final class HeldReadsNode extends MemoryTestNode {
     private final Hold reads = new Hold(false);
     /** Bytes read so far. */
     private final java.util.concurrent.atomic.AtomicLong bytesRead = new java.util.concurrent.atomic.AtomicLong();
@@ -24,8 +21,7 @@ final class HeldReadsNode extends BlockNode {
     static final int STATUS_PIECE = 4096;
 
     HeldReadsNode(String nodeName, byte[] initial) {
-        super(nodeName, "test-held-reads", NodeOptions.DEFAULTS);
-        this.data = initial.clone();
+        super(nodeName, "test-held-reads", initial.clone());
     }
 
     void hold() {
@@ -46,53 +42,19 @@ final class HeldReadsNode extends BlockNode {
         return bytesRead.get();
     }
 
-    /** A copy of the bytes now. */
-    byte[] contents() {
-        synchronized (data) {
-            return data.clone();
-        }
-    }
-
-    @Override
-    public long size() {
-        return data.length;
-    }
-
     @Override
     public String filename() {
         return "held-reads:" + nodeName();
     }
 
     @Override
-    protected void doRead(long offset, MemorySegment dst) {
+    protected void beforeRead() {
         reads.pass();
-        synchronized (data) {
-            MemorySegment.copy(MemorySegment.ofArray(data), offset, dst, 0, dst.byteSize());
-        }
-        bytesRead.addAndGet(dst.byteSize());
     }
 
     @Override
-    protected void doWrite(long offset, MemorySegment src, boolean fua) {
-        synchronized (data) {
-            MemorySegment.copy(src, 0, MemorySegment.ofArray(data), offset, src.byteSize());
-        }
-    }
-
-    @Override
-    protected void doWriteZeroes(long offset, long bytes, boolean mayUnmap, boolean noFallback) {
-        synchronized (data) {
-            MemorySegment.ofArray(data).asSlice(offset, bytes).fill((byte) 0);
-        }
-    }
-
-    @Override
-    protected void doDiscard(long offset, long bytes) {
-        // discard=ignore (the default options): never called
-    }
-
-    @Override
-    protected void doFlush() {
+    protected void afterRead(long bytes) {
+        bytesRead.addAndGet(bytes);
     }
 
     @Override

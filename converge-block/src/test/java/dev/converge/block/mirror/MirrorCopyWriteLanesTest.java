@@ -42,11 +42,7 @@ class MirrorCopyWriteLanesTest {
         f = new MirrorFixture(dir);
         initial = new byte[SIZE];
         new Random(21).nextBytes(initial);
-        src = new HeldReadsNode("src", initial); // never held here: the source reads at once
-        f.mainLoop.call(() -> {
-            f.graph.addInternalNode(src);
-            return null;
-        });
+        src = f.add(new HeldReadsNode("src", initial)); // never held here: the source reads at once
         disk = f.attach("disk0", "src");
     }
 
@@ -56,12 +52,7 @@ class MirrorCopyWriteLanesTest {
     }
 
     private HeldCopyWritesNode target(boolean pageCache) throws Exception {
-        HeldCopyWritesNode tgt = new HeldCopyWritesNode("tgt", SIZE, pageCache);
-        f.mainLoop.call(() -> {
-            f.graph.addInternalNode(tgt);
-            return null;
-        });
-        return tgt;
+        return f.add(new HeldCopyWritesNode("tgt", SIZE, pageCache));
     }
 
     @Test

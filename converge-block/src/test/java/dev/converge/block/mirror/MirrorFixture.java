@@ -126,6 +126,15 @@ public final class MirrorFixture implements AutoCloseable {
         return mainLoop.call(() -> graph.find(name).orElseThrow());
     }
 
+    /** Adds {@code node} (a test node built outside the graph) to the graph; returns it. */
+    public <N extends BlockNode> N add(N node) {
+        mainLoop.call(() -> {
+            graph.addInternalNode(node);
+            return null;
+        });
+        return node;
+    }
+
     public BlockBackend attach(String device, String nodeName) {
         return mainLoop.call(() -> graph.attachBackend(device, graph.find(nodeName).orElseThrow()));
     }

@@ -42,11 +42,7 @@ class MirrorGuestPriorityTest {
         f = new MirrorFixture(dir);
         initial = new byte[SIZE];
         new Random(13).nextBytes(initial);
-        src = new HeldReadsNode("src", initial);
-        f.mainLoop.call(() -> {
-            f.graph.addInternalNode(src);
-            return null;
-        });
+        src = f.add(new HeldReadsNode("src", initial));
         disk = f.attach("disk0", "src");
         f.image("tgt", SIZE);
     }

@@ -37,11 +37,7 @@ class MirrorSparseTest {
     void holesAreNotReadAndStayHolesOnTheTarget() throws Exception {
         byte[] initial = tenPercent();
         try (MirrorFixture f = new MirrorFixture(dir)) {
-            HeldReadsNode src = new HeldReadsNode("src", initial);
-            f.mainLoop.call(() -> {
-                f.graph.addInternalNode(src);
-                return null;
-            });
+            HeldReadsNode src = f.add(new HeldReadsNode("src", initial));
             f.attach("disk0", "src");
             f.image("tgt", SIZE);
             f.qmp("blockdev-mirror", "{'job-id':'m','device':'src','target':'tgt','sync':'full'}");
