@@ -16,6 +16,7 @@ import dev.converge.migration.precopy.AutoConverge;
 import dev.converge.migration.precopy.FrozenRamCheck;
 import dev.converge.migration.precopy.ConvergencePolicy;
 import dev.converge.migration.precopy.PassProgress;
+import dev.converge.migration.precopy.SentCounters;
 import dev.converge.migration.precopy.MigrationControl;
 import dev.converge.migration.precopy.MigrationControl.DirtyLimit;
 import dev.converge.migration.precopy.MigrationException;
@@ -1048,16 +1049,14 @@ public final class MigrationJob implements JobDriver<MigrationChange, MigrationI
         double dirtyRate = last == null ? 0 : last.dirtyRate();
         MigrationResult r = result;
         PostcopyProgress pc = postcopyProgress;
-        // Within a pass (no result, no postcopy yet) the live counters are the newest.
+        // The newest counters: the result, else within a pass (no postcopy yet) the live ones, else the last pass's.
         PassProgress live = r == null && pc == null ? livePass : null;
-        long transferred = r != null ? r.bytesSent() : live != null ? live.bytesSent()
-                : p == null ? 0 : p.bytesSent() + (pc == null ? 0 : pc.bytes());
-        long normal = r != null ? r.pagesSent() : live != null ? live.pagesSent() : p == null ? 0 : p.pagesSent();
+        SentCounters sent = r != null ? r : live != null ? live : p;
+        long transferred = sent == null ? 0 : sent.bytesSent() + (sent == p && pc != null ? pc.bytes() : 0);
+        long normal = sent == null ? 0 : sent.pagesSent();
         PrecopySender s = sender;
-        long zero = (r != null ? r.zeroPages() : live != null ? live.zeroPages() : p == null ? 0 : p.zeroPages())
-                + (s == null ? 0 : s.implicitZeroPages());
-        long multifdBytes = r != null ? r.multifdBytes() : live != null ? live.multifdBytes()
-                : p == null ? 0 : p.multifdBytes();
+        long zero = (sent == null ? 0 : sent.zeroPages()) + (s == null ? 0 : s.implicitZeroPages());
+        long multifdBytes = sent == null ? 0 : sent.multifdBytes();
         long pre = precopyBytes < 0 ? transferred : precopyBytes;
         long total = totalTimeMs >= 0 ? totalTimeMs : System.currentTimeMillis() - startMillis;
         return new MigrationView(status, total, setupTimeMs, downtimeMs,

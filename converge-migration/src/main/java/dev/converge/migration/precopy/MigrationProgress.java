@@ -18,7 +18,7 @@ package dev.converge.migration.precopy;
  */
 public record MigrationProgress(long pass, long bytesSent, long pagesSent, long zeroPages, long remainingBytes,
         double bandwidth, long expectedDowntimeMs, boolean converged, int throttlePercent,
-        long dirtyLimit, long multifdBytes) {
+        long dirtyLimit, long multifdBytes) implements SentCounters {
     /** A snapshot of a migration without multifd. */
     public MigrationProgress(long pass, long bytesSent, long pagesSent, long zeroPages, long remainingBytes,
             double bandwidth, long expectedDowntimeMs, boolean converged, int throttlePercent, long dirtyLimit) {

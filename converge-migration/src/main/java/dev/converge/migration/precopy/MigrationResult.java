@@ -11,7 +11,7 @@ package dev.converge.migration.precopy;
  * @param multifdBytes of bytesSent, those written on the multifd channels
  */
 public record MigrationResult(long passes, long bytesSent, long pagesSent, long zeroPages, long downtimeMs,
-        long multifdBytes) {
+        long multifdBytes) implements SentCounters {
     /** The result of a migration without multifd. */
     public MigrationResult(long passes, long bytesSent, long pagesSent, long zeroPages, long downtimeMs) {
         this(passes, bytesSent, pagesSent, zeroPages, downtimeMs, 0);

@@ -14,7 +14,7 @@ package dev.converge.migration.precopy;
  * @param multifdBytes   of bytesSent, those written on the multifd channels
  */
 public record PassProgress(long bytesSent, long pagesSent, long zeroPages, long remainingBytes, double bandwidth,
-        long multifdBytes) {
+        long multifdBytes) implements SentCounters {
     /** How often, at most, the sender reports within a pass: QEMU's rate counters move every 100 ms too. */
     public static final long INTERVAL_NANOS = 100_000_000L;
 }

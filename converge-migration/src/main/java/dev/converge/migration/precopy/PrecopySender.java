@@ -770,7 +770,7 @@ public final class PrecopySender {
                     try {
                         sinceControl += multifd.add(b, block, page);
                     } catch (IOException e) {
-                        throw new MigrationException.ChannelFailed(e.getMessage(), e);
+                        throw channelFailed(e); // a destination that refused the stream said why: that reason wins
                     }
                     if (sinceControl >= controlInterval) {
                         sendBatch(); // the main stream's zero markers queued so far, then the control point
