@@ -470,6 +470,9 @@ public final class PrecopySender {
             long passBytes = totalBytes() - passBytesStart;
             long elapsed = Math.max(1, passEnd - passStart);
             meter.record(passBytes, elapsed);
+            if (pass == 1) {
+                meter.firstPassOver();
+            }
             double bandwidth = meter.forSwitchover();
             sync(bitmap);
             throttle();
