@@ -19,11 +19,11 @@ import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The KVM accelerator: guest RAM mmap'd and handed to KVM as memory slots (pc.ram at guest
- * physical 0, pc.rom just below 4 GiB), an in-kernel irqchip and PIT as QEMU's PC has, one
- * {@link KvmVcpus} thread per vCPU, the kernel's dirty tracking moved into the RAM blocks'
- * {@link dev.converge.migration.machine.DirtyLog}s, and the vCPU and VM state as
- * {@link StateSections}.
+ * The KVM accelerator: guest RAM mmap'd (with MADV_HUGEPAGE, as QEMU asks for its RAM) and handed
+ * to KVM as memory slots (pc.ram at guest physical 0, pc.rom just below 4 GiB), an in-kernel
+ * irqchip and PIT as QEMU's PC has, one {@link KvmVcpus} thread per vCPU, the kernel's dirty
+ * tracking moved into the RAM blocks' {@link dev.converge.migration.machine.DirtyLog}s, and the
+ * vCPU and VM state as {@link StateSections}.
  * <p>
  * Dirty tracking ({@link DirtySource}), one or the other per VM as the kernel allows: by default
  * (as QEMU's default) the per-slot bitmap with manual protection
