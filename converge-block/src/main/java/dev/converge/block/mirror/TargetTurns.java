@@ -45,6 +45,7 @@ final class TargetTurns {
 
     private final boolean guestFirst;
     private final Semaphore lanes;
+    private final long maxYieldNanos;
     /** Guest writes to the target in progress. */
     private final AtomicInteger guestWrites = new AtomicInteger();
     /** Copies waiting for {@link #guestWrites} to drop to 0. */
@@ -58,8 +59,14 @@ final class TargetTurns {
      * @param parallel        copies that may write at once otherwise
      */
     TargetTurns(boolean pageCacheTarget, int parallel) {
+        this(pageCacheTarget, parallel, MAX_YIELD);
+    }
+
+    /** @param maxYield how long a copy's piece waits for guest writes at most (tests choose) */
+    TargetTurns(boolean pageCacheTarget, int parallel, Duration maxYield) {
         this.guestFirst = pageCacheTarget;
         this.lanes = new Semaphore(pageCacheTarget ? 1 : parallel, true);
+        this.maxYieldNanos = maxYield.toNanos();
     }
 
     /** A copy's data write of {@code buf} at {@code offset}: in a lane, piece by piece after the guest. */
@@ -124,7 +131,7 @@ final class TargetTurns {
         lock.lock();
         yielding.incrementAndGet();
         try {
-            long nanos = MAX_YIELD.toNanos();
+            long nanos = maxYieldNanos;
             while (guestWrites.get() > 0 && nanos > 0) {
                 nanos = guestsDone.awaitNanos(nanos);
             }
