@@ -70,9 +70,10 @@ import org.slf4j.LoggerFactory;
  *     write overlapped it (then they stay dirty and are copied again).</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
  *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it
- *     copies until nothing is dirty and flushes the target while the guest still runs (again
- *     while more than {@link #FINAL_FLUSH_BYTES} came in during a flush, at most
- *     {@link #MAX_EARLY_FLUSHES} times); then it drains the filter
+ *     copies until nothing is dirty and flushes the target while the guest still runs (again,
+ *     copying first, while more than {@link #FINAL_FLUSH_BYTES} came in during a flush, written
+ *     to the target or dirty on the source, at most {@link #MAX_EARLY_FLUSHES} times); then it
+ *     drains the filter
  *     (guest writes wait), copies the few writes that came in meanwhile, flushes again and
  *     returns with the filter still drained; commit pivots (or not, after a soft cancel or in
  *     place) and clean ends the drained section.</li>
@@ -102,9 +103,10 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     /** How long an idle copy thread waits for the next operation before it ends. */
     private static final Duration COPY_THREAD_KEEP_ALIVE = Duration.ofSeconds(5);
     /**
-     * Before the final drain the target is flushed again while more than this was written to it
-     * during the previous flush: the drained section's flush then has at most this much to make
-     * durable (a flush of the whole fresh target took seconds, and the guest writes on meanwhile).
+     * Before the final drain the job copies and flushes again while more than this came in during
+     * the previous flush (written to the target, or dirtied on the source): the drained section,
+     * in which every guest write waits, then copies and flushes at most about this much (a flush
+     * of the whole fresh target took seconds, and the guest writes on meanwhile).
      */
     static final long FINAL_FLUSH_BYTES = 4L << 20;
     /** At most this many flushes before the final drain (a guest may write faster than the disk). */
@@ -400,8 +402,13 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                     // flushes that little (one flush of a freshly written target took seconds).
                     flushTarget();
                     if (drained == null) {
-                        if (unflushed.get() > FINAL_FLUSH_BYTES && ++earlyFlushes < MAX_EARLY_FLUSHES) {
-                            continue; // much came in during that flush: flush it too, still undrained
+                        // What the drained section would copy and flush: the target bytes written
+                        // during that flush (write-blocking) and the granules dirtied meanwhile
+                        // (background: the guest wrote only the source). Much: copy and flush it
+                        // while the guest still runs.
+                        if (unflushed.get() + bitmap.dirtyBytes() > FINAL_FLUSH_BYTES
+                                && ++earlyFlushes < MAX_EARLY_FLUSHES) {
+                            continue;
                         }
                         drained = filter.drain(); // no guest write gets in from here on
                         continue; // copies what was written meanwhile (a few writes), then flushes
