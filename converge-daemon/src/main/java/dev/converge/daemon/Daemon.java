@@ -41,8 +41,9 @@ import org.slf4j.LoggerFactory;
  * commands; this class only builds the objects and decides the order of start and stop.
  * <p>
  * Lifecycle: {@link #start} listens first on the QMP addresses without TLS, so a client gets its
- * greeting while the modules are still being built; the modules, the start-up objects, block nodes
- * and commands, and the machine (migration module) are built by the first task of the main loop,
+ * greeting while the modules are still being built (from the moment the sockets listen); the
+ * modules, the start-up objects, block nodes and commands, and the machine (migration module) are
+ * built by the first task of the main loop,
  * which runs every QMP command, so the first command a client sends (qmp_capabilities included)
  * is answered once all of that is done, exactly as if it had been done before listening. A QMP
  * address with tls-creds listens after that (its credentials are a start-up object).
@@ -116,8 +117,11 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(DaemonConfig config) {
         Daemon d = new Daemon();
         try {
-            // Queued before the first listen, so it runs before any client's command (all run on the main loop).
+            // Queued before the first listen, so it runs before any client's command (all run on the main loop);
+            // it starts once the sockets listen: until then the CPUs belong to the way to the first greeting.
+            CountDownLatch listened = new CountDownLatch(1);
             java.util.concurrent.CompletableFuture<Void> ready = d.mainLoop.submit(() -> {
+                listened.await();
                 d.registerModules();
                 for (String json : config.objects()) {
                     d.objectAdd(json);
@@ -131,10 +135,14 @@ public final class Daemon implements AutoCloseable {
                 d.installMigration(config.machine());
                 return null;
             });
-            for (SocketAddress address : config.qmp()) {
-                if (!config.qmpTls().containsKey(address)) {
-                    d.listening.add(d.server.listen(address, null));
+            try {
+                for (SocketAddress address : config.qmp()) {
+                    if (!config.qmpTls().containsKey(address)) {
+                        d.listening.add(d.server.listen(address, null));
+                    }
                 }
+            } finally {
+                listened.countDown();
             }
             await(ready);
             for (SocketAddress address : config.qmp()) {

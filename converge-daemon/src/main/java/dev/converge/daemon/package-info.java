@@ -12,8 +12,8 @@
  *
  * <p>converged: the daemon's command line ({@link dev.converge.daemon.Converged}: QMP addresses,
  * qemu-storage-daemon's options, machine, pid file, daemonize, systemd readiness, log level,
- * metrics), its logging ({@link dev.converge.daemon.LogSetup} configures slf4j-simple;
- * {@link dev.converge.daemon.EventLog} writes one line per job transition) and the wiring of the
+ * metrics), its logging ({@link dev.converge.daemon.LogSetup} binds SLF4J to
+ * {@link dev.converge.daemon.StderrLogProvider}; {@link dev.converge.daemon.EventLog} writes one line per job transition) and the wiring of the
  * modules ({@link dev.converge.daemon.Daemon}: each module registers its own QMP commands; start-up
  * calls run in command-line order before the first QMP command is served: the sockets listen and
  * greet while the main loop builds the modules, and commands queue behind that).

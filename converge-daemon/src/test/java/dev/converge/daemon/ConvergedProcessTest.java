@@ -39,7 +39,7 @@ class ConvergedProcessTest {
         return pb.start();
     }
 
-    /** slf4j-simple as LogSetup configures it: ISO timestamp with zone, level, short logger name. */
+    /** StderrLogProvider's lines (LogSetup binds it): ISO timestamp with zone, level, short logger name. */
     private static final Pattern LOG_LINE = Pattern.compile(
             "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}(Z|[+-]\\d\\d:\\d\\d) (ERROR|WARN|INFO|DEBUG|TRACE) \\S+ - .*");
 

@@ -112,9 +112,11 @@ final class QmpConnection {
         this.name = name;
     }
 
-    /** Queues the greeting and starts the reader and writer. */
-    void start(ObjectNode greeting) {
-        enqueue(QmpJson.encode(greeting), null);
+    /** Queues the greeting (null: the acceptor wrote it already) and starts the reader and writer. */
+    void start(byte[] greeting) {
+        if (greeting != null) {
+            enqueue(greeting, null);
+        }
         writer = Thread.ofVirtual().name(name + "-writer").start(this::writeLoop);
         reader = Thread.ofVirtual().name(name + "-reader").start(this::readLoop);
     }

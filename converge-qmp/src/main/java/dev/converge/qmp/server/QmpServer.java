@@ -13,6 +13,7 @@ import dev.converge.qmp.wire.QmpMessages;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -60,6 +61,8 @@ public final class QmpServer implements EventSink, AutoCloseable {
     private final QmpRegistry registry;
     private final MainLoop mainLoop;
     private final ServerIdentity identity;
+    /** The greeting as sent (QEMU sends no capabilities a client must know of: none here either). */
+    private final byte[] greeting;
     private final QmpDispatcher dispatcher;
     private final AtomicLong connectionIds = new AtomicLong();
     private final Timeouts timeouts;
@@ -135,6 +138,7 @@ public final class QmpServer implements EventSink, AutoCloseable {
         this.registry = registry;
         this.mainLoop = mainLoop;
         this.identity = identity;
+        this.greeting = QmpMessages.greetingBytes(identity.major(), identity.minor(), identity.micro(), identity.pkg());
         this.dispatcher = new QmpDispatcher(registry);
         this.timeouts = java.util.Objects.requireNonNull(timeouts);
     }
@@ -175,15 +179,15 @@ public final class QmpServer implements EventSink, AutoCloseable {
         ListeningSocket socket;
         SocketAddress bound;
         try {
-            switch (address) {
-                case UnixSocketAddress unix -> {
-                    socket = ListeningSocket.unix(unix.path(), ListeningSocket.OWNER_ONLY);
-                    bound = unix;
-                }
-                case InetSocketAddress tcp -> {
-                    socket = ListeningSocket.tcp(tcp.resolve());
-                    bound = tcp.withPort(((java.net.InetSocketAddress) socket.address()).getPort());
-                }
+            // instanceof, not a pattern switch: the switch's bootstrap spins a class with the ClassFile API
+            // at run time, some 20 ms of interpreted start-up on the way to the first greeting.
+            if (address instanceof UnixSocketAddress unix) {
+                socket = ListeningSocket.unix(unix.path(), ListeningSocket.OWNER_ONLY);
+                bound = unix;
+            } else {
+                InetSocketAddress tcp = (InetSocketAddress) address; // SocketAddress is sealed: the other kind
+                socket = ListeningSocket.tcp(tcp.resolve());
+                bound = tcp.withPort(((java.net.InetSocketAddress) socket.address()).getPort());
             }
         } catch (IOException e) {
             throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
@@ -383,9 +387,24 @@ public final class QmpServer implements EventSink, AutoCloseable {
                 }
                 connections.add(c);
             }
+            if (tls == null) {
+                // Written here, before the connection's threads exist: the greeting is the first thing a
+                // client waits for. A fresh socket's send buffer always takes these ~120 bytes at once.
+                try {
+                    ByteBuffer b = ByteBuffer.wrap(greeting);
+                    while (b.hasRemaining()) {
+                        client.write(b);
+                    }
+                } catch (IOException e) {
+                    LOG.debug("QMP client {} on {} left before its greeting: {}", name, address, e.toString());
+                    c.close();
+                    continue;
+                }
+                c.start(null);
+            } else {
+                c.start(greeting); // after the TLS handshake, by the connection's writer
+            }
             LOG.debug("QMP client {} connected on {}", name, address);
-            c.start(QmpMessages.greeting(identity.major(), identity.minor(), identity.micro(), identity.pkg(),
-                    List.of()));
         }
     }
 

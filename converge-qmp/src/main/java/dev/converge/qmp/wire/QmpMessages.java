@@ -40,6 +40,38 @@ public final class QmpMessages {
         return greeting;
     }
 
+    /**
+     * The bytes of {@link #greeting} without capabilities, as {@link QmpJson#encode} writes them,
+     * rendered without Jackson: a server writes them before anything else is set up, and a
+     * JSON generator's first use costs milliseconds of start-up.
+     */
+    public static byte[] greetingBytes(int major, int minor, int micro, String pkg) {
+        StringBuilder json = new StringBuilder(128).append("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": ").append(micro)
+                .append(", \"minor\": ").append(minor).append(", \"major\": ").append(major)
+                .append("}, \"package\": \"");
+        for (int i = 0; i < pkg.length(); i++) {
+            char c = pkg.charAt(i);
+            switch (c) {
+                case '"' -> json.append("\\\"");
+                case '\\' -> json.append("\\\\");
+                case '\n' -> json.append("\\n");
+                case '\r' -> json.append("\\r");
+                case '\t' -> json.append("\\t");
+                case '\b' -> json.append("\\b");
+                case '\f' -> json.append("\\f");
+                default -> {
+                    if (c < 0x20) {
+                        json.append(String.format(java.util.Locale.ROOT, "\\u%04X", (int) c));
+                    } else {
+                        json.append(c);
+                    }
+                }
+            }
+        }
+        json.append("\"}, \"capabilities\": []}}\r\n");
+        return json.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** A success reply; a null {@code value} is the empty object. */
     public static ObjectNode success(JsonNode value, JsonNode id) {
         ObjectNode reply = QmpJson.object();
