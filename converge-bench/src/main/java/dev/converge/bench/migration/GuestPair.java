@@ -41,6 +41,15 @@ public interface GuestPair extends AutoCloseable {
      */
     String checkDestinationRuns(Duration deadline);
 
+    /**
+     * Bytes the source's guest wrote to its serial port so far (the pattern guest: one per pass
+     * over its RAM), or -1 when this pair does not capture it. Read while the migration runs, for
+     * the trace of the guest's speed.
+     */
+    default long sourceSerialBytes() {
+        return -1;
+    }
+
     /** Ends both processes. */
     @Override
     void close();

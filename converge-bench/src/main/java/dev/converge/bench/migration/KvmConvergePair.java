@@ -22,7 +22,10 @@ final class KvmConvergePair implements GuestPair {
     private final Path sourceSerial;
     private final Path destinationSerial;
 
-    private KvmConvergePair(ConvergePair daemons, Path sourceSerial, Path destinationSerial) {
+    private final Path dir;
+
+    private KvmConvergePair(Path dir, ConvergePair daemons, Path sourceSerial, Path destinationSerial) {
+        this.dir = dir;
         this.daemons = daemons;
         this.sourceSerial = sourceSerial;
         this.destinationSerial = destinationSerial;
@@ -36,10 +39,11 @@ final class KvmConvergePair implements GuestPair {
         Path srcSerial = dir.resolve("serial-src.log");
         Path dstSerial = dir.resolve("serial-dst.log");
         String spec = "accel=kvm,memory=" + (scenario.memory() >> 20) + "M,vcpus=1,guest=" + image;
+        String level = System.getProperty("converge.bench.daemon-log-level", "info");
         ConvergePair daemons = ConvergePair.start(dir, scenario, reaper, connectDeadline,
-                new String[] {"--machine", spec + ",serial=file:" + srcSerial},
-                new String[] {"--machine", spec + ",serial=file:" + dstSerial, "--incoming", "defer"});
-        return new KvmConvergePair(daemons, srcSerial, dstSerial);
+                new String[] {"--machine", spec + ",serial=file:" + srcSerial, "--log-level", level},
+                new String[] {"--machine", spec + ",serial=file:" + dstSerial, "--incoming", "defer", "--log-level", level});
+        return new KvmConvergePair(dir, daemons, srcSerial, dstSerial);
     }
 
     @Override
@@ -57,6 +61,19 @@ final class KvmConvergePair implements GuestPair {
     public String awaitWorkloadRunning(Duration deadline) {
         long marks = awaitSerial(sourceSerial, 3, deadline, "source");
         return "source guest wrote " + marks + " serial marks";
+    }
+
+    @Override
+    public long sourceSerialBytes() {
+        return serialBytes(sourceSerial);
+    }
+
+    static long serialBytes(Path file) {
+        try {
+            return Files.exists(file) ? Files.size(file) : 0;
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     @Override
@@ -78,12 +95,7 @@ final class KvmConvergePair implements GuestPair {
     private static long awaitSerial(Path file, long atLeast, Duration deadline, String role) {
         long end = System.nanoTime() + deadline.toNanos();
         while (true) {
-            long n;
-            try {
-                n = Files.exists(file) ? Files.size(file) : 0;
-            } catch (IOException e) {
-                n = 0;
-            }
+            long n = serialBytes(file);
             if (n >= atLeast) {
                 return n;
             }
@@ -97,5 +109,17 @@ final class KvmConvergePair implements GuestPair {
     @Override
     public void close() {
         daemons.close();
+        String keep = System.getProperty("converge.bench.keep-logs");
+        if (keep != null) {
+            try (var files = Files.walk(dir)) {
+                for (Path p : files.filter(f -> f.toString().endsWith(".log")).toList()) {
+                    Path to = Path.of(keep, dir.getFileName() + "-" + p.getParent().getFileName() + "-" + p.getFileName());
+                    Files.createDirectories(to.getParent());
+                    Files.copy(p, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            } catch (IOException e) {
+                System.err.println("keeping the daemon logs failed: " + e);
+            }
+        }
     }
 }

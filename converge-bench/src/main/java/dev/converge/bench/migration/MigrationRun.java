@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -54,6 +55,8 @@ public final class MigrationRun {
     }
 
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+    /** Whether each sample is printed ({@code -Dconverge.bench.trace=true}, bin/bench's {@code --trace}). */
+    private static final boolean TRACE = Boolean.getBoolean("converge.bench.trace");
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled");
 
@@ -109,7 +112,7 @@ public final class MigrationRun {
 
         String status;
         try {
-            status = awaitFinalSampling(src, scenario.maxTime());
+            status = awaitFinalSampling(pair, scenario.maxTime());
         } catch (QmpTimeoutException e) {
             MigrationFigures before = MigrationFigures.parse(src.execute("query-migrate"));
             src.execute("migrate_cancel");
@@ -136,8 +139,10 @@ public final class MigrationRun {
      * {@link #awaitFinal}, reading query-migrate every {@link #SAMPLE} meanwhile to keep the
      * dirty rate the source reports while active (QEMU drops it from the reply once completed).
      */
-    private String awaitFinalSampling(QmpClient c, Duration timeout) {
-        long end = System.nanoTime() + timeout.toNanos();
+    private String awaitFinalSampling(GuestPair pair, Duration timeout) {
+        QmpClient c = pair.source();
+        long start = System.nanoTime();
+        long end = start + timeout.toNanos();
         while (true) {
             long left = end - System.nanoTime();
             if (left <= 0) {
@@ -147,12 +152,27 @@ public final class MigrationRun {
                 return awaitFinal(c, Duration.ofNanos(Math.min(left, SAMPLE.toNanos())));
             } catch (QmpTimeoutException e) {
                 JsonNode info = c.execute("query-migrate");
+                if (TRACE) {
+                    trace(pair, info, System.nanoTime() - start);
+                }
                 long pages = info.path("ram").path("dirty-pages-rate").asLong(0);
                 if (info.path("status").asText().equals("active") && pages > 0) {
                     lastDirtyRate = pages * 4096;
                 }
             }
         }
+    }
+
+    /**
+     * One line per sample on stderr: time since migrate, passes, bytes sent, still dirty, the dirty
+     * rate, and the source guest's serial bytes (its passes over RAM, the speed it dirties at).
+     */
+    private static void trace(GuestPair pair, JsonNode info, long nanos) {
+        JsonNode ram = info.path("ram");
+        System.err.printf(Locale.ROOT, "  trace %6d ms %-9s sync %3d sent %8.1f MiB remaining %7.1f MiB dirty-rate %7d pages/s"
+                + " guest marks %d%n", nanos / 1_000_000, info.path("status").asText(), ram.path("dirty-sync-count").asLong(),
+                ram.path("transferred").asLong() / 1048576.0, ram.path("remaining").asLong() / 1048576.0,
+                ram.path("dirty-pages-rate").asLong(), pair.sourceSerialBytes());
     }
 
     private static String awaitFinal(QmpClient c, Duration timeout) {

@@ -57,13 +57,18 @@ public final class QemuGuest implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(BINARY, "-nodefaults", "-nographic", "-machine", "pc",
                 "-accel", accel.option(), "-m", (memory >> 20) + "M",
                 "-drive", "file=" + image + ",format=raw,if=ide",
-                "-qmp", "unix:" + socket + ",server=on,wait=off"));
+                "-qmp", "unix:" + socket + ",server=on,wait=off", "-serial", "file:" + serialLog(dir, name)));
         if (incoming) {
             cmd.addAll(List.of("-incoming", "defer"));
         }
         ChildDaemon child = ChildDaemon.start(name, cmd, dir, socket);
         reaper.track(child.handle());
         return new QemuGuest(child, reaper);
+    }
+
+    /** Where the guest's serial port (COM1, 0x3f8) writes, in {@code dir}. */
+    static Path serialLog(Path dir, String name) {
+        return dir.resolve(name + "-serial.log");
     }
 
     /**

@@ -105,6 +105,11 @@ public final class QemuPair implements GuestPair {
     }
 
     @Override
+    public long sourceSerialBytes() {
+        return KvmConvergePair.serialBytes(QemuGuest.serialLog(dir, "qemu-src"));
+    }
+
+    @Override
     public String awaitWorkloadRunning(Duration deadline) {
         long end = System.nanoTime() + deadline.toNanos();
         awaitInBootSector(source, "source", end);

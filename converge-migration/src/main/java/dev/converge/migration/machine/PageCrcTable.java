@@ -78,6 +78,11 @@ public final class PageCrcTable {
         return c;
     }
 
+    /** Page {@code page} of block {@code block} was sent or received with bytes whose CRC32C is {@code crc}. */
+    public void set(int block, long page, int crc) {
+        crcs[block][(int) page] = crc;
+    }
+
     /** Page {@code page} of block {@code block} was sent or received as a zero page. */
     public void recordZero(int block, long page) {
         crcs[block][(int) page] = ZERO_PAGE_CRC;

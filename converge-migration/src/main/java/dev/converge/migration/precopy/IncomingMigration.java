@@ -135,7 +135,13 @@ public final class IncomingMigration {
                 }
                 case StreamRecord.PageBatch b -> {
                     for (int i = 0; i < b.offsets().length; i++) {
-                        received(s, b.block(), b.offsets()[i], b.page(i));
+                        if (b.crcs() != null && s.crcs() != null) {
+                            // The decoder read the page for the record's checksum already: its CRC is known.
+                            s.crcs().set(b.block(), b.offsets()[i] >>> RamBlock.PAGE_SHIFT, b.crcs()[i]);
+                            s.blocks().get(b.block()).loadPage(b.offsets()[i], b.page(i));
+                        } else {
+                            received(s, b.block(), b.offsets()[i], b.page(i));
+                        }
                     }
                     yield s.plus(b.offsets().length, 0);
                 }

@@ -8,6 +8,7 @@ import dev.converge.migration.machine.RamBlock;
 import dev.converge.migration.machine.RunState;
 import dev.converge.migration.multifd.MultifdSender;
 import dev.converge.migration.multifd.ZeroPageDetection;
+import dev.converge.migration.wire.Checksums;
 import dev.converge.migration.wire.StreamEncoder;
 import dev.converge.migration.wire.StreamRecord;
 import dev.converge.migration.wire.WireFormat;
@@ -159,6 +160,8 @@ public final class PrecopySender {
     /** Whether the pending batch ends with {@link #trailer}. */
     private boolean trailerPending;
     private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
+    /** In a verified stream, the CRC32C of each page of the pending batch (its trailer is built from them). */
+    private final int[] batchCrcs = new int[WireFormat.MAX_BATCH_PAGES];
     private int batchCount;
     /**
      * Bytes between calls of the control (rate limit, pause point, cancel check). Not a flag that
@@ -467,6 +470,9 @@ public final class PrecopySender {
             long passBytes = totalBytes() - passBytesStart;
             long elapsed = Math.max(1, passEnd - passStart);
             meter.record(passBytes, elapsed);
+            if (pass == 1) {
+                meter.firstPassOver();
+            }
             double bandwidth = meter.forSwitchover();
             sync(bitmap);
             throttle();
@@ -785,9 +791,10 @@ public final class PrecopySender {
                     ByteBuffer data = block.page(page).asByteBuffer();
                     if (verified) {
                         data = pageCopies[batchCount].clear().put(data).flip();
-                        sentCrcs.record(b, page, data); // of the copy: exactly the bytes that are sent
+                        batchCrcs[batchCount] = sentCrcs.record(b, page, data); // of the copy: exactly the bytes that are sent
                         if (sendFault != null) {
                             sendFault.encoding(b, page, data);
+                            batchCrcs[batchCount] = PageCrcTable.crc(data); // the trailer seals what goes out
                         }
                     }
                     gather[1 + batchCount] = data;
@@ -809,10 +816,11 @@ public final class PrecopySender {
             if (verified) {
                 crc.reset();
                 crc.update(ctrl.duplicate().limit(ctrl.position()).position(head));
+                int sealed = (int) crc.getValue();
                 for (int i = 0; i < batchCount; i++) {
-                    crc.update(gather[1 + i].duplicate());
+                    sealed = Checksums.appendPage(sealed, batchCrcs[i]); // each page was read for its CRC once, above
                 }
-                trailer.clear().putInt((int) crc.getValue()).flip();
+                trailer.clear().putInt(sealed).flip();
                 gather[1 + batchCount] = trailer;
                 trailerPending = true;
             }

@@ -60,6 +60,12 @@ public final class ReturnPath implements Runnable {
     private final long[] lags = new long[LAG_WINDOW];
     /** Lags recorded so far; guarded by lock. */
     private long lagCount;
+    /**
+     * The index (in recording order) of the first pass's lag, -1 when none: it stops counting once
+     * a later pass's lag is known, because the first pass's destination also zeroes every page it
+     * writes for the first time (see {@link BandwidthMeter}), which no later pass does; guarded by lock.
+     */
+    private long firstPassLag = -1;
     /** Whether ACK_COMPLETE came; guarded by lock. */
     private boolean ackComplete;
     /** System.nanoTime() when RESUMED came, 0 before; guarded by lock. */
@@ -154,6 +160,9 @@ public final class ReturnPath implements Runnable {
                     long sent = sentAt.get(slot);
                     if (sent != 0 && sentPass.get(slot) == a.pass()) {
                         long lag = Math.max(0, now - sent);
+                        if (a.pass() == 1) {
+                            firstPassLag = lagCount;
+                        }
                         lags[(int) (lagCount++ % LAG_WINDOW)] = lag;
                     }
                     ackedPass = Math.max(ackedPass, a.pass());
@@ -252,8 +261,12 @@ public final class ReturnPath implements Runnable {
             return -1;
         }
         long r = longest ? 0 : Long.MAX_VALUE;
-        for (int i = 0; i < Math.min(lagCount, LAG_WINDOW); i++) {
-            r = longest ? Math.max(r, lags[i]) : Math.min(r, lags[i]);
+        for (long k = Math.max(0, lagCount - LAG_WINDOW); k < lagCount; k++) {
+            if (k == firstPassLag && lagCount > k + 1) {
+                continue;
+            }
+            long lag = lags[(int) (k % LAG_WINDOW)];
+            r = longest ? Math.max(r, lag) : Math.min(r, lag);
         }
         return r;
     }

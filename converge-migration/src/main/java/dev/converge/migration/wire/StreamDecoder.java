@@ -151,8 +151,14 @@ public final class StreamDecoder {
         }
         int body = p + RECORD_HEADER_SIZE;
         int len = (int) length;
+        int[] pageCrcs = null;
         if (verified) {
-            Checksums.checkTrailer(in, p, body + len, type.toString());
+            int pages = type == RecordType.PAGE_BATCH ? batchPages(len) : -1;
+            if (pages > 0) {
+                pageCrcs = Checksums.checkBatchTrailer(in, p, body + BATCH_FIXED + 8 * pages, pages, type.toString());
+            } else {
+                Checksums.checkTrailer(in, p, body + len, type.toString());
+            }
         }
         StreamRecord record = switch (type) {
             case INVALID -> throw new AssertionError("fromCode never returns INVALID");
@@ -169,7 +175,7 @@ public final class StreamDecoder {
                 checkPage(block, offset);
                 yield new StreamRecord.ZeroPage(block, offset);
             }
-            case PAGE_BATCH -> decodeBatch(in, body, len);
+            case PAGE_BATCH -> decodeBatch(in, body, len, pageCrcs);
             case MULTIFD_SETUP -> decodeMultifdSetup(in, body);
             case END_OF_PASS -> new StreamRecord.EndOfPass(in.getLong(body));
             case DEVICE_STATE -> new StreamRecord.DeviceState(in.slice(body, len).asReadOnlyBuffer());
@@ -297,7 +303,19 @@ public final class StreamDecoder {
         return new StreamRecord.MultifdSetup(channels, compression, in.getLong(body + 8));
     }
 
-    private StreamRecord decodeBatch(ByteBuffer in, int body, int len) throws WireFormatException {
+    /**
+     * The pages a PAGE_BATCH payload of {@code len} bytes holds, or -1 when the length fits no batch
+     * (then the plain trailer check runs and {@link #decodeBatch} names the error).
+     */
+    private static int batchPages(int len) {
+        int rest = len - BATCH_FIXED;
+        if (rest <= 0 || rest % (8 + PAGE_SIZE) != 0 || rest / (8 + PAGE_SIZE) > MAX_BATCH_PAGES) {
+            return -1;
+        }
+        return rest / (8 + PAGE_SIZE);
+    }
+
+    private StreamRecord decodeBatch(ByteBuffer in, int body, int len, int[] pageCrcs) throws WireFormatException {
         int block = in.getInt(body);
         long count = Integer.toUnsignedLong(in.getInt(body + 4));
         if (count < 1 || count > MAX_BATCH_PAGES) {
@@ -313,7 +331,7 @@ public final class StreamDecoder {
             checkPage(block, offsets[i]);
         }
         int data = body + BATCH_FIXED + 8 * (int) count;
-        return new StreamRecord.PageBatch(block, offsets, in.slice(data, (int) count * PAGE_SIZE).asReadOnlyBuffer());
+        return new StreamRecord.PageBatch(block, offsets, in.slice(data, (int) count * PAGE_SIZE).asReadOnlyBuffer(), pageCrcs);
     }
 
     private static StreamRecord decodeRamBlocks(ByteBuffer in, int body, int len) throws WireFormatException {

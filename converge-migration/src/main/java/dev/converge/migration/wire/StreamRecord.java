@@ -52,8 +52,18 @@ public sealed interface StreamRecord {
     record ZeroPage(int block, long offset) implements StreamRecord {
     }
 
-    /** {@code offsets.length} pages of one block; {@code data} holds them back to back. */
-    record PageBatch(int block, long[] offsets, ByteBuffer data) implements StreamRecord {
+    /**
+     * {@code offsets.length} pages of one block; {@code data} holds them back to back.
+     * {@code crcs}: each page's CRC32C where the decoder computed it to check a verified record's
+     * trailer (the receiver records them instead of reading the pages again), else null. Derived
+     * from {@code data}: not part of equality.
+     */
+    record PageBatch(int block, long[] offsets, ByteBuffer data, int[] crcs) implements StreamRecord {
+        /** A batch without page CRCs (the encoder's input, an unverified stream). */
+        public PageBatch(int block, long[] offsets, ByteBuffer data) {
+            this(block, offsets, data, null);
+        }
+
         /** The data of page {@code i}, a view. */
         public ByteBuffer page(int i) {
             return data.slice(data.position() + i * WireFormat.PAGE_SIZE, WireFormat.PAGE_SIZE);

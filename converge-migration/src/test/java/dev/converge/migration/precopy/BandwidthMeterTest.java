@@ -69,4 +69,30 @@ class BandwidthMeterTest {
         assertThat(m.conservative()).isEqualTo(320.0 * MB);
         assertThat(m.forSwitchover()).isEqualTo(320.0 * MB * BandwidthMeter.SWITCHOVER_SHARE);
     }
+
+    @Test
+    void theFirstPassStandsOnlyUntilALaterWindowIsKnown() {
+        long ms = 1_000_000;
+        BandwidthMeter m = new BandwidthMeter();
+        m.record(500 * MB, 2000 * ms); // the first pass: 250 MB/s (the destination zeroes fresh pages)
+        m.firstPassOver();
+        assertThat(m.conservative()).as("nothing later known yet").isEqualTo(250.0 * MB);
+        m.record(60 * MB, 50 * ms); // half a window
+        assertThat(m.conservative()).isEqualTo(250.0 * MB);
+        m.record(60 * MB, 50 * ms); // the window closes at 1200 MB/s and replaces the first pass
+        assertThat(m.conservative()).isEqualTo(1200.0 * MB);
+        m.record(50 * MB, 100 * ms);
+        assertThat(m.conservative()).as("later windows are kept as before").isEqualTo(500.0 * MB);
+    }
+
+    @Test
+    void aShortFirstPassStillCountsUntilALaterWindow() {
+        long ms = 1_000_000;
+        BandwidthMeter m = new BandwidthMeter();
+        m.record(30 * MB, 60 * ms); // below a window
+        m.firstPassOver();
+        assertThat(m.conservative()).isEqualTo(500.0 * MB);
+        m.record(100 * MB, 100 * ms);
+        assertThat(m.conservative()).isEqualTo(1000.0 * MB);
+    }
 }

@@ -215,6 +215,11 @@ public final class KvmAccelerator implements Accelerator {
                 return new GuestRam(layout, (arena, info) -> {
                     MemorySegment m = LibC.mmap(info.size(), LibC.PROT_READ | LibC.PROT_WRITE,
                             LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0, arena, "mmap guest RAM " + info.name());
+                    // Huge pages where the kernel's THP setting is "madvise" (as QEMU asks for its RAM):
+                    // 512 times fewer first-touch faults, which matter most on the destination, whose
+                    // whole RAM is first written by the incoming migration. Best effort: EINVAL where
+                    // THP is off changes nothing.
+                    LibC.madvise(m, LibC.MADV_HUGEPAGE);
                     memory.put(info.name(), m);
                     return m;
                 });

@@ -47,6 +47,8 @@ final class LibC {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), true, 2);
     private static final MethodHandle MMAP = bind("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
             ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), true, -1);
+    private static final MethodHandle MADVISE = bind("madvise",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), true, -1);
     private static final MethodHandle MUNMAP = bind("munmap",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), true, -1);
     private static final MethodHandle PTHREAD_SIGMASK = bind("pthread_sigmask",
@@ -159,6 +161,20 @@ final class LibC {
             return p.reinterpret(size, arena, LibC::munmap);
         } catch (NativeException e) {
             throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** madvise(2) advice: back the range with transparent huge pages where the kernel can. */
+    static final int MADV_HUGEPAGE = 14;
+
+    /** madvise(2) of all of {@code s}; returns 0 or the errno (advice is best effort: callers decide). */
+    static int madvise(MemorySegment s, int advice) {
+        try {
+            MemorySegment cap = CAPTURED.get();
+            int r = (int) MADVISE.invokeExact(cap, s, s.byteSize(), advice);
+            return r < 0 ? errno(cap) : 0;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
