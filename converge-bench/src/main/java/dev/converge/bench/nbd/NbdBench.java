@@ -2,16 +2,6 @@ package dev.converge.bench.nbd;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.converge.block.BlockBackend;
-import dev.converge.block.BlockGraph;
-import dev.converge.block.BlockNode;
-import dev.converge.nbd.export.BlockNodeExportBackend;
-import dev.converge.nbd.server.NbdExport;
-import dev.converge.nbd.server.NbdServer;
-import dev.converge.nbd.server.NbdServerConfig;
-import dev.converge.qmp.MainLoop;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -33,9 +23,11 @@ import java.util.concurrent.TimeUnit;
  * queue depth 16 (fio's nbd engine, when fio is installed). N runs of each, the two servers' runs
  * alternating; best and median reported.
  * <p>
- * Our server runs in-process the way {@code block-export-add} sets it up: a file node in a block
- * graph, exported through a block backend (the node's one write path). qemu-nbd serves the same
- * file, writeback cache, shared by up to 8 connections (nbdcopy opens 4 by default).
+ * Our server is converged as an operator runs it ({@code bin/converged} with {@code --blockdev},
+ * {@code --nbd-server} and {@code --export}: the daemon's JVM options and AOT cache), as qemu-nbd is
+ * qemu-nbd; until 2026-12-03 it ran inside this benchmark's JVM, with the benchmark's JVM options.
+ * qemu-nbd serves the same file, writeback cache, shared by up to 8 connections (nbdcopy opens 4
+ * by default).
  * <p>
  * With format {@code qcow2} the image is a qcow2 file (converted from the same random data, so
  * every cluster is allocated) opened by our qcow2 driver and by qemu-nbd's; {@code qemu-img
@@ -115,23 +107,11 @@ public final class NbdBench {
         Process qemu = new ProcessBuilder("qemu-nbd", "-k", qsock.toString(), "-f", driver, "-t", "-e", "8",
                 "-x", "disk", qemuImage.toString()).redirectErrorStream(true)
                 .redirectOutput(work.resolve("qemu-nbd.log").toFile()).start();
-        try (MainLoop loop = new MainLoop()) {
-            waitFor(qsock, qemu);
-            BlockGraph graph = new BlockGraph(loop);
-            BlockBackend backend = loop.call(() -> {
-                ObjectNode o = JsonNodeFactory.instance.objectNode();
-                if (driver.equals("qcow2")) {
-                    o.put("driver", "qcow2").put("node-name", "disk").putObject("file").put("driver", "file")
-                            .put("filename", image.toString());
-                } else {
-                    o.put("driver", "file").put("node-name", "disk").put("filename", image.toString());
-                }
-                BlockNode n = graph.blockdevAdd(o);
-                return graph.attachBackend(null, n);
-            });
-            try (NbdServer server = NbdServer.start(NbdServerConfig.unix(sock))) {
-                server.addExport(new NbdExport("disk", "", true,
-                        new BlockNodeExportBackend(backend, size, false, false, Map.of()), List.of(), true));
+        Process ours = startConverged(work, image, driver, sock);
+        try {
+            waitFor(qsock, qemu, "qemu-nbd");
+            waitFor(sock, ours, "converged");
+            {
                 Map<String, String> urls = Map.of("converge", "nbd+unix:///disk?socket=" + sock,
                         "qemu-nbd", "nbd+unix:///disk?socket=" + qsock);
                 // both servers run at once and the runs alternate, so page cache and machine load are shared
@@ -157,8 +137,10 @@ public final class NbdBench {
                 }
             }
         } finally {
-            qemu.destroy();
-            qemu.waitFor(10, TimeUnit.SECONDS);
+            for (Process p : List.of(qemu, ours)) {
+                p.destroy();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
         }
         if (driver.equals("qcow2")) {
             for (Path p : new java.util.LinkedHashSet<>(List.of(image, qemuImage))) {
@@ -266,11 +248,31 @@ public final class NbdBench {
         return bps;
     }
 
-    static void waitFor(Path sock, Process p) throws IOException, InterruptedException {
+    /**
+     * converged as an operator starts it (bin/converged: its JVM options and AOT cache, the build
+     * check skipped as in the release archive), serving the image as qemu-nbd does: a node, the NBD
+     * server on a UNIX socket, a writable export named {@code disk} (multi-conn advertised, as
+     * {@code qemu-nbd -e 8} does). Its log goes to DIR/converged.log.
+     */
+    static Process startConverged(Path work, Path image, String driver, Path sock) throws IOException {
+        Path home = Path.of(System.getProperty("converge.home", ".")).toAbsolutePath();
+        String node = driver.equals("qcow2")
+                ? "{\"driver\":\"qcow2\",\"node-name\":\"disk\",\"file\":{\"driver\":\"file\",\"filename\":\"" + image + "\"}}"
+                : "driver=file,node-name=disk,filename=" + image;
+        ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/converged").toString(),
+                "--qmp", "unix:" + work.resolve("converged.qmp"), "--blockdev", node,
+                "--nbd-server", "addr.type=unix,addr.path=" + sock,
+                "--export", "type=nbd,id=disk,node-name=disk,name=disk,writable=on")
+                .redirectErrorStream(true).redirectOutput(work.resolve("converged.log").toFile());
+        pb.environment().put("CONVERGE_NO_BUILD", "1"); // bin/bench built it
+        return pb.start();
+    }
+
+    static void waitFor(Path sock, Process p, String name) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!Files.exists(sock)) {
             if (!p.isAlive() || System.nanoTime() > deadline) {
-                throw new IOException("qemu-nbd did not start: " + Files.readString(sock.resolveSibling("qemu-nbd.log")));
+                throw new IOException(name + " did not start: " + Files.readString(sock.resolveSibling(name + ".log")));
             }
             p.waitFor(20, TimeUnit.MILLISECONDS); // returns early if it exits
         }

@@ -131,7 +131,7 @@ public final class NbdMirrorBench {
                 .redirectOutput(work.resolve("qemu-nbd.log").toFile()).start();
         double secs;
         try {
-            NbdBench.waitFor(sock, nbd);
+            NbdBench.waitFor(sock, nbd, "qemu-nbd");
             qmp.drainEvents();
             arrivals.clear();
             qmp.execute("blockdev-add", obj().put("driver", "file").put("node-name", "src-file")

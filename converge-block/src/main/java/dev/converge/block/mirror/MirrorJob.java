@@ -27,7 +27,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -55,10 +54,13 @@ import org.slf4j.LoggerFactory;
  *     on the job's platform copy threads. An operation resets its granules in the bitmap
  *     <em>before</em> it reads, so a write racing the copy dirties them again.</li>
  * <li>Into a target that {@linkplain BlockNode#writesIntoHostPageCache writes into the host page
- *     cache} the operations write one at a time ({@link #copyWriteLanes}; they still read in
- *     parallel): such writes serialize on the host file's inode lock anyway, and sixteen copies
- *     queued there put a write-blocking guest write behind all of them (measured: 50-200 ms per
- *     guest write during the bulk copy). Guest writes never take a lane.</li>
+ *     cache} the operations write one at a time and in pieces, and a piece waits while a guest
+ *     write is writing the target ({@link TargetTurns}): such writes serialize on the host
+ *     file's inode lock, and copies queued there put a write-blocking guest write behind all of
+ *     them (measured: 50-200 ms per guest write during the bulk copy). Guest writes never wait
+ *     for a copy's turn.</li>
+ * <li>The copy threads run at a lower CPU priority than the threads that serve the guest
+ *     ({@link dev.converge.block.BackgroundPriority}).</li>
  * <li>Work in flight is registered by granules in {@link InFlightRanges}. An operation starts
  *     only on granules nothing else has in flight, so two copies of a granule never overtake
  *     each other on the target.</li>
@@ -68,9 +70,10 @@ import org.slf4j.LoggerFactory;
  *     write overlapped it (then they stay dirty and are copied again).</li>
  * <li>READY once nothing is dirty or in flight; the job keeps copying new writes. On
  *     job-complete, a soft cancel in READY, or the grouped switchover's finish in place, it
- *     copies until nothing is dirty and flushes the target while the guest still runs (again
- *     while more than {@link #FINAL_FLUSH_BYTES} came in during a flush, at most
- *     {@link #MAX_EARLY_FLUSHES} times); then it drains the filter
+ *     copies until nothing is dirty and flushes the target while the guest still runs (again,
+ *     copying first, while more than {@link #FINAL_FLUSH_BYTES} came in during a flush, written
+ *     to the target or dirty on the source, at most {@link #MAX_EARLY_FLUSHES} times); then it
+ *     drains the filter
  *     (guest writes wait), copies the few writes that came in meanwhile, flushes again and
  *     returns with the filter still drained; commit pivots (or not, after a soft cancel or in
  *     place) and clean ends the drained section.</li>
@@ -100,9 +103,10 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     /** How long an idle copy thread waits for the next operation before it ends. */
     private static final Duration COPY_THREAD_KEEP_ALIVE = Duration.ofSeconds(5);
     /**
-     * Before the final drain the target is flushed again while more than this was written to it
-     * during the previous flush: the drained section's flush then has at most this much to make
-     * durable (a flush of the whole fresh target took seconds, and the guest writes on meanwhile).
+     * Before the final drain the job copies and flushes again while more than this came in during
+     * the previous flush (written to the target, or dirtied on the source): the drained section,
+     * in which every guest write waits, then copies and flushes at most about this much (a flush
+     * of the whole fresh target took seconds, and the guest writes on meanwhile).
      */
     static final long FINAL_FLUSH_BYTES = 4L << 20;
     /** At most this many flushes before the final drain (a guest may write faster than the disk). */
@@ -149,12 +153,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
      * which run on virtual threads, waited for a carrier (issue 13: guest writes of 1-4 s).
      */
     private final ThreadPoolExecutor copyThreads;
-    /**
-     * Copy operations allowed to write the target at once (write and write-zeroes): one for a
-     * target that writes into the host page cache, else as many as may be in flight. Fair, so
-     * the copies take turns in the order they came. Guest writes never take one.
-     */
-    private final Semaphore copyWriteLanes;
+    /** Who writes the target next: guest writes before copies, copies one by one into the page cache. */
+    private final TargetTurns turns;
     /** Copy operations in flight. Guarded by {@link #lock}. */
     private int opsInFlight;
     /** Bytes of the copy operations in flight. Guarded by {@link #lock}; volatile for {@link #info()}. */
@@ -220,7 +220,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
         // One per operation and one for a flush; they end when idle and at clean.
         this.copyThreads = CopyThreads.pool(id, MirrorOptions.MAX_IN_FLIGHT + 1, COPY_THREAD_KEEP_ALIVE);
-        this.copyWriteLanes = new Semaphore(target.writesIntoHostPageCache() ? 1 : MirrorOptions.MAX_IN_FLIGHT, true);
+        this.turns = new TargetTurns(target.writesIntoHostPageCache(), MirrorOptions.MAX_IN_FLIGHT);
         filter.attach(this);
     }
 
@@ -242,7 +242,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
 
     /** Copy operations waiting for a lane to write the target now (for tests). */
     int copiesWaitingToWrite() {
-        return copyWriteLanes.getQueueLength();
+        return turns.copiesWaiting();
     }
 
     /** The copy buffers (for tests: all back and closed once the job cleaned up). */
@@ -402,8 +402,13 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                     // flushes that little (one flush of a freshly written target took seconds).
                     flushTarget();
                     if (drained == null) {
-                        if (unflushed.get() > FINAL_FLUSH_BYTES && ++earlyFlushes < MAX_EARLY_FLUSHES) {
-                            continue; // much came in during that flush: flush it too, still undrained
+                        // What the drained section would copy and flush: the target bytes written
+                        // during that flush (write-blocking) and the granules dirtied meanwhile
+                        // (background: the guest wrote only the source). Much: copy and flush it
+                        // while the guest still runs.
+                        if (unflushed.get() + bitmap.dirtyBytes() > FINAL_FLUSH_BYTES
+                                && ++earlyFlushes < MAX_EARLY_FLUSHES) {
+                            continue;
                         }
                         drained = filter.drain(); // no guest write gets in from here on
                         continue; // copies what was written meanwhile (a few writes), then flushes
@@ -518,7 +523,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             for (Extent e : source.blockStatus(start, len)) {
                 if (e.isZero()) {
                     read = false;
-                    inWriteLane(() -> targetBackend.writeZeroes(e.offset(), e.length(),
+                    turns.copyWrite(() -> targetBackend.writeZeroes(e.offset(), e.length(),
                             options.unmap() ? EnumSet.of(ReqFlag.MAY_UNMAP) : Set.of()));
                 } else {
                     read = true;
@@ -528,7 +533,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                     MemorySegment buf = opBuf.asSlice(e.offset() - start, e.length());
                     source.read(e.offset(), buf);
                     read = false;
-                    inWriteLane(() -> targetBackend.write(e.offset(), buf, Set.of()));
+                    turns.copyWrite(e.offset(), buf, (at, piece) -> targetBackend.write(at, piece, Set.of()));
                     unflushed.addAndGet(e.length());
                 }
                 read = true;
@@ -556,16 +561,6 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                 lock.unlock();
             }
             wake();
-        }
-    }
-
-    /** A copy operation's write to the target, in one of the {@link #copyWriteLanes}. */
-    private void inWriteLane(WriteFilterNode.ChildWrite targetWrite) throws BlockIOException {
-        copyWriteLanes.acquireUninterruptibly();
-        try {
-            targetWrite.run();
-        } finally {
-            copyWriteLanes.release();
         }
     }
 
@@ -660,11 +655,13 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             sourceWrite.run(); // the source's write path marks the bitmap
             if (active) {
                 try {
-                    if (kind == WriteRequest.Kind.WRITE) {
-                        targetBackend.write(offset, data, flags);
-                    } else {
-                        targetBackend.writeZeroes(offset, bytes, flags);
-                    }
+                    turns.guestWrite(() -> {
+                        if (kind == WriteRequest.Kind.WRITE) {
+                            targetBackend.write(offset, data, flags);
+                        } else {
+                            targetBackend.writeZeroes(offset, bytes, flags);
+                        }
+                    });
                     unflushed.addAndGet(bytes);
                     lock.lock();
                     try {

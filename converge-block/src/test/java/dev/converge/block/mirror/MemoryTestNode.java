@@ -7,8 +7,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * A test node whose bytes live in a Java array, for the mirror tests' held nodes: the I/O they
  * share, with {@link #beforeRead}, {@link #afterRead} and {@link #beforeWrite} where a subclass
- * holds or counts. Discard is never called (discard=ignore, the default options); flush does
- * nothing. Block status is the subclass's.
+ * holds or counts. Discard is never called (discard=ignore, the default options); flush only
+ * calls {@link #beforeFlush}. Block status is the subclass's.
  */
 abstract class MemoryTestNode extends BlockNode {
     /** The node's bytes; every access synchronizes on it. */
@@ -36,6 +36,10 @@ abstract class MemoryTestNode extends BlockNode {
 
     /** Called before a write or write-zeroes touches the bytes (outside the lock). */
     protected void beforeWrite() {
+    }
+
+    /** Called for every flush (the bytes are always durable: nothing else happens). */
+    protected void beforeFlush() {
     }
 
     @Override
@@ -75,5 +79,6 @@ abstract class MemoryTestNode extends BlockNode {
 
     @Override
     protected final void doFlush() {
+        beforeFlush();
     }
 }

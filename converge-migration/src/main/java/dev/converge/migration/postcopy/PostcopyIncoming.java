@@ -205,7 +205,12 @@ public final class PostcopyIncoming implements AutoCloseable {
                     countPreempt();
                 }
             }
-        }, states, () -> closeQuietly(main));
+        }, states, why -> {
+            // The main stream's reader only sees its connection closed: say here why the pair pauses.
+            log.info("incoming migration of '{}': postcopy preempt channel ended: {}", machine.name(),
+                    why == null ? "without a reason" : why.getMessage());
+            closeQuietly(main);
+        });
         preemptReader = r;
         Thread.ofPlatform().daemon().name(machine.name() + "-migration-preempt").start(r);
     }
@@ -219,10 +224,10 @@ public final class PostcopyIncoming implements AutoCloseable {
         }
     }
 
-    /** Closes the preempt channel of the connection given up; its reader ends on its own. */
+    /** Closes the preempt channel of the connection given up; its reader ends without breaking the main one again. */
     private void stopPreemptReader() {
         if (preemptReader != null) {
-            closeQuietly(preemptReader.channel());
+            preemptReader.stop();
             preemptReader = null;
         }
     }

@@ -421,6 +421,13 @@ public final class PostcopySource {
         }
         deferred.clear();
         use(r.main(), r.preempt());
+        // The greeting goes first on the new preempt channel, before the return path's reader starts:
+        // the destination's vCPUs may request pages on the new connection at once, and that reader
+        // writes each requested page onto this channel as it reads the request. A page ahead of the
+        // greeting breaks the channel (the destination pauses again, and nothing ever resumes it).
+        if (r.preempt() != null) {
+            greetPreempt(r.preempt(), ram, verified);
+        }
         ReturnPath rp = new ReturnPath(r.main());
         rp.divert(sink(c, r.preempt() == null ? null : new PageWriter(blocks, verified, r.preempt())));
         Thread.ofVirtual().name(machine.name() + "-migration-return").start(rp);
@@ -429,9 +436,6 @@ public final class PostcopySource {
                 (verified ? WireFormat.FLAG_VERIFIED : 0) | WireFormat.FLAG_POSTCOPY);
         write(header.flip(), StreamEncoder.encode(new StreamRecord.RamBlocks(layout(blocks)), verified),
                 StreamEncoder.encode(new StreamRecord.PostcopyResume(), verified));
-        if (r.preempt() != null) {
-            greetPreempt(r.preempt(), ram, verified);
-        }
         while (true) {
             Event e = events.take();
             if (e.connection() != c) {

@@ -11,12 +11,14 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * Reads one preempt channel of a postcopy destination on its own thread: header, RAM_BLOCKS
  * (the migration's layout), POSTCOPY_PREEMPT, then the requested pages, each loaded through the
  * {@link Loader} the main stream's reader uses too. When the channel fails or ends, it says why
- * and calls {@code onBreak} (which breaks the main connection: the two pause together).
+ * and hands that to {@code onBreak} (which breaks the main connection: the two pause together),
+ * unless the main stream's reader {@link #stop stopped} it, having given up its connection already.
  * <p>
  * Threads: {@link #run} on the reader's thread; {@link #awaitNoneMissing} on the main stream's.
  */
@@ -33,21 +35,30 @@ final class PreemptReader implements Runnable {
     private final ByteChannel channel;
     private final Loader loader;
     private final PageStates states;
-    private final Runnable onBreak;
+    private final Consumer<MigrationException> onBreak;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition loaded = lock.newCondition();
     /** Why the channel ended, or null while it runs; guarded by lock. */
     private MigrationException ended;
+    /** Whether the main stream's reader closed this channel ({@link #stop}). */
+    private volatile boolean stopped;
 
-    PreemptReader(ByteChannel channel, Loader loader, PageStates states, Runnable onBreak) {
+    PreemptReader(ByteChannel channel, Loader loader, PageStates states,
+            Consumer<MigrationException> onBreak) {
         this.channel = channel;
         this.loader = loader;
         this.states = states;
         this.onBreak = onBreak;
     }
 
-    ByteChannel channel() {
-        return channel;
+    /** Closes the channel of a connection given up (or complete); the reader ends without calling onBreak. */
+    void stop() {
+        stopped = true;
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // only releasing
+        }
     }
 
     @Override
@@ -68,7 +79,9 @@ final class PreemptReader implements Runnable {
         } finally {
             lock.unlock();
         }
-        onBreak.run();
+        if (!stopped) {
+            onBreak.accept(why);
+        }
     }
 
     private void read() throws IOException, MigrationException {

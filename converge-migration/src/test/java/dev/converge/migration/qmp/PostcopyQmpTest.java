@@ -16,6 +16,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -38,6 +39,8 @@ class PostcopyQmpTest {
     private static final String PACED_PATTERN = "memory=32M,vcpus=2,workload=pattern,dirty-rate=16M";
     private static final String PACED_LINK = "{\"max-bandwidth\": 16777216, \"max-postcopy-bandwidth\": 4194304}";
     private final List<AutoCloseable> closing = new ArrayList<>();
+    @RegisterExtension
+    final PeerDiagnostics diagnostics = new PeerDiagnostics();
 
     @AfterEach
     void close() throws Exception {
@@ -47,7 +50,7 @@ class PostcopyQmpTest {
     }
 
     private Peer peer(MachineConfig config) {
-        Peer p = new Peer(config);
+        Peer p = diagnostics.watch(new Peer(config));
         closing.add(p);
         return p;
     }
