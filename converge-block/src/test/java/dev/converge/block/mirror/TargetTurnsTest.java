@@ -88,16 +88,7 @@ class TargetTurnsTest {
         TargetTurns turns = new TargetTurns(true, 16, FOR_EVER);
         CountDownLatch guestInside = new CountDownLatch(1);
         CountDownLatch guestMayEnd = new CountDownLatch(1);
-        CompletableFuture<Void> guest = CompletableFuture.runAsync(() -> {
-            try {
-                turns.guestWrite(() -> {
-                    guestInside.countDown();
-                    hold(guestMayEnd);
-                });
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }, threads);
+        CompletableFuture<Void> guest = heldGuestWrite(turns, guestInside, guestMayEnd);
         assertThat(guestInside.await(TestTimeouts.LONG.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         List<Piece> pieces = new CopyOnWriteArrayList<>();
         try (Arena arena = Arena.ofShared()) {
@@ -154,16 +145,7 @@ class TargetTurnsTest {
         TargetTurns turns = new TargetTurns(true, 16, Duration.ofMillis(1));
         CountDownLatch guestInside = new CountDownLatch(1);
         CountDownLatch guestMayEnd = new CountDownLatch(1);
-        CompletableFuture<Void> guest = CompletableFuture.runAsync(() -> {
-            try {
-                turns.guestWrite(() -> {
-                    guestInside.countDown();
-                    hold(guestMayEnd);
-                });
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }, threads);
+        CompletableFuture<Void> guest = heldGuestWrite(turns, guestInside, guestMayEnd);
         try (Arena arena = Arena.ofConfined()) {
             assertThat(guestInside.await(TestTimeouts.LONG.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
             List<Piece> pieces = new CopyOnWriteArrayList<>();
@@ -175,6 +157,20 @@ class TargetTurnsTest {
             guestMayEnd.countDown();
             guest.get(TestTimeouts.LONG.toMillis(), TimeUnit.MILLISECONDS);
         }
+    }
+
+    /** A guest write to the target, on its own thread, that counts down {@code inside} and holds until {@code mayEnd}. */
+    private CompletableFuture<Void> heldGuestWrite(TargetTurns turns, CountDownLatch inside, CountDownLatch mayEnd) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                turns.guestWrite(() -> {
+                    inside.countDown();
+                    hold(mayEnd);
+                });
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, threads);
     }
 
     private static void hold(CountDownLatch latch) {
