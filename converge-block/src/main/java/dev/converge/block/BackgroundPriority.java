@@ -34,26 +34,24 @@ public final class BackgroundPriority {
     private static final int PRIO_PROCESS = 0;
     private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Optional<MethodHandle> GETPRIORITY = bind("getpriority");
-    private static final Optional<MethodHandle> SETPRIORITY = bind("setpriority");
+    private static final Optional<MethodHandle> GETPRIORITY = bind("getpriority",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final Optional<MethodHandle> SETPRIORITY = bind("setpriority",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static volatile boolean warned;
 
     private BackgroundPriority() {
     }
 
-    private static Optional<MethodHandle> bind(String name) {
+    private static Optional<MethodHandle> bind(String name, FunctionDescriptor fd) {
         Linker linker = Linker.nativeLinker();
-        FunctionDescriptor fd = name.equals("getpriority")
-                ? FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT)
-                : FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                        ValueLayout.JAVA_INT);
         return linker.defaultLookup().find(name)
                 .map(sym -> linker.downcallHandle(sym, fd, Linker.Option.captureCallState("errno")));
     }
 
     /** The nice value a thread gets from {@link #lowerCallingThread}: {@code current + increment}, at most 19. */
     static int loweredNice(int current, int increment) {
-        return Math.min(MAX_NICE, Math.max(current, current + increment));
+        return Math.min(MAX_NICE, current + increment);
     }
 
     /**
