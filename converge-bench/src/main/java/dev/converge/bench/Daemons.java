@@ -19,6 +19,33 @@ public final class Daemons {
         return ChildDaemon.converged("converged", dir, List.of(extraArgs));
     }
 
+    /**
+     * converged as an operator starts it: {@code bin/converged} of the checkout the benchmark runs
+     * from (property {@code converge.home}, which bin/bench sets), with the daemon's JVM options and
+     * AOT cache, and {@code --qmp unix:DIR/converged.qmp}. Measured like this, a daemon pays what a
+     * shipped one pays (Serial GC, its heap cap, the start-up cache), not what a class-path JVM
+     * would.
+     */
+    public static ChildDaemon shippedConverged(Path dir, String... extraArgs) throws IOException {
+        Path socket = dir.resolve("converged.qmp");
+        List<String> args = new ArrayList<>(List.of("--qmp", "unix:" + socket));
+        args.addAll(List.of(extraArgs));
+        return ChildDaemon.start("converged", shippedConvergedCommand(args), dir, socket);
+    }
+
+    /**
+     * The command of {@link #shippedConverged}: {@code bin/converged ARGS} with the build check
+     * skipped (bin/bench built it, as the release archive ships it built).
+     */
+    public static ProcessBuilder shippedConvergedCommand(List<String> args) {
+        Path home = Path.of(System.getProperty("converge.home", ".")).toAbsolutePath();
+        List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/converged").toString()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("CONVERGE_NO_BUILD", "1");
+        return pb;
+    }
+
     /** qemu-storage-daemon with one QMP monitor on a UNIX socket. */
     public static ChildDaemon qemuStorageDaemon(Path dir, String... extraArgs) throws IOException {
         Path socket = dir.resolve("qsd.sock");
