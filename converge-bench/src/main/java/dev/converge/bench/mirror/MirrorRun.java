@@ -247,6 +247,7 @@ final class MirrorRun {
             }
             LockSupport.parkNanos(FIO_TAIL.toNanos());
             List<WriterLatency.Sample> samples = fio.stop();
+            keepFioLogs(spec, startMillis, readyNanos, cancelMillis, endMillis);
             fio = null;
             // The soft cancel leaves the target a copy of the source at its drain point, and fio
             // wrote on: bytes written by writes that completed after the cancel was sent may
@@ -268,6 +269,29 @@ final class MirrorRun {
             }
             stopServing(serving, exported);
         }
+    }
+
+    /**
+     * With {@code -Dconverge.bench.keep-fio-logs=DIR}, keeps fio's logs of this run under
+     * DIR/fio-START (START: blockdev-mirror's Unix milliseconds) with a {@code mirror.times} file
+     * (start, READY, cancel and end, Unix milliseconds), to line the writes up with a trace.
+     */
+    private static void keepFioLogs(Spec spec, long startMillis, long readyNanos, long cancelMillis, long endMillis)
+            throws IOException {
+        String keep = System.getProperty("converge.bench.keep-fio-logs");
+        if (keep == null) {
+            return;
+        }
+        Path from = spec.target().resolveSibling("fio-" + spec.seed());
+        Path to = Files.createDirectories(Path.of(keep).resolve("fio-" + startMillis));
+        try (var files = Files.list(from)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Files.writeString(to.resolve("mirror.times"), "start " + startMillis + "\nready "
+                + (startMillis + readyNanos / 1_000_000) + "\ncancel " + cancelMillis + "\nend " + endMillis + "\nmode "
+                + spec.mode().wireName() + "\n");
     }
 
     /** Removes the export (waiting until it is gone, as QEMU deletes exports asynchronously) and stops the server. */
