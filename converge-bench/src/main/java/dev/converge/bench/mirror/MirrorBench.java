@@ -181,7 +181,9 @@ public final class MirrorBench {
         if (options.cases().contains(MirrorCase.FIO)) {
             header.append(String.format(Locale.ROOT, "fio: fio --ioengine=nbd --rw=randwrite --bs=64k --iodepth=1 --rate=%s/s"
                     + " into the source's NBD export (UNIX socket), blockdev-mirror 1 s after it started, soft cancel at READY;"
-                    + " writer figures over the writes in flight from blockdev-mirror to BLOCK_JOB_COMPLETED%n",
+                    + " writer figures over the writes in flight from blockdev-mirror to BLOCK_JOB_COMPLETED;"
+                    + " '" + MirrorReport.CP_BESIDE_FIO + "': the same fio through converged's export with no mirror while"
+                    + " cp --sparse=always copies the source file beside the daemon (the machine's floor for any copy)%n",
                     Sizes.human(options.writeRate())));
             for (CopyMode mode : CopyMode.values()) {
                 out.add(mirrorRow("fio", full, mode, options.writeRate()));
@@ -193,6 +195,7 @@ public final class MirrorBench {
     private MirrorReport.Row mirrorRow(String name, Images.Image image, CopyMode mode, long writeRate)
             throws IOException, InterruptedException {
         Map<Side, List<RunOutcome>> runs = new EnumMap<>(Side.class);
+        List<RunOutcome> floor = new ArrayList<>();
         for (Side s : Side.values()) {
             runs.put(s, new ArrayList<>());
             if (absent.containsKey(s)) {
@@ -221,13 +224,27 @@ public final class MirrorBench {
                 progress.printf("  %s%n", o.summary());
                 mine.add(o);
             }
+            if (name.equals("fio") && FioWriter.available() && !absent.containsKey(Side.CONVERGED)) {
+                progress.printf("fio with cp beside converged (no mirror) run %d...%n", r + 1);
+                RunOutcome o = runOnce(Side.CONVERGED, image, mode, writeRate, true, true);
+                progress.printf("  %s%n", o.summary());
+                floor.add(o);
+            }
         }
         Map<String, List<RunOutcome>> bySide = new LinkedHashMap<>();
         runs.forEach((s, l) -> bySide.put(s.label(), l));
+        if (!floor.isEmpty()) {
+            bySide.put(MirrorReport.CP_BESIDE_FIO, floor);
+        }
         return new MirrorReport.Row(name, mode, image.allocated(), bySide);
     }
 
     private RunOutcome runOnce(Side side, Images.Image image, CopyMode mode, long writeRate, boolean fio)
+            throws IOException, InterruptedException {
+        return runOnce(side, image, mode, writeRate, fio, false);
+    }
+
+    private RunOutcome runOnce(Side side, Images.Image image, CopyMode mode, long writeRate, boolean fio, boolean cpBeside)
             throws IOException, InterruptedException {
         DaemonSlot slot = slots.get(side);
         MirrorRun runner;
@@ -239,7 +256,7 @@ public final class MirrorBench {
         }
         DirtyPages.settle();
         RunOutcome o = runner.run(new MirrorRun.Spec(image, work.resolve("target.img"), mode, writeRate, slot.nbdSocket(),
-                options.readyTimeout(), seed++, fio));
+                options.readyTimeout(), seed++, fio, cpBeside));
         if (o instanceof RunOutcome.Failed || o instanceof RunOutcome.NotReady) {
             slot.discard(); // it may have left nodes or an export behind: the next run gets a fresh daemon
         }
