@@ -2,6 +2,7 @@ package dev.converge.block;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -42,6 +43,14 @@ public final class BlockBackend {
 
     public void read(long offset, MemorySegment dst) throws BlockIOException {
         root.read(offset, dst);
+    }
+
+    /**
+     * The host file range [offset, offset + bytes) of the node in use reads as, for a zero-copy send,
+     * or empty: read then (see {@link BlockNode#hostFileRange}). The caller closes the range.
+     */
+    public Optional<HostFileRange> hostFileRange(long offset, long bytes) throws BlockIOException {
+        return root.hostFileRange(offset, bytes);
     }
 
     public void write(long offset, MemorySegment src, Set<ReqFlag> flags) throws BlockIOException {

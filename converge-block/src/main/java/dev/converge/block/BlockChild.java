@@ -3,6 +3,7 @@ package dev.converge.block;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -82,6 +83,16 @@ public final class BlockChild {
     public void read(long offset, MemorySegment dst) throws BlockIOException {
         while (!node.read(this, offset, dst)) {
             // the child was replaced while we waited: retry on the new one
+        }
+    }
+
+    /** The host file range the child's [offset, offset + bytes) reads as, if it can say (see {@link BlockNode#hostFileRange}). */
+    public Optional<HostFileRange> hostFileRange(long offset, long bytes) throws BlockIOException {
+        for (;;) {
+            Optional<HostFileRange> r = node.hostFileRange(this, offset, bytes);
+            if (r != null) {
+                return r;
+            }
         }
     }
 

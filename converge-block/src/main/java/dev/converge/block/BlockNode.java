@@ -260,6 +260,19 @@ public abstract class BlockNode {
         }
     }
 
+    /**
+     * The host file range that [offset, offset + bytes) of this node reads as, unchanged, for a
+     * reader that can send a file's bytes without reading them (sendfile); empty when the node cannot
+     * say: a format, a filter that changes or checks data, O_DIRECT, another protocol. Then read as
+     * usual. The request is checked and admitted like a read (it waits while the node is drained,
+     * and follows an edge that was switched meanwhile), but ends once the range is found: the
+     * transfer runs outside the node's gate (see {@link HostFileRange}). Counted as a read in the
+     * node's statistics, its time being the lookup's. The caller closes the range.
+     */
+    public final Optional<HostFileRange> hostFileRange(long offset, long bytes) throws BlockIOException {
+        return hostFileRange(null, offset, bytes);
+    }
+
     // ---------------------------------------------------------------- the request path
 
     final boolean read(BlockChild via, long offset, MemorySegment dst) throws BlockIOException {
@@ -285,6 +298,30 @@ public abstract class BlockNode {
             stats.account(IoStats.Kind.READ, len, start, ok);
         }
         return true;
+    }
+
+    /** {@link #hostFileRange(long, long)} through {@code via}; null when the edge moved to another node meanwhile. */
+    final Optional<HostFileRange> hostFileRange(BlockChild via, long offset, long bytes) throws BlockIOException {
+        try {
+            checkRange("read", offset, bytes, Errno.EINVAL);
+        } catch (BlockIOException e) {
+            stats.invalid(IoStats.Kind.READ);
+            throw e;
+        }
+        if (!gate.enter(via, this)) {
+            return null;
+        }
+        long start = System.nanoTime();
+        Optional<HostFileRange> range = Optional.empty();
+        try {
+            range = bytes > 0 ? doHostFileRange(offset, bytes) : Optional.empty();
+        } finally {
+            gate.exit();
+            if (range.isPresent()) {
+                stats.account(IoStats.Kind.READ, bytes, start, true);
+            }
+        }
+        return range;
     }
 
     final boolean write(BlockChild via, long offset, MemorySegment src, Set<ReqFlag> flags)
@@ -505,6 +542,15 @@ public abstract class BlockNode {
 
     /** Reads a checked, non-empty range. */
     protected abstract void doRead(long offset, MemorySegment dst) throws BlockIOException;
+
+    /**
+     * The host file range a checked, non-empty range reads as, unchanged (see {@link #hostFileRange});
+     * empty by default. A driver that maps its bytes one to one onto a child's asks the child through
+     * {@link BlockChild#hostFileRange}; one that changes, checks or injects anything must not override it.
+     */
+    protected Optional<HostFileRange> doHostFileRange(long offset, long bytes) throws BlockIOException {
+        return Optional.empty();
+    }
 
     /** Writes a checked, non-empty range; with {@code fua}, durably. */
     protected abstract void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException;

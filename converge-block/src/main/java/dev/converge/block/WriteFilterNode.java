@@ -2,6 +2,7 @@ package dev.converge.block;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 
@@ -65,6 +66,12 @@ public abstract class WriteFilterNode extends BlockNode {
     @Override
     protected final void doRead(long offset, MemorySegment dst) throws BlockIOException {
         child.read(offset, dst);
+    }
+
+    /** Reads pass through unchanged, so the child's host file range is this node's. */
+    @Override
+    protected final Optional<HostFileRange> doHostFileRange(long offset, long bytes) throws BlockIOException {
+        return child.hostFileRange(offset, bytes);
     }
 
     @Override

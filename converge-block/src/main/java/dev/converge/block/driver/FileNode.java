@@ -4,6 +4,8 @@ import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.Errno;
 import dev.converge.block.Extent;
+import dev.converge.block.HostFile;
+import dev.converge.block.HostFileRange;
 import dev.converge.block.NodeOptions;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -11,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -54,12 +57,15 @@ public final class FileNode extends BlockNode {
     private final ReadWriteLock rmwLock = new ReentrantReadWriteLock();
     /** A zeroed, aligned buffer for the write-zeroes fallback; never written. */
     private final MemorySegment zeroes = Arena.global().allocate(ZERO_CHUNK, DIRECT_ALIGN);
+    /** The file for zero-copy reads ({@link #doHostFileRange}); closed with the node, and by the last range. */
+    private final HostFile hostFile;
 
     private FileNode(String nodeName, NodeOptions options, String filename, int fd, long size) {
         super(nodeName, "file", options);
         this.filename = filename;
         this.fd = fd;
         this.size = size;
+        this.hostFile = new HostFile(filename);
     }
 
     /**
@@ -253,6 +259,16 @@ public final class FileNode extends BlockNode {
         }
     }
 
+    /**
+     * The file's own bytes: reads are preads of the same offsets. Not with cache.direct, whose
+     * reads bypass the host page cache that sendfile would read (and fill) instead.
+     */
+    @Override
+    protected Optional<HostFileRange> doHostFileRange(long offset, long bytes) throws BlockIOException {
+        checkOpen();
+        return options().cacheDirect() ? Optional.empty() : hostFile.lease(fd, offset, bytes);
+    }
+
     @Override
     protected void doWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
         checkOpen();
@@ -436,6 +452,7 @@ public final class FileNode extends BlockNode {
         if (!closed) {
             closed = true;
             Posix.close(fd);
+            hostFile.close();
         }
     }
 

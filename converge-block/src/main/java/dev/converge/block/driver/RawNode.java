@@ -4,11 +4,13 @@ import dev.converge.block.BlockChild;
 import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.Extent;
+import dev.converge.block.HostFileRange;
 import dev.converge.block.NodeOptions;
 import dev.converge.block.ReqFlag;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 
@@ -80,6 +82,12 @@ public final class RawNode extends BlockNode {
     @Override
     protected void doRead(long off, MemorySegment dst) throws BlockIOException {
         file.read(offset + off, dst);
+    }
+
+    /** The child's bytes, shifted by the window's start. */
+    @Override
+    protected Optional<HostFileRange> doHostFileRange(long off, long bytes) throws BlockIOException {
+        return file.hostFileRange(offset + off, bytes);
     }
 
     @Override

@@ -2,14 +2,17 @@ package dev.converge.nbd.export;
 
 import dev.converge.block.BlockBackend;
 import dev.converge.block.BlockIOException;
+import dev.converge.block.HostFileRange;
 import dev.converge.block.ReqFlag;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.nbd.server.NbdExportBackend;
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.NbdIoException;
 import dev.converge.nbd.wire.NbdProtocol;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -76,6 +79,39 @@ public final class BlockNodeExportBackend implements NbdExportBackend {
             dst.position(dst.limit()); // the server's contract: filled means consumed, as a channel read
         } catch (BlockIOException e) {
             throw BlockErrors.toNbd(e);
+        }
+    }
+
+    /** The node's host file range (a file node, raw over one, a job's filter above them), if it has one. */
+    @Override
+    public Optional<FileRegion> fileRegion(long offset, long length) throws NbdIoException {
+        try {
+            return backend.hostFileRange(offset, length).map(HostFileRegion::new);
+        } catch (BlockIOException e) {
+            throw BlockErrors.toNbd(e);
+        }
+    }
+
+    /** A block layer host file range as the server's file region. */
+    private record HostFileRegion(HostFileRange range) implements FileRegion {
+        @Override
+        public long length() {
+            return range.length();
+        }
+
+        @Override
+        public long transferTo(long from, long count, WritableByteChannel target) throws IOException {
+            return range.transferTo(from, count, target);
+        }
+
+        @Override
+        public void read(long from, ByteBuffer dst) throws IOException {
+            range.read(from, dst);
+        }
+
+        @Override
+        public void close() {
+            range.close();
         }
     }
 

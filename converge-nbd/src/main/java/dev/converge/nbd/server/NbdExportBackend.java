@@ -2,7 +2,9 @@ package dev.converge.nbd.server;
 
 import dev.converge.nbd.wire.Extent;
 import dev.converge.nbd.wire.NbdIoException;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.List;
 import java.util.Optional;
 
@@ -34,6 +36,38 @@ public interface NbdExportBackend {
 
     /** Fills {@code dst} (position to limit) with the bytes at {@code offset}. */
     void read(long offset, ByteBuffer dst) throws NbdIoException;
+
+    /**
+     * The bytes [offset, offset + length) as a region of a host file that a plain socket can send
+     * without copying them through memory (sendfile), or empty (the default): the server reads them
+     * with {@link #read} then. Same range rules as {@link #read}. The server closes the region when
+     * the reply is out, and may read part or all of it with {@link FileRegion#read} instead.
+     */
+    default Optional<FileRegion> fileRegion(long offset, long length) throws NbdIoException {
+        return Optional.empty();
+    }
+
+    /**
+     * Bytes of the image that are a range of a host file, held readable until {@link #close}
+     * (see {@link #fileRegion}). One request uses it, on one thread.
+     */
+    interface FileRegion extends AutoCloseable {
+        /** Bytes in the region. */
+        long length();
+
+        /**
+         * Sends up to {@code count} bytes from {@code from} on into {@code target} with one
+         * {@code FileChannel.transferTo}; returns how many went: fewer when a non-blocking socket is
+         * full, 0 when the file ends early.
+         */
+        long transferTo(long from, long count, WritableByteChannel target) throws IOException;
+
+        /** Reads the bytes from {@code from} on into {@code dst} (position to limit); zeroes past the file's end. */
+        void read(long from, ByteBuffer dst) throws IOException;
+
+        @Override
+        void close();
+    }
 
     /**
      * Writes {@code src} (position to limit) at {@code offset}; durable before returning when {@code fua}.

@@ -9,6 +9,7 @@ import dev.converge.nbd.wire.SimpleReply;
 import dev.converge.nbd.wire.StructuredChunk;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -60,6 +61,53 @@ final class ReplyWriter {
                 8 + data.remaining());
         ByteBuffer off = ByteBuffer.allocate(8).putLong(0, offset);
         write(header, off, data);
+    }
+
+    /** Whether {@link #fileData} can be used: a plain socket (TLS must encrypt every byte itself). */
+    boolean sendsFiles() {
+        return transport.sendfileTarget() != null;
+    }
+
+    /**
+     * READ data sent from a host file with sendfile, in an OFFSET_DATA chunk or, without structured
+     * replies, a simple reply: the header, then the region's bytes straight from the page cache into
+     * the socket. What the socket does not take at once (its descriptor is non-blocking once a
+     * virtual thread used it, and sendfile then stops when the send buffer is full) or what the file
+     * no longer holds is read into {@code spare} (the request's READ buffer, as long as the region)
+     * and written from there. A failure after the header leaves a cut reply: it is thrown as a plain
+     * {@link IOException}, never as the request's error, so the connection is closed.
+     */
+    void fileData(Request r, long offset, NbdExportBackend.FileRegion region, ByteBuffer spare, boolean done)
+            throws IOException {
+        int len = Math.toIntExact(region.length());
+        ByteBuffer[] head = structured
+                ? new ByteBuffer[] {header(r, done ? NbdProtocol.REPLY_FLAG_DONE : 0, ReplyType.OFFSET_DATA, 8 + len),
+                        ByteBuffer.allocate(8).putLong(0, offset)}
+                : new ByteBuffer[] {new SimpleReply(0, r.cookie(), null).encodeHeader()};
+        WritableByteChannel socket = transport.sendfileTarget();
+        lock.lock();
+        try {
+            transport.write(head);
+            try {
+                long sent = 0;
+                while (sent < len) {
+                    long n = region.transferTo(sent, len - sent, socket);
+                    if (n <= 0) {
+                        break;
+                    }
+                    sent += n;
+                }
+                if (sent < len) {
+                    ByteBuffer rest = spare.slice(0, len - (int) sent);
+                    region.read(sent, rest);
+                    transport.write(rest.flip());
+                }
+            } catch (IOException | RuntimeException e) {
+                throw new IOException("READ reply to " + r + " cut off after its header: " + e, e);
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** An error reply: an ERROR chunk when structured replies or extended headers are on, else a simple reply. */

@@ -20,6 +20,11 @@
  * <p>Headers: compact (simple and structured replies) or, after NBD_OPT_EXTENDED_HEADERS, 32-byte
  * extended requests and replies with 64-bit lengths ({@link dev.converge.nbd.server.ReplyWriter}).
  *
+ * <p>READ data: a READ over 64 KiB on a plain socket whose backend names the bytes as a host file region
+ * ({@link dev.converge.nbd.server.NbdExportBackend#fileRegion}) is sent with sendfile from the page cache, the
+ * header first and then the file's bytes under the writer's lock; what the socket does not take at once goes
+ * out through the request's buffer. Smaller reads, TLS and other backends read into the buffer and write it.
+ *
  * <p>Resource limits against hostile or broken clients: a process-wide budget of request buffers with a
  * per-connection share (a request without memory waits, then gets ENOMEM), a handshake time limit,
  * max-connections with further clients waiting in a somaxconn-sized backlog, TCP keep-alive, and UNIX

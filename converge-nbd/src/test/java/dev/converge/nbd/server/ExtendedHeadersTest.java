@@ -72,7 +72,7 @@ class ExtendedHeadersTest {
     }
 
     /** One extended reply chunk as it came off the wire. */
-    private record Chunk(int flags, int type, long cookie, long offset, ByteBuffer payload) {
+    record Chunk(int flags, int type, long cookie, long offset, ByteBuffer payload) {
     }
 
     private static ByteBuffer readExactly(TestClient c, int n) throws IOException {
@@ -85,7 +85,7 @@ class ExtendedHeadersTest {
         return b.flip();
     }
 
-    private static Chunk chunk(TestClient c) throws IOException {
+    static Chunk chunk(TestClient c) throws IOException {
         ByteBuffer h = readExactly(c, 32);
         assertThat(h.getInt(0)).as("extended reply magic").isEqualTo(NbdProtocol.EXTENDED_REPLY_MAGIC);
         long len = h.getLong(24);

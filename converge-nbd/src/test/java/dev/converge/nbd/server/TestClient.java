@@ -149,6 +149,19 @@ final class TestClient implements AutoCloseable {
         }
     }
 
+    /** Reads and drops whatever the server still sends until it closes the connection (true), blocking until then. */
+    boolean closedByServerAfterAnyBytes() {
+        ByteBuffer sink = ByteBuffer.allocate(64 << 10);
+        try {
+            while (channel.read(sink.clear()) >= 0) {
+                // a cut reply's bytes
+            }
+        } catch (IOException e) {
+            // connection reset: closed too
+        }
+        return true;
+    }
+
     @Override
     public void close() throws IOException {
         channel.close();

@@ -3,6 +3,7 @@ package dev.converge.qmp.tls;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.nio.channels.WritableByteChannel;
 
 /** A blocking socket channel (TCP or UNIX). */
 public final class PlainTransport implements Transport {
@@ -38,6 +39,11 @@ public final class PlainTransport implements Transport {
         while (left > 0) {
             left -= channel.write(srcs);
         }
+    }
+
+    @Override
+    public WritableByteChannel sendfileTarget() {
+        return channel;
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.converge.qmp.tls;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 
 /**
  * The byte pipe of one connection: plain socket channel or TLS over it. One thread reads; writes
@@ -27,6 +28,15 @@ public interface Transport extends Closeable {
 
     /** Writes all of {@code srcs}, in order. */
     void write(ByteBuffer... srcs) throws IOException;
+
+    /**
+     * The socket itself, for a writer that sends a file's bytes with {@code FileChannel.transferTo}
+     * (sendfile) while it holds the writes' serialisation; null when bytes must pass through this
+     * transport (TLS encrypts them). Bytes sent there go out in order with {@link #write}'s.
+     */
+    default WritableByteChannel sendfileTarget() {
+        return null;
+    }
 
     /** Whether this transport is encrypted. */
     boolean secure();
