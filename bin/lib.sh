@@ -3,7 +3,20 @@
 # JVM options of a per-VM daemon. Sourced, not run. The same scripts serve the release archive
 # (./bin/dist): there the runtime, the jars and the caches sit next to bin/ and nothing is built.
 
-CONVERGE_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Every fork costs the daemon's start-up a few milliseconds on a small host: the paths below are
+# found with parameter expansion, not dirname or a subshell, where that is unambiguous.
+# (The AOT cache is valid only for the class path it was trained with, so the home must come
+# out the same however the script was called: any . or .. goes through cd and pwd.)
+_converge_bin=${BASH_SOURCE[0]%/*}
+[ "$_converge_bin" = "${BASH_SOURCE[0]}" ] && _converge_bin=.
+_converge_bin=${_converge_bin#./}
+case "$_converge_bin" in /*) ;; *) _converge_bin="$PWD/$_converge_bin" ;; esac
+case "$_converge_bin" in
+  */.|*/..|*/./*|*/../*|*//*|*/bin/*) CONVERGE_HOME="$(cd "$_converge_bin/.." && pwd)" ;;
+  */bin) CONVERGE_HOME="${_converge_bin%/bin}" ;;
+  *) CONVERGE_HOME="$(cd "$_converge_bin/.." && pwd)" ;;
+esac
+unset _converge_bin
 CONVERGE_VERSION=0.1.0-SNAPSHOT
 
 # A release archive has lib/ (the jars) and runtime/ (a jlink'ed Java); a checkout has neither.
@@ -32,6 +45,17 @@ CONVERGE_CLI_JVM=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx64m -XX:-UsePerfD
 # glibc's per-thread malloc arenas cost megabytes of resident memory each for nothing here.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
+# The major version a JDK's release file states (JAVA_VERSION="25.0.1" -> 25), read without a fork.
+java_release_version() {
+  local line
+  [ -r "$1/release" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in
+      JAVA_VERSION=*) line=${line#JAVA_VERSION=\"}; echo "${line%%[!0-9]*}"; return 0 ;;
+    esac
+  done <"$1/release"
+}
+
 find_java25() {
   if [ -x "$CONVERGE_HOME/runtime/bin/java" ]; then
     export JAVA_HOME="$CONVERGE_HOME/runtime"
@@ -44,7 +68,7 @@ find_java25() {
   for home in "${candidates[@]}"; do
     [ -x "$home/bin/java" ] || continue
     # The release file says the version without starting a JVM (that alone costs ~100 ms).
-    version=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$home/release" 2>/dev/null)
+    version=$(java_release_version "$home")
     [ -n "$version" ] || version=$("$home/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
     if [ "${version%%.*}" -ge 25 ] 2>/dev/null; then
       export JAVA_HOME="$home"
@@ -90,22 +114,35 @@ ensure_built() {
 # The runtime class path: this module's jar and its dependencies, in a fixed order (an AOT
 # cache is valid only for the class path it was trained with).
 class_path() {
+  set_class_path
+  echo "$CONVERGE_CP"
+}
+
+# The same into CONVERGE_CP, without the subshell of $(class_path).
+set_class_path() {
+  local j
   if [ "$CONVERGE_RELEASE" = 1 ]; then
-    local cp="" j
-    for j in "$CONVERGE_LIB"/*.jar; do cp="${cp:+$cp:}$j"; done
-    echo "$cp"
+    CONVERGE_CP=""
+    for j in "$CONVERGE_LIB"/*.jar; do CONVERGE_CP="${CONVERGE_CP:+$CONVERGE_CP:}$j"; done
   else
-    local cp="$CONVERGE_LIB/converge-daemon-$CONVERGE_VERSION.jar" j
-    for j in "$CONVERGE_LIB"/lib/*.jar; do cp="$cp:$j"; done
-    echo "$cp"
+    CONVERGE_CP="$CONVERGE_LIB/converge-daemon-$CONVERGE_VERSION.jar"
+    for j in "$CONVERGE_LIB"/lib/*.jar; do CONVERGE_CP="$CONVERGE_CP:$j"; done
   fi
 }
 
 # JVM options for the AOT cache NAME (converged or converge) when it exists and fits this JVM.
 aot_opts() {
+  set_aot_opts "$1"
+  [ ${#CONVERGE_AOT_OPTS[@]} -eq 0 ] || echo "${CONVERGE_AOT_OPTS[*]}"
+}
+
+# The same into the array CONVERGE_AOT_OPTS, without a subshell.
+set_aot_opts() {
   local cache="$CONVERGE_AOT_DIR/$1.aot"
+  CONVERGE_AOT_OPTS=()
   [ "${CONVERGE_AOT:-1}" = 0 ] && return 0
-  [ -f "$cache" ] && echo "-XX:AOTCache=$cache -Xlog:aot=off -Xlog:cds=off"
+  [ -f "$cache" ] && CONVERGE_AOT_OPTS=("-XX:AOTCache=$cache" -Xlog:aot=off -Xlog:cds=off)
+  return 0
 }
 
 # Trains the AOT caches: a daemon and a CLI run a short, typical session (QMP greeting, block
@@ -157,7 +194,9 @@ run_main() {
   local which="$1" main="$2"; shift 2
   local jvm
   if [ "$which" = converged ]; then jvm=("${CONVERGED_JVM[@]}"); else jvm=("${CONVERGE_CLI_JVM[@]}"); fi
-  # shellcheck disable=SC2046
-  exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED "${jvm[@]}" $(aot_opts "$which") ${CONVERGE_JAVA_OPTS:-} \
-    -cp "$(class_path)" "$main" "$@"
+  set_aot_opts "$which"
+  set_class_path
+  # shellcheck disable=SC2086
+  exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED "${jvm[@]}" "${CONVERGE_AOT_OPTS[@]}" ${CONVERGE_JAVA_OPTS:-} \
+    -cp "$CONVERGE_CP" "$main" "$@"
 }

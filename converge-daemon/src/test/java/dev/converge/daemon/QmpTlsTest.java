@@ -95,7 +95,14 @@ class QmpTlsTest {
         // A client that speaks plain QMP to the TLS port gets nothing it can use, and the daemon serves on.
         try (java.net.Socket plain = new java.net.Socket("127.0.0.1", bound.port())) {
             plain.getOutputStream().write("{\"execute\": \"qmp_capabilities\"}\n".getBytes(StandardCharsets.UTF_8));
-            assertThat(plain.getInputStream().readAllBytes()).as("no greeting in clear text").doesNotContain((byte) '{');
+            java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+            try {
+                plain.getInputStream().transferTo(got);
+            } catch (java.net.SocketException e) {
+                // The server closes on the bytes it refused, maybe before reading them all: the
+                // kernel then resets the connection instead of ending it. A refusal either way.
+            }
+            assertThat(got.toByteArray()).as("no greeting in clear text").doesNotContain((byte) '{');
         }
         try (SSLSocket s = (SSLSocket) trustingTheCa().getSocketFactory().createSocket("127.0.0.1", bound.port())) {
             assertThat(new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine())

@@ -11,7 +11,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,10 +33,13 @@ import java.util.Set;
  * guest's longest write, p99 and worst 250 ms window from blockdev-mirror to BLOCK_JOB_COMPLETED.</li>
  * </ul>
  * Every run ends with the target compared byte for byte with the source. The page cache is warm
- * for both sides (the sources were just written; each side first runs once uncounted); measured
+ * for both sides (the sources were just written; each side first runs once uncounted, and once under fio
+ * before the fio case, as a daemon that has served its guest for a while); measured
  * runs alternate which side goes first.
  * Usage: {@code ./bin/bench mirror [--size 4G] [--dir DIR] [--cases full,sparse,cp,writer,fio]
- * [--write-rate 50M] [--runs 3] [--ready-timeout SECONDS]}.
+ * [--write-rate 50M] [--runs 3] [--ready-timeout SECONDS]}. For diagnosis,
+ * {@code JAVA_TOOL_OPTIONS=-Dconverge.bench.keep-fio-logs=DIR} keeps each fio run's latency logs
+ * and the mirror's start, READY and end times under DIR, to line the writes up with a trace.
  */
 public final class MirrorBench {
     /** Fraction of the sparse image that holds data. */
@@ -50,8 +53,12 @@ public final class MirrorBench {
     private final Map<Side, DaemonSlot> slots = new EnumMap<>(Side.class);
     /** Sides that cannot run at all (peer not installed), with the reason. */
     private final Map<Side, String> absent = new EnumMap<>(Side.class);
-    /** Sides whose warm-up run is done. */
-    private final Set<Side> warm = EnumSet.noneOf(Side.class);
+    /**
+     * Sides whose warm-up run is done, per kind of run: a plain mirror, and a mirror under the fio
+     * writer, whose guest path through the NBD export a plain warm-up leaves cold (the first fio run
+     * of a fresh daemon spent about a CPU-second per second in the JIT's C2 compiler).
+     */
+    private final Set<String> warm = new HashSet<>();
     /** Seed of the next run's writer; benchmark thread only. */
     private long seed = 1;
 
@@ -136,7 +143,7 @@ public final class MirrorBench {
             header.append(imageLine("sparse", sparse));
         }
         header.append("page cache: warm for both sides (sources just written and read from cache; no cache drop without"
-                + " root); each daemon first runs one uncounted warm-up mirror; measured runs alternate which side goes first;"
+                + " root); each daemon first runs one uncounted warm-up mirror (and one under fio before the fio case); measured runs alternate which side goes first;"
                 + " targets are fresh sparse files, deleted after each run; sync(1) before every run, so no run pays for"
                 + " the writeback of the run before\n");
         absent.forEach((s, why) -> header.append(s.label()).append(": ").append(why).append('\n'));
@@ -174,7 +181,9 @@ public final class MirrorBench {
         if (options.cases().contains(MirrorCase.FIO)) {
             header.append(String.format(Locale.ROOT, "fio: fio --ioengine=nbd --rw=randwrite --bs=64k --iodepth=1 --rate=%s/s"
                     + " into the source's NBD export (UNIX socket), blockdev-mirror 1 s after it started, soft cancel at READY;"
-                    + " writer figures over the writes in flight from blockdev-mirror to BLOCK_JOB_COMPLETED%n",
+                    + " writer figures over the writes in flight from blockdev-mirror to BLOCK_JOB_COMPLETED;"
+                    + " '" + MirrorReport.CP_BESIDE_FIO + "': the same fio through converged's export with no mirror while"
+                    + " cp --sparse=always copies the source file beside the daemon (the machine's floor for any copy)%n",
                     Sizes.human(options.writeRate())));
             for (CopyMode mode : CopyMode.values()) {
                 out.add(mirrorRow("fio", full, mode, options.writeRate()));
@@ -186,6 +195,7 @@ public final class MirrorBench {
     private MirrorReport.Row mirrorRow(String name, Images.Image image, CopyMode mode, long writeRate)
             throws IOException, InterruptedException {
         Map<Side, List<RunOutcome>> runs = new EnumMap<>(Side.class);
+        List<RunOutcome> floor = new ArrayList<>();
         for (Side s : Side.values()) {
             runs.put(s, new ArrayList<>());
             if (absent.containsKey(s)) {
@@ -193,11 +203,11 @@ public final class MirrorBench {
             }
         }
         for (Side s : Side.values()) {
-            if (!absent.containsKey(s) && !warm.contains(s)) {
-                progress.printf("%s: warm-up run (not counted)...%n", s.label());
-                RunOutcome o = runOnce(s, image, mode, 0, false);
+            boolean fio = name.equals("fio") && FioWriter.available();
+            if (!absent.containsKey(s) && warm.add(s.label() + (fio ? "/fio" : ""))) {
+                progress.printf("%s: warm-up run%s (not counted)...%n", s.label(), fio ? " under fio" : "");
+                RunOutcome o = runOnce(s, image, mode, fio ? writeRate : 0, fio);
                 progress.printf("  %s%n", o.summary());
-                warm.add(s);
             }
         }
         for (int r = 0; r < options.runs(); r++) {
@@ -214,13 +224,27 @@ public final class MirrorBench {
                 progress.printf("  %s%n", o.summary());
                 mine.add(o);
             }
+            if (name.equals("fio") && FioWriter.available() && !absent.containsKey(Side.CONVERGED)) {
+                progress.printf("fio with cp beside converged (no mirror) run %d...%n", r + 1);
+                RunOutcome o = runOnce(Side.CONVERGED, image, mode, writeRate, true, true);
+                progress.printf("  %s%n", o.summary());
+                floor.add(o);
+            }
         }
         Map<String, List<RunOutcome>> bySide = new LinkedHashMap<>();
         runs.forEach((s, l) -> bySide.put(s.label(), l));
+        if (!floor.isEmpty()) {
+            bySide.put(MirrorReport.CP_BESIDE_FIO, floor);
+        }
         return new MirrorReport.Row(name, mode, image.allocated(), bySide);
     }
 
     private RunOutcome runOnce(Side side, Images.Image image, CopyMode mode, long writeRate, boolean fio)
+            throws IOException, InterruptedException {
+        return runOnce(side, image, mode, writeRate, fio, false);
+    }
+
+    private RunOutcome runOnce(Side side, Images.Image image, CopyMode mode, long writeRate, boolean fio, boolean cpBeside)
             throws IOException, InterruptedException {
         DaemonSlot slot = slots.get(side);
         MirrorRun runner;
@@ -232,7 +256,7 @@ public final class MirrorBench {
         }
         DirtyPages.settle();
         RunOutcome o = runner.run(new MirrorRun.Spec(image, work.resolve("target.img"), mode, writeRate, slot.nbdSocket(),
-                options.readyTimeout(), seed++, fio));
+                options.readyTimeout(), seed++, fio, cpBeside));
         if (o instanceof RunOutcome.Failed || o instanceof RunOutcome.NotReady) {
             slot.discard(); // it may have left nodes or an export behind: the next run gets a fresh daemon
         }

@@ -15,6 +15,11 @@ import java.util.Map;
 public final class MirrorReport {
     /** The side label of the {@code cp --sparse=always} baseline. */
     public static final String CP = "cp --sparse=always";
+    /**
+     * The fio case's floor: cp of the source beside the daemon while fio writes through the
+     * daemon's export (no mirror): what the machine leaves the writer while any copy runs.
+     */
+    public static final String CP_BESIDE_FIO = "cp beside (floor)";
 
     /**
      * The results of one (case, copy mode).
@@ -108,13 +113,14 @@ public final class MirrorReport {
                             "runs", "longest ms", "p99 ms", "worst 250 ms, MiB/s"));
                 }
                 out.append(String.format(Locale.ROOT, "%-7s %-15s %-20s %5d %14.1f %12.2f %22.1f%n", row.name(),
-                        row.mode().wireName(), e.getKey(), longest.length, longest[longest.length - 1], p99[p99.length / 2],
+                        modeName(row, e.getKey()), e.getKey(), longest.length, longest[longest.length - 1], p99[p99.length / 2],
                         worst));
             }
         }
         if (!out.isEmpty()) {
             out.append("longest = the longest write of all runs; p99 = median over the runs; worst 250 ms = the worst window"
-                    + " of all runs; writes in flight between blockdev-mirror and BLOCK_JOB_COMPLETED\n");
+                    + " of all runs; writes in flight between blockdev-mirror and BLOCK_JOB_COMPLETED (" + CP_BESIDE_FIO
+                    + ": during the copy)\n");
         }
         return out.toString();
     }
@@ -141,8 +147,10 @@ public final class MirrorReport {
                     + " (" + why(outcomes) + ")");
         }
         double mbps = row.allocated() / 1e6 / (Math.max(1, s.median()) / 1e9);
-        return prefix + String.format(Locale.ROOT, "%11.1f %11.1f %11.1f %9.1f  %d/%d%n", s.median() / 1e6, s.min() / 1e6,
-                s.max() / 1e6, mbps, s.ready(), s.runs());
+        long compared = outcomes.stream().filter(o -> o instanceof RunOutcome.Ready r && r.compared()).count();
+        String check = compared == s.ready() ? s.ready() + "/" + s.runs() : "not compared (fio wrote during the copy)";
+        return prefix + String.format(Locale.ROOT, "%11.1f %11.1f %11.1f %9.1f  %s%n", s.median() / 1e6, s.min() / 1e6,
+                s.max() / 1e6, mbps, check);
     }
 
     /** Why no run of a side is READY, in a word: the kind of its first outcome. */
@@ -159,6 +167,6 @@ public final class MirrorReport {
     }
 
     private static String modeName(Row row, String side) {
-        return side.equals(CP) ? "-" : row.mode().wireName();
+        return side.equals(CP) || side.equals(CP_BESIDE_FIO) ? "-" : row.mode().wireName();
     }
 }

@@ -53,12 +53,15 @@ final class MirrorRun {
      * @param seed        the writer's random seed
      * @param fio         the writer is fio (started {@link #FIO_HEAD_START} before the mirror, kept
      *                    until the job completed), not the built-in paced writer
+     * @param cpBeside    the machine's floor instead of a mirror: fio as above, and where the mirror
+     *                    would start, {@code cp --sparse=always} copies the source file to the target
+     *                    beside the daemon (no job, no target node); fio's figures cover the copy
      */
     record Spec(Images.Image source, Path target, CopyMode mode, long writeRate, Path nbdSocket, Duration readyWithin,
-            long seed, boolean fio) {
+            long seed, boolean fio, boolean cpBeside) {
         Spec(Images.Image source, Path target, CopyMode mode, long writeRate, Path nbdSocket, Duration readyWithin,
                 long seed) {
-            this(source, target, mode, writeRate, nbdSocket, readyWithin, seed, false);
+            this(source, target, mode, writeRate, nbdSocket, readyWithin, seed, false, false);
         }
     }
 
@@ -107,7 +110,9 @@ final class MirrorRun {
         try {
             Images.emptyTarget(spec.target(), spec.source().size());
             addNodes("src", spec.source().path());
-            addNodes("tgt", spec.target());
+            if (!spec.cpBeside()) {
+                addNodes("tgt", spec.target());
+            }
             RunOutcome outcome;
             try {
                 outcome = mirror(spec);
@@ -219,6 +224,11 @@ final class MirrorRun {
                 return new RunOutcome.Failed("fio ended before the mirror started: " + fio.stop().size() + " writes");
             }
             long startMillis = System.currentTimeMillis();
+            if (spec.cpBeside()) {
+                FioWriter writer = fio;
+                fio = null; // copyBesideFio stops it
+                return copyBesideFio(spec, writer, startMillis);
+            }
             qmp.execute("blockdev-mirror", obj().put("job-id", JOB).put("device", "src").put("target", "tgt")
                     .put("sync", "full").put("copy-mode", spec.mode().wireName()));
             long replied = System.nanoTime();
@@ -247,6 +257,7 @@ final class MirrorRun {
             }
             LockSupport.parkNanos(FIO_TAIL.toNanos());
             List<WriterLatency.Sample> samples = fio.stop();
+            keepFioLogs(spec, startMillis, readyNanos, cancelMillis, endMillis);
             fio = null;
             // The soft cancel leaves the target a copy of the source at its drain point, and fio
             // wrote on: bytes written by writes that completed after the cancel was sent may
@@ -268,6 +279,67 @@ final class MirrorRun {
             }
             stopServing(serving, exported);
         }
+    }
+
+    /**
+     * The floor of the fio case on this machine: {@code cp --sparse=always} of the source beside
+     * the daemon while fio writes through its export, with fio's figures over the copy. The target
+     * is not compared: fio changes the source while cp reads it (cp's correctness is not measured).
+     */
+    private static RunOutcome copyBesideFio(Spec spec, FioWriter fio, long startMillis)
+            throws IOException, InterruptedException {
+        boolean stopped = false;
+        try {
+            long t0 = System.nanoTime();
+            Process cp = new ProcessBuilder("cp", "--sparse=always", spec.source().path().toString(), spec.target().toString())
+                    .redirectErrorStream(true).start();
+            if (!cp.waitFor(spec.readyWithin().toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                cp.destroyForcibly().waitFor();
+                return new RunOutcome.NotReady(spec.readyWithin().toSeconds(), null);
+            }
+            long took = System.nanoTime() - t0;
+            long endMillis = System.currentTimeMillis();
+            String output = new String(cp.getInputStream().readAllBytes()).strip();
+            if (cp.exitValue() != 0) {
+                return new RunOutcome.Failed("cp exited with " + cp.exitValue() + ": " + output);
+            }
+            LockSupport.parkNanos(FIO_TAIL.toNanos());
+            List<WriterLatency.Sample> samples = fio.stop();
+            stopped = true;
+            keepFioLogs(spec, startMillis, took, endMillis, endMillis);
+            return new RunOutcome.Ready(took, null, WriterLatency.of(samples, startMillis, endMillis), false);
+        } finally {
+            if (!stopped) {
+                try {
+                    fio.stop();
+                } catch (IOException e) {
+                    System.err.println("fio: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    /**
+     * With {@code -Dconverge.bench.keep-fio-logs=DIR}, keeps fio's logs of this run under
+     * DIR/fio-START (START: blockdev-mirror's Unix milliseconds) with a {@code mirror.times} file
+     * (start, READY, cancel and end, Unix milliseconds), to line the writes up with a trace.
+     */
+    private static void keepFioLogs(Spec spec, long startMillis, long readyNanos, long cancelMillis, long endMillis)
+            throws IOException {
+        String keep = System.getProperty("converge.bench.keep-fio-logs");
+        if (keep == null) {
+            return;
+        }
+        Path from = spec.target().resolveSibling("fio-" + spec.seed());
+        Path to = Files.createDirectories(Path.of(keep).resolve("fio-" + startMillis));
+        try (var files = Files.list(from)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Files.writeString(to.resolve("mirror.times"), "start " + startMillis + "\nready "
+                + (startMillis + readyNanos / 1_000_000) + "\ncancel " + cancelMillis + "\nend " + endMillis + "\nmode "
+                + spec.mode().wireName() + "\n");
     }
 
     /** Removes the export (waiting until it is gone, as QEMU deletes exports asynchronously) and stops the server. */

@@ -79,4 +79,18 @@ class MirrorReportTest {
         assertThat(out).contains("writer write-blocking converged run 1: ready in 2000.0 ms, target == source;"
                 + " writer 1600 × 64 KiB at 50.0 MiB/s");
     }
+
+    @Test
+    void theCpBesideFioFloorIsShownWithoutModeNorCheckAndInTheGuestTable() {
+        WriterLatency.Stats floor = new WriterLatency.Stats(4000, 126.7, 1.2, 22.0, 300, 800);
+        WriterLatency.Stats mirror = new WriterLatency.Stats(4000, 80.0, 4.5, 30.5, 100, 200);
+        String out = MirrorReport.format("", List.of(row("fio", CopyMode.BACKGROUND, 2 * GIB,
+                "converged", List.of(new RunOutcome.Ready(5_000_000_000L, null, mirror)),
+                MirrorReport.CP_BESIDE_FIO, List.of(new RunOutcome.Ready(1_500_000_000L, null, floor, false)))));
+        assertThat(out).containsPattern("fio +- +cp beside \\(floor\\) +1 +1500\\.0 .* not compared \\(fio wrote during the copy\\)");
+        assertThat(out).containsPattern("fio +background +converged +1 +5000\\.0 .* 1/1");
+        assertThat(out).containsPattern("fio +- +cp beside \\(floor\\) +1 +126\\.7 +1\\.20 +22\\.0");
+        assertThat(new RunOutcome.Ready(1_500_000_000L, null, floor, false).summary())
+                .startsWith("copied in 1500.0 ms (not compared); fio during the copy: 4000 writes");
+    }
 }

@@ -71,6 +71,12 @@ public final class PostcopyIncoming implements AutoCloseable {
     private PreemptReader preemptReader;
     /** The preempt channel of the current connection, for pause and close; null without one. */
     private volatile Channel currentPreempt;
+    /**
+     * Why the current preempt channel broke, set by its reader just before it closes the main
+     * channel, so that the pause reports the preempt channel's reason instead of the closed main
+     * channel's; cleared when a reader starts. Written by the preempt reader, read by the main one.
+     */
+    private volatile MigrationException preemptBreak;
     /** Whether the destination shuts down; guarded by lock. */
     private boolean closed;
     /** The connection being read; receiving thread writes, pause and close close it. */
@@ -156,8 +162,11 @@ public final class PostcopyIncoming implements AutoCloseable {
                         return finish(precopyPages, passes);
                     }
                 } catch (IOException | MigrationException.ChannelFailed | MigrationException.ProtocolFailed e) {
-                    MigrationException why = e instanceof MigrationException m ? m
-                            : new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e);
+                    MigrationException broke = preemptBreak;
+                    MigrationException why = broke != null ? broke // the preempt channel closed this one: its reason
+                            : e instanceof MigrationException m ? m
+                            : new MigrationException.ChannelFailed("incoming migration stream failed: "
+                                    + MigrationException.describe(e), e);
                     if (!running) {
                         throw why;
                     }
@@ -186,6 +195,7 @@ public final class PostcopyIncoming implements AutoCloseable {
     /** Reads {@code pch} on its own thread; its break also breaks {@code main}, so that both pause. */
     private void startPreemptReader(ByteChannel pch, ByteChannel main) {
         currentPreempt = pch;
+        preemptBreak = null;
         PreemptReader r = new PreemptReader(pch, new PreemptReader.Loader() {
             @Override
             public void layout(StreamRecord.RamBlocks l) throws MigrationException {
@@ -207,8 +217,10 @@ public final class PostcopyIncoming implements AutoCloseable {
             }
         }, states, why -> {
             // The main stream's reader only sees its connection closed: say here why the pair pauses.
-            log.info("incoming migration of '{}': postcopy preempt channel ended: {}", machine.name(),
-                    why == null ? "without a reason" : why.getMessage());
+            MigrationException reason = why != null ? why
+                    : new MigrationException.ChannelFailed("postcopy preempt channel ended without a reason", null);
+            log.info("incoming migration of '{}': postcopy preempt channel ended: {}", machine.name(), reason.getMessage());
+            preemptBreak = reason; // before the close, so that the main reader pauses with this reason
             closeQuietly(main);
         });
         preemptReader = r;

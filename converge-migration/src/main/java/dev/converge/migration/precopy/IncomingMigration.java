@@ -298,7 +298,7 @@ public final class IncomingMigration {
             failure = rx.channelFailure().orElse(e);
         } catch (IOException e) {
             failure = rx.channelFailure().orElse(
-                    new MigrationException.ChannelFailed("incoming migration stream failed: " + e.getMessage(), e));
+                    new MigrationException.ChannelFailed("incoming migration stream failed: " + MigrationException.describe(e), e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             failure = new MigrationException.Interrupted(e);

@@ -11,6 +11,14 @@ public abstract sealed class MigrationException extends Exception {
         super(message, cause);
     }
 
+    /**
+     * What an I/O failure says, for a message: its own text, or its kind where it has none (a
+     * channel closed under a read, for one, has no message).
+     */
+    public static String describe(Throwable e) {
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
     /** Reading or writing the stream or the return path failed (peer gone, connection reset). */
     public static final class ChannelFailed extends MigrationException {
         private static final long serialVersionUID = 1L;
