@@ -14,9 +14,13 @@ public final class Daemons {
     private Daemons() {
     }
 
-    /** converged, from the jars next to this benchmark (converge-bench/target/lib). */
+    /**
+     * converged for a benchmark: the daemon as shipped ({@link #shippedConverged}), so that every
+     * benchmark measures what an operator runs (its JVM options, heap cap and start-up cache), not a
+     * JVM on the benchmark's class path.
+     */
     public static ChildDaemon converged(Path dir, String... extraArgs) throws IOException {
-        return ChildDaemon.converged("converged", dir, List.of(extraArgs));
+        return shippedConverged(dir, extraArgs);
     }
 
     /**
