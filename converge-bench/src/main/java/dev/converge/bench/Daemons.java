@@ -2,6 +2,7 @@ package dev.converge.bench;
 
 import dev.converge.daemon.launch.ChildDaemon;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,9 +15,59 @@ public final class Daemons {
     private Daemons() {
     }
 
-    /** converged, from the jars next to this benchmark (converge-bench/target/lib). */
+    /**
+     * converged for a benchmark: the daemon as shipped ({@link #shippedConverged}), so that every
+     * benchmark measures what an operator runs (its JVM options, heap cap and start-up cache), not a
+     * JVM on the benchmark's class path.
+     */
     public static ChildDaemon converged(Path dir, String... extraArgs) throws IOException {
-        return ChildDaemon.converged("converged", dir, List.of(extraArgs));
+        return shippedConverged(dir, extraArgs);
+    }
+
+    /**
+     * converged as an operator starts it: {@code bin/converged} of the checkout the benchmark runs
+     * from (property {@code converge.home}, which bin/bench sets), with the daemon's JVM options and
+     * AOT cache, and {@code --qmp unix:DIR/converged.qmp}. Measured like this, a daemon pays what a
+     * shipped one pays (Serial GC, its heap cap, the start-up cache), not what a class-path JVM
+     * would.
+     */
+    public static ChildDaemon shippedConverged(Path dir, String... extraArgs) throws IOException {
+        Path socket = dir.resolve("converged.qmp");
+        List<String> args = new ArrayList<>(List.of("--qmp", "unix:" + socket));
+        args.addAll(List.of(extraArgs));
+        return ChildDaemon.start("converged", shippedConvergedCommand(args), dir, socket);
+    }
+
+    /**
+     * The command of {@link #shippedConverged}: {@code bin/converged ARGS} with the build check
+     * skipped (bin/bench built it, as the release archive ships it built).
+     */
+    public static ProcessBuilder shippedConvergedCommand(List<String> args) {
+        Path home = convergeHome();
+        List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/converged").toString()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("CONVERGE_NO_BUILD", "1");
+        return pb;
+    }
+
+    /**
+     * The checkout (or release) whose bin/converged runs: property {@code converge.home}, which
+     * bin/bench sets; else the nearest directory up from the working directory that has
+     * bin/converged (a module of the checkout, where Maven runs the benchmarks' own tests).
+     */
+    static Path convergeHome() {
+        String home = System.getProperty("converge.home");
+        if (home != null) {
+            return Path.of(home).toAbsolutePath();
+        }
+        Path here = Path.of("").toAbsolutePath();
+        for (Path p = here; p != null; p = p.getParent()) {
+            if (Files.isExecutable(p.resolve("bin/converged"))) {
+                return p;
+            }
+        }
+        return here;
     }
 
     /** qemu-storage-daemon with one QMP monitor on a UNIX socket. */

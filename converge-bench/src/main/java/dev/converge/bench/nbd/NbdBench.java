@@ -2,6 +2,7 @@ package dev.converge.bench.nbd;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.converge.bench.Daemons;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -255,17 +256,14 @@ public final class NbdBench {
      * {@code qemu-nbd -e 8} does). Its log goes to DIR/converged.log.
      */
     static Process startConverged(Path work, Path image, String driver, Path sock) throws IOException {
-        Path home = Path.of(System.getProperty("converge.home", ".")).toAbsolutePath();
         String node = driver.equals("qcow2")
                 ? "{\"driver\":\"qcow2\",\"node-name\":\"disk\",\"file\":{\"driver\":\"file\",\"filename\":\"" + image + "\"}}"
                 : "driver=file,node-name=disk,filename=" + image;
-        ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/converged").toString(),
+        return Daemons.shippedConvergedCommand(List.of(
                 "--qmp", "unix:" + work.resolve("converged.qmp"), "--blockdev", node,
                 "--nbd-server", "addr.type=unix,addr.path=" + sock,
-                "--export", "type=nbd,id=disk,node-name=disk,name=disk,writable=on")
-                .redirectErrorStream(true).redirectOutput(work.resolve("converged.log").toFile());
-        pb.environment().put("CONVERGE_NO_BUILD", "1"); // bin/bench built it
-        return pb.start();
+                "--export", "type=nbd,id=disk,node-name=disk,name=disk,writable=on"))
+                .redirectErrorStream(true).redirectOutput(work.resolve("converged.log").toFile()).start();
     }
 
     static void waitFor(Path sock, Process p, String name) throws IOException, InterruptedException {

@@ -57,8 +57,16 @@ public final class ChildDaemon implements AutoCloseable {
      * Starts {@code command}, which must serve QMP on {@code socket}; its output goes to DIR/NAME.log.
      */
     public static ChildDaemon start(String name, List<String> command, Path dir, Path socket) throws IOException {
+        return start(name, new ProcessBuilder(command), dir, socket);
+    }
+
+    /**
+     * Starts {@code builder} (its command and environment as given), which must serve QMP on
+     * {@code socket}; its output goes to DIR/NAME.log.
+     */
+    public static ChildDaemon start(String name, ProcessBuilder builder, Path dir, Path socket) throws IOException {
         Path log = dir.resolve(name + ".log");
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = builder.redirectErrorStream(true).redirectOutput(log.toFile()).start();
         return new ChildDaemon(name, p, socket, log);
     }
 

@@ -19,7 +19,8 @@ import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The KVM accelerator: guest RAM mmap'd (with MADV_HUGEPAGE, as QEMU asks for its RAM) and handed
+ * The KVM accelerator: guest RAM mmap'd (with MADV_HUGEPAGE as QEMU asks for its RAM, on an incoming
+ * destination only once the incoming state is loaded: {@link HugePages}) and handed
  * to KVM as memory slots (pc.ram at guest physical 0, pc.rom just below 4 GiB), an in-kernel
  * irqchip and PIT as QEMU's PC has, one {@link KvmVcpus} thread per vCPU, the kernel's dirty
  * tracking moved into the RAM blocks' {@link dev.converge.migration.machine.DirtyLog}s, and the
@@ -83,6 +84,9 @@ public final class KvmAccelerator implements Accelerator {
     /** Per vCPU, what had been taken from its ring at its last full-ring exit; guarded by dirtyLock. */
     private final long[] takenAtLastFull;
 
+    /** Transparent huge pages for guest RAM: at once, or on an incoming destination once its state is loaded. */
+    private final HugePages hugePages;
+
     /** Collects the dirty rings while the vCPUs run; null with the bitmap. */
     private final Thread reaper;
     /** Set by close; the reaper ends. */
@@ -128,6 +132,7 @@ public final class KvmAccelerator implements Accelerator {
                 }
                 v.enableCap(Kvm.CAP_MANUAL_DIRTY_LOG_PROTECT2, Kvm.DIRTY_LOG_MANUAL_PROTECT_ENABLE);
             }
+            this.hugePages = new HugePages(List.copyOf(memory.values()), initial == RunState.INMIGRATE);
             v.setMemoryRegion(SLOT_RAM, Kvm.MEM_LOG_DIRTY_PAGES, 0, memory.get(main.name()));
             v.setMemoryRegion(SLOT_ROM, Kvm.MEM_LOG_DIRTY_PAGES, (1L << 32) - rom.size(), memory.get(rom.name()));
             this.vm = v;
@@ -215,11 +220,8 @@ public final class KvmAccelerator implements Accelerator {
                 return new GuestRam(layout, (arena, info) -> {
                     MemorySegment m = LibC.mmap(info.size(), LibC.PROT_READ | LibC.PROT_WRITE,
                             LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0, arena, "mmap guest RAM " + info.name());
-                    // Huge pages where the kernel's THP setting is "madvise" (as QEMU asks for its RAM):
-                    // 512 times fewer first-touch faults, which matter most on the destination, whose
-                    // whole RAM is first written by the incoming migration. Best effort: EINVAL where
-                    // THP is off changes nothing.
-                    LibC.madvise(m, LibC.MADV_HUGEPAGE);
+                    // Huge pages are asked for by the accelerator once it knows whether this is an
+                    // incoming destination (see HugePages).
                     memory.put(info.name(), m);
                     return m;
                 });
@@ -376,9 +378,11 @@ public final class KvmAccelerator implements Accelerator {
         return StateSections.encode(out);
     }
 
+    /** Loads the incoming state; on a destination, RAM has arrived by then: huge pages from here on ({@link HugePages}). */
     @Override
     public void loadState(ByteBuffer in) {
         load(in, true);
+        hugePages.incomingLoaded();
     }
 
     @Override
