@@ -2,6 +2,7 @@ package dev.converge.bench;
 
 import dev.converge.daemon.launch.ChildDaemon;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,9 +15,13 @@ public final class Daemons {
     private Daemons() {
     }
 
-    /** converged, from the jars next to this benchmark (converge-bench/target/lib). */
+    /**
+     * converged for a benchmark: the daemon as shipped ({@link #shippedConverged}), so that every
+     * benchmark measures what an operator runs (its JVM options, heap cap and start-up cache), not a
+     * JVM on the benchmark's class path.
+     */
     public static ChildDaemon converged(Path dir, String... extraArgs) throws IOException {
-        return ChildDaemon.converged("converged", dir, List.of(extraArgs));
+        return shippedConverged(dir, extraArgs);
     }
 
     /**
@@ -38,12 +43,31 @@ public final class Daemons {
      * skipped (bin/bench built it, as the release archive ships it built).
      */
     public static ProcessBuilder shippedConvergedCommand(List<String> args) {
-        Path home = Path.of(System.getProperty("converge.home", ".")).toAbsolutePath();
+        Path home = convergeHome();
         List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/converged").toString()));
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("CONVERGE_NO_BUILD", "1");
         return pb;
+    }
+
+    /**
+     * The checkout (or release) whose bin/converged runs: property {@code converge.home}, which
+     * bin/bench sets; else the nearest directory up from the working directory that has
+     * bin/converged (a module of the checkout, where Maven runs the benchmarks' own tests).
+     */
+    static Path convergeHome() {
+        String home = System.getProperty("converge.home");
+        if (home != null) {
+            return Path.of(home).toAbsolutePath();
+        }
+        Path here = Path.of("").toAbsolutePath();
+        for (Path p = here; p != null; p = p.getParent()) {
+            if (Files.isExecutable(p.resolve("bin/converged"))) {
+                return p;
+            }
+        }
+        return here;
     }
 
     /** qemu-storage-daemon with one QMP monitor on a UNIX socket. */

@@ -159,7 +159,12 @@ final class Transmission {
                         try {
                             handle(r, c, readBuffer, noMemory);
                         } finally {
-                            inFlight.release();
+                            // the buffers and the permit go back once this request's replies are out
+                            // (the writer may still hold them queued), so both bound unsent replies too
+                            whenRepliesSent(() -> {
+                                release(r, readBuffer);
+                                inFlight.release();
+                            });
                         }
                     };
                     boolean quick = (c == Command.READ || c == Command.WRITE) && !r.has(CommandFlag.FUA)
@@ -190,17 +195,22 @@ final class Transmission {
      * {@code noMemory} says the budget had none for this READ or WRITE: it is answered ENOMEM.
      */
     private void handle(Request r, Command c, ByteBuffer data, boolean noMemory) {
+        if (noMemory) {
+            LOG.debug("{}: no memory for {}", name, r);
+            reply(r, new Rejection(Errno.ENOMEM, "out of memory for request buffers (" + r.length()
+                    + " bytes asked)"));
+        } else {
+            handleRequest(r, c, data);
+        }
+    }
+
+    /** Runs {@code action} once the replies this thread queued are out (or the connection broke). */
+    private void whenRepliesSent(Runnable action) {
         try {
-            if (noMemory) {
-                LOG.debug("{}: no memory for {}", name, r);
-                reply(r, new Rejection(Errno.ENOMEM, "out of memory for request buffers (" + r.length()
-                        + " bytes asked)"));
-            } else {
-                handleRequest(r, c, data);
-            }
-        } finally {
-            // the reply is written (or failed) by now: the writer is synchronous, and so are backend writes
-            release(r, data);
+            writer.afterReplies(action);
+        } catch (IOException e) {
+            LOG.debug("{}: cannot send replies: {}", name, e.toString());
+            closeQuietly();
         }
     }
 
@@ -364,9 +374,7 @@ final class Transmission {
         if (buf.remaining() > RequestThreads.QUICK_IO && writer.sendsFiles()) {
             Optional<NbdExportBackend.FileRegion> region = backend.fileRegion(pos, buf.remaining());
             if (region.isPresent()) {
-                try (NbdExportBackend.FileRegion f = region.get()) {
-                    writer.fileData(r, pos, f, buf, last);
-                }
+                writer.fileData(r, pos, region.get(), buf, last); // the writer closes the region once sent
                 return;
             }
         }

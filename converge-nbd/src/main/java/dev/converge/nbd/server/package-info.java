@@ -13,7 +13,7 @@
  *                                 │                ─▶ validate ─▶ RequestThreads (≤ maxInFlight)
  *                                 │                                   │ backend I/O
  *                                 │                                   ▼
- *                                 │                              ReplyWriter (one chunk at a time, any order)
+ *                                 │                              ReplyWriter (queued; whoever finds it free sends all, any order)
  *                                 ▼ DISC / EOF / framing error: wait for in-flight replies, close
  * </pre>
  *
