@@ -54,30 +54,23 @@ public final class ConvergePair implements GuestPair {
     public static ConvergePair start(Path dir, Scenario scenario, ProcessReaper reaper, Duration connectDeadline)
             throws IOException, SideUnavailableException {
         String spec = machineSpec(scenario);
-        return start(dir, scenario, reaper, connectDeadline, Daemons::converged, new String[] {"--machine", spec},
+        return start(dir, scenario, reaper, connectDeadline, new String[] {"--machine", spec},
                 new String[] {"--machine", spec, "--incoming", "defer"});
-    }
-
-    /** How a pair starts one converged: in DIR, with ARGS after its {@code --qmp}. */
-    @FunctionalInterface
-    interface Launcher {
-        ChildDaemon start(Path dir, String... args) throws IOException;
     }
 
     /**
      * Starts a source daemon with {@code sourceArgs} in {@code dir/converge-src} and a destination
-     * with {@code destinationArgs} in {@code dir/converge-dst}, both by {@code launcher} (the KVM
-     * pair gives its own arguments and starts the daemons as shipped, {@link Daemons#shippedConverged}).
+     * with {@code destinationArgs} in {@code dir/converge-dst} (the KVM pair gives its own).
      */
-    static ConvergePair start(Path dir, Scenario scenario, ProcessReaper reaper, Duration connectDeadline, Launcher launcher,
-            String[] sourceArgs, String[] destinationArgs) throws IOException, SideUnavailableException {
+    static ConvergePair start(Path dir, Scenario scenario, ProcessReaper reaper, Duration connectDeadline, String[] sourceArgs,
+            String[] destinationArgs) throws IOException, SideUnavailableException {
         ChildDaemon src = null;
         ChildDaemon dst = null;
         QmpClient srcClient = null;
         try {
-            src = launcher.start(Files.createDirectories(dir.resolve("converge-src")), sourceArgs);
+            src = Daemons.converged(Files.createDirectories(dir.resolve("converge-src")), sourceArgs);
             ProcessHandle.of(src.pid()).ifPresent(reaper::track);
-            dst = launcher.start(Files.createDirectories(dir.resolve("converge-dst")), destinationArgs);
+            dst = Daemons.converged(Files.createDirectories(dir.resolve("converge-dst")), destinationArgs);
             ProcessHandle.of(dst.pid()).ifPresent(reaper::track);
             srcClient = src.connect(connectDeadline);
             QmpClient dstClient = dst.connect(connectDeadline);

@@ -1,6 +1,5 @@
 package dev.converge.bench.migration;
 
-import dev.converge.bench.Daemons;
 import dev.converge.qmp.client.QmpClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,7 +10,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * Two converged daemons with {@code --machine accel=kvm,memory=M,vcpus=1,guest=IMAGE,serial=file:LOG},
- * started as shipped ({@code bin/converged}, {@link Daemons#shippedConverged}): the boot sector QEMU
+ * started as shipped ({@code bin/converged}, {@link dev.converge.bench.Daemons#converged}): the boot sector QEMU
  * runs too, on real KVM vCPUs. The daemons, their clients and the state check
  * ({@code query-machine-digest} on both sides) are a {@link ConvergePair}'s; the guest's serial
  * marks ('A' at start, 'B' after each pass over its RAM) tell when it is in its steady state and
@@ -42,8 +41,7 @@ final class KvmConvergePair implements GuestPair {
         Path dstSerial = dir.resolve("serial-dst.log");
         String spec = "accel=kvm,memory=" + (scenario.memory() >> 20) + "M,vcpus=1,guest=" + image;
         String level = System.getProperty("converge.bench.daemon-log-level", "info");
-        // As an operator runs converged (bin/converged: its JVM options and start-up cache), as QEMU runs as shipped.
-        ConvergePair daemons = ConvergePair.start(dir, scenario, reaper, connectDeadline, Daemons::shippedConverged,
+        ConvergePair daemons = ConvergePair.start(dir, scenario, reaper, connectDeadline,
                 new String[] {"--machine", spec + ",serial=file:" + srcSerial, "--log-level", level},
                 new String[] {"--machine", spec + ",serial=file:" + dstSerial, "--incoming", "defer", "--log-level", level});
         return new KvmConvergePair(dir, daemons, srcSerial, dstSerial);
