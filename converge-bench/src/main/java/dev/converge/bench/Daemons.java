@@ -16,22 +16,12 @@ public final class Daemons {
     }
 
     /**
-     * converged for a benchmark: the daemon as shipped ({@link #shippedConverged}), so that every
-     * benchmark measures what an operator runs (its JVM options, heap cap and start-up cache), not a
-     * JVM on the benchmark's class path.
+     * converged as an operator starts it: {@code bin/converged} of the checkout the benchmark runs
+     * from ({@link #convergeHome}), with the daemon's JVM options, heap cap and AOT cache, and
+     * {@code --qmp unix:DIR/converged.qmp}. Every benchmark starts it this way, so that it measures
+     * what an operator runs, not a JVM on the benchmark's class path.
      */
     public static ChildDaemon converged(Path dir, String... extraArgs) throws IOException {
-        return shippedConverged(dir, extraArgs);
-    }
-
-    /**
-     * converged as an operator starts it: {@code bin/converged} of the checkout the benchmark runs
-     * from (property {@code converge.home}, which bin/bench sets), with the daemon's JVM options and
-     * AOT cache, and {@code --qmp unix:DIR/converged.qmp}. Measured like this, a daemon pays what a
-     * shipped one pays (Serial GC, its heap cap, the start-up cache), not what a class-path JVM
-     * would.
-     */
-    public static ChildDaemon shippedConverged(Path dir, String... extraArgs) throws IOException {
         Path socket = dir.resolve("converged.qmp");
         List<String> args = new ArrayList<>(List.of("--qmp", "unix:" + socket));
         args.addAll(List.of(extraArgs));
@@ -39,7 +29,7 @@ public final class Daemons {
     }
 
     /**
-     * The command of {@link #shippedConverged}: {@code bin/converged ARGS} with the build check
+     * The command of {@link #converged}: {@code bin/converged ARGS} with the build check
      * skipped (bin/bench built it, as the release archive ships it built).
      */
     public static ProcessBuilder shippedConvergedCommand(List<String> args) {

@@ -58,7 +58,11 @@ public final class MirrorBench {
      * writer, whose guest path through the NBD export a plain warm-up leaves cold (the first fio run
      * of a fresh daemon spent about a CPU-second per second in the JIT's C2 compiler).
      */
-    private final Set<String> warm = new HashSet<>();
+    private final Set<WarmUp> warm = new HashSet<>();
+
+    /** A warm-up that is done: the side, and whether it ran under fio. */
+    private record WarmUp(Side side, boolean underFio) {
+    }
     /** Seed of the next run's writer; benchmark thread only. */
     private long seed = 1;
 
@@ -204,7 +208,7 @@ public final class MirrorBench {
         }
         for (Side s : Side.values()) {
             boolean fio = name.equals("fio") && FioWriter.available();
-            if (!absent.containsKey(s) && warm.add(s.label() + (fio ? "/fio" : ""))) {
+            if (!absent.containsKey(s) && warm.add(new WarmUp(s, fio))) {
                 progress.printf("%s: warm-up run%s (not counted)...%n", s.label(), fio ? " under fio" : "");
                 RunOutcome o = runOnce(s, image, mode, fio ? writeRate : 0, fio);
                 progress.printf("  %s%n", o.summary());

@@ -290,19 +290,12 @@ final class MirrorRun {
             throws IOException, InterruptedException {
         boolean stopped = false;
         try {
-            long t0 = System.nanoTime();
-            Process cp = new ProcessBuilder("cp", "--sparse=always", spec.source().path().toString(), spec.target().toString())
-                    .redirectErrorStream(true).start();
-            if (!cp.waitFor(spec.readyWithin().toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
-                cp.destroyForcibly().waitFor();
-                return new RunOutcome.NotReady(spec.readyWithin().toSeconds(), null);
+            RunOutcome copied = CpBaseline.copy(spec.source().path(), spec.target(), spec.readyWithin());
+            if (!(copied instanceof RunOutcome.Ready r)) {
+                return copied;
             }
-            long took = System.nanoTime() - t0;
+            long took = r.readyNanos();
             long endMillis = System.currentTimeMillis();
-            String output = new String(cp.getInputStream().readAllBytes()).strip();
-            if (cp.exitValue() != 0) {
-                return new RunOutcome.Failed("cp exited with " + cp.exitValue() + ": " + output);
-            }
             LockSupport.parkNanos(FIO_TAIL.toNanos());
             List<WriterLatency.Sample> samples = fio.stop();
             stopped = true;

@@ -112,28 +112,26 @@ public final class NbdBench {
         try {
             waitFor(qsock, qemu, "qemu-nbd");
             waitFor(sock, ours, "converged");
-            {
-                Map<String, String> urls = Map.of("converge", "nbd+unix:///disk?socket=" + sock,
-                        "qemu-nbd", "nbd+unix:///disk?socket=" + qsock);
-                // both servers run at once and the runs alternate, so page cache and machine load are shared
-                // alike (whoever went first would otherwise pay for the cold cache)
-                List<String> dirs = phases.stream().filter(d -> fio || !usesFio(d)).toList();
-                for (String dir : dirs) {
-                    for (int i = 1; i <= runs; i++) {
-                        for (String srv : List.of("converge", "qemu-nbd")) {
-                            double v = switch (dir) {
-                                case "read" -> copy(srv, dir, i, size, "nbdcopy", urls.get(srv), "null:");
-                                case "write" -> copy(srv, dir, i, size, "nbdcopy", source.toString(), urls.get(srv));
-                                case "read1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1", urls.get(srv),
-                                        "null:");
-                                case "write1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1",
-                                        source.toString(), urls.get(srv));
-                                case "seqread", "seqwrite" -> sequentialIo(srv, dir, i, size, urls.get(srv));
-                                default -> randomIo(srv, dir, i, size, urls.get(srv));
-                            };
-                            samples.computeIfAbsent(dir, d -> new LinkedHashMap<>())
-                                    .computeIfAbsent(srv, x -> new ArrayList<>()).add(v);
-                        }
+            Map<String, String> urls = Map.of("converge", "nbd+unix:///disk?socket=" + sock,
+                    "qemu-nbd", "nbd+unix:///disk?socket=" + qsock);
+            // both servers run at once and the runs alternate, so page cache and machine load are shared
+            // alike (whoever went first would otherwise pay for the cold cache)
+            List<String> dirs = phases.stream().filter(d -> fio || !usesFio(d)).toList();
+            for (String dir : dirs) {
+                for (int i = 1; i <= runs; i++) {
+                    for (String srv : List.of("converge", "qemu-nbd")) {
+                        double v = switch (dir) {
+                            case "read" -> copy(srv, dir, i, size, "nbdcopy", urls.get(srv), "null:");
+                            case "write" -> copy(srv, dir, i, size, "nbdcopy", source.toString(), urls.get(srv));
+                            case "read1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1", urls.get(srv),
+                                    "null:");
+                            case "write1" -> copy(srv, dir, i, size, "nbdcopy", "--connections=1",
+                                    source.toString(), urls.get(srv));
+                            case "seqread", "seqwrite" -> sequentialIo(srv, dir, i, size, urls.get(srv));
+                            default -> randomIo(srv, dir, i, size, urls.get(srv));
+                        };
+                        samples.computeIfAbsent(dir, d -> new LinkedHashMap<>())
+                                .computeIfAbsent(srv, x -> new ArrayList<>()).add(v);
                     }
                 }
             }

@@ -13,9 +13,8 @@ import java.util.List;
  * huge-page fault zeroes 2 MiB in the receiving thread before a single 4 KiB page of it can be
  * copied in. Where the host gives its free memory back to a hypervisor beneath (free page
  * reporting, as on this project's machines), a fresh 2 MiB block is cold there too, and the
- * receiver spent 85 % of the first pass in {@code clear_page_erms} (perf, 512 MiB): 4 KiB faults
- * filled 512 MiB of fresh memory at 1.6 GB/s where huge pages managed 0.35 GB/s, and 2 GiB at
- * 0.4-0.8 against 0.28-0.37 GB/s (a C program touching fresh memory, 2026-12-03). Asked for
+ * receiver spent 85 % of the first pass in {@code clear_page_erms} (perf over
+ * {@code bin/bench kvm-migration}, 512 MiB; docs/benchmarks.md). Asked for
  * afterwards, khugepaged folds the running guest's RAM into huge pages in the background.
  * Best effort either way: EINVAL where THP is off changes nothing.
  */
