@@ -119,9 +119,19 @@ final class Harness implements AutoCloseable {
         return j;
     }
 
+    /**
+     * Waits until {@code j} is in {@code s} and that status has been announced to the listeners:
+     * a job thread sets a status under the job lock and announces it just after releasing it, so
+     * a test that reads {@link #statuses} must wait for the announcement, not only the status.
+     */
     void awaitStatus(Job j, JobStatus s) {
         await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(2)).atMost(TestTimeouts.SHORT)
-                .until(j::status, st -> st == s);
+                .until(() -> j.status() == s && lastAnnounced(j.id()) == s);
+    }
+
+    private JobStatus lastAnnounced(String id) {
+        List<JobStatus> announced = statuses(id);
+        return announced.isEmpty() ? null : announced.getLast();
     }
 
     /** Waits until the main loop ran everything queued so far (e.g. a completion hand-over). */
