@@ -2,7 +2,6 @@ package dev.converge.block.mirror;
 
 import dev.converge.block.BlockIOException;
 import dev.converge.block.WriteFilterNode;
-import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -37,10 +36,10 @@ final class TargetTurns {
     /** How long a copy's piece waits for guest writes at most. */
     static final Duration MAX_YIELD = Duration.ofMillis(20);
 
-    /** One piece of a copy's write: {@code buf} goes to {@code offset} of the target. */
+    /** One piece of a copy's write: the copy's bytes for [offset, offset + length) go to the target. */
     @FunctionalInterface
     interface PieceWrite {
-        void write(long offset, MemorySegment buf) throws BlockIOException;
+        void write(long offset, long length) throws BlockIOException;
     }
 
     private final boolean guestFirst;
@@ -69,18 +68,21 @@ final class TargetTurns {
         this.maxYieldNanos = maxYield.toNanos();
     }
 
-    /** A copy's data write of {@code buf} at {@code offset}: in a lane, piece by piece after the guest. */
-    void copyWrite(long offset, MemorySegment buf, PieceWrite write) throws BlockIOException {
+    /**
+     * A copy's data write of [offset, offset + length) (from a buffer, or a host file copied in the
+     * kernel): in a lane, piece by piece after the guest.
+     */
+    void copyWrite(long offset, long length, PieceWrite write) throws BlockIOException {
         lanes.acquireUninterruptibly();
         try {
             if (!guestFirst) {
-                write.write(offset, buf);
+                write.write(offset, length);
                 return;
             }
-            for (long done = 0; done < buf.byteSize(); done += PIECE) {
-                long n = Math.min(PIECE, buf.byteSize() - done);
+            for (long done = 0; done < length; done += PIECE) {
+                long n = Math.min(PIECE, length - done);
                 yieldToGuest();
-                write.write(offset + done, buf.asSlice(done, n));
+                write.write(offset + done, n);
             }
         } finally {
             lanes.release();
