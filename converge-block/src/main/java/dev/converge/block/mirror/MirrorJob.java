@@ -228,7 +228,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
         // One per operation and one for a flush; they end when idle and at clean.
         this.copyThreads = CopyThreads.pool(id, MirrorOptions.MAX_IN_FLIGHT + 1, COPY_THREAD_KEEP_ALIVE);
-        this.turns = new TargetTurns(target.writesIntoHostPageCache(), MirrorOptions.MAX_IN_FLIGHT);
+        this.turns = TargetTurns.forTarget(target, MirrorOptions.MAX_IN_FLIGHT);
         filter.attach(this);
     }
 

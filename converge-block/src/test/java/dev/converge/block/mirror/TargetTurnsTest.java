@@ -60,7 +60,7 @@ class TargetTurnsTest {
 
     @Test
     void aCopyIntoThePageCacheIsWrittenInPiecesThatCoverItsBufferInOrder() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, FOR_EVER);
+        TargetTurns turns = new TargetTurns(true, 1, FOR_EVER);
         List<Piece> pieces = new CopyOnWriteArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
             int size = 3 * TargetTurns.PIECE + 5;
@@ -96,7 +96,7 @@ class TargetTurnsTest {
 
     @Test
     void aCopyPieceWaitsWhileAGuestWriteIsWritingTheTarget() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, FOR_EVER);
+        TargetTurns turns = new TargetTurns(true, 1, FOR_EVER);
         CountDownLatch guestInside = new CountDownLatch(1);
         CountDownLatch guestMayEnd = new CountDownLatch(1);
         CompletableFuture<Void> guest = heldGuestWrite(turns, guestInside, guestMayEnd);
@@ -126,7 +126,7 @@ class TargetTurnsTest {
 
     @Test
     void aGuestWriteNeverWaitsForACopyThatIsWriting() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, FOR_EVER);
+        TargetTurns turns = new TargetTurns(true, 1, FOR_EVER);
         CountDownLatch copyInside = new CountDownLatch(1);
         CountDownLatch copyMayEnd = new CountDownLatch(1);
         try (Arena arena = Arena.ofShared()) {
@@ -153,7 +153,7 @@ class TargetTurnsTest {
 
     @Test
     void aGuestThatWritesWithoutPauseDoesNotStopTheCopies() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, Duration.ofMillis(1));
+        TargetTurns turns = new TargetTurns(true, 1, Duration.ofMillis(1));
         CountDownLatch guestInside = new CountDownLatch(1);
         CountDownLatch guestMayEnd = new CountDownLatch(1);
         CompletableFuture<Void> guest = heldGuestWrite(turns, guestInside, guestMayEnd);
