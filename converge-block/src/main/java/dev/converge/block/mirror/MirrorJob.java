@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  *     before the filter passes any guest write),
  *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
- *     unmap=true), data is read and written.</li>
+ *     unmap=true), data is read and written, or, between two host files, copied in the kernel
+ *     ({@link #copyPiece}: copy_file_range through the target's write path, no buffer).</li>
  * <li>First, for sync full, an allocation scan ({@link #skipZeroes}) marks clean what reads as
  *     zeroes on both sides, without reading or writing it. Sync top needs none: only what the top
  *     layer holds is dirty, found by asking the top alone (QEMU's mirror_dirty_init with
