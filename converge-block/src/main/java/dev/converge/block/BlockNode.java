@@ -368,34 +368,29 @@ public abstract class BlockNode {
 
     final boolean writeFromHostFile(BlockChild via, long offset, HostFileSpan src, Set<ReqFlag> flags)
             throws BlockIOException {
-        long len = src.length();
-        checkWritable("write", offset, len, growing(via), IoStats.Kind.WRITE);
-        if (!gate.enter(via, this)) {
-            return false;
-        }
-        long start = System.nanoTime();
-        boolean ok = false;
-        try {
-            if (len > 0) {
-                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, null, flags));
-                try {
-                    doWriteFromHostFile(offset, src, flags.contains(ReqFlag.FUA));
-                } finally {
-                    markDirty(offset, len);
-                }
-            }
-            ok = true;
-            stats.wrote(offset + len);
-        } finally {
-            gate.exit();
-            stats.account(IoStats.Kind.WRITE, len, start, ok);
-        }
-        return true;
+        return writeData(via, offset, src.length(), null, flags, fua -> doWriteFromHostFile(offset, src, fua));
     }
 
     final boolean write(BlockChild via, long offset, MemorySegment src, Set<ReqFlag> flags)
             throws BlockIOException {
-        long len = src.byteSize();
+        return writeData(via, offset, src.byteSize(), src, flags, fua -> {
+            if (flags.contains(ReqFlag.WRITE_COMPRESSED)) {
+                doWriteCompressed(offset, src, fua);
+            } else {
+                doWrite(offset, src, fua);
+            }
+        });
+    }
+
+    /** The driver's part of a data write: a buffer's bytes or a host file span's; with {@code fua}, durably. */
+    @FunctionalInterface
+    private interface DriverWrite {
+        void run(boolean fua) throws BlockIOException;
+    }
+
+    /** The write path of a data write (see the class comment); {@code data} is what notifiers see (null: a span). */
+    private boolean writeData(BlockChild via, long offset, long len, MemorySegment data, Set<ReqFlag> flags,
+            DriverWrite driver) throws BlockIOException {
         checkWritable("write", offset, len, growing(via), IoStats.Kind.WRITE);
         if (!gate.enter(via, this)) {
             return false;
@@ -404,13 +399,9 @@ public abstract class BlockNode {
         boolean ok = false;
         try {
             if (len > 0) {
-                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, src, flags));
+                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, data, flags));
                 try {
-                    if (flags.contains(ReqFlag.WRITE_COMPRESSED)) {
-                        doWriteCompressed(offset, src, flags.contains(ReqFlag.FUA));
-                    } else {
-                        doWrite(offset, src, flags.contains(ReqFlag.FUA));
-                    }
+                    driver.run(flags.contains(ReqFlag.FUA));
                 } finally {
                     markDirty(offset, len);
                 }

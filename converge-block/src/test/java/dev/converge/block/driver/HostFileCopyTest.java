@@ -12,7 +12,6 @@ import dev.converge.block.NodeOptions;
 import dev.converge.block.WriteRequest;
 import dev.converge.block.bitmap.DirtyBitmap;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -88,11 +87,7 @@ class HostFileCopyTest {
     }
 
     private static byte[] read(BlockNode n, long offset, int len) throws BlockIOException {
-        ByteBuffer b = ByteBuffer.allocateDirect(len);
-        n.read(offset, b);
-        byte[] a = new byte[len];
-        b.get(a);
-        return a;
+        return HostFileRangeTest.read(n, offset, len);
     }
 
     /** Copies [offset, +len) of {@code from} to the same offset of {@code to}; false when {@code from} named no span. */
