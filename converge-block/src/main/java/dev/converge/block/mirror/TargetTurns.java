@@ -37,10 +37,10 @@ final class TargetTurns {
     /** The largest piece a copy writes into a page-cache target at once. */
     static final int PIECE = 128 << 10;
     /**
-     * Lanes into a page-cache target when the copies run in the kernel (copy_file_range reads the
-     * source and writes the target in one call, so one lane would leave the second CPU idle while a
-     * copy reads): two, one copy reading while the other writes. Measured on 2 CPUs (2 GiB, python's
-     * os.copy_file_range in 128 KiB calls, 6 rounds each): one thread median 1.9 s, two 0.9 s.
+     * Lanes into a page-cache target when the copies run in the kernel: copy_file_range reads the
+     * source and writes the target in one call, so with one lane the second CPU idles while the copy
+     * reads; with two, one copy reads while the other writes. A guest write to the target then
+     * waits at most for the two pieces being written when it arrives.
      */
     static final int KERNEL_COPY_LANES = 2;
     /** How long a copy's piece waits for guest writes at most. */
