@@ -207,6 +207,37 @@ class MirrorKernelCopyTest {
     }
 
     @Test
+    void atMostTwoKernelCopiesWriteAPageCacheTargetAtOnce() throws Exception {
+        try (MirrorFixture f = new MirrorFixture(dir)) {
+            f.image("src", 2 * SIZE);
+            f.image("tgt", 2 * SIZE);
+            byte[] initial = new byte[2 * SIZE];
+            new Random(6).nextBytes(initial);
+            MirrorFixture.write(f.node("src"), 0, initial);
+            Hold hold = new Hold(true);
+            AutoCloseable notifier = f.node("tgt").addBeforeWriteNotifier(req -> {
+                if (req.data() == null) { // a copy in the kernel, inside its lane
+                    hold.pass();
+                }
+            });
+            try {
+                f.qmp("blockdev-mirror", "{'job-id':'m','device':'src','target':'tgt','sync':'full'}");
+                MirrorJob job = f.mirror.driver("m").orElseThrow();
+                // Sixteen operations: two in the lanes (held), the others queued for a lane.
+                await().atMost(TestTimeouts.MEDIUM).until(() -> job.copiesWaitingToWrite() >= 3);
+                assertThat(hold.waiting()).as("copies writing the target at once").isEqualTo(TargetTurns.KERNEL_COPY_LANES);
+            } finally {
+                hold.release();
+            }
+            f.events.await("BLOCK_JOB_READY", "m");
+            f.qmp("block-job-cancel", "{'device':'m'}");
+            f.events.awaitStatus("m", "null");
+            notifier.close();
+            assertThat(MirrorFixture.readAll(f.node("tgt"))).isEqualTo(initial);
+        }
+    }
+
+    @Test
     void aCacheDirectSourceOrTargetIsReadAndWrittenWithTheJobsBuffers() throws Exception {
         for (boolean directSource : new boolean[] {true, false}) {
             Path srcFile = halfData("src-" + directSource + ".raw", SIZE, 4);
