@@ -53,6 +53,11 @@ public final class BlockBackend {
         return root.hostFileRange(offset, bytes);
     }
 
+    /** The node's {@link BlockNode#writeFromHostFile}: a copy in the kernel where the node {@link BlockNode#writesFromHostFiles}. */
+    public void writeFromHostFile(long offset, HostFileSpan src, Set<ReqFlag> flags) throws BlockIOException {
+        root.writeFromHostFile(offset, src, flags);
+    }
+
     public void write(long offset, MemorySegment src, Set<ReqFlag> flags) throws BlockIOException {
         root.write(offset, src, flags);
     }

@@ -96,6 +96,23 @@ public final class BlockChild {
         }
     }
 
+    /** The child's {@link BlockNode#hostFileSpan}, through this edge. */
+    public <T> Optional<T> hostFileSpan(long offset, long bytes, HostFileSpan.Use<T> use) throws BlockIOException {
+        for (;;) {
+            Optional<T> r = node.hostFileSpan(this, offset, bytes, use);
+            if (r != null) {
+                return r;
+            }
+        }
+    }
+
+    /** The child's {@link BlockNode#writeFromHostFile}, through this edge. */
+    public void writeFromHostFile(long offset, HostFileSpan src, Set<ReqFlag> flags) throws BlockIOException {
+        while (!node.writeFromHostFile(this, offset, src, flags)) {
+            // retry on the replacement
+        }
+    }
+
     public void write(long offset, MemorySegment src, Set<ReqFlag> flags) throws BlockIOException {
         while (!node.write(this, offset, src, flags)) {
             // retry on the replacement

@@ -4,6 +4,7 @@ import dev.converge.block.bitmap.BitmapException;
 import dev.converge.block.bitmap.BitmapStorage;
 import dev.converge.block.bitmap.DirtyBitmap;
 import dev.converge.block.bitmap.NodeBitmaps;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -273,6 +274,41 @@ public abstract class BlockNode {
         return hostFileRange(null, offset, bytes);
     }
 
+    /**
+     * Runs {@code use} with the host file span [offset, offset + bytes) of this node reads as,
+     * unchanged, while the request is admitted here and on every node down to the file (so the
+     * file's descriptor stays valid and no drain of these nodes passes it); returns what it returned,
+     * or empty without calling it when the node cannot say (the same nodes as {@link #hostFileRange}).
+     * Counted as a read in the node's statistics when {@code use} returned something, its time
+     * being the whole call's. For a copy in the kernel: see {@link #writeFromHostFile}.
+     */
+    public final <T> Optional<T> hostFileSpan(long offset, long bytes, HostFileSpan.Use<T> use)
+            throws BlockIOException {
+        return hostFileSpan(null, offset, bytes, use);
+    }
+
+    /**
+     * Whether {@link #writeFromHostFile} copies in the kernel here ({@code copy_file_range(2)}): a
+     * {@code file} node written through the page cache (not cache.direct) whose filesystem has not
+     * refused a copy yet, or a driver that maps its bytes one to one onto such a child ({@code raw}).
+     * Elsewhere writeFromHostFile still works, reading the span into memory and writing it: a copier
+     * asks here first and keeps its own buffered path for such nodes.
+     */
+    public boolean writesFromHostFiles() {
+        return false;
+    }
+
+    /**
+     * Writes [offset, offset + src.length()) with the bytes of a host file span (got from another
+     * node's {@link #hostFileSpan}, inside whose use this runs): the node's one write path as
+     * {@link #write}, the before-write notifiers (seeing a {@link WriteRequest.Kind#WRITE} whose
+     * {@code data} is null), the driver (a copy in the kernel where {@link #writesFromHostFiles},
+     * else read and written), the dirty bitmaps and the statistics (a write). Flags: FUA.
+     */
+    public final void writeFromHostFile(long offset, HostFileSpan src, Set<ReqFlag> flags) throws BlockIOException {
+        writeFromHostFile(null, offset, src, flags);
+    }
+
     // ---------------------------------------------------------------- the request path
 
     final boolean read(BlockChild via, long offset, MemorySegment dst) throws BlockIOException {
@@ -302,6 +338,12 @@ public abstract class BlockNode {
 
     /** {@link #hostFileRange(long, long)} through {@code via}; null when the edge moved to another node meanwhile. */
     final Optional<HostFileRange> hostFileRange(BlockChild via, long offset, long bytes) throws BlockIOException {
+        return hostFileSpan(via, offset, bytes, span -> span.lease().orElse(null));
+    }
+
+    /** {@link #hostFileSpan(long, long, HostFileSpan.Use)} through {@code via}; null when the edge moved to another node meanwhile. */
+    final <T> Optional<T> hostFileSpan(BlockChild via, long offset, long bytes, HostFileSpan.Use<T> use)
+            throws BlockIOException {
         try {
             checkRange("read", offset, bytes, Errno.EINVAL);
         } catch (BlockIOException e) {
@@ -312,21 +354,43 @@ public abstract class BlockNode {
             return null;
         }
         long start = System.nanoTime();
-        Optional<HostFileRange> range = Optional.empty();
+        Optional<T> result = Optional.empty();
         try {
-            range = bytes > 0 ? doHostFileRange(offset, bytes) : Optional.empty();
+            result = bytes > 0 ? doHostFileSpan(offset, bytes, use) : Optional.empty();
         } finally {
             gate.exit();
-            if (range.isPresent()) {
+            if (result.isPresent()) {
                 stats.account(IoStats.Kind.READ, bytes, start, true);
             }
         }
-        return range;
+        return result;
+    }
+
+    final boolean writeFromHostFile(BlockChild via, long offset, HostFileSpan src, Set<ReqFlag> flags)
+            throws BlockIOException {
+        return writeData(via, offset, src.length(), null, flags, fua -> doWriteFromHostFile(offset, src, fua));
     }
 
     final boolean write(BlockChild via, long offset, MemorySegment src, Set<ReqFlag> flags)
             throws BlockIOException {
-        long len = src.byteSize();
+        return writeData(via, offset, src.byteSize(), src, flags, fua -> {
+            if (flags.contains(ReqFlag.WRITE_COMPRESSED)) {
+                doWriteCompressed(offset, src, fua);
+            } else {
+                doWrite(offset, src, fua);
+            }
+        });
+    }
+
+    /** The driver's part of a data write: a buffer's bytes or a host file span's; with {@code fua}, durably. */
+    @FunctionalInterface
+    private interface DriverWrite {
+        void run(boolean fua) throws BlockIOException;
+    }
+
+    /** The write path of a data write (see the class comment); {@code data} is what notifiers see (null: a span). */
+    private boolean writeData(BlockChild via, long offset, long len, MemorySegment data, Set<ReqFlag> flags,
+            DriverWrite driver) throws BlockIOException {
         checkWritable("write", offset, len, growing(via), IoStats.Kind.WRITE);
         if (!gate.enter(via, this)) {
             return false;
@@ -335,13 +399,9 @@ public abstract class BlockNode {
         boolean ok = false;
         try {
             if (len > 0) {
-                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, src, flags));
+                notifyBeforeWrite(new WriteRequest(this, WriteRequest.Kind.WRITE, offset, len, data, flags));
                 try {
-                    if (flags.contains(ReqFlag.WRITE_COMPRESSED)) {
-                        doWriteCompressed(offset, src, flags.contains(ReqFlag.FUA));
-                    } else {
-                        doWrite(offset, src, flags.contains(ReqFlag.FUA));
-                    }
+                    driver.run(flags.contains(ReqFlag.FUA));
                 } finally {
                     markDirty(offset, len);
                 }
@@ -544,12 +604,27 @@ public abstract class BlockNode {
     protected abstract void doRead(long offset, MemorySegment dst) throws BlockIOException;
 
     /**
-     * The host file range a checked, non-empty range reads as, unchanged (see {@link #hostFileRange});
-     * empty by default. A driver that maps its bytes one to one onto a child's asks the child through
-     * {@link BlockChild#hostFileRange}; one that changes, checks or injects anything must not override it.
+     * Runs {@code use} with the host file span a checked, non-empty range reads as, unchanged (see
+     * {@link #hostFileSpan}), and returns what it returned (empty for null); empty without calling it
+     * by default. A driver that maps its bytes one to one onto a child's asks the child through
+     * {@link BlockChild#hostFileSpan}; one that changes, checks or injects anything must not override it.
      */
-    protected Optional<HostFileRange> doHostFileRange(long offset, long bytes) throws BlockIOException {
+    protected <T> Optional<T> doHostFileSpan(long offset, long bytes, HostFileSpan.Use<T> use)
+            throws BlockIOException {
         return Optional.empty();
+    }
+
+    /**
+     * Writes a checked, non-empty range with a host file span's bytes (see {@link #writeFromHostFile});
+     * with {@code fua}, durably. The default reads the span into memory and writes it with
+     * {@link #doWrite}; a driver that {@link #writesFromHostFiles} copies in the kernel.
+     */
+    protected void doWriteFromHostFile(long offset, HostFileSpan src, boolean fua) throws BlockIOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(src.length(), 4096);
+            src.read(0, buf);
+            doWrite(offset, buf, fua);
+        }
     }
 
     /** Writes a checked, non-empty range; with {@code fua}, durably. */

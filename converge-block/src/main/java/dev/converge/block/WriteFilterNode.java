@@ -68,10 +68,11 @@ public abstract class WriteFilterNode extends BlockNode {
         child.read(offset, dst);
     }
 
-    /** Reads pass through unchanged, so the child's host file range is this node's. */
+    /** Reads pass through unchanged, so the child's host file span is this node's. */
     @Override
-    protected final Optional<HostFileRange> doHostFileRange(long offset, long bytes) throws BlockIOException {
-        return child.hostFileRange(offset, bytes);
+    protected final <T> Optional<T> doHostFileSpan(long offset, long bytes, HostFileSpan.Use<T> use)
+            throws BlockIOException {
+        return child.hostFileSpan(offset, bytes, use);
     }
 
     @Override

@@ -247,6 +247,23 @@ final class BlockCopy {
     }
 
     /**
+     * Copies a data extent from the source's host file to the target's in the kernel
+     * (copy_file_range), through the target's write path, where the target
+     * {@linkplain dev.converge.block.BlockNode#writesFromHostFiles takes such copies} and the
+     * source names a host file span; false, having done nothing, elsewhere (then it is read and
+     * written). Errors count as the target's: the kernel does not say which side failed.
+     */
+    private boolean copyInKernel(Extent e) throws BlockIOException {
+        if (!target.node().writesFromHostFiles()) {
+            return false;
+        }
+        return source.hostFileSpan(e.offset(), e.length(), span -> {
+            target.writeFromHostFile(e.offset(), span, Set.of());
+            return Boolean.TRUE;
+        }).isPresent();
+    }
+
+    /**
      * Copies a claimed range and releases it; on failure its clusters are to copy again.
      *
      * @param byGuest whether a guest write's copy-before-write made it (accounting only)
@@ -265,14 +282,17 @@ final class BlockCopy {
                         // No MAY_UNMAP: a target with a backing file must read these as zeroes, not as its backing.
                         target.writeZeroes(e.offset(), e.length(), Set.of());
                     } else {
-                        read = true;
-                        if (buf == null) {
-                            buf = arena.allocate(len, 4096);
+                        read = false; // a copy in the kernel's errors are the target's (see copyInKernel)
+                        if (compress || !copyInKernel(e)) {
+                            read = true;
+                            if (buf == null) {
+                                buf = arena.allocate(len, 4096);
+                            }
+                            MemorySegment slice = buf.asSlice(e.offset() - off, e.length());
+                            source.read(e.offset(), slice);
+                            read = false;
+                            target.write(e.offset(), slice, compress ? COMPRESSED : Set.of());
                         }
-                        MemorySegment slice = buf.asSlice(e.offset() - off, e.length());
-                        source.read(e.offset(), slice);
-                        read = false;
-                        target.write(e.offset(), slice, compress ? COMPRESSED : Set.of());
                         dataBytes.addAndGet(e.length());
                     }
                     read = true;

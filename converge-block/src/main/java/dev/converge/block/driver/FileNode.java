@@ -6,6 +6,7 @@ import dev.converge.block.Errno;
 import dev.converge.block.Extent;
 import dev.converge.block.HostFile;
 import dev.converge.block.HostFileRange;
+import dev.converge.block.HostFileSpan;
 import dev.converge.block.NodeOptions;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,6 +18,8 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code file} protocol driver (QEMU's file-posix): a host file through pread/pwrite.
@@ -30,11 +33,15 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *     writes read-modify-write whole blocks and are serialised against other writes by
  *     {@link #rmwLock} so no write in a shared block is lost.</li>
  * <li>FUA is done with fdatasync after the write.</li>
+ * <li>A write from another node's host file span ({@link BlockNode#writeFromHostFile}: a job's
+ *     copy between two files) is a copy_file_range(2) in the kernel, no bytes through this
+ *     process; where the kernel refuses, it is read and written.</li>
  * </ul>
  * The size is taken once at open, as QEMU caches it; the file must not be resized behind us.
  * A format driver on top (qcow2) may extend it by writing past the end through its edge.
  */
 public final class FileNode extends BlockNode {
+    private static final Logger LOG = LoggerFactory.getLogger(FileNode.class);
     /** Alignment used for O_DIRECT: the largest logical block size in common use. */
     static final int DIRECT_ALIGN = 4096;
     private static final long ZERO_CHUNK = 1 << 20;
@@ -57,8 +64,13 @@ public final class FileNode extends BlockNode {
     private final ReadWriteLock rmwLock = new ReentrantReadWriteLock();
     /** A zeroed, aligned buffer for the write-zeroes fallback; never written. */
     private final MemorySegment zeroes = Arena.global().allocate(ZERO_CHUNK, DIRECT_ALIGN);
-    /** The file for zero-copy reads ({@link #doHostFileRange}); closed with the node, and by the last range. */
+    /** The file for zero-copy reads ({@link HostFileSpan#lease}); closed with the node, and by the last range. */
     private final HostFile hostFile;
+    /**
+     * Set once copy_file_range into this file was refused ({@link #refusesKernelCopy}): copies are
+     * read and written from then on. Volatile: read by every copier asking {@link #writesFromHostFiles}.
+     */
+    private volatile boolean kernelCopyRefused;
 
     private FileNode(String nodeName, NodeOptions options, String filename, int fd, long size) {
         super(nodeName, "file", options);
@@ -261,12 +273,110 @@ public final class FileNode extends BlockNode {
 
     /**
      * The file's own bytes: reads are preads of the same offsets. Not with cache.direct, whose
-     * reads bypass the host page cache that sendfile would read (and fill) instead.
+     * reads bypass the host page cache that sendfile or copy_file_range would read (and fill) instead.
      */
     @Override
-    protected Optional<HostFileRange> doHostFileRange(long offset, long bytes) throws BlockIOException {
+    protected <T> Optional<T> doHostFileSpan(long offset, long bytes, HostFileSpan.Use<T> use)
+            throws BlockIOException {
         checkOpen();
-        return options().cacheDirect() ? Optional.empty() : hostFile.lease(fd, offset, bytes);
+        if (options().cacheDirect()) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(use.apply(new Span(fd, offset, bytes)));
+    }
+
+    /** A span of this node's file on the descriptor of the admitted request that made it. */
+    private final class Span extends HostFileSpan {
+        private final int spanFd;
+
+        Span(int spanFd, long position, long length) {
+            super(position, length);
+            this.spanFd = spanFd;
+        }
+
+        @Override
+        public int fd() {
+            return spanFd;
+        }
+
+        @Override
+        public void read(long from, MemorySegment dst) throws BlockIOException {
+            try {
+                long n = Posix.preadFully(spanFd, dst, position() + from);
+                if (n < dst.byteSize()) {
+                    dst.asSlice(n).fill((byte) 0);
+                }
+            } catch (Posix.PosixError e) {
+                throw e.toBlock(ctx("read", position() + from, dst.byteSize()));
+            }
+        }
+
+        @Override
+        public Optional<HostFileRange> lease() {
+            return hostFile.lease(spanFd, position(), length());
+        }
+    }
+
+    /** Buffered, and the filesystem did not refuse copy_file_range yet. */
+    @Override
+    public boolean writesFromHostFiles() {
+        return !options().cacheDirect() && !kernelCopyRefused;
+    }
+
+    /**
+     * copy_file_range(2) from the span's file: the kernel moves the bytes from page cache to page
+     * cache (or shares the blocks, on a filesystem that can), with no copy through this process.
+     * Where it refuses (another filesystem: EXDEV; a kernel or filesystem without it: ENOSYS,
+     * EOPNOTSUPP, EINVAL, EBADF) the rest is read and written, and this node answers
+     * {@link #writesFromHostFiles} false from then on, so copiers go back to their own buffers.
+     * A source that ends early (its file shrank) reads as zeroes past its end, as a read does.
+     */
+    @Override
+    protected void doWriteFromHostFile(long offset, HostFileSpan src, boolean fua) throws BlockIOException {
+        checkOpen();
+        long len = src.length();
+        long done = 0;
+        if (writesFromHostFiles()) {
+            try {
+                while (done < len) {
+                    long n = Posix.copyFileRange(src.fd(), src.position() + done, fd, offset + done, len - done);
+                    if (n == 0) {
+                        break; // the source's file ends here: the rest reads as zeroes (below)
+                    }
+                    done += n;
+                }
+            } catch (Posix.PosixError e) {
+                if (!refusesKernelCopy(e.errno)) {
+                    throw e.toBlock(ctx("copy", offset + done, len - done));
+                }
+                kernelCopyRefused = true;
+                LOG.info("node '{}' ({}): copy_file_range refused ({}), copies are read and written from now on",
+                        nodeName(), filename, Posix.strerror(e.errno));
+            }
+        }
+        if (done < len) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment rest = a.allocate(len - done, DIRECT_ALIGN);
+                src.read(done, rest);
+                doWrite(offset + done, rest, false);
+            }
+        }
+        try {
+            if (offset + len > size) {
+                grewTo(offset + len);
+            }
+            if (fua) {
+                Posix.fdatasync(fd);
+            }
+        } catch (Posix.PosixError e) {
+            throw e.toBlock(ctx("copy", offset, len));
+        }
+    }
+
+    /** The errnos with which copy_file_range says "not between these files", not "the copy failed". */
+    static boolean refusesKernelCopy(int errno) {
+        return errno == Posix.EXDEV || errno == Posix.ENOSYS || errno == Posix.EOPNOTSUPP
+                || errno == Errno.EINVAL.code() || errno == Posix.EBADF;
     }
 
     @Override

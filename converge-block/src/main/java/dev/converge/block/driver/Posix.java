@@ -34,6 +34,9 @@ final class Posix {
     static final int EINTR = 4;
     static final int ENXIO = 6;
     static final int EOPNOTSUPP = 95;
+    static final int EBADF = 9;
+    static final int EXDEV = 18;
+    static final int ENOSYS = 38;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -54,6 +57,8 @@ final class Posix {
     private static final MethodHandle LSEEK = handle("lseek", FunctionDescriptor.of(LONG, INT, LONG, INT));
     private static final MethodHandle FALLOCATE = handle("fallocate",
             FunctionDescriptor.of(INT, INT, INT, LONG, LONG));
+    private static final MethodHandle COPY_FILE_RANGE = handle("copy_file_range",
+            FunctionDescriptor.of(LONG, INT, PTR, INT, PTR, LONG, INT));
     private static final MethodHandle FTRUNCATE = handle("ftruncate", FunctionDescriptor.of(INT, INT, LONG));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(PTR, INT));
@@ -238,6 +243,36 @@ final class Posix {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("fallocate downcall", t);
+        }
+    }
+
+    /**
+     * One copy_file_range(2) of at most {@code len} bytes from {@code in} at {@code inOffset} to
+     * {@code out} at {@code outOffset} (neither descriptor's file position moves); returns the bytes
+     * copied, 0 at the end of {@code in}. EINTR is retried; every other error is thrown, the
+     * caller decides which mean "not here" (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF).
+     */
+    static long copyFileRange(int in, long inOffset, int out, long outOffset, long len) throws PosixError {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment offsets = a.allocate(LONG, 2);
+            for (;;) {
+                offsets.setAtIndex(LONG, 0, inOffset);
+                offsets.setAtIndex(LONG, 1, outOffset);
+                long n = (long) COPY_FILE_RANGE.invokeExact(st, in, offsets, out, offsets.asSlice(Long.BYTES), len, 0);
+                if (n >= 0) {
+                    return n;
+                }
+                int err = errno(st);
+                if (err != EINTR) {
+                    throw new PosixError("copy_file_range(fd " + in + " at " + inOffset + ", fd " + out + " at "
+                            + outOffset + ", " + len + " bytes)", err);
+                }
+            }
+        } catch (PosixError e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("copy_file_range downcall", t);
         }
     }
 

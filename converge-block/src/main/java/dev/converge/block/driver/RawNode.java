@@ -4,7 +4,7 @@ import dev.converge.block.BlockChild;
 import dev.converge.block.BlockIOException;
 import dev.converge.block.BlockNode;
 import dev.converge.block.Extent;
-import dev.converge.block.HostFileRange;
+import dev.converge.block.HostFileSpan;
 import dev.converge.block.NodeOptions;
 import dev.converge.block.ReqFlag;
 import java.lang.foreign.MemorySegment;
@@ -86,8 +86,19 @@ public final class RawNode extends BlockNode {
 
     /** The child's bytes, shifted by the window's start. */
     @Override
-    protected Optional<HostFileRange> doHostFileRange(long off, long bytes) throws BlockIOException {
-        return file.hostFileRange(offset + off, bytes);
+    protected <T> Optional<T> doHostFileSpan(long off, long bytes, HostFileSpan.Use<T> use) throws BlockIOException {
+        return file.hostFileSpan(offset + off, bytes, use);
+    }
+
+    /** As the child: the bytes go to it one to one, shifted. */
+    @Override
+    public boolean writesFromHostFiles() {
+        return file.node().writesFromHostFiles();
+    }
+
+    @Override
+    protected void doWriteFromHostFile(long off, HostFileSpan src, boolean fua) throws BlockIOException {
+        file.writeFromHostFile(offset + off, src, fua ? Set.of(ReqFlag.FUA) : Set.of());
     }
 
     @Override

@@ -1,5 +1,6 @@
 /**
- * The block drivers converge has built in ({@code file} through FFM POSIX calls, {@code raw},
+ * The block drivers converge has built in ({@code file} through FFM POSIX calls, with
+ * copy_file_range for writes from another file's span, {@code raw},
  * {@code null-co}, {@code blkdebug}) and how blockdev-add JSON becomes open nodes
  * ({@link dev.converge.block.driver.BlockdevOpener}, reading options with QEMU's texts through
  * {@link dev.converge.block.driver.Opts}). Other modules contribute drivers as

@@ -23,11 +23,13 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -45,7 +47,8 @@ import org.slf4j.LoggerFactory;
  *     before the filter passes any guest write),
  *     so no write is missed; each copy
  *     operation asks block-status per range: zero ranges become write-zeroes (MAY_UNMAP with
- *     unmap=true), data is read and written.</li>
+ *     unmap=true), data is read and written, or, between two host files, copied in the kernel
+ *     ({@link #copyPiece}: copy_file_range through the target's write path, no buffer).</li>
  * <li>First, for sync full, an allocation scan ({@link #skipZeroes}) marks clean what reads as
  *     zeroes on both sides, without reading or writing it. Sync top needs none: only what the top
  *     layer holds is dirty, found by asking the top alone (QEMU's mirror_dirty_init with
@@ -155,6 +158,12 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     private final ThreadPoolExecutor copyThreads;
     /** Who writes the target next: guest writes before copies, copies one by one into the page cache. */
     private final TargetTurns turns;
+    /**
+     * Whether the source reads as a host file's bytes ({@link BlockNode#hostFileSpan}: a file
+     * without cache.direct, raw over one): asked once when run() starts, and false again should a
+     * piece find none. Volatile: the job thread sets it, copy threads read it.
+     */
+    private volatile boolean sourceHasSpans;
     /** Copy operations in flight. Guarded by {@link #lock}. */
     private int opsInFlight;
     /** Bytes of the copy operations in flight. Guarded by {@link #lock}; volatile for {@link #info()}. */
@@ -220,7 +229,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
         // One per operation and one for a flush; they end when idle and at clean.
         this.copyThreads = CopyThreads.pool(id, MirrorOptions.MAX_IN_FLIGHT + 1, COPY_THREAD_KEEP_ALIVE);
-        this.turns = new TargetTurns(target.writesIntoHostPageCache(), MirrorOptions.MAX_IN_FLIGHT);
+        this.turns = TargetTurns.forTarget(target, MirrorOptions.MAX_IN_FLIGHT);
         filter.attach(this);
     }
 
@@ -277,6 +286,7 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         // Mirrors.create marked what to copy dirty (sync full: the whole disk; top: what the top
         // layer holds) before the filter could pass a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
+        sourceHasSpans = sourceHasSpans(size);
         try {
             if (bitmap.dirtyChunks() > 0 && speed == 0 && options.sync() != MirrorSyncMode.TOP) {
                 skipZeroes(ctx, size);
@@ -518,22 +528,24 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
      */
     private void copy(long start, long len, InFlightRanges.Range op) {
         boolean read = true; // which side an error comes from: the source (block-status, read) or the target
-        MemorySegment opBuf = null;
+        OpBuffer opBuf = new OpBuffer(start);
         try {
             for (Extent e : source.blockStatus(start, len)) {
                 if (e.isZero()) {
                     read = false;
                     turns.copyWrite(() -> targetBackend.writeZeroes(e.offset(), e.length(),
                             options.unmap() ? EnumSet.of(ReqFlag.MAY_UNMAP) : Set.of()));
+                } else if (copiesInKernel()) {
+                    read = false; // the kernel does not say which side of a copy failed: the target's policy
+                    turns.copyWrite(e.offset(), e.length(), (at, n) -> copyPiece(at, n, opBuf));
+                    unflushed.addAndGet(e.length());
                 } else {
                     read = true;
-                    if (opBuf == null) {
-                        opBuf = buffers.take(); // launchOps keeps len <= maxOpBytes, the buffers' size
-                    }
-                    MemorySegment buf = opBuf.asSlice(e.offset() - start, e.length());
+                    MemorySegment buf = opBuf.slice(e.offset(), e.length());
                     source.read(e.offset(), buf);
                     read = false;
-                    turns.copyWrite(e.offset(), buf, (at, piece) -> targetBackend.write(at, piece, Set.of()));
+                    turns.copyWrite(e.offset(), e.length(),
+                            (at, n) -> targetBackend.write(at, buf.asSlice(at - e.offset(), n), Set.of()));
                     unflushed.addAndGet(e.length());
                 }
                 read = true;
@@ -547,10 +559,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
             LOG.error("mirror job '{}': copy of {} bytes at {} failed (bug)", id, len, start, e);
             onError(read, new BlockIOException(Errno.EIO, String.valueOf(e), e));
         } finally {
-            if (opBuf != null) {
-                // Before the in-flight count drops: once it is 0 every buffer is back (see clean).
-                buffers.give(opBuf);
-            }
+            // Before the in-flight count drops: once it is 0 every buffer is back (see clean).
+            opBuf.giveBack();
             lock.lock();
             try {
                 ranges.remove(op);
@@ -561,6 +571,80 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
                 lock.unlock();
             }
             wake();
+        }
+    }
+
+    /** Whether the source names a host file span for its first byte (then for all: it is a property of its drivers). */
+    private boolean sourceHasSpans(long size) {
+        if (size == 0) {
+            return false;
+        }
+        AtomicBoolean named = new AtomicBoolean();
+        try {
+            source.hostFileSpan(0, 1, span -> {
+                named.set(true);
+                return null; // nothing read: not counted in the source's statistics
+            });
+            return named.get();
+        } catch (BlockIOException e) {
+            return false; // the copies read as usual, and meet the error again under the job's policy
+        }
+    }
+
+    /**
+     * Whether data goes from the source's host file to the target's in the kernel
+     * (copy_file_range): the target {@linkplain BlockNode#writesFromHostFiles takes such copies}
+     * and the source did not yet show that it has no host file span.
+     */
+    private boolean copiesInKernel() {
+        return sourceHasSpans && targetBackend.node().writesFromHostFiles();
+    }
+
+    /**
+     * One piece of a data extent copied in the kernel: the source's host file span, admitted on
+     * the source as a read is, written through the target's write path (notifiers, bitmaps,
+     * statistics, the target's in-flight count) by {@link BlockNode#writeFromHostFile}. Where the
+     * source has no span after all, the piece is read into the operation's buffer and written, and
+     * later operations read as usual.
+     */
+    private void copyPiece(long at, long n, OpBuffer opBuf) throws BlockIOException {
+        Optional<Boolean> copied = source.hostFileSpan(at, n, span -> {
+            targetBackend.writeFromHostFile(at, span, Set.of());
+            return Boolean.TRUE;
+        });
+        if (copied.isEmpty()) { // not expected (the source had spans when the job started): read and write it
+            sourceHasSpans = false;
+            MemorySegment piece = opBuf.slice(at, n);
+            source.read(at, piece);
+            targetBackend.write(at, piece, Set.of());
+        }
+    }
+
+    /**
+     * One operation's buffer from {@link #buffers}, taken on first need (a copy in the kernel needs
+     * none) and given back when the operation ends. Only the operation's thread uses it.
+     */
+    private final class OpBuffer {
+        private final long opStart;
+        private MemorySegment segment;
+
+        OpBuffer(long opStart) {
+            this.opStart = opStart;
+        }
+
+        /** The buffer's bytes for [offset, offset + n) of the operation. */
+        MemorySegment slice(long offset, long n) {
+            if (segment == null) {
+                segment = buffers.take(); // launchOps keeps an operation <= maxOpBytes, the buffers' size
+            }
+            return segment.asSlice(offset - opStart, n);
+        }
+
+        void giveBack() {
+            if (segment != null) {
+                buffers.give(segment);
+                segment = null;
+            }
         }
     }
 

@@ -15,5 +15,12 @@
  * operations and target flushes run on the job's platform threads (never on the virtual threads'
  * carriers the guest's requests need), and the only wait a guest write ever has is the short
  * drained section at the very end, after the target was flushed once while the guest still ran.
+ * <p>
+ * Between two host files (a {@code file} node without cache.direct, {@code raw} over one) the
+ * data goes in the kernel: each piece is the source's host file span, admitted on the source as a
+ * read, written with copy_file_range through the target's write path (its notifiers, bitmaps and
+ * statistics), under the same in-flight ranges, bitmap resets and {@link
+ * dev.converge.block.mirror.TargetTurns} as a buffered copy; no copy buffer is taken. Elsewhere, or
+ * where the kernel refuses (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP), it is read and written.
  */
 package dev.converge.block.mirror;

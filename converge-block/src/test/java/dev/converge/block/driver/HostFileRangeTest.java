@@ -116,7 +116,8 @@ class HostFileRangeTest {
         return Arrays.copyOfRange(image, (int) offset, (int) offset + len);
     }
 
-    private static byte[] read(BlockNode n, long offset, int len) throws BlockIOException {
+    /** {@code len} bytes of {@code n} at {@code offset} (a direct buffer: the file driver reads into it without a copy). */
+    static byte[] read(BlockNode n, long offset, int len) throws BlockIOException {
         ByteBuffer b = ByteBuffer.allocateDirect(len);
         n.read(offset, b);
         byte[] a = new byte[len];

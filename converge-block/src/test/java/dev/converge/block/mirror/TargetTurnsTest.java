@@ -3,6 +3,7 @@ package dev.converge.block.mirror;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.converge.block.BlockIOException;
 import dev.converge.testing.TestTimeouts;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -47,14 +48,24 @@ class TargetTurnsTest {
         return s;
     }
 
+    /** A piece of a copy of {@code buf} to {@code base}, as the slice of {@code buf} it covers. */
+    @FunctionalInterface
+    private interface BufferPiece {
+        void write(long at, MemorySegment piece) throws BlockIOException;
+    }
+
+    private static TargetTurns.PieceWrite overBuffer(long base, MemorySegment buf, BufferPiece w) {
+        return (at, n) -> w.write(at, buf.asSlice(at - base, n));
+    }
+
     @Test
     void aCopyIntoThePageCacheIsWrittenInPiecesThatCoverItsBufferInOrder() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, FOR_EVER);
+        TargetTurns turns = new TargetTurns(true, 1, FOR_EVER);
         List<Piece> pieces = new CopyOnWriteArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
             int size = 3 * TargetTurns.PIECE + 5;
             MemorySegment buf = pattern(arena, size);
-            turns.copyWrite(1 << 20, buf, (at, piece) -> pieces.add(new Piece(at, piece.toArray(ValueLayout.JAVA_BYTE))));
+            turns.copyWrite(1 << 20, buf.byteSize(), overBuffer(1 << 20, buf, (at, piece) -> pieces.add(new Piece(at, piece.toArray(ValueLayout.JAVA_BYTE)))));
 
             assertThat(pieces).extracting(Piece::offset).containsExactly(1L << 20, (1L << 20) + TargetTurns.PIECE,
                     (1L << 20) + 2L * TargetTurns.PIECE, (1L << 20) + 3L * TargetTurns.PIECE);
@@ -75,7 +86,7 @@ class TargetTurnsTest {
         List<Piece> pieces = new CopyOnWriteArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = pattern(arena, 1 << 20);
-            turns.copyWrite(0, buf, (at, piece) -> pieces.add(new Piece(at, piece.toArray(ValueLayout.JAVA_BYTE))));
+            turns.copyWrite(0, buf.byteSize(), overBuffer(0, buf, (at, piece) -> pieces.add(new Piece(at, piece.toArray(ValueLayout.JAVA_BYTE)))));
             assertThat(pieces).singleElement().satisfies(p -> {
                 assertThat(p.offset()).isZero();
                 assertThat(p.bytes()).isEqualTo(buf.toArray(ValueLayout.JAVA_BYTE));
@@ -85,7 +96,7 @@ class TargetTurnsTest {
 
     @Test
     void aCopyPieceWaitsWhileAGuestWriteIsWritingTheTarget() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, FOR_EVER);
+        TargetTurns turns = new TargetTurns(true, 1, FOR_EVER);
         CountDownLatch guestInside = new CountDownLatch(1);
         CountDownLatch guestMayEnd = new CountDownLatch(1);
         CompletableFuture<Void> guest = heldGuestWrite(turns, guestInside, guestMayEnd);
@@ -95,7 +106,7 @@ class TargetTurnsTest {
             MemorySegment buf = pattern(arena, 2 * TargetTurns.PIECE);
             CompletableFuture<Void> copy = CompletableFuture.runAsync(() -> {
                 try {
-                    turns.copyWrite(0, buf, (at, piece) -> pieces.add(new Piece(at, piece.toArray(ValueLayout.JAVA_BYTE))));
+                    turns.copyWrite(0, buf.byteSize(), overBuffer(0, buf, (at, piece) -> pieces.add(new Piece(at, piece.toArray(ValueLayout.JAVA_BYTE)))));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
@@ -115,14 +126,14 @@ class TargetTurnsTest {
 
     @Test
     void aGuestWriteNeverWaitsForACopyThatIsWriting() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, FOR_EVER);
+        TargetTurns turns = new TargetTurns(true, 1, FOR_EVER);
         CountDownLatch copyInside = new CountDownLatch(1);
         CountDownLatch copyMayEnd = new CountDownLatch(1);
         try (Arena arena = Arena.ofShared()) {
             MemorySegment buf = pattern(arena, TargetTurns.PIECE);
             CompletableFuture<Void> copy = CompletableFuture.runAsync(() -> {
                 try {
-                    turns.copyWrite(0, buf, (at, piece) -> {
+                    turns.copyWrite(0, buf.byteSize(), (at, n) -> {
                         copyInside.countDown();
                         hold(copyMayEnd);
                     });
@@ -142,7 +153,7 @@ class TargetTurnsTest {
 
     @Test
     void aGuestThatWritesWithoutPauseDoesNotStopTheCopies() throws Exception {
-        TargetTurns turns = new TargetTurns(true, 16, Duration.ofMillis(1));
+        TargetTurns turns = new TargetTurns(true, 1, Duration.ofMillis(1));
         CountDownLatch guestInside = new CountDownLatch(1);
         CountDownLatch guestMayEnd = new CountDownLatch(1);
         CompletableFuture<Void> guest = heldGuestWrite(turns, guestInside, guestMayEnd);
@@ -150,7 +161,7 @@ class TargetTurnsTest {
             assertThat(guestInside.await(TestTimeouts.LONG.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
             List<Piece> pieces = new CopyOnWriteArrayList<>();
             MemorySegment buf = pattern(arena, 4 * TargetTurns.PIECE);
-            turns.copyWrite(0, buf, (at, piece) -> pieces.add(new Piece(at, new byte[0])));
+            turns.copyWrite(0, buf.byteSize(), (at, n) -> pieces.add(new Piece(at, new byte[0])));
             assertThat(pieces).hasSize(4);
             assertThat(guest).isNotDone();
         } finally {

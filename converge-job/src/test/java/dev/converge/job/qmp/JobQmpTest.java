@@ -150,6 +150,18 @@ class JobQmpTest {
         }
     }
 
+    /**
+     * Waits until {@code j} is in {@code s} and its JOB_STATUS_CHANGE has been emitted: a status
+     * set by a job thread (or a completion on the main loop) is announced just after the job lock
+     * is released, so a test that reads the events must wait for the event, not only the status.
+     */
+    private void awaitAnnounced(Job j, JobStatus s) {
+        await().atMost(TestTimeouts.SHORT).until(() -> {
+            List<String> announced = statusEvents(j.id());
+            return j.status() == s && !announced.isEmpty() && announced.getLast().equals(s.wireName());
+        });
+    }
+
     private Job startDemo(String id, JobOptions o, DemoDriver d) throws InterruptedException {
         Job j = mainLoop.call(() -> {
             Job job = engine.create(id, DEMO, d, o);
@@ -201,20 +213,20 @@ class JobQmpTest {
         DemoDriver d = new DemoDriver();
         Job j = startDemo("d1", JobOptions.defaults().withAutoDismiss(false), d);
         assertThat(cmd("job-pause", "{\"id\":\"d1\"}")).isNull(); // null = {}
-        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.STANDBY);
+        awaitAnnounced(j, JobStatus.STANDBY);
         assertQmpError(() -> cmd("job-pause", "{\"id\":\"d1\"}"), ErrorClass.GenericError, "Job is already paused");
         cmd("job-resume", "{\"id\":\"d1\"}");
         assertQmpError(() -> cmd("job-resume", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
                 "Can't resume a job that was not paused");
         // The job leaves its pause point on its own thread, as in QEMU: standby → ready follows.
-        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.READY);
+        awaitAnnounced(j, JobStatus.READY);
         assertQmpError(() -> cmd("job-pause", "{\"id\":\"nope\"}"), ErrorClass.GenericError, "Job not found");
         assertQmpError(() -> cmd("job-finalize", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
                 "Job 'd1' in state 'ready' cannot accept command verb 'finalize'");
         assertQmpError(() -> cmd("job-dismiss", "{\"id\":\"d1\"}"), ErrorClass.GenericError,
                 "Job 'd1' in state 'ready' cannot accept command verb 'dismiss'");
         cmd("job-complete", "{\"id\":\"d1\"}");
-        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.CONCLUDED);
+        awaitAnnounced(j, JobStatus.CONCLUDED);
         cmd("job-dismiss", "{\"id\":\"d1\"}");
         assertThat(statusEvents("d1")).containsExactly("created", "running", "ready", "standby", "ready", "waiting",
                 "pending", "concluded", "null");
@@ -226,7 +238,7 @@ class JobQmpTest {
         d.soft = true;
         Job j = startDemo("d1", JobOptions.defaults().withAutoDismiss(false), d);
         cmd("job-cancel", "{\"id\":\"d1\"}");
-        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.CONCLUDED);
+        awaitAnnounced(j, JobStatus.CONCLUDED);
         assertThat(j.isCancelled()).isTrue();
         assertThat(cmd("query-jobs", "{}").get(0).get("error").asText()).isEqualTo("Operation canceled");
         assertThat(statusEvents("d1")).containsExactly("created", "running", "ready", "aborting", "concluded");
@@ -239,7 +251,7 @@ class JobQmpTest {
         DemoDriver d = new DemoDriver();
         Job j = startDemo("d1", JobOptions.defaults().withAutoFinalize(false), d);
         cmd("job-complete", "{\"id\":\"d1\"}");
-        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.PENDING);
+        awaitAnnounced(j, JobStatus.PENDING);
         cmd("job-finalize", "{\"id\":\"d1\"}");
         // auto-dismiss: gone, and the events were emitted before the reply
         assertThat(statusEvents("d1")).endsWith("pending", "concluded", "null");
@@ -282,7 +294,7 @@ class JobQmpTest {
             engine.start(job);
             return job;
         });
-        await().atMost(TestTimeouts.SHORT).until(j::status, s -> s == JobStatus.NULL);
+        awaitAnnounced(j, JobStatus.NULL);
         synchronized (events) {
             List<String> seq = events.stream().filter(e -> e.data().get("id").asText().equals("i1"))
                     .map(e -> e.event() + (e.data().has("status") ? ":" + e.data().get("status").asText() : ""))
