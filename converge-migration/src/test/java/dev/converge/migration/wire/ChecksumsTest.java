@@ -38,6 +38,21 @@ class ChecksumsTest {
     }
 
     @Test
+    void powersOfXModuloThePolynomialMatchTheShiftingRegister() {
+        assertThat(Checksums.powerOfX(0)).isEqualTo(1 << 31);
+        assertThat(Checksums.powerOfX(1)).isEqualTo(1 << 30);
+        assertThat(Checksums.powerOfX(31)).isEqualTo(1);
+        assertThat(Checksums.powerOfX(32)).as("x^32 is the polynomial's lower terms").isEqualTo(0x82F63B78);
+        for (long n : new long[] {33, 100, 8 * 4096, 8 * 4096 + 5}) {
+            int r = 1 << 31;
+            for (long i = 0; i < n; i++) {
+                r = (r >>> 1) ^ (0x82F63B78 & -(r & 1)); // one step of the bare register: times x
+            }
+            assertThat(Checksums.powerOfX(n)).as("x^%d", n).isEqualTo(r);
+        }
+    }
+
+    @Test
     void aBatchTrailerIsCheckedFromThePageCrcsAndTheyAreReturned() throws Exception {
         Random r = new Random(16);
         byte[] head = new byte[40];
