@@ -288,6 +288,16 @@ public abstract class BlockNode {
     }
 
     /**
+     * Whether {@link #hostFileSpan} names spans on this node: a {@code file} node without
+     * cache.direct, or a driver that maps its bytes one to one onto such a child ({@code raw}, a
+     * job's write filter). A property of the drivers, so a copier asks once when it chooses how to
+     * copy (with {@link #writesFromHostFiles} on the other side).
+     */
+    public boolean readsAsHostFile() {
+        return false;
+    }
+
+    /**
      * Whether {@link #writeFromHostFile} copies in the kernel here ({@code copy_file_range(2)}): a
      * {@code file} node written through the page cache (not cache.direct) whose filesystem has not
      * refused a copy yet, or a driver that maps its bytes one to one onto such a child ({@code raw}).

@@ -68,6 +68,12 @@ public abstract class WriteFilterNode extends BlockNode {
         child.read(offset, dst);
     }
 
+    /** As the child: reads pass through unchanged. */
+    @Override
+    public final boolean readsAsHostFile() {
+        return child.node().readsAsHostFile();
+    }
+
     /** Reads pass through unchanged, so the child's host file span is this node's. */
     @Override
     protected final <T> Optional<T> doHostFileSpan(long offset, long bytes, HostFileSpan.Use<T> use)

@@ -254,7 +254,7 @@ final class BlockCopy {
      * written). Errors count as the target's: the kernel does not say which side failed.
      */
     private boolean copyInKernel(Extent e) throws BlockIOException {
-        if (!target.node().writesFromHostFiles()) {
+        if (!source.node().readsAsHostFile() || !target.node().writesFromHostFiles()) {
             return false;
         }
         return source.hostFileSpan(e.offset(), e.length(), span -> {

@@ -317,6 +317,12 @@ public final class FileNode extends BlockNode {
         }
     }
 
+    /** Buffered: spans are the file's own bytes (see {@link #doHostFileSpan}). */
+    @Override
+    public boolean readsAsHostFile() {
+        return !options().cacheDirect();
+    }
+
     /** Buffered, and the filesystem did not refuse copy_file_range yet. */
     @Override
     public boolean writesFromHostFiles() {

@@ -90,6 +90,12 @@ public final class RawNode extends BlockNode {
         return file.hostFileSpan(offset + off, bytes, use);
     }
 
+    /** As the child: its bytes, shifted. */
+    @Override
+    public boolean readsAsHostFile() {
+        return file.node().readsAsHostFile();
+    }
+
     /** As the child: the bytes go to it one to one, shifted. */
     @Override
     public boolean writesFromHostFiles() {

@@ -29,7 +29,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -159,9 +158,9 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
     /** Who writes the target next: guest writes before copies, copies one by one into the page cache. */
     private final TargetTurns turns;
     /**
-     * Whether the source reads as a host file's bytes ({@link BlockNode#hostFileSpan}: a file
-     * without cache.direct, raw over one): asked once when run() starts, and false again should a
-     * piece find none. Volatile: the job thread sets it, copy threads read it.
+     * Whether the source {@linkplain BlockNode#readsAsHostFile reads as a host file's bytes}
+     * (a file without cache.direct, raw over one), so data may go to the target in the kernel;
+     * false again should a piece find no span after all. Volatile: copy threads.
      */
     private volatile boolean sourceHasSpans;
     /** Copy operations in flight. Guarded by {@link #lock}. */
@@ -229,7 +228,8 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         this.buffers = new CopyBuffers(id, MirrorOptions.MAX_IN_FLIGHT, options.maxOpBytes());
         // One per operation and one for a flush; they end when idle and at clean.
         this.copyThreads = CopyThreads.pool(id, MirrorOptions.MAX_IN_FLIGHT + 1, COPY_THREAD_KEEP_ALIVE);
-        this.turns = TargetTurns.forTarget(target, MirrorOptions.MAX_IN_FLIGHT);
+        this.sourceHasSpans = source.readsAsHostFile();
+        this.turns = TargetTurns.forTarget(target, sourceHasSpans, MirrorOptions.MAX_IN_FLIGHT);
         filter.attach(this);
     }
 
@@ -286,7 +286,6 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         // Mirrors.create marked what to copy dirty (sync full: the whole disk; top: what the top
         // layer holds) before the filter could pass a guest write: see Mirrors.create for why not here.
         ctx.progressRemaining(bitmap.dirtyBytes());
-        sourceHasSpans = sourceHasSpans(size);
         try {
             if (bitmap.dirtyChunks() > 0 && speed == 0 && options.sync() != MirrorSyncMode.TOP) {
                 skipZeroes(ctx, size);
@@ -574,27 +573,10 @@ public final class MirrorJob implements JobDriver<MirrorChange, MirrorInfo>, Swi
         }
     }
 
-    /** Whether the source names a host file span for its first byte (then for all: it is a property of its drivers). */
-    private boolean sourceHasSpans(long size) {
-        if (size == 0) {
-            return false;
-        }
-        AtomicBoolean named = new AtomicBoolean();
-        try {
-            source.hostFileSpan(0, 1, span -> {
-                named.set(true);
-                return null; // nothing read: not counted in the source's statistics
-            });
-            return named.get();
-        } catch (BlockIOException e) {
-            return false; // the copies read as usual, and meet the error again under the job's policy
-        }
-    }
-
     /**
      * Whether data goes from the source's host file to the target's in the kernel
-     * (copy_file_range): the target {@linkplain BlockNode#writesFromHostFiles takes such copies}
-     * and the source did not yet show that it has no host file span.
+     * (copy_file_range): the source reads as a host file and the target
+     * {@linkplain BlockNode#writesFromHostFiles takes such copies} (it stops after a refusal).
      */
     private boolean copiesInKernel() {
         return sourceHasSpans && targetBackend.node().writesFromHostFiles();

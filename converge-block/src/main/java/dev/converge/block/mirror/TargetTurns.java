@@ -54,6 +54,7 @@ final class TargetTurns {
 
     private final boolean guestFirst;
     private final Semaphore lanes;
+    private final int lanesTotal;
     private final long maxYieldNanos;
     /** Guest writes to the target in progress. */
     private final AtomicInteger guestWrites = new AtomicInteger();
@@ -65,14 +66,16 @@ final class TargetTurns {
 
     /**
      * The turns for copies into {@code target}: into the page cache one lane, or
-     * {@link #KERNEL_COPY_LANES} where the copies are made in the kernel (copy_file_range), and
-     * pieces after the guest; elsewhere {@code parallel} lanes, whole writes.
+     * {@link #KERNEL_COPY_LANES} where the copies are made in the kernel (copy_file_range: the
+     * source reads as a host file and the target takes such copies), and pieces after the guest;
+     * elsewhere {@code parallel} lanes, whole writes.
      */
-    static TargetTurns forTarget(BlockNode target, int parallel) {
+    static TargetTurns forTarget(BlockNode target, boolean sourceReadsAsHostFile, int parallel) {
         if (!target.writesIntoHostPageCache()) {
             return new TargetTurns(false, parallel, MAX_YIELD);
         }
-        return new TargetTurns(true, target.writesFromHostFiles() ? KERNEL_COPY_LANES : 1, MAX_YIELD);
+        boolean inKernel = sourceReadsAsHostFile && target.writesFromHostFiles();
+        return new TargetTurns(true, inKernel ? KERNEL_COPY_LANES : 1, MAX_YIELD);
     }
 
     /**
@@ -83,6 +86,7 @@ final class TargetTurns {
     TargetTurns(boolean guestFirst, int lanes, Duration maxYield) {
         this.guestFirst = guestFirst;
         this.lanes = new Semaphore(lanes, true);
+        this.lanesTotal = lanes;
         this.maxYieldNanos = maxYield.toNanos();
     }
 
@@ -137,6 +141,11 @@ final class TargetTurns {
                 }
             }
         }
+    }
+
+    /** Copies that may write at once (for tests). */
+    int lanes() {
+        return lanesTotal;
     }
 
     /** Copies waiting to write now (for tests). */

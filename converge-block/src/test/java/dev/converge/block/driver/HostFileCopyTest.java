@@ -145,6 +145,7 @@ class HostFileCopyTest {
         FileNode tgtFile = file("tgt", sparseFile(dir.resolve("tgt.raw"), new byte[0], 0), false);
         BlockNode tgt = RawNode.open("tgtw", NodeOptions.DEFAULTS, tgtFile, MiB, OptionalLong.of(4 * MiB));
         assertThat(tgt.writesFromHostFiles()).isTrue();
+        assertThat(src.readsAsHostFile()).isTrue();
 
         assertThat(copy(src, 512 * 1024, MiB + 1000, tgt, 512 * 1024)).isTrue();
 
@@ -171,6 +172,8 @@ class HostFileCopyTest {
         assertThat(direct.stats().snapshot().bytes(IoStats.Kind.WRITE)).isEqualTo(MiB);
 
         FileNode directSource = directFile("dsrc", sp);
+        assertThat(directSource.readsAsHostFile()).isFalse();
+        assertThat(src.readsAsHostFile()).isTrue();
         assertThat(copy(directSource, 0, MiB, src, 4 * MiB)).as("a cache.direct source names no span").isFalse();
         assertThat(read(src, 4 * MiB, MiB)).as("nothing written").isEqualTo(new byte[MiB]);
     }

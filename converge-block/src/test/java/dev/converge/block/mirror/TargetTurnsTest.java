@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.converge.block.BlockIOException;
+import dev.converge.block.NodeOptions;
+import dev.converge.block.driver.NullNode;
 import dev.converge.testing.TestTimeouts;
+import java.nio.file.Path;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -18,6 +21,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The order in which the mirror's target is written (issue 13): a guest write never waits for a
@@ -78,6 +82,19 @@ class TargetTurnsTest {
             }
             assertThat(joined).isEqualTo(buf.toArray(ValueLayout.JAVA_BYTE));
         }
+    }
+
+    @Test
+    void twoLanesIntoAPageCacheFileOnlyForCopiesInTheKernel(@TempDir Path dir) throws Exception {
+        try (MirrorFixture f = new MirrorFixture(dir)) {
+            f.image("t", 1 << 20); // raw over a file, buffered
+            assertThat(TargetTurns.forTarget(f.node("t"), true, 16).lanes()).as("file to file: copy_file_range")
+                    .isEqualTo(TargetTurns.KERNEL_COPY_LANES);
+            assertThat(TargetTurns.forTarget(f.node("t"), false, 16).lanes()).as("a source that is no host file")
+                    .isEqualTo(1);
+        }
+        NullNode outside = new NullNode("n", NodeOptions.DEFAULTS, 1 << 20, true, 0);
+        assertThat(TargetTurns.forTarget(outside, true, 16).lanes()).as("outside the page cache").isEqualTo(16);
     }
 
     @Test
