@@ -134,15 +134,7 @@ public final class IncomingMigration {
                     yield s.plus(1, 0);
                 }
                 case StreamRecord.PageBatch b -> {
-                    for (int i = 0; i < b.offsets().length; i++) {
-                        if (b.crcs() != null && s.crcs() != null) {
-                            // The decoder read the page for the record's checksum already: its CRC is known.
-                            s.crcs().set(b.block(), b.offsets()[i] >>> RamBlock.PAGE_SHIFT, b.crcs()[i]);
-                            s.blocks().get(b.block()).loadPage(b.offsets()[i], b.page(i));
-                        } else {
-                            received(s, b.block(), b.offsets()[i], b.page(i));
-                        }
-                    }
+                    applyBatch(s, b);
                     yield s.plus(b.offsets().length, 0);
                 }
                 case StreamRecord.EndOfPass e -> s.plus(0, 1);
@@ -182,6 +174,19 @@ public final class IncomingMigration {
             case PostcopyListening s -> unexpected(record, state);
             case Failed s -> s;
         };
+    }
+
+    /** Applies a batch's pages, recording their CRCs (a verified stream); {@link IncomingWarmUp} runs it too. */
+    static void applyBatch(Receiving s, StreamRecord.PageBatch b) {
+        for (int i = 0; i < b.offsets().length; i++) {
+            if (b.crcs() != null && s.crcs() != null) {
+                // The decoder read the page for the record's checksum already: its CRC is known.
+                s.crcs().set(b.block(), b.offsets()[i] >>> RamBlock.PAGE_SHIFT, b.crcs()[i]);
+                s.blocks().get(b.block()).loadPage(b.offsets()[i], b.page(i));
+            } else {
+                received(s, b.block(), b.offsets()[i], b.page(i));
+            }
+        }
     }
 
     /** Applies one received page, recording its CRC where it is decoded (a verified stream). */

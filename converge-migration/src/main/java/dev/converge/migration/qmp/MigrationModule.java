@@ -111,6 +111,11 @@ public final class MigrationModule implements AutoCloseable {
                     m.disk = mainLoop.call(() -> attachDisk(graph, node, config.name() + "-disk"));
                     machine.attachDisk(m.disk);
                 }
+                if (config.incoming().isPresent()) {
+                    // A destination: compile the receiving path while nothing comes in yet (see IncomingWarmUp).
+                    IncomingSide side = m.incoming;
+                    dev.converge.migration.precopy.IncomingWarmUp.start(config.name(), side::started);
+                }
                 if (config.incoming().isPresent() && !config.incoming().get().equals(MachineConfig.DEFER)) {
                     MigrationTarget uri = MigrationTarget.parse(config.incoming().get());
                     mainLoop.call(() -> {

@@ -1,0 +1,16 @@
+package dev.converge.migration.precopy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class IncomingWarmUpTest {
+    @Test
+    void itDecodesAndAppliesItsBatchesUntilTold() {
+        assertThat(IncomingWarmUp.run(50, () -> false)).isEqualTo(50);
+        AtomicInteger asked = new AtomicInteger();
+        assertThat(IncomingWarmUp.run(50, () -> asked.incrementAndGet() > 3)).as("stops when the migration starts").isEqualTo(3);
+        assertThat(IncomingWarmUp.run(50, () -> true)).isZero();
+    }
+}
