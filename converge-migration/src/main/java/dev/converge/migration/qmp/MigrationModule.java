@@ -115,6 +115,9 @@ public final class MigrationModule implements AutoCloseable {
                     // A destination: compile the receiving path while nothing comes in yet (see IncomingWarmUp).
                     IncomingSide side = m.incoming;
                     dev.converge.migration.precopy.IncomingWarmUp.start(config.name(), side::started);
+                } else {
+                    // A source: load and link the sender's setup before a migrate asks for it (see OutgoingWarmUp).
+                    dev.converge.migration.precopy.OutgoingWarmUp.start(config.name(), machine.ram(), () -> m.outgoing != null);
                 }
                 if (config.incoming().isPresent() && !config.incoming().get().equals(MachineConfig.DEFER)) {
                     MigrationTarget uri = MigrationTarget.parse(config.incoming().get());
