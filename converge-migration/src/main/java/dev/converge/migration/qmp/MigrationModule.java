@@ -54,6 +54,13 @@ public final class MigrationModule implements AutoCloseable {
     private BackendDisk disk;
     /** The latest outgoing migration (kept after it ends, for query-migrate); main loop writes. */
     private volatile MigrationJob outgoing;
+    /**
+     * The source's warm-up thread (see OutgoingWarmUp), or null; set once by install. Close waits
+     * for it, as its harvest uses the accelerator that closes with the machine.
+     */
+    private volatile Thread outgoingWarmUp;
+    /** Set by close: the warm-up stops at its next step. */
+    private volatile boolean closing;
     /** Whether the latest migration was incoming (query-migrate shows that side). Main loop. */
     private boolean lastWasIncoming;
     /** How migrate's jobs connect; only tests change it, before they migrate. */
@@ -115,6 +122,10 @@ public final class MigrationModule implements AutoCloseable {
                     // A destination: compile the receiving path while nothing comes in yet (see IncomingWarmUp).
                     IncomingSide side = m.incoming;
                     dev.converge.migration.precopy.IncomingWarmUp.start(config.name(), side::started);
+                } else {
+                    // A source: load and link the sender's setup before a migrate asks for it (see OutgoingWarmUp).
+                    m.outgoingWarmUp = dev.converge.migration.precopy.OutgoingWarmUp.start(config.name(), machine.ram(),
+                            () -> m.outgoing != null || m.closing);
                 }
                 if (config.incoming().isPresent() && !config.incoming().get().equals(MachineConfig.DEFER)) {
                     MigrationTarget uri = MigrationTarget.parse(config.incoming().get());
@@ -540,6 +551,15 @@ public final class MigrationModule implements AutoCloseable {
     /** Stops the incoming side, cancels nothing else (jobs are the engine's), frees the machine. */
     @Override
     public void close() {
+        closing = true;
+        Thread warmUp = outgoingWarmUp;
+        if (warmUp != null) {
+            try {
+                warmUp.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         MigrationJob j = outgoing;
         if (j != null) {
             j.shutdown(); // a postcopy job stops sending before the machine's RAM goes
