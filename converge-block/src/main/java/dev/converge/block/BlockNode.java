@@ -630,10 +630,19 @@ public abstract class BlockNode {
      * {@link #doWrite}; a driver that {@link #writesFromHostFiles} copies in the kernel.
      */
     protected void doWriteFromHostFile(long offset, HostFileSpan src, boolean fua) throws BlockIOException {
+        writeSpanThroughMemory(offset, src, 0, fua);
+    }
+
+    /**
+     * The span's bytes from {@code from} on, read into memory and written at {@code offset + from}
+     * with {@link #doWrite}: {@link #doWriteFromHostFile} where the kernel cannot copy.
+     */
+    protected final void writeSpanThroughMemory(long offset, HostFileSpan src, long from, boolean fua)
+            throws BlockIOException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(src.length(), 4096);
-            src.read(0, buf);
-            doWrite(offset, buf, fua);
+            MemorySegment buf = a.allocate(src.length() - from, 4096);
+            src.read(from, buf);
+            doWrite(offset + from, buf, fua);
         }
     }
 

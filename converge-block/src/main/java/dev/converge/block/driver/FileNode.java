@@ -250,24 +250,26 @@ public final class FileNode extends BlockNode {
         long len = dst.byteSize();
         try {
             if (!needsBounce(offset, dst)) {
-                long n = Posix.preadFully(fd, dst, offset);
-                if (n < len) {
-                    dst.asSlice(n).fill((byte) 0); // the file shrank under us: past EOF reads zeroes
-                }
+                preadPastEofAsZeroes(fd, dst, offset);
                 return;
             }
             long start = alignDown(offset);
             long end = alignUp(offset + len);
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment bounce = a.allocate(end - start, DIRECT_ALIGN);
-                long n = Posix.preadFully(fd, bounce, start);
-                if (n < bounce.byteSize()) {
-                    bounce.asSlice(n).fill((byte) 0);
-                }
+                preadPastEofAsZeroes(fd, bounce, start);
                 MemorySegment.copy(bounce, offset - start, dst, 0, len);
             }
         } catch (Posix.PosixError e) {
             throw e.toBlock(ctx("read", offset, len));
+        }
+    }
+
+    /** Fills {@code dst} from {@code fd} at {@code offset}; bytes past the end of the file (it shrank under us) read as zeroes. */
+    private static void preadPastEofAsZeroes(int fd, MemorySegment dst, long offset) throws Posix.PosixError {
+        long n = Posix.preadFully(fd, dst, offset);
+        if (n < dst.byteSize()) {
+            dst.asSlice(n).fill((byte) 0);
         }
     }
 
@@ -302,10 +304,7 @@ public final class FileNode extends BlockNode {
         @Override
         public void read(long from, MemorySegment dst) throws BlockIOException {
             try {
-                long n = Posix.preadFully(spanFd, dst, position() + from);
-                if (n < dst.byteSize()) {
-                    dst.asSlice(n).fill((byte) 0);
-                }
+                preadPastEofAsZeroes(spanFd, dst, position() + from);
             } catch (Posix.PosixError e) {
                 throw e.toBlock(ctx("read", position() + from, dst.byteSize()));
             }
@@ -361,11 +360,7 @@ public final class FileNode extends BlockNode {
             }
         }
         if (done < len) {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment rest = a.allocate(len - done, DIRECT_ALIGN);
-                src.read(done, rest);
-                doWrite(offset + done, rest, false);
-            }
+            writeSpanThroughMemory(offset, src, done, false);
         }
         try {
             if (offset + len > size) {
