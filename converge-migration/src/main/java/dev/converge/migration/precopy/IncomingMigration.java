@@ -88,11 +88,16 @@ public final class IncomingMigration {
     }
 
     /**
-     * Device state received (a private copy); only COMPLETE may follow. In a verified stream
+     * Device state received and loaded; only COMPLETE may follow. In a verified stream
      * {@code ramDigest} is the {@link PageCrcTable#digest} of the pages received, taken when the
      * device state arrived (every page comes before it), for COMPLETE to be checked against; else null.
+     * <p>
+     * Why loaded before COMPLETE: the source computes its own digest and sends COMPLETE after the
+     * device state, and the load (KVM: every vCPU's and the VM's state, milliseconds) runs
+     * meanwhile instead of after it, inside the downtime. A digest that then disagrees fails the
+     * migration as before: the destination never runs what it loaded.
      */
-    public record StateReceived(Receiving receiving, byte[] deviceState, String ramDigest) implements State {
+    public record StateReceived(Receiving receiving, String ramDigest) implements State {
     }
 
     /**
@@ -142,9 +147,12 @@ public final class IncomingMigration {
                 case StreamRecord.PostcopyPreempt p -> s; // the channel is the receiver's, used in postcopy only
                 case StreamRecord.PostcopyListen l -> new PostcopyListening(s);
                 case StreamRecord.DeviceState d -> {
-                    byte[] copy = new byte[d.data().remaining()];
-                    d.data().duplicate().get(copy);
-                    yield new StateReceived(s, copy, s.crcs() != null ? s.crcs().digest() : null);
+                    try {
+                        machine.loadDeviceState(d.data().duplicate());
+                    } catch (IllegalArgumentException e) {
+                        yield new Failed("device state does not fit the destination: " + e.getMessage());
+                    }
+                    yield new StateReceived(s, s.crcs() != null ? s.crcs().digest() : null);
                 }
                 default -> unexpected(record, state);
             };
@@ -155,11 +163,6 @@ public final class IncomingMigration {
                 if (s.ramDigest() != null && !s.ramDigest().equals(c.ramDigest())) {
                     yield new Failed("RAM digest mismatch after the switchover: " + s.ramDigest()
                             + " on the destination (expected: " + c.ramDigest() + ", the source's)");
-                }
-                try {
-                    machine.loadDeviceState(ByteBuffer.wrap(s.deviceState()));
-                } catch (IllegalArgumentException e) {
-                    yield new Failed("device state does not fit the destination: " + e.getMessage());
                 }
                 Receiving r = s.receiving();
                 yield r.version() >= WireFormat.VERSION_DECISION

@@ -157,6 +157,7 @@ public final class PrecopySender {
     private int digestSamples;
     /** Tests only; null otherwise. */
     private SendFault sendFault;
+
     /** Whether the pending batch ends with {@link #trailer}. */
     private boolean trailerPending;
     private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
@@ -594,6 +595,7 @@ public final class PrecopySender {
                 throw t;
             }
         }
+        long overlapSent = System.nanoTime();
         RunState previous;
         try {
             previous = machine.beginSwitchover();
@@ -612,6 +614,7 @@ public final class PrecopySender {
             long drained = System.nanoTime();
             long bytesBefore = totalBytes();
             ram.syncDirtyLog(bitmap);
+            long synced = System.nanoTime();
             controlInterval = Long.MAX_VALUE; // stopped: no rate limit, no pause point, as fast as it goes
             sendMarked(bitmap);
             if (multifd != null) {
@@ -623,7 +626,9 @@ public final class PrecopySender {
                     throw channelFailed(e);
                 }
             }
+            long pagesOut = System.nanoTime();
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
+            long stateSaved = System.nanoTime();
             if (verified) {
                 // Out before hashing: the destination hashes its table meanwhile, on receipt of the device state.
                 flush();
@@ -636,7 +641,8 @@ public final class PrecopySender {
             returnPath.awaitAckComplete();
             ConvergencePolicy.Estimate e = lastEstimate;
             trace = new SwitchoverTrace(e.expectedDowntimeMs(), e.remainingBytes(), e.bandwidth(), lastFixedCost.toMillis(),
-                    overlapBytes, totalBytes() - bytesBefore, stopped, parked, drained, sent, System.nanoTime(), 0, 0);
+                    overlapBytes, totalBytes() - bytesBefore, stopped, overlapSent, parked, drained, synced, pagesOut, stateSaved, sent,
+                    System.nanoTime(), 0, 0);
             done = true;
             return new MigrationResult(passes, totalBytes(), normalPages(), zeroPageCount(),
                     (System.nanoTime() - stopped) / 1_000_000, multifdBytes());

@@ -13,4 +13,9 @@ class IncomingWarmUpTest {
         assertThat(IncomingWarmUp.run(50, () -> asked.incrementAndGet() > 3)).as("stops when the migration starts").isEqualTo(3);
         assertThat(IncomingWarmUp.run(50, () -> true)).isZero();
     }
+
+    @Test
+    void itsSwitchoverEndsCompletedWithTheDigestAgreeing() {
+        assertThat(IncomingWarmUp.switchover()).isEqualTo(new IncomingMigration.Completed(1, 1));
+    }
 }

@@ -17,11 +17,19 @@ import java.util.List;
  * {@code bin/bench kvm-migration}, 512 MiB; docs/benchmarks.md). Asked for
  * afterwards, khugepaged folds the running guest's RAM into huge pages in the background.
  * Best effort either way: EINVAL where THP is off changes nothing.
+ * <p>
+ * A destination asks from a thread of its own: the advice walks every mapping of guest RAM
+ * (1-2 ms for 2 GiB here), and the state is loaded inside the switchover's downtime, which
+ * need not wait for a hint about the future.
  */
 final class HugePages {
     private final List<MemorySegment> ram;
     /** Whether the advice is still owed (a destination before its state is loaded); written by the thread that loads the state. */
     private volatile boolean pending;
+    /** The thread giving a destination's advice, null before; written by the thread that loads the state, joined by close. */
+    private volatile Thread adviser;
+    /** The adviser's work, linked here rather than at its first use inside a switchover's downtime. */
+    private final Runnable advice = this::advise;
 
     HugePages(List<MemorySegment> ram, boolean incoming) {
         this.ram = ram;
@@ -31,11 +39,22 @@ final class HugePages {
         }
     }
 
-    /** The incoming state is loaded: all of RAM arrived, from here on huge pages are worth it (once). */
+    /**
+     * The incoming state is loaded: all of RAM arrived, from here on huge pages are worth it
+     * (once). The advice is given by a thread of its own; this returns at once.
+     */
     void incomingLoaded() {
         if (pending) {
             pending = false;
-            advise();
+            adviser = Thread.ofVirtual().name("huge-page-advice").start(advice);
+        }
+    }
+
+    /** Waits for a destination's advice to be given: before guest RAM is unmapped. */
+    void close() throws InterruptedException {
+        Thread t = adviser;
+        if (t != null) {
+            t.join();
         }
     }
 

@@ -5,9 +5,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * One KVM vCPU: its file descriptor and its shared kvm_run area. All calls but
- * {@link #requestImmediateExit} belong to the vCPU's own thread (KVM expects one thread per
- * vCPU; another thread's ioctl would migrate the vCPU's context).
+ * One KVM vCPU: its file descriptor and its shared kvm_run area. {@link #run} belongs to the
+ * vCPU's own thread (KVM expects one thread to run each vCPU); state ioctls may come from another
+ * thread while the vCPU is parked out of KVM_RUN ({@link KvmVcpus#onEveryVcpu}: KVM's API document
+ * allows it, the first ioctl after a change of thread may cost more).
  */
 final class KvmVcpu {
     private final int id;

@@ -11,7 +11,7 @@ import java.util.function.Predicate;
  * Saves and restores one vCPU's architectural state through the KVM_GET_* / KVM_SET_* ioctls.
  * {@link #PIECES} lists the fixed-size pieces in the order the kernel needs them restored;
  * MSRs are the one variable piece: those of KVM_GET_MSR_INDEX_LIST that this vCPU can read.
- * Runs on the vCPU's own thread, with every vCPU stopped (KVM_SET_VCPU_EVENTS is unsafe while
+ * Runs with every vCPU stopped and parked ({@link KvmVcpus#onEveryVcpu}; KVM_SET_VCPU_EVENTS is unsafe while
  * other vCPUs run). The order, and why (the kernel's constraints, as QEMU, Firecracker and
  * Cloud Hypervisor honour them):
  * <ol>
