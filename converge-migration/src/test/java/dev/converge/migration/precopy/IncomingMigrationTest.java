@@ -288,7 +288,7 @@ class IncomingMigrationTest {
         for (StreamRecord r : List.of(new StreamRecord.Header(WireFormat.VERSION_PREVIOUS),
                 new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
                         new StreamRecord.BlockInfo(Machine.ROM_BLOCK, Machine.ROM_SIZE))),
-                new StreamRecord.DeviceState(ByteBuffer.wrap(new byte[4])),
+                new StreamRecord.DeviceState(ByteBuffer.wrap(dest.saveDeviceState())), // valid: it is loaded on receipt
                 new StreamRecord.ZeroPage(0, 0))) {
             out.writeBytes(bytes(StreamEncoder.encode(r)));
         }
@@ -298,7 +298,7 @@ class IncomingMigrationTest {
     }
 
     @Test
-    void badDeviceStateIsRefusedAtComplete() throws Exception {
+    void badDeviceStateIsRefusedOnReceipt() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (StreamRecord r : List.of(new StreamRecord.Header(WireFormat.VERSION_PREVIOUS),
                 new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo(Machine.RAM_BLOCK, SPEC.memory()),
