@@ -26,10 +26,15 @@ final class MedianRun {
         return sorted.get((sorted.size() - 1) / 2);
     }
 
-    /** Each run's total time in ms ("-" where it did not complete), in the order they ran: the spread behind the median. */
+    /**
+     * Each run's total time and downtime in ms ("-" where it did not complete), in the order they
+     * ran: the spread behind the median, whose downtime alone would hide a limit missed in another run.
+     */
     static String spread(List<Outcome> runs) {
         return runs.stream().map(o -> o instanceof Outcome.Completed c ? Long.toString(c.figures().totalTimeMs()) : "-")
-                .collect(Collectors.joining(", ", String.format(Locale.ROOT, "%d runs, total ms: ", runs.size()), ""));
+                .collect(Collectors.joining(", ", String.format(Locale.ROOT, "%d runs, total ms: ", runs.size()), ""))
+                + runs.stream().map(o -> o instanceof Outcome.Completed c ? Long.toString(c.figures().downtimeMs()) : "-")
+                .collect(Collectors.joining(", ", "; downtime ms: ", ""));
     }
 
     private static int rank(Outcome o) {

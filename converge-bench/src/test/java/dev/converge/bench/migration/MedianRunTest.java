@@ -8,7 +8,12 @@ import org.junit.jupiter.api.Test;
 
 class MedianRunTest {
     private static Outcome completed(long totalMs) {
-        return new Outcome.Completed(new MigrationFigures("completed", totalMs, 10, 1, 1L << 30, 1L << 30, 1000, 3), "RAM equal");
+        return completed(totalMs, 10);
+    }
+
+    private static Outcome completed(long totalMs, long downtimeMs) {
+        return new Outcome.Completed(new MigrationFigures("completed", totalMs, downtimeMs, 1, 1L << 30, 1L << 30, 1000, 3),
+                "RAM equal");
     }
 
     private static final Outcome NOT_CONVERGED = new Outcome.NotConverged(
@@ -29,8 +34,8 @@ class MedianRunTest {
 
     @Test
     void theSpreadListsEveryRunInOrder() {
-        assertThat(MedianRun.spread(List.of(completed(3100), NOT_CONVERGED, completed(2900))))
-                .isEqualTo("3 runs, total ms: 3100, -, 2900");
+        assertThat(MedianRun.spread(List.of(completed(3100, 41), NOT_CONVERGED, completed(2900, 57))))
+                .isEqualTo("3 runs, total ms: 3100, -, 2900; downtime ms: 41, -, 57");
     }
 
     @Test
