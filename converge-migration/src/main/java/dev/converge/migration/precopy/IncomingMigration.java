@@ -148,7 +148,7 @@ public final class IncomingMigration {
                 case StreamRecord.PostcopyListen l -> new PostcopyListening(s);
                 case StreamRecord.DeviceState d -> {
                     try {
-                        machine.loadDeviceState(d.data().duplicate());
+                        machine.loadDeviceState(d.data()); // it reads a duplicate: the record's buffer stays as it is
                     } catch (IllegalArgumentException e) {
                         yield new Failed("device state does not fit the destination: " + e.getMessage());
                     }

@@ -73,10 +73,7 @@ public final class IncomingWarmUp {
             }
             ByteBuffer batch = ByteBuffer.allocateDirect(WireFormat.MAX_RECORD_SIZE);
             batch.put(StreamEncoder.encode(new StreamRecord.PageBatch(0, offsets, data), true)).flip();
-            ByteBuffer start = ByteBuffer.allocateDirect(1024).order(WireFormat.ORDER);
-            StreamEncoder.putHeader(start, WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED);
-            start.put(StreamEncoder.encode(new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo("warm-up",
-                    blocks.get(0).size()))), true)).flip();
+            ByteBuffer start = streamStart(blocks.get(0).size(), 1024).flip();
             StreamDecoder decoder = new StreamDecoder();
             decoder.decode(start); // the header
             decoder.decode(start); // the layout
@@ -113,10 +110,7 @@ public final class IncomingWarmUp {
             List<RamBlock> blocks = scratch.blocks();
             PageCrcTable crcs = new PageCrcTable(blocks);
             String digest = crcs.digest();
-            ByteBuffer stream = ByteBuffer.allocateDirect(4096).order(WireFormat.ORDER);
-            StreamEncoder.putHeader(stream, WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED);
-            stream.put(StreamEncoder.encode(new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo("warm-up",
-                    RamBlock.PAGE_SIZE))), true));
+            ByteBuffer stream = streamStart(RamBlock.PAGE_SIZE, 4096);
             stream.put(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.allocate(64)), true));
             stream.put(StreamEncoder.encode(new StreamRecord.Complete(digest), true));
             stream.put(StreamEncoder.encode(new StreamRecord.Start(), true)).flip();
@@ -126,7 +120,7 @@ public final class IncomingWarmUp {
             StreamRecord.DeviceState state = (StreamRecord.DeviceState) decoder.decode(stream);
             IncomingMigration.Receiving receiving = new IncomingMigration.Receiving(WireFormat.VERSION_CURRENT, true, blocks, 1,
                     1, crcs);
-            IncomingMigration.State s = new IncomingMigration.StateReceived(receiving, crcs.digest());
+            IncomingMigration.State s = new IncomingMigration.StateReceived(receiving, digest);
             s = IncomingMigration.step(null, s, decoder.decode(stream)); // COMPLETE: the digests agree, no machine is touched
             s = IncomingMigration.step(null, s, decoder.decode(stream)); // START
             StreamEncoder.encode(new ReturnMessage.AckComplete());
@@ -138,5 +132,16 @@ public final class IncomingWarmUp {
         } catch (WireFormatException e) {
             throw new IllegalStateException("the warm-up's own switchover does not decode", e);
         }
+    }
+
+    /**
+     * A verified stream's first records, the header and the layout of one block of {@code blockSize}
+     * bytes (the scratch block's), in a direct buffer of {@code capacity} bytes, not yet flipped.
+     */
+    private static ByteBuffer streamStart(long blockSize, int capacity) {
+        ByteBuffer b = ByteBuffer.allocateDirect(capacity).order(WireFormat.ORDER);
+        StreamEncoder.putHeader(b, WireFormat.VERSION_CURRENT, WireFormat.FLAG_VERIFIED);
+        b.put(StreamEncoder.encode(new StreamRecord.RamBlocks(List.of(new StreamRecord.BlockInfo("warm-up", blockSize))), true));
+        return b;
     }
 }

@@ -157,7 +157,6 @@ public final class PrecopySender {
     private int digestSamples;
     /** Tests only; null otherwise. */
     private SendFault sendFault;
-
     /** Whether the pending batch ends with {@link #trailer}. */
     private boolean trailerPending;
     private final long[] batchOffsets = new long[WireFormat.MAX_BATCH_PAGES];
@@ -630,7 +629,8 @@ public final class PrecopySender {
             putRecord(StreamEncoder.encode(new StreamRecord.DeviceState(ByteBuffer.wrap(machine.saveDeviceState())), verified));
             long stateSaved = System.nanoTime();
             if (verified) {
-                // Out before hashing: the destination hashes its table meanwhile, on receipt of the device state.
+                // Out before hashing: on receipt of the device state the destination loads it and
+                // hashes its own table meanwhile.
                 flush();
                 putRecord(StreamEncoder.encode(new StreamRecord.Complete(sentCrcs.digest()), true));
             } else {
@@ -641,8 +641,8 @@ public final class PrecopySender {
             returnPath.awaitAckComplete();
             ConvergencePolicy.Estimate e = lastEstimate;
             trace = new SwitchoverTrace(e.expectedDowntimeMs(), e.remainingBytes(), e.bandwidth(), lastFixedCost.toMillis(),
-                    overlapBytes, totalBytes() - bytesBefore, stopped, overlapSent, parked, drained, synced, pagesOut, stateSaved, sent,
-                    System.nanoTime(), 0, 0);
+                    overlapBytes, totalBytes() - bytesBefore, stopped, overlapSent, parked, drained, synced, pagesOut,
+                    stateSaved, sent, System.nanoTime(), 0, 0);
             done = true;
             return new MigrationResult(passes, totalBytes(), normalPages(), zeroPageCount(),
                     (System.nanoTime() - stopped) / 1_000_000, multifdBytes());
