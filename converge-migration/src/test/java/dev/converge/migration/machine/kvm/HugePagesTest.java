@@ -32,16 +32,18 @@ class HugePagesTest {
     }
 
     @Test
-    void aDestinationAsksOnceItsStateIsLoaded() throws IOException {
+    void aDestinationAsksOnceItsStateIsLoaded() throws IOException, InterruptedException {
         assumeTrue(Files.isReadable(SMAPS), "no /proc/self/smaps here: the kernel's VmFlags cannot be read");
         try (Arena arena = Arena.ofShared()) {
             MemorySegment ram = map(arena);
             HugePages pages = new HugePages(List.of(ram), true);
             ram.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) 1); // a page arrives: still 4 KiB faults
             assertThat(vmFlags(ram)).doesNotContain("hg");
-            pages.incomingLoaded();
+            pages.incomingLoaded(); // returns at once: the advice is given on a thread of its own
+            pages.close(); // waits for it
             assertThat(vmFlags(ram)).contains("hg");
             pages.incomingLoaded(); // once is enough; again changes nothing
+            pages.close();
             assertThat(vmFlags(ram)).contains("hg");
         }
     }
