@@ -67,6 +67,13 @@ public final class KvmMigrationBench {
             System.exit(2);
             return;
         }
+        if (!dev.converge.migration.machine.kvm.KvmSystem.available()) {
+            // Both sides need it; without it every run would fail the same way, one daemon at a time.
+            System.err.println("KvmMigrationBench: " + dev.converge.migration.machine.kvm.KvmSystem.DEVICE
+                    + " cannot be opened here: both converged accel=kvm and QEMU -accel kvm need it; nothing to measure");
+            System.exit(2);
+            return;
+        }
         byte[] guest = KvmGuest.pattern().image();
         ProcessReaper reaper = ProcessReaper.installed();
         Path dir = Files.createTempDirectory("converge-kvm-bench");

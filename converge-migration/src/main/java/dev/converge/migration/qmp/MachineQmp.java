@@ -5,6 +5,7 @@ import static dev.converge.qmp.schema.Member.required;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.converge.migration.machine.Accelerator;
 import dev.converge.migration.machine.GuestActions;
 import dev.converge.migration.machine.Machine;
 import dev.converge.migration.machine.RunState;
@@ -20,8 +21,9 @@ import dev.converge.qmp.schema.ObjectType;
 
 /**
  * The machine's QMP commands: QEMU's {@code query-status}, {@code stop}, {@code cont},
- * {@code system_reset} and {@code set-action}, and converge's {@code query-machine-digest}; the
- * events STOP, RESUME, RESET and SHUTDOWN. Handlers run on the main loop.
+ * {@code system_reset}, {@code set-action} and {@code query-kvm}, and converge's
+ * {@code query-machine-digest}; the events STOP, RESUME, RESET and SHUTDOWN. Handlers run on the
+ * main loop.
  */
 public final class MachineQmp {
     /** QAPI's RunState enum (the values converge can reach). */
@@ -36,6 +38,14 @@ public final class MachineQmp {
             "SHA-256 digests of the machine's state, to compare source and destination of a migration.",
             required("ram", BuiltinType.STR, "SHA-256 of all RAM blocks in order, lowercase hex"),
             required("disks", BuiltinType.ANY, "object: node name -> SHA-256 of that disk (disk=NODE), lowercase hex; empty without a disk"));
+
+    /** QEMU 10.0's KvmInfo (qapi/accelerator.json). */
+    static final ObjectType KVM_INFO = ObjectType.struct("KvmInfo", "Information about support for KVM acceleration.",
+            required("enabled", BuiltinType.BOOL, "true if the machine runs on KVM (--machine accel=kvm)"),
+            required("present", BuiltinType.BOOL, "true: converged always has its KVM accelerator; whether this host "
+                    + "lets it open /dev/kvm shows when a machine with accel=kvm starts"));
+    private static final String QUERY_KVM_DOC = "Returns information about KVM acceleration: as QEMU, present says the "
+            + "accelerator is built in (always true), enabled that the machine uses it.";
 
     /** QAPI's ShutdownCause, all of QEMU's values (converge causes host-qmp-system-reset and guest-reset). */
     static final EnumType SHUTDOWN_CAUSE = new EnumType("ShutdownCause", java.util.List.of("none", "host-error", "host-qmp-quit",
@@ -94,6 +104,7 @@ public final class MachineQmp {
         registry.register(new CommandSpec("system_reset", CommandSpec.EMPTY, CommandSpec.EMPTY, SYSTEM_RESET_DOC, "0.1", args -> {
             throw noMachine();
         }));
+        registerQueryKvm(registry, false);
         registry.register(new CommandSpec("set-action", SET_ACTION_ARGS, CommandSpec.EMPTY, SET_ACTION_DOC, "0.1", args -> {
             throw noMachine();
         }));
@@ -112,6 +123,16 @@ public final class MachineQmp {
         d.put("guest", cause.guest());
         d.put("reason", cause.wireName());
         return d;
+    }
+
+    /** query-kvm; {@code enabled}: whether the daemon's machine runs on KVM (fixed for the daemon's life). */
+    private static void registerQueryKvm(QmpRegistry registry, boolean enabled) {
+        registry.register(new CommandSpec("query-kvm", CommandSpec.EMPTY, KVM_INFO, QUERY_KVM_DOC, "0.14", args -> {
+            ObjectNode r = JsonNodeFactory.instance.objectNode();
+            r.put("enabled", enabled);
+            r.put("present", true);
+            return r;
+        }));
     }
 
     private static QmpException noMachine() {
@@ -161,6 +182,7 @@ public final class MachineQmp {
             machine.systemReset();
             return null;
         }));
+        registerQueryKvm(registry, machine.accelerator().kind() == Accelerator.Kind.KVM);
         registry.register(new CommandSpec("set-action", SET_ACTION_ARGS, CommandSpec.EMPTY, SET_ACTION_DOC, "0.1", args -> {
             GuestActions a = machine.actions();
             if (args.has("reboot")) {

@@ -119,6 +119,18 @@ class MachineTest {
     }
 
     @Test
+    void queryKvmSaysTheAcceleratorIsBuiltInAndWhetherTheMachineUsesIt() {
+        try (Machine m = Machine.create("m", MachineSpec.of(1L << 20, 1, WorkloadKind.IDLE), RunState.RUNNING)) {
+            QmpRegistry r = new QmpRegistry();
+            MachineQmp.register(r, m, (name, data) -> { });
+            assertThat(call(r, "query-kvm").toString()).isEqualTo("{\"enabled\":false,\"present\":true}");
+        }
+        QmpRegistry none = new QmpRegistry();
+        MachineQmp.registerWithoutMachine(none);
+        assertThat(call(none, "query-kvm").toString()).isEqualTo("{\"enabled\":false,\"present\":true}");
+    }
+
+    @Test
     void contAndStopWhileInmigrateOnlySetAutostart() {
         try (Machine m = Machine.create("m", MachineSpec.of(1L << 20, 1, WorkloadKind.IDLE), RunState.INMIGRATE)) {
             m.stop();

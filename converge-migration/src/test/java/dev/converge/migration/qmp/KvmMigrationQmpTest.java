@@ -126,6 +126,7 @@ class KvmMigrationQmpTest {
         java.nio.file.Files.write(guest, java.util.HexFormat.of().parseHex(dev.converge.migration.machine.kvm.KvmResetTestGuest.HEX));
         Peer p = peer(config("m", "accel=kvm,memory=16M,vcpus=1,guest=" + guest).withStartPaused(true));
         assertThat(p.status()).isEqualTo("prelaunch");
+        assertThat(p.exec("query-kvm").toString()).isEqualTo("{\"enabled\":true,\"present\":true}");
         p.exec("set-action", "{\"reboot\": \"shutdown\", \"shutdown\": \"pause\", \"panic\": \"none\"}");
         p.exec("cont");
         com.fasterxml.jackson.databind.JsonNode shutdown = p.client().awaitEvent(e -> "SHUTDOWN".equals(e.path("event").asText()),

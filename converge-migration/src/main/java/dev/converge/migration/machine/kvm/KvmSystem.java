@@ -33,7 +33,12 @@ public final class KvmSystem implements AutoCloseable {
      * @throws IllegalStateException when the API version is not {@value Kvm#API_VERSION}
      */
     public static KvmSystem open() {
-        int fd = LibC.open(DEVICE.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
+        int fd;
+        try {
+            fd = LibC.open(DEVICE.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
+        } catch (NativeException e) {
+            throw new NativeException("accel=kvm: cannot open " + DEVICE, e.errno(), whyNot(e.errno()));
+        }
         KvmSystem kvm = new KvmSystem(fd);
         int version = kvm.apiVersion();
         if (version != Kvm.API_VERSION) {
@@ -41,6 +46,21 @@ public final class KvmSystem implements AutoCloseable {
             throw new IllegalStateException("KVM API version " + version + " (expected: " + Kvm.API_VERSION + ")");
         }
         return kvm;
+    }
+
+    /**
+     * What an operator can do when {@link #DEVICE} does not open. The bare errno says little:
+     * ENOENT here has been a host that is itself a guest whose kernel would not bind KVM
+     * ("kvm-pvm: this kernel is itself a kvm-pvm guest; not binding" in its log).
+     */
+    static String whyNot(int errno) {
+        return switch (errno) {
+            case 2, 6, 19 -> "this host offers no KVM (the kernel has it disabled or not loaded, or the host is itself a "
+                    + "virtual machine without nested virtualisation; the kernel log says which); use accel=software";
+            case 1, 13 -> "no permission: run converged as a user allowed to open it (usually a member of its group, 'kvm')";
+            case 16 -> "busy: another hypervisor holds the CPU's virtualisation extensions";
+            default -> "see the kernel log";
+        };
     }
 
     /** KVM_GET_API_VERSION. */

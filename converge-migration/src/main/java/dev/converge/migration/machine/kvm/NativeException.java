@@ -10,6 +10,12 @@ public final class NativeException extends RuntimeException {
         this.errno = errno;
     }
 
+    /** As {@link #NativeException(String, int)}, with what the caller can do about it after the errno. */
+    NativeException(String what, int errno, String hint) {
+        super(what + ": " + Errno.describe(errno) + ": " + hint);
+        this.errno = errno;
+    }
+
     /** The errno value. */
     public int errno() {
         return errno;
