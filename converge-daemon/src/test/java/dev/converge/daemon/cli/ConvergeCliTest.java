@@ -251,6 +251,8 @@ class ConvergeCliTest {
 
     /** A test job: progress 0 of 100, then (if it becomes ready) waits for complete, or just for finish. */
     private static final class Gate {
+        /** Counted down once the job has reported its progress (on the job's own thread). */
+        final CountDownLatch started = new CountDownLatch(1);
         final CountDownLatch ready = new CountDownLatch(1);
         final CountDownLatch finish = new CountDownLatch(1);
     }
@@ -261,6 +263,7 @@ class ConvergeCliTest {
             @Override
             public void run(JobContext ctx) throws Exception {
                 ctx.progressRemaining(100);
+                gate.started.countDown();
                 if (completable) {
                     while (!gate.ready.await(10, TimeUnit.MILLISECONDS)) {
                         ctx.checkpoint();
@@ -289,6 +292,8 @@ class ConvergeCliTest {
             daemon.jobs().start(daemon.jobs().create(id, dev.converge.job.JobKind.plain("test"), driver, JobOptions.defaults()));
             return null;
         });
+        // The driver runs on the job's own thread: callers read its progress only once it is reported.
+        assertThat(gate.started.await(dev.converge.testing.TestTimeouts.MEDIUM.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
         return gate;
     }
 }

@@ -8,6 +8,7 @@ import dev.converge.daemon.DaemonConfig;
 import dev.converge.job.JobDriver;
 import dev.converge.job.JobOptions;
 import dev.converge.qmp.sockets.SocketAddress;
+import dev.converge.testing.TestTimeouts;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -74,10 +75,12 @@ class MetricsTest {
         try (Daemon daemon = Daemon.start(new DaemonConfig(List.of(SocketAddress.parse("unix:" + dir.resolve("q.sock"))),
                 List.of()))) {
             CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch reported = new CountDownLatch(1);
             JobDriver<Record, Record> driver = ctx -> {
                 ctx.progressRemaining(100);
                 ctx.progressDone(40);
                 ctx.progressRemaining(60);
+                reported.countDown();
                 while (!release.await(10, TimeUnit.MILLISECONDS)) {
                     ctx.checkpoint();
                 }
@@ -86,6 +89,8 @@ class MetricsTest {
                 daemon.jobs().start(daemon.jobs().create("job0", dev.converge.job.JobKind.plain("test"), driver, JobOptions.defaults()));
                 return null;
             });
+            // The driver runs on the job's own thread: the scrape must come after its progress.
+            assertThat(reported.await(TestTimeouts.MEDIUM.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
             try (MetricsServer metrics = MetricsServer.start("tcp:127.0.0.1:0", daemon.registry(), daemon.mainLoop(),
                     "0.1.0"); HttpClient http = HttpClient.newHttpClient()) {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 
 /**
  * Measures how long a task posted to an executor waits before it runs. The migration's
@@ -19,13 +20,20 @@ final class LatencyProbe {
     static final int WINDOW = 8;
 
     private final Executor executor;
+    /** System.nanoTime, or a test's clock. */
+    private final LongSupplier nanoTime;
     private final AtomicBoolean inFlight = new AtomicBoolean();
     private final long[] samples = new long[WINDOW];
     private int count;
     private int next;
 
     LatencyProbe(Executor executor) {
+        this(executor, System::nanoTime);
+    }
+
+    LatencyProbe(Executor executor, LongSupplier nanoTime) {
         this.executor = Objects.requireNonNull(executor);
+        this.nanoTime = Objects.requireNonNull(nanoTime);
     }
 
     /** Posts one timed no-op, unless the last one has not run yet (then its wait is still growing). */
@@ -33,10 +41,10 @@ final class LatencyProbe {
         if (!inFlight.compareAndSet(false, true)) {
             return;
         }
-        long posted = System.nanoTime();
+        long posted = nanoTime.getAsLong();
         try {
             executor.execute(() -> {
-                record(System.nanoTime() - posted);
+                record(nanoTime.getAsLong() - posted);
                 inFlight.set(false);
             });
         } catch (RuntimeException e) {

@@ -11,46 +11,46 @@ import org.junit.jupiter.api.Test;
 class LatencyProbeTest {
     /** An executor that runs nothing until told: the test decides how long a task waits. */
     private final Queue<Runnable> queued = new ArrayDeque<>();
+    /** The probe's clock, moved by the test alone: no sample depends on how busy the machine is. */
+    private long now = 1_000;
 
     @Test
     void measuresTheWaitOfThePostedTaskAndKeepsTheLongest() {
-        LatencyProbe probe = new LatencyProbe(queued::add);
+        LatencyProbe probe = new LatencyProbe(queued::add, () -> now);
         assertThat(probe.recentMax()).isEqualTo(Duration.ZERO);
 
-        long before = System.nanoTime();
         probe.probe();
-        long posted = System.nanoTime();
+        now += 700;
         probe.probe(); // the first still waits: no second task
         assertThat(queued).hasSize(1);
-        long beforeRun = System.nanoTime();
+        now += 300;
         queued.poll().run();
-        long afterRun = System.nanoTime();
-        Duration first = probe.recentMax();
-        assertThat(first.toNanos()).isBetween(beforeRun - posted, afterRun - before);
+        assertThat(probe.recentMax()).isEqualTo(Duration.ofNanos(1_000));
 
         probe.probe();
-        queued.poll().run(); // at once: shorter, so the maximum stays
-        assertThat(probe.recentMax()).isEqualTo(first);
+        now += 10;
+        queued.poll().run(); // shorter, so the maximum stays
+        assertThat(probe.recentMax()).isEqualTo(Duration.ofNanos(1_000));
     }
 
     @Test
     void theOldestSampleLeavesTheWindow() {
-        LatencyProbe probe = new LatencyProbe(queued::add);
-        long before = System.nanoTime();
+        LatencyProbe probe = new LatencyProbe(queued::add, () -> now);
         probe.probe();
-        long floor = System.nanoTime() - before;
-        Runnable slow = queued.poll();
-        // Make the first sample measurably longer than the ones after it.
-        while (System.nanoTime() - before < floor + 2_000_000) {
-            Thread.onSpinWait();
-        }
-        slow.run();
-        Duration longest = probe.recentMax();
-        for (int i = 0; i < LatencyProbe.WINDOW; i++) {
+        now += 2_000_000;
+        queued.poll().run();
+        assertThat(probe.recentMax()).isEqualTo(Duration.ofMillis(2));
+        for (int i = 0; i < LatencyProbe.WINDOW - 1; i++) {
             probe.probe();
+            now += 1_000 + i;
             queued.poll().run();
         }
-        assertThat(probe.recentMax()).isLessThan(longest);
+        assertThat(probe.recentMax()).as("the long sample is still one of the last %d", LatencyProbe.WINDOW)
+                .isEqualTo(Duration.ofMillis(2));
+        probe.probe();
+        now += 5_000;
+        queued.poll().run();
+        assertThat(probe.recentMax()).as("the long sample left the window").isEqualTo(Duration.ofNanos(5_000));
     }
 
     @Test

@@ -144,8 +144,9 @@ class NbdServerLimitsTest {
     @Test
     void idleHandshakesAreDroppedSoTheyCannotLockRealClientsOut() throws Exception {
         MemoryBackend source = pattern(MIB);
+        // The real client's whole negotiation must fit in the timeout: not too short for a loaded machine.
         NbdServerConfig config = NbdServerConfig.tcp("127.0.0.1", 0).withMaxConnections(10)
-                .withHandshakeTimeout(Duration.ofSeconds(1));
+                .withHandshakeTimeout(TestTimeouts.scaled(Duration.ofSeconds(2)));
         NbdServer s = start(config, RequestMemory.SHARED, NbdExport.writable("disk", source));
         List<TestClient> idle = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
@@ -164,8 +165,9 @@ class NbdServerLimitsTest {
 
     @Test
     void manyNeverHandshakingConnectionsHoldNoPlatformThreadAndAreClosed() throws Exception {
+        // All 300 must be connected before the first is dropped: room for a loaded machine's connects.
         NbdServerConfig config = NbdServerConfig.tcp("127.0.0.1", 0).withMaxConnections(1000)
-                .withHandshakeTimeout(Duration.ofSeconds(2));
+                .withHandshakeTimeout(TestTimeouts.scaled(Duration.ofSeconds(5)));
         NbdServer s = start(config, RequestMemory.SHARED, NbdExport.writable("disk", new MemoryBackend(MIB)));
         List<TestClient> silent = new ArrayList<>();
         for (int i = 0; i < 300; i++) {
