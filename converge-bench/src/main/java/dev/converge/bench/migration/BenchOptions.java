@@ -11,7 +11,8 @@ import java.util.Set;
 /**
  * The benchmark's command line:
  * {@code [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50] [--sides converge,qemu]
- * [--accel auto|kvm|tcg] [--timeout SECONDS] [--aids none,auto-converge,dirty-limit] [--rate-match yes|no]}.
+ * [--accel auto|kvm|tcg] [--timeout SECONDS] [--aids none,auto-converge,dirty-limit] [--rate-match yes|no]
+ * [--verify-cost yes|no] [--dirty-rate SIZE]}.
  *
  * @param memory     guest RAM in bytes; a suffix K, M, G, T, none meaning MiB (as QEMU's {@code -m})
  * @param workloads  workloads to run, in order
@@ -23,21 +24,23 @@ import java.util.Set;
  *                   (both sides, default parameters); all three by default
  * @param rateMatch  whether converge runs pattern once more paced at the dirty rate QEMU's guest showed
  * @param verifyCost whether converge runs each plain scenario once more with x-converge-verify off
+ * @param dirtyRate  bytes per second converge's pattern guest dirties ({@code --dirty-rate}, its machine option
+ *                   {@code dirty-rate}), 0 for as fast as it can; QEMU's guest always runs as fast as it can
  */
 public record BenchOptions(long memory, List<Workload> workloads, List<Long> downtimes, Set<String> sides,
         Optional<QemuGuest.Accel> accel, Duration maxTime, List<ConvergenceAid> aids, boolean rateMatch,
-        boolean verifyCost) {
+        boolean verifyCost, long dirtyRate) {
     /** Side names accepted by {@code --sides}. */
     public static final Set<String> SIDES = Set.of("converge", "qemu");
 
     static final String USAGE = "usage: MigrationBench [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50]"
             + " [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS] [--aids none,auto-converge,dirty-limit]"
-            + " [--rate-match yes|no] [--verify-cost yes|no]";
+            + " [--rate-match yes|no] [--verify-cost yes|no] [--dirty-rate SIZE]";
 
     /** The defaults the issue asks for: 2 GiB, idle and pattern, 300 and 50 ms, both sides. */
     public static BenchOptions defaults() {
         return new BenchOptions(2L << 30, List.of(Workload.IDLE, Workload.PATTERN), List.of(300L, 50L),
-                new LinkedHashSet<>(List.of("converge", "qemu")), Optional.empty(), Duration.ofSeconds(120), List.of(ConvergenceAid.values()), true, true);
+                new LinkedHashSet<>(List.of("converge", "qemu")), Optional.empty(), Duration.ofSeconds(120), List.of(ConvergenceAid.values()), true, true, 0);
     }
 
     /**
@@ -56,6 +59,7 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
         List<ConvergenceAid> aids = o.aids;
         boolean rateMatch = o.rateMatch;
         boolean verifyCost = o.verifyCost;
+        long dirtyRate = o.dirtyRate;
         for (int i = 0; i < args.length; i++) {
             String opt = args[i];
             if (i + 1 >= args.length) {
@@ -93,13 +97,14 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
                     case "no" -> false;
                     default -> throw new IllegalArgumentException("--verify-cost: '" + v + "' (expected: yes, no)");
                 };
+                case "--dirty-rate" -> dirtyRate = parseSize(v, "--dirty-rate");
                 default -> throw new IllegalArgumentException("unknown option '" + opt + "' (" + USAGE + ")");
             }
         }
         if (memory % GuestImage.PAGE_SIZE != 0 || memory <= GuestImage.PATTERN_START || memory > GuestImage.MAX_RAM_END) {
             throw new IllegalArgumentException("--memory: " + memory + " bytes (expected: whole pages, above 1M, at most 3584M)");
         }
-        return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime, aids, rateMatch, verifyCost);
+        return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime, aids, rateMatch, verifyCost, dirtyRate);
     }
 
     /**
@@ -107,6 +112,11 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
      * 1024); without a suffix, MiB.
      */
     static long parseSize(String text) {
+        return parseSize(text, "--memory");
+    }
+
+    /** {@link #parseSize(String)}, naming {@code option} in its errors. */
+    static long parseSize(String text, String option) {
         String t = text.strip().toUpperCase(Locale.ROOT);
         if (t.endsWith("B")) {
             t = t.substring(0, t.length() - 1);
@@ -130,10 +140,10 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
         try {
             n = Long.parseLong(t);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--memory: '" + text + "' (expected: a number with optional suffix K, M, G or T)");
+            throw new IllegalArgumentException(option + ": '" + text + "' (expected: a number with optional suffix K, M, G or T)");
         }
         if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
-            throw new IllegalArgumentException("--memory: '" + text + "' (expected: > 0 and below 2^63 bytes)");
+            throw new IllegalArgumentException(option + ": '" + text + "' (expected: > 0 and below 2^63 bytes)");
         }
         return n << shift;
     }

@@ -18,7 +18,9 @@ import java.util.stream.Stream;
  * sent, throughput and passes per side and converge's total time ÷ QEMU's.
  * <p>
  * Usage: {@code ./bin/bench migration [--memory 2G] [--workloads idle,pattern] [--downtimes 300,50]
- * [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS] [--verify-cost yes|no]}; with
+ * [--sides converge,qemu] [--accel auto|kvm|tcg] [--timeout SECONDS] [--verify-cost yes|no] [--dirty-rate SIZE]}
+ * ({@code --dirty-rate}: converge's pattern guest dirties that many bytes a second, e.g. 640M, instead of
+ * as fast as it can; QEMU's guest cannot be paced, so use it with {@code --sides converge}); with
  * {@code --verify-cost yes} (the default) converge runs each plain scenario once more with
  * {@code x-converge-verify} off, so the table shows what the verified stream costs. A side that cannot run (QEMU
  * not installed, converged without migration yet) is reported as unavailable and the other still runs.
@@ -54,7 +56,9 @@ public final class MigrationBench {
             deleteTree(dir);
         }
         String header = String.format("migration over loopback: %d MiB guest, 1 vCPU, max-bandwidth unlimited; QEMU: %s -accel %s;"
-                + " %d CPUs", options.memory() >> 20, QemuGuest.BINARY, accel.option(), Runtime.getRuntime().availableProcessors());
+                + " %d CPUs", options.memory() >> 20, QemuGuest.BINARY, accel.option(), Runtime.getRuntime().availableProcessors())
+                + (options.dirtyRate() > 0 ? String.format("; converge's pattern guest paced at %d MB/s (--dirty-rate)",
+                        options.dirtyRate() / 1_000_000) : "");
         System.out.println();
         System.out.print(ReportTable.format(header, rows));
     }
@@ -67,6 +71,9 @@ public final class MigrationBench {
         for (Workload w : options.workloads()) {
             for (long downtime : options.downtimes()) {
                 Scenario scenario = new Scenario(w, options.memory(), downtime, options.maxTime());
+                if (options.dirtyRate() > 0 && w == Workload.PATTERN) {
+                    scenario = scenario.withDirtyRate(options.dirtyRate());
+                }
                 boolean pattern = w == Workload.PATTERN;
                 if (!pattern || options.aids().contains(ConvergenceAid.NONE)) {
                     Map<String, Outcome> bySide = runSides(options, scenario, run, accel, dir, reaper, unavailable, "");

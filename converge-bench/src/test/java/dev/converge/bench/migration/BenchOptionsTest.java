@@ -20,16 +20,17 @@ class BenchOptionsTest {
         assertThat(o.aids()).containsExactly(ConvergenceAid.NONE, ConvergenceAid.AUTO_CONVERGE, ConvergenceAid.DIRTY_LIMIT);
         assertThat(o.rateMatch()).isTrue();
         assertThat(o.verifyCost()).isTrue();
+        assertThat(o.dirtyRate()).as("as fast as the guest can").isZero();
     }
 
     @Test
     void parsesEveryOption() {
         BenchOptions o = BenchOptions.parse("--memory", "512M", "--workloads", "pattern", "--downtimes", "10,20,30",
                 "--sides", "qemu", "--accel", "tcg", "--timeout", "7", "--aids", "dirty-limit", "--rate-match", "no",
-                "--verify-cost", "no");
+                "--verify-cost", "no", "--dirty-rate", "640M");
         assertThat(o).isEqualTo(new BenchOptions(512L << 20, List.of(Workload.PATTERN), List.of(10L, 20L, 30L),
                 new java.util.LinkedHashSet<>(List.of("qemu")), Optional.of(QemuGuest.Accel.TCG), Duration.ofSeconds(7),
-                List.of(ConvergenceAid.DIRTY_LIMIT), false, false));
+                List.of(ConvergenceAid.DIRTY_LIMIT), false, false, 640L << 20));
     }
 
     @Test
@@ -55,5 +56,6 @@ class BenchOptionsTest {
         assertThatThrownBy(() -> BenchOptions.parse("--speed", "1")).hasMessageContaining("unknown option '--speed'");
         assertThatThrownBy(() -> BenchOptions.parse("--aids", "none,turbo")).hasMessageContaining("--aids: 'turbo'");
         assertThatThrownBy(() -> BenchOptions.parse("--rate-match", "1")).hasMessageContaining("--rate-match: '1'");
+        assertThatThrownBy(() -> BenchOptions.parse("--dirty-rate", "fast")).hasMessageContaining("--dirty-rate: 'fast'");
     }
 }
