@@ -67,7 +67,9 @@ class MirrorRunTest {
     @Test
     void aMirrorNotReadyInTimeIsCancelledAndTheDaemonServesTheNextRun() throws Exception {
         requireQsd();
-        Images.Image img = Images.full(dir.resolve("src.img"), SIZE, 12);
+        // Large enough that the mirror cannot be READY before the events are first looked at, even
+        // when the test's thread is held up for a while on a loaded machine (QSD mirrors 16 MiB in a blink).
+        Images.Image img = Images.full(dir.resolve("src.img"), 8 * SIZE, 12);
         try (DaemonSlot slot = new DaemonSlot(Side.QSD, dir)) {
             MirrorRun run = slot.runner();
             // A zero deadline: READY cannot have arrived by the time blockdev-mirror's reply is read.
