@@ -127,7 +127,7 @@ public final class MachineQmp {
 
     /** query-kvm; {@code enabled}: whether the daemon's machine runs on KVM (fixed for the daemon's life). */
     private static void registerQueryKvm(QmpRegistry registry, boolean enabled) {
-        registry.register(new CommandSpec("query-kvm", CommandSpec.EMPTY, KVM_INFO, QUERY_KVM_DOC, "0.14", args -> {
+        registry.register(new CommandSpec("query-kvm", CommandSpec.EMPTY, KVM_INFO, QUERY_KVM_DOC, "0.1", args -> {
             ObjectNode r = JsonNodeFactory.instance.objectNode();
             r.put("enabled", enabled);
             r.put("present", true);
