@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.ToLongFunction;
 import java.util.stream.Collectors;
 
 /**
@@ -31,10 +32,14 @@ final class MedianRun {
      * ran: the spread behind the median, whose downtime alone would hide a limit missed in another run.
      */
     static String spread(List<Outcome> runs) {
-        return runs.stream().map(o -> o instanceof Outcome.Completed c ? Long.toString(c.figures().totalTimeMs()) : "-")
-                .collect(Collectors.joining(", ", String.format(Locale.ROOT, "%d runs, total ms: ", runs.size()), ""))
-                + runs.stream().map(o -> o instanceof Outcome.Completed c ? Long.toString(c.figures().downtimeMs()) : "-")
-                .collect(Collectors.joining(", ", "; downtime ms: ", ""));
+        return String.format(Locale.ROOT, "%d runs, total ms: %s; downtime ms: %s", runs.size(),
+                eachRun(runs, MigrationFigures::totalTimeMs), eachRun(runs, MigrationFigures::downtimeMs));
+    }
+
+    /** One figure of every run, in the order they ran, "-" for a run that did not complete. */
+    private static String eachRun(List<Outcome> runs, ToLongFunction<MigrationFigures> figure) {
+        return runs.stream().map(o -> o instanceof Outcome.Completed c ? Long.toString(figure.applyAsLong(c.figures())) : "-")
+                .collect(Collectors.joining(", "));
     }
 
     private static int rank(Outcome o) {

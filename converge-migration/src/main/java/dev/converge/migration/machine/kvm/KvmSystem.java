@@ -54,7 +54,7 @@ public final class KvmSystem implements AutoCloseable {
      * ("kvm-pvm: this kernel is itself a kvm-pvm guest; not binding" in its log).
      */
     static String whyNot(int errno) {
-        return switch (errno) {
+        return switch (errno) { // ENOENT, ENXIO, ENODEV; EPERM, EACCES; EBUSY
             case 2, 6, 19 -> "this host offers no KVM (the kernel has it disabled or not loaded, or the host is itself a "
                     + "virtual machine without nested virtualisation; the kernel log says which); use accel=software";
             case 1, 13 -> "no permission: run converged as a user allowed to open it (usually a member of its group, 'kvm')";
