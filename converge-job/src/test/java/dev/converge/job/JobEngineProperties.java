@@ -19,6 +19,7 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.statistics.Statistics;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * Random sequences of verbs and driver outcomes, on transactions of 1–3 jobs, checked against
@@ -184,17 +185,52 @@ class JobEngineProperties {
 
     /** Waits until no job is between "asked to end" and its completion on the main loop. */
     private void settle(Harness h, List<Tracked> jobs) {
-        await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(TestTimeouts.SHORT).until(() -> {
-            for (Tracked t : jobs) {
-                boolean ending = t.endRequested || t.job.isCancelled()
-                        || t.job.cancelRequested() && t.spec.softCancel();
-                if (t.started && ending && ALIVE.contains(t.job.status())) {
-                    return false;
-                }
-            }
-            return true;
-        });
+        try {
+            await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(TestTimeouts.SHORT)
+                    .until(() -> jobs.stream().allMatch(JobEngineProperties::settled));
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("jobs did not settle: " + jobs.stream().map(JobEngineProperties::describe).toList()
+                    + "; events " + jobs.stream().map(t -> h.statuses(t.id)).toList(), e);
+        }
         h.drainMainLoop();
+    }
+
+    /**
+     * Whether a job is where the test's next step may look at it: a job asked to pause has parked
+     * (the pause wins over an end asked meanwhile, e.g. a complete accepted in READY just before
+     * the pause took hold), and a job asked to end, and not paused, has left the live statuses.
+     */
+    private static boolean settled(Tracked t) {
+        if (!t.started) {
+            return true;
+        }
+        Job j = t.job;
+        JobStatus status;
+        boolean parking;
+        j.lock.lock();
+        try {
+            status = j.status();
+            parking = j.shouldPauseLocked() && !j.isCancelledLocked() && !j.runEnded;
+        } finally {
+            j.lock.unlock();
+        }
+        if (parking) {
+            return status != RUNNING && status != READY;
+        }
+        boolean ending = t.endRequested || t.job.isCancelled() || t.job.cancelRequested() && t.spec.softCancel();
+        return !(ending && ALIVE.contains(status));
+    }
+
+    private static String describe(Tracked t) {
+        Job j = t.job;
+        j.lock.lock();
+        try {
+            return t.id + "[" + j.status() + ", pauses " + j.pauseCount + ", user paused " + j.userPaused
+                    + ", cancelled " + j.cancelled + "/" + j.forceCancel + ", complete " + j.completeRequested
+                    + ", run ended " + j.runEnded + "; test: end requested " + t.endRequested + "]";
+        } finally {
+            j.lock.unlock();
+        }
     }
 
     private void checkSnapshots(Harness h, List<Tracked> jobs) {

@@ -170,6 +170,45 @@ class JobLifecycleTest {
         assertThat(d.prepareCalls).hasValue(1);
     }
 
+    /**
+     * A complete that comes while the job is still READY but a pause is already asked (the job
+     * has not reached its pause point) is accepted, as in QEMU; the pause still wins: the job
+     * parks in STANDBY and finishes only on resume. (The property test once expected the job to
+     * end at once here.)
+     */
+    @Test
+    void completeAcceptedBeforeAPendingPauseTakesHoldWaitsForTheResume() throws InterruptedException {
+        Job j = h.started("j", d, JobOptions.defaults());
+        d.act(CONVERGE);
+        CountDownLatch inPauseHook = new CountDownLatch(1);
+        CountDownLatch leavePauseHook = new CountDownLatch(1);
+        var lockCheck = d.hookProbe;
+        d.hookProbe = hook -> {
+            lockCheck.accept(hook);
+            if (hook.equals("pause")) {
+                inPauseHook.countDown();
+                try {
+                    leavePauseHook.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        h.run(() -> h.engine.pause("j"));
+        assertThat(inPauseHook.await(TestTimeouts.SHORT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        assertThat(j.status()).as("the pause has not taken hold").isEqualTo(READY);
+        h.run(() -> h.engine.complete("j"));
+        leavePauseHook.countDown();
+        h.awaitStatus(j, STANDBY);
+        assertThat(d.finishedOnComplete).as("parked, not finished").isFalse();
+        h.run(() -> h.engine.resume("j"));
+        h.awaitStatus(j, NULL);
+        assertThat(d.finishedOnComplete).isTrue();
+        assertThat(h.statuses("j")).containsExactly(CREATED, RUNNING, READY, STANDBY, READY, WAITING, PENDING,
+                CONCLUDED, NULL);
+        assertCommittedOnce(d);
+    }
+
     @Test
     void completeIsRefusedWhenNotReadyOrUnsupported() throws InterruptedException {
         Job j = h.started("j", d, JobOptions.defaults());
