@@ -198,7 +198,9 @@ class JobEngineProperties {
     /**
      * Whether a job is where the test's next step may look at it: a job asked to pause has parked
      * (the pause wins over an end asked meanwhile, e.g. a complete accepted in READY just before
-     * the pause took hold), and a job asked to end, and not paused, has left the live statuses.
+     * the pause took hold); a job no longer asked to pause has left its pause point (the next
+     * verb's refusal names the status it meets); and a job asked to end, and not paused, has
+     * left the live statuses.
      */
     private static boolean settled(Tracked t) {
         if (!t.started) {
@@ -216,6 +218,9 @@ class JobEngineProperties {
         }
         if (parking) {
             return status != RUNNING && status != READY;
+        }
+        if (status == PAUSED || status == STANDBY) {
+            return false; // resumed (or force-cancelled): the job thread is about to leave its pause point
         }
         boolean ending = t.endRequested || t.job.isCancelled() || t.job.cancelRequested() && t.spec.softCancel();
         return !(ending && ALIVE.contains(status));
