@@ -115,7 +115,9 @@ class WritePathTest {
         });
         assertThat(inNotifier.await(ms(TestTimeouts.SHORT), TimeUnit.MILLISECONDS)).isTrue();
         CompletableFuture<DrainedSection> drained = CompletableFuture.supplyAsync(n::drain, pool);
-        // the drain cannot finish while the write is in flight
+        // the drain has begun (its section counts from its start) but cannot finish while the
+        // write is in flight
+        await().atMost(TestTimeouts.SHORT).until(n::isDrained);
         assertThat(n.inflight()).isEqualTo(1);
         assertThat(drained).isNotDone();
         release.countDown();

@@ -406,7 +406,9 @@ class NbdServerTest {
         assertThat(badMagic.closedByServer()).isTrue();
 
         TestClient vanishing = client().open("rw", false, List.of());
-        ByteBuffer half = Request.write(1, 0, ByteBuffer.allocate(65536), Set.of()).encode();
+        byte[] pattern = new byte[65536];
+        Arrays.fill(pattern, (byte) 0x5a);
+        ByteBuffer half = Request.write(1, 0, ByteBuffer.wrap(pattern), Set.of()).encode();
         half.limit(28 + 30000);
         vanishing.write(half);
         vanishing.close();
@@ -418,9 +420,10 @@ class NbdServerTest {
 
         await().atMost(TestTimeouts.MEDIUM).until(() -> server.connectionCount() == 1);
         byte[] data = {1, 2, 3};
-        assertThat(errnoOf(roundTrip(good, Request.write(5, 100, ByteBuffer.wrap(data), Set.of())))).isZero();
-        assertThat(Arrays.copyOfRange(mem.snapshot(), 100, 103)).isEqualTo(data);
-        assertThat(mem.snapshot()[0]).isZero(); // the half write never reached the backend
+        assertThat(errnoOf(roundTrip(good, Request.write(5, 100_000, ByteBuffer.wrap(data), Set.of())))).isZero();
+        assertThat(Arrays.copyOfRange(mem.snapshot(), 100_000, 100_003)).isEqualTo(data);
+        // the half write (at 0, 0x5a) never reached the backend, not even its first 30000 bytes
+        assertThat(Arrays.copyOfRange(mem.snapshot(), 0, 30000)).containsOnly((byte) 0);
     }
 
     @Test
