@@ -14,7 +14,10 @@ import org.junit.jupiter.api.Test;
 /**
  * A migration over a network that delays, partitions or drops (a {@link FaultProxy} between
  * the daemons, real TCP sockets on both sides). Each ends with the destination verified by
- * digest, or with the source running on intact and the destination back to waiting.
+ * digest, or with the source running on intact and the destination back to waiting. Where the
+ * fault must find the migration still running, its downtime limit is 0 (it cannot converge)
+ * until the fault is over: this small guest could otherwise finish before a slow test thread
+ * applies the fault.
  */
 @Tag("integration")
 class NetworkFaultTest {
@@ -59,14 +62,14 @@ class NetworkFaultTest {
         Peer src = peers.source();
         Peer dst = peers.destination();
         FaultProxy proxy = peers.proxyTo(dst);
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608, \"downtime-limit\": 0}"); // runs until the fault
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
         proxy.partition();
         long before = dst.exec("query-migrate").get("ram").get("transferred").asLong();
         assertThat(src.migrationStatus()).as("a partition is not an error").isEqualTo("active");
         proxy.heal();
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1099511627776}");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1099511627776, \"downtime-limit\": 300}");
         assertVerified(src, dst);
         assertThat(dst.exec("query-migrate").get("ram").get("transferred").asLong()).isGreaterThan(before);
     }
@@ -76,7 +79,7 @@ class NetworkFaultTest {
         Peer src = peers.source();
         Peer dst = peers.destination();
         FaultProxy proxy = peers.proxyTo(dst);
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608, \"downtime-limit\": 0}"); // runs until the fault
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
         proxy.partition(); // the source's writes block once the socket buffers are full
@@ -93,7 +96,7 @@ class NetworkFaultTest {
         Peer src = peers.source();
         Peer dst = peers.destination();
         FaultProxy proxy = peers.proxyTo(dst);
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608}");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 8388608, \"downtime-limit\": 0}"); // runs until the fault
         src.exec("migrate", "{\"uri\": \"" + proxy.uri() + "\"}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> dst.migrationStatus().equals("active"));
         proxy.drop(); // both ends see a reset
@@ -102,7 +105,7 @@ class NetworkFaultTest {
         assertSourceRunsOnIntact(src);
         assertThat(dst.status()).as("discarded, not running").isEqualTo("inmigrate");
 
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1099511627776}");
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 1099511627776, \"downtime-limit\": 300}");
         dst.exec("migrate-incoming", "{\"uri\": \"tcp:127.0.0.1:0\"}");
         src.exec("migrate", "{\"uri\": \"" + dst.listeningUri() + "\"}");
         assertVerified(src, dst);

@@ -236,6 +236,9 @@ class PostcopyQmpTest {
                 "converge-nobody-" + ProcessHandle.current().pid() + ".sock") + "\", \"resume\": true}");
         await().atMost(TestTimeouts.MEDIUM).until(() -> src.migrationStatus().equals("postcopy-paused")
                 && queryMigrate(src).path("error-desc").asText().startsWith("Failed to connect"));
+        // Take that attempt's postcopy-paused event, so that the wait after the next migrate-pause
+        // cannot match it and return before the source is paused again.
+        src.awaitMigration("postcopy-paused");
 
         // A peer that accepts the connection and never answers: the source waits in postcopy-recover.
         try (java.nio.channels.ServerSocketChannel silent = java.nio.channels.ServerSocketChannel.open()
