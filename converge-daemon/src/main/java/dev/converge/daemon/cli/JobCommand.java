@@ -118,6 +118,13 @@ final class JobCommand implements Callable<Integer> {
                 while (true) {
                     long downtimeLimit = watch.isMigration() ? downtimeLimit(client) : -1;
                     JobView view = watch.view(downtimeLimit);
+                    if (!screen.isTerminal() && !view.status().equals(lastStatus) && !lastStatus.isEmpty()
+                            && !watch.isOver()) {
+                        // A new status an event brought: its plain line stays on screen for up to a
+                        // second, so show it with the progress of now, not of the last poll.
+                        poll(client, watch);
+                        view = watch.view(downtimeLimit);
+                    }
                     long now = System.nanoTime();
                     if (screen.isTerminal()) {
                         // One column short of the width: writing the last column wraps on some terminals.
@@ -138,12 +145,7 @@ final class JobCommand implements Callable<Integer> {
                         // No terminal event within the interval: poll again.
                     }
                     if (!watch.isOver()) {
-                        JsonNode j = findJob(client.execute("query-jobs"), id);
-                        if (j == null) {
-                            watch.onVanished();
-                        } else {
-                            watch.onQuery(j, System.nanoTime());
-                        }
+                        poll(client, watch);
                     }
                 }
                 if (drawn) {
@@ -157,6 +159,16 @@ final class JobCommand implements Callable<Integer> {
                 return 0;
             } finally {
                 out.flush();
+            }
+        }
+
+        /** Brings the watch up to date with query-jobs. */
+        private void poll(QmpClient client, JobWatch watch) {
+            JsonNode j = findJob(client.execute("query-jobs"), id);
+            if (j == null) {
+                watch.onVanished();
+            } else {
+                watch.onQuery(j, System.nanoTime());
             }
         }
 
