@@ -161,6 +161,11 @@ class JobLifecycleTest {
         // Still parked: the completion waits for the resume. The job thread is parked in its
         // checkpoint, so nothing can move it out of STANDBY until resume.
         assertThat(j.status()).isEqualTo(STANDBY);
+        resumeAndAssertFinishedOnComplete(j);
+    }
+
+    /** Resumes a job parked in STANDBY with a complete accepted: it finishes as completed and commits. */
+    private void resumeAndAssertFinishedOnComplete(Job j) throws InterruptedException {
         h.run(() -> h.engine.resume("j"));
         h.awaitStatus(j, NULL);
         assertThat(d.finishedOnComplete).isTrue();
@@ -201,12 +206,7 @@ class JobLifecycleTest {
         leavePauseHook.countDown();
         h.awaitStatus(j, STANDBY);
         assertThat(d.finishedOnComplete).as("parked, not finished").isFalse();
-        h.run(() -> h.engine.resume("j"));
-        h.awaitStatus(j, NULL);
-        assertThat(d.finishedOnComplete).isTrue();
-        assertThat(h.statuses("j")).containsExactly(CREATED, RUNNING, READY, STANDBY, READY, WAITING, PENDING,
-                CONCLUDED, NULL);
-        assertCommittedOnce(d);
+        resumeAndAssertFinishedOnComplete(j);
     }
 
     @Test
