@@ -183,7 +183,7 @@ class JobEngineProperties {
         }
     }
 
-    /** Waits until no job is between "asked to end" and its completion on the main loop. */
+    /** Waits until every job is {@linkplain #settled settled}, then until the main loop is idle. */
     private void settle(Harness h, List<Tracked> jobs) {
         try {
             await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(TestTimeouts.SHORT)
