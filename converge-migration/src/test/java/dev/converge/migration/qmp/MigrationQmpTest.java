@@ -339,8 +339,10 @@ class MigrationQmpTest {
         Peer src = source(spec);
         Peer dst = destination(spec, true);
         src.capabilities("auto-converge");
+        // Downtime limit 0 until the throttle shows: however slowly a loaded machine runs the
+        // guest, the migration cannot converge before auto-converge has acted.
         src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"cpu-throttle-initial\": 90, "
-                + "\"cpu-throttle-increment\": 5, \"throttle-trigger-threshold\": 50}");
+                + "\"cpu-throttle-increment\": 5, \"throttle-trigger-threshold\": 50, \"downtime-limit\": 0}");
         JsonNode params = src.exec("query-migrate-parameters");
         assertThat(params.get("cpu-throttle-initial").asInt()).isEqualTo(90);
         assertThat(params.get("cpu-throttle-increment").asInt()).isEqualTo(5);
@@ -361,6 +363,7 @@ class MigrationQmpTest {
         assertThat(job(src, "migration").get("cpu-throttle-percentage").asInt()).isGreaterThanOrEqualTo(90);
         assertThat(src.machine().vcpus().throttle()).isGreaterThanOrEqualTo(90);
 
+        src.exec("migrate-set-parameters", "{\"downtime-limit\": 300}");
         await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
         assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
         assertThat(queryMigrate(src).has("cpu-throttle-percentage")).as("not once completed").isFalse();
@@ -375,7 +378,9 @@ class MigrationQmpTest {
         Peer src = source(spec);
         Peer dst = destination(spec, true);
         src.capabilities("dirty-limit");
-        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"vcpu-dirty-limit\": 1}");
+        // Downtime limit 0 until the cap shows (see the auto-converge test).
+        src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"vcpu-dirty-limit\": 1, "
+                + "\"downtime-limit\": 0}");
         assertThat(src.exec("query-migrate-parameters").get("vcpu-dirty-limit").asLong()).isEqualTo(1);
         awaitWorkingSetWritten(src);
 
@@ -388,6 +393,7 @@ class MigrationQmpTest {
             return src.machine().vcpus().dirtyLimit() == 1 << 20
                     && job(src, "migration").path("dirty-limit").asLong() == 1 << 20; // query-jobs shows it too
         });
+        src.exec("migrate-set-parameters", "{\"downtime-limit\": 300}");
         await().atMost(TestTimeouts.LONG).until(() -> src.migrationStatus().equals("completed"));
         assertThat(dst.exec("query-machine-digest")).isEqualTo(src.exec("query-machine-digest"));
         assertThat(src.machine().vcpus().dirtyLimit()).as("the cap ends with the migration").isZero();
@@ -401,7 +407,7 @@ class MigrationQmpTest {
         Peer dst = destination(spec, false);
         src.capabilities("auto-converge");
         src.exec("migrate-set-parameters", "{\"max-bandwidth\": 4194304, \"cpu-throttle-initial\": 30, "
-                + "\"max-cpu-throttle\": 30}");
+                + "\"max-cpu-throttle\": 30, \"downtime-limit\": 0}"); // it must not complete: it is cancelled
         awaitWorkingSetWritten(src); // else the migration could complete before the throttle starts
         src.exec("migrate", migrateArgs(dst.listeningUri(), null));
         await().atMost(TestTimeouts.LONG).until(() -> src.machine().vcpus().throttle() == 30);
