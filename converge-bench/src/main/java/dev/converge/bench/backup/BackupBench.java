@@ -1,5 +1,6 @@
 package dev.converge.bench.backup;
 
+import dev.converge.bench.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -75,8 +76,8 @@ public final class BackupBench {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> o = options(args);
-        long size = parseSize(o.getOrDefault("size", "2G"));
-        long rate = parseSize(o.getOrDefault("write-rate", "8M"));
+        long size = Sizes.parse("--size", o.getOrDefault("size", "2G"));
+        long rate = Sizes.parse("--write-rate", o.getOrDefault("write-rate", "8M"));
         int baseline = Integer.parseInt(o.getOrDefault("baseline-seconds", "5"));
         Path dir = o.containsKey("dir") ? Path.of(o.get("dir")) : Files.createTempDirectory("bench-backup");
         Files.createDirectories(dir);
@@ -327,17 +328,5 @@ public final class BackupBench {
             o.put(args[i].substring(2), args[++i]);
         }
         return o;
-    }
-
-    static long parseSize(String s) {
-        String t = s.trim().toUpperCase(Locale.ROOT);
-        long mult = switch (t.charAt(t.length() - 1)) {
-            case 'K' -> 1L << 10;
-            case 'M' -> 1L << 20;
-            case 'G' -> 1L << 30;
-            default -> 1;
-        };
-        String num = mult == 1 ? t : t.substring(0, t.length() - 1);
-        return Long.parseLong(num) * mult;
     }
 }

@@ -1,5 +1,6 @@
 package dev.converge.bench.chain;
 
+import dev.converge.bench.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -78,7 +79,7 @@ public final class ChainBench {
         List<String> cases = List.of("mirror-full", "mirror-top", "stream", "commit");
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
-                case "--size" -> size = parseSize(args[i + 1]);
+                case "--size" -> size = Sizes.parse("--size", args[i + 1]);
                 case "--overlay-percent" -> percent = Integer.parseInt(args[i + 1]);
                 case "--dir" -> dir = Path.of(args[i + 1]);
                 case "--runs" -> runs = Integer.parseInt(args[i + 1]);
@@ -96,17 +97,6 @@ public final class ChainBench {
         } finally {
             run(List.of("rm", "-rf", work.toString()));
         }
-    }
-
-    static long parseSize(String s) {
-        char u = Character.toUpperCase(s.charAt(s.length() - 1));
-        int shift = switch (u) {
-            case 'K' -> 10;
-            case 'M' -> 20;
-            case 'G' -> 30;
-            default -> 0;
-        };
-        return Long.parseLong(shift == 0 ? s : s.substring(0, s.length() - 1)) << shift;
     }
 
     private String run() throws Exception {

@@ -1,5 +1,6 @@
 package dev.converge.bench.file;
 
+import dev.converge.bench.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -49,7 +50,7 @@ public final class FileMigrationBench {
         int fillSeconds = 3;
         for (int i = 0; i < argv.length; i++) {
             switch (argv[i]) {
-                case "--memory" -> memory = parseSize(argv[++i]);
+                case "--memory" -> memory = Sizes.parse("--memory", argv[++i]);
                 case "--dir" -> dir = Path.of(argv[++i]);
                 case "--fill-seconds" -> fillSeconds = Integer.parseInt(argv[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + argv[i]
@@ -199,12 +200,6 @@ public final class FileMigrationBench {
 
     private static ObjectNode obj() {
         return JSON.createObjectNode();
-    }
-
-    private static long parseSize(String s) {
-        String u = s.toUpperCase(Locale.ROOT);
-        long mult = u.endsWith("G") ? 1L << 30 : u.endsWith("M") ? 1L << 20 : 1;
-        return Long.parseLong(mult == 1 ? u : u.substring(0, u.length() - 1)) * mult;
     }
 
     private static void deleteTree(Path p) throws IOException {

@@ -1,10 +1,10 @@
 package dev.converge.bench.migration;
 
+import dev.converge.bench.Sizes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 
@@ -67,7 +67,7 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
             }
             String v = args[++i];
             switch (opt) {
-                case "--memory" -> memory = parseSize(v);
+                case "--memory" -> memory = Sizes.parseMiB("--memory", v);
                 case "--workloads" -> workloads = list(v).stream().map(Workload::parse).toList();
                 case "--downtimes" -> downtimes = list(v).stream().map(d -> positive("--downtimes", d)).toList();
                 case "--sides" -> {
@@ -97,7 +97,7 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
                     case "no" -> false;
                     default -> throw new IllegalArgumentException("--verify-cost: '" + v + "' (expected: yes, no)");
                 };
-                case "--dirty-rate" -> dirtyRate = parseSize(v, "--dirty-rate");
+                case "--dirty-rate" -> dirtyRate = Sizes.parseMiB("--dirty-rate", v);
                 default -> throw new IllegalArgumentException("unknown option '" + opt + "' (" + USAGE + ")");
             }
         }
@@ -105,47 +105,6 @@ public record BenchOptions(long memory, List<Workload> workloads, List<Long> dow
             throw new IllegalArgumentException("--memory: " + memory + " bytes (expected: whole pages, above 1M, at most 3584M)");
         }
         return new BenchOptions(memory, workloads, downtimes, sides, accel, maxTime, aids, rateMatch, verifyCost, dirtyRate);
-    }
-
-    /**
-     * A size as QEMU's {@code -m} reads it: a number with an optional suffix K, M, G or T (powers of
-     * 1024); without a suffix, MiB.
-     */
-    static long parseSize(String text) {
-        return parseSize(text, "--memory");
-    }
-
-    /** {@link #parseSize(String)}, naming {@code option} in its errors. */
-    static long parseSize(String text, String option) {
-        String t = text.strip().toUpperCase(Locale.ROOT);
-        if (t.endsWith("B")) {
-            t = t.substring(0, t.length() - 1);
-        }
-        int shift = 20;
-        if (!t.isEmpty()) {
-            switch (t.charAt(t.length() - 1)) {
-                case 'K' -> shift = 10;
-                case 'M' -> shift = 20;
-                case 'G' -> shift = 30;
-                case 'T' -> shift = 40;
-                default -> shift = -1;
-            }
-            if (shift >= 0) {
-                t = t.substring(0, t.length() - 1);
-            } else {
-                shift = 20;
-            }
-        }
-        long n;
-        try {
-            n = Long.parseLong(t);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(option + ": '" + text + "' (expected: a number with optional suffix K, M, G or T)");
-        }
-        if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
-            throw new IllegalArgumentException(option + ": '" + text + "' (expected: > 0 and below 2^63 bytes)");
-        }
-        return n << shift;
     }
 
     private static List<String> list(String v) {

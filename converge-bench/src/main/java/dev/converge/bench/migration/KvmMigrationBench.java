@@ -1,6 +1,8 @@
 package dev.converge.bench.migration;
 
+import dev.converge.bench.Sizes;
 import dev.converge.migration.machine.kvm.KvmGuest;
+import dev.converge.migration.machine.kvm.KvmSystem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +54,7 @@ public final class KvmMigrationBench {
                 }
                 String v = args[i + 1];
                 switch (args[i]) {
-                    case "--memory" -> memories = Stream.of(v.split(",")).map(BenchOptions::parseSize).toList();
+                    case "--memory" -> memories = Stream.of(v.split(",")).map(m -> Sizes.parseMiB("--memory", m)).toList();
                     case "--downtimes" -> downtimes = Stream.of(v.split(",")).map(Long::parseLong).toList();
                     case "--aids" -> aids = Stream.of(v.split(",")).map(ConvergenceAid::parse).toList();
                     case "--timeout" -> maxTime = Duration.ofSeconds(Long.parseLong(v));
@@ -67,9 +69,9 @@ public final class KvmMigrationBench {
             System.exit(2);
             return;
         }
-        if (!dev.converge.migration.machine.kvm.KvmSystem.available()) {
+        if (!KvmSystem.available()) {
             // Both sides need it; without it every run would fail the same way, one daemon at a time.
-            System.err.println("KvmMigrationBench: " + dev.converge.migration.machine.kvm.KvmSystem.DEVICE
+            System.err.println("KvmMigrationBench: " + KvmSystem.DEVICE
                     + " cannot be opened here: both converged accel=kvm and QEMU -accel kvm need it; nothing to measure");
             System.exit(2);
             return;

@@ -1,5 +1,6 @@
 package dev.converge.bench.migration;
 
+import dev.converge.bench.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.converge.qmp.client.QmpClient;
@@ -61,8 +62,8 @@ public final class PostcopyBench {
         String preempt = "both";
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
-                case "--memory" -> memory = BenchOptions.parseSize(args[i + 1]);
-                case "--link" -> link = BenchOptions.parseSize(args[i + 1]);
+                case "--memory" -> memory = Sizes.parseMiB("--memory", args[i + 1]);
+                case "--link" -> link = Sizes.parseMiB("--link", args[i + 1]);
                 case "--sides" -> sides = args[i + 1];
                 case "--accel" -> accelName = args[i + 1];
                 case "--preempt" -> preempt = args[i + 1];

@@ -1,5 +1,6 @@
 package dev.converge.bench.mirror;
 
+import dev.converge.bench.Sizes;
 import dev.converge.bench.Daemons;
 import dev.converge.daemon.launch.ChildDaemon;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package dev.converge.bench.mirror;
 
+import dev.converge.bench.Sizes;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.converge.bench.mirror;
 
+import dev.converge.bench.Sizes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;

@@ -1,5 +1,6 @@
 package dev.converge.bench.mirror;
 
+import dev.converge.bench.Sizes;
 import java.util.List;
 import java.util.Locale;
 

@@ -1,5 +1,6 @@
 package dev.converge.bench.multifd;
 
+import dev.converge.bench.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -94,7 +95,7 @@ public final class MultifdBench {
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : "";
             switch (args[i]) {
-                case "--memory" -> memory = parseSize(v);
+                case "--memory" -> memory = Sizes.parse("--memory", v);
                 case "--channels" -> channels = java.util.Arrays.stream(v.split(",")).map(Integer::parseInt).toList();
                 case "--sides" -> sides = List.of(v.split(","));
                 case "--verify" -> verify = v.equals("on");
@@ -158,16 +159,6 @@ public final class MultifdBench {
         } catch (IOException e) {
             return "?";
         }
-    }
-
-    private static long parseSize(String s) {
-        char u = Character.toUpperCase(s.charAt(s.length() - 1));
-        long n = Long.parseLong(Character.isDigit(u) ? s : s.substring(0, s.length() - 1));
-        return switch (u) {
-            case 'G' -> n << 30;
-            case 'M' -> n << 20;
-            default -> n;
-        };
     }
 
     // ---- converge, in this JVM ----

@@ -1,5 +1,6 @@
 package dev.converge.bench.startup;
 
+import dev.converge.bench.Sizes;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.converge.qmp.client.QmpClient;
@@ -47,7 +48,7 @@ public final class StartupBench {
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
-                case "--mirror" -> mirrorBytes = parseSize(args[++i]);
+                case "--mirror" -> mirrorBytes = Sizes.parse("--mirror", args[++i]);
                 default -> {
                     System.err.println("usage: bin/bench startup [--runs N] [--mirror SIZE]");
                     System.exit(2);
@@ -302,11 +303,5 @@ public final class StartupBench {
         } catch (IOException e) {
             return "unknown";
         }
-    }
-
-    private static long parseSize(String s) {
-        char u = Character.toUpperCase(s.charAt(s.length() - 1));
-        int shift = u == 'K' ? 10 : u == 'M' ? 20 : u == 'G' ? 30 : 0;
-        return Long.parseLong(shift == 0 ? s : s.substring(0, s.length() - 1)) << shift;
     }
 }

@@ -1,5 +1,6 @@
 package dev.converge.bench.migration;
 
+import dev.converge.bench.Sizes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -35,11 +36,13 @@ class BenchOptionsTest {
 
     @Test
     void sizesReadAsQemuReadsMinusM() {
-        assertThat(BenchOptions.parseSize("2G")).isEqualTo(2L << 30);
-        assertThat(BenchOptions.parseSize("2g")).isEqualTo(2L << 30);
-        assertThat(BenchOptions.parseSize("2GB")).isEqualTo(2L << 30);
-        assertThat(BenchOptions.parseSize("1024")).isEqualTo(1L << 30);
-        assertThat(BenchOptions.parseSize("4096K")).isEqualTo(4L << 20);
+        assertThat(Sizes.parseMiB("--memory", "2G")).isEqualTo(2L << 30);
+        assertThat(Sizes.parseMiB("--memory", "2g")).isEqualTo(2L << 30);
+        assertThat(Sizes.parseMiB("--memory", "2GB")).isEqualTo(2L << 30);
+        assertThat(Sizes.parseMiB("--memory", "1024")).isEqualTo(1L << 30);
+        assertThat(Sizes.parseMiB("--memory", "4096K")).isEqualTo(4L << 20);
+        assertThat(Sizes.parse("--size", "1024")).as("elsewhere a bare number is bytes").isEqualTo(1024);
+        assertThatThrownBy(() -> Sizes.parse("--mirror", "1Q")).hasMessageStartingWith("--mirror: '1Q'");
     }
 
     @Test

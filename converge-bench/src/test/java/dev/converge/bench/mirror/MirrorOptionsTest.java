@@ -1,5 +1,6 @@
 package dev.converge.bench.mirror;
 
+import dev.converge.bench.Sizes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

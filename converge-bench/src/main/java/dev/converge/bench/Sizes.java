@@ -1,12 +1,15 @@
-package dev.converge.bench.mirror;
+package dev.converge.bench;
 
 import java.util.Locale;
 
-/** Sizes on the command line and in the report: binary suffixes, as qemu-img reads them. */
-final class Sizes {
-    static final long KiB = 1L << 10;
-    static final long MiB = 1L << 20;
-    static final long GiB = 1L << 30;
+/**
+ * Sizes on the benchmarks' command lines and in their reports: binary suffixes, as qemu-img
+ * reads them; the one parser every benchmark uses, so each option names itself in its errors.
+ */
+public final class Sizes {
+    public static final long KiB = 1L << 10;
+    public static final long MiB = 1L << 20;
+    public static final long GiB = 1L << 30;
 
     private Sizes() {
     }
@@ -18,14 +21,26 @@ final class Sizes {
      * @param option the option being parsed, named in the error
      * @throws IllegalArgumentException naming the option and the bad text
      */
-    static long parse(String option, String text) {
+    public static long parse(String option, String text) {
+        return parse(option, text, 0);
+    }
+
+    /**
+     * As {@link #parse(String, String)}, but a number without a suffix counts MiB, as QEMU's {@code -m}
+     * reads a guest's memory size.
+     */
+    public static long parseMiB(String option, String text) {
+        return parse(option, text, 20);
+    }
+
+    private static long parse(String option, String text, int shiftWithoutSuffix) {
         String t = text.strip().toUpperCase(Locale.ROOT);
         if (t.endsWith("IB")) {
             t = t.substring(0, t.length() - 2);
         } else if (t.endsWith("B") && t.length() > 1 && !Character.isDigit(t.charAt(t.length() - 2))) {
             t = t.substring(0, t.length() - 1);
         }
-        int shift = 0;
+        int shift = shiftWithoutSuffix;
         if (!t.isEmpty() && !Character.isDigit(t.charAt(t.length() - 1))) {
             shift = switch (t.charAt(t.length() - 1)) {
                 case 'K' -> 10;
@@ -49,7 +64,7 @@ final class Sizes {
     }
 
     /** {@code bytes} for a human: the largest binary unit that keeps the number at least 1. */
-    static String human(long bytes) {
+    public static String human(long bytes) {
         if (bytes >= GiB) {
             return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) GiB);
         }
