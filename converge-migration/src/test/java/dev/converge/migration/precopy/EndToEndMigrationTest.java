@@ -113,11 +113,8 @@ class EndToEndMigrationTest {
         try (Machine src = Machine.create("src", spec, RunState.RUNNING);
                 Machine dst = Machine.create("dst", spec, RunState.INMIGRATE);
                 ServerSocketChannel server = listen(Transport.TCP)) {
-            // The vCPUs have written most of the working set: a first pass with nothing in it
-            // would measure no bandwidth worth the name and could converge at once.
-            dev.converge.migration.machine.RamBlock ram = src.ram().blocks().get(0);
-            await().atMost(TestTimeouts.MEDIUM).until(() -> java.util.stream.LongStream.range(0, 512)
-                    .filter(pg -> ram.dirtyLog().everWritten(pg)).count() > 256);
+            // A first pass with nothing in it would measure no bandwidth worth the name and could converge at once.
+            dev.converge.migration.machine.WorkingSet.awaitMostlyWritten(src, 512);
             CompletableFuture<IncomingMigration.Completed> in = incoming(server, dst);
             TestControl control = new TestControl(true, 1, cap);
             CompletableFuture<MigrationResult> out = new CompletableFuture<>();

@@ -9,6 +9,7 @@ import dev.converge.migration.job.MigrationJob;
 import dev.converge.migration.machine.MachineSpec;
 import dev.converge.migration.machine.PatternWorkload;
 import dev.converge.migration.machine.RamBlock;
+import dev.converge.migration.machine.WorkingSet;
 import dev.converge.migration.qmp.HeldConnector.Hold;
 import dev.converge.migration.wire.WireFormat;
 import dev.converge.qmp.client.QmpCommandException;
@@ -102,9 +103,7 @@ class MigrationQmpTest {
      * before the behaviour under test (a throttle, a cap, a second pass) shows.
      */
     private static void awaitWorkingSetWritten(Peer p) {
-        RamBlock ram = p.machine().ram().blocks().get(0);
-        await().atMost(TestTimeouts.MEDIUM).until(() -> java.util.stream.LongStream.range(0, 1024)
-                .filter(pg -> ram.dirtyLog().everWritten(pg)).count() > 512);
+        WorkingSet.awaitMostlyWritten(p.machine(), 1024);
     }
 
     private static JsonNode job(Peer p, String id) {
@@ -348,11 +347,7 @@ class MigrationQmpTest {
         assertThat(params.get("cpu-throttle-increment").asInt()).isEqualTo(5);
         assertThat(params.get("max-cpu-throttle").asInt()).as("QEMU's default").isEqualTo(99);
         assertThat(params.get("cpu-throttle-tailslow").asBoolean()).isFalse();
-        // Under load the vCPUs may not have run yet: a working set never written is not sent at all,
-        // and the migration would converge before the guest starts dirtying it.
-        RamBlock ram = src.machine().ram().blocks().get(0);
-        await().atMost(TestTimeouts.MEDIUM).until(() -> java.util.stream.LongStream.range(0, 1024)
-                .filter(pg -> ram.dirtyLog().everWritten(pg)).count() > 512);
+        awaitWorkingSetWritten(src);
 
         src.exec("migrate", migrateArgs(dst.listeningUri(), null));
         await().atMost(TestTimeouts.LONG).until(() -> {
